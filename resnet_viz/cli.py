@@ -1,0 +1,113 @@
+"""Command-line interface: `python -m resnet_viz SUBCOMMAND ...`.
+
+Each module in `resnet_viz.commands` defines `register(subparsers)`, adding one
+subcommand whose handler returns a JSON-serialisable summary. Bad arguments and
+errors the user can fix (ConfigError, DatasetError, RunLoadError, ...) print one
+line to stderr and exit with status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import math
+import pkgutil
+import sys
+
+from . import commands
+from .data import DatasetError
+from .models import ConfigError
+from .train import RunLoadError
+
+USER_ERRORS = (ConfigError, DatasetError, RunLoadError, ValueError, FileNotFoundError, PermissionError)
+
+
+class CliError(Exception):
+    """An error the user can fix; printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one clear line instead of usage + error
+        raise CliError(f"{self.prog}: {message} (see --help)")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a finite number."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"must be finite, got {text!r}")
+    return v
+
+
+def _json_default(o):
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    if hasattr(o, "to_dict"):
+        return o.to_dict()
+    raise TypeError(f"not JSON-serialisable: {type(o).__name__}")
+
+
+def _finite(o):
+    # JSON has no NaN/inf: write them as null.
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    if isinstance(o, dict):
+        return {k: _finite(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_finite(v) for v in o]
+    return o
+
+
+def write_json(obj, path: str | None) -> None:
+    """Write `obj` as JSON to `path` ('-' or None: standard output)."""
+    text = json.dumps(_finite(json.loads(json.dumps(obj, default=_json_default, allow_nan=True))), indent=2)
+    if path in (None, "-"):
+        print(text)
+    else:
+        with open(path, "w") as f:
+            f.write(text + "\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser, with one subcommand per module in resnet_viz.commands."""
+    parser = _Parser(prog="python -m resnet_viz",
+                     description="ResNet Lab: plain networks versus their residual twins.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status."""
+    try:
+        args = build_parser().parse_args(argv)
+        result = args.func(args)
+    except CliError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    except USER_ERRORS as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    if isinstance(result, int):
+        return result
+    return 0

@@ -1,0 +1,208 @@
+"""Datasets: embedded ones (no files needed) and local torchvision folders.
+
+Nothing here ever downloads. Embedded: scikit-learn's handwritten digits (1,797
+real 8x8 images shipped inside scikit-learn) and 2-D synthetic sets for MLPs.
+Local: CIFAR-10, MNIST and Fashion-MNIST through torchvision with
+``download=False`` from a root folder the user already has.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+EMBEDDED = ("digits", "spirals", "moons", "circles")
+LOCAL = ("mnist", "fashion-mnist", "cifar10")
+DATASETS = EMBEDDED + LOCAL
+SPLIT_SEED = 0  # the fixed train/test split
+TEST_FRACTION = 0.2
+
+# Where each torchvision dataset expects its files under the root folder.
+_EXPECTED = {
+    "mnist": "MNIST/raw/ (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte)",
+    "fashion-mnist": "FashionMNIST/raw/ (the same four idx files as MNIST, from Fashion-MNIST)",
+    "cifar10": "cifar-10-batches-py/ (data_batch_1 … data_batch_5, test_batch, batches.meta: the 'python version' archive, extracted)",
+}
+
+
+class DatasetError(ValueError):
+    """A dataset that cannot be loaded; the message says what to put where."""
+
+
+@dataclass
+class Dataset:
+    """Tensors of one dataset, already normalised (float32 inputs, int64 labels)."""
+
+    name: str
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    class_names: tuple[str, ...]
+    mean: tuple[float, ...]  # per-channel mean subtracted (for showing raw images)
+    std: tuple[float, ...]
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one input: (C, H, W) for images, (2,) for 2-D sets."""
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def classes(self) -> int:
+        """Number of classes."""
+        return len(self.class_names)
+
+    @property
+    def is_image(self) -> bool:
+        """True for image data (C, H, W)."""
+        return self.x_train.dim() == 4
+
+    def denormalize(self, x: torch.Tensor) -> torch.Tensor:
+        """Undo the normalisation: inputs back to their original value range."""
+        if not self.is_image:
+            return x
+        mean = torch.tensor(self.mean).view(-1, 1, 1)
+        std = torch.tensor(self.std).view(-1, 1, 1)
+        return x * std + mean
+
+
+def _split(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
+    from sklearn.model_selection import train_test_split
+
+    return train_test_split(x, y, test_size=TEST_FRACTION, random_state=SPLIT_SEED, stratify=y)
+
+
+def _normalise_images(x_train: np.ndarray, x_test: np.ndarray):
+    # Per-channel statistics of the training split only.
+    axes = (0, 2, 3)
+    mean = x_train.mean(axis=axes, keepdims=True)
+    std = x_train.std(axis=axes, keepdims=True) + 1e-8
+    return (x_train - mean) / std, (x_test - mean) / std, tuple(mean.ravel().tolist()), tuple(std.ravel().tolist())
+
+
+def _to_dataset(name, x_train, y_train, x_test, y_test, class_names, mean, std) -> Dataset:
+    return Dataset(
+        name=name,
+        x_train=torch.as_tensor(np.ascontiguousarray(x_train), dtype=torch.float32),
+        y_train=torch.as_tensor(y_train, dtype=torch.int64),
+        x_test=torch.as_tensor(np.ascontiguousarray(x_test), dtype=torch.float32),
+        y_test=torch.as_tensor(y_test, dtype=torch.int64),
+        class_names=tuple(class_names),
+        mean=mean,
+        std=std,
+    )
+
+
+def load_digits() -> Dataset:
+    """scikit-learn's 1,797 handwritten digits as (1, 8, 8) images, 80/20 stratified split.
+
+    Pixel values 0..16 are standardised with the training split's mean and std.
+    """
+    from sklearn.datasets import load_digits as sk_digits
+
+    bunch = sk_digits()
+    x = bunch.images.astype(np.float32)[:, None, :, :]
+    y = bunch.target.astype(np.int64)
+    x_tr, x_te, y_tr, y_te = _split(x, y)
+    x_tr, x_te, mean, std = _normalise_images(x_tr, x_te)
+    return _to_dataset("digits", x_tr, y_tr, x_te, y_te, [str(i) for i in range(10)], mean, std)
+
+
+def make_spirals(n: int = 1000, classes: int = 2, noise: float = 0.04, seed: int = SPLIT_SEED):
+    """Interleaved 2-D spirals, `classes` arms, `n` points in all; returns (x, y)."""
+    rng = np.random.default_rng(seed)
+    per = n // classes
+    xs, ys = [], []
+    for k in range(classes):
+        t = np.sqrt(rng.uniform(0, 1, per)) * 3 * math.pi  # radius grows with angle
+        angle = t + 2 * math.pi * k / classes
+        pts = np.stack([t * np.cos(angle), t * np.sin(angle)], axis=1) / (3 * math.pi)
+        xs.append(pts + rng.normal(0, noise, pts.shape))
+        ys.append(np.full(per, k))
+    return np.concatenate(xs).astype(np.float32), np.concatenate(ys).astype(np.int64)
+
+
+def load_synthetic(name: str, n: int = 1000) -> Dataset:
+    """A 2-D synthetic set (spirals, moons, circles), standardised, 80/20 split."""
+    from sklearn.datasets import make_circles, make_moons
+
+    if name == "spirals":
+        x, y = make_spirals(n)
+    elif name == "moons":
+        x, y = make_moons(n, noise=0.15, random_state=SPLIT_SEED)
+    elif name == "circles":
+        x, y = make_circles(n, noise=0.08, factor=0.5, random_state=SPLIT_SEED)
+    else:
+        raise DatasetError(f"unknown synthetic dataset {name!r}")
+    x = x.astype(np.float32)
+    x_tr, x_te, y_tr, y_te = _split(x, y.astype(np.int64))
+    mean, std = x_tr.mean(axis=0), x_tr.std(axis=0) + 1e-8
+    x_tr, x_te = (x_tr - mean) / std, (x_te - mean) / std
+    return _to_dataset(name, x_tr, y_tr, x_te, y_te, ["class 0", "class 1"], (0.0,), (1.0,))
+
+
+def default_root() -> str:
+    """Root folder for local datasets: $RESNET_VIZ_DATA or ~/.cache/resnet_viz/data."""
+    return os.environ.get("RESNET_VIZ_DATA", os.path.join(os.path.expanduser("~"), ".cache", "resnet_viz", "data"))
+
+
+def load_local(name: str, root: str | None = None, limit: int | None = None) -> Dataset:
+    """CIFAR-10, MNIST or Fashion-MNIST from `root` with ``download=False``.
+
+    `limit` keeps the first `limit` training and `limit // 5` test images, for quick
+    lab runs. A missing or broken folder raises DatasetError saying what goes where.
+    """
+    import torchvision
+
+    root = root or default_root()
+    cls = {"mnist": torchvision.datasets.MNIST, "fashion-mnist": torchvision.datasets.FashionMNIST,
+           "cifar10": torchvision.datasets.CIFAR10}[name]
+    try:
+        train = cls(root, train=True, download=False)
+        test = cls(root, train=False, download=False)
+    except Exception as e:  # torchvision raises RuntimeError for missing files, others for broken ones
+        raise DatasetError(
+            f"{name} is not available under {root!r} ({(str(e).split('.')[0] or type(e).__name__).strip()}). "
+            f"Put {_EXPECTED[name]} inside that folder, or choose another root; nothing is downloaded."
+        ) from None
+
+    def arrays(ds, n):
+        data = ds.data if isinstance(ds.data, np.ndarray) else ds.data.numpy()
+        targets = np.asarray(ds.targets)
+        if n is not None:
+            data, targets = data[:n], targets[:n]
+        data = data.astype(np.float32) / 255.0
+        data = data.transpose(0, 3, 1, 2) if data.ndim == 4 else data[:, None]
+        return data, targets.astype(np.int64)
+
+    x_tr, y_tr = arrays(train, limit)
+    x_te, y_te = arrays(test, None if limit is None else max(limit // 5, 1))
+    x_tr, x_te, mean, std = _normalise_images(x_tr, x_te)
+    return _to_dataset(name, x_tr, y_tr, x_te, y_te, list(train.classes), mean, std)
+
+
+_CACHE: dict[tuple, Dataset] = {}
+
+
+def load_dataset(name: str = "digits", root: str | None = None, limit: int | None = None) -> Dataset:
+    """Load a dataset by name (see DATASETS). Results are memoised per process.
+
+    The returned tensors are shared: callers must not modify them in place.
+    """
+    key = (name, root, limit)
+    if key in _CACHE:
+        return _CACHE[key]
+    if name == "digits":
+        ds = load_digits()
+    elif name in ("spirals", "moons", "circles"):
+        ds = load_synthetic(name)
+    elif name in LOCAL:
+        ds = load_local(name, root, limit)
+    else:
+        raise DatasetError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+    _CACHE[key] = ds
+    return ds

@@ -1,0 +1,1 @@
+"""Pure plotting functions: results in, plotly Figure out (one module per view)."""

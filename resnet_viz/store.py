@@ -1,0 +1,72 @@
+"""A bounded, thread-safe store of trained runs shared by every session of a server.
+
+Runs are keyed by their configs (training is deterministic for a config pair), so
+two students asking for the same pair get the same, already-trained object, and
+a pair is trained once even when asked for twice at the same moment. Runs in the
+store are read-only by contract: views work on copies or restore what they touch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from typing import Callable
+
+from .models import NetConfig
+from .train import Progress, Run, TrainConfig, train
+
+
+def run_key(net: NetConfig, cfg: TrainConfig) -> str:
+    """Stable short key of a (net, training) config pair."""
+    text = net.to_json() + "|" + cfg.to_json()
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class RunStore:
+    """LRU store of at most `max_runs` runs, with one lock per key while training."""
+
+    def __init__(self, max_runs: int = 24) -> None:
+        self.max_runs = max_runs
+        self._runs: OrderedDict[str, Run] = OrderedDict()
+        self._lock = threading.Lock()
+        self._key_locks: dict[str, threading.Lock] = {}
+
+    def get(self, key: str) -> Run | None:
+        """The run stored under `key`, or None."""
+        with self._lock:
+            run = self._runs.get(key)
+            if run is not None:
+                self._runs.move_to_end(key)
+            return run
+
+    def put(self, run: Run) -> str:
+        """Store a run; returns its key. The least recently used run goes past the limit."""
+        key = run_key(run.net, run.train)
+        with self._lock:
+            self._runs[key] = run
+            self._runs.move_to_end(key)
+            while len(self._runs) > self.max_runs:
+                self._runs.popitem(last=False)
+        return key
+
+    def get_or_train(self, net: NetConfig, cfg: TrainConfig,
+                     callback: Callable[[Progress], None] | None = None) -> tuple[str, Run]:
+        """The stored run for (net, cfg), training it first when absent. Returns (key, run)."""
+        key = run_key(net, cfg)
+        run = self.get(key)
+        if run is not None:
+            return key, run
+        with self._lock:
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:  # a second caller waits for the first one's result
+            run = self.get(key)
+            if run is None:
+                run = train(net, cfg, callback=callback)
+                self.put(run)
+        return key, run
+
+    def keys(self) -> list[str]:
+        """Keys currently stored, least recently used first."""
+        with self._lock:
+            return list(self._runs)

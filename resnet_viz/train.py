@@ -1,0 +1,422 @@
+"""Brief training of a net, its history, and saved runs.
+
+`train(net_config, train_config)` trains one net on an in-memory dataset (CUDA
+when present, else the CPU), records what the views need (train loss per step,
+train loss measured in eval mode over the whole train set and test accuracy per
+epoch, per-block gradient norms over the first steps, weight checkpoints for the
+optimisation path), and stops cleanly when the loss diverges. `save_run` and
+`load_run` keep runs in a folder: JSON for configs and history, safetensors for
+weights (no pickle is ever loaded).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import DATASETS, Dataset, load_dataset
+from .models import ConfigError, NetConfig, build_model, check_memory, DEFAULT_MEMORY_LIMIT_BYTES
+
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("cosine", "constant")
+RUN_FORMAT = 1
+MAX_EPOCHS = 500
+MAX_BATCH = 8192
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a net is trained: data, optimiser and budget.
+
+    The defaults train the default residual CNN (ResNet-20 at width 16) to >= 95%
+    test accuracy on digits in about 15 s on 2 CPU cores.
+    """
+
+    dataset: str = "digits"
+    epochs: int = 8
+    lr: float = 0.05
+    batch_size: int = 64
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"
+    seed: int = 0
+    data_root: str | None = None
+    data_limit: int | None = None  # training images kept from local datasets
+    grad_norm_steps: int = 30  # steps over which per-block gradient norms are kept
+    checkpoints_per_epoch: int = 2  # weight snapshots kept for the optimisation path
+
+    def to_dict(self) -> dict:
+        """Plain-JSON dictionary of the fields."""
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        """JSON text; `TrainConfig.from_dict(json.loads(...))` reads it back."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        """Config from a dictionary; unknown keys are a ConfigError."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ConfigError(f"unknown training field(s): {', '.join(sorted(unknown))}")
+        cfg = cls(**d)
+        cfg.validate()
+        return cfg
+
+    def replace(self, **changes) -> "TrainConfig":
+        """A copy with some fields changed (validated)."""
+        cfg = dataclasses.replace(self, **changes)
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        """Raise ConfigError with a clear message when the config is impossible."""
+        if self.dataset not in DATASETS:
+            raise ConfigError(f"unknown dataset {self.dataset!r}; choose one of: {', '.join(DATASETS)}")
+        if not isinstance(self.epochs, int) or not 1 <= self.epochs <= MAX_EPOCHS:
+            raise ConfigError(f"epochs must be an integer from 1 to {MAX_EPOCHS}, got {self.epochs!r}")
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and 0 < self.lr <= 10):
+            raise ConfigError(f"learning rate must be in (0, 10], got {self.lr!r}")
+        if not isinstance(self.batch_size, int) or not 1 <= self.batch_size <= MAX_BATCH:
+            raise ConfigError(f"batch size must be an integer from 1 to {MAX_BATCH}, got {self.batch_size!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if not 0 <= self.momentum < 1:
+            raise ConfigError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        if not 0 <= self.weight_decay <= 1:
+            raise ConfigError(f"weight decay must be in [0, 1], got {self.weight_decay!r}")
+        if self.data_limit is not None and self.data_limit < 10:
+            raise ConfigError(f"data limit must be at least 10 images, got {self.data_limit!r}")
+
+
+@dataclass
+class Progress:
+    """What the progress callback receives after every optimisation step."""
+
+    epoch: int  # 1-based epoch being trained
+    epochs: int
+    step: int  # steps done so far
+    total_steps: int
+    loss: float
+
+    @property
+    def fraction(self) -> float:
+        """Share of the training done, 0..1."""
+        return self.step / max(self.total_steps, 1)
+
+
+@dataclass
+class History:
+    """Everything recorded while training (all plain Python, JSON-serialisable).
+
+    Epoch lists start with the value at initialisation (epoch 0).
+    """
+
+    step_loss: list[float] = field(default_factory=list)
+    epoch_train_loss: list[float] = field(default_factory=list)  # eval mode, whole train set
+    epoch_train_accuracy: list[float] = field(default_factory=list)
+    epoch_test_loss: list[float] = field(default_factory=list)
+    epoch_test_accuracy: list[float] = field(default_factory=list)
+    grad_norms: list[list[float]] = field(default_factory=list)  # [step][block] ‖∂L/∂θ_block‖
+    checkpoint_steps: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+    device: str = "cpu"
+    diverged: bool = False
+    diverged_at_step: int | None = None
+
+    @property
+    def train_loss(self) -> float:
+        """Final training loss (eval mode, whole train set)."""
+        return self.epoch_train_loss[-1] if self.epoch_train_loss else float("nan")
+
+    @property
+    def test_accuracy(self) -> float:
+        """Final test accuracy."""
+        return self.epoch_test_accuracy[-1] if self.epoch_test_accuracy else float("nan")
+
+    def to_dict(self) -> dict:
+        """Plain-JSON dictionary (non-finite numbers become None)."""
+        def clean(v):
+            if isinstance(v, float) and not math.isfinite(v):
+                return None
+            if isinstance(v, list):
+                return [clean(u) for u in v]
+            return v
+        return {k: clean(v) for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "History":
+        """History from `to_dict` output (None read back as NaN)."""
+        def unclean(v):
+            if v is None:
+                return float("nan")
+            if isinstance(v, list):
+                return [unclean(u) for u in v]
+            return v
+        names = {f.name for f in dataclasses.fields(cls)}
+        kw = {k: (v if k in ("diverged_at_step", "device", "diverged") else unclean(v))
+              for k, v in d.items() if k in names}
+        return cls(**kw)
+
+
+@dataclass
+class Run:
+    """A trained net: its configs, the model (on the CPU, eval mode) and its history.
+
+    `trajectory` holds flattened parameter vectors (one row per checkpoint, the
+    last row the final weights) for the optimisation-path view of Li et al. 2018 §7.
+    Treat a Run from a cache as read-only.
+    """
+
+    net: NetConfig
+    train: TrainConfig
+    model: nn.Module
+    history: History
+    trajectory: torch.Tensor | None = None
+
+    @property
+    def label(self) -> str:
+        """'plain' or 'residual'."""
+        return "residual" if self.net.skip else "plain"
+
+    def summary(self) -> dict:
+        """The CLI's JSON summary of the run."""
+        h = self.history
+        return {
+            "train_loss": None if not math.isfinite(h.train_loss) else h.train_loss,
+            "test_accuracy": None if not math.isfinite(h.test_accuracy) else h.test_accuracy,
+            "diverged": h.diverged,
+            "diverged_at_step": h.diverged_at_step,
+            "seconds": h.seconds,
+            "device": h.device,
+            "parameters": sum(p.numel() for p in self.model.parameters()),
+            "layers": self.net.layer_count,
+            "config": self.net.to_dict(),
+            "train_config": self.train.to_dict(),
+        }
+
+
+def pick_device() -> torch.device:
+    """CUDA when a GPU is present, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def net_config_for(dataset: Dataset | str, **fields) -> NetConfig:
+    """A NetConfig whose input shape and class count match `dataset`.
+
+    MLPs take the input flattened; CNNs need image data.
+    """
+    ds = load_dataset(dataset) if isinstance(dataset, str) else dataset
+    if "arch" not in fields and not ds.is_image:
+        fields["arch"] = "mlp"
+    cfg = NetConfig(input_shape=ds.input_shape, classes=ds.classes, **fields)
+    cfg.validate()
+    return cfg
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of `model` on (x, y), in eval mode.
+
+    The model's train/eval mode is restored afterwards. Runs on the model's device.
+    """
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    loss_sum, correct = 0.0, 0
+    try:
+        for i in range(0, len(x), batch_size):
+            xb, yb = x[i:i + batch_size].to(device), y[i:i + batch_size].to(device)
+            out = model(xb)
+            loss_sum += F.cross_entropy(out, yb, reduction="sum").item()
+            correct += (out.argmax(1) == yb).sum().item()
+    finally:
+        model.train(was_training)
+    n = max(len(x), 1)
+    return loss_sum / n, correct / n
+
+
+def _flat_params(model: nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().reshape(-1).cpu() for p in model.parameters()])
+
+
+def train(net: NetConfig, cfg: TrainConfig = TrainConfig(), *, data: Dataset | None = None,
+          callback: Callable[[Progress], None] | None = None, device: torch.device | str | None = None,
+          memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT_BYTES) -> Run:
+    """Train one net briefly and return the Run (model moved back to the CPU, eval mode).
+
+    SGD with momentum (or Adam), weight decay, cosine or constant learning rate.
+    Deterministic on the CPU for a given pair of configs. A NaN or infinite loss
+    stops training and is reported in `history.diverged`, not raised. Raises
+    ConfigError for impossible configs (checked before any work) and DatasetError
+    for a dataset that cannot be loaded.
+    """
+    net.validate()
+    cfg.validate()
+    data = data or load_dataset(cfg.dataset, cfg.data_root, cfg.data_limit)
+    if tuple(net.input_shape) != data.input_shape or net.classes != data.classes:
+        raise ConfigError(
+            f"the net expects inputs {net.input_shape} and {net.classes} classes, "
+            f"but {data.name} has {data.input_shape} and {data.classes}"
+        )
+    check_memory(net, cfg.batch_size, memory_limit_bytes)
+    device = torch.device(device) if device is not None else pick_device()
+
+    model = build_model(net, device)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    if cfg.optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                              weight_decay=cfg.weight_decay, nesterov=cfg.momentum > 0)
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    n = len(data.x_train)
+    steps_per_epoch = math.ceil(n / cfg.batch_size)
+    total = steps_per_epoch * cfg.epochs
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, (lambda s: 0.5 * (1 + math.cos(math.pi * s / total))) if cfg.schedule == "cosine" else (lambda s: 1.0))
+    x_train, y_train = data.x_train.to(device), data.y_train.to(device)
+    block_params = [list(b.parameters()) for b in model.blocks]
+
+    h = History(device=str(device))
+    snapshots = [_flat_params(model)]
+    h.checkpoint_steps.append(0)
+    snap_every = max(steps_per_epoch // max(cfg.checkpoints_per_epoch, 1), 1) if cfg.checkpoints_per_epoch else 0
+
+    def record_epoch() -> None:
+        tl, ta = evaluate(model, data.x_train, data.y_train)
+        vl, va = evaluate(model, data.x_test, data.y_test)
+        h.epoch_train_loss.append(tl)
+        h.epoch_train_accuracy.append(ta)
+        h.epoch_test_loss.append(vl)
+        h.epoch_test_accuracy.append(va)
+
+    start = time.perf_counter()
+    record_epoch()
+    step = 0
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        order = torch.randperm(n, generator=gen).to(device)
+        for i in range(0, n, cfg.batch_size):
+            idx = order[i:i + cfg.batch_size]
+            if len(idx) < 2 and net.norm == "batch":
+                continue  # BatchNorm cannot train on a batch of one
+            loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            value = loss.item()
+            step += 1
+            h.step_loss.append(value)
+            if not math.isfinite(value):
+                h.diverged, h.diverged_at_step = True, step
+                break
+            if step <= cfg.grad_norm_steps:
+                h.grad_norms.append([
+                    math.sqrt(sum(float(p.grad.pow(2).sum()) for p in ps if p.grad is not None))
+                    for ps in block_params
+                ])
+            opt.step()
+            sched.step()
+            if snap_every and step % snap_every == 0:
+                snapshots.append(_flat_params(model))
+                h.checkpoint_steps.append(step)
+            if callback is not None:
+                callback(Progress(epoch, cfg.epochs, step, total, value))
+        if h.diverged:
+            break
+        record_epoch()
+        if not math.isfinite(h.epoch_train_loss[-1]):
+            h.diverged, h.diverged_at_step = True, step
+            break
+    h.seconds = time.perf_counter() - start
+    model = model.cpu().eval()
+    if h.checkpoint_steps[-1] != step:
+        snapshots.append(_flat_params(model))
+        h.checkpoint_steps.append(step)
+    return Run(net, cfg, model, h, torch.stack(snapshots))
+
+
+def train_pair(net: NetConfig, cfg: TrainConfig = TrainConfig(), **kw) -> tuple[Run, Run]:
+    """Train the plain twin and the residual net of `net`: (plain, residual)."""
+    plain_cfg = net if not net.skip else net.twin()
+    return train(plain_cfg, cfg, **kw), train(plain_cfg.twin(), cfg, **kw)
+
+
+# --- saved runs --------------------------------------------------------------------
+
+
+class RunLoadError(ValueError):
+    """A run folder that cannot be loaded; the message says what is wrong."""
+
+
+def save_run(run: Run, folder: str) -> str:
+    """Write `run` to `folder` (created): config.json, history.json, weights.safetensors,
+    trajectory.safetensors. Returns the folder."""
+    from safetensors.torch import save_file
+
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump({"format": RUN_FORMAT, "net": run.net.to_dict(), "train": run.train.to_dict()}, f, indent=2)
+    with open(os.path.join(folder, "history.json"), "w") as f:
+        json.dump(run.history.to_dict(), f)
+    state = {k: v.detach().cpu().contiguous() for k, v in run.model.state_dict().items()}
+    save_file(state, os.path.join(folder, "weights.safetensors"))
+    if run.trajectory is not None:
+        save_file({"trajectory": run.trajectory.contiguous()}, os.path.join(folder, "trajectory.safetensors"))
+    return folder
+
+
+def load_run(folder: str) -> Run:
+    """Load a run written by `save_run`. Only JSON and safetensors are read (no pickle).
+
+    Raises RunLoadError naming the missing or broken file.
+    """
+    from safetensors.torch import load_file
+
+    if not os.path.isdir(folder):
+        raise RunLoadError(f"run folder {folder!r} does not exist")
+    try:
+        with open(os.path.join(folder, "config.json")) as f:
+            meta = json.load(f)
+        net = NetConfig.from_dict(meta["net"])
+        tcfg = TrainConfig.from_dict(meta["train"])
+    except FileNotFoundError:
+        raise RunLoadError(f"{folder!r} has no config.json: not a run folder (make one with 'python -m resnet_viz train --out')") from None
+    except (json.JSONDecodeError, KeyError, TypeError, ConfigError) as e:
+        raise RunLoadError(f"config.json in {folder!r} is broken: {e}") from None
+    try:
+        with open(os.path.join(folder, "history.json")) as f:
+            history = History.from_dict(json.load(f))
+    except FileNotFoundError:
+        history = History()
+    except (json.JSONDecodeError, TypeError) as e:
+        raise RunLoadError(f"history.json in {folder!r} is broken: {e}") from None
+    path = os.path.join(folder, "weights.safetensors")
+    if not os.path.exists(path):
+        raise RunLoadError(f"{folder!r} has no weights.safetensors")
+    try:
+        state = load_file(path)
+        model = build_model(net)
+        model.load_state_dict(state, strict=True)
+    except Exception as e:  # safetensors raises its own error types for corrupt files
+        raise RunLoadError(f"weights.safetensors in {folder!r} does not match its config or is corrupt: {str(e).splitlines()[0][:200]}") from None
+    trajectory = None
+    tpath = os.path.join(folder, "trajectory.safetensors")
+    if os.path.exists(tpath):
+        try:
+            trajectory = load_file(tpath)["trajectory"]
+        except Exception:
+            trajectory = None  # the path view is optional; the run still loads
+    return Run(net, tcfg, model.eval(), history, trajectory)

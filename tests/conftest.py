@@ -1,0 +1,58 @@
+"""Shared fixtures: the default trained pair (trained once per test session) and app-test helpers."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+@pytest.fixture(scope="session")
+def default_pair_runs():
+    """(plain, residual) runs of the app's default pair on digits, trained once.
+
+    Tests must treat them as read-only (as the app does with its cached runs).
+    """
+    from resnet_viz.train import TrainConfig, net_config_for, train
+
+    net = net_config_for("digits")
+    return train(net.twin(), TrainConfig()), train(net, TrainConfig())
+
+
+@pytest.fixture
+def seeded_store(default_pair_runs):
+    """The app's run store holding the default pair, so page tests do not retrain it.
+
+    Streamlit's data caches are cleared before and after each test.
+    """
+    import streamlit as st
+
+    from ui.common import run_store
+
+    st.cache_data.clear()
+    store = run_store()
+    for run in default_pair_runs:
+        store.put(run)
+    yield store
+    st.cache_data.clear()
+
+
+def state_dict_copy(model: torch.nn.Module) -> dict:
+    """A deep copy of a model's state, to check later that it was not changed."""
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def assert_same_state(model: torch.nn.Module, saved: dict) -> None:
+    """Assert the model's state equals `saved` exactly."""
+    now = model.state_dict()
+    assert now.keys() == saved.keys()
+    for k, v in saved.items():
+        assert torch.equal(now[k], v), f"{k} changed"

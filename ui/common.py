@@ -1,0 +1,130 @@
+"""Streamlit helpers shared by the pages: the run store, the current trained pair, errors.
+
+Science lives in `resnet_viz`; this module only connects widgets, caches and the
+library. The store is shared by every session (`st.cache_resource`) and keyed by
+config, so the default pair is trained once per server; which pairs a student has
+trained is kept in that student's own `st.session_state`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import streamlit as st
+
+from resnet_viz.data import DatasetError
+from resnet_viz.models import ConfigError, NetConfig
+from resnet_viz.store import RunStore, run_key
+from resnet_viz.train import Run, RunLoadError, TrainConfig, net_config_for
+
+USER_ERRORS = (ConfigError, DatasetError, RunLoadError)
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A trained plain/residual pair, by config (the runs themselves live in the store)."""
+
+    net: NetConfig  # the residual config; the plain one is net.twin()
+    train: TrainConfig
+
+    @property
+    def label(self) -> str:
+        """Human label shown in pickers."""
+        n = self.net
+        extra = []
+        if n.shortcut_scale != 1:
+            extra.append(f"λ={n.shortcut_scale:g}")
+        if n.norm != "batch":
+            extra.append("no BN")
+        if n.order != "post":
+            extra.append("pre-act")
+        if n.block != "basic":
+            extra.append(n.block)
+        if self.train.seed:
+            extra.append(f"seed {self.train.seed}")
+        more = f", {', '.join(extra)}" if extra else ""
+        return f"{n.arch.upper()}-{n.layer_count} · {n.depth} blocks · width {n.width} · {self.train.dataset}{more}"
+
+    @property
+    def configs(self) -> tuple[tuple[NetConfig, TrainConfig], tuple[NetConfig, TrainConfig]]:
+        """((plain net, train), (residual net, train))."""
+        return (self.net.replace(skip=False), self.train), (self.net.replace(skip=True), self.train)
+
+
+def default_pair() -> Pair:
+    """The pair every view shows on first open: ResNet-20-style CNN on digits."""
+    return Pair(net_config_for("digits"), TrainConfig())
+
+
+@st.cache_resource
+def run_store() -> RunStore:
+    """The server-wide store of trained runs (bounded by $RESNET_VIZ_MAX_RUNS, default 24)."""
+    return RunStore(max_runs=int(os.environ.get("RESNET_VIZ_MAX_RUNS", "24")))
+
+
+def ensure_run(net: NetConfig, train: TrainConfig, progress=None) -> Run:
+    """The stored run for (net, train), trained now (with an optional progress callback) if absent."""
+    return run_store().get_or_train(net, train, callback=progress)[1]
+
+
+def train_pair_ui(pair: Pair) -> tuple[Run, Run]:
+    """Train (or fetch) both nets of `pair`, showing one progress bar per net."""
+    runs = []
+    for net, train in pair.configs:
+        store = run_store()
+        cached = store.get(run_key(net, train))
+        if cached is not None:
+            runs.append(cached)
+            continue
+        kind = "residual" if net.skip else "plain"
+        bar = st.progress(0.0, text=f"Training the {kind} net …")
+
+        def cb(p, bar=bar, kind=kind):
+            if p.step % 5 == 0 or p.step == p.total_steps:
+                bar.progress(min(p.fraction, 1.0),
+                             text=f"Training the {kind} net: epoch {p.epoch}/{p.epochs}, loss {p.loss:.3f}")
+
+        runs.append(ensure_run(net, train, cb))
+        bar.empty()
+    return runs[0], runs[1]
+
+
+def session_pairs() -> list[Pair]:
+    """Pairs this session has trained, the default first."""
+    pairs = st.session_state.setdefault("pairs", [default_pair()])
+    return pairs
+
+
+def add_pair(pair: Pair) -> None:
+    """Remember a trained pair in this session and make it the current one."""
+    pairs = session_pairs()
+    if pair not in pairs:
+        pairs.append(pair)
+    st.session_state["current_pair"] = pair
+
+
+def current_pair_choice() -> Pair:
+    """The session's current pair (the default until another is trained)."""
+    return st.session_state.get("current_pair", default_pair())
+
+
+def pick_pair(where=st.sidebar, key: str = "pair_picker") -> tuple[Pair, Run, Run]:
+    """A picker over this session's trained pairs; returns (pair, plain run, residual run).
+
+    The chosen pair is trained (with progress) when it is not in the store yet,
+    so a page always shows its default comparison on first open.
+    """
+    pairs = session_pairs()
+    current = current_pair_choice()
+    index = pairs.index(current) if current in pairs else 0
+    pair = where.selectbox("Trained pair", pairs, index=index, format_func=lambda p: p.label, key=key,
+                           help="Train other pairs on the 'Build & train' page; they appear here.")
+    st.session_state["current_pair"] = pair
+    plain, residual = train_pair_ui(pair)
+    return pair, plain, residual
+
+
+def show_error(e: Exception) -> None:
+    """One clear message in the page for an error the user can fix."""
+    st.error(str(e), icon="⚠️")
