@@ -58,7 +58,7 @@ class NetConfig:
     order:           "post" (He 2016) or "pre" (full pre-activation, He 2016b).
     block:           "basic" (two 3x3 convs) or "bottleneck" (1x1, 3x3, 1x1), cnn only.
     input_shape:     shape of one input, e.g. (1, 8, 8) for digits or (2,) for 2-D sets.
-    classes:         number of output classes.
+    classes:         number of outputs (classes; 1 for a scalar function such as f: R -> R).
     seed:            initialisation seed; twins share it, so they share weights.
     """
 
@@ -165,8 +165,8 @@ class NetConfig:
         lam = self.shortcut_scale
         if not (isinstance(lam, (int, float)) and math.isfinite(lam) and 0 <= lam <= MAX_SHORTCUT_SCALE):
             raise ConfigError(f"shortcut scale λ must be in [0, {MAX_SHORTCUT_SCALE:g}], got {lam!r}")
-        if not isinstance(self.classes, int) or self.classes < 2:
-            raise ConfigError(f"classes must be an integer >= 2, got {self.classes!r}")
+        if not isinstance(self.classes, int) or self.classes < 1:
+            raise ConfigError(f"classes (outputs) must be an integer >= 1, got {self.classes!r}")
         if any(s < 1 for s in self.input_shape) or not self.input_shape:
             raise ConfigError(f"input shape must be positive, got {self.input_shape}")
         if self.arch == "cnn" and len(self.input_shape) != 3:
