@@ -1,0 +1,411 @@
+"""What the plain and residual nets see: block activations and captum attributions.
+
+Activations are read at every block's output, after the addition and the
+post-addition ReLU (y = relu(F(x) + λx) in He et al. 2016's original block), with
+forward hooks on an eval-mode copy of the model, so a shared run is never touched.
+Per-block statistics (mean, std, fraction of dead units) show how the signal
+propagates through a plain stack versus a residual one.
+
+Attributions explain one logit (the predicted class, or a chosen one) with captum:
+
+* Saliency (Simonyan et al. 2014): |∂f_c/∂x|, the absolute input gradient.
+* Integrated Gradients (Sundararajan et al. 2017): (x - x') · ∫ ∂f_c(x' + α(x - x'))/∂x dα,
+  which satisfies completeness, Σ attributions = f_c(x) - f_c(x'); captum reports
+  the gap as the convergence delta.
+* Grad-CAM (Selvaraju et al. 2017) at a block output: relu(Σ_k w_k A_k) with w_k the
+  spatial mean of ∂f_c/∂A_k, upsampled to the input with
+  `LayerAttribution.interpolate`.
+
+Uploaded images (`image_from_bytes`) are converted to the dataset's channels, size
+and value range, and normalised like the dataset; every step is listed so the page
+can show the conversion.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from .data import Dataset
+from .models import ConfigError
+
+METHODS = ("saliency", "ig", "gradcam")
+METHOD_NAMES = {"saliency": "Saliency", "ig": "Integrated Gradients", "gradcam": "Grad-CAM"}
+DEFAULT_IG_STEPS = 50
+MAX_IG_STEPS = 1000
+
+# Uploads: refuse what would cost more than a lab needs (bytes before decoding, pixels
+# before the image is decompressed: a small PNG can hold a huge image).
+MAX_UPLOAD_BYTES = 20 * 1024**2
+MAX_UPLOAD_PIXELS = 40_000_000
+# Raw value range of each dataset's pixels before normalisation (load_dataset scales
+# torchvision images to 0..1; scikit-learn's digits count ink in 4x4 cells, 0..16).
+RAW_MAX = {"digits": 16.0}
+
+
+class UploadError(ValueError):
+    """An uploaded file that cannot be used as an input; the message says why."""
+
+
+# --- models and inputs ----------------------------------------------------------------
+
+
+def eval_copy(model: nn.Module) -> nn.Module:
+    """A deep copy of `model` in eval mode (BN uses its running statistics).
+
+    The views of a shared run work on this copy, so the run is never changed.
+    """
+    return copy.deepcopy(model).cpu().eval()
+
+
+def _batch(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """`x` as a float batch: one input of the model's shape gets a batch dimension."""
+    shape = tuple(model.config.input_shape) if hasattr(model, "config") else None
+    x = torch.as_tensor(x, dtype=torch.float32)
+    if shape is not None and tuple(x.shape) == shape:
+        x = x.unsqueeze(0)
+    if shape is not None and tuple(x.shape[1:]) != shape:
+        raise ConfigError(f"input of shape {tuple(x.shape[1:])} does not fit a net expecting {shape}")
+    return x
+
+
+@torch.no_grad()
+def predict_proba(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+    """Softmax probabilities [N, classes] of an eval-mode copy of `model` for inputs `x`."""
+    net = eval_copy(model)
+    x = _batch(net, x)
+    out = torch.cat([net(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+    return torch.softmax(out, dim=1)
+
+
+def predictions(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Predicted class of every input in `x` (eval mode), as int64 [N]."""
+    return predict_proba(model, x).argmax(1)
+
+
+def select_indices(y_true, pred_plain=None, pred_residual=None, label: int | None = None,
+                   misclassified: bool = False) -> list[int]:
+    """Test-split indices matching the input picker's filters.
+
+    label:          keep inputs whose true class is `label` (None: every class).
+    misclassified:  keep inputs that the plain or the residual net gets wrong.
+    """
+    y = torch.as_tensor(y_true)
+    keep = torch.ones(len(y), dtype=torch.bool)
+    if label is not None:
+        keep &= y == int(label)
+    if misclassified:
+        if pred_plain is None or pred_residual is None:
+            raise ValueError("filtering by misclassified needs both nets' predictions")
+        keep &= (torch.as_tensor(pred_plain) != y) | (torch.as_tensor(pred_residual) != y)
+    return torch.nonzero(keep).flatten().tolist()
+
+
+# --- activations ------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def block_outputs(model: nn.Module, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Every block's output (after the addition and its ReLU) and the logits, for inputs `x`.
+
+    Forward hooks on each `model.blocks[i]` of an eval-mode copy record the outputs:
+    a list with one tensor per block, [N, C, H, W] for a CNN (channels and size of
+    that block's stage) or [N, width] for an MLP. `x` is one input or a batch.
+    """
+    net = eval_copy(model)
+    x = _batch(net, x)
+    outputs: list[torch.Tensor] = []
+    handles = [b.register_forward_hook(lambda _m, _i, out: outputs.append(out.detach().clone()))
+               for b in net.blocks]
+    try:
+        logits = net(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return outputs, logits
+
+
+@dataclass
+class BlockStats:
+    """Per-block statistics of the block outputs (one entry per block, in order).
+
+    mean, std:       over every unit (channel x position, or feature) and input.
+    dead_fraction:   fraction of units that are inactive (<= 0, i.e. zero after a
+                     ReLU) for every input given; for one input, the inactive share.
+    """
+
+    mean: list[float] = field(default_factory=list)
+    std: list[float] = field(default_factory=list)
+    dead_fraction: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """Plain-JSON dictionary."""
+        return {"mean": self.mean, "std": self.std, "dead_fraction": self.dead_fraction}
+
+
+def block_statistics(outputs: list[torch.Tensor]) -> BlockStats:
+    """Mean, std and dead fraction of each block output (see `BlockStats`).
+
+    `outputs` is what `block_outputs` returns: one [N, ...] tensor per block.
+    """
+    stats = BlockStats()
+    for a in outputs:
+        a = a.double()
+        stats.mean.append(float(a.mean()))
+        stats.std.append(float(a.std(unbiased=False)))
+        stats.dead_fraction.append(float((a <= 0).all(dim=0).double().mean()))
+    return stats
+
+
+# --- attributions -----------------------------------------------------------------------
+
+
+@dataclass
+class Attribution:
+    """One attribution map for one input and one target logit.
+
+    values:             input-shaped attributions ([C, H, W] or [features]).
+    map:                2-D array to draw over the input: [H, W] for images (saliency:
+                        max over channels of |gradient|, Simonyan et al. 2014 §3.1;
+                        IG: sum over channels, which keeps completeness; Grad-CAM:
+                        the upsampled map), [1, features] for vector inputs.
+    signed:             True when the map has meaningful signs (IG).
+    convergence_delta:  IG only: Σ attributions - (f_c(x) - f_c(baseline)).
+    output_gap:         IG only: f_c(x) - f_c(baseline), to judge the delta against.
+    block:              Grad-CAM only: index (0-based) of the block whose output is used.
+    layer_shape:        Grad-CAM only: spatial size of that block output before upsampling.
+    """
+
+    method: str
+    target: int
+    values: torch.Tensor
+    map: np.ndarray
+    signed: bool
+    convergence_delta: float | None = None
+    output_gap: float | None = None
+    block: int | None = None
+    layer_shape: tuple[int, ...] | None = None
+
+
+def _to_map(values: torch.Tensor, method: str) -> np.ndarray:
+    v = values.detach()
+    if v.dim() == 1:  # vector inputs (2-D synthetic data): one row of features
+        return v.unsqueeze(0).numpy()
+    if method == "saliency":
+        return v.abs().amax(dim=0).numpy()
+    return v.sum(dim=0).numpy()
+
+
+def _attribute(net: nn.Module, x: torch.Tensor, method: str, target: int, block: int | None,
+               n_steps: int, baseline: torch.Tensor | None) -> Attribution:
+    from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, Saliency
+
+    if method == "saliency":
+        values = Saliency(net).attribute(x, target=target, abs=True)[0]
+        return Attribution(method, target, values, _to_map(values, method), signed=False)
+    if method == "ig":
+        if not 2 <= n_steps <= MAX_IG_STEPS:
+            raise ConfigError(f"integrated-gradients steps must be from 2 to {MAX_IG_STEPS}, got {n_steps}")
+        base = torch.zeros_like(x) if baseline is None else _batch(net, baseline)
+        values, delta = IntegratedGradients(net).attribute(
+            x, baselines=base, target=target, n_steps=n_steps, return_convergence_delta=True)
+        with torch.no_grad():
+            gap = float(net(x)[0, target] - net(base)[0, target])
+        values = values[0].detach()
+        return Attribution(method, target, values, _to_map(values, method), signed=True,
+                           convergence_delta=float(delta[0]), output_gap=gap)
+    if method == "gradcam":
+        if x.dim() != 4:
+            raise ConfigError("Grad-CAM needs image data: block outputs of an MLP have no spatial "
+                              "layout to map back onto the input. Use saliency or integrated gradients.")
+        n = len(net.blocks)
+        b = n - 1 if block is None else int(block)
+        if not 0 <= b < n:
+            raise ConfigError(f"block must be from 1 to {n}, got {b + 1}")
+        cam = LayerGradCam(net, net.blocks[b]).attribute(x, target=target, relu_attributions=True)
+        up = LayerAttribution.interpolate(cam, tuple(x.shape[2:]), interpolate_mode="bilinear")
+        values = up[0].detach()
+        return Attribution(method, target, values, values[0].numpy(), signed=False, block=b,
+                           layer_shape=tuple(cam.shape[2:]))
+    raise ConfigError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+
+
+@dataclass
+class Explanation:
+    """A prediction for one input with its attributions (see `explain`)."""
+
+    probabilities: list[float]
+    prediction: int
+    target: int
+    attributions: dict[str, Attribution]
+
+
+def explain(model: nn.Module, x: torch.Tensor, target: int | None = None,
+            methods: tuple[str, ...] = METHODS, block: int | None = None,
+            n_steps: int = DEFAULT_IG_STEPS, baseline: torch.Tensor | None = None) -> Explanation:
+    """Prediction and captum attributions of one input, on an eval-mode copy of `model`.
+
+    target:    class whose logit is explained (default: the predicted class).
+    methods:   any of "saliency", "ig", "gradcam" (Grad-CAM needs image data).
+    block:     0-based block whose output Grad-CAM uses (default: the last block).
+    n_steps:   integration steps of IG (Gauss-Legendre, captum's default).
+    baseline:  IG baseline x' (default zeros: the dataset mean after normalisation;
+               `default_baseline` gives a black image for image data).
+    """
+    net = eval_copy(model)
+    for p in net.parameters():
+        p.requires_grad_(False)  # only input gradients are needed
+    x = _batch(net, x)
+    if len(x) != 1:
+        raise ConfigError("explain takes one input at a time")
+    with torch.no_grad():
+        probs = torch.softmax(net(x), dim=1)[0]
+    pred = int(probs.argmax())
+    classes = probs.numel()
+    tgt = pred if target is None else int(target)
+    if not 0 <= tgt < classes:
+        raise ConfigError(f"target class must be from 0 to {classes - 1}, got {tgt}")
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ConfigError(f"method must be one of {', '.join(METHODS)}, got {unknown[0]!r}")
+    attrs = {m: _attribute(net, x, m, tgt, block, n_steps, baseline) for m in methods}
+    return Explanation(probs.tolist(), pred, tgt, attrs)
+
+
+def default_baseline(data: Dataset) -> torch.Tensor:
+    """IG baseline: a black image (raw value 0, normalised like the data) for image data,
+    the origin (the training mean) for vector data."""
+    shape = data.input_shape
+    if not data.is_image:
+        return torch.zeros(shape)
+    mean = torch.tensor(data.mean, dtype=torch.float32).view(-1, 1, 1)
+    std = torch.tensor(data.std, dtype=torch.float32).view(-1, 1, 1)
+    return ((torch.zeros(shape) - mean) / std).float()
+
+
+# --- uploaded images --------------------------------------------------------------------
+
+
+@dataclass
+class UploadedImage:
+    """An uploaded image converted to a dataset's input.
+
+    original:       the decoded upload as RGB uint8 [h, w, 3] (downscaled to at most
+                    256 px for display).
+    raw:            the converted image in the dataset's raw units [C, H, W] (digits: 0..16).
+    x:              `raw` normalised like the dataset: the net's input.
+    steps:          the conversion, one human-readable step per entry.
+    looks_inverted: True when the image is mostly bright before any inversion, i.e.
+                    probably dark strokes on a light background (digits are the opposite).
+    """
+
+    original: np.ndarray
+    raw: np.ndarray
+    x: torch.Tensor
+    steps: list[str]
+    looks_inverted: bool
+
+
+def raw_max(data: Dataset) -> float:
+    """Largest raw pixel value of `data` before normalisation (digits: 16, others: 1)."""
+    return RAW_MAX.get(data.name, 1.0)
+
+
+def image_from_bytes(blob: bytes, data: Dataset, invert: bool = False, crop: bool = False,
+                     max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_PIXELS) -> UploadedImage:
+    """Decode an uploaded image (any format Pillow reads) and convert it to `data`'s input.
+
+    Steps: transparency composited on white, converted to the dataset's channels
+    (grayscale or RGB), optionally inverted (digits are white strokes on black) and
+    cropped to the strokes, padded to the input's aspect ratio with the border
+    colour, resized with a box filter (an area average, how the digits' 8x8 counts
+    were made from 32x32 bitmaps), scaled to the dataset's raw range (digits: 0..16)
+    and normalised with the training mean and std.
+
+    Raises UploadError for an empty file, a file over `max_bytes`, something that is
+    not an image, a broken image, or one over `max_pixels`, and for non-image data.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if not data.is_image:
+        raise UploadError(f"{data.name} is not image data: uploads need an image dataset (e.g. digits)")
+    if blob is None or len(blob) == 0:
+        raise UploadError("the file is empty")
+    if len(blob) > max_bytes:
+        raise UploadError(f"the file is {len(blob) / 1024**2:.1f} MB, over the limit of "
+                          f"{max_bytes / 1024**2:.0f} MB: upload a smaller image")
+    try:
+        im = Image.open(io.BytesIO(blob))
+    except UnidentifiedImageError:
+        raise UploadError("the file is not an image Pillow can read (use PNG, JPEG, GIF, BMP, TIFF or WebP)") from None
+    except Exception as e:  # Pillow's decompression-bomb guard and other decoder errors
+        raise UploadError(f"the image cannot be read: {e}") from None
+    w, h = im.size
+    if w * h > max_pixels or w < 1 or h < 1:
+        raise UploadError(f"the image is {w}×{h} pixels, over the limit of {max_pixels / 1e6:.0f} megapixels: "
+                          f"upload a smaller image")
+    fmt = im.format or "image"
+    try:
+        im.seek(0)  # animated formats: the first frame
+        im = ImageOps.exif_transpose(im)
+        im.load()
+        rgba = im.convert("RGBA")
+    except Exception as e:  # truncated or corrupt data shows up when decoding
+        raise UploadError(f"the image is broken and cannot be decoded ({fmt}): {e}") from None
+    steps = [f"{fmt} {w}×{h}, mode {im.mode}"]
+    if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
+        steps.append("transparent parts composited on white")
+    flat = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    flat.alpha_composite(rgba)
+    rgb = flat.convert("RGB")
+    original = rgb.copy()
+    original.thumbnail((256, 256))
+
+    channels, height, width = data.input_shape
+    img = rgb.convert("L") if channels == 1 else rgb
+    if channels == 1:
+        steps.append("converted to grayscale")
+    elif channels != 3:
+        raise UploadError(f"{data.name} has {channels} channels; uploads support 1 (grayscale) or 3 (RGB)")
+    looks_inverted = float(np.asarray(img.convert("L"), dtype=np.float32).mean()) > 127.5
+    if invert:
+        img = ImageOps.invert(img)
+        steps.append("inverted (dark strokes on light → light strokes on dark)")
+    if crop:
+        gray = np.asarray(img.convert("L"), dtype=np.float32)
+        border = np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]]))
+        ys, xs = np.nonzero(np.abs(gray - border) > 64)
+        if len(ys):
+            box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+            img = img.crop(box)
+            steps.append(f"cropped to the strokes ({box[2] - box[0]}×{box[3] - box[1]})")
+    # Pad to the target aspect ratio with the border colour, so strokes are not stretched.
+    arr = np.asarray(img)
+    edge = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]])
+    fill = tuple(int(v) for v in np.median(edge.reshape(len(edge), -1), axis=0))
+    iw, ih = img.size
+    tw = max(iw, math.ceil(ih * width / height))
+    th = max(ih, math.ceil(iw * height / width))
+    if crop:  # a margin like the digits' (strokes rarely touch the 8x8 border)
+        tw, th = math.ceil(tw * 1.25), math.ceil(th * 1.25)
+    if (tw, th) != (iw, ih):
+        canvas = Image.new(img.mode, (tw, th), fill[0] if img.mode == "L" else fill)
+        canvas.paste(img, ((tw - iw) // 2, (th - ih) // 2))
+        img = canvas
+        steps.append(f"padded to {tw}×{th} with the border colour")
+    img = img.resize((width, height), Image.Resampling.BOX)
+    steps.append(f"resized to {width}×{height} (box filter: area average)")
+    top = raw_max(data)
+    raw = np.asarray(img, dtype=np.float32).reshape(height, width, channels).transpose(2, 0, 1) * (top / 255.0)
+    steps.append(f"scaled 0..255 → 0..{top:g}")
+    mean = np.asarray(data.mean, dtype=np.float32).reshape(-1, 1, 1)
+    std = np.asarray(data.std, dtype=np.float32).reshape(-1, 1, 1)
+    x = torch.from_numpy(((raw - mean) / std).astype(np.float32))
+    steps.append("normalised with the training split's mean and std")
+    return UploadedImage(np.asarray(original), raw, x, steps, looks_inverted)

@@ -1,0 +1,161 @@
+"""Figures of the feature-map view: inputs, predictions, channel grids, block statistics
+and attribution maps (pure functions: arrays in, plotly Figure or PIL image out)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .common import DIVERGING, PLAIN_COLOR, RESIDUAL_COLOR, SEQUENTIAL, color_of, style
+
+ATTRIBUTION_SCALE = "Inferno"  # unsigned maps (saliency, Grad-CAM)
+
+
+def _image_axes(fig: go.Figure, row=None, col=None) -> None:
+    kw = {} if row is None else dict(row=row, col=col)
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain", **kw)
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed",
+                     scaleanchor="x", **kw)
+
+
+def input_figure(raw: np.ndarray, vmax: float, title: str | None = None, height: int = 260) -> go.Figure:
+    """The input image in raw units ([C, H, W]; grayscale 0..vmax, bright = high, or RGB)."""
+    raw = np.asarray(raw, dtype=np.float32)
+    if raw.shape[0] == 3:
+        rgb = np.clip(raw.transpose(1, 2, 0) / vmax * 255, 0, 255).astype(np.uint8)
+        fig = go.Figure(go.Image(z=rgb))
+    else:
+        fig = go.Figure(go.Heatmap(z=raw[0], zmin=0, zmax=vmax, colorscale="gray", showscale=False,
+                                   hovertemplate="row %{y}, col %{x}: %{z:.1f}<extra></extra>"))
+    _image_axes(fig)
+    style(fig, title, height)
+    fig.update_layout(margin=dict(l=10, r=10, t=40 if title else 10, b=10))
+    return fig
+
+
+def probabilities_figure(probs, class_names, skip: bool, true_label: int | None = None,
+                         title: str | None = None, height: int = 260) -> go.Figure:
+    """Bar chart of the softmax probabilities, in the net's colour; the true class is outlined."""
+    probs = list(probs)
+    names = [str(c) for c in class_names]
+    line = [3 if i == true_label else 0 for i in range(len(probs))]
+    fig = go.Figure(go.Bar(x=names, y=probs, marker=dict(color=color_of(skip), line=dict(width=line, color="black")),
+                           hovertemplate="class %{x}: %{y:.3f}<extra></extra>"))
+    style(fig, title, height)
+    fig.update_yaxes(range=[0, 1], title="probability")
+    fig.update_xaxes(type="category", title="class" + (" (outlined: true class)" if true_label is not None else ""))
+    return fig
+
+
+def tile_channels(act: np.ndarray, cols: int | None = None) -> tuple[np.ndarray, int]:
+    """Channels [C, H, W] tiled into one 2-D array, one-pixel NaN gaps; returns (tiles, cols)."""
+    c, h, w = act.shape
+    cols = cols or math.ceil(math.sqrt(c))
+    rows = math.ceil(c / cols)
+    out = np.full((rows * (h + 1) - 1, cols * (w + 1) - 1), np.nan, dtype=np.float32)
+    for k in range(c):
+        r, q = divmod(k, cols)
+        out[r * (h + 1): r * (h + 1) + h, q * (w + 1): q * (w + 1) + w] = act[k]
+    return out, cols
+
+
+def channel_grid_figure(act: np.ndarray, zmin: float, zmax: float, title: str | None = None,
+                        height: int = 420) -> go.Figure:
+    """Every channel of one block output [C, H, W] in a grid, on one colour scale (zmin..zmax)."""
+    act = np.asarray(act, dtype=np.float32)
+    c, h, w = act.shape
+    tiles, cols = tile_channels(act)
+    # Channel number of each pixel, for the hover text.
+    chan = np.full(tiles.shape, -1)
+    for k in range(c):
+        r, q = divmod(k, cols)
+        chan[r * (h + 1): r * (h + 1) + h, q * (w + 1): q * (w + 1) + w] = k
+    fig = go.Figure(go.Heatmap(z=tiles, zmin=zmin, zmax=zmax, colorscale=SEQUENTIAL, customdata=chan,
+                               hoverongaps=False, colorbar=dict(thickness=12),
+                               hovertemplate="channel %{customdata}: %{z:.3f}<extra></extra>"))
+    _image_axes(fig)
+    style(fig, title, height)
+    fig.update_layout(margin=dict(l=10, r=10, t=50 if title else 10, b=10))
+    return fig
+
+
+def statistics_figure(stats_plain: dict, stats_residual: dict, height: int = 320) -> go.Figure:
+    """Mean, std and dead fraction of each block output against depth, both nets."""
+    fig = make_subplots(rows=1, cols=3, subplot_titles=("mean", "std", "dead fraction (≤ 0)"),
+                        horizontal_spacing=0.08)
+    for name, stats, color in (("plain", stats_plain, PLAIN_COLOR), ("residual", stats_residual, RESIDUAL_COLOR)):
+        for col, key in enumerate(("mean", "std", "dead_fraction"), start=1):
+            y = stats[key]
+            fig.add_trace(go.Scatter(x=list(range(1, len(y) + 1)), y=y, mode="lines+markers", name=name,
+                                     legendgroup=name, showlegend=col == 1, line=dict(color=color),
+                                     hovertemplate=f"{name}, block %{{x}}: %{{y:.3f}}<extra></extra>"),
+                          row=1, col=col)
+    fig.update_xaxes(title="block", dtick=1)
+    fig.update_yaxes(rangemode="tozero", row=1, col=2)
+    fig.update_yaxes(range=[0, 1], row=1, col=3)
+    return style(fig, None, height)
+
+
+def attribution_figure(attr_map: np.ndarray, raw_input: np.ndarray | None, vmax_input: float,
+                       signed: bool, zmax: float, title: str | None = None, opacity: float = 0.7,
+                       feature_names=None, height: int = 280) -> go.Figure:
+    """An attribution map over its input, on a colour scale fixed by `zmax` (shared by both nets).
+
+    Images: the grayscale input under the map (opacity `opacity`); signed maps (IG)
+    use a diverging scale on [-zmax, zmax], unsigned ones [0, zmax]. Vector inputs
+    ([1, features]): a bar per input feature.
+    """
+    attr_map = np.asarray(attr_map, dtype=np.float32)
+    zmax = float(zmax) if zmax and math.isfinite(zmax) and zmax > 0 else 1.0
+    if raw_input is None or np.asarray(raw_input).ndim != 3:
+        names = list(feature_names or [f"x{i + 1}" for i in range(attr_map.shape[-1])])
+        fig = go.Figure(go.Bar(x=names, y=attr_map.reshape(-1), marker_color="#555",
+                               hovertemplate="%{x}: %{y:.4f}<extra></extra>"))
+        fig.update_yaxes(range=[-zmax * 1.05 if signed else 0, zmax * 1.05], title="attribution")
+        return style(fig, title, height)
+    fig = go.Figure()
+    raw = np.asarray(raw_input, dtype=np.float32)
+    gray = raw.mean(axis=0)
+    fig.add_trace(go.Heatmap(z=gray, zmin=0, zmax=vmax_input, colorscale="gray", showscale=False, hoverinfo="skip"))
+    fig.add_trace(go.Heatmap(z=attr_map, zmin=-zmax if signed else 0, zmax=zmax, opacity=opacity,
+                             colorscale=DIVERGING if signed else ATTRIBUTION_SCALE, zmid=0 if signed else None,
+                             colorbar=dict(thickness=12),
+                             hovertemplate="row %{y}, col %{x}: %{z:.4f}<extra></extra>"))
+    _image_axes(fig)
+    style(fig, title, height)
+    fig.update_layout(margin=dict(l=10, r=10, t=40 if title else 10, b=10))
+    return fig
+
+
+# --- PNG export (Pillow, no kaleido) -----------------------------------------------------
+
+_INFERNO = [(0, 0, 4), (87, 16, 110), (188, 55, 84), (249, 142, 9), (252, 255, 164)]
+_RDBU = [(33, 102, 172), (146, 197, 222), (247, 247, 247), (244, 165, 130), (178, 24, 43)]
+
+
+def _colormap(t: np.ndarray, anchors) -> np.ndarray:
+    pts = np.linspace(0, 1, len(anchors))
+    a = np.asarray(anchors, dtype=np.float32)
+    t = np.clip(np.nan_to_num(t, nan=0.0), 0, 1)
+    return np.stack([np.interp(t, pts, a[:, k]) for k in range(3)], axis=-1).astype(np.uint8)
+
+
+def attribution_image(attr_map: np.ndarray, signed: bool, zmax: float | None = None, scale: int = 32):
+    """The attribution map as a PIL RGB image, each input pixel a `scale`x`scale` square.
+
+    Unsigned maps use an inferno-like scale on [0, zmax]; signed maps (IG) a red-blue
+    diverging scale on [-zmax, zmax] with white at 0. zmax defaults to max |map|.
+    """
+    from PIL import Image
+
+    m = np.asarray(attr_map, dtype=np.float32)
+    if m.ndim == 1:
+        m = m[None]
+    top = float(np.nanmax(np.abs(m))) if zmax is None else float(zmax)
+    top = top if top > 0 and math.isfinite(top) else 1.0
+    rgb = _colormap((m / top + 1) / 2, _RDBU) if signed else _colormap(m / top, _INFERNO)
+    img = Image.fromarray(rgb)
+    return img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
