@@ -1,0 +1,179 @@
+"""Figures of the unrolled-ensemble view (Veit, Wilber & Belongie 2016): pure functions, results in, plotly out."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
+from plotly.subplots import make_subplots
+
+from ..ensemble import MAX_DIAGRAM_BLOCKS, LesionResult, PathGradientResult, path_counts, unrolled_paths
+from ..models import ConfigError
+from .common import RESIDUAL_COLOR, SEQUENTIAL, color_of, style
+
+CHANCE_COLOR = "#888888"
+DOWN_NOTE = "hatched = downsampling block, deleted as y = shortcut(x) (subsample + zero-pad)"
+
+
+def _length_colors(n: int) -> list[str]:
+    return sample_colorscale(SEQUENTIAL, [k / max(n, 1) for k in range(n + 1)])
+
+
+def unrolled_figure(n: int = 3) -> go.Figure:
+    """The unrolled view of n residual blocks (Veit Fig. 1): one lane per path, 2^n lanes.
+
+    Each path leaves the input, passes block i either through its residual branch f_i
+    (a filled square) or along its shortcut (a small dot), and all paths are summed at
+    the output. Lanes are sorted and coloured by path length.
+    """
+    if not isinstance(n, int) or not 1 <= n <= MAX_DIAGRAM_BLOCKS:
+        raise ConfigError(f"the unrolled diagram is drawn for 1 to {MAX_DIAGRAM_BLOCKS} blocks, got {n!r}")
+    paths = unrolled_paths(n)
+    colors = _length_colors(n)
+    m = len(paths)
+    mid = (m - 1) / 2
+    fig = go.Figure()
+    shown = set()
+    for lane, p in enumerate(paths):
+        k = sum(p)
+        yl = m - 1 - lane  # shortest path on top
+        xs = [0, 0.5] + [i + 1 for i in range(n)] + [n + 0.5, n + 1]
+        ys = [mid, yl] + [yl] * n + [yl, mid]
+        fig.add_trace(go.Scatter(
+            x=xs, y=ys, mode="lines", line=dict(color=colors[k], width=2), legendgroup=str(k),
+            name=f"length {k} ({path_counts(n)['count'][k]} paths)", showlegend=k not in shown,
+            hovertext="input → " + " → ".join(f"f{i + 1}" if f else f"skip {i + 1}" for i, f in enumerate(p)) + " → Σ",
+            hoverinfo="text"))
+        shown.add(k)
+        bx = [i + 1 for i, f in enumerate(p) if f]
+        if bx:
+            fig.add_trace(go.Scatter(
+                x=bx, y=[yl] * len(bx), mode="markers+text", showlegend=False, legendgroup=str(k),
+                marker=dict(symbol="square", size=22, color=colors[k], line=dict(color="black", width=1)),
+                text=[f"f{i}" for i in bx], textfont=dict(color="white", size=11), hoverinfo="skip"))
+        sx = [i + 1 for i, f in enumerate(p) if not f]
+        if sx:
+            fig.add_trace(go.Scatter(x=sx, y=[yl] * len(sx), mode="markers", showlegend=False,
+                                     marker=dict(size=5, color=colors[k]), hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=[0, n + 1], y=[mid, mid], mode="markers+text", showlegend=False,
+                             marker=dict(size=30, color="white", line=dict(color="black", width=1.5)),
+                             text=["x", "Σ"], textfont=dict(size=14), hoverinfo="skip"))
+    style(fig, f"{n} residual blocks unroll into 2^{n} = {m} paths", height=max(300, 34 * m + 110))
+    fig.update_xaxes(tickvals=[0] + [i + 1 for i in range(n)] + [n + 1],
+                     ticktext=["input"] + [f"block {i + 1}" for i in range(n)] + ["output"],
+                     showgrid=False, zeroline=False)
+    fig.update_yaxes(visible=False, range=[-0.8, m - 0.2])
+    return fig
+
+
+def deletion_figure(result: LesionResult, title: str | None = None) -> go.Figure:
+    """Accuracy after deleting each single block (Veit Fig. 3a), against the intact net and chance.
+
+    Downsampling blocks are hatched: there the deleted block becomes y = shortcut(x).
+    """
+    n = result.n_blocks
+    down = set(result.downsampling_blocks)
+    color = color_of(result.skip)
+    fig = go.Figure(go.Bar(
+        x=list(range(1, n + 1)), y=result.single_block_accuracy, marker_color=color, name="block deleted",
+        marker_pattern_shape=["/" if i in down else "" for i in range(n)],
+        customdata=[("downsampling: y = shortcut(x)" if i in down else "y = x") for i in range(n)],
+        hovertemplate="block %{x} deleted (%{customdata})<br>accuracy %{y:.1%}<extra></extra>"))
+    fig.add_hline(y=result.base_accuracy, line=dict(color=color, dash="dash"),
+                  annotation_text=f"intact {result.base_accuracy:.1%}", annotation_position="top left")
+    fig.add_hline(y=result.chance, line=dict(color=CHANCE_COLOR, dash="dot"),
+                  annotation_text=f"chance {result.chance:.0%}", annotation_position="bottom right")
+    style(fig, title or f"{result.label}: delete one block", height=360)
+    fig.update_xaxes(title="deleted block", tickvals=list(range(1, n + 1)) if n <= 30 else None,
+                     ticktext=[f"{i + 1}↓" if i in down else str(i + 1) for i in range(n)] if n <= 30 else None)
+    fig.update_yaxes(title="test accuracy", range=[0, 1.05], tickformat=".0%")
+    fig.update_layout(showlegend=False)
+    return fig
+
+
+def k_sweep_figure(results: Sequence[LesionResult]) -> go.Figure:
+    """Accuracy against the number k of deleted blocks (Veit Fig. 3b), mean with min-max band, per net."""
+    fig = go.Figure()
+    chance = None
+    for r in results:
+        ks = r.k_sweep
+        if ks is None:
+            continue
+        c = color_of(r.skip)
+        fig.add_trace(go.Scatter(x=ks.k + ks.k[::-1], y=ks.max + ks.min[::-1], fill="toself", fillcolor=c,
+                                 opacity=0.15, line=dict(width=0), hoverinfo="skip", showlegend=False))
+        xs = [k for k, accs in zip(ks.k, ks.accuracies) for _ in accs]
+        ys = [a for accs in ks.accuracies for a in accs]
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", marker=dict(color=c, size=4, opacity=0.35),
+                                 name=f"{r.label}: one subset", showlegend=False,
+                                 hovertemplate="k=%{x}: %{y:.1%}<extra></extra>"))
+        fig.add_trace(go.Scatter(x=ks.k, y=ks.mean, mode="lines+markers", line=dict(color=c, width=3),
+                                 error_y=dict(type="data", array=ks.std, visible=True, thickness=1),
+                                 name=f"{r.label} (mean ± std)", customdata=list(zip(ks.subsets, ks.exhaustive)),
+                                 hovertemplate="k=%{x}: mean %{y:.1%} over %{customdata[0]} subsets<extra></extra>"))
+        chance = r.chance
+    if chance is not None:
+        fig.add_hline(y=chance, line=dict(color=CHANCE_COLOR, dash="dot"), annotation_text="chance",
+                      annotation_position="bottom right")
+    style(fig, "Delete k blocks at once", height=380)
+    fig.update_xaxes(title="number of deleted blocks k (downsampling blocks kept)" if results and results[0].k_sweep
+                     and not results[0].settings.get("include_downsampling") else "number of deleted blocks k",
+                     dtick=1)
+    fig.update_yaxes(title="test accuracy", range=[0, 1.05], tickformat=".0%")
+    return fig
+
+
+def reorder_figure(results: Sequence[LesionResult]) -> go.Figure:
+    """Accuracy after swapping random pairs of same-shape blocks against the Kendall τ of the new order (Veit Fig. 3c)."""
+    fig = go.Figure()
+    chance = None
+    for r in results:
+        ro = r.reorder
+        if ro is None:
+            continue
+        c = color_of(r.skip)
+        fig.add_trace(go.Scatter(x=ro.kendall_tau, y=ro.accuracy, mode="markers", name=r.label,
+                                 marker=dict(color=c, size=7, opacity=0.6), customdata=ro.swaps,
+                                 hovertemplate="τ=%{x:.2f}, %{customdata} swaps: %{y:.1%}<extra></extra>"))
+        chance = r.chance
+    if chance is not None:
+        fig.add_hline(y=chance, line=dict(color=CHANCE_COLOR, dash="dot"), annotation_text="chance",
+                      annotation_position="bottom right")
+    style(fig, "Reorder blocks (swap same-shape pairs)", height=380)
+    fig.update_xaxes(title="Kendall τ with the original order (1 = unchanged)", autorange="reversed")
+    fig.update_yaxes(title="test accuracy", range=[0, 1.05], tickformat=".0%")
+    return fig
+
+
+def path_length_figure(result: PathGradientResult) -> go.Figure:
+    """Veit Fig. 6: path-length distribution, gradient magnitude of one path and total gradient by length.
+
+    Left: C(n, k) paths of length k (Binomial(n, 1/2)). Middle: g(k), the mean
+    gradient norm at the first block's input along one path of length k (log scale).
+    Right: C(n, k)·g(k); the shaded window holds 90 % of it (the effective paths).
+    """
+    n = result.n_blocks
+    counts = path_counts(n)
+    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.09, subplot_titles=(
+        f"Paths of each length ({2**n} in all)", "Gradient along one path, g(k)", "Total gradient, C(n,k)·g(k)"))
+    colors = _length_colors(n)
+    fig.add_trace(go.Bar(x=counts["path_length"], y=counts["count"], marker_color=colors, showlegend=False,
+                         hovertemplate="length %{x}: %{y} paths<extra></extra>"), 1, 1)
+    k = result.path_length
+    fig.add_trace(go.Scatter(x=k, y=result.gradient_norm, mode="lines+markers", line=dict(color=RESIDUAL_COLOR),
+                             error_y=dict(type="data", array=result.gradient_std, visible=True, thickness=1),
+                             customdata=result.paths_sampled, showlegend=False,
+                             hovertemplate="length %{x}: g = %{y:.2e} (%{customdata} paths)<extra></extra>"), 1, 2)
+    fig.add_trace(go.Bar(x=k, y=result.contribution, marker_color=RESIDUAL_COLOR, showlegend=False,
+                         hovertemplate="length %{x}: %{y:.2e}<extra></extra>"), 1, 3)
+    a, b = result.effective
+    fig.add_vrect(x0=a - 0.5, x1=b + 0.5, fillcolor="#ffd92f", opacity=0.3, line_width=0, row=1, col=3,
+                  annotation_text=f"90 %: lengths {a}-{b}", annotation_position="top left")
+    style(fig, None, height=360)
+    fig.update_yaxes(type="log", exponentformat="power", row=1, col=2)
+    for col in (1, 2, 3):
+        fig.update_xaxes(title="path length k", row=1, col=col, range=[-0.6, n + 0.6])
+    fig.update_yaxes(title="paths", row=1, col=1)
+    fig.update_yaxes(title="gradient norm", row=1, col=2)
+    return fig
