@@ -2,18 +2,18 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="ResNet Lab", page_icon="🧱", layout="wide")
+st.set_page_config(page_title="ResNet Lab", page_icon=":material/layers:", layout="wide")
 
 PAGES = [
-    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-    st.Page("pages/build_train.py", title="Build & train", icon="🏗️"),
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/build_train.py", title="Build & train", icon=":material/construction:"),
 ]
 # Views of later issues register here, in lecture order.
 for path, title, icon in [
-    ("pages/landscape.py", "Loss landscape", "🏔️"),
-    ("pages/shattering.py", "Shattered gradients", "🌪️"),
-    ("pages/ensemble.py", "Unrolled ensemble", "🌳"),
-    ("pages/features.py", "Feature maps", "🔍"),
+    ("pages/landscape.py", "Loss landscape", ":material/landscape:"),
+    ("pages/shattering.py", "Shattered gradients", ":material/grain:"),
+    ("pages/ensemble.py", "Unrolled ensemble", ":material/account_tree:"),
+    ("pages/features.py", "Feature maps", ":material/visibility:"),
 ]:
     import os
 

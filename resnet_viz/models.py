@@ -39,6 +39,16 @@ MAX_SHORTCUT_SCALE = 4.0
 DEFAULT_MEMORY_LIMIT_BYTES = 2 * 1024**3
 
 
+def memory_limit_bytes() -> int:
+    """Training-memory limit: $RESNET_VIZ_MEMORY_LIMIT_GB (GiB) or 2 GiB."""
+    import os
+
+    try:
+        return int(float(os.environ["RESNET_VIZ_MEMORY_LIMIT_GB"]) * 1024**3)
+    except (KeyError, ValueError):
+        return DEFAULT_MEMORY_LIMIT_BYTES
+
+
 class ConfigError(ValueError):
     """A configuration that cannot be built or trained; the message says why."""
 
@@ -243,14 +253,19 @@ class Block(nn.Module):
         return f"skip={self.skip}, scale={self.scale:g}, downsample={self.downsample}"
 
 
+def _seq(*layers: nn.Module) -> nn.Sequential:
+    # Leave out the Identity stand-ins for norm="none", so branch[-1] is a real layer.
+    return nn.Sequential(*[m for m in layers if not isinstance(m, nn.Identity)])
+
+
 def _mlp_branch(width: int, norm: str, order: str) -> nn.Sequential:
     bias = norm == "none"
     if order == "post":
-        return nn.Sequential(
+        return _seq(
             nn.Linear(width, width, bias=bias), _norm1d(width, norm), nn.ReLU(),
             nn.Linear(width, width, bias=bias), _norm1d(width, norm),
         )
-    return nn.Sequential(
+    return _seq(
         _norm1d(width, norm), nn.ReLU(), nn.Linear(width, width, bias=bias),
         _norm1d(width, norm), nn.ReLU(), nn.Linear(width, width, bias=bias),
     )
@@ -276,7 +291,7 @@ def _cnn_branch(cin: int, mid: int, cout: int, stride: int, norm: str, order: st
                 layers.append(nn.ReLU())
         else:
             layers += [_norm2d(conv.in_channels, norm), nn.ReLU(), conv]
-    return nn.Sequential(*layers)
+    return _seq(*layers)
 
 
 class ResNet(nn.Module):
@@ -307,18 +322,17 @@ def _build(config: NetConfig) -> ResNet:
     bias = c.norm == "none"
     if c.arch == "mlp":
         in_features = math.prod(c.input_shape)
-        stem = nn.Sequential(nn.Flatten(), nn.Linear(in_features, c.width, bias=bias),
-                             _norm1d(c.width, c.norm), nn.ReLU())
+        stem = _seq(nn.Flatten(), nn.Linear(in_features, c.width, bias=bias), _norm1d(c.width, c.norm), nn.ReLU())
         blocks = [Block(_mlp_branch(c.width, c.norm, c.order), nn.Identity(), act_post(),
                         c.skip, c.shortcut_scale, downsample=False) for _ in range(c.depth)]
         final = [_norm1d(c.width, c.norm), nn.ReLU()] if c.order == "pre" else []
-        head = nn.Sequential(*final, nn.Linear(c.width, c.classes))
+        head = _seq(*final, nn.Linear(c.width, c.classes))
         return ResNet(c, stem, blocks, head)
 
     channels = c.input_shape[0]
     expansion = 4 if c.block == "bottleneck" else 1
-    stem = nn.Sequential(_conv(channels, c.width, 3, 1, bias), _norm2d(c.width, c.norm), nn.ReLU()) \
-        if c.order == "post" else nn.Sequential(_conv(channels, c.width, 3, 1, bias))
+    stem = _seq(_conv(channels, c.width, 3, 1, bias), _norm2d(c.width, c.norm), nn.ReLU()) \
+        if c.order == "post" else _seq(_conv(channels, c.width, 3, 1, bias))
     blocks = []
     cin = c.width
     for stage, n in enumerate(c.stage_depths()):
@@ -332,7 +346,7 @@ def _build(config: NetConfig) -> ResNet:
             blocks.append(Block(branch, shortcut, act_post(), c.skip, c.shortcut_scale, down))
             cin = cout
     final = [_norm2d(cin, c.norm), nn.ReLU()] if c.order == "pre" else []
-    head = nn.Sequential(*final, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, c.classes))
+    head = _seq(*final, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, c.classes))
     return ResNet(c, stem, blocks, head)
 
 
@@ -417,9 +431,9 @@ def estimate_size(config: NetConfig, batch_size: int = 128) -> SizeEstimate:
     return SizeEstimate(params, counted, batch_size, total)
 
 
-def check_memory(config: NetConfig, batch_size: int = 128,
-                 limit_bytes: int = DEFAULT_MEMORY_LIMIT_BYTES) -> SizeEstimate:
-    """`estimate_size`, raising ConfigError when it exceeds `limit_bytes`."""
+def check_memory(config: NetConfig, batch_size: int = 128, limit_bytes: int | None = None) -> SizeEstimate:
+    """`estimate_size`, raising ConfigError when it exceeds `limit_bytes` (default: `memory_limit_bytes()`)."""
+    limit_bytes = memory_limit_bytes() if limit_bytes is None else limit_bytes
     est = estimate_size(config, batch_size)
     if est.bytes_total > limit_bytes:
         raise ConfigError(

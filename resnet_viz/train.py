@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import DATASETS, Dataset, load_dataset
-from .models import ConfigError, NetConfig, build_model, check_memory, DEFAULT_MEMORY_LIMIT_BYTES
+from .models import ConfigError, NetConfig, build_model, check_memory
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("cosine", "constant")
@@ -255,7 +255,7 @@ def _flat_params(model: nn.Module) -> torch.Tensor:
 
 def train(net: NetConfig, cfg: TrainConfig = TrainConfig(), *, data: Dataset | None = None,
           callback: Callable[[Progress], None] | None = None, device: torch.device | str | None = None,
-          memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT_BYTES) -> Run:
+          memory_limit_bytes: int | None = None) -> Run:
     """Train one net briefly and return the Run (model moved back to the CPU, eval mode).
 
     SGD with momentum (or Adam), weight decay, cosine or constant learning rate.
