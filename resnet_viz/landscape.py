@@ -460,7 +460,7 @@ def interpolate(start: nn.Module, end: nn.Module, x: torch.Tensor, y: torch.Tens
         state = model.state_dict()
         for i, t in enumerate(ts):
             for k, (a, b) in floats.items():
-                torch.lerp(a, b, float(t), out=state[k]) if state[k].dtype == torch.float32 else state[k].copy_(a + t * (b - a))
+                state[k].copy_(torch.lerp(a, b, float(t)))
             out = model(xs)
             loss[i] = float(F.cross_entropy(out, ys))
             acc[i] = float((out.argmax(1) == ys).float().mean())

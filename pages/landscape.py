@@ -1,0 +1,254 @@
+"""Loss landscape view: plain and residual surfaces along the same filter-normalized directions
+(Li et al. 2018). Thin page: widgets in, `resnet_viz.landscape` call (cached), figures out."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+import streamlit as st
+
+from resnet_viz import landscape as L
+from resnet_viz.data import load_dataset
+from resnet_viz.models import NetConfig, build_model
+from resnet_viz.plots import landscape as P
+from resnet_viz.plots.common import PLAIN_COLOR, RESIDUAL_COLOR
+from resnet_viz.train import TrainConfig
+from ui.common import USER_ERRORS, ensure_run, pick_pair, show_error
+
+ERRORS = USER_ERRORS + (ValueError,)
+VIEWS = ("2-D contours", "3-D surfaces", "1-D slices", "Interpolation", "Trajectory", "Curvature")
+GRIDS = (5, 7, 9, 11, 15, 21, 25, 31, 41, 51)
+SAMPLES = (64, 128, 256, 512, 1024, 1437)
+DEFAULTS = dict(grid=21, span=1.0, samples=256, seed=0, normalization="filter", bias_bn=False)
+
+st.title("Loss landscape")
+st.markdown("Li, Xu, Taylor, Studer & Goldstein (2018), *Visualizing the Loss Landscape of Neural Nets*: "
+            "the loss around the trained weights, f(α, β) = L(θ* + αδ + βη), along filter-normalized random directions.")
+
+
+# --- cached computations (keyed by the configs and the settings) --------------------------
+
+
+def _run(net_json: str, train_json: str):
+    return ensure_run(NetConfig.from_json(net_json), TrainConfig.from_dict(json.loads(train_json)))
+
+
+@st.cache_resource(show_spinner=False)
+def _data(dataset: str, root: str | None, limit: int | None):
+    return load_dataset(dataset, root, limit)
+
+
+def _train_data(run):
+    d = _data(run.train.dataset, run.train.data_root, run.train.data_limit)
+    return d.x_train, d.y_train
+
+
+@contextlib.contextmanager
+def _live():
+    """Draw progress from inside a cached function without recording it for replay (a cache
+    hit would otherwise replay stale progress bars and coarse previews)."""
+    try:
+        from streamlit.runtime.scriptrunner_utils.script_run_context import in_cached_function
+    except ImportError:  # another Streamlit version: record as usual, harmless
+        yield
+        return
+    token = in_cached_function.set(False)
+    try:
+        yield
+    finally:
+        in_cached_function.reset(token)
+
+
+@st.cache_data(max_entries=48, show_spinner=False)
+def cached_surface(net_json: str, train_json: str, grid: int, span: float, samples: int, seed: int,
+                   normalization: str, bias_bn: bool, _progress=None) -> L.Surface:
+    """The 2-D plane of one run (same seed -> same directions for both twins)."""
+    run = _run(net_json, train_json)
+    x, y = _train_data(run)
+    return L.plane(run.model, x, y, grid=grid, span=span, samples=samples, seed=seed,
+                   normalization=normalization, include_bias_bn=bias_bn, callback=_progress)
+
+
+@st.cache_data(max_entries=24, show_spinner=False)
+def cached_interpolations(plain_json: str, residual_json: str, train_json: str, samples: int) -> dict:
+    """init -> trained for both nets, and plain weights -> residual weights run in each net."""
+    plain, residual = _run(plain_json, train_json), _run(residual_json, train_json)
+    x, y = _train_data(residual)
+    out = {}
+    for run in (plain, residual):
+        init = build_model(run.net)  # the same seed gives the same initial weights
+        out[f"{run.label}: init → trained"] = L.interpolate(init, run.model, x, y, samples=samples,
+                                                             label=f"{run.label}: init → trained")
+    for host in (plain, residual):
+        out[f"in the {host.label} net"] = L.interpolate(plain.model, residual.model, x, y, samples=samples,
+                                                        evaluate_in=host.model, label=f"run in the {host.label} net")
+    return out
+
+
+@st.cache_data(max_entries=24, show_spinner=False)
+def cached_trajectory(net_json: str, train_json: str, grid: int, samples: int) -> L.Trajectory:
+    """The optimisation path on its PCA plane (Li §7)."""
+    run = _run(net_json, train_json)
+    if run.trajectory is None:
+        raise ValueError("this run kept no weight checkpoints, so its path cannot be drawn")
+    x, y = _train_data(run)
+    tr = L.trajectory(run.model, run.trajectory, x, y, steps=run.history.checkpoint_steps, grid=grid,
+                      samples=samples)
+    tr.directions = []  # not needed for drawing; keeps the cache small
+    return tr
+
+
+@st.cache_data(max_entries=24, show_spinner=False)
+def cached_curvature(net_json: str, train_json: str, samples: int, iterations: int) -> L.Curvature:
+    """Extreme Hessian eigenvalues at θ* (Li §6)."""
+    run = _run(net_json, train_json)
+    x, y = _train_data(run)
+    return L.hessian_extremes(run.model, x, y, samples=samples, iterations=iterations)
+
+
+# --- page --------------------------------------------------------------------------
+
+
+def settings_form() -> dict:
+    """Landscape settings in a form, so nothing recomputes until 'Apply'."""
+    s = st.session_state.setdefault("landscape_settings", dict(DEFAULTS))
+    with st.sidebar.form("landscape_form"):
+        st.markdown("**Landscape settings**")
+        grid = st.select_slider("Grid points per axis", GRIDS, value=s["grid"],
+                                help="Odd, so that θ* is the centre point. Li et al. use 51.")
+        span = st.number_input("Span (grid covers [−span, span])", min_value=0.0, max_value=10.0,
+                               value=float(s["span"]), step=0.25)
+        samples = st.select_slider("Evaluation samples (fixed training subset)", SAMPLES, value=s["samples"])
+        seed = st.number_input("Direction seed", min_value=0, max_value=10_000, value=int(s["seed"]), step=1)
+        normalization = st.radio("Direction normalization", L.NORMALIZATIONS,
+                                 index=L.NORMALIZATIONS.index(s["normalization"]), horizontal=True,
+                                 help="filter: Li et al.'s per-filter scaling; try 'none' to see why it matters.")
+        bias_bn = st.checkbox("Also perturb biases and BN γ/β", value=s["bias_bn"])
+        if st.form_submit_button("Apply", type="primary"):
+            s = dict(grid=int(grid), span=float(span), samples=int(samples), seed=int(seed),
+                     normalization=normalization, bias_bn=bool(bias_bn))
+            st.session_state["landscape_settings"] = s
+    return s
+
+
+def compute_surfaces(runs: dict, s: dict, preview: bool) -> dict[str, L.Surface]:
+    """Both planes, with a progress bar and (when `preview`) coarse previews while refining."""
+    bar = st.progress(0.0, text="Computing the loss surfaces …")
+    cols = st.columns(2)
+    holders = {label: col.empty() for label, col in zip(runs, cols)}
+    out = {}
+    for k, (label, run) in enumerate(runs.items()):
+        def cb(p, k=k, label=label):
+            with _live():
+                bar.progress(min((k + p.done / p.total) / len(runs), 1.0),
+                             text=f"{label} net: {p.done}/{p.total} grid points")
+                if preview and p.level_complete and not p.surface.complete:
+                    fig = P.contour_figure(p.surface, label, height=380)
+                    holders[label].plotly_chart(fig, key=f"preview_{label}_{p.done}")
+
+        out[label] = cached_surface(run.net.to_json(), run.train.to_json(), s["grid"], s["span"], s["samples"],
+                                    s["seed"], s["normalization"], s["bias_bn"], _progress=cb)
+    bar.empty()
+    for h in holders.values():
+        h.empty()
+    return out
+
+
+def main() -> None:
+    try:
+        pair, plain, residual = pick_pair()
+    except ERRORS as e:
+        show_error(e)
+        return
+    s = settings_form()
+    runs = {"plain": plain, "residual": residual}
+    colors = {"plain": PLAIN_COLOR, "residual": RESIDUAL_COLOR}
+
+    c1, c2, c3, c4 = st.columns([3, 1.2, 1.2, 1.6])
+    view = c1.radio("View", VIEWS, horizontal=True, key="landscape_view")
+    mode = c2.radio("Loss scale", P.MODES, horizontal=True, format_func=lambda m: "log₁₀" if m == "log" else "clipped",
+                    key="landscape_mode")
+    clip = c3.number_input("Ceiling", min_value=0.01, max_value=1e6, value=10.0, key="landscape_clip",
+                           help="Losses above this (and overflows) are drawn at the ceiling.")
+    projector = c4.toggle("Projector: one large plot", key="landscape_projector")
+    which = c4.radio("Net", list(runs), horizontal=True, key="landscape_which",
+                     label_visibility="collapsed") if projector else None
+    shown = [which] if projector else list(runs)
+
+    try:
+        if view in ("2-D contours", "3-D surfaces", "1-D slices"):
+            surfaces = compute_surfaces({k: runs[k] for k in (list(runs) if view == "1-D slices" else shown)},
+                                        s, preview=view != "1-D slices")
+            if view == "1-D slices":
+                left, right = st.columns(2)
+                left.plotly_chart(P.slices_figure(surfaces, mode, clip), key="slice_loss")
+                right.plotly_chart(P.slices_figure(surfaces, mode, clip, metric="accuracy"), key="slice_acc")
+                st.caption("The β = 0 row of each plane: the same direction δ (filter-normalized) through both nets. "
+                           "Look for how fast the loss rises away from θ* (α = 0): a wide, flat basin generalises "
+                           "better (Li et al. §5).")
+            else:
+                zr = P.shared_zrange(surfaces.values(), mode, clip)
+                draw = P.contour_figure if view == "2-D contours" else P.surface3d_figure
+                cols = st.columns(len(shown))
+                for col, label in zip(cols, shown):
+                    srf = surfaces[label]
+                    title = f"{label}: {runs[label].net.name}"
+                    col.plotly_chart(draw(srf, title, mode, clip, zr, height=720 if projector else 460),
+                                     key=f"surface_{label}")
+                    col.metric(f"{label}: loss at θ*", f"{srf.center_loss:.4f}",
+                               help=f"accuracy at θ* {srf.center_accuracy:.1%} on {srf.settings['samples']} samples")
+                st.caption("Same seed, so the same directions for both nets, and one colour scale. Look for the "
+                           "residual net's wide, convex-looking basin against the plain net's chaotic, sharper one "
+                           "(Li et al. 2018, Fig. 5). Widen the span or switch normalization to 'none' to compare.")
+        elif view == "Interpolation":
+            with st.spinner("Interpolating …"):
+                curves = cached_interpolations(plain.net.to_json(), residual.net.to_json(),
+                                               residual.train.to_json(), s["samples"])
+            left, right = st.columns(2)
+            left.plotly_chart(P.interpolation_figure(
+                [(curves["plain: init → trained"], PLAIN_COLOR), (curves["residual: init → trained"], RESIDUAL_COLOR)],
+                "Initial → trained weights (Goodfellow et al. 2015)", mode, clip), key="interp_init")
+            right.plotly_chart(P.interpolation_figure(
+                [(curves["in the plain net"], PLAIN_COLOR), (curves["in the residual net"], RESIDUAL_COLOR)],
+                "Plain weights (t=0) → residual weights (t=1)", mode, clip), key="interp_twins")
+            st.caption("Left: the straight line from the initial to the trained weights; a monotone drop means no "
+                       "barrier on that line. Right: the twins share initial weights and shapes, so their trained "
+                       "weights can be mixed; each curve runs the mixture in one architecture.")
+        elif view == "Trajectory":
+            grid = min(s["grid"], 21)
+            trs = {}
+            bar = st.progress(0.0, text="Projecting the optimisation paths …")
+            for k, label in enumerate(shown):
+                trs[label] = cached_trajectory(runs[label].net.to_json(), runs[label].train.to_json(), grid,
+                                               s["samples"])
+                bar.progress((k + 1) / len(shown))
+            bar.empty()
+            zr = P.shared_zrange([t.surface for t in trs.values()], mode, clip)
+            for col, label in zip(st.columns(len(shown)), shown):
+                col.plotly_chart(P.trajectory_figure(trs[label], f"{label}: path of training", colors[label], mode, clip,
+                                                     zr, height=720 if projector else 460), key=f"traj_{label}")
+            st.caption("Weight checkpoints projected on the first two PCA directions of θ_i − θ_final (Li et al. §7), "
+                       "over the loss in that plane. The axes say how much of the path's variance each direction "
+                       "holds: most of the path lies in a very low-dimensional space.")
+        else:
+            iterations = st.slider("Lanczos iterations", 5, 60, 20, key="landscape_lanczos")
+            curv = {}
+            with st.spinner("Hessian-vector products …"):
+                for label in runs:
+                    curv[label] = cached_curvature(runs[label].net.to_json(), runs[label].train.to_json(),
+                                                   s["samples"], iterations)
+            for col, label in zip(st.columns(2), runs):
+                c = curv[label]
+                col.metric(f"{label}: λmax", f"{c.lambda_max:.4g}")
+                col.metric(f"{label}: λmin", f"{c.lambda_min:.4g}")
+                col.metric(f"{label}: |λmin/λmax|", f"{c.ratio:.3f}")
+            st.plotly_chart(P.curvature_figure(curv), key="curvature")
+            st.caption("Extreme Hessian eigenvalues at θ* by Lanczos on Hessian-vector products. |λmin/λmax| near 0 "
+                       "means the surface is locally convex; large values mean strong negative curvature that a "
+                       "2-D plot can hide (Li et al. §6).")
+    except ERRORS as e:
+        show_error(e)
+
+
+main()

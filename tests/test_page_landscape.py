@@ -1,0 +1,71 @@
+"""AppTest of the loss-landscape page, on the seeded default pair with small settings."""
+
+from __future__ import annotations
+
+import json
+
+from streamlit.testing.v1 import AppTest
+
+SMALL = dict(grid=5, span=0.5, samples=64, seed=0, normalization="filter", bias_bn=False)
+
+
+def _app(**settings) -> AppTest:
+    at = AppTest.from_file("pages/landscape.py", default_timeout=120)
+    at.session_state["landscape_settings"] = {**SMALL, **settings}
+    return at
+
+
+def _specs(at):
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def test_page_shows_both_surfaces_with_one_colour_scale_and_other_views(seeded_store):
+    at = _app().run()
+    assert not at.exception, at.exception
+    assert not at.error
+    assert at.title[0].value == "Loss landscape"
+    specs = _specs(at)
+    assert len(specs) == 2
+    contours = [s["data"][0] for s in specs]
+    assert all(c["type"] == "contour" for c in contours)
+    assert contours[0]["zmin"] == contours[1]["zmin"] and contours[0]["zmax"] == contours[1]["zmax"]
+    assert len(contours[0]["z"]) == 5 and len(contours[0]["x"]) == 5
+    titles = " ".join(s["layout"]["title"]["text"] for s in specs)
+    assert "plain" in titles and "residual" in titles
+    assert len(at.metric) == 2
+
+    at.radio(key="landscape_view").set_value("3-D surfaces").run()
+    assert not at.exception
+    assert [s["data"][0]["type"] for s in _specs(at)] == ["surface", "surface"]  # at most two 3-D plots
+
+    at.toggle(key="landscape_projector").set_value(True).run()
+    assert not at.exception
+    assert len(_specs(at)) == 1  # one large plot for the projector
+    at.toggle(key="landscape_projector").set_value(False).run()
+
+    at.radio(key="landscape_view").set_value("1-D slices").run()
+    assert not at.exception and len(_specs(at)) == 2
+
+    at.radio(key="landscape_view").set_value("Interpolation").run()
+    assert not at.exception
+    specs = _specs(at)
+    assert len(specs) == 2 and all(len(s["data"]) == 2 for s in specs)
+
+    at.radio(key="landscape_view").set_value("Trajectory").run()
+    assert not at.exception, at.exception
+    specs = _specs(at)
+    assert len(specs) == 2
+    assert "PCA" in specs[0]["layout"]["xaxis"]["title"]["text"]
+
+    at.radio(key="landscape_view").set_value("Curvature").run()
+    assert not at.exception, at.exception
+    labels = [m.label for m in at.metric]
+    assert "plain: |λmin/λmax|" in labels and "residual: |λmin/λmax|" in labels
+
+
+def test_page_reports_bad_span_without_traceback(seeded_store):
+    at = _app(span=0.0).run()
+    assert not at.exception
+    assert at.error and "span" in at.error[0].value
+    assert at.title[0].value == "Loss landscape"  # the page stays usable
+    assert at.radio(key="landscape_view").value == "2-D contours"
