@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .models import DEFAULT_MEMORY_LIMIT_BYTES, ConfigError, NetConfig, build_model
+from .models import ConfigError, NetConfig, build_model, memory_limit_bytes as _memory_limit
 
 DEFAULT_DEPTH = 10  # blocks: 21 hidden layers, about Balduzzi's 24-layer feed-forward net
 DEFAULT_WIDTH = 200
@@ -98,8 +98,12 @@ def estimate_bytes(config: NetConfig, points: int) -> int:
     return 4 * points * config.width * 2 * (per_block * config.depth + 8)
 
 
-def check_memory(config: NetConfig, points: int, limit_bytes: int = DEFAULT_MEMORY_LIMIT_BYTES) -> None:
-    """Raise ConfigError when one net over `points` inputs needs more than `limit_bytes`."""
+def check_memory(config: NetConfig, points: int, limit_bytes: int | None = None) -> None:
+    """Raise ConfigError when one net over `points` inputs needs more than `limit_bytes`.
+
+    The default limit is the lab's ($RESNET_VIZ_MEMORY_LIMIT_GB, else 2 GiB).
+    """
+    limit_bytes = _memory_limit() if limit_bytes is None else limit_bytes
     need = estimate_bytes(config, points)
     if need > limit_bytes:
         raise ConfigError(
@@ -340,7 +344,7 @@ def _check_seeds(seeds: int) -> None:
 
 def shatter(config: NetConfig, *, points: int = DEFAULT_POINTS, low: float = DEFAULT_RANGE[0],
             high: float = DEFAULT_RANGE[1], seeds: int = 1, looks_linear_init: bool = False,
-            memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT_BYTES) -> ShatterResult:
+            memory_limit_bytes: int | None = None) -> ShatterResult:
     """Balduzzi's experiment for one config: gradients of nets seeded config.seed .. +seeds-1.
 
     Raises ConfigError / ValueError for a bad config, grid, seed count or a net
@@ -396,7 +400,7 @@ class SweepResult:
 def depth_sweep(base: NetConfig, depths: Sequence[int] = DEFAULT_SWEEP_DEPTHS, *, seeds: int = 3,
                 points: int = DEFAULT_POINTS, low: float = DEFAULT_RANGE[0], high: float = DEFAULT_RANGE[1],
                 looks_linear_plain: bool = False, progress: Callable[[float, str], None] | None = None,
-                memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT_BYTES) -> SweepResult:
+                memory_limit_bytes: int | None = None) -> SweepResult:
     """Lag-1 autocorrelation of plain and residual twins of `base` at each depth, over seeds.
 
     Balduzzi Fig. 4/Thm. 1-3: plain nets fall fast with depth, BN resnets slowly.

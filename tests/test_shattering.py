@@ -1,0 +1,247 @@
+"""Shattered gradients (Balduzzi et al. 2017): library and CLI, against independent oracles."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from resnet_viz import shattering as sh
+from resnet_viz.cli import main
+from resnet_viz.models import ConfigError
+
+from conftest import assert_same_state, state_dict_copy
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # 256 × 200 matmuls are too small to gain from threads; on a shared, loaded
+    # machine two threads spin-wait and run many times slower.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _fixed(cfg, points=64, looks_linear=False):
+    x = sh.input_grid(points)
+    model = sh.fix_batch_statistics(sh.make_net(cfg, looks_linear), x)
+    return model, x
+
+
+def _finite_differences(model, xs, h=1e-6):
+    m = copy.deepcopy(model).double()
+    with torch.no_grad():
+        xp = (xs.double() + h).reshape(-1, 1)
+        xm = (xs.double() - h).reshape(-1, 1)
+        return ((m(xp) - m(xm)) / (2 * h)).reshape(-1)
+
+
+@pytest.mark.parametrize("kw", [dict(skip=False), dict(skip=True), dict(skip=True, order="pre"),
+                                dict(skip=False, norm="none"), dict(skip=True, shortcut_scale=0.5)])
+def test_gradients_match_finite_differences(kw):
+    cfg = sh.shatter_config(4, 40, **kw)
+    model, x = _fixed(cfg)
+    _, g = sh.input_gradients(model, x)
+    idx = torch.tensor([3, 17, 31, 40, 58])
+    fd = _finite_differences(model, x[idx, 0])
+    assert torch.allclose(g[idx, 0].double(), fd, rtol=1e-3, atol=1e-4), (g[idx, 0], fd)
+
+
+def test_batch_statistics_are_those_of_the_grid():
+    # After fixing, eval mode computes exactly what train mode computes on the batch.
+    cfg = sh.shatter_config(3, 30, skip=True)
+    x = sh.input_grid(64)
+    fresh = sh.make_net(cfg)
+    with torch.no_grad():
+        train_out = copy.deepcopy(fresh).train()(x)
+    fixed = sh.fix_batch_statistics(fresh, x)
+    assert not fixed.training
+    with torch.no_grad():
+        eval_out = fixed(x)
+    assert torch.allclose(eval_out, train_out, atol=1e-5)
+    bn = next(m for m in fixed.modules() if isinstance(m, nn.BatchNorm1d))
+    assert bn.momentum is None
+
+
+def test_one_inputs_gradient_does_not_depend_on_the_others():
+    cfg = sh.shatter_config(5, 40, skip=False)
+    model, x = _fixed(cfg)
+    _, g = sh.input_gradients(model, x)
+    for i in (0, 20, 63):
+        xi = x[i:i + 1].clone().requires_grad_(True)
+        (gi,) = torch.autograd.grad(model(xi).sum(), xi)  # the input alone
+        assert torch.allclose(gi[0, 0], g[i, 0], atol=1e-6)
+    other = torch.randn_like(x) * 5  # replace every other input, keep input 20
+    other[20] = x[20]
+    _, g2 = sh.input_gradients(model, other)
+    assert torch.allclose(g2[20], g[20], atol=1e-6)
+    # and the model must be in eval mode, otherwise the batch mixes in
+    with pytest.raises(ValueError):
+        sh.input_gradients(model.train(), x)
+
+
+def _mean_lag1(depth, seeds=4, **kw):
+    return sh.shatter(sh.shatter_config(depth, **kw), seeds=seeds).lag1
+
+
+def test_balduzzi_claims_at_the_defaults():
+    # width 200, BN, 256 points on [-2, 2], mean over 4 seeds
+    assert _mean_lag1(2, skip=False) > 0.8
+    assert _mean_lag1(2, skip=True) > 0.8
+    plain20, res20 = _mean_lag1(20, skip=False), _mean_lag1(20, skip=True)
+    assert abs(plain20) < 0.1  # white noise
+    assert res20 > 0.1 and res20 > plain20 + 0.08  # still correlated
+    assert abs(_mean_lag1(20, skip=True, shortcut_scale=0.5)) < 0.1  # λ < 1 shatters again
+
+
+def test_autocorrelation_against_closed_forms():
+    rng = np.random.default_rng(0)
+    n = 8192
+    white = rng.normal(size=n)
+    assert abs(sh.lag1_autocorrelation(white)) < 0.05
+    brown = np.cumsum(white)
+    assert sh.lag1_autocorrelation(brown) > 0.95
+    phi = 0.6  # AR(1): r_k = φ^k
+    ar = np.zeros(n)
+    for i in range(1, n):
+        ar[i] = phi * ar[i - 1] + white[i]
+    acf = sh.autocorrelation(ar, max_lag=3)
+    assert np.allclose(acf, phi ** np.arange(4), atol=0.05)
+    # against numpy's full correlation for a short series
+    s = rng.normal(size=50)
+    d = s - s.mean()
+    full = np.correlate(d, d, mode="full")[49:] / (d @ d)
+    assert np.allclose(sh.autocorrelation(s), full)
+    assert np.array_equal(sh.autocorrelation(np.full(10, 2.5)), np.ones(10))
+
+
+def test_correlation_matrix_of_white_rows_is_identity():
+    rng = np.random.default_rng(1)
+    c = sh.correlation_matrix(rng.normal(size=(4000, 12)))
+    assert np.allclose(np.diag(c), 1)
+    assert np.allclose(c, c.T)
+    # centring each row over its 12 inputs: off-diagonal -1/(n-1) exactly in expectation
+    expected = np.where(np.eye(12, dtype=bool), 1.0, -1 / 11)
+    assert np.abs(c - expected).max() < 0.06
+    # brown rows: neighbours strongly correlated
+    cb = sh.correlation_matrix(np.cumsum(rng.normal(size=(2000, 100)), axis=1))
+    assert cb[50, 51] > 0.9 and cb[0, 99] < -0.3  # the ends of a centred walk oppose
+
+
+def test_looks_linear_net_is_linear_at_init():
+    cfg = sh.shatter_config(6, 30, skip=False, norm="none")
+    base = sh.make_net(cfg)
+    saved = state_dict_copy(base)
+    ll = sh.looks_linear(base)
+    assert_same_state(base, saved)  # a copy, the original untouched
+    assert any(isinstance(m, sh.CReLU) for m in ll.modules())
+    assert not any(isinstance(m, nn.ReLU) for m in ll.modules())
+    x = torch.linspace(-2, 2, 64, dtype=torch.float64).unsqueeze(1)
+    ll = ll.double().eval()
+    with torch.no_grad():
+        y = ll(x).reshape(-1)
+        y_relu = base.double().eval()(x).reshape(-1)
+    second = lambda v: (v[2:] - 2 * v[1:-1] + v[:-2]).abs().max()  # noqa: E731
+    assert second(y) < 1e-9 * y.abs().max()  # a linear function of x
+    assert second(y_relu) > 1e-3 * y_relu.abs().max()  # the same weights with ReLUs are not
+
+
+@pytest.mark.parametrize("depth", [1, 8])
+def test_looks_linear_gradients_with_bn(depth):
+    # With BN the activations of a linear 1-D net are rank one, so forward values
+    # are ill-conditioned at depth, but the gradient is exactly the same everywhere.
+    cfg = sh.shatter_config(depth, 30, skip=False)
+    model, x = _fixed(cfg, looks_linear=True)
+    _, g = sh.input_gradients(model, x)
+    assert torch.allclose(g, g[0].expand_as(g))
+    if depth == 1:  # shallow enough for finite differences of a linear function
+        fd = _finite_differences(model, x[[5, 40], 0], h=0.05)
+        assert torch.allclose(g[[5, 40], 0].double(), fd, rtol=1e-3)
+    r = sh.shatter(cfg, seeds=2, looks_linear_init=True)
+    assert r.lag1 == 1.0
+    g_relu = sh.shatter(cfg, seeds=2).gradients  # the same nets with ReLUs are not linear
+    assert (g_relu.std(axis=1) > 0.1 * np.sqrt((g_relu ** 2).mean(axis=1))).all()
+    with pytest.raises(ConfigError):
+        sh.looks_linear(sh.make_net(cfg.replace(skip=True)))
+
+
+def test_theory_curves():
+    assert sh.theory_feedforward(1) == pytest.approx(2 ** -3)
+    assert sh.theory_feedforward(10) == pytest.approx(2 ** -21)
+    assert np.allclose(sh.theory_residual_bn([1, 4, 25]), [1, 0.5, 0.2])
+
+
+def test_sweep_shapes_progress_and_twins():
+    calls = []
+    sw = sh.depth_sweep(sh.shatter_config(width=30), [1, 3], seeds=2, points=32,
+                        progress=lambda f, t: calls.append(f))
+    assert sw.lag1["plain"].shape == (2, 2) and sw.lag1["residual"].shape == (2, 2)
+    assert calls[-1] == pytest.approx(1.0) and len(calls) == 8
+    # each cell equals the single-setting computation for that depth and seed
+    one = sh.shatter(sh.shatter_config(3, 30, skip=False, seed=1), points=32)
+    assert sw.lag1["plain"][1, 1] == pytest.approx(one.lag1)
+    d = sw.to_dict()
+    assert d["theory"]["residual_bn_1/sqrt(d)"][0] == 1.0
+
+
+def test_bad_input():
+    with pytest.raises(ValueError):
+        sh.input_grid(2)
+    with pytest.raises(ValueError):
+        sh.input_grid(10, 1.0, -1.0)
+    with pytest.raises(ConfigError):
+        sh.shatter_config(0)
+    with pytest.raises(ConfigError):
+        sh.shatter_config(3, 5000)
+    with pytest.raises(ConfigError):
+        sh.depth_sweep(sh.shatter_config(), [5, 200], points=4096, memory_limit_bytes=2**30)
+    with pytest.raises(ValueError):
+        sh.shatter(sh.shatter_config(2), seeds=0)
+
+
+def test_line_gradients_on_trained_nets(default_pair_runs):
+    from resnet_viz.data import load_dataset
+
+    data = load_dataset("digits")
+    x_a, x_b = data.x_test[0], data.x_test[1]
+    for run in default_pair_runs:
+        saved = state_dict_copy(run.model)
+        r = sh.line_gradients(run.model, x_a, x_b, points=32)
+        assert_same_state(run.model, saved)
+        assert not run.model.training
+        # oracle: ∇_x logit · (x_b - x_a) by autograd, one image at a time
+        m = copy.deepcopy(run.model).eval()
+        for k in (0, 13, 31):
+            t = r.t[k]
+            xi = ((1 - t) * x_a + t * x_b).unsqueeze(0).clone().requires_grad_(True)
+            (gx,) = torch.autograd.grad(m(xi)[0, r.target], xi)
+            assert float((gx[0] * (x_b - x_a)).sum()) == pytest.approx(r.gradients[k], rel=1e-3, abs=1e-4)
+        assert r.target == int(m(x_a.unsqueeze(0)).argmax())
+        assert -1.0 <= r.lag1 <= 1.0
+
+
+def test_cli_json(tmp_path):
+    out = tmp_path / "s.json"
+    assert main(["shatter", "--depth", "3", "--width", "40", "--points", "64", "--seeds", "2",
+                 "--no-skip", "--json", str(out)]) == 0
+    d = json.loads(out.read_text())
+    assert len(d["gradients"]) == 64 and len(d["lag1_per_seed"]) == 2
+    assert d["lag1"] == pytest.approx(np.mean(d["lag1_per_seed"]))
+    assert d["settings"]["config"]["skip"] is False and d["settings"]["config"]["depth"] == 3
+    # the first seed's gradients are the library's
+    g = sh.gradients(sh.shatter_config(3, 40, skip=False), sh.input_grid(64))
+    assert np.allclose(d["gradients"], g.numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("args", [["--points", "2"], ["--depth", "0"], ["--width", "5000"],
+                                  ["--depth", "200", "--width", "1024", "--points", "8192"],
+                                  ["--skip", "--looks-linear"], ["--sweep", "1,x"]])
+def test_cli_bad_input(args, capsys):
+    assert main(["shatter", *args, "--json", "-"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err and "\n" not in err
