@@ -139,13 +139,17 @@ class History:
 
     @property
     def train_loss(self) -> float:
-        """Final training loss (eval mode, whole train set)."""
-        return self.epoch_train_loss[-1] if self.epoch_train_loss else float("nan")
+        """Final training loss (eval mode, whole train set); NaN when training diverged."""
+        if self.diverged or not self.epoch_train_loss:
+            return float("nan")
+        return self.epoch_train_loss[-1]
 
     @property
     def test_accuracy(self) -> float:
-        """Final test accuracy."""
-        return self.epoch_test_accuracy[-1] if self.epoch_test_accuracy else float("nan")
+        """Final test accuracy; NaN when training diverged."""
+        if self.diverged or not self.epoch_test_accuracy:
+            return float("nan")
+        return self.epoch_test_accuracy[-1]
 
     def to_dict(self) -> dict:
         """Plain-JSON dictionary (non-finite numbers become None)."""

@@ -1,0 +1,45 @@
+"""Home: what ResNet Lab shows and where each view comes from."""
+
+import streamlit as st
+
+st.title("ResNet Lab")
+st.markdown(
+    "Why do skip connections work? Build a **plain** network and its **residual twin** — the same layers and "
+    "the same initial weights, only the shortcut `y = F(x) + x` differs — train both for a few seconds, and "
+    "look at them side by side. Everything runs on real data (scikit-learn's 1,797 handwritten digits by "
+    "default) on the CPU, or on a GPU when there is one."
+)
+
+VIEWS = [
+    ("🏗️ Build & train", "pages/build_train.py",
+     "Training curves, gradient norm per block, and the **degradation problem**: deeper plain nets reach a "
+     "higher *training* loss.", "He, Zhang, Ren, Sun 2016 — Deep Residual Learning for Image Recognition"),
+    ("🏔️ Loss landscape", "pages/landscape.py",
+     "The loss along two filter-normalised random directions: chaotic for deep plain nets, smooth and convex "
+     "with shortcuts.", "Li, Xu, Taylor, Studer, Goldstein 2018 — Visualizing the Loss Landscape of Neural Nets"),
+    ("🌪️ Shattered gradients", "pages/shattering.py",
+     "Gradients with respect to the input become white noise with depth in plain nets, but stay correlated "
+     "(brown noise) in residual nets.", "Balduzzi et al. 2017 — The Shattered Gradients Problem"),
+    ("🌳 Unrolled ensemble", "pages/ensemble.py",
+     "n residual blocks unroll into 2ⁿ paths; deleting a block barely hurts a residual net but ruins a plain one.",
+     "Veit, Wilber, Belongie 2016 — Residual Networks Behave Like Ensembles of Relatively Shallow Networks"),
+    ("🔍 Feature maps", "pages/features.py",
+     "What each block computes for one input, and where the nets look (saliency, integrated gradients, Grad-CAM).",
+     "Simonyan 2014; Sundararajan 2017; Selvaraju 2017"),
+]
+
+import os
+
+for title, path, what, paper in VIEWS:
+    if not os.path.exists(path):
+        continue
+    with st.container(border=True):
+        st.page_link(path, label=f"**{title}**")
+        st.markdown(what)
+        st.caption(paper)
+
+st.markdown(
+    "**In a lecture:** every view opens with the default comparison (a ResNet-20-style CNN on digits and its "
+    "plain twin, trained once per server and shared). Train other pairs on *Build & train*: they appear in the "
+    "*Trained pair* picker of every view."
+)

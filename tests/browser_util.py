@@ -1,0 +1,95 @@
+"""Helpers for browser tests: start `streamlit run app.py` on localhost, drive Debian's Chromium.
+
+Also usable as a script to take screenshots of every page:
+    python tests/browser_util.py OUT_DIR [page ...]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--enable-unsafe-swiftshader"]
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+PAGES = ["", "build_train", "landscape", "shattering", "ensemble", "features"]
+
+
+def free_port() -> int:
+    """An unused TCP port on localhost."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def streamlit_server(port: int | None = None, env: dict | None = None, timeout: float = 60):
+    """Run `streamlit run app.py` on localhost:port for the duration of the block; yields the base URL."""
+    port = port or free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    log = open(os.path.join(os.environ.get("TMPDIR", "/tmp"), f"streamlit-{port}.log"), "w")
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + timeout
+        while True:
+            try:
+                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"streamlit did not start (see {log.name})")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def wait_idle(page, timeout_ms: int = 180_000) -> None:
+    """Wait until the Streamlit script has finished running (and the page has settled)."""
+    page.wait_for_timeout(1000)
+    page.wait_for_selector(IDLE, timeout=timeout_ms)
+    page.wait_for_timeout(1000)
+    page.wait_for_selector(IDLE, timeout=timeout_ms)
+
+
+def launch(playwright):
+    """Debian's Chromium, headless, with no network side-traffic."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def screenshot_pages(out_dir: str, pages: list[str]) -> None:
+    """Open each page in a fresh tab and save a full-page PNG to out_dir."""
+    from playwright.sync_api import sync_playwright
+
+    os.makedirs(out_dir, exist_ok=True)
+    with streamlit_server() as url, sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 1500, "height": 1000})
+        for name in pages:
+            page.goto(f"{url}/{name}")
+            wait_idle(page)
+            page.wait_for_timeout(2000)
+            path = os.path.join(out_dir, f"{name or 'home'}.png")
+            page.screenshot(path=path, full_page=True)
+            print(path)
+        browser.close()
+
+
+if __name__ == "__main__":
+    screenshot_pages(sys.argv[1], sys.argv[2:] or PAGES)
