@@ -18,9 +18,9 @@ from ui.common import USER_ERRORS, ensure_run, pick_pair, show_error
 
 ERRORS = USER_ERRORS + (ValueError,)
 VIEWS = ("2-D contours", "3-D surfaces", "1-D slices", "Interpolation", "Trajectory", "Curvature")
-GRIDS = (5, 7, 9, 11, 15, 21, 25, 31, 41, 51)
+GRIDS = (5, 7, 9, 11, 13, 15, 21, 25, 31, 41, 51)
 SAMPLES = (64, 128, 256, 512, 1024, 1437)
-DEFAULTS = dict(grid=21, span=1.0, samples=256, seed=0, normalization="filter", bias_bn=False)
+DEFAULTS = dict(grid=15, span=1.0, samples=128, seed=0, normalization="filter", bias_bn=False)
 
 st.title("Loss landscape")
 st.markdown("Li, Xu, Taylor, Studer & Goldstein (2018), *Visualizing the Loss Landscape of Neural Nets*: "

@@ -398,19 +398,6 @@ def line(model: nn.Module, x: torch.Tensor, y: torch.Tensor, **kw) -> Surface:
     return surface(model, x, y, dim=1, **kw)
 
 
-def loss_at(model: nn.Module, x: torch.Tensor, y: torch.Tensor, points: Sequence[Sequence[float]],
-            directions: Sequence[Sequence[torch.Tensor]], device=None) -> np.ndarray:
-    """Loss at θ* + Σ cₖ dₖ for each coefficient tuple in `points` (same evaluation as `surface`)."""
-    fm = _FlatModel(model, device)
-    dirs = [fm.vector(d) for d in directions]
-    x, y = x.to(fm.device), y.to(fm.device)
-    out = []
-    for coeffs in points:
-        fm.set_point(coeffs, dirs)
-        out.append(fm.loss_acc(x, y)[0])
-    return np.array(out)
-
-
 # --- 1-D interpolation (Goodfellow et al. 2015) ---------------------------------------
 
 
