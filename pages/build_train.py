@@ -12,6 +12,7 @@ st.title("Build & train")
 st.caption("A plain network and its residual twin: same layers, same initial weights, same data order — "
            "only the shortcut differs (He et al. 2016, *Deep Residual Learning for Image Recognition*).")
 
+picker_slot = st.sidebar.container()  # the pair picker sits above the config form
 new_pair = config_form()
 if new_pair is not None:
     try:
@@ -22,7 +23,7 @@ if new_pair is not None:
         show_error(e)
 
 try:
-    pair, plain, residual = pick_pair()
+    pair, plain, residual = pick_pair(where=picker_slot)
 except USER_ERRORS as e:
     show_error(e)
     st.stop()

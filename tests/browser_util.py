@@ -80,7 +80,7 @@ def screenshot_pages(out_dir: str, pages: list[str]) -> None:
     os.makedirs(out_dir, exist_ok=True)
     with streamlit_server() as url, sync_playwright() as p:
         browser = launch(p)
-        page = browser.new_page(viewport={"width": 1500, "height": 1000})
+        page = browser.new_page(viewport={"width": 1400, "height": 2400})
         for name in pages:
             page.goto(f"{url}/{name}")
             wait_idle(page)

@@ -16,13 +16,14 @@ def color_of(skip: bool) -> str:
     return RESIDUAL_COLOR if skip else PLAIN_COLOR
 
 
-def style(fig: go.Figure, title: str | None = None, height: int = 380) -> go.Figure:
+def style(fig: go.Figure, title: str | None = None, height: int = 420) -> go.Figure:
     """Apply the lab's common layout (white template, compact margins, legend on top)."""
     fig.update_layout(
         template="plotly_white",
         title=title,
         height=height,
-        margin=dict(l=50, r=20, t=60 if title else 30, b=45),
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1),
+        margin=dict(l=50, r=20, t=50 if title else 20, b=40),
+        # Legend below the plot: above it, long legends collide with the title.
+        legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0),
     )
     return fig

@@ -41,7 +41,7 @@ def loss_curves(runs: dict, log_y: bool = True) -> go.Figure:
             x=list(range(len(h.epoch_test_loss))), y=h.epoch_test_loss, mode="lines",
             line=dict(color=color, width=2, dash="dot"), name=f"{label}: test loss", legendgroup=label))
     fig.update_xaxes(title="epoch")
-    fig.update_yaxes(title="cross-entropy", type="log" if log_y else "linear")
+    fig.update_yaxes(title="cross-entropy", type="log" if log_y else "linear", dtick="D2" if log_y else None)
     return style(fig, "Loss (thick: whole train set in eval mode; faint: minibatches)")
 
 
@@ -83,7 +83,7 @@ def gradient_norms(runs: dict) -> go.Figure:
                                  line=dict(color=color, width=3), legendgroup=label,
                                  name=f"{label} (median of first {g.shape[0]} steps)"))
     fig.update_xaxes(title="block (input side → output side)", dtick=1 if fig.data and len(fig.data[0].x) <= 30 else None)
-    fig.update_yaxes(title="‖∂L/∂θ_block‖", type="log")
+    fig.update_yaxes(title="‖∂L/∂θ_block‖", type="log", dtick="D2")
     return style(fig, "Gradient norm per block, first steps")
 
 
@@ -114,5 +114,5 @@ def degradation(summary: dict, points=None) -> go.Figure:
                                      hovertext=[f"seed {p.seed}" for p in ps]))
     fig.update_xaxes(title="layers (weight layers on the longest path)", type="log",
                      tickvals=sorted({v for s in summary.values() for v in s["layers"]}))
-    fig.update_yaxes(title="final training loss (eval mode)", type="log")
+    fig.update_yaxes(title="final training loss (eval mode)", type="log", dtick="D2")
     return style(fig, "Degradation: deeper plain nets train worse; residual nets do not", height=420)

@@ -1,0 +1,63 @@
+"""The Build & train page, driven with Streamlit's AppTest."""
+
+import os
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PAGE = os.path.join(ROOT, "pages", "build_train.py")
+
+
+def widget(elements, label):
+    return next(e for e in elements if e.label == label)
+
+
+def test_opens_with_the_default_pair(seeded_store):
+    at = AppTest.from_file(PAGE, default_timeout=300).run()
+    assert not at.exception
+    charts = at.get("plotly_chart")
+    assert len(charts) == 3  # loss, accuracy, gradient norms
+    assert [m.label for m in at.metric].count("test accuracy") == 2
+    accs = [m.value for m in at.metric if m.label == "test accuracy"]
+    assert all(v.endswith("%") and float(v[:-1]) > 90 for v in accs)
+    assert not at.error
+
+
+def test_oversized_config_gets_a_message_and_the_page_still_works(seeded_store):
+    at = AppTest.from_file(PAGE, default_timeout=300).run()
+    widget(at.sidebar.number_input, "Blocks (depth)").set_value(200)
+    widget(at.sidebar.number_input, "Width").set_value(1024)
+    widget(at.sidebar.button, "Train plain + residual").click()
+    at.run()
+    assert not at.exception
+    assert any("GiB" in e.value for e in at.error)
+    assert len(at.get("plotly_chart")) == 3  # the current pair is still shown
+
+
+def test_training_a_new_pair_adds_it_to_the_picker(seeded_store):
+    at = AppTest.from_file(PAGE, default_timeout=300).run()
+    widget(at.sidebar.number_input, "Blocks (depth)").set_value(3)
+    widget(at.sidebar.number_input, "Width").set_value(4)
+    widget(at.sidebar.number_input, "Epochs").set_value(1)
+    widget(at.sidebar.button, "Train plain + residual").click()
+    at.run()
+    assert not at.exception and not at.error
+    picker = widget(at.sidebar.selectbox, "Trained pair")
+    assert len(picker.options) == 2 and "3 blocks" in picker.value.label
+    assert any("CNN-8" in s.value for s in at.subheader)
+
+
+def test_diverging_pair_is_reported_in_the_page(seeded_store):
+    at = AppTest.from_file(PAGE, default_timeout=300).run()
+    widget(at.sidebar.radio, "Architecture").set_value("mlp")
+    widget(at.sidebar.radio, "Normalisation").set_value("none")
+    widget(at.sidebar.number_input, "Blocks (depth)").set_value(6)
+    widget(at.sidebar.number_input, "Width").set_value(64)
+    widget(at.sidebar.slider, "Shortcut scale λ").set_value(2.0)
+    widget(at.sidebar.number_input, "Learning rate").set_value(5.0)
+    widget(at.sidebar.number_input, "Epochs").set_value(1)
+    widget(at.sidebar.button, "Train plain + residual").click()
+    at.run()
+    assert not at.exception
+    assert any("diverged" in w.value for w in at.warning)
