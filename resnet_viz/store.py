@@ -66,6 +66,22 @@ class RunStore:
                 self.put(run)
         return key, run
 
+    def training(self, key: str) -> bool:
+        """True while some caller is training the run stored under `key`."""
+        with self._lock:
+            lock = self._key_locks.get(key)
+        return lock is not None and lock.locked()
+
+    def warm(self, pairs: list[tuple[NetConfig, TrainConfig]]) -> threading.Thread:
+        """Train the given configs in a background thread (e.g. the default pair at server start)."""
+        def work():
+            for net, cfg in pairs:
+                self.get_or_train(net, cfg)
+
+        thread = threading.Thread(target=work, name="resnet-viz-warm", daemon=True)
+        thread.start()
+        return thread
+
     def keys(self) -> list[str]:
         """Keys currently stored, least recently used first."""
         with self._lock:

@@ -11,6 +11,8 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
+# Page tests seed the run store themselves; no background training of the default pair.
+os.environ.setdefault("RESNET_VIZ_WARM", "0")
 
 
 @pytest.fixture(scope="session")

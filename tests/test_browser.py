@@ -20,7 +20,8 @@ def browser_page():
     from playwright.sync_api import sync_playwright
 
     os.makedirs(SHOTS, exist_ok=True)
-    with streamlit_server() as url, sync_playwright() as p:
+    # As in a lecture: the server trains the default pair in the background from the start.
+    with streamlit_server(env={"RESNET_VIZ_WARM": "1"}) as url, sync_playwright() as p:
         browser = launch(p)
         # Tall viewport: Streamlit scrolls inside its own container, so full-page shots need it.
         page = browser.new_page(viewport={"width": 1400, "height": 2400})

@@ -171,3 +171,13 @@ def test_store_trains_a_config_once_even_when_asked_concurrently(monkeypatch):
     store.get_or_train(net.twin(), QUICK.replace(epochs=1))
     store.get_or_train(net.replace(seed=5), QUICK.replace(epochs=1))
     assert len(store.keys()) == 2 and results[0][0] not in store.keys()
+
+
+def test_store_warm_up_trains_in_the_background_and_callers_share_the_result():
+    store = RunStore()
+    net = net_config_for("digits", **SMALL)
+    cfg = QUICK.replace(epochs=1)
+    thread = store.warm([(net, cfg)])
+    key, run = store.get_or_train(net, cfg)  # waits for the warm-up instead of training again
+    thread.join()
+    assert store.get(key) is run and not store.training(key)

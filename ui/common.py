@@ -59,8 +59,15 @@ def default_pair() -> Pair:
 
 @st.cache_resource
 def run_store() -> RunStore:
-    """The server-wide store of trained runs (bounded by $RESNET_VIZ_MAX_RUNS, default 24)."""
-    return RunStore(max_runs=int(os.environ.get("RESNET_VIZ_MAX_RUNS", "24")))
+    """The server-wide store of trained runs (bounded by $RESNET_VIZ_MAX_RUNS, default 24).
+
+    On creation it starts training the default pair in the background (unless
+    $RESNET_VIZ_WARM is 0), so that the first view a lecturer opens is ready sooner.
+    """
+    store = RunStore(max_runs=int(os.environ.get("RESNET_VIZ_MAX_RUNS", "24")))
+    if os.environ.get("RESNET_VIZ_WARM", "1") != "0":
+        store.warm(list(default_pair().configs))
+    return store
 
 
 def ensure_run(net: NetConfig, train: TrainConfig, progress=None) -> Run:
@@ -78,6 +85,10 @@ def train_pair_ui(pair: Pair) -> tuple[Run, Run]:
             runs.append(cached)
             continue
         kind = "residual" if net.skip else "plain"
+        if store.training(run_key(net, train)):  # someone else (or the warm-up) is training it
+            with st.spinner(f"The {kind} net is being trained for this server (first use) …"):
+                runs.append(ensure_run(net, train))
+            continue
         bar = st.progress(0.0, text=f"Training the {kind} net …")
 
         def cb(p, bar=bar, kind=kind):
