@@ -1,0 +1,61 @@
+"""AppTest of the unrolled-ensemble page, on the seeded default pair with small settings."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from streamlit.testing.v1 import AppTest
+
+PAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pages", "ensemble.py")
+SMALL = dict(samples=4, seed=0, max_k=0, include_downsampling=False, batch=32)
+
+
+def _app(**settings) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state["ensemble_settings"] = {**SMALL, **settings}
+    return at
+
+
+def _specs(at):
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def _title(spec):
+    t = spec["layout"].get("title") or {}
+    return t.get("text", "") if isinstance(t, dict) else str(t)
+
+
+def test_page_shows_deletion_sweeps_paths_and_diagram(seeded_store):
+    at = _app().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert at.title[0].value == "Unrolled ensemble"
+    specs = _specs(at)
+    titles = [_title(s) for s in specs]
+    assert len(specs) == 6, titles
+    assert "plain" in titles[0] and "residual" in titles[1]
+    bars = [specs[0]["data"][0], specs[1]["data"][0]]
+    assert all(b["type"] == "bar" and len(b["y"]) == 9 for b in bars)
+    # the residual net keeps its accuracy when most single blocks go, the plain one does not
+    assert sorted(bars[1]["y"])[4] > 0.8 and sorted(bars[0]["y"])[4] < 0.3
+    assert specs[0]["layout"]["yaxis"]["range"] == specs[1]["layout"]["yaxis"]["range"]  # shared scale
+    assert "Delete k blocks" in titles[2] and "Reorder" in titles[3]
+    assert len(specs[4]["data"]) == 3  # path counts, g(k), contribution
+    assert sum(specs[4]["data"][0]["y"]) == 2**9
+    lanes = [t for t in specs[5]["data"] if t.get("mode") == "lines"]
+    assert len(lanes) == 8  # n = 3 by default: the 8 paths of Veit Fig. 1
+    assert len(at.metric) == 4
+    assert at.metric[2].value == "512"
+
+    at.slider(key="ensemble_diagram_n").set_value(4).run()
+    assert not at.exception
+    lanes = [t for t in _specs(at)[-1]["data"] if t.get("mode") == "lines"]
+    assert len(lanes) == 16
+
+
+def test_page_reports_k_larger_than_the_net(seeded_store):
+    at = _app(max_k=50).run()
+    assert not at.exception, at.exception
+    assert at.error and "larger than the 7" in at.error[0].value
+    assert at.title[0].value == "Unrolled ensemble"  # the page stays usable
