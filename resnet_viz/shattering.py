@@ -397,6 +397,16 @@ class SweepResult:
                 "base": self.base.to_dict(), "looks_linear_plain": self.looks_linear, "points": self.points}
 
 
+def _plain_twin(model: nn.Module) -> nn.Module:
+    # The plain twin has the residual net's weights exactly (NetConfig.twin()); copying
+    # them is cheaper than drawing them again.
+    twin = copy.deepcopy(model)
+    for block in twin.blocks:
+        block.skip = False
+    twin.config = model.config.twin()
+    return twin
+
+
 def depth_sweep(base: NetConfig, depths: Sequence[int] = DEFAULT_SWEEP_DEPTHS, *, seeds: int = 3,
                 points: int = DEFAULT_POINTS, low: float = DEFAULT_RANGE[0], high: float = DEFAULT_RANGE[1],
                 looks_linear_plain: bool = False, progress: Callable[[float, str], None] | None = None,
@@ -422,9 +432,11 @@ def depth_sweep(base: NetConfig, depths: Sequence[int] = DEFAULT_SWEEP_DEPTHS, *
     done = 0
     for i, d in enumerate(depths):
         for s in range(seeds):
-            for kind, skip in (("plain", False), ("residual", True)):
-                cfg = base.replace(depth=d, skip=skip, seed=base.seed + s)
-                g = gradients(cfg, x, looks_linear_init=looks_linear_plain and not skip)
+            residual = make_net(base.replace(depth=d, skip=True, seed=base.seed + s))
+            for kind, net in (("plain", _plain_twin(residual)), ("residual", residual)):
+                if kind == "plain" and looks_linear_plain:
+                    net = looks_linear(net)
+                g = input_gradients(fix_batch_statistics(net, x), x)[1].squeeze(1)
                 out[kind][i, s] = lag1_autocorrelation(g)
                 done += d
                 if progress is not None:

@@ -1,0 +1,80 @@
+"""Figures of the shattered-gradients view (Balduzzi et al. 2017): results in, plotly Figure out."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ..shattering import LineResult, ShatterResult, SweepResult, theory_feedforward, theory_residual_bn
+from .common import COLORS, DIVERGING, color_of, style
+
+
+def _kind(result: ShatterResult) -> str:
+    return "residual" if result.config.skip else "plain"
+
+
+def gradient_figure(result: ShatterResult, y_range: tuple[float, float] | None = None) -> go.Figure:
+    """g = df/dx against x for the first seed (Balduzzi Fig. 1): smooth steps or white noise."""
+    fig = go.Figure(go.Scatter(x=result.x, y=result.gradients[0], mode="lines", line=dict(
+        color=color_of(result.config.skip), width=1.3), name=_kind(result)))
+    fig.update_xaxes(title="input x")
+    fig.update_yaxes(title="gradient df/dx", range=list(y_range) if y_range else None)
+    return style(fig, f"{_kind(result)}: gradients (lag-1 r = {result.lag1:.2f})", 300)
+
+
+def correlation_figure(result: ShatterResult) -> go.Figure:
+    """Heatmap of the gradient correlation matrix over seeds (Balduzzi Fig. 2), fixed scale [-1, 1]."""
+    fig = go.Figure(go.Heatmap(z=result.correlation, x=result.x, y=result.x, zmin=-1, zmax=1,
+                               colorscale=DIVERGING, colorbar=dict(title="corr", thickness=12)))
+    fig.update_xaxes(title="x_i")
+    fig.update_yaxes(title="x_j", autorange="reversed", scaleanchor="x")
+    n = len(result.lag1_per_seed)
+    return style(fig, f"{_kind(result)}: correlation of g over {n} net{'s' if n > 1 else ''}", 360)
+
+
+def acf_figure(plain: ShatterResult, residual: ShatterResult, max_lag: int = 60) -> go.Figure:
+    """Autocorrelation functions of both nets' gradients (Balduzzi Fig. 3), mean over seeds."""
+    fig = go.Figure()
+    for r in (plain, residual):
+        k = min(max_lag, len(r.acf) - 1)
+        fig.add_trace(go.Scatter(x=np.arange(k + 1), y=r.acf[: k + 1], mode="lines+markers", marker=dict(size=4),
+                                 line=dict(color=color_of(r.config.skip)), name=_kind(r)))
+    fig.add_hline(y=0, line=dict(color="grey", width=1))
+    fig.update_xaxes(title="lag k (grid steps)")
+    fig.update_yaxes(title="autocorrelation r_k", range=[-0.5, 1.05])
+    return style(fig, "Autocorrelation of the gradients", 320)
+
+
+def sweep_figure(sweep: SweepResult) -> go.Figure:
+    """Lag-1 autocorrelation against depth (mean ± std over seeds) with Balduzzi's theory curves.
+
+    The x axis is blocks d; the dotted curves are 2^-(2d+1) (feed-forward, one
+    factor 1/2 per hidden ReLU layer, Thm. 1) and 1/√d (BN resnet, Thm. 3).
+    """
+    d = np.asarray(sweep.depths)
+    fig = go.Figure()
+    for kind in ("plain", "residual"):
+        mean, std = sweep.mean(kind), sweep.std(kind)
+        name = kind + (" (looks-linear init)" if kind == "plain" and sweep.looks_linear else "")
+        fig.add_trace(go.Scatter(x=d, y=mean, mode="lines+markers", name=name, line=dict(color=COLORS[kind]),
+                                 error_y=dict(type="data", array=std, visible=True, thickness=1)))
+    dense = np.linspace(d.min(), d.max(), 200)
+    fig.add_trace(go.Scatter(x=dense, y=theory_feedforward(dense), mode="lines", name="theory 2^-(2d+1), plain",
+                             line=dict(color=COLORS["plain"], dash="dot")))
+    fig.add_trace(go.Scatter(x=dense, y=theory_residual_bn(dense), mode="lines", name="theory 1/√d, BN resnet",
+                             line=dict(color=COLORS["residual"], dash="dot")))
+    fig.add_hline(y=0, line=dict(color="grey", width=1))
+    fig.update_xaxes(title="depth d (blocks of two Linear-BN layers; 2d+1 hidden layers)", type="log")
+    fig.update_yaxes(title="lag-1 autocorrelation", range=[-0.3, 1.05])
+    return style(fig, "Neighbouring gradients decorrelate with depth", 400)
+
+
+def line_figure(plain: LineResult, residual: LineResult) -> go.Figure:
+    """Trained nets: d logit/dt along the line between two images, both nets, shared axes."""
+    fig = go.Figure()
+    for r, kind in ((plain, "plain"), (residual, "residual")):
+        fig.add_trace(go.Scatter(x=r.t, y=r.gradients, mode="lines", line=dict(color=COLORS[kind], width=1.3),
+                                 name=f"{kind} (lag-1 r = {r.lag1:.2f})"))
+    fig.update_xaxes(title="t along x(t) = (1-t)·image A + t·image B")
+    fig.update_yaxes(title="d logit / dt")
+    return style(fig, "Trained nets: gradient of the logit along a line", 340)

@@ -1,0 +1,59 @@
+"""The shattered-gradients page (AppTest, with the default pair already in the store)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+PAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pages", "shattering.py")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # small matmuls; two threads only spin on a loaded machine
+    yield
+    torch.set_num_threads(before)
+
+
+def _open(seeded_store):
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_page_shows_default_comparison(seeded_store):
+    at = _open(seeded_store)
+    assert not at.error
+    labels = [m.label for m in at.metric]
+    assert any("Plain net" in l for l in labels) and any("Residual net" in l for l in labels)
+    # 2 gradients + 2 matrices + ACF + sweep + trained line
+    assert len(at.get("plotly_chart")) == 7
+    values = {m.label: float(m.value) for m in at.metric}
+    # defaults (10 blocks, 3 seeds): plain shattered, residual still correlated
+    assert values["Plain net: lag-1 autocorrelation"] < 0.2
+    assert values["Residual net: lag-1 autocorrelation"] > 0.3
+    assert at.title[0].value == "Shattered gradients"
+
+
+def test_bad_inputs_show_messages(seeded_store):
+    at = _open(seeded_store)
+    at.text_input[0].set_value("1,x")
+    at.button[0].click().run()
+    assert not at.exception
+    assert any("comma-separated" in e.value for e in at.error)
+    at.number_input(key="line_a").set_value(5).run()
+    at.number_input(key="line_b").set_value(5).run()
+    assert not at.exception
+    assert any("two different" in e.value for e in at.error)
+    # a setting too large for memory
+    at.slider[0].set_value(100)
+    at.select_slider[0].set_value(400)
+    at.number_input[0].set_value(4096)
+    at.button[0].click().run()
+    assert not at.exception
+    assert any("GiB" in e.value for e in at.error)
