@@ -42,7 +42,7 @@ def unrolled_figure(n: int = 3) -> go.Figure:
         ys = [mid, yl] + [yl] * n + [yl, mid]
         fig.add_trace(go.Scatter(
             x=xs, y=ys, mode="lines", line=dict(color=colors[k], width=2), legendgroup=str(k),
-            name=f"length {k} ({path_counts(n)['count'][k]} paths)", showlegend=k not in shown,
+            name=f"length {k} ({path_counts(n)['count'][k]} path{'s' if path_counts(n)['count'][k] > 1 else ''})", showlegend=k not in shown,
             hovertext="input → " + " → ".join(f"f{i + 1}" if f else f"skip {i + 1}" for i, f in enumerate(p)) + " → Σ",
             hoverinfo="text"))
         shown.add(k)
@@ -51,7 +51,7 @@ def unrolled_figure(n: int = 3) -> go.Figure:
             fig.add_trace(go.Scatter(
                 x=bx, y=[yl] * len(bx), mode="markers+text", showlegend=False, legendgroup=str(k),
                 marker=dict(symbol="square", size=22, color=colors[k], line=dict(color="black", width=1)),
-                text=[f"f{i}" for i in bx], textfont=dict(color="white", size=11), hoverinfo="skip"))
+                text=[f"f{i}" for i in bx], textfont=dict(color="white" if k < 0.6 * n else "black", size=11), hoverinfo="skip"))
         sx = [i + 1 for i, f in enumerate(p) if not f]
         if sx:
             fig.add_trace(go.Scatter(x=sx, y=[yl] * len(sx), mode="markers", showlegend=False,
@@ -59,7 +59,7 @@ def unrolled_figure(n: int = 3) -> go.Figure:
     fig.add_trace(go.Scatter(x=[0, n + 1], y=[mid, mid], mode="markers+text", showlegend=False,
                              marker=dict(size=30, color="white", line=dict(color="black", width=1.5)),
                              text=["x", "Σ"], textfont=dict(size=14), hoverinfo="skip"))
-    style(fig, f"{n} residual blocks unroll into 2^{n} = {m} paths", height=max(300, 34 * m + 110))
+    style(fig, f"{n} residual block{'s' if n > 1 else ''} unroll into 2<sup>{n}</sup> = {m} paths", height=max(300, 34 * m + 110))
     fig.update_xaxes(tickvals=[0] + [i + 1 for i in range(n)] + [n + 1],
                      ticktext=["input"] + [f"block {i + 1}" for i in range(n)] + ["output"],
                      showgrid=False, zeroline=False)
@@ -83,7 +83,8 @@ def deletion_figure(result: LesionResult, title: str | None = None) -> go.Figure
     fig.add_hline(y=result.base_accuracy, line=dict(color=color, dash="dash"),
                   annotation_text=f"intact {result.base_accuracy:.1%}", annotation_position="top left")
     fig.add_hline(y=result.chance, line=dict(color=CHANCE_COLOR, dash="dot"),
-                  annotation_text=f"chance {result.chance:.0%}", annotation_position="bottom right")
+                  annotation_text=f"chance {result.chance:.0%}", annotation_position="bottom right",
+                  annotation_bgcolor="rgba(255,255,255,0.85)")
     style(fig, title or f"{result.label}: delete one block", height=360)
     fig.update_xaxes(title="deleted block", tickvals=list(range(1, n + 1)) if n <= 30 else None,
                      ticktext=[f"{i + 1}↓" if i in down else str(i + 1) for i in range(n)] if n <= 30 else None)
@@ -115,9 +116,10 @@ def k_sweep_figure(results: Sequence[LesionResult]) -> go.Figure:
         chance = r.chance
     if chance is not None:
         fig.add_hline(y=chance, line=dict(color=CHANCE_COLOR, dash="dot"), annotation_text="chance",
-                      annotation_position="bottom right")
+                      annotation_position="bottom right",
+                      annotation_bgcolor="rgba(255,255,255,0.85)")
     style(fig, "Delete k blocks at once", height=380)
-    fig.update_xaxes(title="number of deleted blocks k (downsampling blocks kept)" if results and results[0].k_sweep
+    fig.update_xaxes(title="deleted blocks k (downsampling blocks kept)" if results and results[0].k_sweep
                      and not results[0].settings.get("include_downsampling") else "number of deleted blocks k",
                      dtick=1)
     fig.update_yaxes(title="test accuracy", range=[0, 1.05], tickformat=".0%")
@@ -139,7 +141,8 @@ def reorder_figure(results: Sequence[LesionResult]) -> go.Figure:
         chance = r.chance
     if chance is not None:
         fig.add_hline(y=chance, line=dict(color=CHANCE_COLOR, dash="dot"), annotation_text="chance",
-                      annotation_position="bottom right")
+                      annotation_position="bottom right",
+                      annotation_bgcolor="rgba(255,255,255,0.85)")
     style(fig, "Reorder blocks (swap same-shape pairs)", height=380)
     fig.update_xaxes(title="Kendall τ with the original order (1 = unchanged)", autorange="reversed")
     fig.update_yaxes(title="test accuracy", range=[0, 1.05], tickformat=".0%")
@@ -168,10 +171,10 @@ def path_length_figure(result: PathGradientResult) -> go.Figure:
     fig.add_trace(go.Bar(x=k, y=result.contribution, marker_color=RESIDUAL_COLOR, showlegend=False,
                          hovertemplate="length %{x}: %{y:.2e}<extra></extra>"), 1, 3)
     a, b = result.effective
-    fig.add_vrect(x0=a - 0.5, x1=b + 0.5, fillcolor="#ffd92f", opacity=0.3, line_width=0, row=1, col=3,
+    fig.add_vrect(x0=a - 0.5, x1=b + 0.5, fillcolor="#ffd92f", opacity=0.3, line_width=0, row=1, col=3, layer="below",
                   annotation_text=f"90 %: lengths {a}-{b}", annotation_position="top left")
     style(fig, None, height=360)
-    fig.update_yaxes(type="log", exponentformat="power", row=1, col=2)
+    fig.update_yaxes(type="log", exponentformat="power", dtick="D2", row=1, col=2)
     for col in (1, 2, 3):
         fig.update_xaxes(title="path length k", row=1, col=col, range=[-0.6, n + 0.6])
     fig.update_yaxes(title="paths", row=1, col=1)
