@@ -13,7 +13,7 @@ from ..models import ConfigError
 from .common import RESIDUAL_COLOR, SEQUENTIAL, color_of, style
 
 CHANCE_COLOR = "#888888"
-DOWN_NOTE = "hatched = downsampling block, deleted as y = shortcut(x) (subsample + zero-pad)"
+DOWN_NOTE = "Hatched bars (↓) are downsampling blocks, deleted as y = shortcut(x) (subsample + zero-pad)"
 
 
 def _length_colors(n: int) -> list[str]:
@@ -178,5 +178,4 @@ def path_length_figure(result: PathGradientResult) -> go.Figure:
     for col in (1, 2, 3):
         fig.update_xaxes(title="path length k", row=1, col=col, range=[-0.6, n + 0.6])
     fig.update_yaxes(title="paths", row=1, col=1)
-    fig.update_yaxes(title="gradient norm", row=1, col=2)
     return fig
