@@ -37,7 +37,10 @@ from .models import ConfigError
 
 METHODS = ("saliency", "ig", "gradcam")
 METHOD_NAMES = {"saliency": "Saliency", "ig": "Integrated Gradients", "gradcam": "Grad-CAM"}
-DEFAULT_IG_STEPS = 50
+# Sundararajan et al. 2017 (§3) suggest 20-300 steps, enough to bring the completeness gap
+# within 5% of f(x) - f(x'). ReLU nets are only piecewise smooth along the path: on the
+# digits nets 50 Gauss-Legendre steps left up to 18% on some inputs, 200 steps under 4%.
+DEFAULT_IG_STEPS = 200
 MAX_IG_STEPS = 1000
 
 # Uploads: refuse what would cost more than a lab needs (bytes before decoding, pixels
@@ -274,6 +277,7 @@ def explain(model: nn.Module, x: torch.Tensor, target: int | None = None,
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ConfigError(f"method must be one of {', '.join(METHODS)}, got {unknown[0]!r}")
+    x = x.detach().clone().requires_grad_(True)  # captum would warn and set it itself
     attrs = {m: _attribute(net, x, m, tgt, block, n_steps, baseline) for m in methods}
     return Explanation(probs.tolist(), pred, tgt, attrs)
 
@@ -377,6 +381,10 @@ def image_from_bytes(blob: bytes, data: Dataset, invert: bool = False, crop: boo
     if invert:
         img = ImageOps.invert(img)
         steps.append("inverted (dark strokes on light → light strokes on dark)")
+    # The background: the median colour of the border (before any crop), for padding.
+    arr = np.asarray(img)
+    edge = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]])
+    fill = tuple(int(v) for v in np.median(edge.reshape(len(edge), -1), axis=0))
     if crop:
         gray = np.asarray(img.convert("L"), dtype=np.float32)
         border = np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]]))
@@ -386,23 +394,27 @@ def image_from_bytes(blob: bytes, data: Dataset, invert: bool = False, crop: boo
             img = img.crop(box)
             steps.append(f"cropped to the strokes ({box[2] - box[0]}×{box[3] - box[1]})")
     # Pad to the target aspect ratio with the border colour, so strokes are not stretched.
-    arr = np.asarray(img)
-    edge = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]])
-    fill = tuple(int(v) for v in np.median(edge.reshape(len(edge), -1), axis=0))
     iw, ih = img.size
-    tw = max(iw, math.ceil(ih * width / height))
-    th = max(ih, math.ceil(iw * height / width))
-    if crop:  # a margin like the digits' (strokes rarely touch the 8x8 border)
-        tw, th = math.ceil(tw * 1.25), math.ceil(th * 1.25)
+    if crop:
+        # Leave an empty margin like the datasets' (digits: strokes in the central 6x6 of 8x8;
+        # MNIST: a 20x20 box in 28x28): the strokes fill the central 3/4, and the canvas is a
+        # whole number k of pixels per target pixel, so the margin cells stay clean.
+        k = max(math.ceil(ih / max(round(0.75 * height), 1)), math.ceil(iw / max(round(0.75 * width), 1)))
+        tw, th = width * k, height * k
+    else:
+        tw = max(iw, math.ceil(ih * width / height))
+        th = max(ih, math.ceil(iw * height / width))
     if (tw, th) != (iw, ih):
         canvas = Image.new(img.mode, (tw, th), fill[0] if img.mode == "L" else fill)
         canvas.paste(img, ((tw - iw) // 2, (th - ih) // 2))
         img = canvas
         steps.append(f"padded to {tw}×{th} with the border colour")
-    img = img.resize((width, height), Image.Resampling.BOX)
+    # Resize each channel in floating point, so the area average is not rounded to 8 bits.
+    planes = [np.asarray(band.convert("F").resize((width, height), Image.Resampling.BOX), dtype=np.float32)
+              for band in img.split()]
     steps.append(f"resized to {width}×{height} (box filter: area average)")
     top = raw_max(data)
-    raw = np.asarray(img, dtype=np.float32).reshape(height, width, channels).transpose(2, 0, 1) * (top / 255.0)
+    raw = np.stack(planes) * (top / 255.0)
     steps.append(f"scaled 0..255 → 0..{top:g}")
     mean = np.asarray(data.mean, dtype=np.float32).reshape(-1, 1, 1)
     std = np.asarray(data.std, dtype=np.float32).reshape(-1, 1, 1)

@@ -11,7 +11,14 @@ from plotly.subplots import make_subplots
 
 from .common import DIVERGING, PLAIN_COLOR, RESIDUAL_COLOR, SEQUENTIAL, color_of, style
 
-ATTRIBUTION_SCALE = "Inferno"  # unsigned maps (saliency, Grad-CAM)
+
+
+# Inferno-like scale for unsigned maps (saliency, Grad-CAM) and a red-blue one for IG, as
+# explicit rgb() stops: the same anchors colour the PNG export. (Plotly's own "Inferno"
+# starts at '#000004', which some browsers draw as pink.)
+_INFERNO = [(0, 0, 4), (87, 16, 110), (188, 55, 84), (249, 142, 9), (252, 255, 164)]
+_RDBU = [(33, 102, 172), (146, 197, 222), (247, 247, 247), (244, 165, 130), (178, 24, 43)]
+ATTRIBUTION_SCALE = [[i / (len(_INFERNO) - 1), f"rgb{c}"] for i, c in enumerate(_INFERNO)]
 
 
 def _image_axes(fig: go.Figure, row=None, col=None) -> None:
@@ -96,16 +103,21 @@ def statistics_figure(stats_plain: dict, stats_residual: dict, height: int = 320
     fig.update_xaxes(title="block", dtick=1)
     fig.update_yaxes(rangemode="tozero", row=1, col=2)
     fig.update_yaxes(range=[0, 1], row=1, col=3)
-    return style(fig, None, height)
+    style(fig, None, height)
+    # Legend under the plots, where it cannot cover the subplot titles.
+    fig.update_layout(legend=dict(orientation="h", y=-0.3, yanchor="top", x=0.5, xanchor="center"),
+                      margin=dict(t=40, b=90))
+    return fig
 
 
 def attribution_figure(attr_map: np.ndarray, raw_input: np.ndarray | None, vmax_input: float,
-                       signed: bool, zmax: float, title: str | None = None, opacity: float = 0.7,
+                       signed: bool, zmax: float, title: str | None = None, outline: bool = True,
                        feature_names=None, height: int = 280) -> go.Figure:
     """An attribution map over its input, on a colour scale fixed by `zmax` (shared by both nets).
 
-    Images: the grayscale input under the map (opacity `opacity`); signed maps (IG)
-    use a diverging scale on [-zmax, zmax], unsigned ones [0, zmax]. Vector inputs
+    Images: the map with the input's strokes outlined (a contour at half of `vmax_input`,
+    when `outline`); signed maps (IG) use a diverging scale on [-zmax, zmax], unsigned
+    ones [0, zmax]. Vector inputs
     ([1, features]): a bar per input feature.
     """
     attr_map = np.asarray(attr_map, dtype=np.float32)
@@ -117,23 +129,25 @@ def attribution_figure(attr_map: np.ndarray, raw_input: np.ndarray | None, vmax_
         fig.update_yaxes(range=[-zmax * 1.05 if signed else 0, zmax * 1.05], title="attribution")
         return style(fig, title, height)
     fig = go.Figure()
-    raw = np.asarray(raw_input, dtype=np.float32)
-    gray = raw.mean(axis=0)
-    fig.add_trace(go.Heatmap(z=gray, zmin=0, zmax=vmax_input, colorscale="gray", showscale=False, hoverinfo="skip"))
-    fig.add_trace(go.Heatmap(z=attr_map, zmin=-zmax if signed else 0, zmax=zmax, opacity=opacity,
+    fig.add_trace(go.Heatmap(z=attr_map, zmin=-zmax if signed else 0, zmax=zmax,
                              colorscale=DIVERGING if signed else ATTRIBUTION_SCALE, zmid=0 if signed else None,
                              colorbar=dict(thickness=12),
                              hovertemplate="row %{y}, col %{x}: %{z:.4f}<extra></extra>"))
+    if outline:
+        # The input's strokes as an outline at half the raw range, so the map stays readable.
+        gray = np.asarray(raw_input, dtype=np.float32).mean(axis=0)
+        fig.add_trace(go.Contour(z=gray, contours=dict(coloring="none", start=vmax_input / 2, end=vmax_input / 2,
+                                                       size=1), line=dict(color="#000" if signed else "#7fffd4",
+                                                                        width=2, smoothing=0.6),
+                                 showscale=False, hoverinfo="skip", name="input outline"))
     _image_axes(fig)
     style(fig, title, height)
-    fig.update_layout(margin=dict(l=10, r=10, t=40 if title else 10, b=10))
+    fig.update_layout(margin=dict(l=10, r=10, t=40 if title else 10, b=10), showlegend=False)
     return fig
 
 
 # --- PNG export (Pillow, no kaleido) -----------------------------------------------------
 
-_INFERNO = [(0, 0, 4), (87, 16, 110), (188, 55, 84), (249, 142, 9), (252, 255, 164)]
-_RDBU = [(33, 102, 172), (146, 197, 222), (247, 247, 247), (244, 165, 130), (178, 24, 43)]
 
 
 def _colormap(t: np.ndarray, anchors) -> np.ndarray:

@@ -1,0 +1,268 @@
+"""Feature maps and attributions: what the plain and the residual net see in one input.
+Thin page: widgets in, `resnet_viz.features` calls (cached per run, input and method), figures out."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import streamlit as st
+
+from resnet_viz import features as FT
+from resnet_viz.data import load_dataset
+from resnet_viz.models import NetConfig
+from resnet_viz.plots import features as P
+from resnet_viz.train import TrainConfig
+from ui.common import USER_ERRORS, ensure_run, pick_pair, show_error
+
+ERRORS = USER_ERRORS + (ValueError,)
+IG_STEPS = (50, 100, 200, 300, 500)
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "tif", "tiff", "webp"]
+
+st.title("Feature maps and attributions")
+st.markdown("What each net sees in one input: every block's output (He et al. 2016), and which input pixels "
+            "drive the prediction: Saliency (Simonyan et al. 2014), Integrated Gradients (Sundararajan et al. "
+            "2017), Grad-CAM (Selvaraju et al. 2017).")
+
+
+# --- cached computations -------------------------------------------------------------------
+
+
+def _run(net_json: str, train_json: str):
+    return ensure_run(NetConfig.from_json(net_json), TrainConfig.from_dict(json.loads(train_json)))
+
+
+@st.cache_resource(show_spinner=False)
+def _data(dataset: str, root: str | None, limit: int | None):
+    return load_dataset(dataset, root, limit)
+
+
+def _dataset_of(run):
+    return _data(run.train.dataset, run.train.data_root, run.train.data_limit)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def cached_test_predictions(net_json: str, train_json: str) -> np.ndarray:
+    """Predicted class of every test input (for the 'misclassified' filter)."""
+    run = _run(net_json, train_json)
+    return FT.predictions(run.model, _dataset_of(run).x_test).numpy()
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def cached_test_statistics(net_json: str, train_json: str) -> dict:
+    """Block statistics over the whole test split."""
+    run = _run(net_json, train_json)
+    outputs, _ = FT.block_outputs(run.model, _dataset_of(run).x_test)
+    return FT.block_statistics(outputs).to_dict()
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def cached_activations(net_json: str, train_json: str, input_key: str, _x: np.ndarray) -> dict:
+    """Block outputs, their statistics and the probabilities for one input."""
+    run = _run(net_json, train_json)
+    outputs, logits = FT.block_outputs(run.model, _x)
+    import torch
+
+    return {"outputs": [o[0].numpy() for o in outputs],
+            "stats": FT.block_statistics(outputs).to_dict(),
+            "probabilities": torch.softmax(logits, 1)[0].tolist()}
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def cached_attribution(net_json: str, train_json: str, input_key: str, _x: np.ndarray, method: str,
+                       target: int | None, block: int | None, steps: int) -> dict:
+    """One attribution map (cached per run, input and method)."""
+    run = _run(net_json, train_json)
+    e = FT.explain(run.model, _x, target=target, methods=(method,), block=block, n_steps=steps,
+                   baseline=FT.default_baseline(_dataset_of(run)))
+    a = e.attributions[method]
+    return {"map": a.map, "signed": a.signed, "target": a.target, "prediction": e.prediction,
+            "delta": a.convergence_delta, "gap": a.output_gap, "layer_shape": a.layer_shape}
+
+
+def _key(x: np.ndarray) -> str:
+    return hashlib.sha1(np.ascontiguousarray(x, dtype=np.float32).tobytes()).hexdigest()
+
+
+# --- input picker --------------------------------------------------------------------------
+
+
+def pick_test_input(data, plain, residual):
+    """Browse the test split, filtered by class and by 'misclassified by either net'."""
+    c1, c2, c3 = st.columns([1, 1, 2])
+    names = ["any class"] + list(data.class_names)
+    label = c1.selectbox("True class", range(len(names)), format_func=lambda i: names[i], key="feat_class")
+    wrong = c2.checkbox("Only misclassified by either net", key="feat_wrong",
+                        help="Inputs the plain or the residual net gets wrong.")
+    pp = cached_test_predictions(plain.net.to_json(), plain.train.to_json())
+    pr = cached_test_predictions(residual.net.to_json(), residual.train.to_json())
+    matches = FT.select_indices(data.y_test, pp, pr, label=None if label == 0 else label - 1, misclassified=wrong)
+    if not matches:
+        c3.info("No test input matches these filters.")
+        return None
+    if len(matches) == 1:
+        index = matches[0]
+        c3.caption("One test input matches.")
+    else:
+        pos = c3.slider(f"Test input ({len(matches)} match)", 1, len(matches), 1, key="feat_pos")
+        index = matches[min(pos, len(matches)) - 1]
+    y = int(data.y_test[index])
+    caption = (f"Test input #{index} · true class **{data.class_names[y]}** · plain says "
+               f"{data.class_names[int(pp[index])]}, residual says {data.class_names[int(pr[index])]}")
+    return data.x_test[index].numpy(), y, data.denormalize(data.x_test[index]).numpy(), caption
+
+
+def pick_upload(data):
+    """An uploaded image converted to the dataset's input, with the conversion shown."""
+    if not data.is_image:
+        st.info(f"{data.name} is 2-D point data, not images: uploads need an image dataset such as digits.")
+        return None
+    c, h, w = data.input_shape
+    if data.name == "digits":
+        st.caption("The digits are **white strokes on a black background**, 8×8 pixels, ink counted 0..16. "
+                   "A photo or drawing of dark ink on light paper needs **invert**.")
+    up = st.file_uploader("Image file", type=UPLOAD_TYPES, key="feat_upload",
+                          help=f"Converted to {'grayscale' if c == 1 else 'RGB'} {w}×{h} and normalised "
+                               f"like the training data. Up to {FT.MAX_UPLOAD_BYTES // 1024**2} MB.")
+    c1, c2 = st.columns(2)
+    invert = c1.checkbox("Invert (dark strokes on light → light on dark)", key="feat_invert")
+    crop = c2.checkbox("Crop to the strokes", value=True, key="feat_crop",
+                       help="Cut away empty margins first, so the figure fills the frame as in the dataset.")
+    if up is None:
+        st.info("Upload an image to see what the nets make of it.")
+        return None
+    img = FT.image_from_bytes(up.getvalue(), data, invert=invert, crop=crop)
+    if img.looks_inverted and not invert and data.name == "digits":
+        st.warning("This image is mostly bright: probably dark strokes on light paper. Tick **invert**.")
+    o1, o2, o3 = st.columns([1, 1, 2])
+    o1.image(img.original, caption="uploaded", width="stretch")
+    o2.plotly_chart(P.input_figure(img.raw, FT.raw_max(data), "what the nets get"), key="feat_converted")
+    o3.markdown("**Conversion**\n" + "\n".join(f"1. {s}" for s in img.steps))
+    return img.x.numpy(), None, img.raw, f"Uploaded {up.name}"
+
+
+# --- the view --------------------------------------------------------------------------
+
+
+@st.fragment
+def view(pair, plain, residual):
+    """The whole view; a fragment, so its widgets rerun only this part of the page."""
+    try:
+        _view(pair, plain, residual)
+    except ERRORS as e:
+        show_error(e)
+
+
+def _view(pair, plain, residual):
+    data = _dataset_of(residual)
+    runs = {"plain": plain, "residual": residual}
+    jsons = {k: (r.net.to_json(), r.train.to_json()) for k, r in runs.items()}
+    n_blocks = len(residual.model.blocks)
+
+    source = st.radio("Input", ("Test image", "Upload an image"), horizontal=True, key="feat_source",
+                      label_visibility="collapsed")
+    picked = pick_test_input(data, plain, residual) if source == "Test image" else pick_upload(data)
+    if picked is None:
+        return
+    x, y, raw, caption = picked
+    key = _key(x)
+
+    with st.sidebar.expander("Attribution settings", expanded=True):
+        names = ["predicted class"] + [f"class {c}" for c in data.class_names]
+        t = st.selectbox("Explain", range(len(names)), format_func=lambda i: names[i], key="feat_target",
+                         help="Which logit the attributions explain.")
+        target = None if t == 0 else t - 1
+        cam_block = n_blocks
+        if data.is_image:
+            cam_block = st.slider("Grad-CAM block", 1, n_blocks, n_blocks, key="feat_cam_block",
+                                  help="Grad-CAM at this block's output (after the addition), upsampled to the input.")
+        steps = st.select_slider("IG steps", IG_STEPS, value=FT.DEFAULT_IG_STEPS, key="feat_steps",
+                                 help="More steps: smaller convergence delta, slower.")
+
+    acts = {k: cached_activations(*jsons[k], key, x) for k in runs}
+
+    # Input and predictions.
+    st.markdown(caption)
+    cols = st.columns([1, 2, 2]) if data.is_image else st.columns([0.01, 2, 2])
+    if data.is_image:
+        cols[0].plotly_chart(P.input_figure(raw, FT.raw_max(data), "input"), key="feat_input")
+    else:
+        cols[0].markdown(f"**input** x = ({x[0]:.2f}, {x[1]:.2f})")
+    for col, (k, run) in zip(cols[1:], runs.items()):
+        probs = acts[k]["probabilities"]
+        pred = int(np.argmax(probs))
+        col.metric(f"{k} net predicts", f"{data.class_names[pred]}", f"p = {probs[pred]:.3f}", delta_color="off", delta_arrow="off")
+        col.plotly_chart(P.probabilities_figure(probs, data.class_names, run.net.skip, y, height=220),
+                         key=f"feat_probs_{k}")
+
+    # Block outputs.
+    st.subheader("Block outputs")
+    if data.is_image:
+        b = st.slider("Block", 1, n_blocks, 1, key="feat_block",
+                      help="Output of this block after the addition (and its ReLU).")
+        pair_acts = [acts[k]["outputs"][b - 1] for k in runs]
+        lo = float(min(a.min() for a in pair_acts))
+        hi = float(max(a.max() for a in pair_acts))
+        cols = st.columns(2)
+        for col, (k, a) in zip(cols, zip(runs, pair_acts)):
+            title = f"{k}: block {b}, {a.shape[0]} channels of {a.shape[1]}×{a.shape[2]}"
+            col.plotly_chart(P.channel_grid_figure(a, lo, hi if hi > lo else lo + 1, title), key=f"feat_grid_{k}")
+        st.caption("One colour scale per block, shared by both nets. Look for how much of the input's shape "
+                   "survives in later blocks: the shortcut carries it forward in the residual net, while the "
+                   "plain net must re-create it in every layer.")
+    else:
+        st.info("Block outputs of an MLP are vectors, not images: no channel grids. The statistics below "
+                "and attributions over the 2 input features still apply.")
+    over = st.radio("Statistics over", ("this input", "the whole test split"), horizontal=True, key="feat_over")
+    if over == "this input":
+        stats = {k: acts[k]["stats"] for k in runs}
+    else:
+        stats = {k: cached_test_statistics(*jsons[k]) for k in runs}
+    st.plotly_chart(P.statistics_figure(stats["plain"], stats["residual"]), key="feat_stats")
+    st.caption("Mean, spread and share of dead (≤ 0) units of each block's output against depth. In the "
+               "residual net the spread grows block by block within a stage, because every block adds its "
+               "branch to what came before; in the plain net batch norm resets the scale at every block.")
+
+    # Attributions.
+    st.subheader("Attributions")
+    methods = FT.METHODS if data.is_image else ("saliency", "ig")
+    bar = st.progress(0.0, text="Computing attributions …")
+    results = {}
+    total = len(methods) * len(runs)
+    for i, (m, k) in enumerate((m, k) for m in methods for k in runs):
+        results[m, k] = cached_attribution(*jsons[k], key, x, m, target,
+                                           cam_block - 1 if m == "gradcam" else None,
+                                           steps if m == "ig" else FT.DEFAULT_IG_STEPS)
+        bar.progress((i + 1) / total, text=f"{FT.METHOD_NAMES[m]}, {k} net")
+    bar.empty()
+    feature_names = None if data.is_image else ["x₁", "x₂"]
+    for m in methods:
+        label = FT.METHOD_NAMES[m]
+        if m == "gradcam":
+            label += f" at block {cam_block} ({'×'.join(map(str, results[m, 'residual']['layer_shape']))}, upsampled)"
+        st.markdown(f"**{label}**")
+        zmax = max(float(np.abs(results[m, k]["map"]).max()) for k in runs)
+        cols = st.columns(2)
+        for col, k in zip(cols, runs):
+            r = results[m, k]
+            title = f"{k}: class {data.class_names[r['target']]}"
+            col.plotly_chart(P.attribution_figure(r["map"], raw if data.is_image else None, FT.raw_max(data),
+                                                  r["signed"], zmax, title, feature_names=feature_names),
+                             key=f"feat_{m}_{k}")
+            if m == "ig":
+                rel = abs(r["delta"]) / max(abs(r["gap"]), 1e-12)
+                col.metric("IG convergence delta", f"{r['delta']:+.4f}",
+                           f"{100 * rel:.1f}% of f(x) − f(x′) = {r['gap']:.3f}", delta_color="off", delta_arrow="off",
+                           help="Completeness: the attributions sum to f(x) − f(x′) up to this delta. "
+                                "Over 5%: raise the IG steps.")
+    st.caption("Saliency: |∂f/∂x|. Integrated Gradients: signed (red raises the class score, blue lowers it), "
+               "from a black baseline x′; their sum is the score's change. Grad-CAM: where the chosen block's "
+               "channels that matter for the class are active. Same colour scale for both nets per method.")
+
+
+try:
+    pair, plain, residual = pick_pair()
+    view(pair, plain, residual)
+except ERRORS as e:
+    show_error(e)
