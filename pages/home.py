@@ -1,6 +1,10 @@
 """Home: what ResNet Lab shows and where each view comes from."""
 
+import os
+
 import streamlit as st
+
+import ui  # noqa: F401  (runs the page through app.py's navigation, see ui/__init__.py)
 
 st.title("ResNet Lab")
 st.markdown(
@@ -11,30 +15,28 @@ st.markdown(
 )
 
 VIEWS = [
-    ("🏗️ Build & train", "pages/build_train.py",
+    ("Build & train", ":material/construction:", "pages/build_train.py",
      "Training curves, gradient norm per block, and the **degradation problem**: deeper plain nets reach a "
      "higher *training* loss.", "He, Zhang, Ren, Sun 2016 — Deep Residual Learning for Image Recognition"),
-    ("🏔️ Loss landscape", "pages/landscape.py",
+    ("Loss landscape", ":material/landscape:", "pages/landscape.py",
      "The loss along two filter-normalised random directions: chaotic for deep plain nets, smooth and convex "
      "with shortcuts.", "Li, Xu, Taylor, Studer, Goldstein 2018 — Visualizing the Loss Landscape of Neural Nets"),
-    ("🌪️ Shattered gradients", "pages/shattering.py",
+    ("Shattered gradients", ":material/grain:", "pages/shattering.py",
      "Gradients with respect to the input become white noise with depth in plain nets, but stay correlated "
      "(brown noise) in residual nets.", "Balduzzi et al. 2017 — The Shattered Gradients Problem"),
-    ("🌳 Unrolled ensemble", "pages/ensemble.py",
+    ("Unrolled ensemble", ":material/account_tree:", "pages/ensemble.py",
      "n residual blocks unroll into 2ⁿ paths; deleting a block barely hurts a residual net but ruins a plain one.",
      "Veit, Wilber, Belongie 2016 — Residual Networks Behave Like Ensembles of Relatively Shallow Networks"),
-    ("🔍 Feature maps", "pages/features.py",
+    ("Feature maps", ":material/visibility:", "pages/features.py",
      "What each block computes for one input, and where the nets look (saliency, integrated gradients, Grad-CAM).",
      "Simonyan 2014; Sundararajan 2017; Selvaraju 2017"),
 ]
 
-import os
-
-for title, path, what, paper in VIEWS:
+for title, icon, path, what, paper in VIEWS:
     if not os.path.exists(path):
         continue
     with st.container(border=True):
-        st.page_link(path, label=f"**{title}**")
+        st.page_link(path, label=f"**{title}**", icon=icon)
         st.markdown(what)
         st.caption(paper)
 
