@@ -4,20 +4,17 @@ import streamlit as st
 
 st.set_page_config(page_title="ResNet Lab", page_icon=":material/layers:", layout="wide")
 
-PAGES = [
+page = st.navigation([  # in lecture order
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/build_train.py", title="Build & train", icon=":material/construction:"),
-]
-# Views of later issues register here, in lecture order.
-for path, title, icon in [
-    ("pages/landscape.py", "Loss landscape", ":material/landscape:"),
-    ("pages/shattering.py", "Shattered gradients", ":material/grain:"),
-    ("pages/ensemble.py", "Unrolled ensemble", ":material/account_tree:"),
-    ("pages/features.py", "Feature maps", ":material/visibility:"),
-]:
-    import os
-
-    if os.path.exists(os.path.join(os.path.dirname(__file__), path)):
-        PAGES.append(st.Page(path, title=title, icon=icon))
-
-st.navigation(PAGES).run()
+    st.Page("pages/landscape.py", title="Loss landscape", icon=":material/landscape:"),
+    st.Page("pages/shattering.py", title="Shattered gradients", icon=":material/grain:"),
+    st.Page("pages/ensemble.py", title="Unrolled ensemble", icon=":material/account_tree:"),
+    st.Page("pages/features.py", title="Feature maps", icon=":material/visibility:"),
+])
+# Presenter mode (large fonts, one comparison per row) is a lab-wide switch.
+st.sidebar.toggle("Presenter mode", key="presenter", help="Large fonts and one comparison per row, for a projector.")
+if st.session_state.get("presenter"):
+    st.html("<style>html{font-size:21px} .stMainBlockContainer{max-width:100%;padding-left:2rem;padding-right:2rem}"
+            " [data-testid='stMarkdownContainer'] p, [data-testid='stMarkdownContainer'] li{font-size:1.2rem}</style>")
+page.run()

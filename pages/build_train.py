@@ -5,8 +5,12 @@ import streamlit as st
 from resnet_viz.degradation import DEFAULT_DEPTHS, DEFAULT_EPOCHS, DEFAULT_SEEDS, DEFAULT_WIDTH, degradation_study, summarize
 from resnet_viz.models import estimate_size
 from resnet_viz.plots import training as plots
-from ui.common import USER_ERRORS, add_pair, pick_pair, show_error, train_pair_ui
+from ui.common import USER_ERRORS, add_pair, pick_pair, progress_bar, show_error, train_pair_ui, url_state
 from ui.config_form import config_form
+from ui.figures import columns, show
+
+URL_DEFAULTS = {"deg_depths": list(DEFAULT_DEPTHS), "deg_seeds": len(DEFAULT_SEEDS), "deg_run": False}
+url_state("build_train", URL_DEFAULTS)
 
 st.title("Build & train")
 st.caption("A plain network and its residual twin: same layers, same initial weights, same data order — "
@@ -33,8 +37,7 @@ size = estimate_size(pair.net, pair.train.batch_size)
 st.subheader(f"{pair.net.arch.upper()}-{pair.net.layer_count}: {pair.net.depth} blocks, "
              f"{size.parameters:,} parameters in each net")
 
-cols = st.columns(2)
-for col, (label, run) in zip(cols, runs.items()):
+for col, (label, run) in zip(st.columns(2), runs.items()):
     h = run.history
     with col:
         st.markdown(f"**{label.capitalize()} net** · trained on `{h.device}` in {h.seconds:.1f} s")
@@ -47,11 +50,11 @@ for col, (label, run) in zip(cols, runs.items()):
                        "training stopped there. Lower the learning rate or the shortcut scale λ.")
 
 chance = 1.0 / pair.net.classes
-left, right = st.columns(2)
-left.plotly_chart(plots.loss_curves(runs), width="stretch")
-right.plotly_chart(plots.accuracy_curves(runs, chance), width="stretch")
-left, right = st.columns(2)
-left.plotly_chart(plots.gradient_norms(runs), width="stretch")
+left, right = columns(2)
+show(plots.loss_curves(runs), "loss_curves", left)
+show(plots.accuracy_curves(runs, chance), "accuracy_curves", right)
+left, right = columns(2)
+show(plots.gradient_norms(runs), "gradient_norms", left)
 with right:
     st.markdown("**What to look for**")
     st.markdown(
@@ -84,25 +87,26 @@ def _degradation(net_json: str, train_json: str, depths: tuple, seeds: tuple, _p
 
 with st.form("degradation"):
     c1, c2 = st.columns(2)
-    depths = c1.multiselect("Depths (blocks)", [3, 6, 9, 18, 27, 36], default=list(DEFAULT_DEPTHS))
-    n_seeds = c2.slider("Seeds", 1, 5, len(DEFAULT_SEEDS))
-    jobs = 2 * len(depths) * n_seeds
-    go = st.form_submit_button(f"Run the degradation study", type="primary")
-st.caption(f"{jobs} nets to train; about 30–60 s on a 2-core laptop for the default, then cached for everyone.")
-if go or "degradation" in st.session_state:
-    if go:
-        st.session_state["degradation"] = (tuple(sorted(depths)), tuple(range(n_seeds)))
-    d, s = st.session_state["degradation"]
+    depths = c1.multiselect("Depths (blocks)", [3, 6, 9, 18, 27, 36], default=list(DEFAULT_DEPTHS), key="deg_depths")
+    n_seeds = c2.slider("Seeds", 1, 5, len(DEFAULT_SEEDS), key="deg_seeds")
+    go = st.form_submit_button("Run the degradation study", type="primary")
+st.caption(f"{2 * len(depths) * n_seeds} nets to train; about 30–60 s on a 2-core laptop for the default, "
+           "then cached for everyone.")
+if go:
+    st.session_state["deg_run"] = True
+    st.query_params["deg_run"] = "1"  # the link reopens the study
+if st.session_state.get("deg_run") and depths:
+    d, s = tuple(sorted(depths)), tuple(range(n_seeds))
     base = pair.net.replace(width=DEFAULT_WIDTH) if pair.net.arch == "cnn" else pair.net
     cfg = pair.train.replace(epochs=DEFAULT_EPOCHS)
-    bar = st.progress(0.0, text="Degradation study …")
+    bar, cb = progress_bar("Degradation study")
     try:
         points = _degradation(base.to_json(), cfg.to_json(), d, s,
-                              _progress=lambda i, n, label: bar.progress(i / n, text=f"Training {i + 1}/{n}: {label}"))
+                              _progress=lambda i, n, label: cb(i / n, f"training {min(i + 1, n)}/{n}, {label}"))
     except (ValueError, *USER_ERRORS) as e:
         show_error(e)
     else:
         bar.empty()
-        st.plotly_chart(plots.degradation(summarize(points), points), width="stretch")
+        show(plots.degradation(summarize(points), points), "degradation")
 else:
     st.info("Press the button to train plain and residual nets at each depth (progress is shown).")

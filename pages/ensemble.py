@@ -3,7 +3,6 @@ Thin page: widgets in, `resnet_viz.ensemble` call (cached per run and settings),
 
 from __future__ import annotations
 
-import contextlib
 import json
 
 import streamlit as st
@@ -12,7 +11,8 @@ from resnet_viz import ensemble as E
 from resnet_viz.models import NetConfig
 from resnet_viz.plots import ensemble as P
 from resnet_viz.train import TrainConfig
-from ui.common import USER_ERRORS, ensure_run, pick_pair, show_error
+from ui.common import USER_ERRORS, ensure_run, pick_pair, progress_bar, show_error, url_state
+from ui.figures import columns, show
 
 ERRORS = USER_ERRORS + (ValueError,)
 SAMPLES = (4, 8, 12, 20, 32, 50)
@@ -31,21 +31,6 @@ def _run(net_json: str, train_json: str):
     return ensure_run(NetConfig.from_json(net_json), TrainConfig.from_dict(json.loads(train_json)))
 
 
-@contextlib.contextmanager
-def _live():
-    """Update a progress bar from inside a cached function without recording it for replay."""
-    try:
-        from streamlit.runtime.scriptrunner_utils.script_run_context import in_cached_function
-    except ImportError:  # another Streamlit version: recorded as usual
-        yield
-        return
-    token = in_cached_function.set(False)
-    try:
-        yield
-    finally:
-        in_cached_function.reset(token)
-
-
 @st.cache_data(max_entries=32, show_spinner=False)
 def cached_lesion(net_json: str, train_json: str, samples: int, seed: int, max_k: int | None,
                   include_downsampling: bool, _progress=None) -> E.LesionResult:
@@ -62,42 +47,29 @@ def cached_paths(net_json: str, train_json: str, samples: int, seed: int, batch:
                                  callback=_progress)
 
 
-def _bar(text: str):
-    bar = st.progress(0.0, text=text)
-
-    def cb(fraction: float, message: str) -> None:
-        with _live():
-            bar.progress(fraction, text=f"{text}: {message}")
-
-    return bar, cb
-
-
 # --- page ------------------------------------------------------------------------------------
 
 
 def settings_form() -> dict:
     """Sampling settings in a sidebar form, so nothing recomputes until 'Apply'."""
-    s = st.session_state.setdefault("ensemble_settings", dict(DEFAULTS))
     with st.sidebar.form("ensemble_form"):
         st.markdown("**Ensemble settings**")
-        samples = st.select_slider("Random subsets per k", SAMPLES, value=s["samples"],
-                                   help="Each k uses every subset of k blocks when there are fewer than this.")
-        max_k = st.number_input("Largest k (0 = every deletable block)", min_value=0, max_value=200,
-                                value=int(s["max_k"]), step=1)
-        include_down = st.checkbox("Delete downsampling blocks too", value=s["include_downsampling"],
-                                   help="Deleted downsampling blocks become y = shortcut(x) (subsample + zero-pad).")
-        seed = st.number_input("Sampling seed", min_value=0, max_value=10_000, value=int(s["seed"]), step=1)
-        batch = st.select_slider("Inputs for the gradient study", (32, 64, 128, 256, 360), value=s["batch"])
-        if st.form_submit_button("Apply", type="primary"):
-            s = dict(samples=int(samples), seed=int(seed), max_k=int(max_k),
-                     include_downsampling=bool(include_down), batch=int(batch))
-            st.session_state["ensemble_settings"] = s
-    return s
+        st.select_slider("Random subsets per k", SAMPLES, value=DEFAULTS["samples"], key="ens_samples",
+                         help="Each k uses every subset of k blocks when there are fewer than this.")
+        st.number_input("Largest k (0 = every deletable block)", min_value=0, max_value=200,
+                        value=DEFAULTS["max_k"], step=1, key="ens_max_k")
+        st.checkbox("Delete downsampling blocks too", value=DEFAULTS["include_downsampling"], key="ens_include_downsampling",
+                    help="Deleted downsampling blocks become y = shortcut(x) (subsample + zero-pad).")
+        st.number_input("Sampling seed", min_value=0, max_value=10_000, value=DEFAULTS["seed"], step=1, key="ens_seed")
+        st.select_slider("Inputs for the gradient study", (32, 64, 128, 256, 360), value=DEFAULTS["batch"],
+                         key="ens_batch")
+        st.form_submit_button("Apply", type="primary")
+    return {k: st.session_state.get(f"ens_{k}", v) for k, v in DEFAULTS.items()}
 
 
 def lesion_section(runs, s: dict) -> None:
     """Deletion bars per net (side by side), then the k-sweep and the reorder study for both."""
-    bar, cb = _bar("Deleting blocks")
+    bar, cb = progress_bar("Deleting blocks")
     results = []
     try:
         for i, run in enumerate(runs):
@@ -108,8 +80,8 @@ def lesion_section(runs, s: dict) -> None:
     finally:
         bar.empty()
     st.subheader("Delete one block")
-    for col, r in zip(st.columns(2), results):
-        col.plotly_chart(P.deletion_figure(r), width="stretch", key=f"delete_{r.label}")
+    for col, r in zip(columns(2), results):
+        show(P.deletion_figure(r), f"delete_{r.label}", col)
         down = [i + 1 for i in r.downsampling_blocks]
         keep = [a for i, a in enumerate(r.single_block_accuracy) if i not in r.downsampling_blocks]
         col.metric(f"{r.label}: mean accuracy, one block deleted", f"{sum(keep) / max(len(keep), 1):.1%}",
@@ -119,12 +91,12 @@ def lesion_section(runs, s: dict) -> None:
     st.caption("Each bar is the test accuracy with one block removed (residual: y = x + F(x) → y = x; plain: "
                "y = F(x) → y = x). " + P.DOWN_NOTE + ". Look for: the residual net barely notices most "
                "deletions, the plain net falls to chance after any of them.")
-    left, right = st.columns(2)
-    left.plotly_chart(P.k_sweep_figure(results), width="stretch", key="k_sweep")
+    left, right = columns(2)
+    show(P.k_sweep_figure(results), "k_sweep", left)
     left.caption("Mean over random sets of k deleted blocks (band: min to max, dots: single sets). The "
                  "residual net degrades smoothly, like an ensemble losing members (Veit Fig. 3b).")
     if any(r.reorder is not None for r in results):
-        right.plotly_chart(P.reorder_figure(results), width="stretch", key="reorder")
+        show(P.reorder_figure(results), "reorder", right)
         right.caption("Random swaps of blocks with the same shapes; Kendall τ = 1 is the trained order. "
                       "Reordering also degrades the residual net gradually (Veit Fig. 3c).")
 
@@ -132,13 +104,13 @@ def lesion_section(runs, s: dict) -> None:
 def paths_section(plain, residual, s: dict) -> None:
     """The path-length distribution, g(k) and C(n, k)·g(k) for the residual net."""
     st.subheader("Gradient by path length")
-    bar, cb = _bar("Routing gradients along paths")
+    bar, cb = progress_bar("Routing gradients along paths")
     try:
         res = cached_paths(residual.net.to_json(), residual.train.to_json(), s["samples"], s["seed"],
                            s["batch"], _progress=cb)
     finally:
         bar.empty()
-    st.plotly_chart(P.path_length_figure(res), width="stretch", key="paths")
+    show(P.path_length_figure(res), "paths")
     a, b = res.effective
     n = res.n_blocks
     st.caption(f"Residual net, {n} blocks, {2**n} paths. Middle: the gradient at the first block's input when it "
@@ -156,7 +128,7 @@ def diagram_section(n_blocks: int) -> None:
         st.subheader("The unrolled view")
         n = st.slider("Blocks to unroll", 1, E.MAX_DIAGRAM_BLOCKS, 3, key="ensemble_diagram_n")
         left, right = st.columns([3, 2])
-        left.plotly_chart(P.unrolled_figure(n), width="stretch", key="unrolled")
+        show(P.unrolled_figure(n), "unrolled", left)
         c = E.path_counts(n_blocks)
         mean = sum(k * v for k, v in zip(c["path_length"], c["count"])) / 2**n_blocks
         right.markdown(f"y₃ = y₂ + f₃(y₂) = … expands into a sum over every choice of branch or shortcut at each "
@@ -167,6 +139,8 @@ def diagram_section(n_blocks: int) -> None:
     draw()
 
 
+URL_DEFAULTS = {f"ens_{k}": v for k, v in DEFAULTS.items()} | {"ensemble_diagram_n": 3}
+url_state("ensemble", URL_DEFAULTS)
 settings = settings_form()
 try:
     pair, plain, residual = pick_pair()

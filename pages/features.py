@@ -14,11 +14,14 @@ from resnet_viz.data import load_dataset
 from resnet_viz.models import NetConfig
 from resnet_viz.plots import features as P
 from resnet_viz.train import TrainConfig
-from ui.common import USER_ERRORS, ensure_run, pick_pair, show_error
+from ui.common import USER_ERRORS, ensure_run, pick_pair, show_error, url_state
+from ui.figures import columns, show
 
 ERRORS = USER_ERRORS + (ValueError,)
 IG_STEPS = (50, 100, 200, 300, 500)
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "tif", "tiff", "webp"]
+URL_DEFAULTS = {"feat_source": "Test image", "feat_class": 0, "feat_wrong": False, "feat_pos": 1, "feat_target": 0,
+                "feat_steps": FT.DEFAULT_IG_STEPS, "feat_block": 1, "feat_over": "this input"}
 
 st.title("Feature maps and attributions")
 st.markdown("What each net sees in one input: every block's output (He et al. 2016), and which input pixels "
@@ -155,6 +158,7 @@ def view(pair, plain, residual):
 
 
 def _view(pair, plain, residual):
+    url_state("features", URL_DEFAULTS)  # the fragment's own reruns update the link too
     data = _dataset_of(residual)
     runs = {"plain": plain, "residual": residual}
     jsons = {k: (r.net.to_json(), r.train.to_json()) for k, r in runs.items()}
@@ -204,10 +208,9 @@ def _view(pair, plain, residual):
         pair_acts = [acts[k]["outputs"][b - 1] for k in runs]
         lo = float(min(a.min() for a in pair_acts))
         hi = float(max(a.max() for a in pair_acts))
-        cols = st.columns(2)
-        for col, (k, a) in zip(cols, zip(runs, pair_acts)):
+        for col, (k, a) in zip(columns(2), zip(runs, pair_acts)):
             title = f"{k}: block {b}, {a.shape[0]} channels of {a.shape[1]}×{a.shape[2]}"
-            col.plotly_chart(P.channel_grid_figure(a, lo, hi if hi > lo else lo + 1, title), key=f"feat_grid_{k}")
+            show(P.channel_grid_figure(a, lo, hi if hi > lo else lo + 1, title), f"feat_grid_{k}", col)
         st.caption("One colour scale per block, shared by both nets. Look for how much of the input's shape "
                    "survives in later blocks: the shortcut carries it forward in the residual net, while the "
                    "plain net must re-create it in every layer.")
@@ -219,7 +222,7 @@ def _view(pair, plain, residual):
         stats = {k: acts[k]["stats"] for k in runs}
     else:
         stats = {k: cached_test_statistics(*jsons[k]) for k in runs}
-    st.plotly_chart(P.statistics_figure(stats["plain"], stats["residual"]), key="feat_stats")
+    show(P.statistics_figure(stats["plain"], stats["residual"]), "feat_stats")
     st.caption("Mean, spread and share of dead (≤ 0) units of each block's output against depth. In the "
                "residual net the spread grows block by block within a stage, because every block adds its "
                "branch to what came before; in the plain net batch norm resets the scale at every block.")
@@ -243,13 +246,11 @@ def _view(pair, plain, residual):
             label += f" at block {cam_block} ({'×'.join(map(str, results[m, 'residual']['layer_shape']))}, upsampled)"
         st.markdown(f"**{label}**")
         zmax = max(float(np.abs(results[m, k]["map"]).max()) for k in runs)
-        cols = st.columns(2)
-        for col, k in zip(cols, runs):
+        for col, k in zip(columns(2), runs):
             r = results[m, k]
             title = f"{k}: class {data.class_names[r['target']]}"
-            col.plotly_chart(P.attribution_figure(r["map"], raw if data.is_image else None, FT.raw_max(data),
-                                                  r["signed"], zmax, title, feature_names=feature_names),
-                             key=f"feat_{m}_{k}")
+            show(P.attribution_figure(r["map"], raw if data.is_image else None, FT.raw_max(data),
+                                      r["signed"], zmax, title, feature_names=feature_names), f"feat_{m}_{k}", col)
             if m == "ig":
                 rel = abs(r["delta"]) / max(abs(r["gap"]), 1e-12)
                 col.metric("IG convergence delta", f"{r['delta']:+.4f}",
@@ -262,6 +263,7 @@ def _view(pair, plain, residual):
 
 
 try:
+    url_state("features", URL_DEFAULTS)
     pair, plain, residual = pick_pair()
     view(pair, plain, residual)
 except ERRORS as e:

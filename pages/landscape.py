@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 
 import streamlit as st
@@ -14,7 +13,8 @@ from resnet_viz.models import NetConfig, build_model
 from resnet_viz.plots import landscape as P
 from resnet_viz.plots.common import PLAIN_COLOR, RESIDUAL_COLOR
 from resnet_viz.train import TrainConfig
-from ui.common import USER_ERRORS, ensure_run, pick_pair, show_error
+from ui.common import USER_ERRORS, ensure_run, live_output, pick_pair, show_error, url_state
+from ui.figures import show
 
 ERRORS = USER_ERRORS + (ValueError,)
 VIEWS = ("2-D contours", "3-D surfaces", "1-D slices", "Interpolation", "Trajectory", "Curvature")
@@ -42,22 +42,6 @@ def _data(dataset: str, root: str | None, limit: int | None):
 def _train_data(run):
     d = _data(run.train.dataset, run.train.data_root, run.train.data_limit)
     return d.x_train, d.y_train
-
-
-@contextlib.contextmanager
-def _live():
-    """Draw progress from inside a cached function without recording it for replay (a cache
-    hit would otherwise replay stale progress bars and coarse previews)."""
-    try:
-        from streamlit.runtime.scriptrunner_utils.script_run_context import in_cached_function
-    except ImportError:  # another Streamlit version: record as usual, harmless
-        yield
-        return
-    token = in_cached_function.set(False)
-    try:
-        yield
-    finally:
-        in_cached_function.reset(token)
 
 
 @st.cache_data(max_entries=48, show_spinner=False)
@@ -112,24 +96,21 @@ def cached_curvature(net_json: str, train_json: str, samples: int, iterations: i
 
 def settings_form() -> dict:
     """Landscape settings in a form, so nothing recomputes until 'Apply'."""
-    s = st.session_state.setdefault("landscape_settings", dict(DEFAULTS))
+    d = DEFAULTS
     with st.sidebar.form("landscape_form"):
         st.markdown("**Landscape settings**")
-        grid = st.select_slider("Grid points per axis", GRIDS, value=s["grid"],
-                                help="Odd, so that θ* is the centre point. Li et al. use 51.")
-        span = st.number_input("Span (grid covers [−span, span])", min_value=0.0, max_value=10.0,
-                               value=float(s["span"]), step=0.25)
-        samples = st.select_slider("Evaluation samples (fixed training subset)", SAMPLES, value=s["samples"])
-        seed = st.number_input("Direction seed", min_value=0, max_value=10_000, value=int(s["seed"]), step=1)
-        normalization = st.radio("Direction normalization", L.NORMALIZATIONS,
-                                 index=L.NORMALIZATIONS.index(s["normalization"]), horizontal=True,
-                                 help="filter: Li et al.'s per-filter scaling; try 'none' to see why it matters.")
-        bias_bn = st.checkbox("Also perturb biases and BN γ/β", value=s["bias_bn"])
-        if st.form_submit_button("Apply", type="primary"):
-            s = dict(grid=int(grid), span=float(span), samples=int(samples), seed=int(seed),
-                     normalization=normalization, bias_bn=bool(bias_bn))
-            st.session_state["landscape_settings"] = s
-    return s
+        st.select_slider("Grid points per axis", GRIDS, value=d["grid"], key="ls_grid",
+                         help="Odd, so that θ* is the centre point. Li et al. use 51.")
+        st.number_input("Span (grid covers [−span, span])", min_value=0.0, max_value=10.0,
+                        value=float(d["span"]), step=0.25, key="ls_span")
+        st.select_slider("Evaluation samples (fixed training subset)", SAMPLES, value=d["samples"], key="ls_samples")
+        st.number_input("Direction seed", min_value=0, max_value=10_000, value=int(d["seed"]), step=1, key="ls_seed")
+        st.radio("Direction normalization", L.NORMALIZATIONS, index=L.NORMALIZATIONS.index(d["normalization"]),
+                 horizontal=True, key="ls_normalization",
+                 help="filter: Li et al.'s per-filter scaling; try 'none' to see why it matters.")
+        st.checkbox("Also perturb biases and BN γ/β", value=d["bias_bn"], key="ls_bias_bn")
+        st.form_submit_button("Apply", type="primary")
+    return {k: st.session_state.get(f"ls_{k}", v) for k, v in DEFAULTS.items()}
 
 
 def compute_surfaces(runs: dict, s: dict, preview: bool) -> dict[str, L.Surface]:
@@ -140,7 +121,7 @@ def compute_surfaces(runs: dict, s: dict, preview: bool) -> dict[str, L.Surface]
     out = {}
     for k, (label, run) in enumerate(runs.items()):
         def cb(p, k=k, label=label):
-            with _live():
+            with live_output():
                 bar.progress(min((k + p.done / p.total) / len(runs), 1.0),
                              text=f"{label} net: {p.done}/{p.total} grid points")
                 if preview and p.level_complete and not p.surface.complete:
@@ -155,7 +136,13 @@ def compute_surfaces(runs: dict, s: dict, preview: bool) -> dict[str, L.Surface]
     return out
 
 
+URL_DEFAULTS = {f"ls_{k}": v for k, v in DEFAULTS.items()} | {
+    "landscape_view": VIEWS[0], "landscape_mode": P.MODES[0], "landscape_clip": 10.0, "landscape_projector": False,
+    "landscape_lanczos": 20}
+
+
 def main() -> None:
+    url_state("landscape", URL_DEFAULTS)
     try:
         pair, plain, residual = pick_pair()
     except ERRORS as e:
@@ -182,8 +169,8 @@ def main() -> None:
                                         s, preview=view != "1-D slices")
             if view == "1-D slices":
                 left, right = st.columns(2)
-                left.plotly_chart(P.slices_figure(surfaces, mode, clip), key="slice_loss")
-                right.plotly_chart(P.slices_figure(surfaces, mode, clip, metric="accuracy"), key="slice_acc")
+                show(P.slices_figure(surfaces, mode, clip), "slice_loss", left)
+                show(P.slices_figure(surfaces, mode, clip, metric="accuracy"), "slice_acc", right)
                 st.caption("The β = 0 row of each plane: the same direction δ (filter-normalized) through both nets. "
                            "Look for how fast the loss rises away from θ* (α = 0): a wide, flat basin generalises "
                            "better (Li et al. §5).")
@@ -194,8 +181,7 @@ def main() -> None:
                 for col, label in zip(cols, shown):
                     srf = surfaces[label]
                     title = f"{label}: {runs[label].net.name}"
-                    col.plotly_chart(draw(srf, title, mode, clip, zr, height=720 if projector else 460),
-                                     key=f"surface_{label}")
+                    show(draw(srf, title, mode, clip, zr, height=720 if projector else 460), f"surface_{label}", col)
                     col.metric(f"{label}: loss at θ*", f"{srf.center_loss:.4f}",
                                help=f"accuracy at θ* {srf.center_accuracy:.1%} on {srf.settings['samples']} samples")
                 st.caption("Same seed, so the same directions for both nets, and one colour scale. Look for the "
@@ -206,12 +192,12 @@ def main() -> None:
                 curves = cached_interpolations(plain.net.to_json(), residual.net.to_json(),
                                                residual.train.to_json(), s["samples"])
             left, right = st.columns(2)
-            left.plotly_chart(P.interpolation_figure(
+            show(P.interpolation_figure(
                 [(curves["plain: init → trained"], PLAIN_COLOR), (curves["residual: init → trained"], RESIDUAL_COLOR)],
-                "Initial → trained weights (Goodfellow et al. 2015)", mode, clip), key="interp_init")
-            right.plotly_chart(P.interpolation_figure(
+                "Initial → trained weights (Goodfellow et al. 2015)", mode, clip), "interp_init", left)
+            show(P.interpolation_figure(
                 [(curves["in the plain net"], PLAIN_COLOR), (curves["in the residual net"], RESIDUAL_COLOR)],
-                "Plain weights (t=0) → residual weights (t=1)", mode, clip), key="interp_twins")
+                "Plain weights (t=0) → residual weights (t=1)", mode, clip), "interp_twins", right)
             st.caption("Left: the straight line from the initial to the trained weights; a monotone drop means no "
                        "barrier on that line. Right: the twins share initial weights and shapes, so their trained "
                        "weights can be mixed; each curve runs the mixture in one architecture.")
@@ -226,8 +212,8 @@ def main() -> None:
             bar.empty()
             zr = P.shared_zrange([t.surface for t in trs.values()], mode, clip)
             for col, label in zip(st.columns(len(shown)), shown):
-                col.plotly_chart(P.trajectory_figure(trs[label], f"{label}: path of training", colors[label], mode, clip,
-                                                     zr, height=720 if projector else 460), key=f"traj_{label}")
+                show(P.trajectory_figure(trs[label], f"{label}: path of training", colors[label], mode, clip,
+                                         zr, height=720 if projector else 460), f"traj_{label}", col)
             st.caption("Weight checkpoints projected on the first two PCA directions of θ_i − θ_final (Li et al. §7), "
                        "over the loss in that plane. The axes say how much of the path's variance each direction "
                        "holds: most of the path lies in a very low-dimensional space.")
@@ -243,7 +229,7 @@ def main() -> None:
                 col.metric(f"{label}: λmax", f"{c.lambda_max:.4g}")
                 col.metric(f"{label}: λmin", f"{c.lambda_min:.4g}")
                 col.metric(f"{label}: |λmin/λmax|", f"{c.ratio:.3f}")
-            st.plotly_chart(P.curvature_figure(curv), key="curvature")
+            show(P.curvature_figure(curv), "curvature")
             st.caption("Extreme Hessian eigenvalues at θ* by Lanczos on Hessian-vector products. |λmin/λmax| near 0 "
                        "means the surface is locally convex; large values mean strong negative curvature that a "
                        "2-D plot can hide (Li et al. §6).")

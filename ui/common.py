@@ -8,6 +8,7 @@ trained is kept in that student's own `st.session_state`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 
@@ -136,6 +137,62 @@ def pick_pair(where=st.sidebar, key: str = "pair_picker") -> tuple[Pair, Run, Ru
     return pair, plain, residual
 
 
+def url_state(page: str, defaults: dict | None = None) -> None:
+    """Keep this page's state in the URL (see ui/urlstate.py); call it at the top of a page.
+
+    On the session's first run, a pair named in the link is added and made current
+    (it is trained, with progress, by `pick_pair`); on a page's first run its widget
+    settings are read from the link. Every run writes the current pair and the
+    page's non-default settings back to the URL.
+    """
+    from . import urlstate
+
+    defaults = {"presenter": False, **(defaults or {})}
+    if not st.session_state.get("_url_pair_read"):
+        st.session_state["_url_pair_read"] = True
+        try:
+            configs = urlstate.pair_from_params(dict(st.query_params), default_pair())
+        except USER_ERRORS as e:
+            show_error(e)
+            configs = None
+        if configs is not None:
+            pair = Pair(*configs)
+            add_pair(pair)
+            st.session_state["pair_picker"] = pair
+    urlstate.restore(page, defaults)
+    pair = st.session_state.get("pair_picker") or current_pair_choice()
+    urlstate.publish(defaults, extra=urlstate.pair_params(pair.net, pair.train, default_pair()))
+
+
 def show_error(e: Exception) -> None:
     """One clear message in the page for an error the user can fix."""
     st.error(str(e), icon="⚠️")
+
+
+@contextlib.contextmanager
+def live_output():
+    """Draw (e.g. update a progress bar) from inside an `st.cache_data` function without the
+    drawing being recorded for replay: a cache hit would otherwise replay stale progress, or
+    fail on an element that no longer exists. Uses Streamlit's cached-function flag; on a
+    Streamlit without it, drawing is recorded as usual."""
+    try:
+        from streamlit.runtime.scriptrunner_utils.script_run_context import in_cached_function
+    except ImportError:
+        yield
+        return
+    token = in_cached_function.set(False)
+    try:
+        yield
+    finally:
+        in_cached_function.reset(token)
+
+
+def progress_bar(text: str):
+    """A progress bar and a callback `cb(fraction, message)` that is safe inside cached functions."""
+    bar = st.progress(0.0, text=text)
+
+    def cb(fraction: float, message: str) -> None:
+        with live_output():
+            bar.progress(min(max(fraction, 0.0), 1.0), text=f"{text}: {message}")
+
+    return bar, cb
