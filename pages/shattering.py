@@ -58,6 +58,7 @@ def _sweeps() -> tuple[OrderedDict, threading.Lock]:
 
 def sweep(s: dict, depths: list[int]) -> sh.SweepResult:
     """The depth sweep for these settings, computed with a progress bar when not cached."""
+    s = dict(s, depth=depths[0])  # the slider's depth plays no part in a sweep: keep it out of the key
     key = json.dumps([s, depths], sort_keys=True)
     store, lock = _sweeps()
     with lock:
@@ -139,20 +140,20 @@ def random_nets() -> None:
         show_error(e)
         return
 
-    top = max(abs(r.gradients[0]).max() for r in (plain, residual)) * 1.05 or 1.0
     cols = st.columns(2)
     for col, r, label in ((cols[0], plain, "Plain net"), (cols[1], residual, "Residual net")):
         with col:
             st.metric(f"{label}: lag-1 autocorrelation", f"{r.lag1:.2f}",
                       help="Correlation between gradients at neighbouring inputs, mean over seeds "
                            "(1: smooth, 0: white noise).")
-            st.plotly_chart(P.gradient_figure(r, (-top, top)), use_container_width=True)
+            st.plotly_chart(P.gradient_figure(r), use_container_width=True)
             st.plotly_chart(P.correlation_figure(r), use_container_width=True)
     st.plotly_chart(P.acf_figure(plain, residual), use_container_width=True)
     st.caption("What to look for: the plain net's gradient jumps at every input (white noise: lag-1 near 0, a "
-               "correlation matrix that is just its diagonal, an autocorrelation that drops to 0 after one step); "
-               "the residual net's gradient wanders smoothly (brown noise: broad bands, slow decay). Turn λ down "
-               "to 0.5 and the residual net shatters too; tick looks-linear and the plain net does not shatter.")
+               "correlation matrix with only its diagonal (more seeds, cleaner), an autocorrelation that drops to 0 "
+               "after one step); the residual net's gradient wanders more smoothly (brown noise: bands along the "
+               "diagonal, slower decay). Turn λ down to 0.5 and the residual net shatters too; tick looks-linear "
+               "and the plain net does not shatter at all.")
 
     st.subheader("Lag-1 autocorrelation against depth")
     try:
@@ -184,8 +185,8 @@ def trained_nets() -> None:
         show_error(e)
         return
     cols = st.columns(2)
-    cols[0].metric("Plain net: lag-1 autocorrelation", f"{plain.lag1:.2f}")
-    cols[1].metric("Residual net: lag-1 autocorrelation", f"{residual.lag1:.2f}")
+    cols[0].metric("Trained plain net: lag-1 along the line", f"{plain.lag1:.2f}")
+    cols[1].metric("Trained residual net: lag-1 along the line", f"{residual.lag1:.2f}")
     st.plotly_chart(P.line_figure(plain, residual), use_container_width=True)
     st.caption(f"From input A (class {names[0]}) to input B (class {names[1]}): the derivative of the logit each "
                "net predicts at A, along the straight line, at 256 points. A jagged curve means the trained net's "

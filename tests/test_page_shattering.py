@@ -34,6 +34,7 @@ def test_page_shows_default_comparison(seeded_store):
     # 2 gradients + 2 matrices + ACF + sweep + trained line
     assert len(at.get("plotly_chart")) == 7
     values = {m.label: float(m.value) for m in at.metric}
+    assert len(values) == 4  # two random-net metrics, two trained-net metrics
     # defaults (10 blocks, 3 seeds): plain shattered, residual still correlated
     assert values["Plain net: lag-1 autocorrelation"] < 0.2
     assert values["Residual net: lag-1 autocorrelation"] > 0.3

@@ -13,23 +13,38 @@ def _kind(result: ShatterResult) -> str:
     return "residual" if result.config.skip else "plain"
 
 
-def gradient_figure(result: ShatterResult, y_range: tuple[float, float] | None = None) -> go.Figure:
-    """g = df/dx against x for the first seed (Balduzzi Fig. 1): smooth steps or white noise."""
-    fig = go.Figure(go.Scatter(x=result.x, y=result.gradients[0], mode="lines", line=dict(
+def gradient_figure(result: ShatterResult, y_range: tuple[float, float] | None = (-4.5, 4.5)) -> go.Figure:
+    """g = df/dx against x for the first seed (Balduzzi Fig. 1): a random walk or white noise.
+
+    Plotted as g / RMS(g), so both nets share one axis whatever their gradient
+    scale (deep BN nets have much larger input gradients); the RMS is in the title.
+    """
+    g = result.gradients[0]
+    rms = float(np.sqrt(np.mean(g * g))) or 1.0
+    fig = go.Figure(go.Scatter(x=result.x, y=g / rms, mode="lines", line=dict(
         color=color_of(result.config.skip), width=1.3), name=_kind(result)))
     fig.update_xaxes(title="input x")
-    fig.update_yaxes(title="gradient df/dx", range=list(y_range) if y_range else None)
-    return style(fig, f"{_kind(result)}: gradients (lag-1 r = {result.lag1:.2f})", 300)
+    fig.update_yaxes(title="df/dx ÷ RMS", range=list(y_range) if y_range else None)
+    return style(fig, f"{_kind(result)}: gradient (RMS {rms:.3g}, lag-1 r = {result.lag1:.2f})", 300)
 
 
-def correlation_figure(result: ShatterResult) -> go.Figure:
-    """Heatmap of the gradient correlation matrix over seeds (Balduzzi Fig. 2), fixed scale [-1, 1]."""
-    fig = go.Figure(go.Heatmap(z=result.correlation, x=result.x, y=result.x, zmin=-1, zmax=1,
+def correlation_figure(result: ShatterResult, window: int | None = 64) -> go.Figure:
+    """Heatmap of the gradient correlation matrix over seeds (Balduzzi Fig. 2), fixed scale [-1, 1].
+
+    Only the central `window` inputs are drawn (None: all), so a band a few grid
+    steps wide (brown noise) is visible against a bare diagonal (white noise).
+    """
+    n = len(result.x)
+    lo = 0 if window is None or window >= n else (n - window) // 2
+    hi = n if window is None or window >= n else lo + window
+    xs = result.x[lo:hi]
+    fig = go.Figure(go.Heatmap(z=result.correlation[lo:hi, lo:hi], x=xs, y=xs, zmin=-1, zmax=1,
                                colorscale=DIVERGING, colorbar=dict(title="corr", thickness=12)))
     fig.update_xaxes(title="x_i")
     fig.update_yaxes(title="x_j", autorange="reversed", scaleanchor="x")
-    n = len(result.lag1_per_seed)
-    return style(fig, f"{_kind(result)}: correlation of g over {n} net{'s' if n > 1 else ''}", 360)
+    k = len(result.lag1_per_seed)
+    return style(fig, f"{_kind(result)}: correlation of g over {k} net{'s' if k > 1 else ''} "
+                      f"({hi - lo} central inputs)", 360)
 
 
 def acf_figure(plain: ShatterResult, residual: ShatterResult, max_lag: int = 60) -> go.Figure:
