@@ -129,7 +129,7 @@ def random_nets() -> None:
                            help="post: original ResNet block; pre: full pre-activation (He et al. 2016b)")
         looks_linear = c[3].checkbox("Looks-linear init (plain net)", DEFAULTS["looks_linear"],
                                      help="CReLU with mirrored weights [W, −W]: the plain net is linear at "
-                                          "initialisation (Balduzzi §5).")
+                                          "initialisation.")
         depths_text = st.text_input("Depths for the sweep (blocks)", DEFAULTS["sweep"])
         st.form_submit_button("Apply", type="primary")
     s = dict(depth=int(depth), width=int(width), lam=float(lam), seeds=int(seeds), points=int(points), bn=bool(bn),

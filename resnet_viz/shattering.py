@@ -1,6 +1,6 @@
 """Shattered gradients (Balduzzi et al. 2017, "The Shattered Gradients Problem").
 
-The experiment of Balduzzi et al. §2: a net f: R -> R (200 units a layer, He
+The experiment of Balduzzi et al.: a net f: R -> R (200 units a layer, He
 initialisation, BatchNorm, ReLU) evaluated on 256 evenly spaced inputs in
 [-2, 2]; g_i = df/dx at each input. For a plain (feed-forward) net the gradients
 turn into white noise with depth; for a residual net with BN they stay
@@ -132,7 +132,7 @@ class CReLU(nn.Module):
 
 
 def looks_linear(model: nn.Module) -> nn.Module:
-    """A copy of a plain MLP with Balduzzi's "looks linear" initialisation (§5).
+    """A copy of a plain MLP with Balduzzi's "looks linear" initialisation.
 
     Every ReLU becomes a CReLU and the Linear layer after it gets mirrored
     weights [W, -W], so W·relu(h) - W·relu(-h) = W·h: at initialisation the net is
@@ -227,7 +227,7 @@ def input_gradients(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, to
 
 
 def gradients(config: NetConfig, x: torch.Tensor, looks_linear_init: bool = False) -> torch.Tensor:
-    """g_i = df/dx at each input of `x` ([points, 1]) for a fresh net of `config` (Balduzzi §2)."""
+    """g_i = df/dx at each input of `x` ([points, 1]) for a fresh net of `config`."""
     model = fix_batch_statistics(make_net(config, looks_linear_init), x)
     return input_gradients(model, x)[1].squeeze(1)
 
@@ -241,7 +241,7 @@ def _is_constant(g: np.ndarray) -> bool:
 
 
 def autocorrelation(g: torch.Tensor | np.ndarray, max_lag: int | None = None) -> np.ndarray:
-    """Sample autocorrelation function of a series g (Balduzzi Fig. 3).
+    """Sample autocorrelation function of a series g.
 
     r_k = Σ_i (g_i - ḡ)(g_{i+k} - ḡ) / Σ_i (g_i - ḡ)² for k = 0..max_lag (the
     standard, biased estimator: white noise gives r_k ≈ 0, brown noise decays
@@ -266,7 +266,7 @@ def lag1_autocorrelation(g: torch.Tensor | np.ndarray) -> float:
 
 
 def correlation_matrix(gs: torch.Tensor | np.ndarray) -> np.ndarray:
-    """Correlation matrix of the gradients over nets (Balduzzi Fig. 2, covariance matrices).
+    """Correlation matrix of the gradients over nets (Balduzzi et al.'s covariance matrices).
 
     gs: [nets, points], one row per random net. Each row is centred on its mean
     over the inputs; C_ij = Σ_s ĝ_si ĝ_sj / √(Σ_s ĝ_si² Σ_s ĝ_sj²). White noise
@@ -413,7 +413,7 @@ def depth_sweep(base: NetConfig, depths: Sequence[int] = DEFAULT_SWEEP_DEPTHS, *
                 memory_limit_bytes: int | None = None) -> SweepResult:
     """Lag-1 autocorrelation of plain and residual twins of `base` at each depth, over seeds.
 
-    Balduzzi Fig. 4/Thm. 1-3: plain nets fall fast with depth, BN resnets slowly.
+    Balduzzi et al. Thm. 1 and 3: plain nets fall fast with depth, BN resnets slowly.
     Both twins share weights for each (depth, seed). `progress(fraction, text)`
     is called after every net. Everything is validated before any work starts.
     """

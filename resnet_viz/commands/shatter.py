@@ -54,7 +54,7 @@ def register(sub) -> None:
     p.add_argument("--norm", choices=("batch", "none"), default="batch", help="(default %(default)s)")
     p.add_argument("--order", choices=("post", "pre"), default="post", help="block order (default %(default)s)")
     p.add_argument("--looks-linear", action="store_true",
-                   help="CReLU with mirrored weights (Balduzzi §5); plain nets only")
+                   help="CReLU with mirrored weights; plain nets only")
     p.add_argument("--points", type=int, default=DEFAULT_POINTS, help="inputs on the grid (default %(default)s)")
     p.add_argument("--low", type=finite_float, default=DEFAULT_RANGE[0], help="(default %(default)s)")
     p.add_argument("--high", type=finite_float, default=DEFAULT_RANGE[1], help="(default %(default)s)")

@@ -14,7 +14,7 @@ def _kind(result: ShatterResult) -> str:
 
 
 def gradient_figure(result: ShatterResult, y_range: tuple[float, float] | None = (-4.5, 4.5)) -> go.Figure:
-    """g = df/dx against x for the first seed (Balduzzi Fig. 1): a random walk or white noise.
+    """g = df/dx against x for the first seed: a random walk or white noise.
 
     Plotted as g / RMS(g), so both nets share one axis whatever their gradient
     scale (deep BN nets have much larger input gradients); the RMS is in the title.
@@ -29,7 +29,7 @@ def gradient_figure(result: ShatterResult, y_range: tuple[float, float] | None =
 
 
 def correlation_figure(result: ShatterResult, window: int | None = 64) -> go.Figure:
-    """Heatmap of the gradient correlation matrix over seeds (Balduzzi Fig. 2), fixed scale [-1, 1].
+    """Heatmap of the gradient correlation matrix over seeds, fixed scale [-1, 1].
 
     Only the central `window` inputs are drawn (None: all), so a band a few grid
     steps wide (brown noise) is visible against a bare diagonal (white noise).
@@ -48,7 +48,7 @@ def correlation_figure(result: ShatterResult, window: int | None = 64) -> go.Fig
 
 
 def acf_figure(plain: ShatterResult, residual: ShatterResult, max_lag: int = 60) -> go.Figure:
-    """Autocorrelation functions of both nets' gradients (Balduzzi Fig. 3), mean over seeds."""
+    """Autocorrelation functions of both nets' gradients, mean over seeds."""
     fig = go.Figure()
     for r in (plain, residual):
         k = min(max_lag, len(r.acf) - 1)
