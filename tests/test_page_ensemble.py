@@ -13,7 +13,8 @@ SMALL = dict(samples=4, seed=0, max_k=0, include_downsampling=False, batch=32)
 
 def _app(**settings) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=120)
-    at.session_state["ensemble_settings"] = {**SMALL, **settings}
+    for k, v in {**SMALL, **settings}.items():  # the settings form's widget keys
+        at.session_state[f"ens_{k}"] = v
     return at
 
 
