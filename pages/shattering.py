@@ -15,7 +15,8 @@ from resnet_viz.data import load_dataset
 from resnet_viz.models import NetConfig
 from resnet_viz.plots import shattering as P
 from resnet_viz.train import TrainConfig
-from ui.common import USER_ERRORS, ensure_run, pick_pair, show_error
+from ui.common import USER_ERRORS, ensure_run, pick_pair, show_error, url_state
+from ui.figures import columns, show
 
 ERRORS = USER_ERRORS + (ValueError,)
 WIDTHS = (25, 50, 100, 200, 400)
@@ -27,6 +28,8 @@ st.title("Shattered gradients")
 st.markdown("Balduzzi et al. (2017), *The Shattered Gradients Problem: If resnets are the answer, then what is "
             "the question?* — gradients of deep plain nets look like white noise, those of resnets like brown noise.")
 
+URL_DEFAULTS = {f"sh_{k}": v for k, v in DEFAULTS.items()} | {"line_a": 0, "line_b": 1}
+url_state("shattering", URL_DEFAULTS)
 pair, plain_run, residual_run = pick_pair()
 
 
@@ -113,24 +116,25 @@ def _parse_depths(text: str) -> list[int]:
 @st.fragment
 def random_nets() -> None:
     """Controls and figures of the experiment on random nets R -> R."""
+    url_state("shattering", URL_DEFAULTS)  # fragment reruns update the link too
     st.subheader("Random nets f: ℝ → ℝ at initialisation")
     with st.form("shatter_settings"):
         c = st.columns(4)
-        depth = c[0].slider("Depth (blocks)", 1, 100, DEFAULTS["depth"],
+        depth = c[0].slider("Depth (blocks)", 1, 100, DEFAULTS["depth"], key="sh_depth",
                             help="Each block holds two Linear-BN layers: d blocks = 2d+1 hidden layers.")
-        width = c[1].select_slider("Width (units a layer)", WIDTHS, DEFAULTS["width"])
-        lam = c[2].slider("Shortcut scale λ", 0.0, 1.5, DEFAULTS["lam"], 0.05,
+        width = c[1].select_slider("Width (units a layer)", WIDTHS, DEFAULTS["width"], key="sh_width")
+        lam = c[2].slider("Shortcut scale λ", 0.0, 1.5, DEFAULTS["lam"], 0.05, key="sh_lam",
                           help="y = λ·x + F(x) in the residual net; λ < 1 shatters again (He et al. 2016b).")
-        seeds = c[3].slider("Seeds (random nets)", 1, 8, DEFAULTS["seeds"])
+        seeds = c[3].slider("Seeds (random nets)", 1, 8, DEFAULTS["seeds"], key="sh_seeds")
         c = st.columns(4)
-        points = c[0].number_input("Inputs on [-2, 2]", 3, 4096, DEFAULTS["points"], step=64)
-        bn = c[1].toggle("Batch norm", DEFAULTS["bn"])
-        order = c[2].radio("Block order", ("post", "pre"), horizontal=True,
+        points = c[0].number_input("Inputs on [-2, 2]", 3, 4096, DEFAULTS["points"], step=64, key="sh_points")
+        bn = c[1].toggle("Batch norm", DEFAULTS["bn"], key="sh_bn")
+        order = c[2].radio("Block order", ("post", "pre"), horizontal=True, key="sh_order",
                            help="post: original ResNet block; pre: full pre-activation (He et al. 2016b)")
-        looks_linear = c[3].checkbox("Looks-linear init (plain net)", DEFAULTS["looks_linear"],
+        looks_linear = c[3].checkbox("Looks-linear init (plain net)", DEFAULTS["looks_linear"], key="sh_looks_linear",
                                      help="CReLU with mirrored weights [W, −W]: the plain net is linear at "
                                           "initialisation.")
-        depths_text = st.text_input("Depths for the sweep (blocks)", DEFAULTS["sweep"])
+        depths_text = st.text_input("Depths for the sweep (blocks)", DEFAULTS["sweep"], key="sh_sweep")
         st.form_submit_button("Apply", type="primary")
     s = dict(depth=int(depth), width=int(width), lam=float(lam), seeds=int(seeds), points=int(points), bn=bool(bn),
              order=order, looks_linear=bool(looks_linear))
@@ -140,15 +144,15 @@ def random_nets() -> None:
         show_error(e)
         return
 
-    cols = st.columns(2)
+    cols = columns(2)
     for col, r, label in ((cols[0], plain, "Plain net"), (cols[1], residual, "Residual net")):
         with col:
             st.metric(f"{label}: lag-1 autocorrelation", f"{r.lag1:.2f}",
                       help="Correlation between gradients at neighbouring inputs, mean over seeds "
                            "(1: smooth, 0: white noise).")
-            st.plotly_chart(P.gradient_figure(r), use_container_width=True)
-            st.plotly_chart(P.correlation_figure(r), use_container_width=True)
-    st.plotly_chart(P.acf_figure(plain, residual), use_container_width=True)
+            show(P.gradient_figure(r), f"gradients_{label.split()[0].lower()}")
+            show(P.correlation_figure(r), f"correlation_{label.split()[0].lower()}")
+    show(P.acf_figure(plain, residual), "autocorrelation")
     st.caption("What to look for: the plain net's gradient jumps at every input (white noise: lag-1 near 0, a "
                "correlation matrix with only its diagonal (more seeds, cleaner), an autocorrelation that drops to 0 "
                "after one step); the residual net's gradient wanders more smoothly (brown noise: bands along the "
@@ -161,7 +165,7 @@ def random_nets() -> None:
     except ERRORS as e:
         show_error(e)
         return
-    st.plotly_chart(P.sweep_figure(result), use_container_width=True)
+    show(P.sweep_figure(result), "lag1_sweep")
     st.caption("Mean ± std over seeds. Dotted: Balduzzi's theory, 2^-L for L hidden ReLU layers (Thm. 1) and "
                "1/√L for L BN residual blocks (Thm. 3). The theory is the correlation of gradients at inputs whose "
                "ReLU patterns are independent; neighbouring inputs share most of theirs, so measured values start "
@@ -174,6 +178,7 @@ def random_nets() -> None:
 @st.fragment
 def trained_nets() -> None:
     """Gradients of the trained pair's logit along a straight line between two test inputs."""
+    url_state("shattering", URL_DEFAULTS)
     st.subheader(f"The trained pair: {pair.label}")
     c = st.columns(2)
     a = c[0].number_input("Test input A", 0, None, 0, key="line_a")
@@ -187,7 +192,7 @@ def trained_nets() -> None:
     cols = st.columns(2)
     cols[0].metric("Trained plain net: lag-1 along the line", f"{plain.lag1:.2f}")
     cols[1].metric("Trained residual net: lag-1 along the line", f"{residual.lag1:.2f}")
-    st.plotly_chart(P.line_figure(plain, residual), use_container_width=True)
+    show(P.line_figure(plain, residual), "trained_line")
     st.caption(f"From input A (class {names[0]}) to input B (class {names[1]}): the derivative of the logit each "
                "net predicts at A, along the straight line, at 256 points. A jagged curve means the trained net's "
                "gradients are shattered along the way.")
