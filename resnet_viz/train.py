@@ -346,6 +346,9 @@ def train(net: NetConfig, cfg: TrainConfig = TrainConfig(), *, data: Dataset | N
             break
     h.seconds = time.perf_counter() - start
     model = model.cpu().eval()
+    # A run is shared read-only by every session: drop the last step's gradients (they would
+    # double its memory) so that it holds only what it is.
+    model.zero_grad(set_to_none=True)
     if h.checkpoint_steps[-1] != step:
         snapshots.append(_flat_params(model))
         h.checkpoint_steps.append(step)
