@@ -14,7 +14,7 @@ from resnet_viz.plots import landscape as P
 from resnet_viz.plots.common import PLAIN_COLOR, RESIDUAL_COLOR
 from resnet_viz.train import TrainConfig
 from ui.common import USER_ERRORS, ensure_run, live_output, pick_pair, show_error, url_state
-from ui.figures import show
+from ui.figures import columns, show
 
 ERRORS = USER_ERRORS + (ValueError,)
 VIEWS = ("2-D contours", "3-D surfaces", "1-D slices", "Interpolation", "Trajectory", "Curvature")
@@ -168,7 +168,7 @@ def main() -> None:
             surfaces = compute_surfaces({k: runs[k] for k in (list(runs) if view == "1-D slices" else shown)},
                                         s, preview=view != "1-D slices")
             if view == "1-D slices":
-                left, right = st.columns(2)
+                left, right = columns(2)
                 show(P.slices_figure(surfaces, mode, clip), "slice_loss", left)
                 show(P.slices_figure(surfaces, mode, clip, metric="accuracy"), "slice_acc", right)
                 st.caption("The β = 0 row of each plane: the same direction δ (filter-normalized) through both nets. "
@@ -177,7 +177,7 @@ def main() -> None:
             else:
                 zr = P.shared_zrange(surfaces.values(), mode, clip)
                 draw = P.contour_figure if view == "2-D contours" else P.surface3d_figure
-                cols = st.columns(len(shown))
+                cols = columns(len(shown))
                 for col, label in zip(cols, shown):
                     srf = surfaces[label]
                     title = f"{label}: {runs[label].net.name}"
@@ -191,7 +191,7 @@ def main() -> None:
             with st.spinner("Interpolating …"):
                 curves = cached_interpolations(plain.net.to_json(), residual.net.to_json(),
                                                residual.train.to_json(), s["samples"])
-            left, right = st.columns(2)
+            left, right = columns(2)
             show(P.interpolation_figure(
                 [(curves["plain: init → trained"], PLAIN_COLOR), (curves["residual: init → trained"], RESIDUAL_COLOR)],
                 "Initial → trained weights (Goodfellow et al. 2015)", mode, clip), "interp_init", left)
@@ -211,7 +211,7 @@ def main() -> None:
                 bar.progress((k + 1) / len(shown))
             bar.empty()
             zr = P.shared_zrange([t.surface for t in trs.values()], mode, clip)
-            for col, label in zip(st.columns(len(shown)), shown):
+            for col, label in zip(columns(len(shown)), shown):
                 show(P.trajectory_figure(trs[label], f"{label}: path of training", colors[label], mode, clip,
                                          zr, height=720 if projector else 460), f"traj_{label}", col)
             st.caption("Weight checkpoints projected on the first two PCA directions of θ_i − θ_final (Li et al. §7), "

@@ -74,3 +74,67 @@ def test_build_train(browser_page):
     assert_healthy(page, 3)
     assert "CNN-8" in page.locator('[data-testid="stMain"] h3').first.inner_text()
     shot(page, "build_train_new_pair")
+
+
+def test_landscape(browser_page):
+    page = browser_page
+    open_page(page, "landscape")
+    assert_healthy(page, 2)
+    shot(page, "landscape")
+    # Main control: the view switch.
+    page.get_by_text("1-D slices", exact=True).click()
+    wait_idle(page)
+    assert_healthy(page, 2)
+    shot(page, "landscape_slices")
+
+
+def test_shattering(browser_page):
+    page = browser_page
+    open_page(page, "shattering")
+    assert_healthy(page, 6)
+    shot(page, "shattering")
+    # Main control: the depths of the sweep, applied with the form's button.
+    page.get_by_label("Depths for the sweep (blocks)").fill("1,4,16")
+    page.get_by_role("button", name="Apply").first.click()
+    wait_idle(page)
+    assert_healthy(page, 6)
+    assert "sh_sweep=" in page.url  # the setting travels in the link
+
+
+def test_ensemble(browser_page):
+    page = browser_page
+    open_page(page, "ensemble")
+    assert_healthy(page, 4)
+    shot(page, "ensemble")
+    # Main control: blocks to unroll (a slider in a fragment), moved with the keyboard.
+    slider = page.get_by_role("slider", name="Blocks to unroll")
+    slider.focus()
+    slider.press("ArrowRight")
+    wait_idle(page)
+    assert_healthy(page, 4)
+    box = page.locator('[data-testid="stSlider"]').filter(has_text="Blocks to unroll")
+    assert box.locator('[data-testid="stSliderThumbValue"]').inner_text() == "4"
+
+
+def test_features(browser_page):
+    page = browser_page
+    open_page(page, "features")
+    assert_healthy(page, 6)
+    shot(page, "features")
+    page.get_by_text("Only misclassified by either net").click()
+    wait_idle(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    shot(page, "features_misclassified")
+
+
+def test_presenter_mode_and_shared_link(browser_page):
+    page = browser_page
+    # A shared link reopens the view with its settings: the landscape page on 1-D slices.
+    page.goto(f"{page.base_url}/landscape?landscape_view=1-D+slices&presenter=1")
+    wait_idle(page)
+    assert_healthy(page, 2)
+    checked = page.locator('[data-testid="stRadio"] input[type="radio"]:checked')
+    assert any(el.evaluate("e => e.closest('label').innerText") == "1-D slices" for el in checked.element_handles())
+    font = page.evaluate("getComputedStyle(document.documentElement).fontSize")
+    assert font == "21px"
+    shot(page, "presenter")

@@ -147,7 +147,7 @@ def url_state(page: str, defaults: dict | None = None) -> None:
     """
     from . import urlstate
 
-    defaults = {"presenter": False, **(defaults or {})}
+    defaults = defaults or {}
     if not st.session_state.get("_url_pair_read"):
         st.session_state["_url_pair_read"] = True
         try:
@@ -161,7 +161,9 @@ def url_state(page: str, defaults: dict | None = None) -> None:
             st.session_state["pair_picker"] = pair
     urlstate.restore(page, defaults)
     pair = st.session_state.get("pair_picker") or current_pair_choice()
-    urlstate.publish(defaults, extra=urlstate.pair_params(pair.net, pair.train, default_pair()))
+    # Presenter mode is read from the link by app.py (its switch is drawn before the page).
+    urlstate.publish({"presenter": False, **defaults},
+                     extra=urlstate.pair_params(pair.net, pair.train, default_pair()))
 
 
 def show_error(e: Exception) -> None:
@@ -196,3 +198,22 @@ def progress_bar(text: str):
             bar.progress(min(max(fraction, 0.0), 1.0), text=f"{text}: {message}")
 
     return bar, cb
+
+
+def apply_preset(preset) -> None:
+    """Open a preset (resnet_viz.presets): make its pair current, set its page settings, switch page.
+
+    The pair is trained (with progress) by the target page's `pick_pair` if it is not stored yet.
+    """
+    import copy
+
+    from resnet_viz.presets import preset_pair
+
+    pair = Pair(*preset_pair(preset))
+    add_pair(pair)
+    st.session_state["pair_picker"] = pair
+    for key, value in preset.view.items():
+        st.session_state[key] = copy.deepcopy(value)
+    # The settings just set win over whatever the target page's link held.
+    st.session_state.setdefault("_url_restored", set()).add(preset.page.rsplit("/", 1)[-1][:-3])
+    st.switch_page(preset.page)

@@ -31,7 +31,9 @@ def show(fig: go.Figure, key: str, where=None, export: bool = True) -> None:
         fig = go.Figure(fig).update_layout(font=dict(size=20), title_font=dict(size=24),
                                            height=max(fig.layout.height or 450, 600))
     config = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2, "filename": key}}
-    where.plotly_chart(fig, width="stretch", config=config, key=f"chart-{key}")
+    # Streamlit's chart theme sets its own (small) fonts: leave it out in presenter mode.
+    where.plotly_chart(fig, width="stretch", config=config, key=f"chart-{key}",
+                       theme=None if presenter() else "streamlit")
     if export:
         where.download_button("⤓ interactive HTML", data=lambda: figure_html(fig), file_name=f"{key}.html",
                               mime="text/html", key=f"html-{key}", on_click="ignore", type="tertiary")
