@@ -20,7 +20,9 @@ from .data import DatasetError
 from .models import ConfigError
 from .train import RunLoadError
 
-USER_ERRORS = (ConfigError, DatasetError, RunLoadError, ValueError, FileNotFoundError, PermissionError)
+# OSError: files the user named (a missing or unwritable --json/--out/--image path, a folder
+# where a file is expected, a file where a folder is expected) are one line, not a traceback.
+USER_ERRORS = (ConfigError, DatasetError, RunLoadError, ValueError, OSError)
 
 
 class CliError(Exception):
