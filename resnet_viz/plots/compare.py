@@ -1,0 +1,54 @@
+"""Figures comparing more than a plain/residual pair (the presets): several λ, pre vs post blocks."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .common import PLAIN_COLOR, style
+
+
+def recolor(fig: go.Figure, colors: dict[str, str]) -> go.Figure:
+    """Give every trace of run `label` the colour `colors[label]` (in place; returns `fig`).
+
+    The training figures colour only 'plain' and 'residual'; a comparison of more
+    runs names them otherwise. A trace belongs to `label` when its legend group is
+    `label` or its name starts with 'label:' or 'label ('.
+    """
+    for t in fig.data:
+        for label, color in colors.items():
+            name = t.name or ""
+            if t.legendgroup == label or name.startswith(f"{label}:") or name.startswith(f"{label} ("):
+                if getattr(t, "line", None) is not None:
+                    t.line.color = color
+                if getattr(t, "marker", None) is not None and t.mode and "markers" in t.mode:
+                    t.marker.color = color
+                if getattr(t, "fill", None):
+                    t.fillcolor = color
+                break
+    return fig
+
+
+def scale_sweep_figure(depths, curves: dict[str, dict], height: int = 400) -> go.Figure:
+    """Lag-1 autocorrelation and RMS of df/dx against depth, one curve per net (He et al. 2016b, λ).
+
+    `curves` maps a label to {"lag1": [...], "rms": [...], "color": str} over `depths`
+    (mean over seeds). Left: do neighbouring gradients stay correlated (Balduzzi 2017)?
+    Right (log scale): does the gradient vanish or explode with depth?
+    """
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
+                        subplot_titles=("lag-1 autocorrelation of df/dx", "RMS of df/dx (log scale)"))
+    d = np.asarray(depths)
+    for label, c in curves.items():
+        color = c.get("color", PLAIN_COLOR)
+        fig.add_trace(go.Scatter(x=d, y=c["lag1"], mode="lines+markers", name=label, legendgroup=label,
+                                 line=dict(color=color, width=3)), row=1, col=1)
+        fig.add_trace(go.Scatter(x=d, y=c["rms"], mode="lines+markers", name=label, legendgroup=label,
+                                 showlegend=False, line=dict(color=color, width=3)), row=1, col=2)
+    fig.update_xaxes(title="depth d (blocks)", type="log", tickvals=list(d))
+    fig.update_yaxes(range=[-0.3, 1.05], row=1, col=1)
+    fig.update_yaxes(type="log", row=1, col=2)
+    style(fig, "Random nets f: ℝ → ℝ at initialisation, by shortcut scale λ", height)
+    fig.update_layout(margin=dict(t=90))  # room for the title above the subplot titles
+    return fig

@@ -1,0 +1,530 @@
+"""Presets: the classic figures of the residual-network papers, rebuilt at toy scale on digits.
+
+A `Preset` names the page that shows it, the trained pair it needs (field overrides
+on the app's default pair), and the page settings it sets (widget keys of that page,
+or page state listed in the page's URL defaults). `sections(preset)` computes the same
+figures with the library, with captions saying what to look for and what was
+measured; `python -m resnet_viz report --preset SLUG --out FILE.html` writes them
+as one offline HTML page (`resnet_viz.report`).
+
+The configs are chosen so that each effect is plain to see on the 1,797 digits while
+every report is computed in about a minute on two CPU cores.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .models import NetConfig
+from .report import Section
+from .train import Run, TrainConfig, net_config_for, train
+
+Progress = Callable[[float, str], None]  # progress(fraction done 0..1, what is being computed)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One click in the app, one offline report: a classic comparison at toy scale.
+
+    slug:    its name on the command line (`report --preset SLUG`).
+    title:   the name shown to the class.
+    page:    the page file that shows it, e.g. "pages/landscape.py".
+    summary: what the class will see and why, with the paper.
+    net:     NetConfig field overrides on the default pair's residual net (`net_config_for("digits")`).
+    train:   TrainConfig field overrides on `TrainConfig()`.
+    view:    page settings: session-state key -> value, each a widget key of `page` (or page
+             state in its URL defaults) with a value that widget accepts. Treat as read-only:
+             copy before handing values to a UI.
+    """
+
+    slug: str
+    title: str
+    page: str
+    summary: str
+    net: dict = field(default_factory=dict)
+    train: dict = field(default_factory=dict)
+    view: dict = field(default_factory=dict)
+
+
+# Random 1-D nets of the shattering view (its page defaults, Balduzzi et al. 2017).
+SHATTER_SETTINGS = dict(depth=10, width=200, seeds=3, points=256, sweep=(1, 2, 3, 5, 8, 12, 20, 30))
+# Shortcut scales compared by the λ preset (He et al. 2016b, §3.1 and Table 1).
+SCALES = (0.5, 1.0, 1.5)
+SCALE_COLORS = {0.5: "#f4a582", 1.0: "#d6604d", 1.5: "#67001f"}
+PRE_COLOR = "#1b7837"
+
+PRESETS: tuple[Preset, ...] = (
+    Preset(
+        slug="degradation",
+        title="Degradation (He 2016 Fig. 1)",
+        page="pages/build_train.py",
+        summary=("With the same step budget, a 27-block plain net ends with a higher training loss than a 3- or "
+                 "9-block one, while its residual twin keeps improving with depth: the degradation problem that "
+                 "motivated shortcuts (He et al. 2016, Deep Residual Learning, Fig. 1). It is the training loss, "
+                 "so it is not overfitting."),
+        net=dict(depth=27, width=8),
+        train=dict(epochs=4),
+        view={"deg_depths": [3, 9, 27], "deg_seeds": 2, "deg_run": True},
+    ),
+    Preset(
+        slug="landscapes",
+        title="Skip vs no skip landscapes (Li 2018)",
+        page="pages/landscape.py",
+        summary=("The loss around the trained weights along two filter-normalized random directions, the same "
+                 "for both nets: the 15-block plain net sits in a narrow, steep basin, the residual twin in a "
+                 "wide one (Li et al. 2018, Visualizing the Loss Landscape of Neural Nets, Fig. 5)."),
+        net=dict(depth=15, width=8),
+        train=dict(epochs=8),
+        view={"landscape_view": "2-D contours", "landscape_mode": "log", "landscape_clip": 10.0,
+              "ls_grid": 13, "ls_span": 1.0, "ls_samples": 128, "ls_seed": 0, "ls_normalization": "filter",
+              "ls_bias_bn": False},
+    ),
+    Preset(
+        slug="shattering",
+        title="Shattering with depth (Balduzzi 2017)",
+        page="pages/shattering.py",
+        summary=("Gradients df/dx of random nets f: ℝ → ℝ at 256 inputs: a 10-block plain net's gradient is "
+                 "white noise, its residual twin's stays correlated (brown noise), and the correlation of "
+                 "neighbouring gradients falls exponentially with depth without shortcuts but slowly with them "
+                 "(Balduzzi et al. 2017, The Shattered Gradients Problem)."),
+    ),
+    Preset(
+        slug="deletion",
+        title="Delete a block (Veit 2016)",
+        page="pages/ensemble.py",
+        summary=("Delete one block of a trained 15-block net at test time: the residual net barely notices, the "
+                 "plain net falls to chance. Deleting more blocks degrades the residual net smoothly, like an "
+                 "ensemble losing members, and most of its gradient flows along short paths (Veit et al. 2016, "
+                 "Residual Networks Behave Like Ensembles of Relatively Shallow Networks)."),
+        net=dict(depth=15, width=8),
+        train=dict(epochs=8),
+        view={"ens_samples": 20, "ens_max_k": 0, "ens_include_downsampling": False, "ens_seed": 0,
+              "ens_batch": 128, "ensemble_diagram_n": 3},
+    ),
+    Preset(
+        slug="preactivation",
+        title="Pre-activation vs original (He 2016b)",
+        page="pages/build_train.py",
+        summary=("The original block adds the shortcut before a final ReLU; the full pre-activation block "
+                 "(BN-ReLU-conv twice) leaves the shortcut path a pure identity. At 27 blocks and a short budget "
+                 "the pre-activation net trains faster and further (He et al. 2016b, Identity Mappings in Deep "
+                 "Residual Networks)."),
+        net=dict(depth=27, width=8, order="pre"),
+        train=dict(epochs=4),
+    ),
+    Preset(
+        slug="shortcut-scale",
+        title="Shortcut scale λ",
+        page="pages/build_train.py",
+        summary=("y = λ·x + F(x): only λ = 1 keeps an identity path through every block. Over n blocks the "
+                 "shortcut path scales the signal and its gradient by λⁿ, so λ = 0.5 makes it vanish (the net "
+                 "trains like a plain one and its gradients shatter again) and λ = 1.5 makes it explode (He et al. "
+                 "2016b, Identity Mappings in Deep Residual Networks, §3)."),
+        net=dict(depth=15, width=8, shortcut_scale=0.5),
+        train=dict(epochs=8),
+    ),
+)
+
+
+def preset_slugs() -> list[str]:
+    """The presets' command-line names, in lecture order."""
+    return [p.slug for p in PRESETS]
+
+
+def get_preset(slug: str) -> Preset:
+    """The preset named `slug`; ValueError listing the valid names otherwise."""
+    for p in PRESETS:
+        if p.slug == slug:
+            return p
+    raise ValueError(f"unknown preset {slug!r}; choose one of: {', '.join(preset_slugs())}")
+
+
+def preset_pair(preset: Preset) -> tuple[NetConfig, TrainConfig]:
+    """(residual NetConfig, TrainConfig) of the preset's pair: the default pair with its overrides.
+
+    The plain twin is `net.twin()`. Both configs are validated (ConfigError when not).
+    """
+    cfg = TrainConfig().replace(**preset.train)
+    net = net_config_for(cfg.dataset, **{**preset.net, "skip": True})
+    return net, cfg
+
+
+# --- report sections ---------------------------------------------------------------------
+
+
+class _Steps:
+    """Progress over a known amount of work (arbitrary units, e.g. blocks × epochs)."""
+
+    def __init__(self, callback: Progress | None, total: float) -> None:
+        self.callback, self.total, self.done = callback, max(total, 1e-9), 0.0
+
+    def __call__(self, units: float, message: str) -> None:
+        if self.callback is not None:
+            self.callback(min(self.done / self.total, 1.0), message)
+        self.done += units
+
+    def part(self, units: float, prefix: str) -> Callable[[float, str], None]:
+        """A (fraction, text) callback for a sub-computation worth `units`."""
+        start = self.done
+        self.done += units
+
+        def cb(f: float, text: str) -> None:
+            if self.callback is not None:
+                self.callback(min((start + min(max(f, 0.0), 1.0) * units) / self.total, 1.0),
+                              text if text.startswith(prefix) else f"{prefix}: {text}")
+
+        return cb
+
+    def finish(self) -> None:
+        if self.callback is not None:
+            self.callback(1.0, "done")
+
+
+def _train_units(net: NetConfig, cfg: TrainConfig) -> float:
+    return net.depth * cfg.epochs
+
+
+def _train(net: NetConfig, cfg: TrainConfig, data, steps: _Steps, label: str) -> Run:
+    steps(_train_units(net, cfg), f"training the {label} net ({net.name}, {cfg.epochs} epoch{'s' if cfg.epochs > 1 else ''})")
+    return train(net, cfg, data=data)
+
+
+def _data(cfg: TrainConfig):
+    from .data import load_dataset
+
+    return load_dataset(cfg.dataset, cfg.data_root, cfg.data_limit)
+
+
+def _loss(run: Run) -> str:
+    h = run.history
+    return f"diverged at step {h.diverged_at_step}" if h.diverged else f"{h.train_loss:.3g}"
+
+
+def _acc(run: Run) -> str:
+    a = run.history.test_accuracy
+    return "—" if a != a else f"{a:.1%}"
+
+
+def _degradation_sections(preset: Preset, progress: Progress | None) -> list[Section]:
+    from .degradation import DEFAULT_EPOCHS, DEFAULT_WIDTH, degradation_study, summarize
+    from .plots import training as P
+
+    net, cfg = preset_pair(preset)
+    depths, seeds = sorted(preset.view["deg_depths"]), range(preset.view["deg_seeds"])
+    base, study_cfg = net.replace(width=DEFAULT_WIDTH), cfg.replace(epochs=DEFAULT_EPOCHS)  # as the page does
+    steps = _Steps(progress, 2 * _train_units(net, cfg) + 2 * len(seeds) * sum(depths) * study_cfg.epochs)
+    data = _data(cfg)
+    plain, residual = (_train(n, cfg, data, steps, n.name.split()[0]) for n in (net.twin(), net))
+    runs = {"plain": plain, "residual": residual}
+    study = steps.part(steps.total - steps.done, "degradation study")
+    cost = np.cumsum([0] + [d for d in depths for _ in seeds for _ in (0, 1)])  # the study's job order
+    points = degradation_study(base, study_cfg, depths, list(seeds),
+                               callback=lambda i, n, label: study(cost[i] / cost[-1], f"{min(i + 1, n)}/{n}, {label}"))
+    summary = summarize(points)
+    steps.finish()
+    by_depth = "; ".join(f"{d} blocks: plain {p:.3g}, residual {r:.3g}" for d, p, r in
+                         zip(summary["plain"]["depth"], summary["plain"]["mean"], summary["residual"]["mean"]))
+    return [
+        Section("Training curves of the deep pair",
+                f"{net.depth} blocks ({net.layer_count} layers), width {net.width}, {cfg.epochs} epochs on digits, same "
+                f"initial weights and data order. Look for the plain net's loss staying high while the residual "
+                f"twin's falls. Final training loss: plain {_loss(plain)}, residual {_loss(residual)}; test "
+                f"accuracy: plain {_acc(plain)}, residual {_acc(residual)}.",
+                P.loss_curves(runs)),
+        Section("Gradient norm per block, first steps",
+                "How large ‖∂L/∂θ‖ is in each block over the first training steps. In the plain net it changes by "
+                "orders of magnitude from the input side to the output side; through identity shortcuts it stays "
+                "level.",
+                P.gradient_norms(runs)),
+        Section("Degradation: final training loss against depth",
+                f"Plain and residual nets at {', '.join(map(str, depths))} blocks, width {base.width}, "
+                f"{study_cfg.epochs} epochs, {len(seeds)} seed{'s' if len(seeds) > 1 else ''} each (band: min to "
+                f"max over seeds). Look for the plain curve rising with depth while the residual one does not "
+                f"(He et al. 2016, Fig. 1). Mean final training loss — {by_depth}.",
+                P.degradation(summary, points)),
+    ]
+
+
+def _landscape_sections(preset: Preset, progress: Progress | None) -> list[Section]:
+    from . import landscape as L
+    from .plots import landscape as P
+
+    net, cfg = preset_pair(preset)
+    v = preset.view
+    grid, span, samples, seed = v["ls_grid"], v["ls_span"], v["ls_samples"], v["ls_seed"]
+    mode, clip = v["landscape_mode"], v["landscape_clip"]
+    # A grid point is one forward pass over `samples`; an epoch about 6,000 sample passes (train + eval).
+    plane_units = grid * grid * net.depth * samples / 6000
+    steps = _Steps(progress, 2 * _train_units(net, cfg) + 2 * plane_units)
+    data = _data(cfg)
+    runs = {"plain": _train(net.twin(), cfg, data, steps, "plain"),
+            "residual": _train(net, cfg, data, steps, "residual")}
+    surfaces = {}
+    for label, run in runs.items():
+        steps(plane_units, f"loss surface of the {label} net ({grid}×{grid} grid, {samples} samples)")
+        surfaces[label] = L.plane(run.model, data.x_train, data.y_train, grid=grid, span=span, samples=samples,
+                                  seed=seed, normalization=v["ls_normalization"], include_bias_bn=v["ls_bias_bn"])
+    steps.finish()
+    zr = P.shared_zrange(surfaces.values(), mode, clip)
+    chance = math.log(net.classes)  # cross-entropy of a uniform guess
+
+    def stats(s) -> str:
+        below = float(np.mean(np.nan_to_num(s.loss, nan=np.inf) < chance))
+        return f"loss at θ* {s.center_loss:.3g}, median over the plane {np.nanmedian(s.loss):.3g}, {below:.0%} of the plane below chance loss"
+
+    out = []
+    for label, s in surfaces.items():
+        out.append(Section(
+            f"{label.capitalize()} net: loss surface",
+            f"{runs[label].net.name}, width {net.width}, trained {cfg.epochs} epochs. f(α, β) = L(θ* + αδ + βη) on a "
+            f"{grid}×{grid} grid over [−{span:g}, {span:g}]², filter-normalized directions from seed {seed} (the same "
+            f"for both nets), one colour scale for both. {stats(s).capitalize()}.",
+            P.contour_figure(s, f"{label}: {runs[label].net.name}", mode, clip, zr)))
+    out.append(Section(
+        "1-D slices through θ*",
+        "The β = 0 row of both planes: how fast the loss rises away from the trained weights along the same "
+        "direction δ. Look for the plain net's steeper, narrower basin against the residual net's wide, flat one "
+        f"(Li et al. 2018). Plain: {stats(surfaces['plain'])}; residual: {stats(surfaces['residual'])}.",
+        P.slices_figure(surfaces, mode, clip)))
+    return out
+
+
+def _shattering_sections(preset: Preset, progress: Progress | None) -> list[Section]:
+    from . import shattering as sh
+    from .plots import shattering as P
+
+    s = SHATTER_SETTINGS
+    steps = _Steps(progress, 2 * s["seeds"] * (s["depth"] + sum(s["sweep"])))
+    base = sh.shatter_config(s["depth"], s["width"])
+    steps(2 * s["seeds"] * s["depth"], f"gradients of {s['seeds']} random plain and residual nets, {s['depth']} blocks")
+    plain = sh.shatter(base.replace(skip=False), points=s["points"], seeds=s["seeds"])
+    residual = sh.shatter(base, points=s["points"], seeds=s["seeds"])
+    sweep = sh.depth_sweep(base, s["sweep"], seeds=s["seeds"], points=s["points"],
+                           progress=steps.part(2 * s["seeds"] * sum(s["sweep"]), "depth sweep"))
+    steps.finish()
+    where = (f"{s['depth']} blocks ({2 * s['depth'] + 1} hidden layers of {s['width']} units, BN, ReLU, He "
+             f"initialisation), {s['points']} inputs on [−2, 2]")
+    table = "; ".join(f"{d}: plain {p:.2f}, residual {r:.2f}"
+                      for d, p, r in zip(sweep.depths, sweep.mean("plain"), sweep.mean("residual")))
+    return [
+        Section("Plain net: gradient against input",
+                f"{where}. The gradient df/dx of one random plain net jumps from each input to the next: white "
+                f"noise. Lag-1 autocorrelation {plain.lag1:.2f} (mean over {s['seeds']} nets; 1 is smooth, 0 is "
+                f"white noise).", P.gradient_figure(plain)),
+        Section("Residual net: gradient against input",
+                f"The residual twin (same weights, with shortcuts): the gradient wanders like a random walk (brown "
+                f"noise). Lag-1 autocorrelation {residual.lag1:.2f}.", P.gradient_figure(residual)),
+        Section("Plain net: correlation of gradients",
+                "Correlation of g_i with g_j over the random nets, central inputs: only the diagonal is lit when "
+                "neighbouring gradients are unrelated.", P.correlation_figure(plain)),
+        Section("Residual net: correlation of gradients",
+                "The same for the residual net: a broad band along the diagonal, gradients at nearby inputs agree.",
+                P.correlation_figure(residual)),
+        Section("Autocorrelation of the gradients",
+                "r_k between gradients k grid steps apart: the plain net's drops to about 0 after one step, the "
+                "residual net's decays slowly.", P.acf_figure(plain, residual)),
+        Section("Lag-1 autocorrelation against depth",
+                f"Mean ± std over {s['seeds']} random nets at each depth, with Balduzzi's theory curves (dotted): "
+                f"2^-L for L hidden ReLU layers without shortcuts, 1/√L for BN resnets. Look for how fast each "
+                f"curve falls: exponentially without shortcuts, slowly with them. Measured (blocks: lag-1) — "
+                f"{table}.", P.sweep_figure(sweep)),
+    ]
+
+
+def _deletion_sections(preset: Preset, progress: Progress | None) -> list[Section]:
+    from . import ensemble as E
+    from .plots import ensemble as P
+
+    net, cfg = preset_pair(preset)
+    v = preset.view
+    samples, seed, max_k = v["ens_samples"], v["ens_seed"], v["ens_max_k"] or None
+    steps = _Steps(progress, 2 * _train_units(net, cfg) + 3 * net.depth * samples / 10)
+    data = _data(cfg)
+    runs = [_train(n, cfg, data, steps, n.name.split()[0]) for n in (net.twin(), net)]
+    results = [E.lesion_study(run, samples=samples, seed=seed, max_k=max_k,
+                              include_downsampling=v["ens_include_downsampling"],
+                              callback=steps.part(net.depth * samples / 10, f"deleting blocks of the {run.label} net"))
+               for run in runs]
+    paths = E.path_gradient_study(runs[1], samples=samples, seed=seed, batch=v["ens_batch"],
+                                  callback=steps.part(net.depth * samples / 10, "gradient by path length"))
+    steps.finish()
+
+    def one_block(r) -> str:
+        keep = [a for i, a in enumerate(r.single_block_accuracy) if i not in r.downsampling_blocks]
+        return f"Intact {r.base_accuracy:.1%}, mean with one block deleted {sum(keep) / max(len(keep), 1):.1%}"
+
+    down = ", ".join(str(i + 1) for i in results[1].downsampling_blocks)
+    n = v["ensemble_diagram_n"]
+    out = [
+        Section("The unrolled view",
+                f"y = y' + f(y') at every block: {n} blocks expand into 2^{n} = {2 ** n} paths, C({n}, k) of them "
+                f"through k residual branches (Veit et al. 2016, Fig. 1). The trained residual net below has "
+                f"{net.depth} blocks: {2 ** net.depth:,} paths.", P.unrolled_figure(n)),
+    ]
+    for run, r in zip(runs, results):
+        out.append(Section(
+            f"{r.label.capitalize()} net: delete one block",
+            f"{run.net.name}, width {net.width}: test accuracy with one "
+            f"block removed (residual: y = x + F(x) → y = x; plain: y = F(x) → y = x). Hatched bars are "
+            f"downsampling blocks ({down}), where a deleted block becomes y = shortcut(x). {one_block(r)}; chance "
+            f"{r.chance:.0%}. Look for: the residual net barely notices, the plain net falls to chance.",
+            P.deletion_figure(r)))
+    ks = results[1].k_sweep
+    ks_text = ", ".join(f"k={k}: {m:.0%}" for k, m in zip(ks.k, ks.mean)) if ks else ""
+    out.append(Section(
+        "Delete k blocks at once",
+        f"Mean test accuracy over up to {samples} random sets of k deleted blocks. The residual net degrades "
+        f"smoothly, like an ensemble losing members (Veit Fig. 3b); the plain net is at chance from k = 1. "
+        f"Residual net — {ks_text}.", P.k_sweep_figure(results)))
+    if any(r.reorder is not None for r in results):
+        out.append(Section(
+            "Reorder blocks",
+            "Random swaps of blocks with the same shapes (Kendall τ = 1 is the trained order): reordering also "
+            "degrades the residual net gradually (Veit Fig. 3c).", P.reorder_figure(results)))
+    a, b = paths.effective
+    out.append(Section(
+        "Gradient by path length",
+        f"Residual net, {paths.n_blocks} blocks. Middle: the gradient at the first block's input through the "
+        f"residual branches of k blocks and the shortcuts of the others falls fast with k. Right: summed over all "
+        f"C(n, k) paths of each length, 90 % of the gradient comes from paths through {a}–{b} branches, much "
+        f"shorter than the net is deep (Veit Fig. 6).", P.path_length_figure(paths)))
+    return out
+
+
+def _preactivation_sections(preset: Preset, progress: Progress | None) -> list[Section]:
+    from .plots import training as P
+    from .plots.common import PLAIN_COLOR, RESIDUAL_COLOR
+    from .plots.compare import recolor
+
+    net, cfg = preset_pair(preset)
+    pre, post = net.replace(order="pre"), net.replace(order="post")
+    steps = _Steps(progress, 3 * _train_units(net, cfg))
+    data = _data(cfg)
+    runs = {"plain": _train(pre.twin(), cfg, data, steps, "plain"),
+            "original residual": _train(post, cfg, data, steps, "original (post-activation) residual"),
+            "pre-activation residual": _train(pre, cfg, data, steps, "pre-activation residual")}
+    steps.finish()
+    colors = {"plain": PLAIN_COLOR, "original residual": RESIDUAL_COLOR, "pre-activation residual": PRE_COLOR}
+    res = ", ".join(f"{k} {_loss(r)} (test accuracy {_acc(r)})" for k, r in runs.items())
+    setting = (f"{net.depth} blocks ({net.layer_count} layers), width {net.width}, {cfg.epochs} epochs on digits, "
+               "the same initial weights and data order")
+    return [
+        Section("Training curves: original vs pre-activation blocks",
+                f"{setting}. Original block (He 2016): relu(x + BN(conv(relu(BN(conv(x)))))), a ReLU after the "
+                f"addition; pre-activation (He 2016b): x + conv(relu(BN(conv(relu(BN(x)))))). The plain twin is the "
+                f"same net for both orders (the same layers in the same sequence; only the block boundaries move), "
+                f"so it is trained once. Look for the original net's loss spiking in the first epoch while the "
+                f"pre-activation net's falls at once and ends lower. Final "
+                f"training loss — {res}.",
+                recolor(P.loss_curves(runs), colors)),
+        Section("Test accuracy",
+                "Test accuracy per epoch of the three nets (chance is 10 %).",
+                recolor(P.accuracy_curves(runs, 1.0 / net.classes), colors)),
+        Section("Gradient norm per block, first steps",
+                "‖∂L/∂θ‖ per block over the first steps (median, band: min to max). Both residual nets keep it "
+                "level from block to block while the plain net's is smaller and spread over orders of magnitude. "
+                "With pre-activation the path from any block to the output through the shortcuts is a pure "
+                "identity (no ReLU after the addition), so the first blocks get at least as much gradient as "
+                "the last.",
+                recolor(P.gradient_norms(runs), colors)),
+    ]
+
+
+def _scale_sweep(depths, seeds: int, points: int, width: int) -> dict[str, dict]:
+    """Lag-1 autocorrelation and RMS of df/dx of random 1-D nets by depth, for each λ and the plain net."""
+    from . import shattering as sh
+    from .plots.common import PLAIN_COLOR
+
+    curves = {}
+    kinds = [("plain", dict(skip=False), PLAIN_COLOR)] + [
+        (f"residual, λ = {lam:g}", dict(shortcut_scale=lam), SCALE_COLORS.get(lam)) for lam in SCALES]
+    for label, kw, color in kinds:
+        lag1, rms = [], []
+        for d in depths:
+            r = sh.shatter(sh.shatter_config(d, width, **kw), points=points, seeds=seeds)
+            lag1.append(r.lag1)
+            rms.append(float(np.sqrt(np.mean(r.gradients ** 2))))
+        curves[label] = {"lag1": lag1, "rms": rms, "color": color}
+    return curves
+
+
+def _scale_sections(preset: Preset, progress: Progress | None) -> list[Section]:
+    from .plots import training as P
+    from .plots.common import PLAIN_COLOR
+    from .plots.compare import recolor, scale_sweep_figure
+
+    net, cfg = preset_pair(preset)
+    s = SHATTER_SETTINGS
+    steps = _Steps(progress, (1 + len(SCALES)) * _train_units(net, cfg) + (1 + len(SCALES)) * sum(s["sweep"]))
+    data = _data(cfg)
+    runs = {"plain": _train(net.twin(), cfg, data, steps, "plain")}
+    for lam in SCALES:
+        runs[f"λ = {lam:g}"] = _train(net.replace(shortcut_scale=lam), cfg, data, steps, f"residual λ = {lam:g}")
+    steps((1 + len(SCALES)) * sum(s["sweep"]), "gradients of random 1-D nets for each λ and depth")
+    curves = _scale_sweep(s["sweep"], 2, s["points"], s["width"])
+    steps.finish()
+    colors = {"plain": PLAIN_COLOR, **{f"λ = {lam:g}": SCALE_COLORS[lam] for lam in SCALES}}
+    fig = recolor(P.loss_curves(runs), colors)
+    finite = [v for r in runs.values() for v in r.history.epoch_train_loss if math.isfinite(v) and v > 0]
+    if finite:  # an exploding run would squash the others into a corner: cut the axis at 10^4
+        fig.update_yaxes(range=[math.floor(math.log10(min(finite))) - 0.2, 4])
+    res = "; ".join(f"{k}: {_loss(r)}" for k, r in runs.items())
+    deep = s["sweep"][-1]
+    at = "; ".join(f"{k}: lag-1 {c['lag1'][-1]:.2f}, RMS {c['rms'][-1]:.3g}" for k, c in curves.items())
+    return [
+        Section("Training curves for λ = 0.5, 1 and 1.5",
+                f"Residual nets y = λ·x + F(x) with {net.depth} blocks, width {net.width}, {cfg.epochs} epochs, and "
+                f"their plain twin; same initial weights and data order. Look for λ = 1 training fastest, λ = 0.5 "
+                f"trailing towards the plain net, and λ = 1.5 blowing up (the axis is cut at 10⁴). Final training "
+                f"loss — {res}.", fig),
+        Section("Gradients of random nets by λ and depth",
+                f"Random nets f: ℝ → ℝ ({s['width']} units, BN; 2 seeds, {s['points']} inputs). Left: with λ = 0.5 "
+                f"the correlation of neighbouring gradients falls as fast as without shortcuts (shattered again); "
+                f"λ = 1 decays slowly; λ = 1.5 stays correlated because its growing shortcut path (1.5ⁿ) dominates "
+                f"the sum. Right: the gradient's size. Only λ = 1 keeps it growing slowly; with λ = 0.5 the "
+                f"shortcut path fades (0.5ⁿ) and the net behaves like the plain one, whose BN layers make the "
+                f"gradient explode with depth; with λ = 1.5 the shortcut path itself explodes. "
+                f"At {deep} blocks — {at}.",
+                scale_sweep_figure(s["sweep"], curves)),
+    ]
+
+
+_BUILDERS: dict[str, Callable[[Preset, Progress | None], list[Section]]] = {
+    "degradation": _degradation_sections,
+    "landscapes": _landscape_sections,
+    "shattering": _shattering_sections,
+    "deletion": _deletion_sections,
+    "preactivation": _preactivation_sections,
+    "shortcut-scale": _scale_sections,
+}
+
+
+def sections(preset: Preset, progress: Progress | None = None) -> list[Section]:
+    """The preset's figures with captions (what to look for, what was measured), computed now.
+
+    The same computations as the preset's page with its `view` settings. `progress(fraction,
+    message)` is called before each step. Trains on CUDA when present, otherwise the CPU.
+    """
+    return _BUILDERS[preset.slug](preset, progress)
+
+
+def report_intro(preset: Preset, seconds: float | None = None) -> str:
+    """The opening paragraph of a preset's report: the summary, the pair and how long it took."""
+    net, cfg = preset_pair(preset)
+    took = f" Computed in {seconds:.0f} s." if seconds is not None else ""
+    return (f"{preset.summary} Pair: {net.name} and its plain twin, width {net.width}"
+            f"{f', λ = {net.shortcut_scale:g}' if net.shortcut_scale != 1 else ''}"
+            f"{', pre-activation' if net.order == 'pre' else ''}; {cfg.epochs} epochs of {cfg.optimizer.upper()} on "
+            f"{cfg.dataset}. In the app: the '{preset.title}' preset opens {preset.page}.{took}")
+
+
+def build_report(preset: Preset, progress: Progress | None = None) -> tuple[str, str, list[Section]]:
+    """(title, intro, sections) of a preset's report, for `report.write_report`."""
+    start = time.perf_counter()
+    secs = sections(preset, progress)
+    return preset.title, report_intro(preset, time.perf_counter() - start), secs
