@@ -5,6 +5,8 @@ import os
 import streamlit as st
 
 import ui  # noqa: F401  (runs the page through app.py's navigation, see ui/__init__.py)
+from resnet_viz.presets import PRESETS
+from ui.common import apply_preset
 
 st.title("ResNet Lab")
 st.markdown(
@@ -40,8 +42,21 @@ for title, icon, path, what, paper in VIEWS:
         st.markdown(what)
         st.caption(paper)
 
+st.header("Presets: the classic figures, one click each")
+st.caption("Each preset trains the pair it needs (seconds to a minute, once per server), sets the view and opens "
+           "it. The same figures as an offline HTML page: `python -m resnet_viz report --preset NAME --out FILE.html`.")
+cols = st.columns(3)
+for i, preset in enumerate(PRESETS):
+    with cols[i % 3].container(border=True, height="stretch"):
+        st.markdown(f"**{preset.title}**")
+        st.caption(preset.summary)
+        if st.button("Open", key=f"preset_{preset.slug}", icon=":material/play_arrow:"):
+            apply_preset(preset)
+
 st.markdown(
     "**In a lecture:** every view opens with the default comparison (a ResNet-20-style CNN on digits and its "
     "plain twin, trained once per server and shared). Train other pairs on *Build & train*: they appear in the "
-    "*Trained pair* picker of every view."
+    "*Trained pair* picker of every view. Every page keeps its settings in the address bar: copy the link to "
+    "share or bookmark exactly what is on screen. *Presenter mode* (sidebar) enlarges everything for a projector; "
+    "each figure has a PNG button in its toolbar and an interactive-HTML download below it."
 )
