@@ -51,8 +51,8 @@ class Preset:
     view: dict = field(default_factory=dict)
 
 
-# Random 1-D nets of the shattering view (its page defaults, Balduzzi et al. 2017).
-SHATTER_SETTINGS = dict(depth=10, width=200, seeds=3, points=256, sweep=(1, 2, 3, 5, 8, 12, 20, 30))
+# Random 1-D nets compared by the λ preset (the shattering view's nets, Balduzzi et al. 2017).
+SCALE_SWEEP = dict(width=200, seeds=2, points=256, depths=(1, 2, 3, 5, 8, 12, 20, 30))
 # Shortcut scales compared by the λ preset (He et al. 2016b, §3.1 and Table 1).
 SCALES = (0.5, 1.0, 1.5)
 SCALE_COLORS = {0.5: "#f4a582", 1.0: "#d6604d", 1.5: "#67001f"}
@@ -92,6 +92,8 @@ PRESETS: tuple[Preset, ...] = (
                  "white noise, its residual twin's stays correlated (brown noise), and the correlation of "
                  "neighbouring gradients falls exponentially with depth without shortcuts but slowly with them "
                  "(Balduzzi et al. 2017, The Shattered Gradients Problem)."),
+        view={"sh_depth": 10, "sh_width": 200, "sh_lam": 1.0, "sh_seeds": 3, "sh_points": 256, "sh_bn": True,
+              "sh_order": "post", "sh_looks_linear": False, "sh_sweep": "1,2,3,5,8,12,20,30"},
     ),
     Preset(
         slug="deletion",
@@ -298,17 +300,21 @@ def _shattering_sections(preset: Preset, progress: Progress | None) -> list[Sect
     from . import shattering as sh
     from .plots import shattering as P
 
-    s = SHATTER_SETTINGS
-    steps = _Steps(progress, 2 * s["seeds"] * (s["depth"] + sum(s["sweep"])))
-    base = sh.shatter_config(s["depth"], s["width"])
+    s = {k[3:]: v for k, v in preset.view.items() if k.startswith("sh_")}  # the page's settings
+    depths = sorted({int(t) for t in s["sweep"].split(",") if t.strip()})
+    steps = _Steps(progress, 2 * s["seeds"] * (s["depth"] + sum(depths)))
+    # As the page does: the residual net and its plain twin (looks-linear init optional).
+    base = sh.shatter_config(s["depth"], s["width"], shortcut_scale=s["lam"], norm="batch" if s["bn"] else "none",
+                             order=s["order"])
     steps(2 * s["seeds"] * s["depth"], f"gradients of {s['seeds']} random plain and residual nets, {s['depth']} blocks")
-    plain = sh.shatter(base.replace(skip=False), points=s["points"], seeds=s["seeds"])
-    residual = sh.shatter(base, points=s["points"], seeds=s["seeds"])
-    sweep = sh.depth_sweep(base, s["sweep"], seeds=s["seeds"], points=s["points"],
-                           progress=steps.part(2 * s["seeds"] * sum(s["sweep"]), "depth sweep"))
+    plain = sh.shatter(base.replace(skip=False), points=s["points"], seeds=s["seeds"],
+                       looks_linear_init=s["looks_linear"])
+    residual = sh.shatter(base.replace(skip=True), points=s["points"], seeds=s["seeds"])
+    sweep = sh.depth_sweep(base, depths, seeds=s["seeds"], points=s["points"], looks_linear_plain=s["looks_linear"],
+                           progress=steps.part(2 * s["seeds"] * sum(depths), "depth sweep"))
     steps.finish()
-    where = (f"{s['depth']} blocks ({2 * s['depth'] + 1} hidden layers of {s['width']} units, BN, ReLU, He "
-             f"initialisation), {s['points']} inputs on [−2, 2]")
+    where = (f"{s['depth']} blocks ({2 * s['depth'] + 1} hidden layers of {s['width']} units, "
+             f"{'BN, ' if s['bn'] else ''}ReLU, He initialisation), {s['points']} inputs on [−2, 2]")
     table = "; ".join(f"{d}: plain {p:.2f}, residual {r:.2f}"
                       for d, p, r in zip(sweep.depths, sweep.mean("plain"), sweep.mean("residual")))
     return [
@@ -459,14 +465,14 @@ def _scale_sections(preset: Preset, progress: Progress | None) -> list[Section]:
     from .plots.compare import recolor, scale_sweep_figure
 
     net, cfg = preset_pair(preset)
-    s = SHATTER_SETTINGS
-    steps = _Steps(progress, (1 + len(SCALES)) * _train_units(net, cfg) + (1 + len(SCALES)) * sum(s["sweep"]))
+    s = SCALE_SWEEP
+    steps = _Steps(progress, (1 + len(SCALES)) * _train_units(net, cfg) + (1 + len(SCALES)) * sum(s["depths"]))
     data = _data(cfg)
     runs = {"plain": _train(net.twin(), cfg, data, steps, "plain")}
     for lam in SCALES:
         runs[f"λ = {lam:g}"] = _train(net.replace(shortcut_scale=lam), cfg, data, steps, f"residual λ = {lam:g}")
-    steps((1 + len(SCALES)) * sum(s["sweep"]), "gradients of random 1-D nets for each λ and depth")
-    curves = _scale_sweep(s["sweep"], 2, s["points"], s["width"])
+    steps((1 + len(SCALES)) * sum(s["depths"]), "gradients of random 1-D nets for each λ and depth")
+    curves = _scale_sweep(s["depths"], s["seeds"], s["points"], s["width"])
     steps.finish()
     colors = {"plain": PLAIN_COLOR, **{f"λ = {lam:g}": SCALE_COLORS[lam] for lam in SCALES}}
     fig = recolor(P.loss_curves(runs), colors)
@@ -474,7 +480,7 @@ def _scale_sections(preset: Preset, progress: Progress | None) -> list[Section]:
     if finite:  # an exploding run would squash the others into a corner: cut the axis at 10^4
         fig.update_yaxes(range=[math.floor(math.log10(min(finite))) - 0.2, 4])
     res = "; ".join(f"{k}: {_loss(r)}" for k, r in runs.items())
-    deep = s["sweep"][-1]
+    deep = s["depths"][-1]
     at = "; ".join(f"{k}: lag-1 {c['lag1'][-1]:.2f}, RMS {c['rms'][-1]:.3g}" for k, c in curves.items())
     return [
         Section("Training curves for λ = 0.5, 1 and 1.5",
@@ -483,14 +489,15 @@ def _scale_sections(preset: Preset, progress: Progress | None) -> list[Section]:
                 f"trailing towards the plain net, and λ = 1.5 blowing up (the axis is cut at 10⁴). Final training "
                 f"loss — {res}.", fig),
         Section("Gradients of random nets by λ and depth",
-                f"Random nets f: ℝ → ℝ ({s['width']} units, BN; 2 seeds, {s['points']} inputs). Left: with λ = 0.5 "
+                f"Random nets f: ℝ → ℝ ({s['width']} units, BN; {s['seeds']} seeds, {s['points']} inputs). Left: "
+                f"with λ = 0.5 "
                 f"the correlation of neighbouring gradients falls as fast as without shortcuts (shattered again); "
                 f"λ = 1 decays slowly; λ = 1.5 stays correlated because its growing shortcut path (1.5ⁿ) dominates "
                 f"the sum. Right: the gradient's size. Only λ = 1 keeps it growing slowly; with λ = 0.5 the "
                 f"shortcut path fades (0.5ⁿ) and the net behaves like the plain one, whose BN layers make the "
                 f"gradient explode with depth; with λ = 1.5 the shortcut path itself explodes. "
                 f"At {deep} blocks — {at}.",
-                scale_sweep_figure(s["sweep"], curves)),
+                scale_sweep_figure(s["depths"], curves)),
     ]
 
 

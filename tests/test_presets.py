@@ -240,6 +240,8 @@ def _tiny(preset):
         view.update(ls_grid=5, ls_samples=64)
     if "ens_samples" in view:
         view.update(ens_samples=4)
+    if "sh_width" in view:
+        view.update(sh_width=25, sh_seeds=1, sh_sweep="1,4")
     return dataclasses.replace(preset, net={**preset.net, "depth": 6, "width": 4}, train={**preset.train, "epochs": 1},
                                view=view)
 
@@ -248,9 +250,9 @@ EXPECTED_SECTIONS = {"degradation": 3, "landscapes": 3, "shattering": 6, "deleti
                      "shortcut-scale": 2}
 
 
-@pytest.mark.parametrize("slug", [s for s in EXPECTED_SECTIONS if s != "shattering"])  # shattering: the CLI test
+@pytest.mark.parametrize("slug", EXPECTED_SECTIONS)
 def test_every_preset_builds_its_sections_with_progress(slug, monkeypatch):
-    monkeypatch.setattr(PR, "SHATTER_SETTINGS", dict(PR.SHATTER_SETTINGS, width=25, sweep=(1, 4)))
+    monkeypatch.setattr(PR, "SCALE_SWEEP", dict(PR.SCALE_SWEEP, width=25, depths=(1, 4)))
     seen = []
     secs = PR.sections(_tiny(PR.get_preset(slug)), lambda f, m: seen.append((f, m)))
     assert len(secs) == EXPECTED_SECTIONS[slug]
@@ -309,7 +311,7 @@ def test_report_writes_one_self_contained_page(tmp_path):
 
 
 def test_report_quiet_prints_nothing(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(PR, "SHATTER_SETTINGS", dict(PR.SHATTER_SETTINGS, width=25, seeds=1, sweep=(1, 4)))
+    monkeypatch.setattr(PR, "PRESETS", tuple(_tiny(p) for p in PR.PRESETS))
     assert main(["report", "--preset", "shattering", "--out", str(tmp_path / "q.html"), "--quiet"]) == 0
     captured = capsys.readouterr()
     assert captured.err == "" and captured.out == ""
