@@ -63,8 +63,8 @@ PRESETS: tuple[Preset, ...] = (
         slug="degradation",
         title="Degradation (He 2016 Fig. 1)",
         page="pages/build_train.py",
-        summary=("With the same step budget, a 27-block plain net ends with a higher training loss than a 3- or "
-                 "9-block one, while its residual twin keeps improving with depth: the degradation problem that "
+        summary=("With the same step budget, a 27-block plain net ends with a far higher training loss than a 3- "
+                 "or 9-block one, while its residual twin still trains well: the degradation problem that "
                  "motivated shortcuts (He et al. 2016, Deep Residual Learning, Fig. 1). It is the training loss, "
                  "so it is not overfitting."),
         net=dict(depth=27, width=8),
@@ -100,7 +100,7 @@ PRESETS: tuple[Preset, ...] = (
         title="Delete a block (Veit 2016)",
         page="pages/ensemble.py",
         summary=("Delete one block of a trained 15-block net at test time: the residual net barely notices, the "
-                 "plain net falls to chance. Deleting more blocks degrades the residual net smoothly, like an "
+                 "plain net falls to near chance. Deleting more blocks degrades the residual net smoothly, like an "
                  "ensemble losing members, and most of its gradient flows along short paths (Veit et al. 2016, "
                  "Residual Networks Behave Like Ensembles of Relatively Shallow Networks)."),
         net=dict(depth=15, width=8),
@@ -124,9 +124,9 @@ PRESETS: tuple[Preset, ...] = (
         title="Shortcut scale λ",
         page="pages/build_train.py",
         summary=("y = λ·x + F(x): only λ = 1 keeps an identity path through every block. Over n blocks the "
-                 "shortcut path scales the signal and its gradient by λⁿ, so λ = 0.5 makes it vanish (the net "
-                 "trains like a plain one and its gradients shatter again) and λ = 1.5 makes it explode (He et al. "
-                 "2016b, Identity Mappings in Deep Residual Networks, §3)."),
+                 "shortcut path scales the signal and its gradient by λⁿ, so λ = 0.5 makes it fade (training is "
+                 "slower and the gradients of random nets shatter again, like a plain net's) and λ = 1.5 makes it "
+                 "explode (training diverges) (He et al. 2016b, Identity Mappings in Deep Residual Networks, §3)."),
         net=dict(depth=15, width=8, shortcut_scale=0.5),
         train=dict(epochs=8),
     ),
@@ -246,7 +246,7 @@ def _degradation_sections(preset: Preset, progress: Progress | None) -> list[Sec
         Section("Degradation: final training loss against depth",
                 f"Plain and residual nets at {', '.join(map(str, depths))} blocks, width {base.width}, "
                 f"{study_cfg.epochs} epochs, {len(seeds)} seed{'s' if len(seeds) > 1 else ''} each (band: min to "
-                f"max over seeds). Look for the plain curve rising with depth while the residual one does not "
+                f"max over seeds). Look for the plain curve rising steeply with depth while the residual one stays low "
                 f"(He et al. 2016, Fig. 1). Mean final training loss — {by_depth}.",
                 P.degradation(summary, points)),
     ]
@@ -285,7 +285,7 @@ def _landscape_sections(preset: Preset, progress: Progress | None) -> list[Secti
             f"{label.capitalize()} net: loss surface",
             f"{runs[label].net.name}, width {net.width}, trained {cfg.epochs} epochs. f(α, β) = L(θ* + αδ + βη) on a "
             f"{grid}×{grid} grid over [−{span:g}, {span:g}]², filter-normalized directions from seed {seed} (the same "
-            f"for both nets), one colour scale for both. {stats(s).capitalize()}.",
+            f"for both nets), one colour scale for both. {stats(s)[0].upper() + stats(s)[1:]}.",
             P.contour_figure(s, f"{label}: {runs[label].net.name}", mode, clip, zr)))
     out.append(Section(
         "1-D slices through θ*",
@@ -378,14 +378,14 @@ def _deletion_sections(preset: Preset, progress: Progress | None) -> list[Sectio
             f"{run.net.name}, width {net.width}: test accuracy with one "
             f"block removed (residual: y = x + F(x) → y = x; plain: y = F(x) → y = x). Hatched bars are "
             f"downsampling blocks ({down}), where a deleted block becomes y = shortcut(x). {one_block(r)}; chance "
-            f"{r.chance:.0%}. Look for: the residual net barely notices, the plain net falls to chance.",
+            f"{r.chance:.0%}. Look for: the residual net barely notices, the plain net falls to near chance.",
             P.deletion_figure(r)))
     ks = results[1].k_sweep
     ks_text = ", ".join(f"k={k}: {m:.0%}" for k, m in zip(ks.k, ks.mean)) if ks else ""
     out.append(Section(
         "Delete k blocks at once",
         f"Mean test accuracy over up to {samples} random sets of k deleted blocks. The residual net degrades "
-        f"smoothly, like an ensemble losing members (Veit Fig. 3b); the plain net is at chance from k = 1. "
+        f"smoothly, like an ensemble losing members (Veit Fig. 3b); the plain net is near chance from k = 1. "
         f"Residual net — {ks_text}.", P.k_sweep_figure(results)))
     if any(r.reorder is not None for r in results):
         out.append(Section(
