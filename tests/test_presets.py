@@ -263,6 +263,22 @@ def test_every_preset_builds_its_sections_with_progress(slug, monkeypatch):
     assert len(seen) >= 3 and all(m for _, m in seen)
 
 
+def test_report_uses_the_settings_the_preset_gives_its_page():
+    # The report must show what the page shows with the preset's settings: the grid, the depths, the blocks.
+    import numpy as np
+
+    land = _tiny(PR.get_preset("landscapes"))
+    secs = PR.sections(dataclasses.replace(land, view={**land.view, "ls_grid": 7, "ls_span": 0.5}))
+    contour = secs[0].figure.data[0]
+    assert np.asarray(contour.z).shape == (7, 7) and np.allclose([min(contour.x), max(contour.x)], [-0.5, 0.5])
+    deg = _tiny(PR.get_preset("degradation"))
+    secs = PR.sections(dataclasses.replace(deg, view={**deg.view, "deg_depths": [3, 6], "deg_seeds": 2}))
+    dots = [t for t in secs[2].figure.data if t.mode == "markers"]
+    assert sorted({x for t in dots for x in t.x}) == [8, 14] and sum(len(t.x) for t in dots) == 2 * 2 * 2
+    delete = PR.sections(_tiny(PR.get_preset("deletion")))
+    assert [len(s.figure.data[0].x) for s in delete[1:3]] == [6, 6]  # one bar per block of each net
+
+
 def test_preactivation_plain_twin_is_the_same_net_for_both_orders():
     # The report trains one plain net for both block orders and says so: check that claim.
     import torch
