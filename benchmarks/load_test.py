@@ -1,0 +1,190 @@
+"""Load test: many students on one server (issue 7, "several users at once").
+
+Starts one `streamlit run app.py` on localhost (tests/browser_util.streamlit_server), opens
+N browser sessions at once in headless Chromium (one browser, one isolated context per
+session, driven concurrently with Playwright's async API), and has each session render
+every page in turn. A page counts as rendered when the script is idle
+(`[data-testid="stApp"][data-test-script-state="notRunning"]`, twice, a second apart); it
+fails when it shows an exception or an error box, or, for a view page, no plotly chart.
+
+Sessions start on different pages (session i starts at page i mod len(pages)), so heavy
+pages are hit at the same moment, as in a lecture where students click around. The server
+trains the default pair in the background from the start (RESNET_VIZ_WARM=1), and the
+first sessions to need it wait for it, as students would.
+
+Printed: failures (target: none), per-page median and slowest time under load, the
+slowest page; then, as the reference measured in the same run, one session alone renders
+every page on the now-warm server, and the ratio load/alone per page is printed. Exit
+status 1 when any page failed (2 for bad flags). Times on a shared machine are
+pessimistic.
+
+    python benchmarks/load_test.py --sessions 10
+    python benchmarks/load_test.py --sessions 3 --pages home landscape ensemble --no-reference
+
+Loopback only; bounded: at most 50 sessions, every page wait is capped (--page-timeout),
+and the whole run is cancelled after --timeout seconds (those pages count as failures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+from browser_util import CHROMIUM, CHROMIUM_ARGS, IDLE, streamlit_server  # noqa: E402
+
+# URL path of each page ("" is the home page; "home" is the same page by name).
+PAGES = ("home", "build_train", "landscape", "shattering", "ensemble", "features")
+VIEW_PAGES = frozenset(PAGES) - {"home"}
+MAX_SESSIONS = 50
+ERROR_SELECTORS = ('[data-testid="stException"]', '[data-testid="stAlertContentError"]')
+
+
+@dataclass
+class PageResult:
+    """One page render by one session."""
+
+    session: int
+    page: str
+    seconds: float
+    charts: int
+    failure: str | None = None  # None: rendered, no error, charts where a view needs them
+
+
+async def wait_idle(page, timeout_ms: int) -> None:
+    """Async twin of browser_util.wait_idle: idle, a second later idle again."""
+    await page.wait_for_timeout(1000)
+    await page.wait_for_selector(IDLE, timeout=timeout_ms)
+    await page.wait_for_timeout(1000)
+    await page.wait_for_selector(IDLE, timeout=timeout_ms)
+
+
+async def render(page, url: str, name: str, session: int, timeout_ms: int) -> PageResult:
+    """Open one page, wait until its script is idle, and check what it shows."""
+    t0 = time.perf_counter()
+    try:
+        await page.goto(f"{url}/{name}", timeout=timeout_ms)
+        await wait_idle(page, timeout_ms)
+    except Exception as e:  # Playwright's TimeoutError and navigation errors
+        return PageResult(session, name, time.perf_counter() - t0, 0,
+                          f"did not finish: {str(e).splitlines()[0][:160]}")
+    seconds = time.perf_counter() - t0
+    failure = None
+    for sel in ERROR_SELECTORS:
+        loc = page.locator(sel)
+        if await loc.count():
+            text = (await loc.first.inner_text()).strip().splitlines()
+            failure = f"{sel.split('=')[1].strip(']')}: {(text[0] if text else '')[:160]}"
+            break
+    charts = await page.locator(".js-plotly-plot").count()
+    if failure is None and name in VIEW_PAGES and charts < 1:
+        failure = "no plotly chart on a view page"
+    return PageResult(session, name, seconds, charts, failure)
+
+
+async def run_session(browser, url: str, pages: list[str], session: int, timeout_ms: int,
+                      rotate: bool = True) -> list[PageResult]:
+    """One student: an isolated browser context that renders every page once."""
+    order = pages[session % len(pages):] + pages[:session % len(pages)] if rotate else list(pages)
+    context = await browser.new_context(viewport={"width": 1400, "height": 1600})
+    results = []
+    try:
+        page = await context.new_page()
+        for name in order:
+            results.append(await render(page, url, name, session, timeout_ms))
+    finally:
+        await context.close()
+    return results
+
+
+async def load(url: str, sessions: int, pages: list[str], page_timeout: float, timeout: float,
+               reference: bool) -> tuple[list[PageResult], list[PageResult], float]:
+    """Run `sessions` sessions at once against `url`; then (optionally) one alone.
+
+    Returns (results under load, reference results, wall seconds of the load). Pages not
+    rendered when `timeout` seconds have passed are reported as failures.
+    """
+    from playwright.async_api import async_playwright
+
+    timeout_ms = int(page_timeout * 1000)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            t0 = time.perf_counter()
+            tasks = [asyncio.create_task(run_session(browser, url, pages, i, timeout_ms)) for i in range(sessions)]
+            done, pending = await asyncio.wait(tasks, timeout=timeout)
+            wall = time.perf_counter() - t0
+            for t in pending:
+                t.cancel()
+            results = []
+            for i, t in enumerate(tasks):
+                if t in done and t.exception() is None:
+                    results.extend(t.result())
+                else:
+                    why = "cancelled: the run took longer than --timeout" if t in pending else repr(t.exception())
+                    results.append(PageResult(i, "(session)", timeout, 0, why))
+            ref = []
+            if reference:
+                ref = await asyncio.wait_for(run_session(browser, url, pages, 0, timeout_ms, rotate=False),
+                                             timeout=max(60.0, timeout / 2))
+        finally:
+            await browser.close()
+    return results, ref, wall
+
+
+def summarize(results: list[PageResult], ref: list[PageResult], sessions: int, wall: float) -> int:
+    """Print failures, per-page median and slowest time, the slowest page; return the number of failures."""
+    failures = [r for r in results if r.failure]
+    print(f"{sessions} sessions at once, {len(results)} page renders in {wall:.1f} s wall (2-core shared machine: "
+          "times are pessimistic)")
+    print(f"failures: {len(failures)}")
+    for r in failures:
+        print(f"  session {r.session} {r.page}: {r.failure}")
+    alone = {r.page: r.seconds for r in ref if not r.failure}
+    print(f"{'page':<12} {'renders':>7} {'median s':>9} {'slowest s':>10} {'alone s':>8} {'median/alone':>13}")
+    by_page: dict[str, list[float]] = {}
+    for r in results:
+        if r.page != "(session)":
+            by_page.setdefault(r.page, []).append(r.seconds)
+    for name, times in by_page.items():
+        med = statistics.median(times)
+        a = alone.get(name)
+        alone_s, ratio = (f"{a:8.1f}", f"{med / a:13.1f}") if a else (f"{'-':>8}", f"{'-':>13}")
+        print(f"{name:<12} {len(times):>7} {med:>9.1f} {max(times):>10.1f} {alone_s} {ratio}")
+    rendered = [r for r in results if r.page != "(session)"]
+    if rendered:
+        worst = max(rendered, key=lambda r: r.seconds)
+        print(f"slowest page: {worst.page} ({worst.seconds:.1f} s, session {worst.session})")
+    return len(failures)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse flags, start the server, run the load, print the summary; exit status 1 on failures."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sessions", type=int, default=10, help=f"browser sessions at once, 1..{MAX_SESSIONS} (default 10)")
+    ap.add_argument("--pages", nargs="+", choices=PAGES, default=list(PAGES), help="pages each session renders (default: all)")
+    ap.add_argument("--page-timeout", type=float, default=300, help="seconds one page may take (default 300)")
+    ap.add_argument("--timeout", type=float, default=1200, help="seconds the whole load may take (default 1200)")
+    ap.add_argument("--no-reference", action="store_true", help="skip the one-session-alone reference pass")
+    args = ap.parse_args(argv)
+    if not 1 <= args.sessions <= MAX_SESSIONS:
+        ap.error(f"--sessions must be from 1 to {MAX_SESSIONS}")
+    if not os.path.exists(CHROMIUM):
+        print(f"{CHROMIUM} is missing: install Debian's chromium", file=sys.stderr)
+        return 2
+    with streamlit_server(env={"RESNET_VIZ_WARM": "1"}) as url:
+        results, ref, wall = asyncio.run(load(url, args.sessions, list(args.pages), args.page_timeout,
+                                              args.timeout, reference=not args.no_reference))
+    n = summarize(results, ref, args.sessions, wall)
+    return 1 if n else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
