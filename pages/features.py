@@ -163,6 +163,7 @@ def _view(pair, plain, residual):
     runs = {"plain": plain, "residual": residual}
     jsons = {k: (r.net.to_json(), r.train.to_json()) for k, r in runs.items()}
     n_blocks = len(residual.model.blocks)
+    conv = residual.net.arch == "cnn"  # channel grids and Grad-CAM need spatial block outputs
 
     source = st.radio("Input", ("Test image", "Upload an image"), horizontal=True, key="feat_source",
                       label_visibility="collapsed")
@@ -178,7 +179,7 @@ def _view(pair, plain, residual):
                          help="Which logit the attributions explain.")
         target = None if t == 0 else t - 1
         cam_block = n_blocks
-        if data.is_image:
+        if conv:
             cam_block = st.slider("Grad-CAM block", 1, n_blocks, n_blocks, key="feat_cam_block",
                                   help="Grad-CAM at this block's output (after the addition), upsampled to the input.")
         steps = st.select_slider("IG steps", IG_STEPS, value=FT.DEFAULT_IG_STEPS, key="feat_steps",
@@ -202,7 +203,7 @@ def _view(pair, plain, residual):
 
     # Block outputs.
     st.subheader("Block outputs")
-    if data.is_image:
+    if conv:
         b = st.slider("Block", 1, n_blocks, 1, key="feat_block",
                       help="Output of this block after the addition (and its ReLU).")
         pair_acts = [acts[k]["outputs"][b - 1] for k in runs]
@@ -215,8 +216,8 @@ def _view(pair, plain, residual):
                    "survives in later blocks: the shortcut carries it forward in the residual net, while the "
                    "plain net must re-create it in every layer.")
     else:
-        st.info("Block outputs of an MLP are vectors, not images: no channel grids. The statistics below "
-                "and attributions over the 2 input features still apply.")
+        st.info("Block outputs of an MLP are vectors, not images: no channel grids and no Grad-CAM. The "
+                "statistics below and the attributions over the input still apply.")
     over = st.radio("Statistics over", ("this input", "the whole test split"), horizontal=True, key="feat_over")
     if over == "this input":
         stats = {k: acts[k]["stats"] for k in runs}
@@ -229,7 +230,7 @@ def _view(pair, plain, residual):
 
     # Attributions.
     st.subheader("Attributions")
-    methods = FT.METHODS if data.is_image else ("saliency", "ig")
+    methods = FT.METHODS if conv else ("saliency", "ig")
     bar = st.progress(0.0, text="Computing attributions …")
     results = {}
     total = len(methods) * len(runs)

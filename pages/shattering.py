@@ -30,7 +30,11 @@ st.markdown("Balduzzi et al. (2017), *The Shattered Gradients Problem: If resnet
 
 URL_DEFAULTS = {f"sh_{k}": v for k, v in DEFAULTS.items()} | {"line_a": 0, "line_b": 1}
 url_state("shattering", URL_DEFAULTS)
-pair, plain_run, residual_run = pick_pair()
+try:
+    pair, plain_run, residual_run = pick_pair()
+except ERRORS as e:  # the random-net experiment below needs no trained pair
+    show_error(e)
+    pair = plain_run = residual_run = None
 
 
 # --- cached computations ----------------------------------------------------------------
@@ -179,6 +183,8 @@ def random_nets() -> None:
 def trained_nets() -> None:
     """Gradients of the trained pair's logit along a straight line between two test inputs."""
     url_state("shattering", URL_DEFAULTS)
+    if pair is None:
+        return
     st.subheader(f"The trained pair: {pair.label}")
     c = st.columns(2)
     a = c[0].number_input("Test input A", 0, None, 0, key="line_a")

@@ -193,26 +193,15 @@ def missing_data_pair():
 
 
 VIEW_CHARTS = {"landscape": 2, "shattering": 7, "ensemble": 6, "features": 10}
-SHATTER_BUG = ("pages/shattering.py calls pick_pair() at module level outside any try: a DatasetError "
-               "(or ConfigError) from training the current pair escapes as an exception")
 
 
-@pytest.mark.parametrize("name", [
-    "landscape",
-    pytest.param("shattering", marks=pytest.mark.xfail(strict=True, reason=SHATTER_BUG)),
-    "ensemble",
-    "features",
-])
+@pytest.mark.parametrize("name", ["landscape", "shattering", "ensemble", "features"])
 def test_view_pages_name_a_missing_dataset_folder_then_work_with_another_pair(seeded_store, name):
     at = app(name, pair=missing_data_pair()).run()
     assert_message(at, MISSING_ROOT, "MNIST/raw")
     widget(at.sidebar.selectbox, "Trained pair").select_index(0)  # back to the default pair
     at.run()
     assert_works(at, VIEW_CHARTS[name])
-
-
-DIVERGED_VIEWS = ("pages/landscape.py, shattering.py, ensemble.py and features.py draw a diverged pair "
-                  "(NaN weights) without saying so; only build_train warns")
 
 
 @pytest.mark.parametrize("name", ["landscape", "shattering", "ensemble", "features"])
@@ -222,15 +211,12 @@ def test_view_pages_survive_a_diverged_pair(seeded_store, name):
     assert charts(at) >= 1
 
 
-@pytest.mark.xfail(strict=True, reason=DIVERGED_VIEWS)
 @pytest.mark.parametrize("name", ["landscape", "shattering", "ensemble", "features"])
 def test_view_pages_say_the_pair_diverged(seeded_store, name):
     at = app(name, pair=diverging_pair()).run()
     assert_message(at, "diverged")
 
 
-@pytest.mark.xfail(strict=True, reason="pages/features.py assumes conv block outputs whenever the data are "
-                                       "images: an MLP pair on digits fails on a.shape[1] (IndexError)")
 def test_features_page_shows_an_mlp_pair_on_image_data(seeded_store):
     from ui.common import Pair
 

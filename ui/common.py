@@ -134,6 +134,11 @@ def pick_pair(where=st.sidebar, key: str = "pair_picker") -> tuple[Pair, Run, Ru
                            help="Train other pairs on the 'Build & train' page; they appear here.")
     st.session_state["current_pair"] = pair
     plain, residual = train_pair_ui(pair)
+    for run in (plain, residual):
+        if run.history.diverged:  # every view draws it anyway, so say what it is
+            st.warning(f"The {run.label} net of this pair diverged at step {run.history.diverged_at_step} "
+                       "(its loss became NaN or infinite): its figures show a broken net. Train it again with a "
+                       "lower learning rate or shortcut scale λ on the Build & train page.")
     return pair, plain, residual
 
 
