@@ -22,9 +22,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from timing import best_of  # noqa: E402
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -33,16 +35,6 @@ from resnet_viz import ensemble as E  # noqa: E402
 from resnet_viz.data import load_dataset  # noqa: E402
 from resnet_viz.models import build_model  # noqa: E402
 from resnet_viz.train import History, Run, TrainConfig, net_config_for  # noqa: E402
-
-
-def best_of(fn, repeats: int) -> float:
-    """Smallest wall time of `repeats` calls of fn()."""
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main() -> None:

@@ -18,9 +18,11 @@ import argparse
 import copy
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from timing import best_of  # noqa: E402
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -28,16 +30,6 @@ import torch.nn.functional as F  # noqa: E402
 from resnet_viz import landscape as L  # noqa: E402
 from resnet_viz.data import load_dataset  # noqa: E402
 from resnet_viz.train import TrainConfig, net_config_for, train  # noqa: E402
-
-
-def best_of(fn, repeats: int) -> float:
-    """Smallest wall time of `repeats` calls of fn()."""
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main() -> None:

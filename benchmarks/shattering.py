@@ -20,20 +20,13 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from timing import best_of  # noqa: E402
 
 import torch  # noqa: E402
 
 from resnet_viz import shattering as sh  # noqa: E402
-
-
-def best_of(fn, repeats: int = 3) -> float:
-    """Fastest wall time of `repeats` calls (seconds)."""
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main() -> None:
