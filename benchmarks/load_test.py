@@ -12,7 +12,7 @@ pages are hit at the same moment, as in a lecture where students click around. T
 trains the default pair in the background from the start (RESNET_VIZ_WARM=1), and the
 first sessions to need it wait for it, as students would.
 
-Printed: failures (target: none), per-page median and slowest time under load, the
+Printed: failures (target: none; screenshots of failed pages go to artifacts/load_test/), per-page median and slowest time under load, the
 slowest page; then, as the reference measured in the same run, one session alone renders
 every page on the now-warm server, and the ratio load/alone per page is printed. Exit
 status 1 when any page failed (2 for bad flags). Times on a shared machine are
@@ -66,13 +66,17 @@ async def wait_idle(page, timeout_ms: int) -> None:
     await page.wait_for_selector(IDLE, timeout=timeout_ms)
 
 
-async def render(page, url: str, name: str, session: int, timeout_ms: int) -> PageResult:
-    """Open one page, wait until its script is idle, and check what it shows."""
+async def render(page, url: str, name: str, session: int, timeout_ms: int, shots: str | None = None) -> PageResult:
+    """Open one page, wait until its script is idle, and check what it shows.
+
+    A failed page is saved as a screenshot in `shots` (when given) for a look at what it showed.
+    """
     t0 = time.perf_counter()
     try:
         await page.goto(f"{url}/{name}", timeout=timeout_ms)
         await wait_idle(page, timeout_ms)
     except Exception as e:  # Playwright's TimeoutError and navigation errors
+        await _shot(page, shots, session, name)
         return PageResult(session, name, time.perf_counter() - t0, 0,
                           f"did not finish: {str(e).splitlines()[0][:160]}")
     seconds = time.perf_counter() - t0
@@ -86,11 +90,22 @@ async def render(page, url: str, name: str, session: int, timeout_ms: int) -> Pa
     charts = await page.locator(".js-plotly-plot").count()
     if failure is None and name in VIEW_PAGES and charts < 1:
         failure = "no plotly chart on a view page"
+    if failure:
+        await _shot(page, shots, session, name)
     return PageResult(session, name, seconds, charts, failure)
 
 
+async def _shot(page, shots: str | None, session: int, name: str) -> None:
+    if shots:
+        os.makedirs(shots, exist_ok=True)
+        try:
+            await page.screenshot(path=os.path.join(shots, f"session{session}-{name}.png"), full_page=True)
+        except Exception:  # a page that is gone has nothing to show
+            pass
+
+
 async def run_session(browser, url: str, pages: list[str], session: int, timeout_ms: int,
-                      rotate: bool = True) -> list[PageResult]:
+                      rotate: bool = True, shots: str | None = None) -> list[PageResult]:
     """One student: an isolated browser context that renders every page once."""
     order = pages[session % len(pages):] + pages[:session % len(pages)] if rotate else list(pages)
     context = await browser.new_context(viewport={"width": 1400, "height": 1600})
@@ -98,14 +113,14 @@ async def run_session(browser, url: str, pages: list[str], session: int, timeout
     try:
         page = await context.new_page()
         for name in order:
-            results.append(await render(page, url, name, session, timeout_ms))
+            results.append(await render(page, url, name, session, timeout_ms, shots))
     finally:
         await context.close()
     return results
 
 
 async def load(url: str, sessions: int, pages: list[str], page_timeout: float, timeout: float,
-               reference: bool) -> tuple[list[PageResult], list[PageResult], float]:
+               reference: bool, shots: str | None = None) -> tuple[list[PageResult], list[PageResult], float]:
     """Run `sessions` sessions at once against `url`; then (optionally) one alone.
 
     Returns (results under load, reference results, wall seconds of the load). Pages not
@@ -118,7 +133,7 @@ async def load(url: str, sessions: int, pages: list[str], page_timeout: float, t
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             t0 = time.perf_counter()
-            tasks = [asyncio.create_task(run_session(browser, url, pages, i, timeout_ms)) for i in range(sessions)]
+            tasks = [asyncio.create_task(run_session(browser, url, pages, i, timeout_ms, shots=shots)) for i in range(sessions)]
             done, pending = await asyncio.wait(tasks, timeout=timeout)
             wall = time.perf_counter() - t0
             for t in pending:
@@ -173,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--page-timeout", type=float, default=300, help="seconds one page may take (default 300)")
     ap.add_argument("--timeout", type=float, default=1200, help="seconds the whole load may take (default 1200)")
     ap.add_argument("--no-reference", action="store_true", help="skip the one-session-alone reference pass")
+    ap.add_argument("--shots", default=os.path.join(ROOT, "artifacts", "load_test"),
+                    help="folder for screenshots of failed pages (default artifacts/load_test)")
     args = ap.parse_args(argv)
     if not 1 <= args.sessions <= MAX_SESSIONS:
         ap.error(f"--sessions must be from 1 to {MAX_SESSIONS}")
@@ -181,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with streamlit_server(env={"RESNET_VIZ_WARM": "1"}) as url:
         results, ref, wall = asyncio.run(load(url, args.sessions, list(args.pages), args.page_timeout,
-                                              args.timeout, reference=not args.no_reference))
+                                              args.timeout, reference=not args.no_reference, shots=args.shots))
     n = summarize(results, ref, args.sessions, wall)
     return 1 if n else 0
 

@@ -22,6 +22,7 @@ pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")]
 SESSIONS = 3
 PAGES = ["home", "build_train", "ensemble"]
+SHOTS = os.path.join(ROOT, "artifacts", "load_test")  # screenshots of failed pages
 
 
 @pytest.mark.timeout(1500)
@@ -31,7 +32,7 @@ def test_three_sessions_at_once_render_without_failures(capsys):
     # waits: training that pair takes 2 minutes on a busy 2-core machine, longer under load.
     with streamlit_server(env={"RESNET_VIZ_WARM": "1"}) as url:
         results, _, _ = asyncio.run(load_test.load(url, SESSIONS, PAGES, page_timeout=600, timeout=1200,
-                                                   reference=False))
+                                                   reference=False, shots=SHOTS))
     failures = load_test.summarize(results, [], SESSIONS, 0.0)
     report = capsys.readouterr().out
     assert failures == 0, report
