@@ -12,8 +12,19 @@ The one line where the identity is added lives in `Block.forward`:
 
 "post" order is the original block, relu(BN(conv(relu(BN(conv x)))) + x);
 "pre" order is the full pre-activation block of He et al. 2016b (Identity
-Mappings), x + conv(relu(BN(conv(relu(BN x))))), with one BN-ReLU after the
-last block.
+Mappings), x + conv(relu(BN(conv(relu(BN x))))). As in that paper (§4, "for
+the first Residual Unit ... we adopt the first activation right after conv1 and
+before splitting into two paths; for the last Residual Unit ... an extra
+activation right after its element-wise addition"), the first unit's BN-ReLU is
+the stem's (conv-BN-ReLU, so the shortcut of the first unit carries the
+activated signal and no BN-ReLU is applied twice) and the head starts with one
+BN-ReLU. The MLP follows the same rule with Linear layers.
+
+block "single" (mlp only) is the one-layer residual module of Balduzzi et al.
+2017 (The Shattered Gradients Problem, §4), x + W·relu(BN x): a stem Linear,
+`depth` modules BN-ReLU-Linear, and a Linear read-out. Its plain twin is the
+same stack without the shortcuts, a feed-forward net with `depth` hidden ReLU
+layers.
 """
 
 from __future__ import annotations
@@ -30,7 +41,7 @@ import torch.nn.functional as F
 ARCHS = ("mlp", "cnn")
 NORMS = ("batch", "none")
 ORDERS = ("post", "pre")
-BLOCKS = ("basic", "bottleneck")
+BLOCKS = ("basic", "bottleneck", "single")
 
 # Validation limits: generous for a lab, small enough to refuse nonsense early.
 MAX_DEPTH = 200
@@ -57,7 +68,8 @@ class ConfigError(ValueError):
 class NetConfig:
     """Everything that defines a net (DESIGN.md, "The model contract").
 
-    arch:            "mlp" (stem, `depth` blocks of two linear layers, head) or
+    arch:            "mlp" (stem, `depth` blocks of two linear layers, or of one with
+                     block "single", head) or
                      "cnn" (CIFAR-style ResNet of He et al. 2016 §4.2).
     depth:           number of blocks (residual blocks in the residual net).
     width:           units per layer (mlp) or channels of the first stage (cnn:
@@ -66,7 +78,9 @@ class NetConfig:
     shortcut_scale:  λ in y = λ·shortcut(x) + F(x) (He et al. 2016b, §3).
     norm:            "batch" (BatchNorm after every weight layer) or "none".
     order:           "post" (He 2016) or "pre" (full pre-activation, He 2016b).
-    block:           "basic" (two 3x3 convs) or "bottleneck" (1x1, 3x3, 1x1), cnn only.
+    block:           "basic" (two weight layers: 3x3 convs, or Linear for the mlp),
+                     "bottleneck" (1x1, 3x3, 1x1), cnn only, or "single" (Balduzzi et
+                     al. 2017's one-layer module x + W·relu(BN x)), mlp with order "pre" only.
     input_shape:     shape of one input, e.g. (1, 8, 8) for digits or (2,) for 2-D sets.
     classes:         number of outputs (classes; 1 for a scalar function such as f: R -> R).
     seed:            initialisation seed; twins share it, so they share weights.
@@ -144,9 +158,10 @@ class NetConfig:
 
         CNN basic: 2 per block + stem + head, so 9 blocks = ResNet-20 (He 2016 §4.2);
         bottleneck: 3 per block + 2, so 54 blocks = ResNet-164 (He 2016b).
-        MLP: 2 per block + stem + head.
+        MLP: 2 per block + stem + head; "single" (Balduzzi et al. 2017): 1 per module
+        + stem + head.
         """
-        per_block = 3 if (self.arch == "cnn" and self.block == "bottleneck") else 2
+        per_block = {"bottleneck": 3, "single": 1}.get(self.block, 2)
         return per_block * self.depth + 2
 
     def stage_depths(self) -> tuple[int, int, int]:
@@ -166,6 +181,12 @@ class NetConfig:
             raise ConfigError(f"block must be one of {BLOCKS}, got {self.block!r}")
         if self.block == "bottleneck" and self.arch != "cnn":
             raise ConfigError("bottleneck blocks exist for the cnn only")
+        if self.block == "single" and self.arch != "mlp":
+            raise ConfigError("the one-layer module (block 'single', Balduzzi et al. 2017) exists for the mlp "
+                              "only; a cnn uses basic or bottleneck blocks")
+        if self.block == "single" and self.order != "pre":
+            raise ConfigError("the one-layer module x + W·relu(BN x) (block 'single', Balduzzi et al. 2017) is "
+                              "pre-activation by definition: use order 'pre'")
         if not isinstance(self.depth, int) or not 1 <= self.depth <= MAX_DEPTH:
             raise ConfigError(f"depth must be an integer from 1 to {MAX_DEPTH}, got {self.depth!r}")
         if self.arch == "cnn" and self.depth < 3:
@@ -258,15 +279,22 @@ def _seq(*layers: nn.Module) -> nn.Sequential:
     return nn.Sequential(*[m for m in layers if not isinstance(m, nn.Identity)])
 
 
-def _mlp_branch(width: int, norm: str, order: str) -> nn.Sequential:
+def _pre_act(n: int, norm: str, norm_layer, first: bool) -> list[nn.Module]:
+    # He 2016b: the first unit's activation is the stem's, taken before the split.
+    return [] if first else [norm_layer(n, norm), nn.ReLU()]
+
+
+def _mlp_branch(width: int, norm: str, order: str, block: str = "basic", first: bool = False) -> nn.Sequential:
     bias = norm == "none"
+    if block == "single":  # Balduzzi et al. 2017: F(x) = W·relu(BN x)
+        return _seq(_norm1d(width, norm), nn.ReLU(), nn.Linear(width, width, bias=bias))
     if order == "post":
         return _seq(
             nn.Linear(width, width, bias=bias), _norm1d(width, norm), nn.ReLU(),
             nn.Linear(width, width, bias=bias), _norm1d(width, norm),
         )
     return _seq(
-        _norm1d(width, norm), nn.ReLU(), nn.Linear(width, width, bias=bias),
+        *_pre_act(width, norm, _norm1d, first), nn.Linear(width, width, bias=bias),
         _norm1d(width, norm), nn.ReLU(), nn.Linear(width, width, bias=bias),
     )
 
@@ -276,7 +304,7 @@ def _conv(cin: int, cout: int, k: int, stride: int, bias: bool) -> nn.Conv2d:
 
 
 def _cnn_branch(cin: int, mid: int, cout: int, stride: int, norm: str, order: str,
-                block: str) -> nn.Sequential:
+                block: str, first: bool = False) -> nn.Sequential:
     bias = norm == "none"
     if block == "basic":
         convs = [_conv(cin, mid, 3, stride, bias), _conv(mid, cout, 3, 1, bias)]
@@ -290,7 +318,7 @@ def _cnn_branch(cin: int, mid: int, cout: int, stride: int, norm: str, order: st
             if not last:
                 layers.append(nn.ReLU())
         else:
-            layers += [_norm2d(conv.in_channels, norm), nn.ReLU(), conv]
+            layers += [*_pre_act(conv.in_channels, norm, _norm2d, first and i == 0), conv]
     return _seq(*layers)
 
 
@@ -322,17 +350,22 @@ def _build(config: NetConfig) -> ResNet:
     bias = c.norm == "none"
     if c.arch == "mlp":
         in_features = math.prod(c.input_shape)
-        stem = _seq(nn.Flatten(), nn.Linear(in_features, c.width, bias=bias), _norm1d(c.width, c.norm), nn.ReLU())
-        blocks = [Block(_mlp_branch(c.width, c.norm, c.order), nn.Identity(), act_post(),
-                        c.skip, c.shortcut_scale, downsample=False) for _ in range(c.depth)]
-        final = [_norm1d(c.width, c.norm), nn.ReLU()] if c.order == "pre" else []
+        single = c.block == "single"
+        # Balduzzi's stem is one Linear layer: every module starts with its own BN-ReLU.
+        stem_act = [] if single else [_norm1d(c.width, c.norm), nn.ReLU()]
+        stem = _seq(nn.Flatten(), nn.Linear(in_features, c.width, bias=bias), *stem_act)
+        blocks = [Block(_mlp_branch(c.width, c.norm, c.order, c.block, first=i == 0), nn.Identity(), act_post(),
+                        c.skip, c.shortcut_scale, downsample=False) for i in range(c.depth)]
+        # He 2016b's last unit: one BN-ReLU after the last addition; Balduzzi's read-out is linear.
+        final = [_norm1d(c.width, c.norm), nn.ReLU()] if c.order == "pre" and not single else []
         head = _seq(*final, nn.Linear(c.width, c.classes))
         return ResNet(c, stem, blocks, head)
 
     channels = c.input_shape[0]
     expansion = 4 if c.block == "bottleneck" else 1
-    stem = _seq(_conv(channels, c.width, 3, 1, bias), _norm2d(c.width, c.norm), nn.ReLU()) \
-        if c.order == "post" else _seq(_conv(channels, c.width, 3, 1, bias))
+    # Both orders: conv-BN-ReLU. For "pre" this BN-ReLU is the first unit's pre-activation,
+    # taken before the split (He 2016b §4), so the first block's branch starts with its conv.
+    stem = _seq(_conv(channels, c.width, 3, 1, bias), _norm2d(c.width, c.norm), nn.ReLU())
     blocks = []
     cin = c.width
     for stage, n in enumerate(c.stage_depths()):
@@ -342,7 +375,7 @@ def _build(config: NetConfig) -> ResNet:
             stride = 2 if (stage > 0 and i == 0) else 1
             down = stride != 1 or cin != cout
             shortcut = ShortcutA(cin, cout, stride) if down else nn.Identity()
-            branch = _cnn_branch(cin, mid, cout, stride, c.norm, c.order, c.block)
+            branch = _cnn_branch(cin, mid, cout, stride, c.norm, c.order, c.block, first=not blocks)
             blocks.append(Block(branch, shortcut, act_post(), c.skip, c.shortcut_scale, down))
             cin = cout
     final = [_norm2d(cin, c.norm), nn.ReLU()] if c.order == "pre" else []

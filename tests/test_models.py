@@ -17,6 +17,8 @@ CONFIGS = [
     NetConfig(arch="cnn", depth=6, width=4, order="pre"),
     NetConfig(arch="cnn", depth=3, width=4, block="bottleneck"),
     NetConfig(arch="cnn", depth=3, width=4, norm="none"),
+    NetConfig(arch="cnn", depth=3, width=4, block="bottleneck", order="pre"),
+    NetConfig(arch="mlp", depth=3, width=16, input_shape=(2,), classes=2, order="pre", block="single"),
 ]
 
 
@@ -116,6 +118,8 @@ def test_relus_are_distinct_modules_and_not_inplace():
     (NetConfig(depth=27), 56),  # ResNet-56
     (NetConfig(depth=54, block="bottleneck", width=4), 164),  # ResNet-164 (He 2016b)
     (NetConfig(arch="mlp", depth=4, input_shape=(2,), classes=2), 10),
+    (NetConfig(arch="mlp", depth=4, input_shape=(2,), classes=2, order="pre"), 10),
+    (NetConfig(arch="mlp", depth=50, input_shape=(1,), classes=1, order="pre", block="single"), 52),
 ])
 def test_layer_count_matches_weight_layers(config, layers):
     assert config.layer_count == layers
@@ -149,7 +153,136 @@ def test_pre_activation_head_has_final_bn_relu():
     model = build_model(NetConfig(depth=3, width=4, order="pre"))
     assert isinstance(model.head[0], nn.BatchNorm2d) and isinstance(model.head[1], nn.ReLU)
     assert isinstance(model.blocks[0].out_act, nn.Identity)
-    assert isinstance(model.blocks[0].branch[0], nn.BatchNorm2d)  # BN-ReLU-conv
+    assert isinstance(model.blocks[1].branch[0], nn.BatchNorm2d)  # BN-ReLU-conv
+    assert isinstance(model.blocks[0].branch[0], nn.Conv2d)  # its BN-ReLU is the stem's, before the split
+
+
+# --- layer order, written out from the papers ----------------------------------------------
+# Letters: L Linear, C3/C1 3x3/1x1 conv, B BatchNorm, R ReLU, F Flatten, P average pool, I identity.
+# He et al. 2016 (original, "post"): weight-BN-ReLU-weight-BN, add, ReLU.
+# He et al. 2016b (full pre-activation, Fig. 4e): BN-ReLU-weight-BN-ReLU-weight, add; the first
+#   unit's activation comes right after conv1, before the split; the last unit is followed by
+#   one more BN-ReLU.
+# Balduzzi et al. 2017 (one-layer module): x + W·ReLU(BN x).
+ORDER_CASES = {
+    "mlp-post-basic": (dict(arch="mlp", input_shape=(2,), classes=2),
+                       "F L B R", ["L B R L B"] * 3, "R", "L"),
+    "mlp-pre-basic": (dict(arch="mlp", input_shape=(2,), classes=2, order="pre"),
+                      "F L B R", ["L B R L", "B R L B R L", "B R L B R L"], "I", "B R L"),
+    "mlp-single": (dict(arch="mlp", input_shape=(2,), classes=2, order="pre", block="single"),
+                   "F L", ["B R L"] * 3, "I", "L"),
+    "cnn-post-basic": (dict(), "C3 B R", ["C3 B R C3 B"] * 3, "R", "P F L"),
+    "cnn-pre-basic": (dict(order="pre"), "C3 B R", ["C3 B R C3", "B R C3 B R C3", "B R C3 B R C3"], "I",
+                      "B R P F L"),
+    "cnn-post-bottleneck": (dict(block="bottleneck"), "C3 B R", ["C1 B R C3 B R C1 B"] * 3, "R", "P F L"),
+    "cnn-pre-bottleneck": (dict(block="bottleneck", order="pre"), "C3 B R",
+                           ["C1 B R C3 B R C1", "B R C1 B R C3 B R C1", "B R C1 B R C3 B R C1"], "I",
+                           "B R P F L"),
+    "cnn-pre-basic-no-norm": (dict(order="pre", norm="none"), "C3 R", ["C3 R C3", "R C3 R C3", "R C3 R C3"], "I",
+                              "R P F L"),
+    "mlp-single-no-norm": (dict(arch="mlp", input_shape=(2,), classes=2, order="pre", block="single", norm="none"),
+                           "F L", ["R L"] * 3, "I", "L"),
+}
+
+
+def _letters(modules) -> str:
+    out = []
+    for m in modules:
+        if isinstance(m, nn.Conv2d):
+            out.append(f"C{m.kernel_size[0]}")
+        else:
+            out.append({nn.Linear: "L", nn.BatchNorm1d: "B", nn.BatchNorm2d: "B", nn.ReLU: "R", nn.Flatten: "F",
+                        nn.AdaptiveAvgPool2d: "P", nn.Identity: "I"}[type(m)])
+    return " ".join(out)
+
+
+@pytest.mark.parametrize("case", ORDER_CASES, ids=str)
+def test_layer_order_is_the_papers(case):
+    kw, stem, branches, out_act, head = ORDER_CASES[case]
+    model = build_model(NetConfig(depth=3, width=4, **kw))
+    assert _letters(model.stem) == stem
+    assert [_letters(b.branch) for b in model.blocks] == branches
+    assert {_letters([b.out_act]) for b in model.blocks} == {out_act}
+    assert _letters(model.head) == head
+    # Nowhere two BN-ReLU pairs in a row on the path stem -> block 0 -> ... (the double activation).
+    path = " ".join([_letters(model.stem)] + [_letters(b.branch) + " " + _letters([b.out_act])
+                                             for b in model.blocks] + [_letters(model.head)])
+    assert "B R B R" not in path and "R R" not in path.replace(" I", "")
+
+
+def test_bottleneck_stride_sits_on_the_3x3_conv():
+    model = build_model(NetConfig(depth=6, width=4, block="bottleneck", order="pre"))
+    down = model.blocks[2]
+    assert down.downsample
+    convs = [m for m in down.branch if isinstance(m, nn.Conv2d)]
+    assert [c.stride[0] for c in convs] == [1, 2, 1] and [c.kernel_size[0] for c in convs] == [1, 3, 1]
+
+
+def _bn(x, bn):
+    return F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
+
+
+def _randomise_bn(model):
+    gen = torch.Generator().manual_seed(3)
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            with torch.no_grad():
+                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.3)
+                m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
+                m.weight.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
+                m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.3)
+
+
+def test_pre_activation_cnn_forward_is_he_2016b():
+    """Oracle: He 2016b's pre-activation ResNet written out with functional ops, using the
+    model's parameters; first unit activated after conv1 before the split, final BN-ReLU."""
+    config = NetConfig(depth=6, width=4, order="pre")
+    model = build_model(config).eval()
+    _randomise_bn(model)
+    x = torch.randn(3, 1, 8, 8)
+    conv1, bn1 = model.stem[0], model.stem[1]
+    h = torch.relu(_bn(conv1(x), bn1))  # activation right after conv1, before splitting
+    for i, b in enumerate(model.blocks):
+        convs = [m for m in b.branch if isinstance(m, nn.Conv2d)]
+        bns = [m for m in b.branch if isinstance(m, nn.BatchNorm2d)]
+        a = h if i == 0 else torch.relu(_bn(h, bns.pop(0)))
+        r = convs[1](torch.relu(_bn(convs[0](a), bns[0])))
+        sc = h
+        if b.downsample:
+            sc = h[:, :, ::2, ::2]
+            sc = torch.cat([sc, torch.zeros(sc.shape[0], r.shape[1] - sc.shape[1], *sc.shape[2:])], 1)
+        h = r + sc
+    h = torch.relu(_bn(h, model.head[0]))  # the last unit's extra activation
+    expected = model.head[-1](h.mean(dim=(2, 3)))
+    assert torch.allclose(model(x), expected, atol=1e-5)
+
+
+def test_pre_activation_mlp_and_single_module_forward():
+    """Oracles written out: He 2016b's pre-activation MLP (the stem's BN-ReLU is the first unit's)
+    and Balduzzi et al. 2017's one-layer modules x + W·relu(BN x) with a linear read-out."""
+    x = torch.randn(5, 2)
+    model = build_model(NetConfig(arch="mlp", depth=3, width=6, input_shape=(2,), classes=2, order="pre")).eval()
+    _randomise_bn(model)
+    h = torch.relu(_bn(model.stem[1](x), model.stem[2]))
+    for i, b in enumerate(model.blocks):
+        lins = [m for m in b.branch if isinstance(m, nn.Linear)]
+        bns = [m for m in b.branch if isinstance(m, nn.BatchNorm1d)]
+        a = h if i == 0 else torch.relu(_bn(h, bns.pop(0)))
+        h = h + lins[1](torch.relu(_bn(lins[0](a), bns[0])))
+    expected = model.head[-1](torch.relu(_bn(h, model.head[0])))
+    assert torch.allclose(model(x), expected, atol=1e-5)
+
+    for skip in (True, False):
+        cfg = NetConfig(arch="mlp", depth=4, width=6, input_shape=(2,), classes=1, order="pre", block="single",
+                        skip=skip, shortcut_scale=0.7)
+        model = build_model(cfg).eval()
+        _randomise_bn(model)
+        h = x @ model.stem[1].weight.T
+        for b in model.blocks:
+            w = b.branch[2].weight
+            h = (0.7 * h if skip else 0) + torch.relu(_bn(h, b.branch[0])) @ w.T
+        expected = h @ model.head[0].weight.T + model.head[0].bias
+        assert torch.allclose(model(x), expected, atol=1e-5)
 
 
 def test_json_round_trip_and_hashable():
@@ -166,6 +299,8 @@ def test_json_round_trip_and_hashable():
     (dict(shortcut_scale=-1.0), "λ"), (dict(shortcut_scale=float("nan")), "λ"), (dict(arch="rnn"), "arch"),
     (dict(norm="layer"), "norm"), (dict(order="middle"), "order"), (dict(depth=2), "depth >= 3"),
     (dict(input_shape=(2,)), "mlp"), (dict(arch="mlp", block="bottleneck"), "bottleneck"),
+    (dict(block="single", order="pre"), "mlp only"), (dict(arch="mlp", block="single"), "order 'pre'"),
+    (dict(block="triple"), "block"),
 ])
 def test_impossible_configs_are_refused_with_a_message(changes, words):
     with pytest.raises(ConfigError, match=words):
