@@ -1,6 +1,6 @@
-"""Shattered gradients view (Balduzzi et al. 2017): gradients of random 1-D nets turn into white
-noise with depth in plain nets and stay correlated in residual nets. Thin page: widgets in,
-`resnet_viz.shattering` call (cached), figures out."""
+"""Shattered gradients view (Balduzzi et al. 2017): gradients of random 1-D nets with depth, plain
+against residual, with Balduzzi's one-layer residual modules by default. Thin page: widgets in,
+`resnet_viz.shattering` call (cached), figures and captions computed from the results out."""
 
 from __future__ import annotations
 
@@ -20,13 +20,19 @@ from ui.figures import columns, show
 
 ERRORS = USER_ERRORS + (ValueError,)
 WIDTHS = (25, 50, 100, 200, 400)
+# Block kinds: Balduzzi's module (the default), and the lab's two-layer block in either order for comparison.
+BLOCK_CHOICES = {"single": "One-layer module x + W·ReLU(BN x) (Balduzzi 2017)",
+                 "basic-post": "Two-layer block, original order (He 2016)",
+                 "basic-pre": "Two-layer block, pre-activation (He 2016b)"}
 DEFAULTS = dict(depth=sh.DEFAULT_DEPTH, width=sh.DEFAULT_WIDTH, lam=1.0, seeds=3, points=sh.DEFAULT_POINTS,
-                bn=True, order="post", looks_linear=False,
+                bn=True, block="single", looks_linear=False,
                 sweep=",".join(map(str, sh.DEFAULT_SWEEP_DEPTHS)))
 
 st.title("Shattered gradients")
 st.markdown("Balduzzi et al. (2017), *The Shattered Gradients Problem: If resnets are the answer, then what is "
-            "the question?* — gradients of deep plain nets look like white noise, those of resnets like brown noise.")
+            "the question?* — random nets f: ℝ → ℝ at initialisation: how correlated are the gradients df/dx at "
+            "neighbouring inputs, without and with shortcuts? The default residual module is Balduzzi's, "
+            "x + W·ReLU(BN x).")
 
 URL_DEFAULTS = {f"sh_{k}": v for k, v in DEFAULTS.items()} | {"line_a": 0, "line_b": 1}
 url_state("shattering", URL_DEFAULTS)
@@ -41,8 +47,9 @@ except ERRORS as e:  # the random-net experiment below needs no trained pair
 
 
 def _base(s: dict) -> NetConfig:
+    block, _, order = s["block"].partition("-")  # "single" | "basic-post" | "basic-pre"
     return sh.shatter_config(s["depth"], s["width"], shortcut_scale=s["lam"],
-                             norm="batch" if s["bn"] else "none", order=s["order"])
+                             norm="batch" if s["bn"] else "none", block=block, order=order or None)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -125,23 +132,26 @@ def random_nets() -> None:
     with st.form("shatter_settings"):
         c = st.columns(4)
         depth = c[0].slider("Depth (blocks)", 1, 100, DEFAULTS["depth"], key="sh_depth",
-                            help="Each block holds two Linear-BN layers: d blocks = 2d+1 hidden layers.")
+                            help="Number of residual blocks d. With one-layer modules the plain twin has d hidden "
+                                 "ReLU layers; with two-layer blocks, 2d+1.")
         width = c[1].select_slider("Width (units a layer)", WIDTHS, DEFAULTS["width"], key="sh_width")
         lam = c[2].slider("Shortcut scale λ", 0.0, 1.5, DEFAULTS["lam"], 0.05, key="sh_lam",
-                          help="y = λ·x + F(x) in the residual net; λ < 1 shatters again (He et al. 2016b).")
+                          help="y = λ·x + F(x) in the residual net. Whether λ < 1 shatters again is the lab's "
+                               "own experiment (He et al. 2016b study λ for training, not shattering).")
         seeds = c[3].slider("Seeds (random nets)", 1, 8, DEFAULTS["seeds"], key="sh_seeds")
         c = st.columns(4)
         points = c[0].number_input("Inputs on [-2, 2]", 3, 4096, DEFAULTS["points"], step=64, key="sh_points")
         bn = c[1].toggle("Batch norm", DEFAULTS["bn"], key="sh_bn")
-        order = c[2].radio("Block order", ("post", "pre"), horizontal=True, key="sh_order",
-                           help="post: original ResNet block; pre: full pre-activation (He et al. 2016b)")
+        block = c[2].radio("Residual module", tuple(BLOCK_CHOICES), format_func=BLOCK_CHOICES.get, key="sh_block",
+                           help="Balduzzi's one-layer module is what his Thm. 3 (1/√L) describes; the lab's "
+                                "two-layer block (two Linear-BN layers in the branch) is here for comparison.")
         looks_linear = c[3].checkbox("Looks-linear init (plain net)", DEFAULTS["looks_linear"], key="sh_looks_linear",
                                      help="CReLU with mirrored weights [W, −W]: the plain net is linear at "
                                           "initialisation.")
         depths_text = st.text_input("Depths for the sweep (blocks)", DEFAULTS["sweep"], key="sh_sweep")
         st.form_submit_button("Apply", type="primary")
     s = dict(depth=int(depth), width=int(width), lam=float(lam), seeds=int(seeds), points=int(points), bn=bool(bn),
-             order=order, looks_linear=bool(looks_linear))
+             block=block, looks_linear=bool(looks_linear))
     try:
         plain, residual = cached_setting(json.dumps(s, sort_keys=True))
     except ERRORS as e:
@@ -157,11 +167,10 @@ def random_nets() -> None:
             show(P.gradient_figure(r), f"gradients_{label.split()[0].lower()}")
             show(P.correlation_figure(r), f"correlation_{label.split()[0].lower()}")
     show(P.acf_figure(plain, residual), "autocorrelation")
-    st.caption("What to look for: the plain net's gradient jumps at every input (white noise: lag-1 near 0, a "
-               "correlation matrix with only its diagonal (more seeds, cleaner), an autocorrelation that drops to 0 "
-               "after one step); the residual net's gradient wanders more smoothly (brown noise: bands along the "
-               "diagonal, slower decay). Turn λ down to 0.5 and the residual net shatters too; tick looks-linear "
-               "and the plain net does not shatter at all.")
+    st.caption("How to read: white noise is a gradient that jumps at every input (lag-1 near 0, a correlation "
+               "matrix with only its diagonal, an autocorrelation that drops to 0 after one step); brown noise "
+               "wanders smoothly (lag-1 near 1, bands along the diagonal, slow decay). This run: "
+               + sh.setting_caption(plain, residual))
 
     st.subheader("Lag-1 autocorrelation against depth")
     try:
@@ -170,10 +179,7 @@ def random_nets() -> None:
         show_error(e)
         return
     show(P.sweep_figure(result), "lag1_sweep")
-    st.caption("Mean ± std over seeds. Dotted: Balduzzi's theory, 2^-L for L hidden ReLU layers (Thm. 1) and "
-               "1/√L for L BN residual blocks (Thm. 3). The theory is the correlation of gradients at inputs whose "
-               "ReLU patterns are independent; neighbouring inputs share most of theirs, so measured values start "
-               "near 1: compare how fast they fall — exponentially for the plain net, slowly for the residual net.")
+    st.caption(sh.sweep_caption(result))
 
 
 # --- the trained pair ----------------------------------------------------------------------

@@ -51,8 +51,8 @@ class Preset:
     view: dict = field(default_factory=dict)
 
 
-# Random 1-D nets compared by the λ preset (the shattering view's nets, Balduzzi et al. 2017).
-SCALE_SWEEP = dict(width=200, seeds=2, points=256, depths=(1, 2, 3, 5, 8, 12, 20, 30))
+# Random 1-D nets compared by the λ preset (the shattering view's nets: Balduzzi et al. 2017's one-layer modules).
+SCALE_SWEEP = dict(width=200, seeds=2, points=256, depths=(1, 2, 3, 5, 8, 12, 20, 30, 50))
 # Shortcut scales compared by the λ preset (He et al. 2016b, §3.1 and Table 1).
 SCALES = (0.5, 1.0, 1.5)
 SCALE_COLORS = {0.5: "#f4a582", 1.0: "#d6604d", 1.5: "#67001f"}
@@ -88,12 +88,13 @@ PRESETS: tuple[Preset, ...] = (
         slug="shattering",
         title="Shattering with depth (Balduzzi 2017)",
         page="pages/shattering.py",
-        summary=("Gradients df/dx of random nets f: ℝ → ℝ at 256 inputs: a 10-block plain net's gradient is "
-                 "white noise, its residual twin's stays correlated (brown noise), and the correlation of "
-                 "neighbouring gradients falls exponentially with depth without shortcuts but slowly with them "
-                 "(Balduzzi et al. 2017, The Shattered Gradients Problem)."),
-        view={"sh_depth": 10, "sh_width": 200, "sh_lam": 1.0, "sh_seeds": 3, "sh_points": 256, "sh_bn": True,
-              "sh_order": "post", "sh_looks_linear": False, "sh_sweep": "1,2,3,5,8,12,20,30"},
+        summary=("Gradients df/dx of random nets f: ℝ → ℝ at 256 inputs, with Balduzzi's one-layer residual "
+                 "modules x + W·ReLU(BN x) and their plain twins. Balduzzi et al. 2017 (The Shattered Gradients "
+                 "Problem) show that without shortcuts the gradients turn into white noise with depth, while with "
+                 "BN and shortcuts the correlation of neighbouring gradients decays only like 1/√L; the captions "
+                 "say what this run measured, at 50 modules and against depth up to 50."),
+        view={"sh_depth": 50, "sh_width": 200, "sh_lam": 1.0, "sh_seeds": 3, "sh_points": 256, "sh_bn": True,
+              "sh_block": "single", "sh_looks_linear": False, "sh_sweep": "1,2,3,5,8,12,20,30,50"},
     ),
     Preset(
         slug="deletion",
@@ -124,9 +125,10 @@ PRESETS: tuple[Preset, ...] = (
         title="Shortcut scale λ",
         page="pages/build_train.py",
         summary=("y = λ·x + F(x): only λ = 1 keeps an identity path through every block. Over n blocks the "
-                 "shortcut path scales the signal and its gradient by λⁿ, so λ = 0.5 makes it fade (training is "
-                 "slower and the gradients of random nets shatter again, like a plain net's) and λ = 1.5 makes it "
-                 "explode (training diverges) (He et al. 2016b, Identity Mappings in Deep Residual Networks, §3)."),
+                 "shortcut path scales the signal and its gradient by λⁿ, so λ < 1 makes it fade and λ > 1 makes it "
+                 "explode, which hampers training (He et al. 2016b, Identity Mappings in Deep Residual Networks, "
+                 "§3). The report also measures, as the lab's own experiment, whether λ < 1 makes the gradients of "
+                 "random nets shatter again like a plain net's; the captions say what this run measured."),
         net=dict(depth=15, width=8, shortcut_scale=0.5),
         train=dict(epochs=8),
     ),
@@ -304,40 +306,45 @@ def _shattering_sections(preset: Preset, progress: Progress | None) -> list[Sect
     depths = sorted({int(t) for t in s["sweep"].split(",") if t.strip()})
     steps = _Steps(progress, 2 * s["seeds"] * (s["depth"] + sum(depths)))
     # As the page does: the residual net and its plain twin (looks-linear init optional).
+    block, _, order = s["block"].partition("-")  # the page's choices: "single" | "basic-post" | "basic-pre"
     base = sh.shatter_config(s["depth"], s["width"], shortcut_scale=s["lam"], norm="batch" if s["bn"] else "none",
-                             order=s["order"])
-    steps(2 * s["seeds"] * s["depth"], f"gradients of {s['seeds']} random plain and residual nets, {s['depth']} blocks")
+                             block=block, order=order or None)
+    steps(2 * s["seeds"] * s["depth"],
+          f"gradients of {s['seeds']} random plain and residual nets, {sh.units(s['depth'], block)}")
     plain = sh.shatter(base.replace(skip=False), points=s["points"], seeds=s["seeds"],
                        looks_linear_init=s["looks_linear"])
     residual = sh.shatter(base.replace(skip=True), points=s["points"], seeds=s["seeds"])
     sweep = sh.depth_sweep(base, depths, seeds=s["seeds"], points=s["points"], looks_linear_plain=s["looks_linear"],
                            progress=steps.part(2 * s["seeds"] * sum(depths), "depth sweep"))
     steps.finish()
-    where = (f"{s['depth']} blocks ({2 * s['depth'] + 1} hidden layers of {s['width']} units, "
-             f"{'BN, ' if s['bn'] else ''}ReLU, He initialisation), {s['points']} inputs on [−2, 2]")
+    module = ("one-layer residual modules x + W·ReLU(BN x) (Balduzzi et al. 2017)" if block == "single" else
+              "the lab's two-layer blocks")
+    where = (f"{sh.units(s['depth'], block)}, {module}; the plain twin has "
+             f"{int(sh.hidden_relu_layers(s['depth'], block))} hidden ReLU layers of {s['width']} units "
+             f"({'BN, ' if s['bn'] else ''}He initialisation); {s['points']} inputs on [−2, 2]")
     table = "; ".join(f"{d}: plain {p:.2f}, residual {r:.2f}"
                       for d, p, r in zip(sweep.depths, sweep.mean("plain"), sweep.mean("residual")))
+    n = f"{s['seeds']} net{'s' if s['seeds'] > 1 else ''}"
     return [
         Section("Plain net: gradient against input",
-                f"{where}. The gradient df/dx of one random plain net jumps from each input to the next: white "
-                f"noise. Lag-1 autocorrelation {plain.lag1:.2f} (mean over {s['seeds']} nets; 1 is smooth, 0 is "
-                f"white noise).", P.gradient_figure(plain)),
+                f"{where}. The gradient df/dx of one random plain net; over {n} its lag-1 autocorrelation is "
+                f"{plain.lag1:.2f}: {sh.noise_kind(plain.lag1)} (1 is smooth, 0 is white noise).",
+                P.gradient_figure(plain)),
         Section("Residual net: gradient against input",
-                f"The residual twin (same weights, with shortcuts): the gradient wanders like a random walk (brown "
-                f"noise). Lag-1 autocorrelation {residual.lag1:.2f}.", P.gradient_figure(residual)),
+                f"The residual twin (same weights, with shortcuts); lag-1 autocorrelation {residual.lag1:.2f}: "
+                f"{sh.noise_kind(residual.lag1)}.", P.gradient_figure(residual)),
         Section("Plain net: correlation of gradients",
-                "Correlation of g_i with g_j over the random nets, central inputs: only the diagonal is lit when "
-                "neighbouring gradients are unrelated.", P.correlation_figure(plain)),
+                f"Correlation of g_i with g_j over {n}, central inputs: only the diagonal is lit when neighbouring "
+                f"gradients are unrelated, bands along it when they agree. Here: {sh.noise_kind(plain.lag1)} "
+                f"(lag-1 {plain.lag1:.2f}).", P.correlation_figure(plain)),
         Section("Residual net: correlation of gradients",
-                "The same for the residual net: a broad band along the diagonal, gradients at nearby inputs agree.",
+                f"The same for the residual net. Here: {sh.noise_kind(residual.lag1)} (lag-1 {residual.lag1:.2f}).",
                 P.correlation_figure(residual)),
         Section("Autocorrelation of the gradients",
-                "r_k between gradients k grid steps apart: the plain net's drops to about 0 after one step, the "
-                "residual net's decays slowly.", P.acf_figure(plain, residual)),
+                "r_k between gradients k grid steps apart (white noise drops to 0 after one step, brown noise "
+                f"decays slowly). {sh.setting_caption(plain, residual)}", P.acf_figure(plain, residual)),
         Section("Lag-1 autocorrelation against depth",
-                f"Mean ± std over {s['seeds']} random nets at each depth, with Balduzzi's theory curves (dotted): "
-                f"2^-L for L hidden ReLU layers without shortcuts, 1/√L for BN resnets. Look for how fast each "
-                f"curve falls: exponentially without shortcuts, slowly with them. Measured (blocks: lag-1) — "
+                f"{sh.sweep_caption(sweep)} Measured ({'modules' if block == 'single' else 'blocks'}: lag-1) — "
                 f"{table}.", P.sweep_figure(sweep)),
     ]
 
@@ -442,24 +449,29 @@ def _preactivation_sections(preset: Preset, progress: Progress | None) -> list[S
 
 
 def _scale_sweep(depths, seeds: int, points: int, width: int) -> dict[str, dict]:
-    """Lag-1 autocorrelation and RMS of df/dx of random 1-D nets by depth, for each λ and the plain net."""
+    """Lag-1 autocorrelation and RMS of df/dx of random 1-D nets by depth, for each λ and the plain net.
+
+    The nets are the shattering view's: Balduzzi et al. 2017's one-layer modules y = λ·x + W·ReLU(BN x).
+    Each curve: {"lag1", "rms", "color", "lam"} (lam None for the plain net).
+    """
     from . import shattering as sh
     from .plots.common import PLAIN_COLOR
 
     curves = {}
-    kinds = [("plain", dict(skip=False), PLAIN_COLOR)] + [
-        (f"residual, λ = {lam:g}", dict(shortcut_scale=lam), SCALE_COLORS.get(lam)) for lam in SCALES]
-    for label, kw, color in kinds:
+    kinds = [("plain", dict(skip=False), PLAIN_COLOR, None)] + [
+        (f"residual, λ = {lam:g}", dict(shortcut_scale=lam), SCALE_COLORS.get(lam), lam) for lam in SCALES]
+    for label, kw, color, lam in kinds:
         lag1, rms = [], []
         for d in depths:
             r = sh.shatter(sh.shatter_config(d, width, **kw), points=points, seeds=seeds)
             lag1.append(r.lag1)
             rms.append(float(np.sqrt(np.mean(r.gradients ** 2))))
-        curves[label] = {"lag1": lag1, "rms": rms, "color": color}
+        curves[label] = {"lag1": lag1, "rms": rms, "color": color, "lam": lam}
     return curves
 
 
 def _scale_sections(preset: Preset, progress: Progress | None) -> list[Section]:
+    from . import shattering as sh
     from .plots import training as P
     from .plots.common import PLAIN_COLOR
     from .plots.compare import recolor, scale_sweep_figure
@@ -480,8 +492,6 @@ def _scale_sections(preset: Preset, progress: Progress | None) -> list[Section]:
     if finite:  # an exploding run would squash the others into a corner: cut the axis at 10^4
         fig.update_yaxes(range=[math.floor(math.log10(min(finite))) - 0.2, 4])
     res = "; ".join(f"{k}: {_loss(r)}" for k, r in runs.items())
-    deep = s["depths"][-1]
-    at = "; ".join(f"{k}: lag-1 {c['lag1'][-1]:.2f}, RMS {c['rms'][-1]:.3g}" for k, c in curves.items())
     return [
         Section("Training curves for λ = 0.5, 1 and 1.5",
                 f"Residual nets y = λ·x + F(x) with {net.depth} blocks, width {net.width}, {cfg.epochs} epochs, and "
@@ -489,14 +499,10 @@ def _scale_sections(preset: Preset, progress: Progress | None) -> list[Section]:
                 f"trailing towards the plain net, and λ = 1.5 blowing up (the axis is cut at 10⁴). Final training "
                 f"loss — {res}.", fig),
         Section("Gradients of random nets by λ and depth",
-                f"Random nets f: ℝ → ℝ ({s['width']} units, BN; {s['seeds']} seeds, {s['points']} inputs). Left: "
-                f"with λ = 0.5 "
-                f"the correlation of neighbouring gradients falls as fast as without shortcuts (shattered again); "
-                f"λ = 1 decays slowly; λ = 1.5 stays correlated because its growing shortcut path (1.5ⁿ) dominates "
-                f"the sum. Right: the gradient's size. Only λ = 1 keeps it growing slowly; with λ = 0.5 the "
-                f"shortcut path fades (0.5ⁿ) and the net behaves like the plain one, whose BN layers make the "
-                f"gradient explode with depth; with λ = 1.5 the shortcut path itself explodes. "
-                f"At {deep} blocks — {at}.",
+                f"Random nets f: ℝ → ℝ of Balduzzi's one-layer modules y = λ·x + W·ReLU(BN x) ({s['width']} units; "
+                f"{s['seeds']} seeds, {s['points']} inputs). Left: lag-1 autocorrelation of df/dx (1 smooth, 0 white "
+                f"noise); right: the gradient's size, RMS of df/dx. "
+                f"{sh.scale_sweep_caption(s['depths'], curves)}",
                 scale_sweep_figure(s["depths"], curves)),
     ]
 

@@ -6,22 +6,33 @@ initialisation, BatchNorm, ReLU) evaluated on 256 evenly spaced inputs in
 turn into white noise with depth; for a residual net with BN they stay
 correlated like brown noise.
 
+The residual module
+-------------------
+Balduzzi's resnets are built from one-layer modules, x + W·relu(BN x)
+(`NetConfig.block = "single"`, the default here): a Linear stem, `depth`
+modules, a Linear read-out. Their plain twin is the same stack without
+shortcuts. The lab's two-layer MLP block (`block = "basic"`, two Linear-BN
+layers in the branch) is kept for comparison: with its inner BN it shatters
+almost like a plain net past ~15 blocks (lag-1 ≈ 0.1 at 30 blocks, width 200).
+
 What "depth" means here
 -----------------------
-`depth` is `NetConfig.depth`, the number of blocks. Each block holds two
-Linear-BN layers (NetConfig's MLP block), so a net of `depth` d has
-2d + 1 hidden layers (stem + 2 per block; `layer_count` = 2d + 2 counts the
-output layer too). Balduzzi's theory counts
-  * hidden ReLU layers L for feed-forward nets: correlation 2^-L (Thm. 1),
-    here L = 2d + 1;
-  * residual modules L for resnets with BN: correlation ~ 1/√L (Thm. 3),
-    here L = d.
-`theory_feedforward(d)` and `theory_residual_bn(d)` return both curves as
-functions of the block count d, so they share the depth axis of the measured
-sweep. The theorems describe the correlation of gradients at two inputs whose
-ReLU patterns are independent; neighbouring inputs on the grid share most of
-their patterns, so the measured lag-1 autocorrelation starts near 1 for shallow
-nets and sits above the curves: compare how fast each falls, not the values.
+`depth` is `NetConfig.depth`, the number of residual modules (blocks).
+Balduzzi's theory counts
+  * hidden ReLU layers L of a feed-forward net: correlation 2^-L (Thm. 1);
+  * residual modules L of a resnet with BN: correlation ~ 1/√L (Thm. 3).
+For one-layer modules both are the module count: the plain twin of a
+d-module net has L = d hidden ReLU layers, the resnet L = d modules
+(`layer_count` = d + 2 counts the stem and read-out too). For the two-layer
+block, the plain twin has L = 2d + 1 hidden ReLU layers (2 per block, plus the
+stem's or, pre-activation, the head's) and the resnet d blocks.
+`hidden_relu_layers(d, block)` gives L; `theory_feedforward(d, block)` and
+`theory_residual_bn(d)` return both curves as functions of d, so they share the
+depth axis of the measured sweep. The theorems describe the correlation of
+gradients at two inputs whose ReLU patterns are independent; neighbouring inputs
+on the grid share most of their patterns, so the measured lag-1 autocorrelation
+starts near 1 for shallow nets and sits above the curves: compare how fast each
+falls, not the values.
 
 Method (DESIGN.md, "Shattered gradients")
 -----------------------------------------
@@ -46,11 +57,17 @@ from torch import nn
 
 from .models import ConfigError, NetConfig, build_model, memory_limit_bytes as _memory_limit
 
-DEFAULT_DEPTH = 10  # blocks: 21 hidden layers, about Balduzzi's 24-layer feed-forward net
+DEFAULT_BLOCK = "single"  # Balduzzi's one-layer module x + W·relu(BN x)
+BLOCK_KINDS = ("single", "basic")  # the module, and the lab's two-layer block for comparison
+DEFAULT_DEPTH = 50  # modules: Balduzzi's resnets have 50 (Fig. 2)
 DEFAULT_WIDTH = 200
 DEFAULT_POINTS = 256
 DEFAULT_RANGE = (-2.0, 2.0)
-DEFAULT_SWEEP_DEPTHS = (1, 2, 3, 5, 8, 12, 20, 30)
+DEFAULT_SWEEP_DEPTHS = (1, 2, 3, 5, 8, 12, 20, 30, 50)
+# Caption thresholds on the lag-1 autocorrelation r (means over seeds).
+WHITE_NOISE_BELOW = 0.15  # |r| below this: neighbouring gradients unrelated, white noise
+CORRELATED_FROM = 0.5  # r from this up: correlated like brown noise (a random walk gives ≈ 1)
+CLEAR_DIFFERENCE = 0.15  # a gap in r this large is called a difference
 MAX_POINTS = 8192
 MAX_SEEDS = 64
 # A gradient whose spread over the inputs is below this fraction of its size is
@@ -62,15 +79,40 @@ CONSTANT_TOL = 1e-4
 
 
 def shatter_config(depth: int = DEFAULT_DEPTH, width: int = DEFAULT_WIDTH, *, skip: bool = True,
-                   shortcut_scale: float = 1.0, norm: str = "batch", order: str = "post",
-                   seed: int = 0) -> NetConfig:
-    """The NetConfig of Balduzzi's 1-D net: an MLP R -> R with `depth` blocks of `width` units."""
+                   shortcut_scale: float = 1.0, norm: str = "batch", order: str | None = None,
+                   block: str = DEFAULT_BLOCK, seed: int = 0) -> NetConfig:
+    """The NetConfig of Balduzzi et al. 2017's 1-D net: an MLP R -> R with `depth` modules of `width` units.
+
+    block "single" (default): Balduzzi's one-layer residual module x + W·relu(BN x),
+    which is pre-activation by definition (order None means "pre"); block "basic":
+    the lab's two-layer block for comparison (order None means "post").
+    """
+    if order is None:
+        order = "pre" if block == "single" else "post"
     cfg = NetConfig(arch="mlp", depth=depth, width=width, skip=skip, shortcut_scale=shortcut_scale,
-                    norm=norm, order=order, input_shape=(1,), classes=1, seed=seed)
+                    norm=norm, order=order, block=block, input_shape=(1,), classes=1, seed=seed)
     cfg.validate()
     if cfg.input_shape != (1,) or cfg.classes != 1:
         raise ConfigError("the shattering nets map one number to one number")
     return cfg
+
+
+def hidden_relu_layers(depth: int | np.ndarray, block: str = DEFAULT_BLOCK) -> np.ndarray:
+    """L of Balduzzi et al. 2017 Thm. 1: hidden ReLU layers of the plain twin of a `depth`-module net.
+
+    One-layer modules (block "single"): one ReLU each, L = depth. The lab's two-layer
+    block ("basic"): two each plus the stem's (post order) or the head's (pre order),
+    L = 2·depth + 1.
+    """
+    d = np.asarray(depth, dtype=np.float64)
+    return d if block == "single" else 2 * d + 1
+
+
+def depth_meaning(block: str = DEFAULT_BLOCK) -> str:
+    """What one unit of depth is, in words, for the sweep's axis and JSON."""
+    if block == "single":
+        return "one-layer residual modules x + W·relu(BN x) (Balduzzi et al. 2017); plain twin: d hidden ReLU layers"
+    return "the lab's two-layer blocks (two Linear-BN layers in the branch); plain twin: 2d+1 hidden ReLU layers"
 
 
 def input_grid(points: int = DEFAULT_POINTS, low: float = DEFAULT_RANGE[0],
@@ -91,10 +133,11 @@ def check_grid(points: int, low: float, high: float) -> None:
 def estimate_bytes(config: NetConfig, points: int) -> int:
     """Rough memory of one forward+backward pass over `points` inputs (float32).
 
-    About six tensors of [points, width] are kept per block (two Linear, two BN,
-    ReLUs, the sum), doubled for their gradients; CReLU doubles the widths.
+    About six tensors of [points, width] are kept per two-layer block (two Linear,
+    two BN, ReLUs, the sum) and four per one-layer module (BN, ReLU, Linear, the
+    sum), doubled for their gradients; CReLU doubles the widths.
     """
-    per_block = 6 * 2
+    per_block = (4 if config.block == "single" else 6) * 2
     return 4 * points * config.width * 2 * (per_block * config.depth + 8)
 
 
@@ -286,14 +329,17 @@ def correlation_matrix(gs: torch.Tensor | np.ndarray) -> np.ndarray:
     return out
 
 
-def theory_feedforward(depth: int | np.ndarray) -> np.ndarray:
-    """Balduzzi Thm. 1 for a plain net of `depth` blocks: 2^-L with L = 2·depth + 1 hidden ReLU layers."""
-    d = np.asarray(depth, dtype=np.float64)
-    return 2.0 ** -(2 * d + 1)
+def theory_feedforward(depth: int | np.ndarray, block: str = DEFAULT_BLOCK) -> np.ndarray:
+    """Balduzzi et al. 2017 Thm. 1 for the plain twin of a `depth`-module net: 2^-L.
+
+    L = `hidden_relu_layers(depth, block)`: depth for one-layer modules, 2·depth + 1
+    for the lab's two-layer blocks.
+    """
+    return 2.0 ** -hidden_relu_layers(depth, block)
 
 
 def theory_residual_bn(depth: int | np.ndarray) -> np.ndarray:
-    """Balduzzi Thm. 3 for a BN resnet of `depth` residual modules (blocks): 1/√L with L = depth."""
+    """Balduzzi et al. 2017 Thm. 3 for a BN resnet of `depth` residual modules (blocks): 1/√L with L = depth."""
     d = np.asarray(depth, dtype=np.float64)
     return 1.0 / np.sqrt(d)
 
@@ -323,14 +369,15 @@ class ShatterResult:
         """The settings that produced this result (JSON-ready)."""
         return {"config": self.config.to_dict(), "seeds": len(self.lag1_per_seed),
                 "points": int(len(self.x)), "low": float(self.x[0]), "high": float(self.x[-1]),
-                "looks_linear": self.looks_linear, "depth_meaning": "blocks of two Linear-BN layers"}
+                "looks_linear": self.looks_linear, "depth_meaning": depth_meaning(self.config.block),
+                "hidden_relu_layers_plain": int(hidden_relu_layers(self.config.depth, self.config.block))}
 
     def to_dict(self, matrix: bool = False) -> dict:
         """JSON summary: lag1 (mean), lag1_per_seed, gradients (first seed), x, acf, settings."""
         d = {"lag1": self.lag1, "lag1_per_seed": list(self.lag1_per_seed),
              "gradients": self.gradients[0].tolist(), "x": self.x.tolist(),
              "acf": self.acf.tolist(), "settings": self.settings,
-             "theory": {"feedforward_2^-L": float(theory_feedforward(self.config.depth)),
+             "theory": {"feedforward_2^-L": float(theory_feedforward(self.config.depth, self.config.block)),
                         "residual_bn_1/sqrt(L)": float(theory_residual_bn(self.config.depth))}}
         if matrix:
             d["correlation"] = self.correlation.tolist()
@@ -386,25 +433,31 @@ class SweepResult:
         """Standard deviation over seeds at each depth (0 with one seed)."""
         return self.lag1[kind].std(axis=1)
 
+    @property
+    def block(self) -> str:
+        """The block kind swept: "single" (Balduzzi's module) or "basic" (the lab's two-layer block)."""
+        return self.base.block
+
     def to_dict(self) -> dict:
-        """JSON summary with the theory curves on the same depth axis."""
-        return {"depths": self.depths, "depth_meaning": "blocks of two Linear-BN layers",
+        """JSON summary with the theory curves on the same depth axis (L as `hidden_relu_layers`)."""
+        return {"depths": self.depths, "depth_meaning": depth_meaning(self.block), "block": self.block,
+                "hidden_relu_layers_plain": hidden_relu_layers(self.depths, self.block).astype(int).tolist(),
                 "lag1_mean": {k: self.mean(k).tolist() for k in self.lag1},
                 "lag1_std": {k: self.std(k).tolist() for k in self.lag1},
                 "lag1_per_seed": {k: v.tolist() for k, v in self.lag1.items()},
-                "theory": {"feedforward_2^-(2d+1)": theory_feedforward(self.depths).tolist(),
-                           "residual_bn_1/sqrt(d)": theory_residual_bn(self.depths).tolist()},
+                "theory": {"feedforward_2^-L": theory_feedforward(self.depths, self.block).tolist(),
+                           "residual_bn_1/sqrt(L)": theory_residual_bn(self.depths).tolist()},
                 "base": self.base.to_dict(), "looks_linear_plain": self.looks_linear, "points": self.points}
 
 
-def _plain_twin(model: nn.Module) -> nn.Module:
-    # The plain twin has the residual net's weights exactly (NetConfig.twin()); copying
-    # them is cheaper than drawing them again.
-    twin = copy.deepcopy(model)
-    for block in twin.blocks:
-        block.skip = False
-    twin.config = model.config.twin()
-    return twin
+def _set_skip(model: nn.Module, skip: bool) -> nn.Module:
+    # The plain twin has the residual net's weights exactly (NetConfig.twin()): flipping the
+    # shortcuts of the net we own is cheaper than drawing the weights again or copying them
+    # (fix_batch_statistics resets the BN statistics for each twin).
+    for block in model.blocks:
+        block.skip = skip
+    model.config = model.config.replace(skip=skip)
+    return model
 
 
 def depth_sweep(base: NetConfig, depths: Sequence[int] = DEFAULT_SWEEP_DEPTHS, *, seeds: int = 3,
@@ -432,16 +485,173 @@ def depth_sweep(base: NetConfig, depths: Sequence[int] = DEFAULT_SWEEP_DEPTHS, *
     done = 0
     for i, d in enumerate(depths):
         for s in range(seeds):
-            residual = make_net(base.replace(depth=d, skip=True, seed=base.seed + s))
-            for kind, net in (("plain", _plain_twin(residual)), ("residual", residual)):
+            own = make_net(base.replace(depth=d, skip=False, seed=base.seed + s))
+            for kind in ("plain", "residual"):
+                net = _set_skip(own, kind == "residual")
                 if kind == "plain" and looks_linear_plain:
-                    net = looks_linear(net)
+                    net = looks_linear(net)  # a copy
                 g = input_gradients(fix_batch_statistics(net, x), x)[1].squeeze(1)
                 out[kind][i, s] = lag1_autocorrelation(g)
                 done += d
                 if progress is not None:
-                    progress(done / total, f"{kind} net, {d} blocks, seed {s + 1}/{seeds}")
+                    progress(done / total, f"{kind} net, {units(d, base.block)}, seed {s + 1}/{seeds}")
     return SweepResult(depths, out, base, looks_linear_plain, points)
+
+
+# --- captions computed from the measurements ------------------------------------------
+# Every sentence below that states a trend is decided by the numbers passed in, so a run
+# that shows the opposite gets a caption that says the opposite.
+
+
+def units(depth: int, block: str = DEFAULT_BLOCK) -> str:
+    """'50 modules' / '1 block': a depth with its unit (one-layer modules or two-layer blocks)."""
+    word = "module" if block == "single" else "block"
+    return f"{depth} {word}{'' if depth == 1 else 's'}"
+
+
+def noise_kind(lag1: float) -> str:
+    """A lag-1 autocorrelation in Balduzzi et al. 2017's words.
+
+    "white noise" when |r| < WHITE_NOISE_BELOW (neighbouring gradients unrelated),
+    "correlated like brown noise" when r >= CORRELATED_FROM, else "partly correlated".
+    """
+    if abs(lag1) < WHITE_NOISE_BELOW:
+        return "white noise"
+    if lag1 >= CORRELATED_FROM:
+        return "correlated like brown noise"
+    return "partly correlated" if lag1 > 0 else "anti-correlated"
+
+
+LAMBDA_NOTE = ("whether λ < 1 makes random nets shatter is this lab's own experiment; He et al. 2016b study "
+               "the shortcut scale λ for signal propagation and optimisation, not shattering")
+
+
+def _block_note(block: str) -> str:
+    if block == "single":
+        return ""
+    return (" Block: the lab's two-layer block (Linear-BN-ReLU-Linear-BN in the branch), not Balduzzi's "
+            "one-layer module x + W·ReLU(BN x) that Thm. 3 describes; pick the module to compare.")
+
+
+def setting_caption(plain: ShatterResult, residual: ShatterResult) -> str:
+    """What the plain and residual results of one setting show (Balduzzi et al. 2017), from their lag-1 values.
+
+    Names each net's gradients (`noise_kind`), says whether the shortcuts keep them
+    more correlated, and comments on λ ≠ 1, the looks-linear plain net and the
+    two-layer block only as far as the numbers support it.
+    """
+    cfg = residual.config
+    p, r = plain.lag1, residual.lag1
+    n = len(residual.lag1_per_seed)
+    text = (f"At {units(cfg.depth, cfg.block)}, width {cfg.width}{', BN' if cfg.norm == 'batch' else ', no BN'}, "
+            f"mean over {n} net{'s' if n > 1 else ''}: the plain net's gradients are {noise_kind(p)} "
+            f"(lag-1 {p:.2f}), the residual net's {noise_kind(r)} (lag-1 {r:.2f}). ")
+    if r - p >= CLEAR_DIFFERENCE:
+        text += "The shortcuts keep neighbouring gradients more correlated."
+    elif p - r >= CLEAR_DIFFERENCE:
+        text += "Here the plain net's gradients are the more correlated: the shortcuts do not help."
+    else:
+        text += "Here the shortcuts make little difference to how correlated they are."
+    lam = cfg.shortcut_scale
+    if lam < 1:
+        if abs(r) < WHITE_NOISE_BELOW:
+            text += f" With λ = {lam:g} < 1 the residual net shatters again, like a plain net ({LAMBDA_NOTE})."
+        else:
+            text += f" With λ = {lam:g} < 1 the residual net has not shattered at this depth ({LAMBDA_NOTE})."
+    elif lam > 1:
+        text += f" With λ = {lam:g} > 1 the shortcut path grows as λ^d; the residual net's gradients are {noise_kind(r)}."
+    if plain.looks_linear:
+        if p >= 1 - 1e-9:
+            text += " The looks-linear plain net is linear at initialisation: its gradient is the same at every input."
+        else:
+            text += f" The looks-linear plain net's gradient varies along the inputs (lag-1 {p:.2f})."
+    return text + _block_note(cfg.block)
+
+
+def _white_from(depths: list[int], lag1: np.ndarray) -> int | None:
+    # The first depth from which every deeper value is white noise, or None.
+    found = None
+    for d, v in zip(reversed(depths), reversed(list(lag1))):
+        if abs(v) >= WHITE_NOISE_BELOW:
+            break
+        found = d
+    return found
+
+
+def sweep_caption(sweep: SweepResult) -> str:
+    """What the lag-1-against-depth sweep shows (Balduzzi et al. 2017 Thm. 1 and 3), from its numbers.
+
+    For each net: the depth from which its gradients are white noise, or how correlated
+    they still are at the deepest depth; which net's lag-1 fell more over the sweep; and
+    the theory curves' meaning (L as `hidden_relu_layers`).
+    """
+    block, depths = sweep.block, sweep.depths
+    dmax = depths[-1]
+    pm, rm = sweep.mean("plain"), sweep.mean("residual")
+    n = sweep.lag1["plain"].shape[1]
+    parts = [f"Mean ± std over {n} random net{'s' if n > 1 else ''} at each depth."]
+    plain_name = "the looks-linear plain net" if sweep.looks_linear else "the plain net"
+    for name, m in ((plain_name, pm), ("the residual net", rm)):
+        w = _white_from(depths, m)
+        sd = sweep.std("plain" if m is pm else "residual")[-1]
+        if w is not None:
+            parts.append(f"For {name}, neighbouring gradients are white noise from {units(w, block)} on "
+                         f"(lag-1 {m[-1]:.2f} ± {sd:.2f} at {units(dmax, block)}).")
+        else:
+            parts.append(f"For {name}, neighbouring gradients are still {noise_kind(m[-1])} at {units(dmax, block)} "
+                         f"(lag-1 {m[-1]:.2f} ± {sd:.2f}).")
+    if len(depths) > 1:
+        fp, fr = pm[0] - pm[-1], rm[0] - rm[-1]
+        how = ("faster without shortcuts" if fp - fr >= CLEAR_DIFFERENCE else
+               "faster with shortcuts" if fr - fp >= CLEAR_DIFFERENCE else "about as fast with shortcuts as without")
+        parts.append(f"From {units(depths[0], block)} to {dmax}, lag-1 fell by {fp:.2f} for the plain net and by "
+                     f"{fr:.2f} for the residual net: {how}.")
+    lam = sweep.base.shortcut_scale
+    if lam < 1:
+        w = _white_from(depths, rm)
+        said = f"shatters again by {units(w, block)}" if w is not None else f"has not shattered by {dmax}"
+        parts.append(f"With λ = {lam:g} < 1 the residual net {said} ({LAMBDA_NOTE}).")
+    ell = "L = d" if block == "single" else "L = 2d + 1"
+    parts.append(f"Dotted: Balduzzi's theory, 2^-L for the plain twin's L hidden ReLU layers ({ell}, Thm. 1) "
+                 "and 1/√L for L residual modules with BN (Thm. 3). They describe inputs whose ReLU patterns are "
+                 "independent; neighbouring inputs share most of theirs, so measured values start near 1: "
+                 "compare how fast the curves fall.")
+    return " ".join(parts) + _block_note(block)
+
+
+def scale_sweep_caption(depths: Sequence[int], curves: dict[str, dict], block: str = DEFAULT_BLOCK) -> str:
+    """What random 1-D nets show for each shortcut scale λ, from their lag-1 and RMS(df/dx) by depth.
+
+    `curves`: label -> {"lag1": [...], "rms": [...], "lam": λ or None for the plain net}, one
+    value per depth. Says, at the deepest depth, how shattered each net is and how the
+    gradient's size changed over the sweep; whether λ < 1 shatters like the plain net is
+    decided by the numbers. The λ analysis of He et al. 2016b is about training; the
+    shattering with λ < 1 is the lab's observation (LAMBDA_NOTE).
+    """
+    depths = [int(d) for d in depths]
+    dmax = depths[-1]
+    plain = next((c for c in curves.values() if c.get("lam") is None), None)
+    bits = []
+    for label, c in curves.items():
+        r, rms = c["lag1"][-1], c["rms"]
+        grow = rms[-1] / rms[0] if rms[0] > 0 else float("inf")
+        size = "grew" if grow >= 1 else "shrank"
+        bits.append(f"{label}: lag-1 {r:.2f} ({noise_kind(r)}), RMS of df/dx {size} ×{grow:.3g} from "
+                    f"{units(depths[0], block)} to {dmax}")
+    text = f"At {units(dmax, block)} — " + "; ".join(bits) + "."
+    for label, c in curves.items():
+        lam = c.get("lam")
+        if lam is None or lam >= 1 or plain is None:
+            continue
+        r, p = c["lag1"][-1], plain["lag1"][-1]
+        if abs(r) < WHITE_NOISE_BELOW and abs(r - p) < CLEAR_DIFFERENCE:
+            text += f" With λ = {lam:g} the residual net shatters again, like the plain net"
+        elif r - p >= CLEAR_DIFFERENCE:
+            text += f" With λ = {lam:g} the residual net stays more correlated than the plain net"
+        else:
+            text += f" With λ = {lam:g} the residual net is about as shattered as the plain net"
+        text += f" ({LAMBDA_NOTE})."
+    return text
 
 
 # --- a trained image net -------------------------------------------------------------

@@ -58,3 +58,26 @@ def test_bad_inputs_show_messages(seeded_store):
     at.button[0].click().run()
     assert not at.exception
     assert any("GiB" in e.value for e in at.error)
+
+
+def test_block_choice_and_captions_from_this_run(seeded_store):
+    at = _open(seeded_store)
+    radio = at.radio(key="sh_block")
+    assert radio.value == "single"  # Balduzzi's one-layer module by default
+    captions = " ".join(c.value for c in at.caption)
+    # the captions state the measured trend of this run (defaults: 50 modules, 3 seeds)
+    assert "plain net's gradients are white noise" in captions
+    assert "residual net's correlated like brown noise" in captions
+    assert "still correlated like brown noise at 50 modules" in captions
+    assert "not Balduzzi's" not in captions
+    # the lab's two-layer block, shallow sweep to stay quick: named honestly, numbers from this run
+    radio.set_value("basic-post")
+    at.text_input(key="sh_sweep").set_value("1,30")
+    at.slider(key="sh_depth").set_value(30)
+    at.slider(key="sh_seeds").set_value(2)
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    captions = " ".join(c.value for c in at.caption)
+    assert "not Balduzzi's" in captions and "30 blocks" in captions
+    values = {m.label: float(m.value) for m in at.metric}
+    assert f"lag-1 {values['Residual net: lag-1 autocorrelation']:.2f}" in captions

@@ -6,8 +6,9 @@ import argparse
 import sys
 
 from ..cli import finite_float, positive_int, write_json
-from ..shattering import (DEFAULT_DEPTH, DEFAULT_POINTS, DEFAULT_RANGE, DEFAULT_SWEEP_DEPTHS, DEFAULT_WIDTH,
-                          depth_sweep, shatter, shatter_config)
+from ..shattering import (BLOCK_KINDS, DEFAULT_BLOCK, DEFAULT_DEPTH, DEFAULT_POINTS, DEFAULT_RANGE,
+                          DEFAULT_SWEEP_DEPTHS, DEFAULT_WIDTH, depth_sweep, setting_caption, shatter, shatter_config,
+                          sweep_caption)
 
 
 def _depth_list(text: str) -> list[int]:
@@ -22,10 +23,16 @@ def _depth_list(text: str) -> list[int]:
 
 def _run(args: argparse.Namespace) -> int:
     cfg = shatter_config(args.depth, args.width, skip=args.skip, shortcut_scale=args.shortcut_scale,
-                         norm=args.norm, order=args.order, seed=args.seed)
+                         norm=args.norm, order=args.order, block=args.block, seed=args.seed)
     result = shatter(cfg, points=args.points, low=args.low, high=args.high, seeds=args.seeds,
                      looks_linear_init=args.looks_linear)
     out = result.to_dict(matrix=args.matrix)
+    if args.compare:  # the other twin on the same seeds, and the caption the page shows
+        other = shatter(cfg.twin(), points=args.points, low=args.low, high=args.high, seeds=args.seeds,
+                        looks_linear_init=args.looks_linear and not cfg.twin().skip)
+        plain, residual = (other, result) if cfg.skip else (result, other)
+        out["twin"] = other.to_dict(matrix=args.matrix)
+        out["caption"] = setting_caption(plain, residual)
     if args.sweep is not None:
         def progress(fraction, text):
             if not args.quiet:
@@ -34,6 +41,7 @@ def _run(args: argparse.Namespace) -> int:
         sweep = depth_sweep(cfg, args.sweep, seeds=args.seeds, points=args.points, low=args.low, high=args.high,
                             looks_linear_plain=args.looks_linear, progress=progress)
         out["sweep"] = sweep.to_dict()
+        out["sweep"]["caption"] = sweep_caption(sweep)
     write_json(out, args.json)
     return 0
 
@@ -44,15 +52,21 @@ def register(sub) -> None:
         "shatter", help="gradients of a random 1-D net and their lag-1 autocorrelation (Balduzzi et al. 2017)",
         description="Build random nets R -> R (He init, BN, ReLU), take g = df/dx on evenly spaced inputs, and "
                     "report how correlated neighbouring gradients are (1: smooth, 0: white noise). Depth counts "
-                    "blocks of two Linear-BN layers.")
-    p.add_argument("--depth", type=positive_int, default=DEFAULT_DEPTH, help="blocks (default %(default)s)")
+                    "residual modules: Balduzzi's one-layer modules x + W·ReLU(BN x) by default (the plain twin "
+                    "then has depth hidden ReLU layers), or the lab's two-layer blocks with --block basic "
+                    "(2·depth+1 hidden layers).")
+    p.add_argument("--depth", type=positive_int, default=DEFAULT_DEPTH,
+                   help="residual modules (default %(default)s)")
+    p.add_argument("--block", choices=BLOCK_KINDS, default=DEFAULT_BLOCK,
+                   help="single: Balduzzi's one-layer module; basic: the lab's two-layer block (default %(default)s)")
     p.add_argument("--width", type=positive_int, default=DEFAULT_WIDTH, help="units a layer (default %(default)s)")
     p.add_argument("--skip", action=argparse.BooleanOptionalAction, default=True,
                    help="residual net (--skip, default) or its plain twin (--no-skip)")
     p.add_argument("--shortcut-scale", type=finite_float, default=1.0, metavar="λ",
                    help="λ in y = λ·x + F(x) (default %(default)s)")
     p.add_argument("--norm", choices=("batch", "none"), default="batch", help="(default %(default)s)")
-    p.add_argument("--order", choices=("post", "pre"), default="post", help="block order (default %(default)s)")
+    p.add_argument("--order", choices=("post", "pre"), default=None,
+                   help="order of the two-layer block (default post); the one-layer module is pre-activation")
     p.add_argument("--looks-linear", action="store_true",
                    help="CReLU with mirrored weights; plain nets only")
     p.add_argument("--points", type=int, default=DEFAULT_POINTS, help="inputs on the grid (default %(default)s)")
@@ -64,6 +78,8 @@ def register(sub) -> None:
                    help="also sweep these depths for the plain and residual twins "
                         f"(default list {','.join(map(str, DEFAULT_SWEEP_DEPTHS))})")
     p.add_argument("--matrix", action="store_true", help="include the points × points correlation matrix")
+    p.add_argument("--compare", action="store_true",
+                   help="also compute the twin (plain <-> residual) and the caption the page shows")
     p.add_argument("--json", metavar="FILE", help="write the JSON here (default: standard output)")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=_run)

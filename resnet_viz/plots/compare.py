@@ -31,7 +31,10 @@ def recolor(fig: go.Figure, colors: dict[str, str]) -> go.Figure:
 
 
 def scale_sweep_figure(depths, curves: dict[str, dict], height: int = 400) -> go.Figure:
-    """Lag-1 autocorrelation and RMS of df/dx against depth, one curve per net (He et al. 2016b, λ).
+    """Lag-1 autocorrelation and RMS of df/dx against depth, one curve per net and shortcut scale λ.
+
+    λ is He et al. 2016b's constant scaling of the shortcut (§3, which studies training); how
+    it changes shattering (Balduzzi et al. 2017's lag-1) is the lab's own experiment.
 
     `curves` maps a label to {"lag1": [...], "rms": [...], "color": str} over `depths`
     (mean over seeds). Left: do neighbouring gradients stay correlated (Balduzzi 2017)?
@@ -46,7 +49,7 @@ def scale_sweep_figure(depths, curves: dict[str, dict], height: int = 400) -> go
                                  line=dict(color=color, width=3)), row=1, col=1)
         fig.add_trace(go.Scatter(x=d, y=c["rms"], mode="lines+markers", name=label, legendgroup=label,
                                  showlegend=False, line=dict(color=color, width=3)), row=1, col=2)
-    fig.update_xaxes(title="depth d (blocks)", type="log", tickvals=list(d))
+    fig.update_xaxes(title="depth d (residual modules)", type="log", tickvals=list(d))
     fig.update_yaxes(range=[-0.3, 1.05], row=1, col=1)
     fig.update_yaxes(type="log", row=1, col=2)
     style(fig, "Random nets f: ℝ → ℝ at initialisation, by shortcut scale λ", height)

@@ -61,12 +61,14 @@ def acf_figure(plain: ShatterResult, residual: ShatterResult, max_lag: int = 60)
 
 
 def sweep_figure(sweep: SweepResult) -> go.Figure:
-    """Lag-1 autocorrelation against depth (mean ± std over seeds) with Balduzzi's theory curves.
+    """Lag-1 autocorrelation against depth (mean ± std over seeds) with Balduzzi et al. 2017's theory curves.
 
-    The x axis is blocks d; the dotted curves are 2^-(2d+1) (feed-forward, one
-    factor 1/2 per hidden ReLU layer, Thm. 1) and 1/√d (BN resnet, Thm. 3).
+    The x axis is the module count d; the dotted curves are 2^-L for the plain
+    twin's L hidden ReLU layers (Thm. 1; L = d for one-layer modules, 2d + 1 for
+    the lab's two-layer blocks) and 1/√d for d BN residual modules (Thm. 3).
     """
     d = np.asarray(sweep.depths)
+    block = sweep.block
     fig = go.Figure()
     for kind in ("plain", "residual"):
         mean, std = sweep.mean(kind), sweep.std(kind)
@@ -74,12 +76,15 @@ def sweep_figure(sweep: SweepResult) -> go.Figure:
         fig.add_trace(go.Scatter(x=d, y=mean, mode="lines+markers", name=name, line=dict(color=COLORS[kind]),
                                  error_y=dict(type="data", array=std, visible=True, thickness=1)))
     dense = np.linspace(d.min(), d.max(), 200)
-    fig.add_trace(go.Scatter(x=dense, y=theory_feedforward(dense), mode="lines", name="theory 2^-(2d+1), plain",
-                             line=dict(color=COLORS["plain"], dash="dot")))
+    ell = "L = d" if block == "single" else "L = 2d+1"
+    fig.add_trace(go.Scatter(x=dense, y=theory_feedforward(dense, block), mode="lines",
+                             name=f"theory 2^-L ({ell}), plain", line=dict(color=COLORS["plain"], dash="dot")))
     fig.add_trace(go.Scatter(x=dense, y=theory_residual_bn(dense), mode="lines", name="theory 1/√d, BN resnet",
                              line=dict(color=COLORS["residual"], dash="dot")))
     fig.add_hline(y=0, line=dict(color="grey", width=1))
-    fig.update_xaxes(title="depth d (blocks of two Linear-BN layers; 2d+1 hidden layers)", type="log")
+    axis = ("depth d (one-layer modules x + W·ReLU(BN x); plain twin: d hidden layers)" if block == "single" else
+            "depth d (two-layer blocks; plain twin: 2d+1 hidden layers)")
+    fig.update_xaxes(title=axis, type="log")
     fig.update_yaxes(title="lag-1 autocorrelation", range=[-0.3, 1.05])
     return style(fig, "Neighbouring gradients decorrelate with depth", 400)
 
