@@ -84,11 +84,25 @@ def cached_trajectory(net_json: str, train_json: str, grid: int, samples: int) -
 
 
 @st.cache_data(max_entries=24, show_spinner=False)
-def cached_curvature(net_json: str, train_json: str, samples: int, iterations: int) -> L.Curvature:
-    """Extreme Hessian eigenvalues at θ* (Li §6)."""
+def cached_curvature(net_json: str, train_json: str, samples: int, params: str, tol: float,
+                     max_iterations: int) -> L.Curvature:
+    """Extreme Hessian eigenvalues at θ* (Li §6), Lanczos run to the tolerance."""
     run = _run(net_json, train_json)
     x, y = _train_data(run)
-    return L.hessian_extremes(run.model, x, y, samples=samples, iterations=iterations)
+    return L.hessian_extremes(run.model, x, y, samples=samples, params=params, tol=tol,
+                              max_iterations=max_iterations)
+
+
+@st.cache_data(max_entries=12, show_spinner=False)
+def cached_curvature_map(net_json: str, train_json: str, grid: int, span: float, samples: int, seed: int,
+                         normalization: str, bias_bn: bool, params: str, max_iterations: int,
+                         _progress=None) -> L.CurvatureMap:
+    """|λmin/λmax| over a coarse plane of the surface's own directions (Li Fig. 7)."""
+    run = _run(net_json, train_json)
+    x, y = _train_data(run)
+    return L.curvature_map(run.model, x, y, grid=grid, span=span, samples=samples, seed=seed,
+                           normalization=normalization, include_bias_bn=bias_bn, params=params,
+                           max_iterations=max_iterations, callback=_progress)
 
 
 # --- page --------------------------------------------------------------------------
@@ -138,7 +152,65 @@ def compute_surfaces(runs: dict, s: dict, preview: bool) -> dict[str, L.Surface]
 
 URL_DEFAULTS = {f"ls_{k}": v for k, v in DEFAULTS.items()} | {
     "landscape_view": VIEWS[0], "landscape_mode": P.MODES[0], "landscape_clip": 10.0, "landscape_projector": False,
-    "landscape_lanczos": 20}
+    "landscape_lanczos": L.DEFAULT_MAX_ITERATIONS, "landscape_tol": L.DEFAULT_TOL, "landscape_hessian_params": "weights",
+    "landscape_map_grid": 5}
+HESSIAN_LABELS = {"weights": "weight tensors only (Li et al.)", "all": "all parameters (+ biases, BN γ/β)"}
+TOLERANCES = (1e-2, 1e-3, 1e-4)
+MAP_GRIDS = (3, 5, 7)
+
+
+def curvature_section(runs: dict, s: dict) -> None:
+    """Extreme Hessian eigenvalues at θ* with their convergence, then Li's Fig. 7 map on request."""
+    c1, c2, c3 = st.columns([2, 1.2, 1.2])
+    params = c1.radio("Hessian w.r.t.", L.HESSIAN_PARAMS, format_func=HESSIAN_LABELS.get, horizontal=True,
+                      key="landscape_hessian_params",
+                      help="Li et al. take the Hessian w.r.t. the weight tensors only (tensors with ≥ 2 axes).")
+    tol = c2.select_slider("Tolerance (relative residual)", TOLERANCES, value=L.DEFAULT_TOL, key="landscape_tol",
+                           format_func=lambda t: f"{t:g}")
+    max_it = c3.slider("Most Lanczos steps", 10, 200, L.DEFAULT_MAX_ITERATIONS, key="landscape_lanczos",
+                       help="Lanczos stops earlier once both extreme eigenvalues meet the tolerance.")
+    curv = {}
+    with st.spinner("Hessian-vector products …"):
+        for label in runs:
+            curv[label] = cached_curvature(runs[label].net.to_json(), runs[label].train.to_json(),
+                                           s["samples"], params, tol, max_it)
+    for col, label in zip(st.columns(2), runs):
+        c = curv[label]
+        col.metric(f"{label}: λmax", f"{c.lambda_max:.4g}")
+        col.metric(f"{label}: λmin", f"{c.lambda_min:.4g}")
+        col.metric(f"{label}: |λmin/λmax|", f"{c.ratio:.3f}")
+        col.metric(f"{label}: Lanczos steps", f"{c.iterations}",
+                   "converged" if c.converged else "not converged", delta_color="normal" if c.converged else "inverse",
+                   help=f"relative residual ‖Hv − λv‖/|λ| = {c.relative_residual:.1g} (tolerance {c.tol:g})")
+    show(P.curvature_figure(curv), "curvature")
+    st.caption(L.curvature_caption(curv))
+
+    st.subheader("|λmin/λmax| across the plane (Li et al. Fig. 7)")
+    g1, g2 = st.columns([1, 3])
+    grid = g1.select_slider("Map grid", MAP_GRIDS, value=5, key="landscape_map_grid",
+                            help="The surface's own directions, on a coarse grid over the same span.")
+    g2.caption(f"A Lanczos run at every grid point for both nets (tolerance {L.MAP_TOL:g}, as Li et al.): "
+               f"about 3 s a point on 2 CPU cores for the default pair, so {grid}×{grid} takes roughly "
+               f"{round(2 * grid * grid * 3.5 / 60 + 0.5)} min.")
+    if g2.button("Compute the maps", key="landscape_map_go"):
+        st.session_state["landscape_map_on"] = True
+    if not st.session_state.get("landscape_map_on"):
+        return
+    bar = st.progress(0.0, text="Hessian maps …")
+    maps = {}
+    for k, (label, run) in enumerate(runs.items()):
+        def cb(done, total, k=k, label=label):
+            with live_output():
+                bar.progress(min((k + done / total) / len(runs), 1.0), text=f"{label} net: {done}/{total} points")
+
+        maps[label] = cached_curvature_map(run.net.to_json(), run.train.to_json(), grid, s["span"], s["samples"],
+                                           s["seed"], s["normalization"], s["bias_bn"], params, max_it,
+                                           _progress=cb)
+    bar.empty()
+    zr = P.shared_ratio_range(maps.values())
+    for col, label in zip(columns(2), runs):
+        show(P.curvature_map_figure(maps[label], f"{label}: {runs[label].net.name}", zr), f"curvmap_{label}", col)
+    st.caption(L.curvature_map_caption(maps))
 
 
 def main() -> None:
@@ -171,9 +243,8 @@ def main() -> None:
                 left, right = columns(2)
                 show(P.slices_figure(surfaces, mode, clip), "slice_loss", left)
                 show(P.slices_figure(surfaces, mode, clip, metric="accuracy"), "slice_acc", right)
-                st.caption("The β = 0 row of each plane: the same direction δ (filter-normalized) through both nets. "
-                           "Look for how fast the loss rises away from θ* (α = 0): a wide, flat basin generalises "
-                           "better (Li et al. §5).")
+                st.caption(L.slices_caption(surfaces) + " Li et al. (§5) relate wide, flat minima to better "
+                           "generalisation.")
             else:
                 zr = P.shared_zrange(surfaces.values(), mode, clip)
                 draw = P.contour_figure if view == "2-D contours" else P.surface3d_figure
@@ -184,9 +255,11 @@ def main() -> None:
                     show(draw(srf, title, mode, clip, zr, height=720 if projector else 460), f"surface_{label}", col)
                     col.metric(f"{label}: loss at θ*", f"{srf.center_loss:.4f}",
                                help=f"accuracy at θ* {srf.center_accuracy:.1%} on {srf.settings['samples']} samples")
-                st.caption("Same seed, so the same directions for both nets, and one colour scale. Look for the "
-                           "residual net's wide, convex-looking basin against the plain net's chaotic, sharper one "
-                           "(Li et al. 2018, Fig. 5). Widen the span or switch normalization to 'none' to compare.")
+                if len(shown) == 2:
+                    st.caption(L.surfaces_caption(surfaces["plain"], surfaces["residual"], runs["plain"].net.classes))
+                else:
+                    st.caption("Same seed, so the same directions as the other net, and one colour scale. Li et al. "
+                               "(2018, Fig. 5) compare a deep plain net's surface with its residual twin's.")
         elif view == "Interpolation":
             with st.spinner("Interpolating …"):
                 curves = cached_interpolations(plain.net.to_json(), residual.net.to_json(),
@@ -198,9 +271,10 @@ def main() -> None:
             show(P.interpolation_figure(
                 [(curves["in the plain net"], PLAIN_COLOR), (curves["in the residual net"], RESIDUAL_COLOR)],
                 "Plain weights (t=0) → residual weights (t=1)", mode, clip), "interp_twins", right)
-            st.caption("Left: the straight line from the initial to the trained weights; a monotone drop means no "
-                       "barrier on that line. Right: the twins share initial weights and shapes, so their trained "
-                       "weights can be mixed; each curve runs the mixture in one architecture.")
+            st.caption("Left: the straight line from the initial to the trained weights (Goodfellow et al. 2015). "
+                       + L.interpolation_caption({k: curves[f"{k}: init → trained"] for k in runs})
+                       + " Right: the twins share initial weights and shapes, so their trained weights can be mixed; "
+                         "each curve runs the mixture in one architecture.")
         elif view == "Trajectory":
             grid = min(s["grid"], 21)
             trs = {}
@@ -214,25 +288,9 @@ def main() -> None:
             for col, label in zip(columns(len(shown)), shown):
                 show(P.trajectory_figure(trs[label], f"{label}: path of training", colors[label], mode, clip,
                                          zr, height=720 if projector else 460), f"traj_{label}", col)
-            st.caption("Weight checkpoints projected on the first two PCA directions of θ_i − θ_final (Li et al. §7), "
-                       "over the loss in that plane. The axes say how much of the path's variance each direction "
-                       "holds: most of the path lies in a very low-dimensional space.")
+            st.caption(L.trajectory_caption(trs))
         else:
-            iterations = st.slider("Lanczos iterations", 5, 60, 20, key="landscape_lanczos")
-            curv = {}
-            with st.spinner("Hessian-vector products …"):
-                for label in runs:
-                    curv[label] = cached_curvature(runs[label].net.to_json(), runs[label].train.to_json(),
-                                                   s["samples"], iterations)
-            for col, label in zip(st.columns(2), runs):
-                c = curv[label]
-                col.metric(f"{label}: λmax", f"{c.lambda_max:.4g}")
-                col.metric(f"{label}: λmin", f"{c.lambda_min:.4g}")
-                col.metric(f"{label}: |λmin/λmax|", f"{c.ratio:.3f}")
-            show(P.curvature_figure(curv), "curvature")
-            st.caption("Extreme Hessian eigenvalues at θ* by Lanczos on Hessian-vector products. |λmin/λmax| near 0 "
-                       "means the surface is locally convex; large values mean strong negative curvature that a "
-                       "2-D plot can hide (Li et al. §6).")
+            curvature_section(runs, s)
     except ERRORS as e:
         show_error(e)
 

@@ -3,7 +3,8 @@
 f(α, β) = L(θ* + αδ + βη), with δ, η drawn from a Gaussian and filter-normalized:
 for every filter (output channel of a conv, row of a linear layer)
 d ← d / ‖d‖ · ‖θ‖ (Li §4). Directions for biases and BatchNorm parameters are
-zero by default (Li's "ignore biasbn"); BatchNorm running statistics are buffers,
+zero by default (Li's "ignore biasbn"; included, their direction is the parameter
+itself, as in Li's code); BatchNorm running statistics are buffers,
 not parameters, and stay at θ*'s values. Every point is evaluated in eval mode on
 one fixed evaluation subset of the training data, on a symmetric grid that contains
 (0, 0) exactly.
@@ -75,9 +76,11 @@ def normalize_direction(direction: Sequence[torch.Tensor], weights: Sequence[tor
     none:   the raw direction (shows why normalization matters: layers with small
             weights are swamped).
     1-axis tensors (biases, BatchNorm γ and β) get a zero direction unless
-    `include_bias_bn`; then each is normalized as one unit (‖d‖ = ‖θ‖; a tensor of
-    zeros, like BN β at initialisation, gets a zero direction instead of a division
-    by zero).
+    `include_bias_bn`; then, as in Li et al.'s code (`normalize_directions_for_weights`
+    with ignore='biasbn' off), their direction is the parameter itself, d = θ (so a
+    step α moves each bias to (1 + α)·b, and a zero tensor such as BN β at
+    initialisation stays put). Under "none" nothing is rescaled, so they keep the raw
+    Gaussian draw.
     """
     if normalization not in NORMALIZATIONS:
         raise ConfigError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
@@ -89,8 +92,7 @@ def normalize_direction(direction: Sequence[torch.Tensor], weights: Sequence[tor
             if not include_bias_bn:
                 d.zero_()
             elif normalization != "none":
-                wn = w.norm()
-                d = d * (wn / d.norm().clamp_min(1e-12)) if wn > 0 else d.zero_()
+                d = w.clone()  # Li: d.copy_(w) for 1-D tensors ("biasbn" not ignored)
         elif normalization == "filter":
             dn = d.reshape(d.shape[0], -1).norm(dim=1).clamp_min(1e-12)
             wn = w.reshape(w.shape[0], -1).norm(dim=1)
@@ -522,76 +524,446 @@ def trajectory(model: nn.Module, snapshots: torch.Tensor, x: torch.Tensor, y: to
     return Trajectory(coords, var, directions, list(steps) if steps is not None else list(range(len(coords))), plane_)
 
 
-# --- curvature (Li et al. 2018 §6) ----------------------------------------------------
+# --- curvature (Li et al. 2018 §6, Fig. 7) -------------------------------------------
+
+HESSIAN_PARAMS = ("weights", "all")  # weights: tensors with ≥ 2 axes, as Li's code; all: every parameter
+DEFAULT_TOL = 1e-3  # relative Ritz residual at which an extreme eigenvalue counts as converged
+DEFAULT_MAX_ITERATIONS = 100
+MAX_ITERATIONS = 500
+MAP_TOL = 1e-2  # Li's eigsh tolerance for the Fig. 7 map
+MAP_SAMPLES = 128
+
+
+def hessian_parameters(model: nn.Module, params: str = "weights") -> list[nn.Parameter]:
+    """The parameters the Hessian is taken with respect to (Li et al. 2018 §6).
+
+    "weights": only tensors with two or more axes (conv kernels, linear weights), as Li
+    et al.'s code does (`[p for p in net.parameters() if len(p.size()) > 1]` in
+    `min_max_hessian_eigs`); biases and BatchNorm γ/β are held fixed.
+    "all": every parameter of `model`.
+    """
+    if params not in HESSIAN_PARAMS:
+        raise ConfigError(f"params must be one of {HESSIAN_PARAMS}, got {params!r}")
+    return [p for p in model.parameters() if params == "all" or p.dim() > 1]
 
 
 @dataclass
 class Curvature:
-    """Extreme Hessian eigenvalues at θ* and |λmin/λmax| (Li §6: near 0 = locally convex)."""
+    """Extreme Hessian eigenvalues at one point and |λmin/λmax| (Li et al. 2018 §6: near 0 =
+    locally convex), with how the Lanczos iteration ended.
+
+    iterations:   Lanczos steps (= Hessian-vector products before the final check).
+    converged:    both extreme Ritz values met the tolerance (or the Krylov space was exhausted).
+    residual_max, residual_min: ‖Hv − λv‖ of the unit Ritz vector of λmax / λmin, computed
+                  with two extra Hessian-vector products; an eigenvalue of H lies within that
+                  distance of the reported value.
+    params:       "weights" (tensors with ≥ 2 axes, Li's choice) or "all".
+    n_params:     dimension of the Hessian.
+    tol:          the relative tolerance asked for.
+    """
 
     lambda_max: float
     lambda_min: float
     iterations: int
+    converged: bool = True
+    residual_max: float = float("nan")
+    residual_min: float = float("nan")
+    params: str = "all"
+    n_params: int = 0
+    tol: float = 0.0
 
     @property
     def ratio(self) -> float:
         """|λmin / λmax|."""
         return abs(self.lambda_min / self.lambda_max) if self.lambda_max != 0 else float("inf")
 
+    @property
+    def relative_residual(self) -> float:
+        """The larger of residual_max/|λmax| and residual_min/max(|λmin|, 10⁻³|λmax|) (the
+        convergence criterion's own measure)."""
+        scale = max(abs(self.lambda_max), abs(self.lambda_min))
+        return max(self.residual_max / max(abs(self.lambda_max), 1e-300),
+                   self.residual_min / max(abs(self.lambda_min), 1e-3 * scale, 1e-300))
+
     def to_dict(self) -> dict:
         """JSON-ready dictionary."""
         return {"lambda_max": self.lambda_max, "lambda_min": self.lambda_min, "ratio": self.ratio,
-                "iterations": self.iterations}
+                "iterations": self.iterations, "converged": self.converged, "residual_max": self.residual_max,
+                "residual_min": self.residual_min, "params": self.params, "n_params": self.n_params,
+                "tol": self.tol}
+
+
+def _check_lanczos(params: str, tol: float, max_iterations: int) -> None:
+    if params not in HESSIAN_PARAMS:
+        raise ConfigError(f"params must be one of {HESSIAN_PARAMS}, got {params!r}")
+    if not (isinstance(tol, (int, float)) and math.isfinite(tol) and 0 <= tol < 1):
+        raise ConfigError(f"tol must be a number in [0, 1), got {tol!r}")
+    if not (isinstance(max_iterations, (int, np.integer)) and 2 <= max_iterations <= MAX_ITERATIONS):
+        raise ConfigError(f"max_iterations must be an integer from 2 to {MAX_ITERATIONS}, got {max_iterations!r}")
+
+
+def lanczos_extremes(hvp: Callable[[torch.Tensor], torch.Tensor], n: int, *, tol: float = DEFAULT_TOL,
+                     max_iterations: int = DEFAULT_MAX_ITERATIONS, seed: int = 0,
+                     device=None) -> tuple[float, float, int, bool, torch.Tensor, torch.Tensor]:
+    """Smallest and largest eigenvalue of a symmetric n×n operator given only by its
+    products `hvp(v)` (float64 vectors), by the Lanczos method with full
+    re-orthogonalisation (used by Li et al. 2018 §6 through ARPACK; here in plain torch).
+
+    Stops when the Ritz residual estimate β_k·|s_k| of both extreme Ritz pairs is at most
+    `tol`·max(|θ|, 10⁻³·max|θ|) (an eigenvalue lies within the residual of θ), when the
+    Krylov space is exhausted (exact), or after `max_iterations` (`tol` = 0: always run
+    them all). Returns (λmin, λmax, iterations, converged, v_min, v_max), the v being unit
+    Ritz vectors.
+    """
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    gen = torch.Generator().manual_seed(int(seed))
+    q = torch.randn(n, generator=gen, dtype=torch.float64).to(dev)
+    limit = min(int(max_iterations), n)
+    basis = torch.empty((min(32, limit), n), dtype=torch.float64, device=dev)  # grows by doubling
+    basis[0] = q / q.norm()
+    alphas: list[float] = []
+    betas: list[float] = []
+    converged = False
+    for j in range(limit):
+        w = hvp(basis[j])
+        a = float(w @ basis[j])
+        if not math.isfinite(a):
+            nan = torch.full((n,), float("nan"), dtype=torch.float64, device=dev)
+            return float("nan"), float("nan"), j + 1, False, nan, nan
+        alphas.append(a)
+        used = basis[:j + 1]
+        w = w - used.T @ (used @ w)  # full re-orthogonalisation (twice is enough)
+        w = w - used.T @ (used @ w)
+        b = float(w.norm())
+        k = len(alphas)
+        t = torch.diag(torch.tensor(alphas, dtype=torch.float64))
+        if betas:
+            off = torch.tensor(betas, dtype=torch.float64)
+            t += torch.diag(off, 1) + torch.diag(off, -1)
+        theta, s = torch.linalg.eigh(t)
+        scale = max(abs(float(theta[0])), abs(float(theta[-1])), 1e-300)
+        r_min, r_max = b * abs(float(s[-1, 0])), b * abs(float(s[-1, -1]))
+        exhausted = k == n or b <= 1e-12 * scale
+        ok = all(r <= tol * max(abs(float(th)), 1e-3 * scale) for r, th in ((r_min, theta[0]), (r_max, theta[-1])))
+        if exhausted or (tol > 0 and ok):
+            converged = True
+            break
+        if j == limit - 1:
+            break
+        if j + 1 == basis.shape[0]:
+            grown = torch.empty((min(2 * basis.shape[0], limit), n), dtype=torch.float64, device=dev)
+            grown[:j + 1] = basis
+            basis = grown
+        basis[j + 1] = w / b
+        betas.append(b)
+    k = len(alphas)
+    v_min = basis[:k].T @ s[:, 0].to(dev)
+    v_max = basis[:k].T @ s[:, -1].to(dev)
+    return float(theta[0]), float(theta[-1]), k, converged, v_min / v_min.norm(), v_max / v_max.norm()
+
+
+class _HessianProbe:
+    """A private eval-mode copy of a model (parameters in one flat buffer, as `_FlatModel`) that
+    takes Hessian-vector products of the loss on fixed data w.r.t. the chosen parameters
+    (double backward: the Hessian is never formed), at θ* or any point θ* + Σ cₖdₖ."""
+
+    def __init__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, samples: int | None,
+                 params: str, device=None) -> None:
+        self.fm = _FlatModel(model, device)
+        self.params = params
+        self.chosen = hessian_parameters(self.fm.model, params)
+        for p in self.chosen:
+            p.requires_grad_(True)
+        self.n = sum(p.numel() for p in self.chosen)
+        xs, ys = evaluation_subset(x, y, samples)
+        self.xs, self.ys = xs.to(self.fm.device), ys.to(self.fm.device)
+
+    def extremes(self, *, tol: float, max_iterations: int, seed: int = 0) -> Curvature:
+        """Extreme eigenvalues at the point currently written into the copy."""
+        with torch.enable_grad():
+            loss = F.cross_entropy(self.fm.model(self.xs), self.ys)
+            grads = torch.autograd.grad(loss, self.chosen, create_graph=True)
+            g = torch.cat([t.reshape(-1) for t in grads])
+
+            def hvp(v: torch.Tensor) -> torch.Tensor:
+                hv = torch.autograd.grad(g, self.chosen, grad_outputs=v.to(g.dtype), retain_graph=True)
+                return torch.cat([t.reshape(-1) for t in hv]).detach().double()
+
+            lo, hi, its, ok, v_lo, v_hi = lanczos_extremes(hvp, self.n, tol=tol, max_iterations=max_iterations,
+                                                           seed=seed, device=self.fm.device)
+            if math.isfinite(lo) and math.isfinite(hi):
+                r_lo = float((hvp(v_lo) - lo * v_lo).norm())
+                r_hi = float((hvp(v_hi) - hi * v_hi).norm())
+            else:
+                r_lo = r_hi = float("nan")
+        return Curvature(hi, lo, its, ok, r_hi, r_lo, self.params, self.n, float(tol))
 
 
 def hessian_extremes(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, samples: int | None = 512,
-                     iterations: int = 30, seed: int = 0, device=None) -> Curvature:
-    """Largest and most negative eigenvalues of the Hessian of the loss w.r.t. all
-    parameters at θ* (eval mode, fixed evaluation subset), by the Lanczos method on
-    Hessian-vector products (double backward; the Hessian is never formed), with full
-    re-orthogonalisation. The extreme Ritz values converge first; with `iterations` ≥ the
-    number of parameters they are exact. Li et al. 2018 §6 map |λmin/λmax|.
+                     params: str = "weights", tol: float = DEFAULT_TOL,
+                     max_iterations: int = DEFAULT_MAX_ITERATIONS, seed: int = 0, device=None) -> Curvature:
+    """Largest and most negative eigenvalues of the Hessian of the loss at θ* (Li et al. 2018 §6,
+    who map |λmin/λmax| as a measure of non-convexity).
+
+    Eval mode, fixed evaluation subset of `samples` examples. The Hessian is taken w.r.t.
+    the weight tensors only (`params="weights"`, Li's choice: tensors with ≥ 2 axes) or
+    every parameter (`"all"`). Lanczos on Hessian-vector products (`lanczos_extremes`), run
+    until both extreme Ritz values have a relative residual ≤ `tol` or `max_iterations`
+    steps; the result says how many steps were used, whether they converged, and the true
+    residual ‖Hv − λv‖ of each. The model is not modified.
     """
-    if not (isinstance(iterations, int) and 2 <= iterations <= 500):
-        raise ConfigError(f"iterations must be an integer from 2 to 500, got {iterations!r}")
+    _check_lanczos(params, tol, max_iterations)
     _check_classifier(model)
-    dev = _device(device)
-    net = copy.deepcopy(model).to(dev).eval()
-    params = [p for p in net.parameters()]
-    for p in params:
-        p.requires_grad_(True)
-    xs, ys = evaluation_subset(x, y, samples)
-    xs, ys = xs.to(dev), ys.to(dev)
-    loss = F.cross_entropy(net(xs), ys)
-    grads = torch.autograd.grad(loss, params, create_graph=True)
-    g = torch.cat([t.reshape(-1) for t in grads])
-    n = g.numel()
+    probe = _HessianProbe(model, x, y, samples, params, device)
+    return probe.extremes(tol=tol, max_iterations=max_iterations, seed=seed)
 
-    def hvp(v: torch.Tensor) -> torch.Tensor:
-        hv = torch.autograd.grad(g, params, grad_outputs=v.to(g.dtype), retain_graph=True)
-        return torch.cat([t.reshape(-1) for t in hv]).detach().double()
 
-    k = min(iterations, n)
-    gen = torch.Generator().manual_seed(seed)
-    q = torch.randn(n, generator=gen, dtype=torch.float64).to(dev)
-    q /= q.norm()
-    basis = [q]
-    alphas, betas = [], []
-    for j in range(k):
-        w = hvp(basis[-1].float())
-        a = float(w @ basis[-1])
-        alphas.append(a)
-        Q = torch.stack(basis)
-        w = w - Q.T @ (Q @ w)  # full re-orthogonalisation (twice is enough)
-        w = w - Q.T @ (Q @ w)
-        b = float(w.norm())
-        if j == k - 1 or b < 1e-10:
-            break
-        betas.append(b)
-        basis.append(w / b)
-    T = torch.diag(torch.tensor(alphas, dtype=torch.float64))
-    if betas:
-        off = torch.tensor(betas[:len(alphas) - 1], dtype=torch.float64)
-        T += torch.diag(off, 1) + torch.diag(off, -1)
-    ritz = torch.linalg.eigvalsh(T)
-    return Curvature(float(ritz[-1]), float(ritz[0]), len(alphas))
+@dataclass
+class CurvatureMap:
+    """|λmin/λmax| of the Hessian over a coarse plane around θ* (Li et al. 2018 Fig. 7).
+
+    alphas, betas: grid coordinates along δ (columns) and η (rows), as in `Surface`.
+    lambda_min, lambda_max: extreme eigenvalues at each point, shape (len(betas), len(alphas)).
+    iterations, converged: Lanczos steps used and whether they converged, per point.
+    settings: what produced it (grid, span, seed, normalization, params, tol, ...).
+    """
+
+    alphas: np.ndarray
+    betas: np.ndarray
+    lambda_min: np.ndarray
+    lambda_max: np.ndarray
+    iterations: np.ndarray
+    converged: np.ndarray
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> np.ndarray:
+        """|λmin/λmax| at each point (NaN where it could not be computed)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.abs(self.lambda_min / self.lambda_max)
+
+    @property
+    def center_ratio(self) -> float:
+        """|λmin/λmax| at θ* (the centre of the grid)."""
+        c = (len(self.alphas) - 1) // 2
+        return float(self.ratio[c, c])
+
+    def to_dict(self) -> dict:
+        """JSON-ready dictionary (NaN stays a float; the CLI writes it as null)."""
+        return {"alphas": self.alphas.tolist(), "betas": self.betas.tolist(), "ratio": self.ratio.tolist(),
+                "lambda_min": self.lambda_min.tolist(), "lambda_max": self.lambda_max.tolist(),
+                "iterations": self.iterations.tolist(), "converged": self.converged.tolist(),
+                "settings": self.settings}
+
+
+def curvature_map(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, grid: int = 5, span: float = 1.0,
+                  seed: int = 0, normalization: str = "filter", include_bias_bn: bool = False,
+                  directions: Sequence[Sequence[torch.Tensor]] | None = None, samples: int | None = MAP_SAMPLES,
+                  params: str = "weights", tol: float = MAP_TOL, max_iterations: int = DEFAULT_MAX_ITERATIONS,
+                  device=None, callback: Callable[[int, int], None] | None = None) -> CurvatureMap:
+    """The map of |λmin/λmax| over the plane θ* + αδ + βη (Li et al. 2018 §6, Fig. 7).
+
+    δ, η are the same directions as the loss plane of `surface` with the same `seed`,
+    `normalization` and `include_bias_bn` (or `directions`), on a coarse symmetric
+    `grid`×`grid` grid over [−span, span]² containing θ* exactly. At each point the
+    extreme Hessian eigenvalues are found as by `hessian_extremes` (same `params`, `tol`,
+    `max_iterations`, Lanczos start seed 0), so the centre equals `hessian_extremes` at θ*.
+    Li et al. use a tolerance of 10⁻² here (`MAP_TOL`). `callback(done, total)` after each
+    point. The caller's model is not modified (a private copy is used).
+    """
+    _check_lanczos(params, tol, max_iterations)
+    _check_classifier(model)
+    coords = grid_coords(grid, span)
+    given = directions
+    if directions is None:
+        directions = random_directions(model, seed, normalization, include_bias_bn, count=2)
+    elif len(directions) < 2:
+        raise ConfigError(f"a curvature map needs 2 directions, got {len(directions)}")
+    probe = _HessianProbe(model, x, y, samples, params, device)
+    dirs = [probe.fm.vector(d) for d in directions[:2]]
+    if dirs[0].numel() != probe.fm.flat.numel():
+        raise ConfigError("the directions do not match the model's parameters")
+    shape = (grid, grid)
+    lo, hi = np.full(shape, np.nan), np.full(shape, np.nan)
+    its, ok = np.zeros(shape, dtype=int), np.zeros(shape, dtype=bool)
+    done, total = 0, grid * grid
+    for level in coarse_to_fine_order(grid, 2):  # the centre first
+        for j, i in level:
+            with torch.no_grad():
+                probe.fm.set_point([coords[i], coords[j]], dirs)
+            c = probe.extremes(tol=tol, max_iterations=max_iterations, seed=0)
+            lo[j, i], hi[j, i], its[j, i], ok[j, i] = c.lambda_min, c.lambda_max, c.iterations, c.converged
+            done += 1
+            if callback is not None:
+                callback(done, total)
+    settings = dict(grid=grid, span=float(span), seed=seed, samples=len(probe.xs),
+                    normalization=normalization if given is None else "given",
+                    include_bias_bn=include_bias_bn, params=params, n_params=probe.n, tol=float(tol),
+                    max_iterations=int(max_iterations))
+    return CurvatureMap(coords, coords.copy(), lo, hi, its, ok, settings)
+
+
+# --- captions computed from the results (what this run shows, not what it should show) ------
+
+SAME_SHARE = 0.05  # basin shares closer than this count as "about the same"
+SAME_RATIO = 0.2  # relative difference below which two curvature measures count as "about the same"
+
+
+def basin_share(s: Surface, level: float) -> float:
+    """Share of the evaluated grid points whose loss is below `level` (e.g. ln C, the loss of a
+    uniform guess): a measure of how wide the low-loss basin around θ* is (Li et al. 2018 §5)."""
+    vals = np.nan_to_num(s.loss[s.evaluated], nan=np.inf)
+    return float(np.mean(vals < level)) if vals.size else float("nan")
+
+
+def local_minima(s: Surface) -> int:
+    """Number of grid points of a 2-D surface strictly lower than all their (up to 8)
+    neighbours: 1 for a convex-looking bowl, more for a chaotic surface (Li et al. 2018 Fig. 5)."""
+    z = np.where(np.isfinite(s.loss), s.loss, np.inf)
+    if s.dim != 2:
+        z = z[None, :]
+    pad = np.pad(z, 1, constant_values=np.inf)
+    h, w = z.shape
+    lower = np.ones_like(z, dtype=bool)
+    for dj in (-1, 0, 1):
+        for di in (-1, 0, 1):
+            if dj or di:
+                lower &= z < pad[1 + dj:1 + dj + h, 1 + di:1 + di + w]
+    return int((lower & np.isfinite(z)).sum())
+
+
+def _compare(a: float, b: float, same: float, relative: bool = False) -> int:
+    """-1 when a < b, 1 when a > b, 0 when they are within `same` (absolute or relative)."""
+    gap = abs(a - b) / max(abs(a), abs(b), 1e-300) if relative else abs(a - b)
+    return 0 if gap <= same else (1 if a > b else -1)
+
+
+def surfaces_caption(plain: Surface, residual: Surface, classes: int) -> str:
+    """Caption of the plain and residual loss planes from what they show (Li et al. 2018 Fig. 5
+    expect a wide, convex-looking basin for the residual net and a chaotic, narrower one for a
+    deep plain net): the share of each plane below the loss of a uniform guess (ln C) and the
+    number of local minima on the grid, with the comparison stated as measured."""
+    level = math.log(classes)
+    bp, br = basin_share(plain, level), basin_share(residual, level)
+    mp, mr = local_minima(plain), local_minima(residual)
+    head = (f"Same directions (one seed) and one colour scale. Loss below ln {classes} = {level:.2f} (a uniform "
+            f"guess) on {bp:.0%} of the plain plane and {br:.0%} of the residual plane; local minima on the grid: "
+            f"plain {mp}, residual {mr}. ")
+    c = _compare(br, bp, SAME_SHARE)
+    if c > 0:
+        width = "Here the residual net's basin is wider, as in Li et al. 2018 (Fig. 5)"
+    elif c < 0:
+        width = "Here the plain net's basin is the wider one, the opposite of Li et al.'s Fig. 5"
+    else:
+        width = "Here both basins are about as wide, unlike the clear gap of Li et al.'s Fig. 5"
+    if mp > mr:
+        shape = "; the plain surface is the more chaotic (more local minima)."
+    elif mr > mp:
+        shape = "; the residual surface has more local minima than the plain one."
+    else:
+        shape = "; neither surface has more local minima than the other on this grid."
+    return head + width + shape + " Widen the span or switch normalization to 'none' to compare."
+
+
+def slices_caption(surfaces: dict[str, Surface]) -> str:
+    """Caption of the 1-D slices (β = 0 rows) from their values: the loss at θ* and at both ends
+    of the slice for each net, and which rises more (Li et al. 2018 §5 relate flat, wide minima
+    to generalisation)."""
+    parts, rise = [], {}
+    for label, s in surfaces.items():
+        g = s.subgrid()
+        row = g.loss if g.dim == 1 else g.loss[(len(g.betas) - 1) // 2]
+        ends = np.nan_to_num(row[[0, -1]], nan=np.inf)
+        rise[label] = float(np.mean(ends) - s.center_loss)
+        parts.append(f"{label} {s.center_loss:.3g} at θ*, {ends[0]:.3g} / {ends[-1]:.3g} at α = ±{g.alphas[-1]:g}")
+    text = ("The β = 0 row of each plane: the same filter-normalized direction δ through both nets. Loss: "
+            + "; ".join(parts) + ". ")
+    if len(rise) == 2:
+        (la, ra), (lb, rb) = rise.items()
+        c = _compare(ra, rb, SAME_RATIO, relative=True)
+        text += ("Both rise about as much away from θ*." if c == 0 else
+                 f"The {la if c > 0 else lb} net's loss rises more steeply away from θ* (a sharper minimum).")
+    return text
+
+
+def interpolation_barrier(interp: Interpolation) -> float:
+    """Largest rise of the loss along the segment t ∈ [0, 1] above the running minimum before it
+    (0 for a monotone decrease): the barrier on the straight line (Goodfellow et al. 2015)."""
+    inside = (interp.ts >= 0) & (interp.ts <= 1)
+    vals = np.nan_to_num(interp.loss[inside], nan=np.inf)
+    if vals.size < 2:
+        return 0.0
+    return float(np.max(vals - np.minimum.accumulate(vals)))
+
+
+def interpolation_caption(curves: dict[str, Interpolation], tol: float = 1e-3) -> str:
+    """Caption of init → trained interpolations from the curves (Goodfellow et al. 2015 found a
+    monotone decrease, no barrier, on this line): says per curve whether the loss falls
+    monotonically on [0, 1] or how high the barrier is."""
+    parts = []
+    for label, c in curves.items():
+        b = interpolation_barrier(c)
+        parts.append(f"{label}: the loss falls monotonically from t = 0 to 1 (no barrier on this line)" if b <= tol
+                     else f"{label}: a barrier of {b:.3g} above the lowest loss before it")
+    return "; ".join(parts) + "."
+
+
+def trajectory_caption(trajectories: dict[str, "Trajectory"]) -> str:
+    """Caption of the optimisation paths from their PCA (Li et al. 2018 §7 find the paths lie in a
+    very low-dimensional space): the variance share of the first two directions per net and
+    what it means for how well the plane shows the path."""
+    parts = []
+    for label, tr in trajectories.items():
+        share = float(np.sum(tr.explained_variance))
+        verdict = ("most of the path lies in this plane" if share >= 0.8 else
+                   "a good part of the path lies in this plane" if share >= 0.5 else
+                   "less than half of the path's variance lies in this plane, so the picture misses much of it")
+        parts.append(f"{label}: {100 * tr.explained_variance[0]:.0f}% + {100 * tr.explained_variance[1]:.0f}% "
+                     f"= {100 * share:.0f}% of the variance, {verdict}")
+    return ("Weight checkpoints projected on the first two PCA directions of θ_i − θ_final (Li et al. §7), over "
+            "the loss in that plane. " + "; ".join(parts) + ".")
+
+
+def curvature_caption(curvatures: dict[str, Curvature]) -> str:
+    """Caption of the extreme Hessian eigenvalues at θ* from the measured values (Li et al. 2018 §6):
+    which parameters, convergence, and which net is the more nearly convex at its minimum."""
+    any_c = next(iter(curvatures.values()))
+    which = ("the weight tensors only (conv kernels and linear weights; biases and BN γ/β held fixed), as "
+             "Li et al. do" if any_c.params == "weights" else "every parameter (weights, biases, BN γ/β)")
+    parts = []
+    for label, c in curvatures.items():
+        end = (f"converged in {c.iterations} Lanczos steps, relative residual {c.relative_residual:.1g}"
+               if c.converged else f"NOT converged after {c.iterations} steps (relative residual "
+               f"{c.relative_residual:.1g}): raise the step limit")
+        parts.append(f"{label}: λmax {c.lambda_max:.4g}, λmin {c.lambda_min:.4g}, |λmin/λmax| {c.ratio:.3g} ({end})")
+    text = (f"Hessian of the loss at θ* w.r.t. {which} ({any_c.n_params:,} parameters), by Lanczos on "
+            f"Hessian-vector products. " + "; ".join(parts) + ". ")
+    if set(curvatures) >= {"plain", "residual"}:
+        p, r = curvatures["plain"].ratio, curvatures["residual"].ratio
+        c = _compare(p, r, SAME_RATIO, relative=True)
+        text += ("Both minima are about equally convex by this measure." if c == 0 else
+                 f"The {'residual' if c > 0 else 'plain'} net's minimum is the more nearly convex here "
+                 f"(smaller |λmin/λmax|).")
+    return text + " Near 0 means locally convex; larger values mean negative curvature a 2-D plot can hide."
+
+
+def curvature_map_caption(maps: dict[str, CurvatureMap], convex: float = 0.1) -> str:
+    """Caption of the |λmin/λmax| maps (Li et al. 2018 Fig. 7, where the residual net's region
+    around θ* is convex-looking and a deep plain net's is not) from the measured maps: mean ratio
+    and share of nearly convex points (ratio < `convex`) per net, and which is more convex."""
+    stats = {}
+    for label, m in maps.items():
+        r = m.ratio[np.isfinite(m.ratio)]
+        stats[label] = (float(r.mean()) if r.size else float("nan"),
+                        float(np.mean(r < convex)) if r.size else float("nan"), int((~m.converged).sum()))
+    parts = [f"{label}: mean {mean:.3g}, {share:.0%} of the points below {convex:g}"
+             + (f", {bad} not converged" if bad else "") for label, (mean, share, bad) in stats.items()]
+    m0 = next(iter(maps.values()))
+    text = (f"|λmin/λmax| on a {len(m0.alphas)}×{len(m0.betas)} grid of the same directions as the loss plane, one "
+            f"colour scale (Li et al. 2018 Fig. 7; dark = locally convex). " + "; ".join(parts) + ". ")
+    if set(stats) >= {"plain", "residual"}:
+        c = _compare(stats["plain"][0], stats["residual"][0], SAME_RATIO, relative=True)
+        text += ("Both planes are about equally convex on average." if c == 0 else
+                 "The residual net's region is the more convex, as in Li et al." if c > 0 else
+                 "The plain net's region is the more convex here, the opposite of Li et al.")
+    return text

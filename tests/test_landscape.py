@@ -205,7 +205,9 @@ def test_weights_and_mode_unchanged_by_every_function_also_on_failure(small_run,
     check()
     L.line(model, x, y, grid=3, span=1.0, samples=50, include_bias_bn=True)
     check()
-    L.hessian_extremes(model, x, y, samples=50, iterations=3)
+    L.hessian_extremes(model, x, y, samples=50, max_iterations=3)
+    check()
+    L.curvature_map(model, x, y, grid=3, samples=50, max_iterations=3)
     check()
     L.interpolate(build_model(small_run.net), model, x, y, steps=3, samples=50)
     check()
@@ -296,13 +298,208 @@ def test_hessian_extremes_match_the_exact_hessian(norm):
     model, x, y = _bn_mlp(norm=norm, width=4)
     eig = _exact_hessian_eigs(model, x, y)
     n = sum(p.numel() for p in model.parameters())
-    c = L.hessian_extremes(model, x, y, samples=None, iterations=n)
+    c = L.hessian_extremes(model, x, y, samples=None, params="all", tol=0, max_iterations=n)
+    assert c.converged and c.iterations <= n and c.n_params == n  # exact once the Krylov space is exhausted
     assert c.lambda_max == pytest.approx(float(eig[-1]), rel=1e-4, abs=1e-6)
     assert c.lambda_min == pytest.approx(float(eig[0]), rel=1e-4, abs=1e-6)
     assert c.ratio == pytest.approx(abs(float(eig[0] / eig[-1])), rel=1e-3)
     # Fewer Lanczos steps than parameters still find the top eigenvalue closely.
-    c2 = L.hessian_extremes(model, x, y, samples=None, iterations=max(n // 2, 2))
+    c2 = L.hessian_extremes(model, x, y, samples=None, params="all", tol=0, max_iterations=max(n // 2, 2))
     assert c2.lambda_max == pytest.approx(float(eig[-1]), rel=1e-2)
+
+
+def _eigsh_extremes(model, x, y, params):
+    """Independent oracle: scipy's ARPACK `eigsh` on a `LinearOperator` whose matvec is a
+    Hessian-vector product by `torch.autograd.functional.hvp` of a float64 functional copy
+    (only the chosen parameters vary; the others and the BN buffers stay fixed)."""
+    from scipy.sparse.linalg import LinearOperator, eigsh
+    from torch.func import functional_call
+
+    m = copy.deepcopy(model).double().eval()
+    named = dict(m.named_parameters())
+    chosen = [k for k, p in named.items() if params == "all" or p.dim() > 1]
+    fixed = {k: p.detach() for k, p in named.items() if k not in chosen}
+    shapes = [named[k].shape for k in chosen]
+    flat = torch.cat([named[k].detach().reshape(-1) for k in chosen])
+
+    def f(v):
+        ps, o = dict(fixed), 0
+        for k, sh in zip(chosen, shapes):
+            size = int(np.prod(sh))
+            ps[k] = v[o:o + size].view(sh)
+            o += size
+        return F.cross_entropy(functional_call(m, ps, (x.double(),)), y)
+
+    def matvec(v):
+        v = torch.as_tensor(np.ravel(v), dtype=torch.float64)
+        return torch.autograd.functional.hvp(f, flat, v)[1].numpy()
+
+    op = LinearOperator((flat.numel(), flat.numel()), matvec=matvec, dtype=np.float64)
+    hi = eigsh(op, k=1, which="LA", tol=1e-10, return_eigenvectors=False)[0]
+    lo = eigsh(op, k=1, which="SA", tol=1e-10, return_eigenvectors=False)[0]
+    return float(lo), float(hi), flat.numel()
+
+
+@pytest.mark.parametrize("params", ["weights", "all"])
+def test_hessian_extremes_match_eigsh_on_hessian_vector_products(params):
+    model, x, y = _bn_mlp(width=12, depth=2)
+    with torch.no_grad():  # non-trivial BN γ/β, so "all" and "weights" differ
+        for mod in model.modules():
+            if isinstance(mod, torch.nn.BatchNorm1d):
+                mod.weight.uniform_(0.5, 1.5)
+                mod.bias.normal_(0, 0.3)
+    lo, hi, n = _eigsh_extremes(model, x, y, params)
+    expected_n = sum(p.numel() for p in model.parameters() if params == "all" or p.dim() > 1)
+    assert n == expected_n
+    c = L.hessian_extremes(model, x, y, samples=None, params=params, tol=1e-5, max_iterations=L.MAX_ITERATIONS)
+    assert c.params == params and c.n_params == n
+    assert c.converged and c.iterations < n  # stopped on the tolerance, not by exhausting the Krylov space
+    assert c.lambda_max == pytest.approx(hi, rel=1e-4)
+    assert c.lambda_min == pytest.approx(lo, rel=1e-4)
+    assert lo < 0 < hi
+    # The reported residuals are true ‖Hv − λv‖ and small.
+    assert 0 <= c.residual_max <= 1e-3 * abs(hi) and 0 <= c.residual_min <= 1e-3 * abs(lo)
+    assert c.relative_residual < 1e-3
+
+
+def test_hessian_extremes_stop_on_the_tolerance_and_report_non_convergence():
+    model, x, y = _bn_mlp(width=12, depth=2)
+    few = L.hessian_extremes(model, x, y, samples=None, tol=1e-3, max_iterations=3)
+    assert few.iterations == 3 and not few.converged and few.relative_residual > 1e-3
+    loose = L.hessian_extremes(model, x, y, samples=None, tol=1e-2)
+    tight = L.hessian_extremes(model, x, y, samples=None, tol=1e-6)
+    assert loose.converged and tight.converged
+    assert 3 < loose.iterations < tight.iterations
+    assert abs(loose.lambda_min - tight.lambda_min) <= 2e-2 * abs(tight.lambda_min)
+    d = tight.to_dict()
+    assert d["converged"] is True and d["iterations"] == tight.iterations and d["params"] == "weights"
+    for bad in (dict(params="biases"), dict(tol=-1.0), dict(tol=float("nan")), dict(max_iterations=1)):
+        with pytest.raises(ConfigError):
+            L.hessian_extremes(model, x, y, samples=None, **bad)
+
+
+def test_curvature_map_centre_is_hessian_extremes_and_points_match_a_moved_copy():
+    model, x, y = _bn_mlp(width=8, depth=2)
+    saved = state_dict_copy(model)
+    m = L.curvature_map(model, x, y, grid=3, span=0.5, samples=None, seed=2, tol=1e-4)
+    assert_same_state(model, saved)  # weights unchanged after
+    assert m.ratio.shape == (3, 3) and np.isfinite(m.ratio).all() and m.converged.all()
+    c = L.hessian_extremes(model, x, y, samples=None, tol=1e-4)
+    assert m.lambda_min[1, 1] == pytest.approx(c.lambda_min, rel=1e-6)
+    assert m.lambda_max[1, 1] == pytest.approx(c.lambda_max, rel=1e-6)
+    assert m.center_ratio == pytest.approx(c.ratio, rel=1e-6)
+    # Corner (row j = 2 → β = +0.5, column i = 0 → α = −0.5): a copy moved there by hand.
+    dirs = L.random_directions(model, seed=2, count=2)
+    moved = copy.deepcopy(model)
+    with torch.no_grad():
+        for p, a, b in zip(moved.parameters(), *dirs):
+            p.add_(-0.5 * a + 0.5 * b)
+    cc = L.hessian_extremes(moved, x, y, samples=None, tol=1e-4)
+    assert m.lambda_min[2, 0] == pytest.approx(cc.lambda_min, rel=1e-3)
+    assert m.lambda_max[2, 0] == pytest.approx(cc.lambda_max, rel=1e-3)
+    assert abs(m.lambda_min[2, 0] - m.lambda_min[1, 1]) > 1e-3 * abs(m.lambda_min[1, 1])  # the map varies
+    d = m.to_dict()
+    assert d["alphas"] == [-0.5, 0.0, 0.5] and len(d["ratio"]) == 3 and d["settings"]["params"] == "weights"
+
+    from resnet_viz.plots.landscape import curvature_map_figure, shared_ratio_range
+    zr = shared_ratio_range([m])
+    fig = curvature_map_figure(m, "t", zr)
+    assert fig.data[0].type == "heatmap" and fig.data[0].zmin == 0 and fig.data[0].zmax == pytest.approx(m.ratio.max())
+
+
+def test_bias_and_bn_directions_are_the_parameters_themselves_when_included():
+    """Li et al.'s normalize_directions_for_weights with ignore='biasbn' off: d = w for 1-D tensors."""
+    model, x, y = _bn_mlp()
+    with torch.no_grad():
+        model.stem[2].weight.uniform_(0.5, 1.5)
+        model.stem[2].bias.normal_()
+    for normalization in ("filter", "layer"):
+        with_bb = L.random_direction(model, seed=3, normalization=normalization, include_bias_bn=True)
+        without = L.random_direction(model, seed=3, normalization=normalization)
+        for (name, p), d, d0 in zip(model.named_parameters(), with_bb, without):
+            if p.dim() <= 1:
+                assert torch.equal(d, p.detach()), name
+                assert torch.count_nonzero(d0) == 0, name
+            else:
+                assert torch.equal(d, d0), name  # weight directions are not affected by the option
+    raw = L.random_direction(model, seed=3, normalization="none", include_bias_bn=True)
+    gen = torch.Generator().manual_seed(3)
+    for p, d in zip(model.parameters(), raw):
+        assert torch.equal(d, torch.randn(p.shape, generator=gen))
+    # A step α along δ moves every bias and BN γ/β to (1 + α) times itself.
+    ln = L.line(model, x, y, grid=3, span=0.5, samples=None, seed=3, include_bias_bn=True)
+    d_w = L.random_directions(model, seed=3, count=1)[0]
+    moved = copy.deepcopy(model)
+    with torch.no_grad():
+        for p, d in zip(moved.parameters(), d_w):
+            if p.dim() <= 1:
+                p.mul_(1.5)
+            else:
+                p.add_(0.5 * d)
+    assert ln.loss[2] == pytest.approx(evaluate(moved, x, y)[0], rel=1e-5)
+
+
+# --- captions from the measured results -----------------------------------------------------
+
+
+def _surface(loss):
+    loss = np.asarray(loss, dtype=float)
+    g = L.grid_coords(loss.shape[0], 1.0)
+    return L.Surface(g, g.copy(), loss, np.zeros_like(loss), np.ones_like(loss, dtype=bool), {})
+
+
+def test_surfaces_caption_follows_the_measured_basins_both_ways():
+    bowl = _surface([[3, 3, 3, 3, 3], [3, 1, 1, 1, 3], [3, 1, 0.1, 1, 3], [3, 1, 1, 1, 3], [3, 3, 3, 3, 3]])
+    chaos = _surface([[0.5, 3, 3, 3, 0.6], [3, 3, 3, 3, 3], [3, 3, 0.1, 3, 3], [3, 3, 3, 3, 3], [0.7, 3, 3, 3, 3]])
+    assert L.local_minima(bowl) == 1 and L.local_minima(chaos) == 4
+    assert L.basin_share(bowl, np.log(10)) == pytest.approx(9 / 25)
+    text = L.surfaces_caption(chaos, bowl, classes=10)
+    assert "residual net's basin is wider" in text and "plain surface is the more chaotic" in text
+    assert "36%" in text and "16%" in text
+    text = L.surfaces_caption(bowl, chaos, classes=10)
+    assert "plain net's basin is the wider one, the opposite" in text and "residual surface has more local minima" in text
+    assert "about as wide" in L.surfaces_caption(bowl, bowl, classes=10)
+
+
+def test_slices_interpolation_and_trajectory_captions_follow_the_data():
+    flat = _surface(np.full((3, 3), 1.0) + np.array([[0, 0, 0], [0.5, 0, 0.5], [0, 0, 0]]))
+    steep = _surface(np.full((3, 3), 1.0) + np.array([[0, 0, 0], [5, 0, 5], [0, 0, 0]]))
+    assert "plain net's loss rises more steeply" in L.slices_caption({"plain": steep, "residual": flat})
+    assert "residual net's loss rises more steeply" in L.slices_caption({"plain": flat, "residual": steep})
+    ts = np.linspace(0, 1, 5)
+    mono = L.Interpolation(ts, np.array([2.0, 1.5, 1.0, 0.5, 0.1]), np.zeros(5))
+    bump = L.Interpolation(ts, np.array([2.0, 1.5, 2.5, 0.5, 0.1]), np.zeros(5))
+    assert L.interpolation_barrier(mono) == 0 and L.interpolation_barrier(bump) == pytest.approx(1.0)
+    text = L.interpolation_caption({"plain": mono, "residual": bump})
+    assert "plain: the loss falls monotonically" in text and "residual: a barrier of 1" in text
+    low = L.Trajectory(np.zeros((3, 2)), np.array([0.9, 0.05]), [], [0, 1, 2])
+    high = L.Trajectory(np.zeros((3, 2)), np.array([0.3, 0.1]), [], [0, 1, 2])
+    text = L.trajectory_caption({"plain": low, "residual": high})
+    assert "plain: 90% + 5% = 95% of the variance, most of the path lies in this plane" in text
+    assert "residual: 30% + 10% = 40% of the variance, less than half" in text
+
+
+def test_curvature_captions_follow_the_measured_ratios_both_ways():
+    convex = L.Curvature(10.0, -0.01, 30, True, 1e-4, 1e-6, "weights", 1000, 1e-3)
+    rough = L.Curvature(10.0, -2.0, 30, True, 1e-4, 1e-4, "weights", 1000, 1e-3)
+    text = L.curvature_caption({"plain": rough, "residual": convex})
+    assert "residual net's minimum is the more nearly convex" in text and "weight tensors only" in text
+    assert "converged in 30 Lanczos steps" in text
+    assert "plain net's minimum is the more nearly convex" in L.curvature_caption({"plain": convex, "residual": rough})
+    stuck = L.Curvature(10.0, -2.0, 100, False, 1e-1, 1e-1, "all", 1200, 1e-3)
+    text = L.curvature_caption({"plain": stuck, "residual": stuck})
+    assert "NOT converged after 100 steps" in text and "every parameter" in text and "about equally" in text
+
+    g = L.grid_coords(3, 1.0)
+
+    def cmap(lmin):
+        lmin = np.asarray(lmin, dtype=float)
+        return L.CurvatureMap(g, g.copy(), lmin, np.ones((3, 3)), np.full((3, 3), 10), np.ones((3, 3), bool), {})
+
+    smooth, wild = cmap(np.full((3, 3), -0.01)), cmap(np.full((3, 3), -0.8))
+    assert "residual net's region is the more convex, as in Li" in L.curvature_map_caption({"plain": wild, "residual": smooth})
+    assert "plain net's region is the more convex here, the opposite" in L.curvature_map_caption(
+        {"plain": smooth, "residual": wild})
 
 
 def test_scalar_output_net_is_refused():
@@ -332,7 +529,18 @@ def test_cli_writes_json_and_html_and_refuses_bad_input(small_run, tmp_path, cap
                "--json", str(out)])
     d = json.loads(out.read_text())
     assert rc == 0 and "betas" not in d and len(d["loss"]) == 3
-    for bad in (["--grid", "1"], ["--grid", "4"], ["--grid", "999"], ["--span", "0"]):
+    rc = main(["landscape", "--run", folder, "--grid", "3", "--samples", "32", "--quiet", "--json", str(out),
+               "--hessian", "--curvature-map", "3", "--lanczos-steps", "8"])
+    d = json.loads(out.read_text())
+    assert rc == 0 and d["curvature"]["params"] == "weights" and d["curvature"]["iterations"] <= 8
+    assert isinstance(d["curvature"]["converged"], bool) and d["curvature"]["residual_min"] >= 0
+    assert d["curvature"]["n_params"] == sum(p.numel() for p in small_run.model.parameters() if p.dim() > 1)
+    cm = d["curvature_map"]
+    assert len(cm["ratio"]) == 3 and cm["ratio"][1][1] == pytest.approx(
+        abs(cm["lambda_min"][1][1] / cm["lambda_max"][1][1]))
+    assert cm["settings"]["tol"] == L.MAP_TOL
+    for bad in (["--grid", "1"], ["--grid", "4"], ["--grid", "999"], ["--span", "0"], ["--curvature-map", "4"],
+                ["--hessian-params", "biases"]):
         assert main(["landscape", "--run", folder, "--json", str(out), "--quiet", *bad]) == 2
     assert main(["landscape", "--run", str(tmp_path / "missing"), "--json", str(out)]) == 2
     err = capsys.readouterr().err

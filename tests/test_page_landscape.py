@@ -77,6 +77,25 @@ def test_page_shows_both_surfaces_with_one_colour_scale_and_other_views(seeded_s
     assert not at.exception, at.exception
     labels = [m.label for m in at.metric]
     assert "plain: |λmin/λmax|" in labels and "residual: |λmin/λmax|" in labels
+    steps = {m.label: m for m in at.metric if m.label.endswith("Lanczos steps")}
+    assert len(steps) == 2 and all(m.delta == "converged" for m in steps.values())
+    captions = " ".join(c.value for c in at.caption)
+    assert "weight tensors only" in captions and "converged in" in captions  # says which parameters, and how it ended
+    assert len(_specs(at)) == 1  # the Fig. 7 map waits for its button
+
+    at.radio(key="landscape_hessian_params").set_value("all").run()
+    assert not at.exception
+    assert "every parameter" in " ".join(c.value for c in at.caption)
+
+    at.select_slider(key="landscape_map_grid").set_value(3).run()
+    at.button(key="landscape_map_go").click().run()
+    assert not at.exception, at.exception
+    maps = [s for s in _specs(at) if s["data"][0]["type"] == "heatmap"]
+    assert len(maps) == 2
+    assert maps[0]["data"][0]["zmin"] == maps[1]["data"][0]["zmin"] == 0
+    assert maps[0]["data"][0]["zmax"] == maps[1]["data"][0]["zmax"]  # one colour scale
+    assert _length(maps[0]["data"][0]["x"]) == 3
+    assert "Fig. 7" in " ".join(c.value for c in at.caption)
 
 
 def test_page_reports_bad_span_without_traceback(seeded_store):

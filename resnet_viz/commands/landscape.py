@@ -6,13 +6,16 @@ import argparse
 import sys
 
 from ..cli import finite_float, positive_int, write_json
-from ..landscape import NORMALIZATIONS, surface
+from ..landscape import (DEFAULT_MAX_ITERATIONS, DEFAULT_TOL, HESSIAN_PARAMS, MAP_TOL, NORMALIZATIONS,
+                         curvature_map, grid_coords, hessian_extremes, surface)
 from ..train import load_run
 
 
 def _run(args: argparse.Namespace) -> int:
     from ..data import load_dataset
 
+    if args.curvature_map:
+        grid_coords(args.curvature_map, args.span)  # refuse a bad grid before any work
     run = load_run(args.run)
     data = load_dataset(run.train.dataset, run.train.data_root, run.train.data_limit)
 
@@ -25,6 +28,22 @@ def _run(args: argparse.Namespace) -> int:
                 include_bias_bn=args.include_bias_bn, callback=progress)
     result = s.to_dict()
     result["run"] = run.summary()
+    hkw = dict(samples=args.samples, params=args.hessian_params, max_iterations=args.lanczos_steps)
+    if args.hessian:
+        c = hessian_extremes(run.model, data.x_train, data.y_train, tol=args.hessian_tol, **hkw)
+        result["curvature"] = c.to_dict()
+        if not c.converged:
+            print(f"Lanczos did not converge in {c.iterations} steps (relative residual {c.relative_residual:.1g}): "
+                  "raise --lanczos-steps", file=sys.stderr)
+    if args.curvature_map:
+        def map_progress(done, total):
+            if not args.quiet:
+                print(f"curvature map: {done}/{total} points", file=sys.stderr)
+
+        m = curvature_map(run.model, data.x_train, data.y_train, grid=args.curvature_map, span=args.span,
+                          seed=args.seed, normalization=args.normalization, include_bias_bn=args.include_bias_bn,
+                          tol=MAP_TOL, callback=map_progress, **hkw)
+        result["curvature_map"] = m.to_dict()
     write_json(result, args.json)
     if s.overflowed:
         print(f"{s.overflowed} grid points overflowed (NaN or inf loss): written as null; try a smaller span",
@@ -54,6 +73,18 @@ def register(sub) -> None:
     p.add_argument("--include-bias-bn", action="store_true",
                    help="also perturb biases and BatchNorm γ/β (Li's default leaves them at zero)")
     p.add_argument("--dim", type=int, choices=(1, 2), default=2, help="1-D line or 2-D plane (default %(default)s)")
+    p.add_argument("--hessian", action="store_true",
+                   help="also the extreme Hessian eigenvalues at θ* and |λmin/λmax| (Li et al. §6), with the "
+                        "Lanczos steps used, convergence and residuals")
+    p.add_argument("--curvature-map", type=int, default=0, metavar="N",
+                   help="also |λmin/λmax| on an N×N grid (odd) of the same directions (Li et al. Fig. 7; "
+                        f"tolerance {MAP_TOL:g}); 0 = off (default)")
+    p.add_argument("--hessian-params", choices=HESSIAN_PARAMS, default="weights",
+                   help="Hessian w.r.t. the weight tensors only (Li et al.) or all parameters (default %(default)s)")
+    p.add_argument("--hessian-tol", type=finite_float, default=DEFAULT_TOL,
+                   help="relative residual at which Lanczos stops (default %(default)s)")
+    p.add_argument("--lanczos-steps", type=positive_int, default=DEFAULT_MAX_ITERATIONS,
+                   help="most Lanczos steps per eigenvalue pair (default %(default)s)")
     p.add_argument("--json", metavar="FILE", help="write the JSON result here (default: standard output)")
     p.add_argument("--html", metavar="FILE", help="also write a standalone interactive figure")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from ..landscape import Curvature, Interpolation, Surface, Trajectory
+from ..landscape import Curvature, CurvatureMap, Interpolation, Surface, Trajectory
 from .common import COLORS, SEQUENTIAL, style
 
 MODES = ("log", "clip")
@@ -149,13 +149,55 @@ def trajectory_figure(tr: Trajectory, title: str, color: str, mode: str = "log",
 
 
 def curvature_figure(curvatures: dict[str, Curvature], height: int = 320) -> go.Figure:
-    """|λmin/λmax| of the Hessian at θ* per net (Li et al. 2018 §6: near 0 = locally convex)."""
+    """|λmin/λmax| of the Hessian at θ* per net (Li et al. 2018 §6: near 0 = locally convex),
+    each bar labelled with its eigenvalues and how the Lanczos iteration ended."""
     labels = list(curvatures)
+
+    def note(c: Curvature) -> str:
+        end = f"converged in {c.iterations} steps" if c.converged else f"NOT converged after {c.iterations} steps"
+        return f"λmax={c.lambda_max:.3g}<br>λmin={c.lambda_min:.3g}<br>{end}"
+
     fig = go.Figure(go.Bar(
         x=labels, y=[curvatures[k].ratio for k in labels],
         marker_color=[COLORS.get(k.split()[0], "gray") for k in labels],
-        text=[f"λmax={c.lambda_max:.3g}<br>λmin={c.lambda_min:.3g}" for c in curvatures.values()],
-        textposition="outside"))
+        text=[note(c) for c in curvatures.values()], textposition="outside"))
     style(fig, "|λmin / λmax| of the Hessian at θ* (0 = locally convex)", height)
     fig.update_yaxes(title="|λmin / λmax|", rangemode="tozero")
+    return fig
+
+
+def shared_ratio_range(maps) -> tuple[float, float]:
+    """One (0, zmax) covering the finite |λmin/λmax| of every map, for a shared colour scale."""
+    vals = [m.ratio[np.isfinite(m.ratio)] for m in maps if m is not None]
+    hi = max((float(v.max()) for v in vals if v.size), default=1.0)
+    return (0.0, hi if hi > 0 else 1.0)
+
+
+def curvature_map_figure(m: CurvatureMap, title: str, zrange: tuple[float, float] | None = None,
+                         height: int = 420) -> go.Figure:
+    """Heat map of |λmin/λmax| over the plane θ* + αδ + βη (Li et al. 2018 Fig. 7): 0 (dark) where
+    the loss is locally convex, larger where negative curvature is strong. θ* is marked; points
+    whose Lanczos iteration did not converge are circled. Pass the same `zrange` (from
+    `shared_ratio_range`) to the plain and the residual map."""
+    r = m.ratio
+    z = np.where(np.isfinite(r), r, np.nan)
+    zmin, zmax = zrange or shared_ratio_range([m])
+    text = [[f"λmin={lo:.3g}, λmax={hi:.3g}, {it} steps{'' if ok else ' (not converged)'}"
+             for lo, hi, it, ok in zip(*rows)]
+            for rows in zip(m.lambda_min, m.lambda_max, m.iterations, m.converged)]
+    fig = go.Figure(go.Heatmap(
+        x=m.alphas, y=m.betas, z=z, zmin=zmin, zmax=zmax, colorscale=SEQUENTIAL, text=text,
+        colorbar=dict(title=dict(text="|λmin/λmax|", side="right")),
+        hovertemplate="α=%{x:.3f}<br>β=%{y:.3f}<br>|λmin/λmax|=%{z:.4f}<br>%{text}<extra></extra>"))
+    fig.add_trace(go.Scatter(x=[0], y=[0], mode="markers", marker=dict(symbol="x", size=10, color="white",
+                             line=dict(width=1, color="black")), name="θ* (trained)", showlegend=False,
+                             hovertemplate=f"θ*: |λmin/λmax| = {m.center_ratio:.4f}<extra></extra>"))
+    jj, ii = np.nonzero(~m.converged)
+    if len(jj):
+        fig.add_trace(go.Scatter(x=m.alphas[ii], y=m.betas[jj], mode="markers", name="not converged",
+                                 marker=dict(symbol="circle-open", size=14, color="red"), showlegend=False,
+                                 hoverinfo="skip"))
+    style(fig, f"{title}{'' if not len(jj) else f' · {len(jj)} point(s) not converged'}", height)
+    fig.update_xaxes(title="α (direction δ)")
+    fig.update_yaxes(title="β (direction η)", scaleanchor="x", scaleratio=1)
     return fig
