@@ -1,16 +1,22 @@
 """Build & train: a plain net and its residual twin, trained side by side (He et al. 2016)."""
 
+import json
+
 import streamlit as st
 
-from resnet_viz.degradation import DEFAULT_DEPTHS, DEFAULT_EPOCHS, DEFAULT_SEEDS, DEFAULT_WIDTH, degradation_study, summarize
+from resnet_viz.degradation import DEPTH_CHOICES, DegradationSettings, degradation_study, pair_findings
 from resnet_viz.models import estimate_size
 from resnet_viz.plots import training as plots
 from ui.common import USER_ERRORS, add_pair, pick_pair, progress_bar, show_error, train_pair_ui, url_state
 from ui.config_form import config_form
 from ui.figures import columns, show
 
-URL_DEFAULTS = {"deg_depths": list(DEFAULT_DEPTHS), "deg_seeds": len(DEFAULT_SEEDS), "deg_run": False}
+DEG = DegradationSettings()
+URL_DEFAULTS = {"deg_depths": list(DEG.depths), "deg_seeds": DEG.seeds, "deg_width": DEG.width,
+                "deg_epochs": DEG.epochs, "deg_run": False}
 url_state("build_train", URL_DEFAULTS)
+for _key, _value in URL_DEFAULTS.items():  # the study's widgets start at the defaults (or the link's values)
+    st.session_state.setdefault(_key, _value)
 
 st.title("Build & train")
 st.caption("A plain network and its residual twin: same layers, same initial weights, same data order — "
@@ -45,9 +51,9 @@ for col, (label, run) in zip(st.columns(2), runs.items()):
         m1.metric("final train loss", f"{h.train_loss:.4f}" if h.train_loss == h.train_loss else "—")
         m2.metric("test accuracy", f"{h.test_accuracy:.1%}" if h.test_accuracy == h.test_accuracy else "—")
         m3.metric("epochs", len(h.epoch_train_loss) - 1)
-        if h.diverged:
-            st.warning(f"The {label} net diverged at step {h.diverged_at_step} (the loss became NaN or infinite); "
-                       "training stopped there. Lower the learning rate or the shortcut scale λ.")
+        if run.failure:
+            st.warning(f"The {label} net **failed to train**: {run.failure}. Lower the learning rate, add warm-up, "
+                       "or bring the shortcut scale λ back to 1.")
 
 chance = 1.0 / pair.net.classes
 left, right = columns(2)
@@ -56,57 +62,61 @@ show(plots.accuracy_curves(runs, chance), "accuracy_curves", right)
 left, right = columns(2)
 show(plots.gradient_norms(runs), "gradient_norms", left)
 with right:
-    st.markdown("**What to look for**")
-    st.markdown(
-        "- With depth, the **plain** net's loss falls later and ends higher; the **residual** twin trains at once.\n"
-        "- Gradient norms: in the plain net they change by orders of magnitude from block to block; "
-        "through identity shortcuts they stay level (no vanishing, no explosion).\n"
-        "- Try λ = 0.5 or λ = 1.5 in the sidebar: the shortcut stops being an identity and the advantage goes "
-        "(He et al. 2016b, *Identity Mappings in Deep Residual Networks*)."
-    )
+    st.markdown("**What this pair shows**")
+    st.markdown("\n".join(f"- {line}" for line in pair_findings(plain, residual)) +
+                "\n- Try λ = 0.5 or λ = 1.5 in the sidebar: the shortcut stops being an identity "
+                "(He et al. 2016b, *Identity Mappings in Deep Residual Networks*, §3).")
 
 st.divider()
 st.header("The degradation problem")
 st.markdown(
-    "He et al. 2016, Fig. 1: a deeper plain net reaches a **higher training loss** than a shallower one — not "
-    "overfitting, since it is the training loss. Its residual twin does not degrade. Here at toy scale on "
-    f"digits: width {DEFAULT_WIDTH}, {DEFAULT_EPOCHS} epochs, every depth and seed with the same budget.")
+    "He et al. 2016, Fig. 1: a deeper plain net **that trains** keeps a **higher training loss** than a shallower "
+    "one all along its training — not overfitting (it is the training loss) and not vanishing gradients (BN keeps "
+    "them healthy, §4.1): an optimisation difficulty. Its residual twins get better with depth instead. Here at toy "
+    "scale on digits, every net with the same budget and a warm-up; a net that blows up or ends at chance is named "
+    "*failed to train*, since that is divergence, not degradation.")
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _degradation(net_json: str, train_json: str, depths: tuple, seeds: tuple, _progress=None):
+def _degradation(net_json: str, train_json: str, settings_json: str, _progress=None):
     import json
 
     from resnet_viz.models import NetConfig
     from resnet_viz.train import TrainConfig
 
-    base = NetConfig.from_json(net_json)
-    cfg = TrainConfig.from_dict(json.loads(train_json))
-    return degradation_study(base, cfg, depths, seeds, callback=_progress)
+    settings = DegradationSettings(**json.loads(settings_json))
+    return degradation_study(NetConfig.from_json(net_json), TrainConfig.from_dict(json.loads(train_json)),
+                             settings, progress=_progress)
 
 
 with st.form("degradation"):
-    c1, c2 = st.columns(2)
-    depths = c1.multiselect("Depths (blocks)", [3, 6, 9, 18, 27, 36], default=list(DEFAULT_DEPTHS), key="deg_depths")
-    n_seeds = c2.slider("Seeds", 1, 5, len(DEFAULT_SEEDS), key="deg_seeds")
+    c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
+    depths = c1.multiselect("Depths (blocks)", list(DEPTH_CHOICES), key="deg_depths",
+                            help="Two or more. 27 blocks and more do not train in this budget: they are shown "
+                                 "as failed to train.")
+    n_seeds = c2.number_input("Seeds", 1, 10, key="deg_seeds")
+    width = c3.number_input("Width", 2, 64, key="deg_width", help="channels of the first stage")
+    epochs = c4.number_input("Epochs", 2, 40, key="deg_epochs", help="one of them is warm-up")
     go = st.form_submit_button("Run the degradation study", type="primary")
-st.caption(f"{2 * len(depths) * n_seeds} nets to train; about 30–60 s on a 2-core laptop for the default, "
-           "then cached for everyone.")
+settings = DegradationSettings(depths=tuple(depths), seeds=int(n_seeds), width=int(width), epochs=int(epochs))
+st.caption(f"{2 * len(settings.depths) * settings.seeds} nets to train: SGD at {settings.lr:g} with "
+           f"{settings.warmup_epochs:g} epoch of linear warm-up, then cosine; about 1–2 minutes on a 2-core laptop "
+           "for the default, then cached for everyone.")
 if go:
     st.session_state["deg_run"] = True
     st.query_params["deg_run"] = "1"  # the link reopens the study
-if st.session_state.get("deg_run") and depths:
-    d, s = tuple(sorted(depths)), tuple(range(n_seeds))
-    base = pair.net.replace(width=DEFAULT_WIDTH) if pair.net.arch == "cnn" else pair.net
-    cfg = pair.train.replace(epochs=DEFAULT_EPOCHS)
+if st.session_state.get("deg_run"):
     bar, cb = progress_bar("Degradation study")
     try:
-        points = _degradation(base.to_json(), cfg.to_json(), d, s,
-                              _progress=lambda i, n, label: cb(i / n, f"training {min(i + 1, n)}/{n}, {label}"))
+        settings.validate()
+        result = _degradation(pair.net.to_json(), pair.train.to_json(), json.dumps(settings.to_dict()), _progress=cb)
     except (ValueError, *USER_ERRORS) as e:
+        bar.empty()
         show_error(e)
     else:
         bar.empty()
-        show(plots.degradation(summarize(points), points), "degradation")
+        (st.success if result.degradation_shown else st.info)(result.caption())
+        show(plots.degradation_curves(result), "degradation_curves")
+        show(plots.degradation(result.summary(), result.runs), "degradation")
 else:
     st.info("Press the button to train plain and residual nets at each depth (progress is shown).")

@@ -56,6 +56,36 @@ def finite_float(text: str) -> float:
     return v
 
 
+def depth_list(text: str) -> list[int]:
+    """argparse type: comma-separated integers >= 1, e.g. '3,9,18'."""
+    try:
+        depths = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not depths or min(depths) < 1:
+        raise argparse.ArgumentTypeError(f"depths must be integers >= 1, got {text!r}")
+    return depths
+
+
+def progress_printer(quiet: bool = False):
+    """The CLI's one progress printer: `progress(fraction, message)` as lines on stderr.
+
+    One line when the step (the message before its first colon) changes; within a
+    long step at most one every 10 %.
+    """
+    last = {"head": None, "pct": -100}
+
+    def progress(fraction: float, message: str) -> None:
+        head = message.split(":")[0]
+        pct = int(100 * fraction)
+        if quiet or (head == last["head"] and pct - last["pct"] < 10 and fraction < 1):
+            return
+        last.update(head=head, pct=pct)
+        print(f"[{pct:3d}%] {message}", file=sys.stderr, flush=True)
+
+    return progress
+
+
 def _json_default(o):
     if hasattr(o, "tolist"):
         return o.tolist()

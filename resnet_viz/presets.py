@@ -63,13 +63,14 @@ PRESETS: tuple[Preset, ...] = (
         slug="degradation",
         title="Degradation (He 2016 Fig. 1)",
         page="pages/build_train.py",
-        summary=("With the same step budget, a 27-block plain net ends with a far higher training loss than a 3- "
-                 "or 9-block one, while its residual twin still trains well: the degradation problem that "
-                 "motivated shortcuts (He et al. 2016, Deep Residual Learning, Fig. 1). It is the training loss, "
-                 "so it is not overfitting."),
-        net=dict(depth=27, width=8),
-        train=dict(epochs=4),
-        view={"deg_depths": [3, 9, 27], "deg_seeds": 2, "deg_run": True},
+        summary=("Plain and residual nets at 3, 9 and 15 blocks, the same budget and warm-up, three seeds: every "
+                 "plain net trains, yet each deeper one keeps a higher training loss than the shallower one, while "
+                 "the deeper residual nets end lower — the degradation problem that motivated shortcuts (He et al. "
+                 "2016, Deep Residual Learning, Fig. 1). It is the training loss, so it is not overfitting; the "
+                 "captions say what this run measured."),
+        net=dict(depth=15, width=8),
+        train=dict(epochs=6, warmup_epochs=1.0),
+        view={"deg_depths": [3, 9, 15], "deg_seeds": 3, "deg_width": 8, "deg_epochs": 6, "deg_run": True},
     ),
     Preset(
         slug="landscapes",
@@ -206,7 +207,9 @@ def _data(cfg: TrainConfig):
 
 def _loss(run: Run) -> str:
     h = run.history
-    return f"diverged at step {h.diverged_at_step}" if h.diverged else f"{h.train_loss:.3g}"
+    if h.diverged:
+        return f"diverged at step {h.diverged_at_step}"
+    return f"{h.train_loss:.3g}" + (" (failed to train)" if run.failure else "")
 
 
 def _acc(run: Run) -> str:
@@ -215,42 +218,40 @@ def _acc(run: Run) -> str:
 
 
 def _degradation_sections(preset: Preset, progress: Progress | None) -> list[Section]:
-    from .degradation import DEFAULT_EPOCHS, DEFAULT_WIDTH, degradation_study, summarize
+    from .degradation import DegradationSettings, degradation_study, pair_findings
     from .plots import training as P
 
     net, cfg = preset_pair(preset)
-    depths, seeds = sorted(preset.view["deg_depths"]), range(preset.view["deg_seeds"])
-    base, study_cfg = net.replace(width=DEFAULT_WIDTH), cfg.replace(epochs=DEFAULT_EPOCHS)  # as the page does
-    steps = _Steps(progress, 2 * _train_units(net, cfg) + 2 * len(seeds) * sum(depths) * study_cfg.epochs)
+    v = preset.view
+    settings = DegradationSettings(depths=tuple(v["deg_depths"]), seeds=v["deg_seeds"], width=v["deg_width"],
+                                   epochs=v["deg_epochs"])  # as the page builds them from these widgets
+    steps = _Steps(progress, 2 * _train_units(net, cfg) + 2 * settings.seeds * sum(settings.depths) * settings.epochs)
     data = _data(cfg)
     plain, residual = (_train(n, cfg, data, steps, n.name.split()[0]) for n in (net.twin(), net))
     runs = {"plain": plain, "residual": residual}
-    study = steps.part(steps.total - steps.done, "degradation study")
-    cost = np.cumsum([0] + [d for d in depths for _ in seeds for _ in (0, 1)])  # the study's job order
-    points = degradation_study(base, study_cfg, depths, list(seeds),
-                               callback=lambda i, n, label: study(cost[i] / cost[-1], f"{min(i + 1, n)}/{n}, {label}"))
-    summary = summarize(points)
+    result = degradation_study(net, cfg, settings, data=data,
+                               progress=steps.part(steps.total - steps.done, "degradation study"))
     steps.finish()
-    by_depth = "; ".join(f"{d} blocks: plain {p:.3g}, residual {r:.3g}" for d, p, r in
-                         zip(summary["plain"]["depth"], summary["plain"]["mean"], summary["residual"]["mean"]))
+    findings = " ".join(s.replace("**", "") for s in pair_findings(plain, residual))
+    budget = (f"width {settings.width}, {settings.epochs} epochs (the first a linear warm-up) at learning rate "
+              f"{settings.lr:g}, {settings.seeds} seed{'s' if settings.seeds > 1 else ''} per depth")
     return [
         Section("Training curves of the deep pair",
                 f"{net.depth} blocks ({net.layer_count} layers), width {net.width}, {cfg.epochs} epochs on digits, same "
-                f"initial weights and data order. Look for the plain net's loss staying high while the residual "
-                f"twin's falls. Final training loss: plain {_loss(plain)}, residual {_loss(residual)}; test "
-                f"accuracy: plain {_acc(plain)}, residual {_acc(residual)}.",
+                f"initial weights and data order. Final training loss: plain {_loss(plain)}, residual "
+                f"{_loss(residual)}; test accuracy: plain {_acc(plain)}, residual {_acc(residual)}. {findings}",
                 P.loss_curves(runs)),
         Section("Gradient norm per block, first steps",
-                "How large ‖∂L/∂θ‖ is in each block over the first training steps. In the plain net it changes by "
-                "orders of magnitude from the input side to the output side; through identity shortcuts it stays "
-                "level.",
+                f"How large ‖∂L/∂θ‖ is in each block over the first training steps. {findings}",
                 P.gradient_norms(runs)),
-        Section("Degradation: final training loss against depth",
-                f"Plain and residual nets at {', '.join(map(str, depths))} blocks, width {base.width}, "
-                f"{study_cfg.epochs} epochs, {len(seeds)} seed{'s' if len(seeds) > 1 else ''} each (band: min to "
-                f"max over seeds). Look for the plain curve rising steeply with depth while the residual one stays low "
-                f"(He et al. 2016, Fig. 1). Mean final training loss — {by_depth}.",
-                P.degradation(summary, points)),
+        Section("Degradation: training loss and test error against iterations (He et al. 2016, Fig. 1)",
+                f"Plain nets (left) and residual nets (right) at {', '.join(map(str, settings.depths))} blocks, "
+                f"{budget}. {result.caption()}",
+                P.degradation_curves(result)),
+        Section("Final training loss against depth",
+                "The final training loss (eval mode, whole train set) of every net; the band is the min–max over "
+                "the seeds that trained, crosses mark nets that failed to train.",
+                P.degradation(result.summary(), result.runs)),
     ]
 
 

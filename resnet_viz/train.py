@@ -49,6 +49,7 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     schedule: str = "cosine"
+    warmup_epochs: float = 0.0  # linear learning-rate warm-up before the schedule (He et al. 2016 §4.2)
     seed: int = 0
     data_root: str | None = None
     data_limit: int | None = None  # training images kept from local datasets
@@ -94,6 +95,8 @@ class TrainConfig:
             raise ConfigError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if not (isinstance(self.warmup_epochs, (int, float)) and 0 <= self.warmup_epochs < self.epochs):
+            raise ConfigError(f"warm-up must be from 0 to fewer than the {self.epochs} epochs, got {self.warmup_epochs!r}")
         if not 0 <= self.momentum < 1:
             raise ConfigError(f"momentum must be in [0, 1), got {self.momentum!r}")
         if not 0 <= self.weight_decay <= 1:
@@ -196,12 +199,19 @@ class Run:
         """'plain' or 'residual'."""
         return "residual" if self.net.skip else "plain"
 
+    @property
+    def failure(self) -> str | None:
+        """Why this run failed to train (see `training_failure`), or None when it trained."""
+        return training_failure(self.history, self.net.classes)
+
     def summary(self) -> dict:
         """The CLI's JSON summary of the run."""
         h = self.history
         return {
             "train_loss": None if not math.isfinite(h.train_loss) else h.train_loss,
             "test_accuracy": None if not math.isfinite(h.test_accuracy) else h.test_accuracy,
+            "failed_to_train": self.failure is not None,
+            "failure": self.failure,
             "diverged": h.diverged,
             "diverged_at_step": h.diverged_at_step,
             "seconds": h.seconds,
@@ -211,6 +221,47 @@ class Run:
             "config": self.net.to_dict(),
             "train_config": self.train.to_dict(),
         }
+
+
+def chance_accuracy(classes: int) -> float:
+    """Accuracy of guessing: 1 / classes (the digits' classes are balanced)."""
+    return 1.0 / max(classes, 1)
+
+
+def training_failure(history: History, classes: int) -> str | None:
+    """Why a run failed to train, from its own numbers; None when it trained.
+
+    A run failed when (checked in this order)
+      * its loss became NaN or infinite (`history.diverged`);
+      * its final training loss (eval mode, whole train set) is not below
+        min(its value at initialisation, ln classes): it ends no better than its
+        start, or than predicting the uniform distribution (ln C is the cross-entropy
+        of guessing), however large but finite the loss got (a shortcut scale
+        λ > 1 can reach 1e15, He et al. 2016b §3.1);
+      * its final test accuracy is at chance: below chance + 10 % of the way
+        from chance to 100 % (19 % for ten classes).
+    He et al. 2016 (Fig. 1) call a deep plain net "degraded" only when it trains:
+    a run that fails this way shows divergence, not degradation.
+    """
+    if history.diverged:
+        at = f" at step {history.diverged_at_step}" if history.diverged_at_step else ""
+        return f"diverged{at}: the loss became NaN or infinite"
+    losses = history.epoch_train_loss
+    if not losses:
+        return None
+    final = losses[-1]
+    if classes > 1:
+        guess = math.log(classes)
+        start = losses[0] if math.isfinite(losses[0]) else math.inf
+        bar = min(start, guess)
+        if not final < bar:
+            ref = "its value at initialisation" if start <= guess else f"ln {classes} = {guess:.2f}, the loss of guessing"
+            return f"final training loss {final:.3g} is not below {ref} ({bar:.3g})"
+        chance = chance_accuracy(classes)
+        acc = history.test_accuracy
+        if math.isfinite(acc) and acc < chance + 0.1 * (1 - chance):
+            return f"test accuracy {acc:.1%} is at chance ({chance:.0%})"
+    return None
 
 
 def pick_device() -> torch.device:
@@ -257,6 +308,27 @@ def _flat_params(model: nn.Module) -> torch.Tensor:
     return torch.cat([p.detach().reshape(-1).cpu() for p in model.parameters()])
 
 
+def lr_factor(cfg: TrainConfig, total_steps: int) -> Callable[[int], float]:
+    """The learning-rate multiplier at each step: linear warm-up, then cosine or constant.
+
+    Warm-up ramps the rate linearly over `cfg.warmup_epochs` worth of steps, as deep
+    plain and residual nets need a small rate first to start converging (He et al.
+    2016 §4.2 trains ResNet-110 at 0.01 until training error falls below 80 %; the
+    linear ramp is Goyal et al. 2017's). The cosine (Loshchilov & Hutter 2017)
+    then decays over the remaining steps.
+    """
+    warm = round(cfg.warmup_epochs * total_steps / cfg.epochs)
+
+    def factor(s: int) -> float:
+        if s < warm:
+            return (s + 1) / warm
+        if cfg.schedule == "constant":
+            return 1.0
+        return 0.5 * (1 + math.cos(math.pi * (s - warm) / max(total_steps - warm, 1)))
+
+    return factor
+
+
 def train(net: NetConfig, cfg: TrainConfig = TrainConfig(), *, data: Dataset | None = None,
           callback: Callable[[Progress], None] | None = None, device: torch.device | str | None = None,
           memory_limit_bytes: int | None = None) -> Run:
@@ -289,8 +361,7 @@ def train(net: NetConfig, cfg: TrainConfig = TrainConfig(), *, data: Dataset | N
     n = len(data.x_train)
     steps_per_epoch = math.ceil(n / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, (lambda s: 0.5 * (1 + math.cos(math.pi * s / total))) if cfg.schedule == "cosine" else (lambda s: 1.0))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(cfg, total))
     x_train, y_train = data.x_train.to(device), data.y_train.to(device)
     block_params = [list(b.parameters()) for b in model.blocks]
 

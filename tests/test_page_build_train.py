@@ -61,3 +61,30 @@ def test_diverging_pair_is_reported_in_the_page(seeded_store):
     at.run()
     assert not at.exception
     assert any("diverged" in w.value for w in at.warning)
+
+
+def test_degradation_study_runs_from_the_form_and_says_what_it_measured(seeded_store):
+    at = AppTest.from_file(PAGE, default_timeout=600).run()
+    assert any("Press the button" in i.value for i in at.info)
+    widget(at.multiselect, "Depths (blocks)").set_value([3, 6])
+    widget(at.number_input, "Seeds").set_value(1)
+    widget(at.number_input, "Width").set_value(4)
+    widget(at.number_input, "Epochs").set_value(2)
+    widget(at.button, "Run the degradation study").click()
+    at.run()
+    assert not at.exception and not at.error
+    charts = at.get("plotly_chart")
+    assert len(charts) == 3 + 2  # the pair's three, He's curves and the final loss against depth
+    caption = [m.value for m in (*at.success, *at.info) if "Plain:" in m.value]
+    assert caption and "6 vs 3 blocks" in caption[0]
+    # The pair's findings come from its own numbers, with He's §4.1 reading of the gradient norms.
+    assert any("Gradient norms over the first steps span" in m.value for m in at.markdown)
+
+
+def test_a_study_with_one_depth_gets_a_message(seeded_store):
+    at = AppTest.from_file(PAGE, default_timeout=300).run()
+    widget(at.multiselect, "Depths (blocks)").set_value([9])
+    widget(at.button, "Run the degradation study").click()
+    at.run()
+    assert not at.exception
+    assert any("two depths" in e.value for e in at.error)

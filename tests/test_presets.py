@@ -223,7 +223,7 @@ def test_the_page_checker_rejects_bad_values():
             for call in page.widgets[key]:
                 check_widget_value(page, call, value)
     build = PageSource("pages/build_train.py")
-    for key, value in {"deg_depths": [3, 4], "deg_seeds": 9}.items():
+    for key, value in {"deg_depths": [3, 4], "deg_seeds": 11}.items():
         with pytest.raises(AssertionError):
             check_widget_value(build, build.widgets[key][0], value)
 
@@ -235,18 +235,18 @@ def _tiny(preset):
     """The same preset at toy-of-toy scale, so every builder runs in a test."""
     view = dict(preset.view)
     if "deg_depths" in view:
-        view.update(deg_depths=[3], deg_seeds=1)
+        view.update(deg_depths=[3, 6], deg_seeds=1, deg_width=4, deg_epochs=2)
     if "ls_grid" in view:
         view.update(ls_grid=5, ls_samples=64)
     if "ens_samples" in view:
         view.update(ens_samples=4)
     if "sh_width" in view:
         view.update(sh_width=25, sh_seeds=1, sh_sweep="1,4")
-    return dataclasses.replace(preset, net={**preset.net, "depth": 6, "width": 4}, train={**preset.train, "epochs": 1},
+    return dataclasses.replace(preset, net={**preset.net, "depth": 6, "width": 4}, train={**preset.train, "epochs": 1, "warmup_epochs": 0.0},
                                view=view)
 
 
-EXPECTED_SECTIONS = {"degradation": 3, "landscapes": 3, "shattering": 6, "deletion": 6, "preactivation": 3,
+EXPECTED_SECTIONS = {"degradation": 4, "landscapes": 3, "shattering": 6, "deletion": 6, "preactivation": 3,
                      "shortcut-scale": 2}
 
 
@@ -273,7 +273,7 @@ def test_report_uses_the_settings_the_preset_gives_its_page():
     assert np.asarray(contour.z).shape == (7, 7) and np.allclose([min(contour.x), max(contour.x)], [-0.5, 0.5])
     deg = _tiny(PR.get_preset("degradation"))
     secs = PR.sections(dataclasses.replace(deg, view={**deg.view, "deg_depths": [3, 6], "deg_seeds": 2}))
-    dots = [t for t in secs[2].figure.data if t.mode == "markers"]
+    dots = [t for t in secs[3].figure.data if t.mode == "markers"]
     assert sorted({x for t in dots for x in t.x}) == [8, 14] and sum(len(t.x) for t in dots) == 2 * 2 * 2
     delete = PR.sections(_tiny(PR.get_preset("deletion")))
     assert [len(s.figure.data[0].x) for s in delete[1:3]] == [6, 6]  # one bar per block of each net

@@ -42,6 +42,9 @@ def config_form() -> Pair | None:
         st.subheader("Training")
         epochs = st.number_input("Epochs", 1, 200, t.epochs)
         lr = st.number_input("Learning rate", 1e-5, 10.0, float(t.lr), format="%.4f")
+        warmup = st.number_input("Warm-up epochs", 0.0, 199.0, float(t.warmup_epochs), 0.5,
+                                 help="linear learning-rate warm-up before the cosine decay; deep plain nets need it "
+                                      "to start training (He et al. 2016 §4.2)")
         batch = st.number_input("Batch size", 2, 4096, t.batch_size)
         optimizer = st.radio("Optimiser", ("sgd", "adam"), index=("sgd", "adam").index(t.optimizer), horizontal=True)
         seed = st.number_input("Seed", 0, 10_000, t.seed)
@@ -49,7 +52,8 @@ def config_form() -> Pair | None:
     if not submitted:
         return None
     try:
-        tcfg = TrainConfig(dataset=dataset, epochs=int(epochs), lr=float(lr), batch_size=int(batch),
+        tcfg = TrainConfig(dataset=dataset, epochs=int(epochs), lr=float(lr), warmup_epochs=float(warmup),
+                           batch_size=int(batch),
                            optimizer=optimizer, seed=int(seed), data_root=root,
                            data_limit=None if dataset in EMBEDDED else 10_000)
         tcfg.validate()

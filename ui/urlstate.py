@@ -20,8 +20,8 @@ from resnet_viz.train import TrainConfig
 # Query names of the pair's fields (short, readable).
 NET_FIELDS = {"arch": "arch", "depth": "depth", "width": "width", "shortcut_scale": "lam", "norm": "norm",
               "order": "order", "block": "block"}
-TRAIN_FIELDS = {"dataset": "data", "epochs": "epochs", "lr": "lr", "batch_size": "bs", "optimizer": "opt",
-                "seed": "seed", "data_root": "root"}
+TRAIN_FIELDS = {"dataset": "data", "epochs": "epochs", "lr": "lr", "warmup_epochs": "warmup", "batch_size": "bs",
+                "optimizer": "opt", "seed": "seed", "data_root": "root"}
 PAIR_PARAMS = set(NET_FIELDS.values()) | set(TRAIN_FIELDS.values())
 
 

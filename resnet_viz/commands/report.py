@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 
+from ..cli import progress_printer
 from ..presets import PRESETS, build_report, get_preset
 
 
@@ -30,16 +31,7 @@ def _run(args: argparse.Namespace) -> int:
         raise ValueError("report needs --preset NAME and --out FILE.html (or --list)")
     preset = get_preset(args.preset)
     _check_writable(args.out)
-    last = {"head": None, "pct": -100}
-
-    def progress(fraction: float, message: str) -> None:
-        # One line per step; within a long step at most one every 10 %.
-        head = message.split(":")[0]
-        pct = int(100 * fraction)
-        if args.quiet or (head == last["head"] and pct - last["pct"] < 10 and fraction < 1):
-            return
-        last.update(head=head, pct=pct)
-        print(f"[{pct:3d}%] {message}", file=sys.stderr, flush=True)
+    progress = progress_printer(args.quiet)
 
     from ..report import write_report
 

@@ -5,18 +5,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import plotly.colors as px_colors
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
+from ..degradation import smooth
 from .common import COLORS, style
-
-
-def _smooth(values: list[float], window: int) -> np.ndarray:
-    v = np.asarray(values, dtype=float)
-    if window <= 1 or len(v) < window:
-        return v
-    kernel = np.ones(window) / window
-    head = np.cumsum(v[: window - 1]) / np.arange(1, window)  # partial windows at the start
-    return np.concatenate([head, np.convolve(v, kernel, mode="valid")])
 
 
 def loss_curves(runs: dict, log_y: bool = True) -> go.Figure:
@@ -31,7 +25,7 @@ def loss_curves(runs: dict, log_y: bool = True) -> go.Figure:
         color = COLORS.get(label, None)
         if h.step_loss:
             fig.add_trace(go.Scatter(
-                x=np.arange(1, len(h.step_loss) + 1) / steps_per_epoch, y=_smooth(h.step_loss, 5),
+                x=np.arange(1, len(h.step_loss) + 1) / steps_per_epoch, y=smooth(h.step_loss, 5),
                 mode="lines", line=dict(color=color, width=1), opacity=0.35,
                 name=f"{label}: minibatch loss", legendgroup=label, showlegend=False))
         fig.add_trace(go.Scatter(
@@ -87,11 +81,64 @@ def gradient_norms(runs: dict) -> go.Figure:
     return style(fig, "Gradient norm per block, first steps")
 
 
-def degradation(summary: dict, points=None) -> go.Figure:
+def _depth_colors(kind: str, n: int) -> list[str]:
+    # One hue per kind, light (shallow) to dark (deep), as in He et al.'s Fig. 1.
+    scale = "Blues" if kind == "plain" else "Reds"
+    return px_colors.sample_colorscale(scale, [0.45 + 0.55 * i / max(n - 1, 1) for i in range(n)])
+
+
+def degradation_curves(result) -> go.Figure:
+    """He et al. 2016, Fig. 1 at toy scale: training loss and test error against iterations.
+
+    `result` is a `resnet_viz.degradation.DegradationResult`. Top row: minibatch
+    training loss (mean over the seeds that trained, smoothed over half an epoch;
+    band: min to max over seeds), one curve per depth, plain panel beside residual
+    panel on a shared log axis. Bottom row: test error at each epoch end. Runs that
+    failed to train are left out and named in the legend.
+    """
+    depths = list(result.settings.depths)
+    fig = make_subplots(rows=2, cols=2, shared_xaxes=True, shared_yaxes="rows", vertical_spacing=0.08,
+                        horizontal_spacing=0.04, row_heights=[0.62, 0.38],
+                        subplot_titles=("plain nets: training loss", "residual nets: training loss",
+                                        "plain nets: test error", "residual nets: test error"))
+    for col, kind in ((1, "plain"), (2, "residual")):
+        for depth, color in zip(depths, _depth_colors(kind, len(depths))):
+            runs = result.of(kind, depth)
+            layers = runs[0].layers if runs else depth
+            failed = sum(r.failed for r in runs)
+            name = f"{kind} {layers} layers ({depth} blocks)" + (f", {failed} of {len(runs)} seeds failed" if failed else "")
+            curve = result.mean_curve(kind, depth)
+            group = f"{kind}{depth}"
+            if curve is None:  # every seed failed: say so in the legend only
+                fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=dict(color=color, dash="dot"),
+                                         name=name + " — failed to train", legendgroup=group), row=1, col=col)
+                continue
+            mean, lo, hi = curve
+            x = np.arange(1, len(mean) + 1)
+            fig.add_trace(go.Scatter(x=np.concatenate([x, x[::-1]]), y=np.concatenate([hi, lo[::-1]]), fill="toself",
+                                     fillcolor=color, opacity=0.18, line=dict(width=0), hoverinfo="skip",
+                                     showlegend=False, legendgroup=group), row=1, col=col)
+            fig.add_trace(go.Scatter(x=x, y=mean, mode="lines", line=dict(color=color, width=2.5), name=name,
+                                     legendgroup=group), row=1, col=col)
+            ok = [r for r in runs if not r.failed]
+            n = min(len(r.test_error) for r in ok)
+            err = np.mean([r.test_error[:n] for r in ok], axis=0)
+            fig.add_trace(go.Scatter(x=np.arange(n) * ok[0].steps_per_epoch, y=err, mode="lines+markers",
+                                     line=dict(color=color, width=2), marker=dict(size=5), name=name,
+                                     legendgroup=group, showlegend=False), row=2, col=col)
+    fig.update_yaxes(type="log", dtick="D2", row=1)
+    fig.update_yaxes(title="cross-entropy", row=1, col=1)
+    fig.update_yaxes(title="test error", tickformat=".0%", rangemode="tozero", row=2, col=1)
+    fig.update_xaxes(title="iteration", row=2)
+    return style(fig, "Training loss and test error against iterations (mean over seeds; band: min–max)", height=620)
+
+
+def degradation(summary: dict, runs=None) -> go.Figure:
     """Final training loss against depth for plain and residual nets (He et al. 2016, Fig. 1).
 
-    `summary` is `resnet_viz.degradation.summarize(points)`; the band is the
-    min-max over seeds, the line the mean; individual seeds as dots when `points` given.
+    `summary` is `resnet_viz.degradation.summarize(runs)`; the band is the min-max
+    over the seeds that trained, the line their mean; single seeds as dots when
+    `runs` are given, and runs that failed to train as crosses on the top edge.
     """
     fig = go.Figure()
     for kind in ("plain", "residual"):
@@ -104,15 +151,23 @@ def degradation(summary: dict, points=None) -> go.Figure:
         lo = [v if math.isfinite(v) else None for v in s["min"]]
         fig.add_trace(go.Scatter(x=x + x[::-1], y=hi + lo[::-1], fill="toself", fillcolor=color, opacity=0.18,
                                  line=dict(width=0), hoverinfo="skip", showlegend=False, legendgroup=kind))
-        fig.add_trace(go.Scatter(x=x, y=s["mean"], mode="lines+markers", line=dict(color=color, width=3),
-                                 marker=dict(size=9), name=f"{kind} (mean over seeds)", legendgroup=kind))
-        if points:
-            ps = [p for p in points if p.skip == (kind == "residual")]
-            fig.add_trace(go.Scatter(x=[p.layers for p in ps], y=[p.train_loss for p in ps], mode="markers",
+        fig.add_trace(go.Scatter(x=x, y=[v if math.isfinite(v) else None for v in s["mean"]], mode="lines+markers",
+                                 line=dict(color=color, width=3), marker=dict(size=9),
+                                 name=f"{kind} (mean over seeds that trained)", legendgroup=kind))
+        if runs:
+            ok = [r for r in runs if r.kind == kind and not r.failed]
+            bad = [r for r in runs if r.kind == kind and r.failed]
+            fig.add_trace(go.Scatter(x=[r.layers for r in ok], y=[r.train_loss for r in ok], mode="markers",
                                      marker=dict(color=color, size=6, symbol="circle-open"), legendgroup=kind,
                                      name=f"{kind}: single seeds", showlegend=False,
-                                     hovertext=[f"seed {p.seed}" for p in ps]))
+                                     hovertext=[f"seed {r.seed}" for r in ok]))
+            if bad:
+                fig.add_trace(go.Scatter(x=[r.layers for r in bad], y=[1.0] * len(bad), yaxis="y2", mode="markers",
+                                         marker=dict(color=color, size=11, symbol="x"), legendgroup=kind,
+                                         name=f"{kind}: failed to train",
+                                         hovertext=[f"seed {r.seed}: {r.failure}" for r in bad]))
+    fig.update_layout(yaxis2=dict(overlaying="y", range=[0, 1.05], visible=False))
     fig.update_xaxes(title="layers (weight layers on the longest path)", type="log",
                      tickvals=sorted({v for s in summary.values() for v in s["layers"]}))
     fig.update_yaxes(title="final training loss (eval mode)", type="log", dtick="D2")
-    return style(fig, "Degradation: deeper plain nets train worse; residual nets do not", height=420)
+    return style(fig, "Final training loss against depth", height=420)
