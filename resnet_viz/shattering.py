@@ -601,11 +601,13 @@ def sweep_caption(sweep: SweepResult) -> str:
             parts.append(f"For {name}, neighbouring gradients are still {noise_kind(m[-1])} at {units(dmax, block)} "
                          f"(lag-1 {m[-1]:.2f} ± {sd:.2f}).")
     if len(depths) > 1:
-        fp, fr = pm[0] - pm[-1], rm[0] - rm[-1]
-        how = ("faster without shortcuts" if fp - fr >= CLEAR_DIFFERENCE else
-               "faster with shortcuts" if fr - fp >= CLEAR_DIFFERENCE else "about as fast with shortcuts as without")
-        parts.append(f"From {units(depths[0], block)} to {dmax}, lag-1 fell by {fp:.2f} for the plain net and by "
-                     f"{fr:.2f} for the residual net: {how}.")
+        gap = float(np.mean(rm - pm))  # residual minus plain, averaged over the swept depths
+        how = ("the residual net's gradients are more correlated than the plain net's" if gap >= CLEAR_DIFFERENCE
+               else "the plain net's gradients are more correlated than the residual net's"
+               if gap <= -CLEAR_DIFFERENCE else "both nets' gradients are about equally correlated")
+        parts.append(f"From {units(depths[0], block)} to {dmax}, lag-1 went from {pm[0]:.2f} to {pm[-1]:.2f} for the "
+                     f"plain net and from {rm[0]:.2f} to {rm[-1]:.2f} for the residual net: over the sweep, {how} "
+                     f"(mean gap {gap:+.2f}).")
     lam = sweep.base.shortcut_scale
     if lam < 1:
         w = _white_from(depths, rm)
