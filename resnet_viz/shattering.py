@@ -109,7 +109,7 @@ def hidden_relu_layers(depth: int | np.ndarray, block: str = DEFAULT_BLOCK) -> n
 
 
 def depth_meaning(block: str = DEFAULT_BLOCK) -> str:
-    """What one unit of depth is, in words, for the sweep's axis and JSON."""
+    """What one unit of depth is, in words, for the sweep's axis and JSON (Balduzzi et al. 2017's L, see module doc)."""
     if block == "single":
         return "one-layer residual modules x + W·relu(BN x) (Balduzzi et al. 2017); plain twin: d hidden ReLU layers"
     return "the lab's two-layer blocks (two Linear-BN layers in the branch); plain twin: 2d+1 hidden ReLU layers"
@@ -435,7 +435,7 @@ class SweepResult:
 
     @property
     def block(self) -> str:
-        """The block kind swept: "single" (Balduzzi's module) or "basic" (the lab's two-layer block)."""
+        """The block kind swept: "single" (Balduzzi et al. 2017's module) or "basic" (the lab's two-layer block)."""
         return self.base.block
 
     def to_dict(self) -> dict:
@@ -504,7 +504,10 @@ def depth_sweep(base: NetConfig, depths: Sequence[int] = DEFAULT_SWEEP_DEPTHS, *
 
 
 def units(depth: int, block: str = DEFAULT_BLOCK) -> str:
-    """'50 modules' / '1 block': a depth with its unit (one-layer modules or two-layer blocks)."""
+    """'50 modules' / '1 block': a depth with its unit.
+
+    Modules are Balduzzi et al. 2017's one-layer modules; blocks the lab's two-layer blocks.
+    """
     word = "module" if block == "single" else "block"
     return f"{depth} {word}{'' if depth == 1 else 's'}"
 
@@ -559,7 +562,8 @@ def setting_caption(plain: ShatterResult, residual: ShatterResult) -> str:
         else:
             text += f" With λ = {lam:g} < 1 the residual net has not shattered at this depth ({LAMBDA_NOTE})."
     elif lam > 1:
-        text += f" With λ = {lam:g} > 1 the shortcut path grows as λ^d; the residual net's gradients are {noise_kind(r)}."
+        text += (f" With λ = {lam:g} > 1 the shortcut path grows as λ^d; the residual net's gradients are "
+                 f"{noise_kind(r)}.")
     if plain.looks_linear:
         if p >= 1 - 1e-9:
             text += " The looks-linear plain net is linear at initialisation: its gradient is the same at every input."

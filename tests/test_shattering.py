@@ -324,13 +324,14 @@ def test_setting_caption_follows_the_data_both_ways():
                                                         _fake("brown"))
     assert "varies" in sh.setting_caption(_fake("white", skip=False, looks_linear=True), _fake("brown"))
     # the two-layer block is named as the lab's, not Balduzzi's
-    assert "not Balduzzi's" in sh.setting_caption(_fake("white", skip=False, block="basic"), _fake("brown", block="basic"))
+    assert "not Balduzzi's" in sh.setting_caption(_fake("white", skip=False, block="basic"),
+                                                  _fake("brown", block="basic"))
     assert "not Balduzzi's" not in sh.setting_caption(plain, residual)
 
 
 def _sweep(plain, residual, **kw):
     depths = [1, 5, 20, 50]
-    lag1 = {"plain": np.array(plain, float)[:, None].repeat(3, 1), "residual": np.array(residual, float)[:, None].repeat(3, 1)}
+    lag1 = {k: np.array(v, float)[:, None].repeat(3, 1) for k, v in (("plain", plain), ("residual", residual))}
     return sh.SweepResult(depths, lag1, sh.shatter_config(**kw))
 
 
