@@ -39,6 +39,7 @@ def test_diverging_run_is_reported_not_raised(tmp_path):
     assert r.returncode == 0 and "diverged" in r.stderr and "Traceback" not in r.stderr
     s = json.loads(js.read_text())
     assert s["diverged"] is True and s["train_loss"] is None
+    assert s["failed_to_train"] is True and "NaN or infinite" in s["failure"]
 
 
 @pytest.mark.parametrize("args, words", [

@@ -175,7 +175,7 @@ def test_build_train_reports_a_diverging_pair(seeded_store):
     at = app("build_train").run()
     submit_pair_form(at, **{"Blocks (depth)": 3, "Width": 4, "Normalisation": "none", "Shortcut scale λ": 4.0,
                             "Learning rate": 10.0, "Epochs": 1})
-    assert_message(at, "residual net diverged", "Lower the learning rate")
+    assert_message(at, "residual net **failed to train**: diverged at step", "Lower the learning rate")
     assert charts(at) == 3  # its curves are drawn up to the divergence
     # The picker still offers the default pair, which still works.
     widget(at.sidebar.selectbox, "Trained pair").select_index(0)

@@ -135,10 +135,10 @@ def pick_pair(where=st.sidebar, key: str = "pair_picker") -> tuple[Pair, Run, Ru
     st.session_state["current_pair"] = pair
     plain, residual = train_pair_ui(pair)
     for run in (plain, residual):
-        if run.history.diverged:  # every view draws it anyway, so say what it is
-            st.warning(f"The {run.label} net of this pair diverged at step {run.history.diverged_at_step} "
-                       "(its loss became NaN or infinite): its figures show a broken net. Train it again with a "
-                       "lower learning rate or shortcut scale λ on the Build & train page.")
+        if run.failure:  # every view draws it anyway, so say what it is
+            st.warning(f"The {run.label} net of this pair **failed to train** ({run.failure}): its figures show a "
+                       "broken net. Train it again with a lower learning rate, a warm-up or λ = 1 on the "
+                       "Build & train page.")
     return pair, plain, residual
 
 

@@ -35,6 +35,8 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
     t.add_argument("--data-limit", type=positive_int, help="keep only this many training images of a local dataset")
     t.add_argument("--epochs", type=positive_int, default=_TRAIN.epochs, help="(default %(default)s)")
     t.add_argument("--lr", type=finite_float, default=_TRAIN.lr, help="learning rate (default %(default)s)")
+    t.add_argument("--warmup", type=finite_float, default=_TRAIN.warmup_epochs, metavar="EPOCHS",
+                   help="linear learning-rate warm-up, in epochs (default %(default)s)")
     t.add_argument("--batch-size", type=positive_int, default=_TRAIN.batch_size, help="(default %(default)s)")
     t.add_argument("--optimizer", choices=("sgd", "adam"), default=_TRAIN.optimizer, help="(default %(default)s)")
     t.add_argument("--weight-decay", type=finite_float, default=_TRAIN.weight_decay, help="(default %(default)s)")
@@ -42,7 +44,8 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
 
 def configs_from_args(args: argparse.Namespace) -> tuple[NetConfig, TrainConfig]:
     """Validated (NetConfig, TrainConfig) from parsed flags."""
-    tcfg = TrainConfig(dataset=args.dataset, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+    tcfg = TrainConfig(dataset=args.dataset, epochs=args.epochs, lr=args.lr, warmup_epochs=args.warmup,
+                       batch_size=args.batch_size,
                        optimizer=args.optimizer, weight_decay=args.weight_decay, seed=args.seed,
                        data_root=args.data_root, data_limit=args.data_limit)
     tcfg.validate()
@@ -69,9 +72,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.out:
         save_run(run, args.out)
     summary = run.summary()
-    if run.history.diverged:
-        print(f"training diverged (non-finite loss) at step {run.history.diverged_at_step}: "
-              f"lower the learning rate or the shortcut scale", file=sys.stderr)
+    if run.failure:
+        print(f"failed to train: {run.failure}; lower the learning rate, add warm-up or set the shortcut scale "
+              "to 1", file=sys.stderr)
     write_json(summary, args.json)
     return 0
 
