@@ -89,16 +89,13 @@ def lesion_section(runs, s: dict) -> None:
                    help="Averaged over the non-downsampling blocks"
                         + (f"; downsampling blocks {down} are hatched" if down else ""))
     st.caption("Each bar is the test accuracy with one block removed (residual: y = x + F(x) → y = x; plain: "
-               "y = F(x) → y = x). " + P.DOWN_NOTE + ". Look for: the residual net barely notices most "
-               "deletions, the plain net falls to chance after any of them.")
+               "y = F(x) → y = x). " + P.DOWN_NOTE + ". Measured: " + E.deletion_caption(results))
     left, right = columns(2)
     show(P.k_sweep_figure(results), "k_sweep", left)
-    left.caption("Mean over random sets of k deleted blocks (band: min to max, dots: single sets). The "
-                 "residual net degrades smoothly, like an ensemble losing members (Veit Fig. 3b).")
+    left.caption(E.k_sweep_caption(results))
     if any(r.reorder is not None for r in results):
         show(P.reorder_figure(results), "reorder", right)
-        right.caption("Random swaps of blocks with the same shapes; Kendall τ = 1 is the trained order. "
-                      "Reordering also degrades the residual net gradually (Veit Fig. 3c).")
+        right.caption(E.reorder_caption(results))
 
 
 def paths_section(plain, residual, s: dict) -> None:
@@ -111,13 +108,7 @@ def paths_section(plain, residual, s: dict) -> None:
     finally:
         bar.empty()
     show(P.path_length_figure(res), "paths")
-    a, b = res.effective
-    n = res.n_blocks
-    st.caption(f"Residual net, {n} blocks, {2**n} paths. Middle: the gradient at the first block's input when it "
-               f"flows through the residual branch of k sampled blocks and the shortcut of the others; it shrinks "
-               f"fast with k. Right: summed over all C(n,k) paths of each length, 90 % of the gradient comes from "
-               f"paths of length {a}-{b}, shorter than the net is deep (Veit Fig. 6). The plain twin has a "
-               f"single path, through all {plain.net.depth} blocks.")
+    st.caption(E.path_gradient_caption(res, plain.net.depth))
 
 
 def diagram_section(n_blocks: int) -> None:
@@ -144,8 +135,9 @@ url_state("ensemble", URL_DEFAULTS)
 settings = settings_form()
 try:
     pair, plain, residual = pick_pair()
-    st.caption("What to look for: a residual net survives losing a block and degrades smoothly as more go, "
-               "while its plain twin collapses; most of the gradient travels along paths much shorter than the net.")
+    st.caption("Veit et al. found that a residual net survives losing a block and degrades smoothly as more go, "
+               "while its plain twin collapses, and that most of the gradient travels along short paths. The "
+               "captions below say what this pair shows.")
     E.check_net(residual.model)
     lesion_section((plain, residual), settings)
     paths_section(plain, residual, settings)

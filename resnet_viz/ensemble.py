@@ -655,3 +655,148 @@ def path_gradient_study(run, *, samples: int = DEFAULT_SAMPLES, seed: int = 0, m
         raise ConfigError(f"batch must be a positive integer, got {batch!r}")
     x, y = evaluation_data(run, batch)
     return gradient_by_path_length(run.model, x, y, samples=samples, seed=seed, max_k=max_k, callback=callback)
+
+
+# --- captions computed from the results (what this run shows, in Veit's terms) ------------------
+
+BARELY = 0.9  # keeps at least this share of its margin over chance: "barely notices"
+NEAR_CHANCE = 0.15  # keeps at most this share: "falls to near chance"
+SMOOTH = 0.5  # no single step of a sweep takes more than this share of its whole fall: "smooth"
+FAST_DECAY = 10.0  # g(k) falls by at least this factor over the sampled lengths: "shrinks fast"
+
+
+def margin_kept(accuracy: float, base: float, chance: float) -> float:
+    """Share of the intact net's margin over chance that is left: (acc − chance) / (base − chance)
+    (1 = unharmed, 0 = at chance). NaN when the intact net itself is at chance."""
+    gap = base - chance
+    return (accuracy - chance) / gap if gap > 1e-9 else float("nan")
+
+
+def one_block_accuracy(result: LesionResult) -> float:
+    """Mean test accuracy with one non-downsampling block deleted (Veit §4.1)."""
+    keep = [a for i, a in enumerate(result.single_block_accuracy) if i not in result.downsampling_blocks]
+    keep = keep or result.single_block_accuracy
+    return sum(keep) / max(len(keep), 1)
+
+
+def _deletion_verdict(r: LesionResult) -> str:
+    kept = margin_kept(one_block_accuracy(r), r.base_accuracy, r.chance)
+    if math.isnan(kept):
+        return "is at chance even intact, so deleting blocks shows nothing"
+    if kept >= BARELY:
+        return "barely notices"
+    if kept <= NEAR_CHANCE:
+        return "falls to near chance"
+    return f"is hurt: it keeps {kept:.0%} of its margin over chance"
+
+
+def deletion_caption(results: Sequence[LesionResult]) -> str:
+    """Caption of the single-block deletion bars from the measured accuracies (Veit et al. 2016
+    §4.1, Fig. 3a: deleting one block barely hurts a residual net and drops a plain net to
+    chance). Each net's verdict comes from the share of its margin over chance that survives
+    one deletion (mean over non-downsampling blocks), and is said to agree or not with Veit."""
+    parts = []
+    expected = {True: "barely notices", False: "falls to near chance"}
+    for r in results:
+        verdict = _deletion_verdict(r)
+        agrees = "as Veit et al. found" if verdict == expected[bool(r.skip)] else "unlike Veit et al.'s finding"
+        parts.append(f"{r.label} net: intact {r.base_accuracy:.1%}, one block deleted {one_block_accuracy(r):.1%} "
+                     f"on average (chance {r.chance:.0%}), so it {verdict} ({agrees})")
+    return "; ".join(parts) + "."
+
+
+def _sweep_shape(xs: Sequence[float]) -> tuple[float, float]:
+    """(whole fall from the first to the lowest value, largest single-step fall) of a sweep."""
+    if len(xs) < 2:
+        return 0.0, 0.0
+    fall = xs[0] - min(xs)
+    step = max(max(a - b for a, b in zip(xs, xs[1:])), 0.0)
+    return fall, step
+
+
+def k_sweep_caption(results: Sequence[LesionResult]) -> str:
+    """Caption of the k-deletion sweep from the measured means (Veit Fig. 3b: a residual net's
+    error grows smoothly with the number of deleted blocks; a plain net is at chance from k = 1).
+    "Smooth" means no single step of k takes more than half of the whole fall."""
+    parts = []
+    for r in results:
+        ks = r.k_sweep
+        if ks is None or len(ks.mean) < 2:
+            continue
+        fall, step = _sweep_shape(ks.mean)
+        trend = (f"{ks.mean[0]:.0%} at k = 0, {ks.mean[1]:.0%} at k = 1, {ks.mean[-1]:.0%} at k = {ks.k[-1]}")
+        if fall <= 0.02:
+            shape = "hardly changes"
+        elif step <= SMOOTH * fall:
+            shape = f"falls smoothly (no step of k takes more than {step / fall:.0%} of the fall)"
+        else:
+            shape = f"falls abruptly ({step / fall:.0%} of the fall in one step of k)"
+        at1 = margin_kept(ks.mean[1], r.base_accuracy, r.chance)
+        if not math.isnan(at1) and at1 <= NEAR_CHANCE:
+            shape += ", near chance from k = 1"
+        parts.append(f"{r.label}: {trend}: it {shape}")
+    text = "Mean test accuracy over random sets of k deleted blocks (band: min to max, dots: single sets). "
+    return text + ("; ".join(parts) + ". Veit et al. (Fig. 3b) see a residual net degrade smoothly, like an "
+                   "ensemble losing members." if parts else "No sweep was computed.")
+
+
+def reorder_caption(results: Sequence[LesionResult]) -> str:
+    """Caption of the block-swap sweep from the measured means (Veit Fig. 3c: reordering degrades a
+    residual net gradually): per net, accuracy at 0 swaps and at the most, and whether the fall is
+    gradual (no single extra swap takes more than half of it)."""
+    parts = []
+    for r in results:
+        ro = r.reorder
+        if ro is None or len(ro.mean_accuracy) < 2:
+            continue
+        fall, step = _sweep_shape(ro.mean_accuracy)
+        if fall <= 0.02:
+            shape = "hardly changes"
+        elif step <= SMOOTH * fall:
+            shape = "degrades gradually"
+        else:
+            shape = f"degrades abruptly ({step / fall:.0%} of the fall at one extra swap)"
+        parts.append(f"{r.label}: {ro.mean_accuracy[0]:.0%} in the trained order, {ro.mean_accuracy[-1]:.0%} after "
+                     f"{ro.mean_swaps[-1]} swaps: it {shape}")
+    return ("Random swaps of blocks with the same shapes; Kendall τ = 1 is the trained order. "
+            + ("; ".join(parts) + ". Veit et al. (Fig. 3c) see reordering degrade a residual net gradually."
+               if parts else "No block could be swapped."))
+
+
+def path_gradient_caption(result: PathGradientResult, plain_depth: int | None = None) -> str:
+    """Caption of the gradient-by-path-length study from the measured g(k) and C(n, k)·g(k) (Veit
+    §4.3, Fig. 6: the gradient along one path shrinks fast with its length, so the total comes
+    from paths much shorter than the typical length n/2). Says how much g falls and where the
+    window holding 90 % of the total gradient lies against n/2, and the opposite when it does."""
+    n = result.n_blocks
+    g = [v for v in result.gradient_norm]
+    k_last = result.path_length[-1]
+    text = (f"Residual net, {n} blocks, {2 ** n:,} paths. Middle: the gradient at the first block's input when it "
+            f"flows through the residual branches of k sampled blocks and the shortcuts of the others")
+    if len(g) >= 2 and g[0] > 0 and g[-1] > 0:
+        factor = g[0] / g[-1]
+        per_step = factor ** (1 / max(k_last, 1))
+        if factor >= FAST_DECAY:
+            text += (f": it falls from {g[0]:.2g} at k = 0 to {g[-1]:.2g} at k = {k_last}, a factor {factor:.3g} "
+                     f"(about ×{1 / per_step:.2f} per extra branch): it shrinks fast with k")
+        elif factor > 1:
+            text += (f": it falls only from {g[0]:.2g} to {g[-1]:.2g} (a factor {factor:.3g}) by k = {k_last}: it "
+                     f"shrinks slowly with k")
+        else:
+            text += f": it does not shrink with k ({g[0]:.2g} at k = 0, {g[-1]:.2g} at k = {k_last})"
+    text += ". "
+    a, b = result.effective
+    half = n / 2
+    text += f"Right: summed over all C(n, k) paths of each length, 90 % of the gradient comes from paths of length {a}–{b}"
+    if b < half:
+        text += (f", all shorter than the typical path (n/2 = {half:g}): the gradient comes from short paths, as Veit "
+                 f"et al. found (Fig. 6)")
+    elif a > half:
+        text += f", longer than the typical path (n/2 = {half:g}), unlike Veit et al.'s short effective paths"
+    else:
+        text += (f", a window around the typical path length n/2 = {half:g}: here the gradient does not come mainly "
+                 f"from short paths, unlike Veit et al.'s Fig. 6")
+    text += "."
+    if plain_depth is not None:
+        text += f" The plain twin has a single path, through all {plain_depth} blocks."
+    return text

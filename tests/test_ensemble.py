@@ -308,3 +308,69 @@ def test_cli_lesion_and_paths(tmp_path, default_pair_runs, capsys):
     assert p["path_length"] == list(range(10)) and len(p["gradient_norm"]) == 10 and len(p["contribution"]) == 10
     assert main(["paths", "--run", str(tmp_path / "plain"), "--quiet"]) == 2
     assert "single path" in capsys.readouterr().err
+
+
+# --- captions from the measured results, both ways ---------------------------------------------
+
+
+def _lesion(label, skip, base, one, ks_mean=None, reorder_mean=None, chance=0.1):
+    r = E.LesionResult(label, skip, 4, 100, base, chance, [one] * 4, [])
+    if ks_mean is not None:
+        k = list(range(len(ks_mean)))
+        r.k_sweep = E.KSweep(k, ks_mean, [0.0] * len(k), ks_mean, ks_mean, [1] * len(k), [True] * len(k),
+                             [[m] for m in ks_mean], [0, 1, 2, 3])
+    if reorder_mean is not None:
+        s = list(range(len(reorder_mean)))
+        r.reorder = E.ReorderSweep(s, [1.0] * len(s), reorder_mean, [[0, 1, 2, 3]] * len(s), s, reorder_mean)
+    return r
+
+
+def test_deletion_caption_follows_the_accuracies_both_ways():
+    veit = E.deletion_caption([_lesion("plain", False, 0.95, 0.11), _lesion("residual", True, 0.96, 0.95)])
+    assert "plain net: intact 95.0%, one block deleted 11.0%" in veit
+    assert "falls to near chance (as Veit et al. found)" in veit and "barely notices (as Veit et al. found)" in veit
+    flipped = E.deletion_caption([_lesion("plain", False, 0.95, 0.94), _lesion("residual", True, 0.96, 0.12)])
+    assert "plain net" in flipped and "barely notices (unlike Veit" in flipped
+    assert "falls to near chance (unlike Veit" in flipped
+    middle = E.deletion_caption([_lesion("residual", True, 0.9, 0.5)])
+    assert "is hurt: it keeps 50% of its margin over chance (unlike Veit" in middle
+    # Downsampling blocks are left out of the mean.
+    r = _lesion("residual", True, 0.9, 0.9)
+    r.single_block_accuracy = [0.9, 0.1, 0.9, 0.9]
+    r.downsampling_blocks = [1]
+    assert E.one_block_accuracy(r) == pytest.approx(0.9)
+
+
+def test_sweep_captions_say_smooth_or_abrupt_from_the_means():
+    smooth = _lesion("residual", True, 0.9, 0.85, ks_mean=[0.9, 0.8, 0.7, 0.55, 0.4], reorder_mean=[0.9, 0.8, 0.7, 0.6])
+    abrupt = _lesion("plain", False, 0.9, 0.1, ks_mean=[0.9, 0.1, 0.1, 0.1, 0.1], reorder_mean=[0.9, 0.1, 0.1, 0.1])
+    text = E.k_sweep_caption([abrupt, smooth])
+    assert "residual: 90% at k = 0, 80% at k = 1, 40% at k = 4: it falls smoothly" in text
+    assert "plain: 90% at k = 0, 10% at k = 1, 10% at k = 4: it falls abruptly (100% of the fall in one step of k), " \
+           "near chance from k = 1" in text
+    flipped = E.k_sweep_caption([_lesion("residual", True, 0.9, 0.1, ks_mean=[0.9, 0.1, 0.1])])
+    assert "residual" in flipped and "abruptly" in flipped and "smoothly" not in flipped.split("Veit")[0]
+    flat = E.k_sweep_caption([_lesion("residual", True, 0.9, 0.9, ks_mean=[0.9, 0.9, 0.89])])
+    assert "hardly changes" in flat
+    text = E.reorder_caption([abrupt, smooth])
+    assert "residual: 90% in the trained order, 60% after 3 swaps: it degrades gradually" in text
+    assert "plain: 90% in the trained order, 10% after 3 swaps: it degrades abruptly" in text
+
+
+def _paths(g, effective, n=10):
+    k = list(range(len(g)))
+    c = [math.comb(n, i) * v for i, v in zip(k, g)]
+    return E.PathGradientResult(n, 32, k, [math.comb(n, i) for i in k], g, [0.0] * len(k), [1] * len(k), c,
+                                effective, 1.0)
+
+
+def test_path_gradient_caption_follows_the_decay_and_the_window_both_ways():
+    fast = E.path_gradient_caption(_paths([1.0, 0.3, 0.09, 0.027, 0.008], (1, 3)), plain_depth=10)
+    assert "shrinks fast with k" in fast and "a factor 125" in fast
+    assert "all shorter than the typical path (n/2 = 5): the gradient comes from short paths, as Veit" in fast
+    assert "single path, through all 10 blocks" in fast
+    slow = E.path_gradient_caption(_paths([1.0, 0.9, 0.8, 0.7, 0.6], (3, 7)))
+    assert "shrinks slowly with k" in slow and "shrinks fast" not in slow
+    assert "around the typical path length" in slow and "unlike Veit" in slow
+    rising = E.path_gradient_caption(_paths([1.0, 1.5, 2.0], (6, 8)))
+    assert "does not shrink with k" in rising and "longer than the typical path" in rising

@@ -154,7 +154,8 @@ def path_length_figure(result: PathGradientResult) -> go.Figure:
 
     Left: C(n, k) paths of length k (Binomial(n, 1/2)). Middle: g(k), the mean
     gradient norm at the first block's input along one path of length k (log scale).
-    Right: C(n, k)·g(k); the shaded window holds 90 % of it (the effective paths).
+    Right: C(n, k)·g(k); the shaded window holds 90 % of it (the effective paths), the dotted
+    line marks the typical path length n/2.
     """
     n = result.n_blocks
     counts = path_counts(n)
@@ -173,6 +174,9 @@ def path_length_figure(result: PathGradientResult) -> go.Figure:
     a, b = result.effective
     fig.add_vrect(x0=a - 0.5, x1=b + 0.5, fillcolor="#ffd92f", opacity=0.3, line_width=0, row=1, col=3, layer="below",
                   annotation_text=f"90 %: lengths {a}-{b}", annotation_position="top left")
+    # The typical path length n/2: Veit's effective paths lie well below it.
+    fig.add_vline(x=n / 2, line=dict(color="gray", dash="dot"), row=1, col=3,
+                  annotation_text="n/2", annotation_position="top right")
     style(fig, None, height=360)
     fig.update_yaxes(type="log", exponentformat="power", dtick="D2", row=1, col=2)
     for col in (1, 2, 3):
