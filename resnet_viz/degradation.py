@@ -379,11 +379,8 @@ def pair_findings(plain, residual) -> list[str]:
                    f"{lp:.3g}): at this depth the shortcut does not help; try a deeper pair.")
     sp, sr = gradient_spread(plain), gradient_spread(residual)
     if math.isfinite(sp) and math.isfinite(sr):
-        def span(v: float) -> str:
-            return f"a factor {10 ** v:.3g}" if v < 1 else f"{v:.1f} orders of magnitude"
-
-        text = (f"Gradient norms over the first steps span {span(sp)} across the plain net's blocks and "
-                f"{span(sr)} across the residual net's.")
+        text = (f"Gradient norms over the first steps span {_span(sp)} across the plain net's blocks and "
+                f"{_span(sr)} across the residual net's.")
         if sp < 2:
             text += (" The plain net's gradients do not vanish" + (" (BN keeps them healthy, He et al. 2016 §4.1)"
                      if plain.net.norm == "batch" else "") + ": a higher plain loss is an optimisation difficulty, "
@@ -392,4 +389,32 @@ def pair_findings(plain, residual) -> list[str]:
             text += (" In the plain net they change by orders of magnitude from block to block" +
                      (" despite BN" if plain.net.norm == "batch" else " (no BN)") + ".")
         out.append(text)
+    return out
+
+
+def _span(v: float) -> str:
+    return f"a factor {10 ** v:.3g}" if v < 1 else f"{v:.1f} orders of magnitude"
+
+
+def runs_findings(runs: dict) -> str:
+    """What several trained nets' own numbers show: ranked by final training loss (eval mode,
+    whole train set), nets that failed to train named with the reason, and the spread of their
+    per-block gradient norms over the first steps (`gradient_spread`).
+
+    Used by comparisons of more than a pair (shortcut scale λ, activation placement; He et al.
+    2016b), so that their captions state only what this run measured.
+    """
+    ranked = sorted(runs.items(), key=lambda kv: (kv[1].failure is not None, kv[1].history.train_loss
+                                                   if math.isfinite(kv[1].history.train_loss) else math.inf))
+    def final(run) -> str:
+        loss = run.history.train_loss
+        text = f"{loss:.3g}" if math.isfinite(loss) else "no final loss"
+        return text + (f" (failed to train: {run.failure})" if run.failure else "")
+
+    out = "Ranked by final training loss: " + "; ".join(f"{k} {final(r)}" for k, r in ranked) + "."
+    spreads = [(k, gradient_spread(r)) for k, r in runs.items()]
+    spreads = [(k, v) for k, v in spreads if math.isfinite(v)]
+    if spreads:
+        out += (" Per-block gradient norms over the first steps span " +
+                "; ".join(f"{_span(v)} in the {k} net" for k, v in spreads) + ".")
     return out

@@ -204,3 +204,15 @@ def test_cli_writes_one_row_per_net(tmp_path):
         assert r["train_loss"] == pytest.approx(r["epoch_train_loss"][-1])
     assert d["settings"]["depths"] == [3, 6] and isinstance(d["caption"], str)
     assert main(["degradation", "--depths", "9", "--json", str(out)]) == 2
+
+
+def test_runs_findings_rank_by_loss_and_name_failures():
+    from resnet_viz.degradation import runs_findings
+
+    level = [[1.0, 1.1, 0.9]] * 2
+    a, b = _pair(level, level, plain_loss=0.5, residual_loss=0.01)
+    c = Run(NetConfig(depth=3), TrainConfig(), None,
+            History(epoch_train_loss=[2.3, 1e15], epoch_test_accuracy=[0.1, 0.1], grad_norms=level))
+    text = runs_findings({"plain": a, "λ = 1": b, "λ = 1.5": c})
+    assert text.index("λ = 1 0.01") < text.index("plain 0.5") < text.index("λ = 1.5 1e+15 (failed to train")
+    assert "a factor 1.22 in the plain net" in text
