@@ -212,9 +212,9 @@ def _view(pair, plain, residual):
         for col, (k, a) in zip(columns(2), zip(runs, pair_acts)):
             title = f"{k}: block {b}, {a.shape[0]} channels of {a.shape[1]}×{a.shape[2]}"
             show(P.channel_grid_figure(a, lo, hi if hi > lo else lo + 1, title), f"feat_grid_{k}", col)
-        st.caption("One colour scale per block, shared by both nets. Look for how much of the input's shape "
-                   "survives in later blocks: the shortcut carries it forward in the residual net, while the "
-                   "plain net must re-create it in every layer.")
+        st.caption("One colour scale per block, shared by both nets. Compare how much of the input's shape "
+                   "survives in later blocks: in the residual net the shortcut can carry it forward unchanged, "
+                   "while every layer of the plain net has to re-create it.")
     else:
         st.info("Block outputs of an MLP are vectors, not images: no channel grids and no Grad-CAM. The "
                 "statistics below and the attributions over the input still apply.")
@@ -224,9 +224,7 @@ def _view(pair, plain, residual):
     else:
         stats = {k: cached_test_statistics(*jsons[k]) for k in runs}
     show(P.statistics_figure(stats["plain"], stats["residual"]), "feat_stats")
-    st.caption("Mean, spread and share of dead (≤ 0) units of each block's output against depth. In the "
-               "residual net the spread grows block by block within a stage, because every block adds its "
-               "branch to what came before; in the plain net batch norm resets the scale at every block.")
+    st.caption(FT.statistics_caption(stats["plain"], stats["residual"]))
 
     # Attributions.
     st.subheader("Attributions")

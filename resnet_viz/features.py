@@ -166,6 +166,58 @@ def block_statistics(outputs: list[torch.Tensor]) -> BlockStats:
     return stats
 
 
+GROWS = 1.5  # last/first spread at least this, with most steps up: "grows block by block"
+STEADY = 1.5  # last/first spread within [1/STEADY, STEADY]: "stays at about the same scale"
+
+
+def _spread_trend(std: list[float]) -> tuple[float, float, str]:
+    """(last/first ratio, share of block-to-block steps that increase, verdict) of a spread curve."""
+    if len(std) < 2 or std[0] <= 0:
+        return float("nan"), float("nan"), "has too few blocks to show a trend"
+    ratio = std[-1] / std[0]
+    ups = sum(b > a for a, b in zip(std, std[1:])) / (len(std) - 1)
+    if ratio >= GROWS and ups >= 2 / 3:
+        verdict = "grows block by block"
+    elif 1 / STEADY <= ratio <= STEADY:
+        verdict = "stays at about the same scale"
+    elif ratio > 1:
+        verdict = "grows, but not steadily"
+    else:
+        verdict = "shrinks"
+    return ratio, ups, verdict
+
+
+def statistics_caption(plain: BlockStats | dict, residual: BlockStats | dict) -> str:
+    """Caption of the block-statistics figure from the measured spreads (std of each block's output).
+
+    He et al. 2016's identity shortcuts add every block's branch to what came before, so a
+    residual net's activations tend to grow with depth (He et al. 2016b eq. 4: x_L = x_l + Σ F),
+    while in a plain BN net each block re-normalises; this says what the two nets measured here
+    do (first and last block's spread, share of steps that increase) and whether that matches.
+    """
+    def std_of(s):
+        return list(s["std"] if isinstance(s, dict) else s.std)
+
+    parts, verdicts = [], {}
+    for label, s in (("plain", plain), ("residual", residual)):
+        std = std_of(s)
+        ratio, ups, verdict = _spread_trend(std)
+        verdicts[label] = verdict
+        if std:
+            parts.append(f"{label}: {std[0]:.3g} at block 1, {std[-1]:.3g} at block {len(std)} "
+                         f"(×{ratio:.2g}, {ups:.0%} of the steps up): it {verdict}")
+    text = "Mean, spread and share of dead (≤ 0) units of each block's output against depth. Spread — " + "; ".join(parts) + ". "
+    if verdicts.get("residual") == "grows block by block" and verdicts.get("plain") != "grows block by block":
+        text += ("As expected: the residual net adds every block's branch to what came before, while batch norm "
+                 "resets the plain net's scale at every block.")
+    elif verdicts.get("residual") != "grows block by block" and verdicts.get("plain") == "grows block by block":
+        text += "The opposite of the usual picture: here the plain net's spread grows and the residual net's does not."
+    else:
+        text += ("Here the two nets' spreads do not differ in the usual way (a residual net's growing with depth, a "
+                 "plain BN net's staying level).")
+    return text
+
+
 # --- attributions -----------------------------------------------------------------------
 
 

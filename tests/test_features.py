@@ -283,3 +283,20 @@ def test_cli_json_and_png(default_pair_runs, digits, tmp_path):
     bad.write_bytes(b"not an image")
     assert main(["features", "--run", folder, "--image", str(bad)]) == 2
     assert main(["features", "--run", str(tmp_path / "nope")]) == 2
+
+
+def test_statistics_caption_follows_the_measured_spreads_both_ways():
+    from resnet_viz.features import BlockStats, statistics_caption
+
+    growing = {"mean": [0.0] * 4, "std": [1.0, 1.5, 2.2, 3.0], "dead_fraction": [0.0] * 4}
+    level = BlockStats(mean=[0.0] * 4, std=[1.0, 1.1, 0.95, 1.05], dead_fraction=[0.0] * 4)
+    usual = statistics_caption(level, growing)
+    assert "residual: 1 at block 1, 3 at block 4 (×3, 100% of the steps up): it grows block by block" in usual
+    assert "plain: 1 at block 1, 1.05 at block 4" in usual and "stays at about the same scale" in usual
+    assert "As expected" in usual
+    flipped = statistics_caption(growing, level)
+    assert "The opposite of the usual picture" in flipped and "As expected" not in flipped
+    same = statistics_caption(level, level)
+    assert "do not differ in the usual way" in same
+    shrinking = statistics_caption(level, {"std": [3.0, 2.0, 1.0]})
+    assert "residual" in shrinking and "it shrinks" in shrinking and "As expected" not in shrinking
