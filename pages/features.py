@@ -158,6 +158,10 @@ def view(pair, plain, residual):
 
 
 def _view(pair, plain, residual):
+    # The fragment's sidebar slot is written on every run, input or not: a fragment may write
+    # to the sidebar on its own reruns only where it wrote on the last full run (otherwise the
+    # first upload after opening a link on "Upload an image" fails).
+    side = st.sidebar.container()
     url_state("features", URL_DEFAULTS)  # the fragment's own reruns update the link too
     data = _dataset_of(residual)
     runs = {"plain": plain, "residual": residual}
@@ -173,7 +177,7 @@ def _view(pair, plain, residual):
     x, y, raw, caption = picked
     key = _key(x)
 
-    with st.sidebar.expander("Attribution settings", expanded=True):
+    with side.expander("Attribution settings", expanded=True):
         names = ["predicted class"] + [f"class {c}" for c in data.class_names]
         t = st.selectbox("Explain", range(len(names)), format_func=lambda i: names[i], key="feat_target",
                          help="Which logit the attributions explain.")

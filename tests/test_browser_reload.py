@@ -1,0 +1,47 @@
+"""End-to-end (issue 16): the Feature maps page opened from a link with "Upload an image"
+selected accepts an upload.
+
+AppTest reruns the whole script on every interaction, so it cannot show a fragment-only
+rerun; the bug (the fragment wrote its sidebar expander only once an input existed, so a
+fragment rerun after the upload raised StreamlitInvalidLayoutContextError) needs a browser.
+"""
+
+import io
+import os
+
+import pytest
+from PIL import Image
+
+from browser_util import CHROMIUM, launch, streamlit_server, wait_idle
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")]
+
+
+def _digit_png(path) -> None:
+    img = Image.new("L", (32, 32))
+    img.paste(255, (14, 4, 19, 28))  # a white "1" on black
+    img.save(path, format="PNG")
+
+
+def test_features_upload_after_opening_a_link_on_upload(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    image = tmp_path / "one.png"
+    _digit_png(image)
+    with streamlit_server(env={"RESNET_VIZ_WARM": "1"}) as url, sync_playwright() as p:
+        browser = launch(p)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 2400})
+            page.goto(f"{url}/features?feat_source=Upload+an+image")  # a shared link, or a reload
+            wait_idle(page)
+            assert page.locator('[data-testid="stException"]').count() == 0
+            assert page.get_by_text("Upload an image to see what the nets make of it").count() == 1
+            page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(image))
+            wait_idle(page)
+            errors = page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]')
+            assert errors.count() == 0, errors.first.inner_text()
+            assert page.get_by_text("Attribution settings").count() == 1  # the sidebar expander
+            assert page.get_by_text("IG convergence delta").count() == 2
+        finally:
+            browser.close()
