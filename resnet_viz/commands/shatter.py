@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from ..cli import finite_float, positive_int, write_json
+from ..cli import depth_list, finite_float, positive_int, progress_printer, write_json
 from ..shattering import (BLOCK_KINDS, DEFAULT_BLOCK, DEFAULT_DEPTH, DEFAULT_POINTS, DEFAULT_RANGE,
                           DEFAULT_SWEEP_DEPTHS, DEFAULT_WIDTH, depth_sweep, setting_caption, shatter, shatter_config,
                           sweep_caption)
-
-
-def _depth_list(text: str) -> list[int]:
-    try:
-        depths = [int(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not depths or min(depths) < 1:
-        raise argparse.ArgumentTypeError(f"depths must be integers >= 1, got {text!r}")
-    return depths
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -34,12 +23,8 @@ def _run(args: argparse.Namespace) -> int:
         out["twin"] = other.to_dict(matrix=args.matrix)
         out["caption"] = setting_caption(plain, residual)
     if args.sweep is not None:
-        def progress(fraction, text):
-            if not args.quiet:
-                print(f"sweep {100 * fraction:5.1f}%  {text}", file=sys.stderr)
-
         sweep = depth_sweep(cfg, args.sweep, seeds=args.seeds, points=args.points, low=args.low, high=args.high,
-                            looks_linear_plain=args.looks_linear, progress=progress)
+                            looks_linear_plain=args.looks_linear, progress=progress_printer(args.quiet))
         out["sweep"] = sweep.to_dict()
         out["sweep"]["caption"] = sweep_caption(sweep)
     write_json(out, args.json)
@@ -74,7 +59,7 @@ def register(sub) -> None:
     p.add_argument("--high", type=finite_float, default=DEFAULT_RANGE[1], help="(default %(default)s)")
     p.add_argument("--seeds", type=positive_int, default=3, help="random nets to average over (default %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="first seed (default %(default)s)")
-    p.add_argument("--sweep", type=_depth_list, nargs="?", const=list(DEFAULT_SWEEP_DEPTHS), metavar="D1,D2,...",
+    p.add_argument("--sweep", type=depth_list, nargs="?", const=list(DEFAULT_SWEEP_DEPTHS), metavar="D1,D2,...",
                    help="also sweep these depths for the plain and residual twins "
                         f"(default list {','.join(map(str, DEFAULT_SWEEP_DEPTHS))})")
     p.add_argument("--matrix", action="store_true", help="include the points × points correlation matrix")
