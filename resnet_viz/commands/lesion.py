@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from ..cli import positive_int, write_json
+from ..cli import positive_int, progress_printer, write_json
 from ..ensemble import DEFAULT_GRADIENT_BATCH, DEFAULT_REORDER_SAMPLES, DEFAULT_SAMPLES, lesion_study, path_gradient_study
 from ..train import load_run
 
@@ -20,25 +19,11 @@ def _non_negative_int(text: str) -> int:
     return v
 
 
-def _progress(quiet: bool):
-    if quiet:
-        return None
-    last = [-1]
-
-    def cb(fraction: float, message: str) -> None:
-        pct = int(100 * fraction)
-        if pct // 10 != last[0] // 10:
-            print(f"{message}: {pct}%", file=sys.stderr)
-            last[0] = pct
-
-    return cb
-
-
 def _lesion(args: argparse.Namespace) -> int:
     run = load_run(args.run)
     result = lesion_study(run, samples=args.samples, seed=args.seed, max_k=args.max_k,
                           include_downsampling=args.include_downsampling, reorder=not args.no_reorder,
-                          reorder_samples=args.reorder_samples, callback=_progress(args.quiet))
+                          reorder_samples=args.reorder_samples, callback=progress_printer(args.quiet))
     write_json(result.to_dict(), args.json)
     return 0
 
@@ -46,7 +31,7 @@ def _lesion(args: argparse.Namespace) -> int:
 def _paths(args: argparse.Namespace) -> int:
     run = load_run(args.run)
     result = path_gradient_study(run, samples=args.samples, seed=args.seed, max_k=args.max_k, batch=args.batch,
-                                 callback=_progress(args.quiet))
+                                 callback=progress_printer(args.quiet))
     write_json(result.to_dict(), args.json)
     return 0
 
