@@ -5,8 +5,15 @@ from __future__ import annotations
 import os
 import sys
 
-import pytest
-import torch
+# Training in tests runs with one thread: on a busy 2-core machine PyTorch's two spinning OpenMP
+# threads run many times slower than one, and tests check behaviour, not speed. Set before torch
+# is imported; the streamlit servers of the browser tests inherit it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
