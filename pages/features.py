@@ -14,7 +14,7 @@ from resnet_viz.data import load_dataset
 from resnet_viz.models import NetConfig
 from resnet_viz.plots import features as P
 from resnet_viz.train import TrainConfig
-from ui.common import USER_ERRORS, ensure_run, pick_pair, show_error, url_state
+from ui.common import USER_ERRORS, ensure_run, pick_pair, plain_text, show_error, url_state
 from ui.figures import columns, show
 
 ERRORS = USER_ERRORS + (ValueError,)
@@ -142,7 +142,7 @@ def pick_upload(data):
     o1.image(img.original, caption="uploaded", width="stretch")
     o2.plotly_chart(P.input_figure(img.raw, FT.raw_max(data), "what the nets get"), key="feat_converted")
     o3.markdown("**Conversion**\n" + "\n".join(f"1. {s}" for s in img.steps))
-    return img.x.numpy(), None, img.raw, f"Uploaded {up.name}"
+    return img.x.numpy(), None, img.raw, f"Uploaded {plain_text(up.name, 80)}"  # shown as markdown
 
 
 # --- the view --------------------------------------------------------------------------

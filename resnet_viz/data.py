@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -185,17 +187,37 @@ def load_local(name: str, root: str | None = None, limit: int | None = None) -> 
     return _to_dataset(name, x_tr, y_tr, x_te, y_te, list(train.classes), mean, std)
 
 
-_CACHE: dict[tuple, Dataset] = {}
+# Datasets kept in memory by one process (least recently used dropped first); a local
+# dataset can take hundreds of MB, so the cache is bounded by count, and keyed by the
+# folder's real path so that different spellings of one folder share one copy.
+MAX_CACHED_DATASETS = int(os.environ.get("RESNET_VIZ_MAX_DATASETS", "4"))
+_CACHE: OrderedDict[tuple, Dataset] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+
+
+def cache_key(name: str, root: str | None = None, limit: int | None = None) -> tuple:
+    """The memo key of `load_dataset(name, root, limit)`: one key per dataset actually loaded.
+
+    Embedded datasets ignore root and limit; a local dataset's root is resolved
+    (default root, ``~``, relative parts, symbolic links) to its real path.
+    """
+    if name not in LOCAL:
+        return (name, None, None)
+    return (name, os.path.realpath(os.path.expanduser(root or default_root())), limit)
 
 
 def load_dataset(name: str = "digits", root: str | None = None, limit: int | None = None) -> Dataset:
     """Load a dataset by name (see DATASETS). Results are memoised per process.
 
+    The memo is keyed by `cache_key` and holds at most MAX_CACHED_DATASETS
+    ($RESNET_VIZ_MAX_DATASETS, default 4) datasets, least recently used dropped first.
     The returned tensors are shared: callers must not modify them in place.
     """
-    key = (name, root, limit)
-    if key in _CACHE:
-        return _CACHE[key]
+    key = cache_key(name, root, limit)
+    with _CACHE_LOCK:  # sessions of one server call this from their own threads
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
     if name == "digits":
         ds = load_digits()
     elif name in ("spirals", "moons", "circles"):
@@ -204,5 +226,8 @@ def load_dataset(name: str = "digits", root: str | None = None, limit: int | Non
         ds = load_local(name, root, limit)
     else:
         raise DatasetError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
-    _CACHE[key] = ds
+    with _CACHE_LOCK:
+        _CACHE[key] = ds
+        while len(_CACHE) > max(MAX_CACHED_DATASETS, 1):
+            _CACHE.popitem(last=False)
     return ds

@@ -9,7 +9,9 @@ trained is kept in that student's own `st.session_state`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
+import re
 from dataclasses import dataclass
 
 import streamlit as st
@@ -31,26 +33,60 @@ class Pair:
 
     @property
     def label(self) -> str:
-        """Human label shown in pickers."""
-        n = self.net
+        """Human label shown in pickers: names every setting in which this pair differs from the
+        default pair, so two different pairs never share a label (the input shape and classes
+        follow from the dataset and are named only when the dataset is the default one)."""
+        n, t = self.net, self.train
+        d = default_pair()
         extra = []
-        if n.shortcut_scale != 1:
-            extra.append(f"λ={n.shortcut_scale:g}")
-        if n.norm != "batch":
-            extra.append("no BN")
-        if n.order != "post":
-            extra.append("pre-act")
-        if n.block != "basic":
-            extra.append(n.block)
-        if self.train.seed:
-            extra.append(f"seed {self.train.seed}")
+        for f in dataclasses.fields(NetConfig):
+            value, base = getattr(n, f.name), getattr(d.net, f.name)
+            if f.name in ("arch", "depth", "width") or value == base:
+                continue  # shown in the label's head
+            if f.name in ("input_shape", "classes") and t.dataset != d.train.dataset:
+                continue  # implied by the dataset
+            if f.name == "seed":
+                if n.seed != t.seed:  # the app keeps them equal; otherwise both are named
+                    extra.append(f"init seed {value}")
+                continue
+            extra.append(_describe(f.name, value))
+        for f in dataclasses.fields(TrainConfig):
+            value, base = getattr(t, f.name), getattr(d.train, f.name)
+            if f.name != "dataset" and value != base:
+                extra.append(_describe(f.name, value))
         more = f", {', '.join(extra)}" if extra else ""
-        return f"{n.arch.upper()}-{n.layer_count} · {n.depth} blocks · width {n.width} · {self.train.dataset}{more}"
+        return f"{n.arch.upper()}-{n.layer_count} · {n.depth} blocks · width {n.width} · {t.dataset}{more}"
 
     @property
     def configs(self) -> tuple[tuple[NetConfig, TrainConfig], tuple[NetConfig, TrainConfig]]:
         """((plain net, train), (residual net, train))."""
         return (self.net.replace(skip=False), self.train), (self.net.replace(skip=True), self.train)
+
+
+# How Pair.label names a setting that differs from the default pair (others: "name value").
+_LABELS = {
+    "shortcut_scale": lambda v: f"λ={v:g}",
+    "norm": lambda v: "no BN" if v == "none" else f"norm {v}",
+    "order": lambda v: "pre-act" if v == "pre" else f"{v}-act",
+    "block": str,
+    "skip": lambda v: "residual" if v else "plain first",
+    "input_shape": lambda v: "input " + "×".join(map(str, v)),
+    "classes": lambda v: f"{v} classes",
+    "seed": lambda v: f"seed {v}",
+    "epochs": lambda v: f"{v} epochs",
+    "lr": lambda v: f"lr {v:g}",
+    "batch_size": lambda v: f"batch {v}",
+    "warmup_epochs": lambda v: f"warm-up {v:g}",
+    "weight_decay": lambda v: f"wd {v:g}",
+    "data_root": lambda v: f"data folder {shorten(v, 40)}",
+    "data_limit": lambda v: "all images" if v is None else f"first {v:,} images",
+}
+
+
+def _describe(field: str, value) -> str:
+    if field in _LABELS:
+        return _LABELS[field](value)
+    return f"{field.replace('_', ' ')} {value:g}" if isinstance(value, float) else f"{field.replace('_', ' ')} {value}"
 
 
 def default_pair() -> Pair:
@@ -160,6 +196,10 @@ def url_state(page: str, defaults: dict | None = None) -> None:
         except USER_ERRORS as e:
             show_error(e)
             configs = None
+        ignored = [what for name, what in urlstate.SERVER_PARAMS.items() if name in st.query_params]
+        if ignored:
+            st.info(f"This link sets the {' and '.join(ignored)}, which only the server's settings choose "
+                    "(the RESNET_VIZ_DATA environment variable): that part of the link was ignored.")
         if configs is not None:
             pair = Pair(*configs)
             add_pair(pair)
@@ -171,9 +211,46 @@ def url_state(page: str, defaults: dict | None = None) -> None:
                      extra=urlstate.pair_params(pair.net, pair.train, default_pair()))
 
 
+MAX_MESSAGE_CHARS = 400  # a message box echoes at most this much text
+_MARKUP = set("\\`*[]<~$|&")  # markdown, HTML, LaTeX ($) and table characters, escaped with a backslash
+# GFM turns bare URLs and e-mail addresses into links after parsing (escapes do not stop it);
+# a zero-width space inside "://", "www." and "@" does.
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z0-9])(?=://)|(?<=www)(?=\.)|(?=@)")
+
+
+def shorten(text, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """`text` on one line (whitespace collapsed), cut to at most `limit` characters with "…"."""
+    s = " ".join(str(text).split())
+    return s if len(s) <= limit else s[:max(limit - 1, 0)].rstrip() + "…"
+
+
+def plain_text(text, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """`text` (a user's or a link's, or a message echoing it) made safe to show in Streamlit markdown.
+
+    One line (whitespace collapsed), at most `limit` characters (cut with "…"), markdown and
+    HTML characters escaped and bare URLs broken, so that it shows as typed: never as a live
+    link, an image, emphasis or a formula.
+    """
+    s = shorten(text, limit)
+    out = []
+    for i, ch in enumerate(s):
+        if ch in _MARKUP or (ch == "_" and not (0 < i < len(s) - 1 and s[i - 1].isalnum() and s[i + 1].isalnum())):
+            out.append("\\" + ch)  # an intraword _ (snake_case) is no emphasis and is left as typed
+        else:
+            out.append(ch)
+    s = "".join(out)
+    if s[:1] in ("#", "-", "+", ">", "=") or re.match(r"\d+[.)]", s):
+        s = "\\" + s if not s[:1].isdigit() else re.sub(r"^(\d+)([.)])", r"\1\\\2", s)  # no heading or list
+    return _AUTOLINK.sub("\u200b", s)
+
+
 def show_error(e: Exception) -> None:
-    """One clear message in the page for an error the user can fix."""
-    st.error(str(e), icon="⚠️")
+    """One clear message in the page for an error the user can fix.
+
+    The message may echo what a user typed or a link held, so it is shown as plain text
+    (see `plain_text`): escaped, on one line, shortened.
+    """
+    st.error(plain_text(e), icon="⚠️")
 
 
 @contextlib.contextmanager

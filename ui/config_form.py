@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from resnet_viz.data import DATASETS, EMBEDDED, DatasetError, load_dataset
+from resnet_viz.data import DATASETS, EMBEDDED, DatasetError, default_root, load_dataset
 from resnet_viz.models import MAX_DEPTH, MAX_SHORTCUT_SCALE, MAX_WIDTH, ConfigError, check_memory
 from resnet_viz.train import TrainConfig, net_config_for
 
@@ -25,9 +25,11 @@ def config_form() -> Pair | None:
     with st.sidebar.form("config"):
         st.subheader("Network")
         dataset = st.selectbox("Dataset", DATASETS, index=DATASETS.index(t.dataset), help=DATASET_HELP)
-        root = None
+        root = None  # the server's data folder: a student never chooses which folder the server reads
         if dataset not in EMBEDDED:
-            root = st.text_input("Data folder", value=t.data_root or "", placeholder="$RESNET_VIZ_DATA") or None
+            st.text_input("Data folder", value=default_root(), disabled=True,
+                          help="Set by whoever runs the server (the RESNET_VIZ_DATA environment variable), "
+                               "not from the page or a link.")
         arch = st.radio("Architecture", ("cnn", "mlp"), index=("cnn", "mlp").index(n.arch), horizontal=True,
                         help="cnn: CIFAR-style ResNet (He 2016 §4.2); mlp: fully connected blocks. 2-D sets need mlp.")
         depth = st.number_input("Blocks (depth)", 1, MAX_DEPTH, n.depth, help="9 basic CNN blocks = ResNet-20")

@@ -21,8 +21,11 @@ from resnet_viz.train import TrainConfig
 NET_FIELDS = {"arch": "arch", "depth": "depth", "width": "width", "shortcut_scale": "lam", "norm": "norm",
               "order": "order", "block": "block"}
 TRAIN_FIELDS = {"dataset": "data", "epochs": "epochs", "lr": "lr", "warmup_epochs": "warmup", "batch_size": "bs",
-                "optimizer": "opt", "seed": "seed", "data_root": "root"}
+                "optimizer": "opt", "seed": "seed"}
 PAIR_PARAMS = set(NET_FIELDS.values()) | set(TRAIN_FIELDS.values())
+# Settings a link may not make: on a shared server the data folder is the server's
+# ($RESNET_VIZ_DATA or its default), never a student's; `root=` in a link is ignored.
+SERVER_PARAMS = {"root": "data folder"}
 
 
 def _cast(text: str, like):
@@ -50,7 +53,8 @@ def _text(value) -> str:
 def pair_from_params(params: dict, default) -> tuple | None:
     """(NetConfig, TrainConfig) from query parameters, or None when the URL names no pair.
 
-    Fields not in the URL keep the default pair's values. Raises ConfigError for bad values.
+    Fields not in the URL keep the default pair's values; the data folder is never read from
+    a link (see SERVER_PARAMS). Raises ConfigError for bad values.
     """
     if not PAIR_PARAMS & set(params):
         return None

@@ -1,0 +1,208 @@
+"""Issue 16: what a student or a link can make one shared server do.
+
+Links may not choose the data folder; pairs that differ never share a picker label; text
+echoed from a link or a user into a message box is plain text; the dataset cache holds one
+copy per real folder and a bounded number of datasets; run folders are read with limits
+(size, regular files, shapes checked before building); outputs are checked before computing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import json
+import os
+import shutil
+import struct
+import threading
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from resnet_viz import data as data_mod
+from resnet_viz.models import NetConfig
+from resnet_viz.train import TrainConfig
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+pytestmark = pytest.mark.timeout(1500)
+EVIL = "**B**[click me](http://x) ![i](http://y)"
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _write_idx(path, array: np.ndarray) -> None:
+    with open(path, "wb") as f:
+        f.write(struct.pack(">HBB", 0, 0x08, array.ndim))
+        f.write(struct.pack(">" + "I" * array.ndim, *array.shape))
+        f.write(array.astype(np.uint8).tobytes())
+
+
+def fake_mnist(folder) -> str:
+    """A tiny MNIST folder (40 training, 12 test images) under `folder`."""
+    raw = folder / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    _write_idx(raw / "train-images-idx3-ubyte", rng.integers(0, 256, (40, 28, 28)))
+    _write_idx(raw / "train-labels-idx1-ubyte", np.arange(40) % 10)
+    _write_idx(raw / "t10k-images-idx3-ubyte", rng.integers(0, 256, (12, 28, 28)))
+    _write_idx(raw / "t10k-labels-idx1-ubyte", np.arange(12) % 10)
+    return str(folder)
+
+
+# --- what a link may set ----------------------------------------------------------------------
+
+
+def test_a_link_never_sets_the_data_folder(tmp_path, monkeypatch):
+    from ui import urlstate
+    from ui.common import default_pair
+
+    monkeypatch.setenv("RESNET_VIZ_DATA", fake_mnist(tmp_path / "server"))
+    elsewhere = fake_mnist(tmp_path / "student")
+    assert urlstate.pair_from_params({"root": elsewhere}, default_pair()) is None  # root alone names no pair
+    net, train = urlstate.pair_from_params({"root": elsewhere, "data": "mnist", "depth": "3"}, default_pair())
+    assert train.dataset == "mnist" and train.data_root is None  # the server's folder
+    assert "root" not in urlstate.pair_params(net, train.replace(data_root=elsewhere), default_pair())
+
+
+def test_a_link_with_a_data_folder_reads_the_servers_folder_and_says_so(seeded_store, tmp_path, monkeypatch):
+    server = tmp_path / "server-data"  # empty: mnist is not there
+    monkeypatch.setenv("RESNET_VIZ_DATA", str(server))
+    student = fake_mnist(tmp_path / "student-data")  # a folder the link names, which holds mnist
+    at = AppTest.from_file(os.path.join(ROOT, "pages", "build_train.py"), default_timeout=300)
+    at.query_params.update({"data": "mnist", "root": student})
+    at.run()
+    assert not at.exception, at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "mnist" in errors and str(server) in errors.replace("\\", "") and student not in errors
+    assert any("ignored" in i.value and "data folder" in i.value for i in at.info)
+    assert "root" not in at.query_params  # the link written back no longer names a folder
+    assert len(at.get("plotly_chart")) == 3  # the default pair is shown
+
+
+def test_the_form_offers_no_data_folder_to_type(seeded_store, monkeypatch, tmp_path):
+    monkeypatch.setenv("RESNET_VIZ_DATA", str(tmp_path / "server-data"))
+    from ui.common import Pair
+
+    pair = Pair(NetConfig(arch="cnn", depth=3, width=4, input_shape=(1, 28, 28), classes=10),
+                TrainConfig(dataset="mnist", data_limit=10_000, epochs=1))
+    at = AppTest.from_file(os.path.join(ROOT, "pages", "build_train.py"), default_timeout=300)
+    at.session_state["current_pair"] = pair  # the form starts from the current pair's dataset
+    at.run()
+    field = next(e for e in at.sidebar.text_input if e.label == "Data folder")
+    assert field.disabled and field.value == str(tmp_path / "server-data")
+
+
+def _variants():
+    """One pair per NetConfig/TrainConfig field, differing from the default pair in that field only."""
+    from ui.common import Pair, default_pair
+
+    d = default_pair()
+    other = {"arch": "mlp", "depth": 3, "width": 8, "skip": False, "shortcut_scale": 0.5, "norm": "none",
+             "order": "pre", "block": "bottleneck", "input_shape": (1, 16, 16), "classes": 5, "seed": 3,
+             "dataset": "mnist", "epochs": 2, "lr": 0.01, "batch_size": 32, "optimizer": "adam", "momentum": 0.5,
+             "weight_decay": 0.0, "schedule": "constant", "warmup_epochs": 1.0, "data_root": "/srv/data",
+             "data_limit": 500, "grad_norm_steps": 5, "checkpoints_per_epoch": 1}
+    out = {}
+    for f in dataclasses.fields(NetConfig):
+        assert f.name in other, f"new NetConfig field {f.name}: add it here"
+        out[f"net.{f.name}"] = Pair(dataclasses.replace(d.net, **{f.name: other[f.name]}), d.train)
+    for f in dataclasses.fields(TrainConfig):
+        assert f.name in other, f"new TrainConfig field {f.name}: add it here"
+        out[f"train.{f.name}"] = Pair(d.net, dataclasses.replace(d.train, **{f.name: other[f.name]}))
+    return d, out
+
+
+def test_pairs_that_differ_never_share_a_label():
+    default, variants = _variants()
+    labels = {name: p.label for name, p in variants.items()}
+    for name, label in labels.items():
+        assert label != default.label, f"{name} differs but the label does not say so: {label}"
+    assert len(set(labels.values())) == len(labels), labels
+    assert "λ=0.5" in labels["net.shortcut_scale"] and "lr 0.01" in labels["train.lr"]
+    assert "/srv/data" in labels["train.data_root"]
+    from ui.common import Pair
+
+    seeded = Pair(variants["net.seed"].net, dataclasses.replace(default.train, seed=3))  # as the form makes it
+    assert seeded.label.count("seed 3") == 1
+
+
+def test_plain_text_escapes_markup_and_shortens():
+    from ui.common import plain_text
+
+    safe = plain_text(f"the link holds a bad value: {EVIL}")
+    assert "\\[click me\\]" in safe and "!\\[i\\]" in safe and "\\*\\*B\\*\\*" in safe
+    assert "http://" not in safe  # no bare URL left to be linkified
+    assert safe.replace("\\", "").replace("\u200b", "") == f"the link holds a bad value: {EVIL}"
+    assert plain_text("a\n\n# heading\n- item") == "a # heading - item"  # one line: no heading, no list
+    assert plain_text("# x").startswith("\\#") and plain_text("1. x").startswith("1\\.")
+    assert plain_text("$x$ <b> a@b.c snake_case _em_").startswith("\\$x\\$ \\<b> a\u200b@b.c snake_case \\_em\\_")
+    long = plain_text("x" * 5000)
+    assert len(long) <= 400 and long.endswith("…")
+
+
+def test_text_from_a_link_shows_as_plain_text_in_the_error_box(seeded_store):
+    at = AppTest.from_file(os.path.join(ROOT, "pages", "build_train.py"), default_timeout=300)
+    at.query_params["lr"] = EVIL
+    at.run()
+    assert not at.exception, at.exception
+    shown = [e.value for e in at.error]
+    assert len(shown) == 1 and "bad value" in shown[0], shown
+    assert "[click me](" not in shown[0] and "![i](" not in shown[0] and "**B**" not in shown[0]
+    assert "\\[click me\\]" in shown[0]  # still readable, as typed
+    assert len(at.get("plotly_chart")) == 3
+
+
+# --- the dataset cache ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def empty_cache(monkeypatch):
+    monkeypatch.setattr(data_mod, "_CACHE", OrderedDict())
+    calls = []
+    real = data_mod.load_local
+
+    def counting(name, root=None, limit=None):
+        calls.append((name, root, limit))
+        return real(name, root, limit)
+
+    monkeypatch.setattr(data_mod, "load_local", counting)
+    return calls
+
+
+def test_one_folder_spelled_six_ways_is_loaded_once(tmp_path, monkeypatch, empty_cache):
+    folder = fake_mnist(tmp_path / "data")
+    (tmp_path / "link").symlink_to(folder)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("RESNET_VIZ_DATA", folder)
+    spellings = [folder, folder + "/", f"{tmp_path}/data/MNIST/..", "data", "~/data", str(tmp_path / "link"), None]
+    first = data_mod.load_dataset("mnist", spellings[0], 20)
+    for s in spellings[1:]:
+        assert data_mod.load_dataset("mnist", s, 20) is first, s
+    assert len(empty_cache) == 1 and len(data_mod._CACHE) == 1
+    # Embedded sets ignore root and limit: one copy however they are asked for.
+    digits = data_mod.load_dataset("digits")
+    assert data_mod.load_dataset("digits", "/anything", 5) is digits
+
+
+def test_the_dataset_cache_is_bounded_least_recently_used_first(tmp_path, monkeypatch, empty_cache):
+    monkeypatch.setattr(data_mod, "MAX_CACHED_DATASETS", 2)
+    folder = fake_mnist(tmp_path / "data")
+    a = data_mod.load_dataset("mnist", folder, 10)
+    b = data_mod.load_dataset("mnist", folder, 20)
+    assert data_mod.load_dataset("mnist", folder, 10) is a  # a used last: b is the one to go
+    data_mod.load_dataset("mnist", folder, 30)
+    assert len(data_mod._CACHE) == 2
+    assert data_mod.load_dataset("mnist", folder, 10) is a
+    assert data_mod.load_dataset("mnist", folder, 20) is not b  # dropped, loaded again
+    assert len(empty_cache) == 4
