@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .common import PLAIN_COLOR, style
+from .common import PLAIN_COLOR, log_axis, style
 
 
 def recolor(fig: go.Figure, colors: dict[str, str]) -> go.Figure:
@@ -49,9 +49,10 @@ def scale_sweep_figure(depths, curves: dict[str, dict], height: int = 400) -> go
                                  line=dict(color=color, width=3)), row=1, col=1)
         fig.add_trace(go.Scatter(x=d, y=c["rms"], mode="lines+markers", name=label, legendgroup=label,
                                  showlegend=False, line=dict(color=color, width=3)), row=1, col=2)
-    fig.update_xaxes(title="depth d (residual modules)", type="log", tickvals=list(d))
+    for col in (1, 2):
+        log_axis(fig, "x", ticks=list(d), row=1, col=col, title="depth d (residual modules)")
     fig.update_yaxes(range=[-0.3, 1.05], row=1, col=1)
-    fig.update_yaxes(type="log", row=1, col=2)
+    log_axis(fig, "y", row=1, col=2)
     style(fig, "Random nets f: ℝ → ℝ at initialisation, by shortcut scale λ", height)
     fig.update_layout(margin=dict(t=90))  # room for the title above the subplot titles
     return fig

@@ -10,7 +10,7 @@ from plotly.subplots import make_subplots
 
 from ..ensemble import MAX_DIAGRAM_BLOCKS, LesionResult, PathGradientResult, path_counts, unrolled_paths
 from ..models import ConfigError
-from .common import RESIDUAL_COLOR, SEQUENTIAL, color_of, style
+from .common import RESIDUAL_COLOR, SEQUENTIAL, color_of, log_axis, style
 
 CHANCE_COLOR = "#888888"
 DOWN_NOTE = "Hatched bars (↓) are downsampling blocks, deleted as y = shortcut(x) (subsample + zero-pad)"
@@ -178,7 +178,7 @@ def path_length_figure(result: PathGradientResult) -> go.Figure:
     fig.add_vline(x=n / 2, line=dict(color="gray", dash="dot"), row=1, col=3,
                   annotation_text="n/2", annotation_position="top right")
     style(fig, None, height=360)
-    fig.update_yaxes(type="log", exponentformat="power", dtick="D2", row=1, col=2)
+    log_axis(fig, "y", row=1, col=2)
     for col in (1, 2, 3):
         fig.update_xaxes(title="path length k", row=1, col=col, range=[-0.6, n + 0.6])
     fig.update_yaxes(title="paths", row=1, col=1)

@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..shattering import LineResult, ShatterResult, SweepResult, theory_feedforward, theory_residual_bn
-from .common import COLORS, DIVERGING, color_of, style
+from .common import COLORS, DIVERGING, color_of, log_axis, style
 
 
 def _kind(result: ShatterResult) -> str:
@@ -84,7 +84,7 @@ def sweep_figure(sweep: SweepResult) -> go.Figure:
     fig.add_hline(y=0, line=dict(color="grey", width=1))
     axis = ("depth d (one-layer modules x + W·ReLU(BN x); plain twin: d hidden layers)" if block == "single" else
             "depth d (two-layer blocks; plain twin: 2d+1 hidden layers)")
-    fig.update_xaxes(title=axis, type="log")
+    log_axis(fig, "x", ticks=d, title=axis)
     fig.update_yaxes(title="lag-1 autocorrelation", range=[-0.3, 1.05])
     return style(fig, "Neighbouring gradients decorrelate with depth", 400)
 

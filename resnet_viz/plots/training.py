@@ -10,13 +10,60 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..degradation import smooth
-from .common import COLORS, style
+from .common import COLORS, log_axis, style, tick_label
+
+
+# A loss more than this factor above the 90th percentile of a figure's losses is a spike:
+# the axis stops there (1.5 decades on a log axis) and the spike is marked on the top edge.
+SPIKE_FACTOR = {True: 30.0, False: 3.0}  # by log_y
+
+
+def loss_cap(values, log_y: bool = True) -> float | None:
+    """Upper end of a loss axis that keeps the bulk of `values` readable, or None when no spike needs cutting.
+
+    A brief spike (say a first-epoch jump to 10⁵ when the rest is below 3) would squeeze the
+    other curves into a corner; the cap is SPIKE_FACTOR × the 90th percentile of the finite values.
+    """
+    v = np.asarray([x for x in values if x is not None], dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if v.size < 4:
+        return None
+    cap = float(np.quantile(v, 0.9)) * SPIKE_FACTOR[bool(log_y)]
+    return cap if float(v.max()) > cap else None
+
+
+def _mark_spikes(fig: go.Figure, cap: float, log_y: bool) -> None:
+    """Cut the y-axis at `cap` and mark each run's highest point above it on the top edge, with its value."""
+    lows = [float(y) for t in fig.data for y in (t.y if t.y is not None else ())
+            if y is not None and math.isfinite(float(y)) and float(y) > 0]
+    lo = min(lows) if lows else cap / 100
+    fig.update_yaxes(range=[math.log10(lo) - 0.1, math.log10(cap)] if log_y else [0, cap])
+    peaks = {}  # run label -> (peak, x, colour)
+    for t in fig.data:
+        y = np.asarray([np.nan if v is None else v for v in (t.y if t.y is not None else ())], dtype=float)
+        y = np.where(np.isfinite(y), y, np.nan)
+        if not np.any(y > cap):
+            continue
+        i = int(np.nanargmax(y))
+        if y[i] > peaks.get(t.legendgroup, (-math.inf,))[0]:
+            peaks[t.legendgroup] = (float(y[i]), float(np.asarray(t.x)[i]), t.line.color)
+    for n, (group, (peak, x, color)) in enumerate(peaks.items()):
+        fig.add_trace(go.Scatter(x=[x], y=[cap], mode="markers", cliponaxis=False, showlegend=False,
+                                 marker=dict(symbol="triangle-up", size=12, color=color),
+                                 legendgroup=group, name=f"{group}: spike",
+                                 hovertemplate=f"{group}: loss {tick_label(peak)} at epoch {x:.2f} "
+                                               "(above the axis)<extra></extra>"))
+        fig.add_annotation(x=x, y=math.log10(cap) if log_y else cap, yref="y", text=f"{group}: spike to "
+                           f"{tick_label(peak)} (off the scale)", showarrow=True, arrowhead=0, ax=40,
+                           ay=18 + 22 * n, xanchor="left", font=dict(color=color))
 
 
 def loss_curves(runs: dict, log_y: bool = True) -> go.Figure:
     """Training loss of each run: per step (faint, smoothed) and per epoch (eval mode, markers).
 
-    `runs` maps a label ('plain', 'residual') to a Run.
+    `runs` maps a label ('plain', 'residual') to a Run. A brief spike far above the
+    rest (see `loss_cap`) is cut off at the top of the axis, marked there and named
+    with its value, so the other curves stay readable.
     """
     fig = go.Figure()
     for label, run in runs.items():
@@ -35,7 +82,14 @@ def loss_curves(runs: dict, log_y: bool = True) -> go.Figure:
             x=list(range(len(h.epoch_test_loss))), y=h.epoch_test_loss, mode="lines",
             line=dict(color=color, width=2, dash="dot"), name=f"{label}: test loss", legendgroup=label))
     fig.update_xaxes(title="epoch")
-    fig.update_yaxes(title="cross-entropy", type="log" if log_y else "linear", dtick="D2" if log_y else None)
+    cap = loss_cap([y for t in fig.data for y in t.y], log_y)
+    values = [y for t in fig.data for y in t.y if y is not None and (cap is None or y <= cap)]
+    if log_y:
+        log_axis(fig, "y", values=values, title="cross-entropy")
+    else:
+        fig.update_yaxes(title="cross-entropy")
+    if cap is not None:
+        _mark_spikes(fig, cap, log_y)
     return style(fig, "Loss (thick: whole train set in eval mode; faint: minibatches)")
 
 
@@ -77,7 +131,7 @@ def gradient_norms(runs: dict) -> go.Figure:
                                  line=dict(color=color, width=3), legendgroup=label,
                                  name=f"{label} (median of first {g.shape[0]} steps)"))
     fig.update_xaxes(title="block (input side → output side)", dtick=1 if fig.data and len(fig.data[0].x) <= 30 else None)
-    fig.update_yaxes(title="‖∂L/∂θ_block‖", type="log", dtick="D2")
+    log_axis(fig, "y", title="‖∂L/∂θ‖ of the block")
     return style(fig, "Gradient norm per block, first steps")
 
 
@@ -126,7 +180,7 @@ def degradation_curves(result) -> go.Figure:
             fig.add_trace(go.Scatter(x=np.arange(n) * ok[0].steps_per_epoch, y=err, mode="lines+markers",
                                      line=dict(color=color, width=2), marker=dict(size=5), name=name,
                                      legendgroup=group, showlegend=False), row=2, col=col)
-    fig.update_yaxes(type="log", dtick="D2", row=1)
+    log_axis(fig, "y", row=1)
     fig.update_yaxes(title="cross-entropy", row=1, col=1)
     fig.update_yaxes(title="test error", tickformat=".0%", rangemode="tozero", row=2, col=1)
     fig.update_xaxes(title="iteration", row=2)
@@ -167,7 +221,7 @@ def degradation(summary: dict, runs=None) -> go.Figure:
                                          name=f"{kind}: failed to train",
                                          hovertext=[f"seed {r.seed}: {r.failure}" for r in bad]))
     fig.update_layout(yaxis2=dict(overlaying="y", range=[0, 1.05], visible=False))
-    fig.update_xaxes(title="layers (weight layers on the longest path)", type="log",
-                     tickvals=sorted({v for s in summary.values() for v in s["layers"]}))
-    fig.update_yaxes(title="final training loss (eval mode)", type="log", dtick="D2")
+    log_axis(fig, "x", ticks=sorted({v for s in summary.values() for v in s["layers"]}),
+             title="layers (weight layers on the longest path)")
+    log_axis(fig, "y", title="final training loss (eval mode)")
     return style(fig, "Final training loss against depth", height=420)

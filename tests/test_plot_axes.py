@@ -1,0 +1,147 @@
+"""Axes that read right (issue 15): log axes label every tick in full, loss spikes are cut and named."""
+
+from __future__ import annotations
+
+import glob
+import math
+import os
+import re
+import types
+
+import numpy as np
+import pytest
+
+from resnet_viz.models import NetConfig
+from resnet_viz.plots import common, training
+from resnet_viz.plots.ensemble import path_length_figure
+from resnet_viz.plots.shattering import sweep_figure
+from resnet_viz.shattering import SweepResult
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SUP = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")
+
+
+def _value(label: str) -> float:
+    """The number a person reads in a tick label ('0.2', '10⁵', '2·10⁻³')."""
+    if "10" in label and any(c in label for c in "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"):
+        head, _, exp = label.rpartition("10")
+        return float(head.rstrip("·") or 1) * 10.0 ** int(exp.translate(SUP))
+    return float(label)
+
+
+def _run(step, epoch_train, epoch_test, grad=None):
+    h = types.SimpleNamespace(step_loss=list(step), epoch_train_loss=list(epoch_train),
+                              epoch_test_loss=list(epoch_test), grad_norms=grad or [])
+    return types.SimpleNamespace(history=h)
+
+
+def _decades_only(axis) -> None:
+    assert axis.type == "log" and axis.tickmode == "array"
+    for v, t in zip(axis.tickvals, axis.ticktext):
+        assert math.isclose(math.log10(v), round(math.log10(v))), (v, t)  # decades only
+        assert math.isclose(_value(t), v, rel_tol=1e-9), (v, t)  # and each label is its value
+
+
+@pytest.mark.parametrize("lo,hi", [(1e-3, 30), (0.3, 2.5), (0.5, 0.9), (1e-7, 1e6), (2e-3, 4e3), (1, 50)])
+def test_log_ticks_are_unambiguous(lo, hi):
+    values, text, minor = common.log_ticks(lo, hi)
+    assert len(set(text)) == len(text)  # no two ticks read the same ("2" for 0.2 and 20)
+    for v, t in zip(values, text):
+        assert math.isclose(_value(t), v, rel_tol=1e-9), (v, t)
+    inside = [v for v in values if lo <= v <= hi]
+    assert len(inside) >= 1
+    if math.log10(hi / lo) >= 2:  # wide ranges: decades only, the rest as unlabelled minor ticks
+        assert all(math.isclose(math.log10(v), round(math.log10(v))) for v in values)
+        assert len(values) <= 9 and minor
+    assert not set(minor) & set(values)
+
+
+def test_tick_labels():
+    assert common.tick_label(0.001) == "0.001" and common.tick_label(1000) == "1000"
+    assert common.tick_label(20) == "20" and common.tick_label(0.2) == "0.2"
+    assert common.tick_label(1e5) == "10⁵" and common.tick_label(2e-5) == "2·10⁻⁵"
+    assert common.tick_label(1, power=True) == "10⁰"
+
+
+def test_every_log_axis_goes_through_the_helper():
+    """One place decides how log axes are labelled: no plot module sets type='log' itself."""
+    for path in glob.glob(os.path.join(ROOT, "resnet_viz", "plots", "*.py")):
+        if path.endswith("common.py"):
+            continue
+        text = open(path, encoding="utf-8").read()
+        assert not re.search(r"""type\s*=\s*["']log["']""", text), path
+        assert '"D2"' not in text and '"D1"' not in text, path
+
+
+def test_loss_and_gradient_axes_label_decades_only():
+    rng = np.random.default_rng(0)
+    steps = np.exp(-np.linspace(0, 7, 300)) * 2.3 + 1e-4
+    runs = {"plain": _run(steps * 2, [2.3, 0.5, 0.1, 0.02], [2.3, 0.6, 0.2, 0.1],
+                          grad=rng.lognormal(0, 2, (5, 9)).tolist()),
+            "residual": _run(steps, [2.3, 0.3, 0.05, 0.002], [2.3, 0.4, 0.1, 0.05],
+                             grad=rng.lognormal(0, 0.3, (5, 9)).tolist())}
+    fig = training.loss_curves(runs)
+    _decades_only(fig.layout.yaxis)
+    assert fig.layout.yaxis.range is None and not fig.layout.annotations  # no spike: nothing cut
+    g = training.gradient_norms(runs)
+    _decades_only(g.layout.yaxis)
+    assert "_" not in g.layout.yaxis.title.text and "‖∂L/∂θ‖" in g.layout.yaxis.title.text
+
+
+def test_loss_spike_is_cut_and_named():
+    steps = list(np.exp(-np.linspace(0, 5, 200)) * 2.3)
+    steps[20:24] = [1e5, 3e4, 1e3, 50]  # a first-epoch spike
+    runs = {"plain": _run(steps, [2.3, 1e4, 0.5, 0.2, 0.1], [2.3, 2e5, 0.6, 0.3, 0.2]),
+            "residual": _run(np.exp(-np.linspace(0, 6, 200)) * 2.3, [2.3, 0.5, 0.1, 0.05, 0.02],
+                             [2.3, 0.6, 0.2, 0.1, 0.08])}
+    for log_y in (True, False):
+        fig = training.loss_curves(runs, log_y=log_y)
+        top = fig.layout.yaxis.range[1]
+        cap = 10 ** top if log_y else top
+        assert 2.3 < cap < 1e3  # the bulk (initial loss 2.3 and below) stays readable
+        notes = [a.text for a in fig.layout.annotations]
+        assert notes == ["plain: spike to 2·10⁵ (off the scale)"]  # the spike is named, with its value
+        marks = [t for t in fig.data if t.name == "plain: spike"]
+        assert len(marks) == 1 and marks[0].y[0] == pytest.approx(cap) and marks[0].cliponaxis is False
+    # A net without a spike is drawn whole.
+    fig = training.loss_curves({"residual": runs["residual"]})
+    assert fig.layout.yaxis.range is None
+
+
+def test_depth_axes_label_every_depth_in_full():
+    depths = [1, 2, 3, 5, 8, 12, 20, 30, 50]
+    lag1 = {k: np.tile(np.linspace(1, 0, len(depths))[:, None], (1, 3)) for k in ("plain", "residual")}
+    fig = sweep_figure(SweepResult(depths, lag1, NetConfig(arch="mlp", depth=2, block="single")))
+    ax = fig.layout.xaxis
+    assert ax.type == "log" and list(ax.tickvals) == depths and list(ax.ticktext) == [str(d) for d in depths]
+
+
+def test_path_gradient_axis_decades_only():
+    from resnet_viz.ensemble import PathGradientResult
+
+    n = 8
+    g = [10.0 ** -k for k in range(n + 1)]
+    r = PathGradientResult(n, 16, list(range(n + 1)), [math.comb(n, k) for k in range(n + 1)], g,
+                           [0.1 * v for v in g], [4] * (n + 1), [math.comb(n, k) * v for k, v in enumerate(g)],
+                           (0, 2), 1.0)
+    fig = path_length_figure(r)
+    _decades_only(fig.layout.yaxis2)
+
+
+def test_degradation_axes():
+    """He's Fig. 1 at toy scale: layers labelled as they are, the loss axis in decades."""
+    from resnet_viz.degradation import DegradationResult, DegradationRun, DegradationSettings, summarize
+    from resnet_viz.train import TrainConfig
+
+    runs = []
+    for depth, layers in ((3, 8), (9, 20), (15, 32)):
+        for skip in (False, True):
+            curve = tuple(np.exp(-np.linspace(0, 8 - depth / 5, 60)) * 2.3)
+            runs.append(DegradationRun(depth, layers, skip, 0, curve[-1], 0.9, None, 10, curve,
+                                       (2.3, curve[30], curve[-1]), (0.9, 0.3, 0.1)))
+    settings = DegradationSettings(depths=(3, 9, 15), seeds=1)
+    result = DegradationResult(settings, NetConfig(), TrainConfig(), runs)
+    fig = training.degradation_curves(result)
+    _decades_only(fig.layout.yaxis)
+    fig = training.degradation(summarize(runs), runs)
+    assert list(fig.layout.xaxis.ticktext) == ["8", "20", "32"]
