@@ -20,7 +20,10 @@ from ui.figures import columns, show
 ERRORS = USER_ERRORS + (ValueError,)
 IG_STEPS = (50, 100, 200, 300, 500)
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "tif", "tiff", "webp"]
-URL_DEFAULTS = {"feat_source": "Test image", "feat_class": 0, "feat_wrong": False, "feat_pos": 1, "feat_target": 0,
+# Classes are named in links as on screen (feat_class=3 is the digit 3, feat_target=cat a CIFAR class).
+ANY_CLASS, PREDICTED = "any class", "predicted class"
+URL_DEFAULTS = {"feat_source": "Test image", "feat_class": ANY_CLASS, "feat_wrong": False, "feat_pos": 1,
+                "feat_target": PREDICTED,
                 "feat_steps": FT.DEFAULT_IG_STEPS, "feat_block": 1, "feat_over": "this input"}
 
 st.title("Feature maps and attributions")
@@ -84,6 +87,12 @@ def cached_attribution(net_json: str, train_json: str, input_key: str, _x: np.nd
             "delta": a.convergence_delta, "gap": a.output_gap, "layer_shape": a.layer_shape}
 
 
+def valid_choice(key: str, options: list[str], default: str) -> None:
+    """Reset widget `key` to `default` when its state (say from an old or hand-made link) is not among `options`."""
+    if st.session_state.get(key, default) not in options:
+        st.session_state[key] = default
+
+
 def _key(x: np.ndarray) -> str:
     return hashlib.sha1(np.ascontiguousarray(x, dtype=np.float32).tobytes()).hexdigest()
 
@@ -94,24 +103,29 @@ def _key(x: np.ndarray) -> str:
 def pick_test_input(data, plain, residual):
     """Browse the test split, filtered by class and by 'misclassified by either net'."""
     c1, c2, c3 = st.columns([1, 1, 2])
-    names = ["any class"] + list(data.class_names)
-    label = c1.selectbox("True class", range(len(names)), format_func=lambda i: names[i], key="feat_class")
+    names = [str(c) for c in data.class_names]
+    valid_choice("feat_class", [ANY_CLASS] + names, ANY_CLASS)
+    chosen = c1.selectbox("True class", [ANY_CLASS] + names, key="feat_class")
+    label = None if chosen == ANY_CLASS else names.index(chosen)
     wrong = c2.checkbox("Only misclassified by either net", key="feat_wrong",
                         help="Inputs the plain or the residual net gets wrong.")
     pp = cached_test_predictions(plain.net.to_json(), plain.train.to_json())
     pr = cached_test_predictions(residual.net.to_json(), residual.train.to_json())
-    matches = FT.select_indices(data.y_test, pp, pr, label=None if label == 0 else label - 1, misclassified=wrong)
+    matches = FT.select_indices(data.y_test, pp, pr, label=label, misclassified=wrong)
     if not matches:
         c3.info("No test input matches these filters.")
         return None
+    pos = 1
     if len(matches) == 1:
-        index = matches[0]
         c3.caption("One test input matches.")
     else:
-        pos = c3.slider(f"Test input ({len(matches)} match)", 1, len(matches), 1, key="feat_pos")
-        index = matches[min(pos, len(matches)) - 1]
+        pos = c3.slider(f"Which of the {len(matches)} matching test inputs", 1, len(matches), 1, key="feat_pos")
+        pos = min(pos, len(matches))
+    index = matches[pos - 1]
     y = int(data.y_test[index])
-    caption = (f"Test input #{index} · true class **{data.class_names[y]}** · plain says "
+    # Counted from 1, as the slider: "input 1 of 360" is the test split's image no. 1 when no filter is on.
+    caption = (f"Test input {pos} of {len(matches)} (image no. {index + 1} of the test split) · true class "
+               f"**{data.class_names[y]}** · plain says "
                f"{data.class_names[int(pp[index])]}, residual says {data.class_names[int(pr[index])]}")
     return data.x_test[index].numpy(), y, data.denormalize(data.x_test[index]).numpy(), caption
 
@@ -178,10 +192,11 @@ def _view(pair, plain, residual):
     key = _key(x)
 
     with side.expander("Attribution settings", expanded=True):
-        names = ["predicted class"] + [f"class {c}" for c in data.class_names]
-        t = st.selectbox("Explain", range(len(names)), format_func=lambda i: names[i], key="feat_target",
-                         help="Which logit the attributions explain.")
-        target = None if t == 0 else t - 1
+        names = [str(c) for c in data.class_names]
+        valid_choice("feat_target", [PREDICTED] + names, PREDICTED)
+        t = st.selectbox("Explain", [PREDICTED] + names, format_func=lambda c: c if c == PREDICTED else f"class {c}",
+                         key="feat_target", help="Which logit the attributions explain.")
+        target = None if t == PREDICTED else names.index(t)
         cam_block = n_blocks
         if conv:
             cam_block = st.slider("Grad-CAM block", 1, n_blocks, n_blocks, key="feat_cam_block",

@@ -62,9 +62,9 @@ def test_page_default_view_filters_and_upload(seeded_store, default_pair_runs):
     # Filter: misclassified by either net, the shown input really is misclassified by one of them.
     at.checkbox(key="feat_wrong").check().run()
     assert not at.exception
-    shown = [m.value for m in at.markdown if m.value.startswith("Test input #")]
+    shown = [m.value for m in at.markdown if m.value.startswith("Test input 1 of ")]
     assert shown
-    index = int(shown[0].split("#")[1].split()[0])
+    index = int(shown[0].split("image no. ")[1].split()[0]) - 1  # counted from 1 on screen
     with torch.no_grad():
         wrong = [int(copy.deepcopy(r.model).eval()(data.x_test[index:index + 1]).argmax()) != int(data.y_test[index])
                  for r in (plain, residual)]
@@ -86,6 +86,35 @@ def test_page_default_view_filters_and_upload(seeded_store, default_pair_runs):
     at.file_uploader(key="feat_upload").set_value(("notes.png", b"this is not an image", "image/png")).run()
     assert not at.exception
     assert at.error and "not an image" in at.error[0].value
+
+
+def test_page_link_names_classes_as_read(seeded_store, default_pair_runs):
+    """feat_class=3 in a link is the digit 3 (not the 4th entry of the list), and so is feat_target;
+    the picked input is counted from 1, as the slider; a class the data lacks falls back to any class."""
+    data = load_dataset("digits")
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.query_params["feat_class"] = "3"
+    at.query_params["feat_target"] = "5"
+    at.query_params["feat_pos"] = "2"
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="feat_class").value == "3"
+    assert at.selectbox(key="feat_target").value == "5"
+    shown = [m.value for m in at.markdown if m.value.startswith("Test input ")]
+    assert shown and shown[0].startswith("Test input 2 of "), shown
+    index = int(shown[0].split("image no. ")[1].split()[0]) - 1
+    assert int(data.y_test[index]) == 3 and "true class **3**" in shown[0]
+    assert [int(i) for i in np.flatnonzero(data.y_test.numpy() == 3)][1] == index
+    assert any(t.startswith("plain: class 5") for t in _titles(_specs(at)))
+    # Choosing the digit 7 writes feat_class=7 to the link.
+    at.selectbox(key="feat_class").set_value("7").run()
+    assert at.query_params["feat_class"] == ["7"] or at.query_params["feat_class"] == "7"
+    # A class the data lacks (an old or hand-made link) is any class, not an error.
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.query_params["feat_class"] = "12"
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="feat_class").value == "any class"
 
 
 def test_page_mlp_fallback(seeded_store):
