@@ -22,7 +22,6 @@ st.title("Build & train")
 st.caption("A plain network and its residual twin: same layers, same initial weights, same data order — "
            "only the shortcut differs (He et al. 2016, *Deep Residual Learning for Image Recognition*).")
 
-picker_slot = st.sidebar.container()  # the pair picker sits above the config form
 new_pair = config_form()
 if new_pair is not None:
     try:
@@ -33,7 +32,7 @@ if new_pair is not None:
         show_error(e)
 
 try:
-    pair, plain, residual = pick_pair(where=picker_slot)
+    pair, plain, residual = pick_pair()
 except USER_ERRORS as e:
     show_error(e)
     st.stop()
@@ -115,7 +114,7 @@ if st.session_state.get("deg_run"):
         show_error(e)
     else:
         bar.empty()
-        (st.success if result.degradation_shown else st.info)(result.caption())
+        (st.success if result.degradation_shown else st.info)("\n".join(f"- {line}" for line in result.caption_lines()))
         show(plots.degradation_curves(result), "degradation_curves")
         show(plots.degradation(result.summary(), result.runs), "degradation")
 else:

@@ -32,7 +32,7 @@ from typing import Callable
 import numpy as np
 
 from .models import ConfigError, NetConfig
-from .train import Progress as StepProgress, TrainConfig, train, training_failure
+from .train import Progress as StepProgress, TrainConfig, chance_accuracy, train, training_failure
 
 Progress = Callable[[float, str], None]  # progress(fraction done 0..1, what is being computed)
 
@@ -121,6 +121,12 @@ class DegradationRun:
         """True when the net failed to train (diverged, ended no better than its start, or at chance)."""
         return self.failure is not None
 
+    def barely_trained(self, classes: int) -> bool:
+        """Trained, yet its test accuracy is below half-way from chance to 100 % (55 % for ten
+        classes): too weak to read a depth trend from (He's deep plain nets do train, Fig. 1)."""
+        chance = chance_accuracy(classes)
+        return not self.failed and self.test_accuracy < chance + 0.5 * (1 - chance)
+
     @property
     def kind(self) -> str:
         """'plain' or 'residual'."""
@@ -148,21 +154,49 @@ def smooth(values, window: int) -> np.ndarray:
 class Comparison:
     """A shallower and a deeper net of one kind, compared over the seeds that trained.
 
-    above:  share of the iterations after the first epoch at which the deeper net's
-            mean training-loss curve (smoothed over half an epoch) lies above the shallower one's.
+    above:   share of the iterations after the first epoch at which the deeper net's
+             mean training-loss curve (smoothed over half an epoch) lies above the shallower one's.
+    shallow_losses, deep_losses: the final training loss (eval mode) of each seed.
+    A difference counts only when the seeds do not overlap: every seed of one ends above
+    every seed of the other (with one seed each, the single values decide).
     """
 
     kind: str
     shallow: int
     deep: int
-    final_shallow: float  # mean final training loss (eval mode)
-    final_deep: float
+    shallow_losses: tuple[float, ...]
+    deep_losses: tuple[float, ...]
     above: float
 
     @property
+    def final_shallow(self) -> float:
+        """Mean final training loss of the shallower net over its seeds."""
+        return float(np.mean(self.shallow_losses))
+
+    @property
+    def final_deep(self) -> float:
+        """Mean final training loss of the deeper net over its seeds."""
+        return float(np.mean(self.deep_losses))
+
+    @property
     def deeper_worse(self) -> bool:
-        """The deeper net's curve lies above over most of training and ends higher: degradation."""
-        return self.above > 0.5 and self.final_deep > self.final_shallow
+        """Degradation: the deeper net's curve lies above over most of training and every seed of it
+        ends above every seed of the shallower net."""
+        return self.above > 0.5 and min(self.deep_losses) > max(self.shallow_losses)
+
+    @property
+    def deeper_better(self) -> bool:
+        """Every seed of the deeper net ends below every seed of the shallower net."""
+        return max(self.deep_losses) < min(self.shallow_losses)
+
+    def describe(self) -> str:
+        """One clause with the numbers: where the deeper curve lies and how the finals compare."""
+        where = "above" if self.above > 0.5 else "below"
+        ends = ("higher for every seed" if self.deeper_worse or min(self.deep_losses) > max(self.shallow_losses)
+                else "lower for every seed" if self.deeper_better else "within the spread over seeds")
+        return (f"{self.deep} vs {self.shallow} blocks: the deeper net's loss lies {where} over "
+                f"{max(self.above, 1 - self.above):.0%} of the iterations after the first epoch and ends {ends} "
+                f"(mean {self.final_deep:.3g} vs {self.final_shallow:.3g})")
 
 
 @dataclass
@@ -198,28 +232,37 @@ class DegradationResult:
             spe = self.of(kind, shallow)[0].steps_per_epoch
             n = min(len(a[0]), len(b[0]))
             above = float(np.mean(b[0][spe:n] > a[0][spe:n])) if n > spe else float(b[0][-1] > a[0][-1])
-            fa = [r.train_loss for r in self.of(kind, shallow) if not r.failed]
-            fb = [r.train_loss for r in self.of(kind, deep) if not r.failed]
-            out.append(Comparison(kind, shallow, deep, float(np.mean(fa)), float(np.mean(fb)), above))
+            fa = tuple(r.train_loss for r in self.of(kind, shallow) if not r.failed)
+            fb = tuple(r.train_loss for r in self.of(kind, deep) if not r.failed)
+            out.append(Comparison(kind, shallow, deep, fa, fb, above))
         return out
 
     def summary(self) -> dict[str, dict[str, list[float]]]:
         """`summarize(self.runs)`: final training loss against depth, per kind."""
         return summarize(self.runs)
 
+    def barely_trained(self) -> list[DegradationRun]:
+        """The runs that trained, but too weakly to read a trend from (`DegradationRun.barely_trained`)."""
+        return [r for r in self.runs if r.barely_trained(self.base.classes)]
+
     @property
     def degradation_shown(self) -> bool:
-        """True when this run shows He's degradation: every net trained, every deeper plain net
-        stays above the shallower one over most of training and ends higher, and every deeper
-        residual net ends lower than the shallower one."""
+        """True when this run shows He's degradation: every net trained well above chance, every
+        deeper plain net stays above the shallower one over most of training and ends higher for
+        every seed, and no deeper residual net does (it ends lower or as low within the seeds' spread)."""
         plain, residual = self.comparisons("plain"), self.comparisons("residual")
         n_pairs = len(self.settings.depths) - 1
-        return (not any(r.failed for r in self.runs) and len(plain) == len(residual) == n_pairs
-                and all(c.deeper_worse for c in plain) and all(c.final_deep < c.final_shallow for c in residual))
+        return (not any(r.failed for r in self.runs) and not self.barely_trained()
+                and len(plain) == len(residual) == n_pairs
+                and all(c.deeper_worse for c in plain) and not any(c.deeper_worse for c in residual))
+
+    def caption_lines(self) -> list[str]:
+        """What this run shows, sentence by sentence, derived from its numbers (He et al. 2016, Fig. 1)."""
+        return verdict_lines(self)
 
     def caption(self) -> str:
-        """What this run shows, in words derived from its numbers (He et al. 2016, Fig. 1)."""
-        return verdict(self)
+        """`caption_lines` as one paragraph."""
+        return " ".join(self.caption_lines())
 
     def to_dict(self) -> dict:
         """The CLI's JSON: settings, one row per net, the summary and the caption."""
@@ -295,8 +338,8 @@ def _depths(ds) -> str:
     return ", ".join(map(str, ds[:-1])) + f" and {ds[-1]}" if len(ds) > 1 else str(ds[0])
 
 
-def verdict(result: DegradationResult) -> str:
-    """The caption of a degradation study, derived from its numbers.
+def verdict_lines(result: DegradationResult) -> list[str]:
+    """The caption of a degradation study, derived from its numbers, one sentence group per line.
 
     Says which nets failed to train (divergence, not degradation), then for each kind
     whether the deeper nets' training-loss curves lie above the shallower ones' over
@@ -312,31 +355,32 @@ def verdict(result: DegradationResult) -> str:
                           f"({rs[0].failure})" for (kind, depth), rs in sorted(by.items()))
         parts.append(f"Failed to train: {names}. A net that does not train shows divergence, not degradation; "
                      "those runs are left out of the curves and the means.")
+    weak = result.barely_trained()
+    if weak:
+        parts.append("Barely trained: " + "; ".join(
+            f"the {r.depth}-block {r.kind} net, seed {r.seed} ({r.test_accuracy:.0%} test accuracy)" for r in weak)
+            + ". A net this far from trained says little about depth.")
     for kind in ("plain", "residual"):
         cs = result.comparisons(kind)
         if not cs:
             continue
-        detail = "; ".join(
-            f"{c.deep} vs {c.shallow} blocks: the deeper net's loss lies {'above' if c.above > 0.5 else 'below'} "
-            f"over {max(c.above, 1 - c.above):.0%} of the iterations after the first epoch and ends "
-            f"{'higher' if c.final_deep > c.final_shallow else 'lower'} ({c.final_deep:.3g} vs {c.final_shallow:.3g})"
-            for c in cs)
-        higher = [c for c in cs if c.final_deep > c.final_shallow]
         if all(c.deeper_worse for c in cs):
             trend = f"every deeper {kind} net stays above the shallower one and ends higher"
-        elif not higher:
+        elif all(c.deeper_better for c in cs):
             trend = f"every deeper {kind} net ends lower than the shallower one"
+        elif not any(c.deeper_worse for c in cs):
+            trend = f"no deeper {kind} net ends higher than the shallower one beyond the spread over seeds"
         else:
-            trend = f"deeper {kind} nets end higher at {_depths(c.deep for c in higher)} blocks"
-        parts.append(f"{kind.capitalize()}: {trend} ({detail}).")
+            trend = f"deeper {kind} nets end higher at {_depths(c.deep for c in cs if c.deeper_worse)} blocks"
+        parts.append(f"{kind.capitalize()}: {trend} ({'; '.join(c.describe() for c in cs)}).")
     if result.degradation_shown:
         parts.append("This is the degradation problem of He et al. 2016 (Fig. 1): every plain net trains, yet the "
-                     "deeper ones stay worse on the *training* set (not overfitting), while their residual twins "
-                     "get better with depth.")
+                     "deeper ones stay worse on the *training* set (not overfitting), while their residual twins do "
+                     "not degrade.")
     else:
-        parts.append("This run does not show the full degradation picture of He et al. 2016 (Fig. 1) at every "
-                     "depth; try other depths, more seeds or a longer budget.")
-    return " ".join(parts)
+        parts.append("This run does not show the degradation problem of He et al. 2016 (Fig. 1) at every depth; "
+                     "see above for where it holds, or try other depths, more seeds or a longer budget.")
+    return parts
 
 
 def gradient_spread(run) -> float:
