@@ -71,7 +71,7 @@ st.header("The degradation problem")
 st.markdown(
     "He et al. 2016, Fig. 1: a deeper plain net **that trains** keeps a **higher training loss** than a shallower "
     "one all along its training — not overfitting (it is the training loss) and not vanishing gradients (BN keeps "
-    "them healthy, §4.1): an optimisation difficulty. Its residual twins get better with depth instead. Here at toy "
+    "them healthy, §4.1): an optimisation difficulty. In their figure the residual nets do not degrade. Here at toy "
     "scale on digits, every net with the same budget and a warm-up; a net that blows up or ends at chance is named "
     "*failed to train*, since that is divergence, not degradation.")
 
