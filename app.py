@@ -2,6 +2,9 @@
 
 import streamlit as st
 
+from ui.common import PAIR_SLOT
+from ui.figures import PRESENTER_CSS
+
 st.set_page_config(page_title="ResNet Lab", page_icon=":material/layers:", layout="wide")
 
 page = st.navigation([  # in lecture order
@@ -12,11 +15,13 @@ page = st.navigation([  # in lecture order
     st.Page("pages/ensemble.py", title="Unrolled ensemble", icon=":material/account_tree:"),
     st.Page("pages/features.py", title="Feature maps", icon=":material/visibility:"),
 ])
-# Presenter mode (large fonts, one comparison per row) is a lab-wide switch; a link can turn it on.
+# Presenter mode (large fonts, plain and residual still side by side) is a lab-wide switch; a link can turn it on.
 if "presenter" not in st.session_state and st.query_params.get("presenter") == "1":
     st.session_state["presenter"] = True
-st.sidebar.toggle("Presenter mode", key="presenter", help="Large fonts and one comparison per row, for a projector.")
+st.sidebar.toggle("Presenter mode", key="presenter", help="Large fonts for a projector; plain and residual stay "
+                  "side by side.")
 if st.session_state.get("presenter"):
-    st.html("<style>html{font-size:21px} .stMainBlockContainer{max-width:100%;padding-left:2rem;padding-right:2rem}"
-            " [data-testid='stMarkdownContainer'] p, [data-testid='stMarkdownContainer'] li{font-size:1.2rem}</style>")
+    st.html(PRESENTER_CSS)
+# Every page's trained-pair picker goes here, under the presenter switch (ui.common.pick_pair).
+st.session_state[PAIR_SLOT] = st.sidebar.container()
 page.run()

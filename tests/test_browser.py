@@ -138,3 +138,57 @@ def test_presenter_mode_and_shared_link(browser_page):
     font = page.evaluate("getComputedStyle(document.documentElement).fontSize")
     assert font == "21px"
     shot(page, "presenter")
+
+
+def _px(page, selector):
+    return page.evaluate(f"parseFloat(getComputedStyle(document.querySelector({selector!r})).fontSize)")
+
+
+# Text that does not fit its box: labels Streamlit would cut with an ellipsis (page links,
+# widget, checkbox and metric labels, metric values) and plotly titles wider than their chart.
+CUT = """() => [...document.querySelectorAll(
+    '.stMarkdownEllipsis, [data-testid="stSidebarNavLink"] span, [data-testid="stMetricValue"]')]
+  .filter(e => e.scrollWidth > e.clientWidth + 1 || e.matches('[data-testid="stMetricValue"]')
+               && e.getBoundingClientRect().height > 1.8 * parseFloat(getComputedStyle(e).fontSize))  // wrapped
+  .map(e => e.innerText.slice(0, 40))
+  .concat([...document.querySelectorAll('.js-plotly-plot')].filter(p => {
+    const t = p.querySelector('.gtitle'); return t && t.getBBox().width > p.getBoundingClientRect().width;
+  }).map(p => p.querySelector('.gtitle').textContent.slice(0, 40)))"""
+
+
+def test_presenter_mode_keeps_the_comparison_side_by_side(browser_page):
+    page = browser_page
+    open_page(page, "build_train?presenter=1")
+    assert_healthy(page, 3)
+    # The plain/residual pair of charts stays in one row.
+    charts = page.locator(".js-plotly-plot")
+    a, b = charts.nth(0).bounding_box(), charts.nth(1).bounding_box()
+    assert abs(a["y"] - b["y"]) < 5 and b["x"] > a["x"] + a["width"] - 5
+    # Larger numbers, captions, chart titles and annotations than the body text.
+    body = _px(page, '[data-testid="stMarkdown"] [data-testid="stMarkdownContainer"] p')
+    assert body >= 23
+    assert _px(page, '[data-testid="stMetricValue"] p') >= 1.8 * body
+    assert _px(page, '[data-testid="stCaptionContainer"]') >= 20
+    assert _px(page, ".js-plotly-plot .gtitle") >= 24
+    assert _px(page, ".js-plotly-plot .annotation-text") >= 22  # e.g. 'chance'; subplot titles alike
+    # Nothing cut: page names in the sidebar, widget and metric labels.
+    assert page.evaluate(CUT) == []
+    nav = page.locator('[data-testid="stSidebarNavLink"]').filter(has_text="Shattered gradients")
+    assert nav.count() == 1 and nav.evaluate("e => e.scrollWidth <= e.clientWidth + 1")
+    # No "Deploy" button in a lecture tool.
+    assert page.locator('[data-testid="stAppDeployButton"]').count() == 0
+    shot(page, "presenter_build_train")
+    open_page(page, "features?presenter=1")
+    assert_healthy(page, 6)
+    assert page.evaluate(CUT) == []
+    shot(page, "presenter_features")
+
+
+@pytest.mark.parametrize("path", ["build_train", "landscape", "shattering", "ensemble", "features"])
+def test_pair_picker_in_one_place(browser_page, path):
+    """The trained-pair picker is the first control under the presenter switch on every page."""
+    page = browser_page
+    open_page(page, path)
+    labels = page.locator('[data-testid="stSidebarUserContent"] [data-testid="stWidgetLabel"]')
+    texts = [t.strip() for t in labels.all_inner_texts() if t.strip()]
+    assert texts[:2] == ["Presenter mode", "Trained pair"], texts

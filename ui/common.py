@@ -157,17 +157,26 @@ def current_pair_choice() -> Pair:
     return st.session_state.get("current_pair", default_pair())
 
 
-def pick_pair(where=st.sidebar, key: str = "pair_picker") -> tuple[Pair, Run, Run]:
+# Session-state key of the sidebar slot app.py reserves under the presenter switch: every
+# page's pair picker goes there, so it sits in the same place on every page.
+PAIR_SLOT = "_pair_slot"
+
+
+def pick_pair(where=None, key: str = "pair_picker") -> tuple[Pair, Run, Run]:
     """A picker over this session's trained pairs; returns (pair, plain run, residual run).
 
-    The chosen pair is trained (with progress) when it is not in the store yet,
-    so a page always shows its default comparison on first open.
+    Drawn in `where`, by default the sidebar slot app.py reserves for it (the sidebar
+    itself when a page runs on its own). The chosen pair is trained (with progress) when
+    it is not in the store yet, so a page always shows its default comparison on first open.
     """
+    where = where or st.session_state.get(PAIR_SLOT) or st.sidebar
     pairs = session_pairs()
     current = current_pair_choice()
     index = pairs.index(current) if current in pairs else 0
     pair = where.selectbox("Trained pair", pairs, index=index, format_func=lambda p: p.label, key=key,
                            help="Train other pairs on the 'Build & train' page; they appear here.")
+    if len(pair.label) > 30:  # the box cuts a long label: say it whole
+        where.caption(pair.label)
     st.session_state["current_pair"] = pair
     plain, residual = train_pair_ui(pair)
     for run in (plain, residual):
