@@ -482,10 +482,7 @@ def _scale_sections(preset: Preset, progress: Progress | None) -> list[Section]:
     curves = _scale_sweep(s["depths"], s["seeds"], s["points"], s["width"])
     steps.finish()
     colors = {"plain": PLAIN_COLOR, **{f"λ = {lam:g}": SCALE_COLORS[lam] for lam in SCALES}}
-    fig = recolor(P.loss_curves(runs), colors)
-    finite = [v for r in runs.values() for v in r.history.epoch_train_loss if math.isfinite(v) and v > 0]
-    if finite:  # an exploding run would squash the others into a corner: cut the axis at 10^4
-        fig.update_yaxes(range=[math.floor(math.log10(min(finite))) - 0.2, 4])
+    fig = recolor(P.loss_curves(runs), colors)  # cuts an exploding run's spike off at the top, and names it
     best = min(runs, key=lambda k: (runs[k].failure is not None, runs[k].history.train_loss
                                      if math.isfinite(runs[k].history.train_loss) else math.inf))
     failed = [k for k, r in runs.items() if r.failure]
@@ -494,7 +491,8 @@ def _scale_sections(preset: Preset, progress: Progress | None) -> list[Section]:
     return [
         Section("Training curves for λ = 0.5, 1 and 1.5",
                 f"Residual nets y = λ·x + F(x) with {net.depth} blocks, width {net.width}, {cfg.epochs} epochs, and "
-                f"their plain twin; same initial weights and data order (the axis is cut at 10⁴). "
+                f"their plain twin; same initial weights and data order (a spike far above the rest is cut off at the top "
+                f"of the axis and named there). "
                 f"{verdict} {runs_findings(runs)}", fig),
         Section("Gradients of random nets by λ and depth",
                 f"Random nets f: ℝ → ℝ of Balduzzi's one-layer modules y = λ·x + W·ReLU(BN x) ({s['width']} units; "
