@@ -12,7 +12,9 @@ import argparse
 import importlib
 import json
 import math
+import os
 import pkgutil
+import stat
 import sys
 
 from . import commands
@@ -115,6 +117,54 @@ def write_json(obj, path: str | None) -> None:
             f.write(text + "\n")
 
 
+# Output flags checked before a subcommand computes anything (a subcommand lists the ones that
+# name a folder, e.g. train's --out, in its `output_folders` default).
+OUTPUT_FLAGS = ("out", "json", "png")
+
+
+def check_writable(path: str | None, flag: str, folder: bool = False) -> None:
+    """Raise CliError (one line) when `path` cannot be written as a file (or created as a folder).
+
+    None and '-' (standard output) pass. A folder may not exist yet when its nearest
+    existing ancestor is a writable folder; a file's folder must exist. FIFOs and sockets
+    are refused (writing to one could block).
+    """
+    if path in (None, "-"):
+        return
+    full = os.path.abspath(path)
+    if folder:
+        if os.path.exists(full) and not os.path.isdir(full):
+            raise CliError(f"cannot write {flag} {path!r}: File exists and is not a folder")
+        probe = full
+        while not os.path.exists(probe):
+            probe = os.path.dirname(probe)
+        if not os.path.isdir(probe):
+            raise CliError(f"cannot write {flag} {path!r}: Not a directory ({probe!r} is a file)")
+        if not os.access(probe, os.W_OK | os.X_OK):
+            raise CliError(f"cannot write {flag} {path!r}: permission denied in {probe!r}")
+        return
+    if os.path.isdir(full):
+        raise CliError(f"cannot write {flag} {path!r}: Is a directory (a folder: give a file name)")
+    parent = os.path.dirname(full)
+    if not os.path.isdir(parent):
+        raise CliError(f"cannot write {flag} {path!r}: No such file or directory (folder {parent!r} does not exist)")
+    if os.path.exists(full):
+        mode = os.stat(full).st_mode
+        if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+            raise CliError(f"cannot write {flag} {path!r}: a FIFO or socket, not a file")
+        if not os.access(full, os.W_OK):
+            raise CliError(f"cannot write {flag} {path!r}: permission denied")
+    elif not os.access(parent, os.W_OK | os.X_OK):
+        raise CliError(f"cannot write {flag} {path!r}: permission denied in {parent!r}")
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """`check_writable` for every output flag of the parsed subcommand, before it runs."""
+    folders = getattr(args, "output_folders", ())
+    for name in OUTPUT_FLAGS:
+        check_writable(getattr(args, name, None), f"--{name}", folder=name in folders)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full parser, with one subcommand per module in resnet_viz.commands."""
     parser = _Parser(prog="python -m resnet_viz",
@@ -130,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
     try:
         args = build_parser().parse_args(argv)
+        check_outputs(args)  # before anything is computed
         result = args.func(args)
     except CliError as e:
         print(str(e), file=sys.stderr)

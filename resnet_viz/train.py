@@ -15,6 +15,7 @@ import dataclasses
 import json
 import math
 import os
+import stat
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -24,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import DATASETS, Dataset, load_dataset
-from .models import ConfigError, NetConfig, build_model, check_memory
+from .models import ConfigError, NetConfig, build_model, check_memory, estimate_size, memory_limit_bytes
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("cosine", "constant")
@@ -456,34 +457,119 @@ def save_run(run: Run, folder: str) -> str:
     return folder
 
 
+# Largest run files read (a run's own files are far smaller; weights are bounded by the config).
+MAX_CONFIG_BYTES = 64 * 1024
+MAX_HISTORY_BYTES = 64 * 1024**2
+
+
+def read_run_file(path: str, max_bytes: int) -> bytes:
+    """The bytes of `path`, a regular file of at most `max_bytes`; RunLoadError otherwise.
+
+    Checked before reading: a folder, a device (e.g. a symlink to /dev/zero), a FIFO or
+    a socket is refused without being opened for reading, so nothing blocks or reads
+    without end. FileNotFoundError passes through.
+    """
+    name, folder = os.path.basename(path), os.path.dirname(path) or "."
+    info = os.stat(path)  # follows symbolic links: the file that would be read
+    if not stat.S_ISREG(info.st_mode):
+        raise RunLoadError(f"{name} in {folder!r} is not a regular file (a folder, device, FIFO or socket): refused")
+    if info.st_size > max_bytes:
+        raise RunLoadError(f"{name} in {folder!r} is {info.st_size / 1024**2:.1f} MB, over the limit of "
+                           f"{max_bytes / 1024**2:.1f} MB for this file")
+    # O_NONBLOCK: a file swapped for a FIFO after the check still cannot block the open.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise RunLoadError(f"{name} in {folder!r} is not a regular file: refused")
+        blob = f.read(max_bytes + 1)
+    if len(blob) > max_bytes:
+        raise RunLoadError(f"{name} in {folder!r} is over the limit of {max_bytes / 1024**2:.1f} MB for this file")
+    return blob
+
+
+def _read_json(path: str, max_bytes: int):
+    name, folder = os.path.basename(path), os.path.dirname(path) or "."
+    blob = read_run_file(path, max_bytes)
+    try:
+        return json.loads(blob)
+    except RecursionError:
+        raise RunLoadError(f"{name} in {folder!r} is broken: nested too deeply") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise RunLoadError(f"{name} in {folder!r} is broken: {e}") from None
+
+
+def _safetensors_shapes(path: str, max_bytes: int) -> dict[str, tuple[int, ...]]:
+    """Tensor names and shapes of a safetensors file, read from its header only (no tensor loaded)."""
+    from safetensors import safe_open
+
+    info = os.stat(path)
+    name, folder = os.path.basename(path), os.path.dirname(path) or "."
+    if not stat.S_ISREG(info.st_mode):
+        raise RunLoadError(f"{name} in {folder!r} is not a regular file (a folder, device, FIFO or socket): refused")
+    if info.st_size > max_bytes:
+        raise RunLoadError(f"{name} in {folder!r} is {info.st_size / 1024**2:.1f} MB, more than its config needs "
+                           f"({max_bytes / 1024**2:.1f} MB)")
+    try:
+        with safe_open(path, framework="pt") as f:
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except Exception as e:  # safetensors raises its own error types for corrupt files
+        raise RunLoadError(f"{name} in {folder!r} is corrupt: {str(e).splitlines()[0][:200]}") from None
+
+
 def load_run(folder: str) -> Run:
     """Load a run written by `save_run`. Only JSON and safetensors are read (no pickle).
 
-    Raises RunLoadError naming the missing or broken file.
+    Every file is read with a size limit and only when it is a regular file; the
+    weights' names and shapes are checked against `config.json` (on PyTorch's meta
+    device, from the safetensors header) and the config against the memory limit
+    before any tensor is allocated. Raises RunLoadError naming the missing or broken file.
     """
     from safetensors.torch import load_file
 
     if not os.path.isdir(folder):
         raise RunLoadError(f"run folder {folder!r} does not exist")
     try:
-        with open(os.path.join(folder, "config.json")) as f:
-            meta = json.load(f)
+        meta = _read_json(os.path.join(folder, "config.json"), MAX_CONFIG_BYTES)
         net = NetConfig.from_dict(meta["net"])
         tcfg = TrainConfig.from_dict(meta["train"])
+        net.validate()
     except FileNotFoundError:
         raise RunLoadError(f"{folder!r} has no config.json: not a run folder (make one with 'python -m resnet_viz train --out')") from None
-    except (json.JSONDecodeError, KeyError, TypeError, ConfigError) as e:
-        raise RunLoadError(f"config.json in {folder!r} is broken: {e}") from None
+    except (KeyError, TypeError, ValueError, ConfigError) as e:
+        if isinstance(e, RunLoadError):
+            raise
+        raise RunLoadError(f"config.json in {folder!r} is broken: {str(e)[:200]}") from None
+    # The net the config describes, on the meta device (shapes only): refused over the memory limit.
     try:
-        with open(os.path.join(folder, "history.json")) as f:
-            history = History.from_dict(json.load(f))
+        est, limit = estimate_size(net, 1), memory_limit_bytes()
+    except (ConfigError, RuntimeError, ValueError) as e:  # e.g. an input too small for the net's stages
+        raise RunLoadError(f"config.json in {folder!r} describes no net that can be built: {str(e)[:200]}") from None
+    if est.bytes_total > limit:
+        raise RunLoadError(f"config.json in {folder!r} describes a net of {est.parameters:,} parameters (about "
+                           f"{est.gib:.1f} GiB), over the memory limit of {limit / 1024**3:.1f} GiB: not built")
+    expected = {k: tuple(v.shape) for k, v in build_model(net, device="meta").state_dict().items()}
+    n_params = sum(math.prod(shape) for shape in expected.values())
+    try:
+        history = History.from_dict(_read_json(os.path.join(folder, "history.json"), MAX_HISTORY_BYTES))
     except FileNotFoundError:
         history = History()
-    except (json.JSONDecodeError, TypeError) as e:
-        raise RunLoadError(f"history.json in {folder!r} is broken: {e}") from None
+    except (TypeError, ValueError, AttributeError) as e:
+        if isinstance(e, RunLoadError):
+            raise
+        raise RunLoadError(f"history.json in {folder!r} is broken: {str(e)[:200]}") from None
     path = os.path.join(folder, "weights.safetensors")
     if not os.path.exists(path):
         raise RunLoadError(f"{folder!r} has no weights.safetensors")
+    # Header slack: names, dtypes and offsets of each tensor, as JSON.
+    shapes = _safetensors_shapes(path, 8 * n_params + 1024 * (len(expected) + 16))
+    mismatch = sorted(set(shapes) ^ set(expected)) or [k for k in expected if shapes[k] != expected[k]]
+    if mismatch:
+        k = mismatch[0]
+        raise RunLoadError(
+            f"weights.safetensors in {folder!r} does not match its config: {k} is "
+            f"{'missing' if k not in shapes else list(shapes[k])} in the file, "
+            f"{'not expected' if k not in expected else list(expected[k])} for the config"
+            f"{f' ({len(mismatch)} tensors differ)' if len(mismatch) > 1 else ''}")
     try:
         state = load_file(path)
         model = build_model(net)
@@ -493,8 +579,11 @@ def load_run(folder: str) -> Run:
     trajectory = None
     tpath = os.path.join(folder, "trajectory.safetensors")
     if os.path.exists(tpath):
-        try:
-            trajectory = load_file(tpath)["trajectory"]
+        try:  # the path view is optional: a trajectory that does not fit the net is dropped, the run loads
+            n_flat = sum(p.numel() for p in model.parameters())
+            found = _safetensors_shapes(tpath, memory_limit_bytes())
+            if list(found) == ["trajectory"] and len(found["trajectory"]) == 2 and found["trajectory"][1] == n_flat:
+                trajectory = load_file(tpath)["trajectory"]
         except Exception:
-            trajectory = None  # the path view is optional; the run still loads
+            trajectory = None
     return Run(net, tcfg, model.eval(), history, trajectory)

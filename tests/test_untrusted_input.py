@@ -206,3 +206,179 @@ def test_the_dataset_cache_is_bounded_least_recently_used_first(tmp_path, monkey
     assert data_mod.load_dataset("mnist", folder, 10) is a
     assert data_mod.load_dataset("mnist", folder, 20) is not b  # dropped, loaded again
     assert len(empty_cache) == 4
+
+
+# --- CLI reads of run folders, outputs checked first ---------------------------------------------
+
+
+def cli(*args) -> tuple[int, str]:
+    """Run the CLI in this process; (exit status, standard error)."""
+    from resnet_viz.cli import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        status = main([str(a) for a in args])
+    return status, err.getvalue()
+
+
+def assert_one_line_exit_2(args, *words) -> str:
+    status, err = cli(*args)
+    assert status == 2, (args, status, err)
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    for w in words:
+        assert w in err, (w, err)
+    return err
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A tiny trained run folder (3 blocks, width 4, one epoch), written by the CLI."""
+    folder = tmp_path_factory.mktemp("runs") / "tiny"
+    status, err = cli("train", "--depth", "3", "--width", "4", "--epochs", "1", "--quiet", "--out", folder,
+                      "--json", folder.parent / "tiny.json")
+    assert status == 0, err
+    return folder
+
+
+def copy_run(tiny_run, tmp_path, name="run"):
+    target = tmp_path / name
+    shutil.copytree(tiny_run, target)
+    return target
+
+
+def finishes(fn, seconds=60.0, fifo=None):
+    """Run fn() in a thread; True when it returned (or raised) within `seconds`.
+
+    If it is still blocked (e.g. opening a FIFO for reading), a writer is opened on `fifo`
+    so that the thread can end."""
+    done = threading.Event()
+
+    def target():
+        try:
+            fn()
+        except BaseException:
+            pass
+        finally:
+            done.set()
+
+    threading.Thread(target=target, daemon=True).start()
+    ok = done.wait(seconds)
+    if not ok and fifo is not None:
+        fd = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)
+        os.close(fd)
+        done.wait(5)
+    return ok
+
+
+def test_a_deeply_nested_config_is_one_line(tiny_run, tmp_path):
+    from resnet_viz.train import RunLoadError, load_run
+
+    run = copy_run(tiny_run, tmp_path)
+    (run / "config.json").write_text("[" * 20_000 + "]" * 20_000)  # 40 KB: under the size limit
+    assert_one_line_exit_2(["lesion", "--run", run, "--quiet"], "config.json", "nested too deeply")
+    (run / "config.json").write_text('{"n":' * 5_000 + "1" + "}" * 5_000)
+    with pytest.raises(RunLoadError, match="nested too deeply"):
+        load_run(str(run))
+    history = copy_run(tiny_run, tmp_path, "history")
+    (history / "history.json").write_text("[" * 200_000 + "]" * 200_000)  # deep, under its size limit
+    assert_one_line_exit_2(["features", "--run", history], "history.json", "nested too deeply")
+
+
+@pytest.mark.parametrize("name", ["config.json", "history.json", "weights.safetensors"])
+def test_a_run_file_linked_to_a_device_is_refused_unread(tiny_run, tmp_path, name):
+    run = copy_run(tiny_run, tmp_path)
+    (run / name).unlink()
+    (run / name).symlink_to("/dev/zero")
+    status = {}
+    assert finishes(lambda: status.update(r=cli("lesion", "--run", run, "--quiet")), 60), "read /dev/zero without end"
+    code, err = status["r"]
+    assert code == 2 and len(err.strip().splitlines()) == 1 and name in err and "not a regular file" in err, err
+
+
+@pytest.mark.parametrize("name", ["config.json", "history.json", "weights.safetensors", "trajectory.safetensors"])
+def test_a_fifo_in_a_run_folder_never_blocks(tiny_run, tmp_path, name):
+    from resnet_viz.train import RunLoadError, load_run
+
+    run = copy_run(tiny_run, tmp_path)
+    (run / name).unlink()
+    os.mkfifo(run / name)
+    outcome = {}
+
+    def load():
+        try:
+            outcome["run"] = load_run(str(run))
+        except RunLoadError as e:
+            outcome["error"] = str(e)
+
+    assert finishes(load, 30, fifo=run / name), f"a FIFO named {name} blocked the load"
+    if name == "trajectory.safetensors":  # optional: dropped, the run loads
+        assert outcome["run"].trajectory is None
+    else:
+        assert name in outcome["error"] and "not a regular file" in outcome["error"]
+
+
+def test_run_files_over_their_size_limit_are_refused(tiny_run, tmp_path):
+    from resnet_viz.train import MAX_CONFIG_BYTES
+
+    run = copy_run(tiny_run, tmp_path)
+    meta = (run / "config.json").read_text()
+    (run / "config.json").write_text(meta + " " * MAX_CONFIG_BYTES)  # valid JSON, too big
+    assert_one_line_exit_2(["lesion", "--run", run, "--quiet"], "config.json", "over the limit")
+    weights = copy_run(tiny_run, tmp_path, "weights")
+    with open(weights / "weights.safetensors", "ab") as f:
+        f.write(b"\0" * 2 * 1024**2)  # far more than a 3-block net of width 4 needs
+    assert_one_line_exit_2(["lesion", "--run", weights, "--quiet"], "weights.safetensors", "more than its config needs")
+
+
+@pytest.fixture
+def no_real_build(monkeypatch):
+    """Fail the test if load_run builds a net anywhere but on the meta device."""
+    import resnet_viz.train as T
+
+    real = T.build_model
+
+    def guarded(config, device=None):
+        if device is None or torch.device(device).type != "meta":
+            pytest.fail(f"built a real net of {config.classes} classes before checking the weights' shapes")
+        return real(config, device)
+
+    monkeypatch.setattr(T, "build_model", guarded)
+
+
+@pytest.mark.parametrize("classes, words", [
+    (100_000, ["does not match its config", "head"]),  # fits in memory: the shapes say no
+    (50_000_000, ["memory limit", "not built"]),  # would be GBs: refused from the config alone
+])
+def test_weights_are_checked_against_the_config_before_building(tiny_run, tmp_path, no_real_build, classes, words):
+    run = copy_run(tiny_run, tmp_path)
+    meta = json.loads((run / "config.json").read_text())
+    meta["net"]["classes"] = classes
+    (run / "config.json").write_text(json.dumps(meta))
+    assert_one_line_exit_2(["lesion", "--run", run, "--quiet"], "config.json" if classes > 10**6 else "weights", *words)
+
+
+def test_outputs_are_checked_before_anything_is_computed(tiny_run, tmp_path, monkeypatch):
+    import resnet_viz.commands.features as features_cmd
+    import resnet_viz.commands.train as train_cmd
+
+    monkeypatch.setattr(train_cmd, "train", lambda *a, **k: pytest.fail("trained before checking --out"))
+    monkeypatch.setattr(features_cmd, "load_run", lambda *a, **k: pytest.fail("computed before checking --png"))
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    tiny = ["--depth", "3", "--width", "4", "--epochs", "1", "--quiet"]
+    assert_one_line_exit_2(["train", *tiny, "--out", a_file / "run"], "--out", "Not a directory")
+    assert_one_line_exit_2(["train", *tiny, "--out", a_file], "--out", "File exists")
+    assert_one_line_exit_2(["train", *tiny, "--json", tmp_path / "missing" / "s.json"], "--json", "does not exist")
+    assert_one_line_exit_2(["features", "--run", tiny_run, "--png", tmp_path], "--png", "Is a directory")
+    os.mkfifo(tmp_path / "fifo.json")
+    assert_one_line_exit_2(["features", "--run", tiny_run, "--json", tmp_path / "fifo.json"], "FIFO")
+    ro = tmp_path / "read-only"
+    ro.mkdir()
+    ro.chmod(0o500)
+    if not os.access(ro, os.W_OK):  # root ignores permissions: then only the cases above apply
+        assert_one_line_exit_2(["train", *tiny, "--out", ro / "run"], "permission denied")
+    # A run folder still to be made inside a writable folder passes the check (and is not made by it).
+    from resnet_viz.cli import check_writable
+
+    check_writable(str(tmp_path / "new" / "run"), "--out", folder=True)
+    assert not (tmp_path / "new").exists()

@@ -87,4 +87,4 @@ def register(sub) -> None:
     p.add_argument("--out", metavar="RUN_DIR", help="folder to save the run in (config, history, weights)")
     p.add_argument("--json", metavar="FILE", help="write the JSON summary here (default: standard output)")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, output_folders=("out",))
