@@ -382,3 +382,20 @@ def test_outputs_are_checked_before_anything_is_computed(tiny_run, tmp_path, mon
 
     check_writable(str(tmp_path / "new" / "run"), "--out", folder=True)
     assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "too-big"])
+def test_features_image_flag_reads_regular_files_with_a_limit(tiny_run, tmp_path, kind):
+    image = tmp_path / "image.png"
+    if kind == "fifo":
+        os.mkfifo(image)
+    elif kind == "dev-zero":
+        image.symlink_to("/dev/zero")
+    else:
+        image.write_bytes(b"\x89PNG" + b"\0" * (21 * 1024**2))
+    status = {}
+    assert finishes(lambda: status.update(r=cli("features", "--run", tiny_run, "--image", image)), 60,
+                    fifo=image if kind == "fifo" else None), "the image read blocked or never ended"
+    code, err = status["r"]
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "image.png" in err, err
+    assert ("not a regular file" if kind != "too-big" else "over the limit") in err

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from ..cli import positive_int, write_json
 from ..data import load_dataset
-from ..features import (DEFAULT_IG_STEPS, METHODS, block_outputs, block_statistics, default_baseline,
-                        explain, image_from_bytes)
+from ..features import (DEFAULT_IG_STEPS, MAX_UPLOAD_BYTES, METHODS, block_outputs, block_statistics,
+                        default_baseline, explain, image_from_bytes)
 from ..models import ConfigError
-from ..train import load_run
+from ..train import load_run, read_run_file
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -19,11 +20,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.block is not None and not 1 <= args.block <= n_blocks:
         raise ConfigError(f"--block must be from 1 to {n_blocks} (this net has {n_blocks} blocks), got {args.block}")
     if args.image:
-        try:
-            with open(args.image, "rb") as f:
-                blob = f.read()
-        except IsADirectoryError:
-            raise ConfigError(f"--image {args.image!r} is a folder, not an image file") from None
+        if os.path.isdir(args.image):
+            raise ConfigError(f"--image {args.image!r} is a folder, not an image file")
+        # A regular file, read with the upload limit (a FIFO or /dev/zero would block or never end).
+        blob = read_run_file(args.image, MAX_UPLOAD_BYTES)
         x, label, source = image_from_bytes(blob, data, invert=args.invert, crop=args.crop).x, None, args.image
     else:
         index = 0 if args.index is None else args.index
