@@ -47,6 +47,10 @@ MAX_IG_STEPS = 1000
 # before the image is decompressed: a small PNG can hold a huge image).
 MAX_UPLOAD_BYTES = 20 * 1024**2
 MAX_UPLOAD_PIXELS = 40_000_000
+# A larger upload is downscaled while it is decoded to at most this many pixels a side (JPEG
+# at 1/2, 1/4 or 1/8 scale by the decoder, then an integer box reduction), so that a photo
+# of 40 megapixels costs tens of MB, not GBs; the nets' inputs are 8 to 32 pixels a side.
+WORK_SIDE = 1024
 # Raw value range of each dataset's pixels before normalisation (load_dataset scales
 # torchvision images to 0..1; scikit-learn's digits count ink in 4x4 cells, 0..16).
 RAW_MAX = {"digits": 16.0}
@@ -373,11 +377,37 @@ def raw_max(data: Dataset) -> float:
     return RAW_MAX.get(data.name, 1.0)
 
 
+def _decode_small(im, side: int):
+    """Decode `im` (opened, not loaded) at most `side` pixels a side: (image, whether it was reduced).
+
+    A JPEG is decoded at 1/2, 1/4 or 1/8 scale by the decoder (Pillow's `draft`: the
+    full-size image is never held); any image still larger is reduced by an integer factor
+    with a box filter (an area average; Pillow premultiplies alpha for it), before any
+    conversion or copy is made.
+    """
+    w, h = im.size
+    if max(w, h) <= side:
+        im.load()
+        return im, False
+    if im.format == "JPEG":
+        scale = side / max(w, h)
+        im.draft(None, (max(math.ceil(w * scale), 1), max(math.ceil(h * scale), 1)))
+    im.load()
+    factor = math.ceil(max(im.size) / side)
+    if factor > 1:
+        try:
+            im = im.reduce(factor)
+        except ValueError:  # modes reduce() does not take (palette, 1-bit, 16-bit): convert first
+            im = im.convert("RGBA").reduce(factor)
+    return im, True
+
+
 def image_from_bytes(blob: bytes, data: Dataset, invert: bool = False, crop: bool = False,
                      max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_UPLOAD_PIXELS) -> UploadedImage:
     """Decode an uploaded image (any format Pillow reads) and convert it to `data`'s input.
 
-    Steps: transparency composited on white, converted to the dataset's channels
+    Steps: an image over WORK_SIDE pixels a side downscaled while decoding (an area
+    average; JPEG by the decoder itself), transparency composited on white, converted to the dataset's channels
     (grayscale or RGB), optionally inverted (digits are white strokes on black) and
     cropped to the strokes, padded to the input's aspect ratio with the border
     colour, resized with a box filter (an area average, how the digits' 8x8 counts
@@ -406,15 +436,17 @@ def image_from_bytes(blob: bytes, data: Dataset, invert: bool = False, crop: boo
     if w * h > max_pixels or w < 1 or h < 1:
         raise UploadError(f"the image is {w}×{h} pixels, over the limit of {max_pixels / 1e6:.0f} megapixels: "
                           f"upload a smaller image")
-    fmt = im.format or "image"
+    fmt, mode = im.format or "image", im.mode
     try:
         im.seek(0)  # animated formats: the first frame
+        im, reduced = _decode_small(im, WORK_SIDE)
         im = ImageOps.exif_transpose(im)
-        im.load()
         rgba = im.convert("RGBA")
     except Exception as e:  # truncated or corrupt data shows up when decoding
         raise UploadError(f"the image is broken and cannot be decoded ({fmt}): {e}") from None
-    steps = [f"{fmt} {w}×{h}, mode {im.mode}"]
+    steps = [f"{fmt} {w}×{h}, mode {mode}"]
+    if reduced:
+        steps.append(f"downscaled while decoding to {im.width}×{im.height} (area average)")
     if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
         steps.append("transparent parts composited on white")
     flat = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

@@ -399,3 +399,67 @@ def test_features_image_flag_reads_regular_files_with_a_limit(tiny_run, tmp_path
     code, err = status["r"]
     assert code == 2 and len(err.strip().splitlines()) == 1 and "image.png" in err, err
     assert ("not a regular file" if kind != "too-big" else "over the limit") in err
+
+
+# --- large uploads are downscaled while decoding ---------------------------------------------------
+
+
+def _encoded(img, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+@pytest.mark.parametrize("crop", [False, True])
+def test_a_large_upload_is_downscaled_while_decoding_and_converts_alike(monkeypatch, fmt, crop):
+    from PIL import Image
+
+    from resnet_viz import features as FT
+
+    digits = data_mod.load_dataset("digits")
+    small = Image.new("L", (32, 32))
+    small.paste(255, (14, 4, 19, 28))  # a white "1" on black
+    big = _encoded(small.resize((3840, 3840), Image.Resampling.NEAREST), fmt,  # the same picture, 14.7 MP
+                   **({"quality": 95} if fmt == "JPEG" else {}))
+    up = FT.image_from_bytes(big, digits, crop=crop)
+    shrunk = next(s for s in up.steps if s.startswith("downscaled while decoding"))
+    side = max(int(v) for v in shrunk.split(" to ")[1].split(" ")[0].split("×"))
+    assert side <= FT.WORK_SIDE and up.steps[0].startswith(f"{fmt} 3840×3840")
+    # The same conversion at full resolution (the old path), and from the 32×32 original.
+    monkeypatch.setattr(FT, "WORK_SIDE", 10**6)
+    full = FT.image_from_bytes(big, digits, crop=crop)
+    assert not any(s.startswith("downscaled") for s in full.steps)
+    assert up.raw.shape == full.raw.shape == (1, 8, 8)
+    assert np.abs(up.raw - full.raw).max() < 0.5  # of 16 (ink counts)
+    if not crop:  # (cropping centres the strokes, to the pixel of each resolution)
+        ref = FT.image_from_bytes(_encoded(small, "PNG"), digits)
+        assert np.abs(up.raw - ref.raw).max() < 0.5
+
+
+def test_a_downscaled_jpeg_keeps_its_exif_orientation():
+    from PIL import Image
+
+    from resnet_viz.features import image_from_bytes
+
+    digits = data_mod.load_dataset("digits")
+    img = Image.new("RGB", (3000, 2000), (255, 255, 255))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° when shown
+    up = image_from_bytes(_encoded(img, "JPEG", exif=exif.tobytes()), digits)
+    h, w = up.original.shape[:2]
+    assert h > w  # portrait after the EXIF rotation, as a viewer shows it
+
+
+def test_a_palette_upload_with_transparency_is_downscaled():
+    from PIL import Image
+
+    from resnet_viz.features import image_from_bytes
+
+    digits = data_mod.load_dataset("digits")
+    img = Image.new("P", (2048, 2048), 0)
+    img.putpalette([255, 255, 255, 0, 0, 0] + [0] * 762)  # 0: (transparent) ground, 1: black ink
+    img.paste(1, (900, 300, 1150, 1750))
+    up = image_from_bytes(_encoded(img, "PNG", transparency=0), digits, invert=True, crop=True)
+    assert any(s.startswith("downscaled while decoding") for s in up.steps)
+    assert up.raw.max() > 8  # the stroke survives: black ink on a transparent (white) ground, inverted
