@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from resnet_viz.assets import load_shipped_pairs
 from resnet_viz.data import DatasetError
 from resnet_viz.models import ConfigError, NetConfig
 from resnet_viz.store import RunStore, run_key
@@ -98,10 +99,15 @@ def default_pair() -> Pair:
 def run_store() -> RunStore:
     """The server-wide store of trained runs (bounded by $RESNET_VIZ_MAX_RUNS, default 24).
 
-    On creation it starts training the default pair in the background (unless
-    $RESNET_VIZ_WARM is 0), so that the first view a lecturer opens is ready sooner.
+    On creation it loads the default pair's shipped runs (`assets/default_runs`, see
+    `resnet_viz.assets`) when their configs equal the default pair's exactly, so the first
+    figures are there at once; a run missing, corrupt or trained for another default is
+    trained instead: in the background (unless $RESNET_VIZ_WARM is 0), so that the first
+    view a lecturer opens is ready sooner.
     """
     store = RunStore(max_runs=int(os.environ.get("RESNET_VIZ_MAX_RUNS", "24")))
+    for run in load_shipped_pairs(list(default_pair().configs)):
+        store.put(run)
     if os.environ.get("RESNET_VIZ_WARM", "1") != "0":
         store.warm(list(default_pair().configs))
     return store
