@@ -73,6 +73,7 @@ def child(path: str) -> None:
 
 
 def main() -> None:
+    """Make each image, measure its conversion in a fresh child process, print one line per case."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--megapixels", type=float, default=39.9)
     ap.add_argument("--cases", default="jpeg,png,png-rgb")

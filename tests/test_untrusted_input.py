@@ -34,6 +34,7 @@ EVIL = "**B**[click me](http://x) ![i](http://y)"
 
 @pytest.fixture(autouse=True)
 def one_thread():
+    """Small nets: one thread, so as not to fight other work for 2 cores."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -167,6 +168,7 @@ def test_text_from_a_link_shows_as_plain_text_in_the_error_box(seeded_store):
 
 @pytest.fixture
 def empty_cache(monkeypatch):
+    """An empty dataset cache for the test; yields the list of real local loads made."""
     monkeypatch.setattr(data_mod, "_CACHE", OrderedDict())
     calls = []
     real = data_mod.load_local
@@ -222,6 +224,7 @@ def cli(*args) -> tuple[int, str]:
 
 
 def assert_one_line_exit_2(args, *words) -> str:
+    """The CLI exits 2 with one line on stderr holding every word; returns that line."""
     status, err = cli(*args)
     assert status == 2, (args, status, err)
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
@@ -241,6 +244,7 @@ def tiny_run(tmp_path_factory):
 
 
 def copy_run(tiny_run, tmp_path, name="run"):
+    """A copy of the tiny run folder to damage."""
     target = tmp_path / name
     shutil.copytree(tiny_run, target)
     return target
