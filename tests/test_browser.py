@@ -68,7 +68,7 @@ def test_build_train(browser_page):
     sidebar = page.locator('[data-testid="stSidebar"]')
     depth = sidebar.get_by_role("spinbutton", name="Blocks (depth)")
     depth.fill("3")
-    sidebar.get_by_role("spinbutton", name="Epochs").fill("1")
+    sidebar.get_by_role("spinbutton", name="Epochs", exact=True).fill("1")
     sidebar.get_by_role("button", name="Train plain + residual").click()
     wait_idle(page)
     assert_healthy(page, 3)
