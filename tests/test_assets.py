@@ -153,3 +153,16 @@ def test_thin_trajectory_keeps_the_first_and_last_checkpoints(tiny):
     assert thin.trajectory.shape[0] == len(thin.history.checkpoint_steps) == len(range(0, n, 2)) + ((n - 1) % 2)
     assert torch.equal(thin.trajectory[-1], run.trajectory[-1])
     assert run.trajectory.shape[0] == n  # the original is left as it was
+
+
+def test_the_path_view_draws_from_the_shipped_checkpoints(monkeypatch):
+    """Li et al.'s optimisation path (Landscape page, Trajectory) works on the thinned trajectory."""
+    from resnet_viz import landscape as L
+
+    monkeypatch.delenv("RESNET_VIZ_DEFAULT_RUNS", raising=False)
+    data = load_dataset("digits")
+    for run in assets.load_shipped_pairs(assets.default_pair_configs()):
+        tr = L.trajectory(run.model, run.trajectory, data.x_train, data.y_train,
+                          steps=run.history.checkpoint_steps, grid=3, samples=64)
+        assert len(tr.coords) == len(tr.steps) == run.trajectory.shape[0]
+        assert tr.explained_variance.sum() > 0.5
