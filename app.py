@@ -2,9 +2,6 @@
 
 import streamlit as st
 
-from ui.common import PAIR_SLOT
-from ui.figures import PRESENTER_CSS
-
 st.set_page_config(page_title="ResNet Lab", page_icon=":material/layers:", layout="wide")
 
 page = st.navigation([  # in lecture order
@@ -15,6 +12,12 @@ page = st.navigation([  # in lecture order
     st.Page("pages/ensemble.py", title="Unrolled ensemble", icon=":material/account_tree:"),
     st.Page("pages/features.py", title="Feature maps", icon=":material/visibility:"),
 ])
+# Import the pages' glue only after st.navigation has run: importing `ui` before it, on a fresh
+# server, would meet ui/__init__'s legacy-pages guard, which reruns the script mid-import (and
+# concurrent sessions then see a half-imported package: KeyError 'ui').
+from ui.common import PAIR_SLOT  # noqa: E402
+from ui.figures import PRESENTER_CSS  # noqa: E402
+
 # Presenter mode (large fonts, plain and residual still side by side) is a lab-wide switch; a link can turn it on.
 if "presenter" not in st.session_state and st.query_params.get("presenter") == "1":
     st.session_state["presenter"] = True
