@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="ResNet Lab", page_icon=":material/layers:", layout="wide")
+# An emoji favicon is drawn as inline SVG; a ":material/...:" one would be fetched from a font CDN.
+st.set_page_config(page_title="ResNet Lab", page_icon="🧱", layout="wide")
 
 page = st.navigation([  # in lecture order
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),

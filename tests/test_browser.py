@@ -192,3 +192,15 @@ def test_pair_picker_in_one_place(browser_page, path):
     labels = page.locator('[data-testid="stSidebarUserContent"] [data-testid="stWidgetLabel"]')
     texts = [t.strip() for t in labels.all_inner_texts() if t.strip()]
     assert texts[:2] == ["Presenter mode", "Trained pair"], texts
+
+
+def test_nothing_is_fetched_from_outside_the_server(browser_page):
+    # Offline for real: the favicon, fonts and icons all come from the app's own server (or inline data).
+    page = browser_page
+    seen = []
+    page.on("request", lambda r: seen.append(r.url))
+    open_page(page, "build_train")
+    favicon = page.eval_on_selector("link[rel='shortcut icon']", "e => e.href")
+    assert favicon.startswith(("data:", page.base_url)), favicon
+    outside = [u for u in seen if not u.startswith((page.base_url, "data:", "blob:"))]
+    assert not outside, outside
