@@ -173,10 +173,11 @@ def path_length_figure(result: PathGradientResult) -> go.Figure:
                          hovertemplate="length %{x}: %{y:.2e}<extra></extra>"), 1, 3)
     a, b = result.effective
     fig.add_vrect(x0=a - 0.5, x1=b + 0.5, fillcolor="#ffd92f", opacity=0.3, line_width=0, row=1, col=3, layer="below",
-                  annotation_text=f"90 %: lengths {a}-{b}", annotation_position="top left")
+                  annotation_text=f"90 %: lengths {a}-{b}", annotation_position="top left",
+                  annotation_bgcolor="rgba(255,255,255,0.85)")
     # The typical path length n/2: Veit's effective paths lie well below it.
     fig.add_vline(x=n / 2, line=dict(color="gray", dash="dot"), row=1, col=3,
-                  annotation_text="n/2", annotation_position="top right")
+                  annotation_text="n/2", annotation_position="bottom right")  # below the window's label
     style(fig, None, height=360)
     log_axis(fig, "y", row=1, col=2)
     for col in (1, 2, 3):
