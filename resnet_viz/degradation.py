@@ -267,7 +267,8 @@ class DegradationResult:
     def to_dict(self) -> dict:
         """The CLI's JSON: settings, one row per net, the summary and the caption."""
         return {"settings": self.settings.to_dict(), "net": self.base.to_dict(), "train": self.train.to_dict(),
-                "runs": [r.to_dict() for r in self.runs], "summary": self.summary(),
+                "runs": [{**r.to_dict(), "barely_trained": r.barely_trained(self.base.classes)} for r in self.runs],
+                "summary": self.summary(),
                 "degradation_shown": self.degradation_shown, "caption": self.caption()}
 
 

@@ -214,7 +214,9 @@ def test_cli_writes_one_row_per_net(tmp_path):
     rows = d["runs"]
     assert [(r["depth"], r["skip"], r["seed"]) for r in rows] == [(3, False, 4), (3, True, 4), (6, False, 4), (6, True, 4)]
     for r in rows:
-        assert set(r) >= {"depth", "skip", "seed", "train_loss", "test_accuracy", "failed_to_train", "curve"}
+        assert set(r) >= {"depth", "skip", "seed", "train_loss", "test_accuracy", "failed_to_train", "barely_trained",
+                          "curve"}
+        assert r["barely_trained"] == (not r["failed_to_train"] and r["test_accuracy"] < 0.55)
         assert len(r["curve"]) == 2 * math.ceil(1437 / 64) and isinstance(r["failed_to_train"], bool)
         assert r["train_loss"] == pytest.approx(r["epoch_train_loss"][-1])
     assert d["settings"]["depths"] == [3, 6] and isinstance(d["caption"], str)
