@@ -1,6 +1,12 @@
 """ResNet Lab: `streamlit run app.py`. Page config and navigation only."""
 
+from pathlib import Path
+
 import streamlit as st
+
+# app.py imports nothing from ui/ or resnet_viz/: a first import of the heavy glue in every session's
+# first run at once, on a fresh server, can be cut by a rerun and leave the other sessions a
+# half-imported package (KeyError 'ui', seen in the load test). The pages import it themselves.
 
 # An emoji favicon is drawn as inline SVG; a ":material/...:" one would be fetched from a font CDN.
 st.set_page_config(page_title="ResNet Lab", page_icon="🧱", layout="wide")
@@ -13,19 +19,13 @@ page = st.navigation([  # in lecture order
     st.Page("pages/ensemble.py", title="Unrolled ensemble", icon=":material/account_tree:"),
     st.Page("pages/features.py", title="Feature maps", icon=":material/visibility:"),
 ])
-# Import the pages' glue only after st.navigation has run: importing `ui` before it, on a fresh
-# server, would meet ui/__init__'s legacy-pages guard, which reruns the script mid-import (and
-# concurrent sessions then see a half-imported package: KeyError 'ui').
-from ui.common import PAIR_SLOT  # noqa: E402
-from ui.figures import PRESENTER_CSS  # noqa: E402
-
 # Presenter mode (large fonts, plain and residual still side by side) is a lab-wide switch; a link can turn it on.
 if "presenter" not in st.session_state and st.query_params.get("presenter") == "1":
     st.session_state["presenter"] = True
 st.sidebar.toggle("Presenter mode", key="presenter", help="Large fonts for a projector; plain and residual stay "
                   "side by side.")
 if st.session_state.get("presenter"):
-    st.html(PRESENTER_CSS)
+    st.html("<style>" + (Path(__file__).parent / "assets" / "presenter.css").read_text() + "</style>")
 # Every page's trained-pair picker goes here, under the presenter switch (ui.common.pick_pair).
-st.session_state[PAIR_SLOT] = st.sidebar.container()
+st.session_state["_pair_slot"] = st.sidebar.container()  # ui.common.PAIR_SLOT
 page.run()

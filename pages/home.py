@@ -4,7 +4,7 @@ import os
 
 import streamlit as st
 
-import ui  # noqa: F401  (runs the page through app.py's navigation, see ui/__init__.py)
+import ui.legacy_guard  # noqa: F401  (runs the page through app.py's navigation)
 from resnet_viz.presets import PRESETS
 from ui.common import apply_preset
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from . import legacy_guard  # noqa: F401  (a deep link on a fresh server goes through app.py first)
 from resnet_viz.assets import load_shipped_pairs
 from resnet_viz.data import DatasetError
 from resnet_viz.models import ConfigError, NetConfig

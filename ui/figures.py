@@ -10,21 +10,6 @@ import streamlit as st
 from resnet_viz.report import figure_html
 
 
-# Presenter mode's page style (app.py injects it): the root font scales every rem-sized text;
-# labels (widgets, pages, metrics) and body text grow a little more. Metric values keep their own
-# large size (a blanket rule on markdown paragraphs used to shrink them to body size), captions grow,
-# and labels Streamlit truncates with an ellipsis (page links, checkbox and metric labels) wrap
-# instead. A number never wraps: it shrinks with the window (down to 1.6rem) so three fit in half a page.
-PRESENTER_CSS = """<style>
-html { font-size: 21px; }
-.stMainBlockContainer { max-width: 100%; padding-left: 2rem; padding-right: 2rem; }
-[data-testid='stMarkdownContainer'] :is(p, li):not([data-testid='stMetricValue'] *) { font-size: 1.05rem; }
-[data-testid='stMarkdown'] [data-testid='stMarkdownContainer'] :is(p, li) { font-size: 1.15rem; }
-[data-testid='stCaptionContainer'] { font-size: 1rem; }
-:is(.stMarkdownEllipsis, .stMarkdownEllipsis *, [data-testid='stSidebarNavLink'] span):not([data-testid='stMetricValue'] *) {
-  white-space: normal !important; overflow: visible !important; text-overflow: clip !important; }
-[data-testid='stMetricValue'], [data-testid='stMetricValue'] * { font-size: clamp(1.6rem, 3.2vw, 2.6rem); }
-</style>"""
 PRESENTER_FONT = 20  # plotly base font in presenter mode; titles and subplot titles a little larger
 TITLE_CHARS = 40  # a chart title longer than this is wrapped in presenter mode (half a page holds about 40)
 
