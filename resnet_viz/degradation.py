@@ -441,6 +441,16 @@ def _span(v: float) -> str:
     return f"a factor {10 ** v:.3g}" if v < 1 else f"{v:.1f} orders of magnitude"
 
 
+def rank_runs(runs: dict) -> list[str]:
+    """The labels of `runs` from best to worst: nets that trained by final training loss
+    (eval mode; a missing loss last), then those that failed to train."""
+    def key(label):
+        loss = runs[label].history.train_loss
+        return runs[label].failure is not None, loss if math.isfinite(loss) else math.inf
+
+    return sorted(runs, key=key)
+
+
 def runs_findings(runs: dict) -> str:
     """What several trained nets' own numbers show: ranked by final training loss (eval mode,
     whole train set), nets that failed to train named with the reason, and the spread of their
@@ -449,8 +459,8 @@ def runs_findings(runs: dict) -> str:
     Used by comparisons of more than a pair (shortcut scale λ, activation placement; He et al.
     2016b), so that their captions state only what this run measured.
     """
-    ranked = sorted(runs.items(), key=lambda kv: (kv[1].failure is not None, kv[1].history.train_loss
-                                                   if math.isfinite(kv[1].history.train_loss) else math.inf))
+    ranked = [(k, runs[k]) for k in rank_runs(runs)]
+
     def final(run) -> str:
         loss = run.history.train_loss
         text = f"{loss:.3g}" if math.isfinite(loss) else "no final loss"

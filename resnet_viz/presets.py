@@ -20,11 +20,10 @@ from typing import Callable
 
 import numpy as np
 
+from .degradation import Progress  # progress(fraction done 0..1, what is being computed)
 from .models import NetConfig
 from .report import Section
 from .train import Run, TrainConfig, net_config_for, train
-
-Progress = Callable[[float, str], None]  # progress(fraction done 0..1, what is being computed)
 
 
 @dataclass(frozen=True)
@@ -465,7 +464,7 @@ def _scale_sweep(depths, seeds: int, points: int, width: int) -> dict[str, dict]
 
 
 def _scale_sections(preset: Preset, progress: Progress | None) -> list[Section]:
-    from .degradation import runs_findings
+    from .degradation import rank_runs, runs_findings
     from . import shattering as sh
     from .plots import training as P
     from .plots.common import PLAIN_COLOR
@@ -483,8 +482,7 @@ def _scale_sections(preset: Preset, progress: Progress | None) -> list[Section]:
     steps.finish()
     colors = {"plain": PLAIN_COLOR, **{f"λ = {lam:g}": SCALE_COLORS[lam] for lam in SCALES}}
     fig = recolor(P.loss_curves(runs), colors)  # cuts an exploding run's spike off at the top, and names it
-    best = min(runs, key=lambda k: (runs[k].failure is not None, runs[k].history.train_loss
-                                     if math.isfinite(runs[k].history.train_loss) else math.inf))
+    best = rank_runs(runs)[0]
     failed = [k for k, r in runs.items() if r.failure]
     verdict = (f"Here {best} ends with the lowest training loss"
                + (f", and {', '.join(failed)} failed to train." if failed else "; no net failed to train."))
