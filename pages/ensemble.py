@@ -36,7 +36,7 @@ def cached_lesion(net_json: str, train_json: str, samples: int, seed: int, max_k
                   include_downsampling: bool, _progress=None) -> E.LesionResult:
     """Single-block deletion, k-deletion sweep and block swaps of one run (Veit §4.1-4.2)."""
     return E.lesion_study(_run(net_json, train_json), samples=samples, seed=seed, max_k=max_k,
-                          include_downsampling=include_downsampling, callback=_progress)
+                          include_downsampling=include_downsampling, progress=_progress)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -44,7 +44,7 @@ def cached_paths(net_json: str, train_json: str, samples: int, seed: int, batch:
                  _progress=None) -> E.PathGradientResult:
     """Gradient magnitude by path length of one residual run (Veit §4.3)."""
     return E.path_gradient_study(_run(net_json, train_json), samples=samples, seed=seed, batch=batch,
-                                 callback=_progress)
+                                 progress=_progress)
 
 
 # --- page ------------------------------------------------------------------------------------

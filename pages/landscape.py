@@ -46,12 +46,13 @@ def _train_data(run):
 
 @st.cache_data(max_entries=48, show_spinner=False)
 def cached_surface(net_json: str, train_json: str, grid: int, span: float, samples: int, seed: int,
-                   normalization: str, bias_bn: bool, _progress=None) -> L.Surface:
+                   normalization: str, bias_bn: bool, _progress=None, _preview=None) -> L.Surface:
     """The 2-D plane of one run (same seed -> same directions for both twins)."""
     run = _run(net_json, train_json)
     x, y = _train_data(run)
     return L.plane(run.model, x, y, grid=grid, span=span, samples=samples, seed=seed,
-                   normalization=normalization, include_bias_bn=bias_bn, callback=_progress)
+                   normalization=normalization, include_bias_bn=bias_bn, progress=_progress,
+                   preview=_preview)
 
 
 @st.cache_data(max_entries=24, show_spinner=False)
@@ -102,7 +103,7 @@ def cached_curvature_map(net_json: str, train_json: str, grid: int, span: float,
     x, y = _train_data(run)
     return L.curvature_map(run.model, x, y, grid=grid, span=span, samples=samples, seed=seed,
                            normalization=normalization, include_bias_bn=bias_bn, params=params,
-                           max_iterations=max_iterations, callback=_progress)
+                           max_iterations=max_iterations, progress=_progress)
 
 
 # --- page --------------------------------------------------------------------------
@@ -134,16 +135,18 @@ def compute_surfaces(runs: dict, s: dict, preview: bool) -> dict[str, L.Surface]
     holders = {label: col.empty() for label, col in zip(runs, cols)}
     out = {}
     for k, (label, run) in enumerate(runs.items()):
-        def cb(p, k=k, label=label):
+        def cb(fraction, message, k=k, label=label):
             with live_output():
-                bar.progress(min((k + p.done / p.total) / len(runs), 1.0),
-                             text=f"{label} net: {p.done}/{p.total} grid points")
-                if preview and p.level_complete and not p.surface.complete:
-                    fig = P.contour_figure(p.surface, label, height=380)
-                    holders[label].plotly_chart(fig, key=f"preview_{label}_{p.done}")
+                bar.progress(min((k + fraction) / len(runs), 1.0), text=f"{label} net: {message}")
+
+        def pv(partial, label=label):
+            if preview and not partial.complete:
+                with live_output():
+                    fig = P.contour_figure(partial, label, height=380)
+                    holders[label].plotly_chart(fig, key=f"preview_{label}_{int(partial.evaluated.sum())}")
 
         out[label] = cached_surface(run.net.to_json(), run.train.to_json(), s["grid"], s["span"], s["samples"],
-                                    s["seed"], s["normalization"], s["bias_bn"], _progress=cb)
+                                    s["seed"], s["normalization"], s["bias_bn"], _progress=cb, _preview=pv)
     bar.empty()
     for h in holders.values():
         h.empty()
@@ -199,9 +202,9 @@ def curvature_section(runs: dict, s: dict) -> None:
     bar = st.progress(0.0, text="Hessian maps …")
     maps = {}
     for k, (label, run) in enumerate(runs.items()):
-        def cb(done, total, k=k, label=label):
+        def cb(fraction, message, k=k, label=label):
             with live_output():
-                bar.progress(min((k + done / total) / len(runs), 1.0), text=f"{label} net: {done}/{total} points")
+                bar.progress(min((k + fraction) / len(runs), 1.0), text=f"{label} net: {message}")
 
         maps[label] = cached_curvature_map(run.net.to_json(), run.train.to_json(), grid, s["span"], s["samples"],
                                            s["seed"], s["normalization"], s["bias_bn"], params, max_it,

@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, replace
-from typing import Callable
 
 import numpy as np
 
 from .models import ConfigError, NetConfig
-from .train import Progress as StepProgress, TrainConfig, chance_accuracy, train, training_failure
+from .progress import Progress, notify, part
+from .train import TrainConfig, chance_accuracy, train, training_failure
 
-Progress = Callable[[float, str], None]  # progress(fraction done 0..1, what is being computed)
 
 DEPTH_CHOICES = (3, 6, 9, 12, 15, 18, 27, 36)
 MAX_SEEDS = 10
@@ -294,20 +293,15 @@ def degradation_study(base: NetConfig, train_cfg: TrainConfig, settings: Degrada
     for i, net in enumerate(nets):
         label = f"{i + 1}/{len(nets)}: {net.name.split()[0]} net, {net.depth} blocks, seed {net.seed}"
 
-        def step(p: StepProgress, i=i, label=label) -> None:
-            if progress is not None and (p.step % 10 == 0 or p.step == p.total_steps):
-                progress((cost[i] + p.fraction * (cost[i + 1] - cost[i])) / cost[-1], f"training {label}")
-
-        if progress is not None:
-            progress(cost[i] / cost[-1], f"training {label}")
-        run = train(net, replace(cfg, seed=net.seed), data=data, callback=step)
+        notify(progress, cost[i] / cost[-1], f"training {label}")
+        run = train(net, replace(cfg, seed=net.seed), data=data,
+                    progress=part(progress, cost[i] / cost[-1], cost[i + 1] / cost[-1], f"training {label}"))
         h = run.history
         runs.append(DegradationRun(
             net.depth, net.layer_count, net.skip, net.seed, h.train_loss, h.test_accuracy,
             training_failure(h, net.classes), math.ceil(len(data.x_train) / cfg.batch_size),
             tuple(h.step_loss), tuple(h.epoch_train_loss), tuple(1 - a for a in h.epoch_test_accuracy)))
-    if progress is not None:
-        progress(1.0, "done")
+    notify(progress, 1.0, "done")
     return DegradationResult(settings, base.replace(width=settings.width), cfg, runs)
 
 

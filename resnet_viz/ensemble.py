@@ -29,7 +29,7 @@ import itertools
 import math
 import random
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -37,8 +37,8 @@ from torch import nn
 
 from .data import DatasetError, load_dataset
 from .models import ConfigError
+from .progress import Progress, notify, part
 
-Callback = Callable[[float, str], None]
 
 MIN_BLOCKS = 2  # one block unrolls into two paths: nothing to see
 MAX_DIAGRAM_BLOCKS = 6  # 64 lanes is the most a drawing stays readable with
@@ -161,11 +161,6 @@ def _device(model: nn.Module) -> torch.device:
     return p.device if p is not None else torch.device("cpu")
 
 
-def _notify(callback: Callback | None, fraction: float, message: str) -> None:
-    if callback is not None:
-        callback(min(max(fraction, 0.0), 1.0), message)
-
-
 # --- running a plan of blocks --------------------------------------------------------
 #
 # A plan lists what runs at each position: entry i >= 0 runs block i intact, entry
@@ -226,7 +221,7 @@ class _PlanEvaluator:
         per_example = 4 * widest * (n + 1)
         self.chunk = max(1, min(len(x), _ACTIVATION_BUDGET_BYTES // max(per_example, 1)))
 
-    def accuracies(self, plans: Sequence[tuple[int, ...]], callback: Callback | None = None,
+    def accuracies(self, plans: Sequence[tuple[int, ...]], progress: Progress | None = None,
                    label: str = "") -> dict[tuple[int, ...], float]:
         unique = sorted(set(plans))
         correct = {p: 0 for p in unique}
@@ -249,7 +244,7 @@ class _PlanEvaluator:
                     correct[plan] += int((self.net.head(stack[-1]).argmax(1) == yb).sum())
                     done += 1
                     if done % 4 == 0 or done == total:
-                        _notify(callback, done / total, label)
+                        notify(progress, done / total, label)
         return {p: c / len(self.x) for p, c in correct.items()}
 
 
@@ -312,7 +307,7 @@ class KSweep:
 
 def k_deletion_sweep(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, samples: int = DEFAULT_SAMPLES,
                      seed: int = 0, max_k: int | None = None, include_downsampling: bool = False,
-                     callback: Callback | None = None) -> KSweep:
+                     progress: Progress | None = None) -> KSweep:
     """Accuracy after deleting k blocks at once, for k = 0..max_k (Veit §4.2, Fig. 3b).
 
     For each k, every subset of k blocks is evaluated when there are at most `samples`
@@ -330,7 +325,7 @@ def k_deletion_sweep(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, samp
     rng = random.Random(seed)
     per_k = [_subsets(pool, k, samples, rng) for k in range(max_k + 1)]
     plans = [deletion_plan(n, s) for subs, _ in per_k for s in subs]
-    acc = _PlanEvaluator(_eval_copy(model), x, y).accuracies(plans, callback, "deleting k blocks")
+    acc = _PlanEvaluator(_eval_copy(model), x, y).accuracies(plans, progress, "deleting k blocks")
     out = KSweep([], [], [], [], [], [], [], [], pool)
     for k, (subs, full) in enumerate(per_k):
         a = torch.tensor([acc[deletion_plan(n, s)] for s in subs], dtype=torch.float64)
@@ -389,7 +384,7 @@ class ReorderSweep:
 
 
 def reorder_sweep(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, samples: int = DEFAULT_REORDER_SAMPLES,
-                  max_swaps: int | None = None, seed: int = 0, callback: Callback | None = None) -> ReorderSweep:
+                  max_swaps: int | None = None, seed: int = 0, progress: Progress | None = None) -> ReorderSweep:
     """Accuracy after s random swaps of same-shape blocks, s = 0..max_swaps (Veit §4.2, Fig. 3c).
 
     Each swap exchanges two blocks of one group of equal input/output shapes (so the
@@ -412,7 +407,7 @@ def reorder_sweep(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, samples
                 a, b = rng.sample(g, 2)
                 order[a], order[b] = order[b], order[a]
             records.append((s, tuple(order)))
-    acc = _PlanEvaluator(_eval_copy(model), x, y).accuracies([o for _, o in records], callback, "reordering blocks")
+    acc = _PlanEvaluator(_eval_copy(model), x, y).accuracies([o for _, o in records], progress, "reordering blocks")
     out = ReorderSweep([], [], [], [], [], [])
     for s, o in records:
         out.swaps.append(s)
@@ -459,7 +454,7 @@ class LesionResult:
 def lesion_study(run, *, samples: int = DEFAULT_SAMPLES, seed: int = 0, max_k: int | None = None,
                  include_downsampling: bool = False, reorder: bool = True,
                  reorder_samples: int = DEFAULT_REORDER_SAMPLES, max_examples: int | None = DEFAULT_MAX_EXAMPLES,
-                 callback: Callback | None = None) -> LesionResult:
+                 progress: Progress | None = None) -> LesionResult:
     """Veit's lesion experiments on a trained run, on the test split of its dataset.
 
     Intact accuracy, accuracy after deleting each single block, the k-deletion sweep
@@ -469,7 +464,7 @@ def lesion_study(run, *, samples: int = DEFAULT_SAMPLES, seed: int = 0, max_k: i
     model = run.model
     n = check_net(model)
     x, y = evaluation_data(run, max_examples)
-    _notify(callback, 0.0, "deleting single blocks")
+    notify(progress, 0.0, "deleting single blocks")
     net = _eval_copy(model)
     ev = _PlanEvaluator(net, x, y)
     plans = [deletion_plan(n, [])] + [deletion_plan(n, [i]) for i in range(n)]
@@ -482,12 +477,12 @@ def lesion_study(run, *, samples: int = DEFAULT_SAMPLES, seed: int = 0, max_k: i
     share = 0.75 if reorder else 1.0
     result.k_sweep = k_deletion_sweep(
         net, x, y, samples=samples, seed=seed, max_k=max_k, include_downsampling=include_downsampling,
-        callback=None if callback is None else (lambda f, m: callback(f * share, m)))
+        progress=part(progress, 0.0, share))
     if reorder and swap_groups(net, x):
         result.reorder = reorder_sweep(
             net, x, y, samples=reorder_samples, seed=seed,
-            callback=None if callback is None else (lambda f, m: callback(share + f * (1 - share), m)))
-    _notify(callback, 1.0, "done")
+            progress=part(progress, share, 1.0))
+    notify(progress, 1.0, "done")
     return result
 
 
@@ -538,7 +533,7 @@ class _PathBackward:
         (g,) = torch.autograd.grad(s, xi, g, retain_graph=True)
         return g
 
-    def gradients(self, subsets: Sequence[frozenset[int]], callback: Callback | None = None):
+    def gradients(self, subsets: Sequence[frozenset[int]], progress: Progress | None = None):
         """Yield (subset, gradient at the first block's input) for each subset of branch blocks."""
         n = len(self.blocks)
         keyed = sorted(((tuple(int(i in S) for i in reversed(range(n))), S) for S in subsets),
@@ -554,7 +549,7 @@ class _PathBackward:
                 stack.append(self.step(n - 1 - j, stack[-1], bool(key[j])))
             prev = key
             if done % 4 == 0 or done == len(keyed):
-                _notify(callback, done / len(keyed), "gradient by path length")
+                notify(progress, done / len(keyed), "gradient by path length")
             yield S, stack[-1]
 
 
@@ -600,7 +595,7 @@ class PathGradientResult:
 
 
 def gradient_by_path_length(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, samples: int = DEFAULT_SAMPLES,
-                            seed: int = 0, max_k: int | None = None, callback: Callback | None = None
+                            seed: int = 0, max_k: int | None = None, progress: Progress | None = None
                             ) -> PathGradientResult:
     """g(k) and C(n, k)·g(k) for path lengths k = 0..max_k (Veit §4.3, Fig. 6).
 
@@ -625,7 +620,7 @@ def gradient_by_path_length(model: nn.Module, x: torch.Tensor, y: torch.Tensor, 
     def mean_norm(g: torch.Tensor) -> float:
         return float(g.reshape(len(g), -1).norm(dim=1).mean())
 
-    for S, g in bw.gradients([frozenset(s) for subs in per_k for s in subs], callback):
+    for S, g in bw.gradients([frozenset(s) for subs in per_k for s in subs], progress):
         norms[S] = mean_norm(g)
     with torch.enable_grad():  # the intact gradient, by ordinary autograd, for reference
         h0 = net.stem(x.to(_device(net))).detach().requires_grad_(True)
@@ -648,13 +643,13 @@ def gradient_by_path_length(model: nn.Module, x: torch.Tensor, y: torch.Tensor, 
 
 
 def path_gradient_study(run, *, samples: int = DEFAULT_SAMPLES, seed: int = 0, max_k: int | None = None,
-                        batch: int = DEFAULT_GRADIENT_BATCH, callback: Callback | None = None) -> PathGradientResult:
+                        batch: int = DEFAULT_GRADIENT_BATCH, progress: Progress | None = None) -> PathGradientResult:
     """`gradient_by_path_length` on the first `batch` test examples of a trained run."""
     check_net(run.model, classifier=True)
     if not isinstance(batch, int) or batch < 1:
         raise ConfigError(f"batch must be a positive integer, got {batch!r}")
     x, y = evaluation_data(run, batch)
-    return gradient_by_path_length(run.model, x, y, samples=samples, seed=seed, max_k=max_k, callback=callback)
+    return gradient_by_path_length(run.model, x, y, samples=samples, seed=seed, max_k=max_k, progress=progress)
 
 
 # --- captions computed from the results (what this run shows, in Veit's terms) ------------------

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .models import ConfigError
+from .progress import Progress, notify
 
 NORMALIZATIONS = ("filter", "layer", "none")
 MAX_GRID = 101  # points per axis; Li use 51
@@ -262,17 +263,6 @@ class Surface:
         return d
 
 
-@dataclass
-class SurfaceProgress:
-    """What a surface callback receives: points done, total, the partial surface, and
-    whether a refinement level has just been completed (a good moment to redraw)."""
-
-    done: int
-    total: int
-    surface: Surface
-    level_complete: bool
-
-
 # --- the evaluator ------------------------------------------------------------------
 
 
@@ -335,7 +325,7 @@ def _check_classifier(model: nn.Module) -> None:
 def surface(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, grid: int = 21, span: float = 1.0,
             dim: int = 2, samples: int | None = 512, seed: int = 0, normalization: str = "filter",
             include_bias_bn: bool = False, directions: Sequence[Sequence[torch.Tensor]] | None = None,
-            device=None, callback: Callable[[SurfaceProgress], None] | None = None,
+            device=None, progress: Progress | None = None, preview: Callable[[Surface], None] | None = None,
             chunk: int = DEFAULT_CHUNK) -> Surface:
     """Loss and accuracy on a 1-D line (dim=1) or 2-D plane around θ* (Li et al. 2018, Fig. 1, 5).
 
@@ -345,7 +335,9 @@ def surface(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, grid: int = 2
     unless `directions` gives them (per-parameter tensor lists, used as they are).
     Evaluated in eval mode on a fixed subset of `samples` examples of (x, y)
     (`evaluation_subset`). Points are computed coarse to fine (`coarse_to_fine_order`);
-    `callback` gets a `SurfaceProgress` after every few points and after each level.
+    `progress(fraction, message)` is called every few points; `preview(partial surface)`
+    after each completed level (a coarse regular subgrid, `Surface.subgrid`: a good
+    moment to redraw).
     The caller's model is not modified (a private copy is used).
     """
     if dim not in (1, 2):
@@ -383,10 +375,10 @@ def surface(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, grid: int = 2
             l_val, a_val = fm.loss_acc(xs, ys, chunk)
             loss[idx], acc[idx], evaluated[idx] = l_val, a_val, True
             done += 1
-            if callback is not None and k + 1 < len(level) and done % report_every == 0:
-                callback(SurfaceProgress(done, total, result, False))
-        if callback is not None:
-            callback(SurfaceProgress(done, total, result, True))
+            if done % report_every == 0 or done == total:
+                notify(progress, done / total, f"{done}/{total} grid points")
+        if preview is not None:
+            preview(result)
     return result
 
 
@@ -500,7 +492,7 @@ def pca_directions(trajectory: torch.Tensor) -> tuple[torch.Tensor, np.ndarray, 
 def trajectory(model: nn.Module, snapshots: torch.Tensor, x: torch.Tensor, y: torch.Tensor, *,
                steps: Sequence[int] | None = None, grid: int = 21, samples: int | None = 512,
                margin: float = 0.25, device=None,
-               callback: Callable[[SurfaceProgress], None] | None = None) -> Trajectory:
+               progress: Progress | None = None) -> Trajectory:
     """The optimisation path over the loss contour of its own PCA plane (Li et al. 2018 §7).
 
     `snapshots` holds flattened `model.parameters()` at the checkpoints (last row = the
@@ -519,7 +511,7 @@ def trajectory(model: nn.Module, snapshots: torch.Tensor, x: torch.Tensor, y: to
     span = float(np.abs(coords).max()) * (1 + margin)
     span = span if span > 0 else 1.0
     plane_ = surface(model, x, y, grid=grid, span=span, dim=2, samples=samples, directions=directions,
-                     device=device, callback=callback)
+                     device=device, progress=progress)
     plane_.settings["normalization"] = "pca"
     return Trajectory(coords, var, directions, list(steps) if steps is not None else list(range(len(coords))), plane_)
 
@@ -760,7 +752,7 @@ def curvature_map(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, grid: i
                   seed: int = 0, normalization: str = "filter", include_bias_bn: bool = False,
                   directions: Sequence[Sequence[torch.Tensor]] | None = None, samples: int | None = MAP_SAMPLES,
                   params: str = "weights", tol: float = MAP_TOL, max_iterations: int = DEFAULT_MAX_ITERATIONS,
-                  device=None, callback: Callable[[int, int], None] | None = None) -> CurvatureMap:
+                  device=None, progress: Progress | None = None) -> CurvatureMap:
     """The map of |λmin/λmax| over the plane θ* + αδ + βη (Li et al. 2018 §6, Fig. 7).
 
     δ, η are the same directions as the loss plane of `surface` with the same `seed`,
@@ -768,7 +760,7 @@ def curvature_map(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, grid: i
     `grid`×`grid` grid over [−span, span]² containing θ* exactly. At each point the
     extreme Hessian eigenvalues are found as by `hessian_extremes` (same `params`, `tol`,
     `max_iterations`, Lanczos start seed 0), so the centre equals `hessian_extremes` at θ*.
-    Li et al. use a tolerance of 10⁻² here (`MAP_TOL`). `callback(done, total)` after each
+    Li et al. use a tolerance of 10⁻² here (`MAP_TOL`). `progress(fraction, message)` after each
     point. The caller's model is not modified (a private copy is used).
     """
     _check_lanczos(params, tol, max_iterations)
@@ -794,8 +786,7 @@ def curvature_map(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, grid: i
             c = probe.extremes(tol=tol, max_iterations=max_iterations, seed=0)
             lo[j, i], hi[j, i], its[j, i], ok[j, i] = c.lambda_min, c.lambda_max, c.iterations, c.converged
             done += 1
-            if callback is not None:
-                callback(done, total)
+            notify(progress, done / total, f"{done}/{total} points")
     settings = dict(grid=grid, span=float(span), seed=seed, samples=len(probe.xs),
                     normalization=normalization if given is None else "given",
                     include_bias_bn=include_bias_bn, params=params, n_params=probe.n, tol=float(tol),

@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from .degradation import Progress  # progress(fraction done 0..1, what is being computed)
+from .progress import Progress, Steps
 from .models import NetConfig
 from .report import Section
 from .train import Run, TrainConfig, net_config_for, train
@@ -161,39 +161,11 @@ def preset_pair(preset: Preset) -> tuple[NetConfig, TrainConfig]:
 # --- report sections ---------------------------------------------------------------------
 
 
-class _Steps:
-    """Progress over a known amount of work (arbitrary units, e.g. blocks × epochs)."""
-
-    def __init__(self, callback: Progress | None, total: float) -> None:
-        self.callback, self.total, self.done = callback, max(total, 1e-9), 0.0
-
-    def __call__(self, units: float, message: str) -> None:
-        if self.callback is not None:
-            self.callback(min(self.done / self.total, 1.0), message)
-        self.done += units
-
-    def part(self, units: float, prefix: str) -> Callable[[float, str], None]:
-        """A (fraction, text) callback for a sub-computation worth `units`."""
-        start = self.done
-        self.done += units
-
-        def cb(f: float, text: str) -> None:
-            if self.callback is not None:
-                self.callback(min((start + min(max(f, 0.0), 1.0) * units) / self.total, 1.0),
-                              text if text.startswith(prefix) else f"{prefix}: {text}")
-
-        return cb
-
-    def finish(self) -> None:
-        if self.callback is not None:
-            self.callback(1.0, "done")
-
-
 def _train_units(net: NetConfig, cfg: TrainConfig) -> float:
     return net.depth * cfg.epochs
 
 
-def _train(net: NetConfig, cfg: TrainConfig, data, steps: _Steps, label: str) -> Run:
+def _train(net: NetConfig, cfg: TrainConfig, data, steps: Steps, label: str) -> Run:
     steps(_train_units(net, cfg), f"training the {label} net ({net.name}, {cfg.epochs} epoch{'s' if cfg.epochs > 1 else ''})")
     return train(net, cfg, data=data)
 
@@ -224,7 +196,7 @@ def _degradation_sections(preset: Preset, progress: Progress | None) -> list[Sec
     v = preset.view
     settings = DegradationSettings(depths=tuple(v["deg_depths"]), seeds=v["deg_seeds"], width=v["deg_width"],
                                    epochs=v["deg_epochs"])  # as the page builds them from these widgets
-    steps = _Steps(progress, 2 * _train_units(net, cfg) + 2 * settings.seeds * sum(settings.depths) * settings.epochs)
+    steps = Steps(progress, 2 * _train_units(net, cfg) + 2 * settings.seeds * sum(settings.depths) * settings.epochs)
     data = _data(cfg)
     plain, residual = (_train(n, cfg, data, steps, n.name.split()[0]) for n in (net.twin(), net))
     runs = {"plain": plain, "residual": residual}
@@ -264,7 +236,7 @@ def _landscape_sections(preset: Preset, progress: Progress | None) -> list[Secti
     mode, clip = v["landscape_mode"], v["landscape_clip"]
     # A grid point is one forward pass over `samples`; an epoch about 6,000 sample passes (train + eval).
     plane_units = grid * grid * net.depth * samples / 6000
-    steps = _Steps(progress, 2 * _train_units(net, cfg) + 2 * plane_units)
+    steps = Steps(progress, 2 * _train_units(net, cfg) + 2 * plane_units)
     data = _data(cfg)
     runs = {"plain": _train(net.twin(), cfg, data, steps, "plain"),
             "residual": _train(net, cfg, data, steps, "residual")}
@@ -303,7 +275,7 @@ def _shattering_sections(preset: Preset, progress: Progress | None) -> list[Sect
 
     s = {k[3:]: v for k, v in preset.view.items() if k.startswith("sh_")}  # the page's settings
     depths = sorted({int(t) for t in s["sweep"].split(",") if t.strip()})
-    steps = _Steps(progress, 2 * s["seeds"] * (s["depth"] + sum(depths)))
+    steps = Steps(progress, 2 * s["seeds"] * (s["depth"] + sum(depths)))
     # As the page does: the residual net and its plain twin (looks-linear init optional).
     block, _, order = s["block"].partition("-")  # the page's choices: "single" | "basic-post" | "basic-pre"
     base = sh.shatter_config(s["depth"], s["width"], shortcut_scale=s["lam"], norm="batch" if s["bn"] else "none",
@@ -355,15 +327,15 @@ def _deletion_sections(preset: Preset, progress: Progress | None) -> list[Sectio
     net, cfg = preset_pair(preset)
     v = preset.view
     samples, seed, max_k = v["ens_samples"], v["ens_seed"], v["ens_max_k"] or None
-    steps = _Steps(progress, 2 * _train_units(net, cfg) + 3 * net.depth * samples / 10)
+    steps = Steps(progress, 2 * _train_units(net, cfg) + 3 * net.depth * samples / 10)
     data = _data(cfg)
     runs = [_train(n, cfg, data, steps, n.name.split()[0]) for n in (net.twin(), net)]
     results = [E.lesion_study(run, samples=samples, seed=seed, max_k=max_k,
                               include_downsampling=v["ens_include_downsampling"],
-                              callback=steps.part(net.depth * samples / 10, f"deleting blocks of the {run.label} net"))
+                              progress=steps.part(net.depth * samples / 10, f"deleting blocks of the {run.label} net"))
                for run in runs]
     paths = E.path_gradient_study(runs[1], samples=samples, seed=seed, batch=v["ens_batch"],
-                                  callback=steps.part(net.depth * samples / 10, "gradient by path length"))
+                                  progress=steps.part(net.depth * samples / 10, "gradient by path length"))
     steps.finish()
 
     down = ", ".join(str(i + 1) for i in results[1].downsampling_blocks)
@@ -405,7 +377,7 @@ def _preactivation_sections(preset: Preset, progress: Progress | None) -> list[S
 
     net, cfg = preset_pair(preset)
     pre, post = net.replace(order="pre"), net.replace(order="post")
-    steps = _Steps(progress, 3 * _train_units(net, cfg))
+    steps = Steps(progress, 3 * _train_units(net, cfg))
     data = _data(cfg)
     runs = {"plain": _train(pre.twin(), cfg, data, steps, "plain"),
             "original residual": _train(post, cfg, data, steps, "original (post-activation) residual"),
@@ -472,7 +444,7 @@ def _scale_sections(preset: Preset, progress: Progress | None) -> list[Section]:
 
     net, cfg = preset_pair(preset)
     s = SCALE_SWEEP
-    steps = _Steps(progress, (1 + len(SCALES)) * _train_units(net, cfg) + (1 + len(SCALES)) * sum(s["depths"]))
+    steps = Steps(progress, (1 + len(SCALES)) * _train_units(net, cfg) + (1 + len(SCALES)) * sum(s["depths"]))
     data = _data(cfg)
     runs = {"plain": _train(net.twin(), cfg, data, steps, "plain")}
     for lam in SCALES:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from typing import Callable
 
 from .models import NetConfig
-from .train import Progress, Run, TrainConfig, train
+from .progress import Progress
+from .train import Run, TrainConfig, train
 
 
 def run_key(net: NetConfig, cfg: TrainConfig) -> str:
@@ -51,7 +51,7 @@ class RunStore:
         return key
 
     def get_or_train(self, net: NetConfig, cfg: TrainConfig,
-                     callback: Callable[[Progress], None] | None = None) -> tuple[str, Run]:
+                     progress: Progress | None = None) -> tuple[str, Run]:
         """The stored run for (net, cfg), training it first when absent. Returns (key, run)."""
         key = run_key(net, cfg)
         run = self.get(key)
@@ -62,7 +62,7 @@ class RunStore:
         with key_lock:  # a second caller waits for the first one's result
             run = self.get(key)
             if run is None:
-                run = train(net, cfg, callback=callback)
+                run = train(net, cfg, progress=progress)
                 self.put(run)
         return key, run
 

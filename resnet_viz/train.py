@@ -26,6 +26,7 @@ from torch import nn
 
 from .data import DATASETS, Dataset, load_dataset
 from .models import ConfigError, NetConfig, build_model, check_memory, estimate_size, memory_limit_bytes
+from .progress import Progress
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("cosine", "constant")
@@ -104,22 +105,6 @@ class TrainConfig:
             raise ConfigError(f"weight decay must be in [0, 1], got {self.weight_decay!r}")
         if self.data_limit is not None and self.data_limit < 10:
             raise ConfigError(f"data limit must be at least 10 images, got {self.data_limit!r}")
-
-
-@dataclass
-class Progress:
-    """What the progress callback receives after every optimisation step."""
-
-    epoch: int  # 1-based epoch being trained
-    epochs: int
-    step: int  # steps done so far
-    total_steps: int
-    loss: float
-
-    @property
-    def fraction(self) -> float:
-        """Share of the training done, 0..1."""
-        return self.step / max(self.total_steps, 1)
 
 
 @dataclass
@@ -331,7 +316,7 @@ def lr_factor(cfg: TrainConfig, total_steps: int) -> Callable[[int], float]:
 
 
 def train(net: NetConfig, cfg: TrainConfig = TrainConfig(), *, data: Dataset | None = None,
-          callback: Callable[[Progress], None] | None = None, device: torch.device | str | None = None,
+          progress: Progress | None = None, device: torch.device | str | None = None,
           memory_limit_bytes: int | None = None) -> Run:
     """Train one net briefly and return the Run (model moved back to the CPU, eval mode).
 
@@ -339,7 +324,8 @@ def train(net: NetConfig, cfg: TrainConfig = TrainConfig(), *, data: Dataset | N
     Deterministic on the CPU for a given pair of configs. A NaN or infinite loss
     stops training and is reported in `history.diverged`, not raised. Raises
     ConfigError for impossible configs (checked before any work) and DatasetError
-    for a dataset that cannot be loaded.
+    for a dataset that cannot be loaded. `progress(fraction, message)` (resnet_viz.progress)
+    is called after every optimisation step with the epoch, step and minibatch loss.
     """
     net.validate()
     cfg.validate()
@@ -408,8 +394,8 @@ def train(net: NetConfig, cfg: TrainConfig = TrainConfig(), *, data: Dataset | N
             if snap_every and step % snap_every == 0:
                 snapshots.append(_flat_params(model))
                 h.checkpoint_steps.append(step)
-            if callback is not None:
-                callback(Progress(epoch, cfg.epochs, step, total, value))
+            if progress is not None:
+                progress(step / total, f"epoch {epoch}/{cfg.epochs}, step {step}/{total}, loss {value:.4f}")
         if h.diverged:
             break
         record_epoch()

@@ -173,19 +173,20 @@ def test_coarse_to_fine_levels_cover_grid_once_and_start_coarse():
         assert len(levels[0]) <= 81 and len(levels[0]) >= 9
 
 
-def test_callback_sees_coarse_regular_subgrids_first():
+def test_preview_sees_coarse_regular_subgrids_first():
     model, x, y = _bn_mlp()
-    seen = []
+    seen, fractions = [], []
 
-    def cb(p):
-        if p.level_complete:
-            g = p.surface.subgrid()
-            assert np.isfinite(g.loss).all()
-            seen.append((len(g.alphas), len(g.betas), p.done, p.total))
+    def preview(partial):
+        g = partial.subgrid()
+        assert np.isfinite(g.loss).all()
+        seen.append((len(g.alphas), len(g.betas), int(partial.evaluated.sum())))
 
-    s = L.plane(model, x, y, grid=21, span=0.5, samples=None, callback=cb)
+    s = L.plane(model, x, y, grid=21, span=0.5, samples=None, preview=preview,
+                progress=lambda f, m: fractions.append((f, m)))
     assert seen[0][:2] == (5, 5) and seen[-1][:2] == (21, 21)
-    assert seen[-1][2] == seen[-1][3] == 441
+    assert seen[-1][2] == 441
+    assert fractions == sorted(fractions, key=lambda t: t[0]) and fractions[-1] == (1.0, "441/441 grid points")
     assert s.complete
 
 
@@ -214,11 +215,11 @@ def test_weights_and_mode_unchanged_by_every_function_also_on_failure(small_run,
     L.trajectory(model, small_run.trajectory, x, y, grid=3, samples=50)
     check()
 
-    def boom(p):
+    def boom(fraction, message):
         raise RuntimeError("fails half-way")
 
     with pytest.raises(RuntimeError):
-        L.plane(model, x, y, grid=5, span=1.0, samples=50, callback=boom)
+        L.plane(model, x, y, grid=5, span=1.0, samples=50, progress=boom)
     check()
 
 

@@ -54,11 +54,12 @@ def test_training_is_deterministic_on_cpu_and_seeded():
 
 def test_training_lowers_the_loss_and_records_history_shapes():
     net = net_config_for("digits", **SMALL)
-    steps = []
-    run = train(net, QUICK.replace(epochs=3, grad_norm_steps=5), callback=lambda p: steps.append(p.step))
+    seen = []
+    run = train(net, QUICK.replace(epochs=3, grad_norm_steps=5), progress=lambda f, m: seen.append((f, m)))
     h = run.history
     n_steps = 3 * math.ceil(1437 / 128)
-    assert steps == list(range(1, n_steps + 1)) and len(h.step_loss) == n_steps
+    assert [f for f, _ in seen] == [pytest.approx(s / n_steps) for s in range(1, n_steps + 1)]
+    assert len(h.step_loss) == n_steps and seen[-1][1].startswith(f"epoch 3/3, step {n_steps}/{n_steps}, loss")
     assert h.epoch_train_loss[-1] < 0.5 * h.epoch_train_loss[0]
     assert len(h.grad_norms) == 5 and all(len(g) == net.depth for g in h.grad_norms)
     assert h.checkpoint_steps[0] == 0 and h.checkpoint_steps[-1] == n_steps
@@ -151,9 +152,9 @@ def test_store_trains_a_config_once_even_when_asked_concurrently(monkeypatch):
     calls = []
     real_train = store_mod.train
 
-    def counting_train(net, cfg, callback=None):
+    def counting_train(net, cfg, progress=None):
         calls.append(net)
-        return real_train(net, cfg, callback=callback)
+        return real_train(net, cfg, progress=progress)
 
     monkeypatch.setattr(store_mod, "train", counting_train)
     store = RunStore(max_runs=2)

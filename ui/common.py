@@ -116,7 +116,7 @@ def run_store() -> RunStore:
 
 def ensure_run(net: NetConfig, train: TrainConfig, progress=None) -> Run:
     """The stored run for (net, train), trained now (with an optional progress callback) if absent."""
-    return run_store().get_or_train(net, train, callback=progress)[1]
+    return run_store().get_or_train(net, train, progress=progress)[1]
 
 
 def train_pair_ui(pair: Pair) -> tuple[Run, Run]:
@@ -135,10 +135,10 @@ def train_pair_ui(pair: Pair) -> tuple[Run, Run]:
             continue
         bar = st.progress(0.0, text=f"Training the {kind} net …")
 
-        def cb(p, bar=bar, kind=kind):
-            if p.step % 5 == 0 or p.step == p.total_steps:
-                bar.progress(min(p.fraction, 1.0),
-                             text=f"Training the {kind} net: epoch {p.epoch}/{p.epochs}, loss {p.loss:.3f}")
+        def cb(fraction, message, bar=bar, kind=kind, last=[-1.0]):
+            if fraction - last[0] >= 0.01 or fraction >= 1:  # at most ~100 updates of the bar
+                last[0] = fraction
+                bar.progress(min(fraction, 1.0), text=f"Training the {kind} net: {message}")
 
         runs.append(ensure_run(net, train, cb))
         bar.empty()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli import finite_float, positive_int, write_json
+from ..cli import finite_float, positive_int, progress_printer, write_json
+from ..progress import part
 from ..landscape import (DEFAULT_MAX_ITERATIONS, DEFAULT_TOL, HESSIAN_PARAMS, MAP_TOL, NORMALIZATIONS,
                          curvature_map, grid_coords, hessian_extremes, surface)
 from ..train import load_run
@@ -19,13 +20,10 @@ def _run(args: argparse.Namespace) -> int:
     run = load_run(args.run)
     data = load_dataset(run.train.dataset, run.train.data_root, run.train.data_limit)
 
-    def progress(p):
-        if p.level_complete and not args.quiet:
-            print(f"{p.done}/{p.total} points", file=sys.stderr)
-
+    progress = progress_printer(args.quiet)
     s = surface(run.model, data.x_train, data.y_train, grid=args.grid, span=args.span, dim=args.dim,
                 samples=args.samples, seed=args.seed, normalization=args.normalization,
-                include_bias_bn=args.include_bias_bn, callback=progress)
+                include_bias_bn=args.include_bias_bn, progress=part(progress, 0, 1, "loss surface"))
     result = s.to_dict()
     result["run"] = run.summary()
     hkw = dict(samples=args.samples, params=args.hessian_params, max_iterations=args.lanczos_steps)
@@ -36,13 +34,9 @@ def _run(args: argparse.Namespace) -> int:
             print(f"Lanczos did not converge in {c.iterations} steps (relative residual {c.relative_residual:.1g}): "
                   "raise --lanczos-steps", file=sys.stderr)
     if args.curvature_map:
-        def map_progress(done, total):
-            if not args.quiet:
-                print(f"curvature map: {done}/{total} points", file=sys.stderr)
-
         m = curvature_map(run.model, data.x_train, data.y_train, grid=args.curvature_map, span=args.span,
                           seed=args.seed, normalization=args.normalization, include_bias_bn=args.include_bias_bn,
-                          tol=MAP_TOL, callback=map_progress, **hkw)
+                          tol=MAP_TOL, progress=part(progress, 0, 1, "curvature map"), **hkw)
         result["curvature_map"] = m.to_dict()
     write_json(result, args.json)
     if s.overflowed:

@@ -23,7 +23,7 @@ def _lesion(args: argparse.Namespace) -> int:
     run = load_run(args.run)
     result = lesion_study(run, samples=args.samples, seed=args.seed, max_k=args.max_k,
                           include_downsampling=args.include_downsampling, reorder=not args.no_reorder,
-                          reorder_samples=args.reorder_samples, callback=progress_printer(args.quiet))
+                          reorder_samples=args.reorder_samples, progress=progress_printer(args.quiet))
     write_json(result.to_dict(), args.json)
     return 0
 
@@ -31,7 +31,7 @@ def _lesion(args: argparse.Namespace) -> int:
 def _paths(args: argparse.Namespace) -> int:
     run = load_run(args.run)
     result = path_gradient_study(run, samples=args.samples, seed=args.seed, max_k=args.max_k, batch=args.batch,
-                                 callback=progress_printer(args.quiet))
+                                 progress=progress_printer(args.quiet))
     write_json(result.to_dict(), args.json)
     return 0
 

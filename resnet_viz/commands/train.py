@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli import finite_float, positive_int, write_json
+from ..cli import finite_float, positive_int, progress_printer, write_json
 from ..models import NetConfig
 from ..train import TrainConfig, net_config_for, save_run, train
 
@@ -60,15 +60,7 @@ def configs_from_args(args: argparse.Namespace) -> tuple[NetConfig, TrainConfig]
 
 def _run(args: argparse.Namespace) -> int:
     net, tcfg = configs_from_args(args)
-    last = [-1]
-
-    def progress(p):
-        pct = int(100 * p.fraction)
-        if pct // 10 != last[0] // 10 and not args.quiet:
-            print(f"epoch {p.epoch}/{p.epochs}  step {p.step}/{p.total_steps}  loss {p.loss:.4f}", file=sys.stderr)
-            last[0] = pct
-
-    run = train(net, tcfg, callback=progress)
+    run = train(net, tcfg, progress=progress_printer(args.quiet))
     if args.out:
         save_run(run, args.out)
     summary = run.summary()
