@@ -795,3 +795,87 @@ def path_gradient_caption(result: PathGradientResult, plain_depth: int | None = 
     if plain_depth is not None:
         text += f" The plain twin has a single path, through all {plain_depth} blocks."
     return text
+
+
+# --- the view: one computation for the page, the CLI and the report --------------------------
+
+
+@dataclass(frozen=True)
+class EnsembleSettings:
+    """Everything the unrolled-ensemble view computes from (Veit et al. 2016).
+
+    samples: random block subsets (and paths) per k; seed: their sampling seed; max_k: the
+    largest k deleted at once and the longest path sampled (0: every block);
+    include_downsampling: let the k-sweep delete downsampling blocks; batch: test inputs whose
+    gradients are averaged for the path-length study; diagram_blocks: blocks unrolled in the
+    drawing (Veit Fig. 1).
+    """
+
+    samples: int = DEFAULT_SAMPLES
+    seed: int = 0
+    max_k: int = 0
+    include_downsampling: bool = False
+    batch: int = DEFAULT_GRADIENT_BATCH
+    diagram_blocks: int = 3
+
+    def validate(self) -> None:
+        """ConfigError with a one-line message for settings that cannot be computed."""
+        if not 1 <= self.samples <= 1000:
+            raise ConfigError(f"samples must be from 1 to 1000, got {self.samples!r}")
+        if self.max_k < 0 or self.seed < 0:
+            raise ConfigError("the largest k and the seed must be ≥ 0")
+        if not 1 <= self.batch <= 4096:
+            raise ConfigError(f"the gradient batch must be from 1 to 4096, got {self.batch!r}")
+        if not 1 <= self.diagram_blocks <= MAX_DIAGRAM_BLOCKS:
+            raise ConfigError(f"the drawing unrolls 1 to {MAX_DIAGRAM_BLOCKS} blocks, got {self.diagram_blocks!r}")
+
+    def to_dict(self) -> dict:
+        """JSON-ready fields."""
+        return asdict(self)
+
+
+@dataclass
+class EnsembleView:
+    """What the unrolled-ensemble view shows for a trained pair: lesions of both nets, and the
+    residual net's gradient by path length, with the captions their numbers support."""
+
+    settings: EnsembleSettings
+    lesions: list[LesionResult]  # plain, residual
+    paths: PathGradientResult
+    plain_depth: int
+
+    @property
+    def residual(self) -> LesionResult:
+        """The residual net's lesion result."""
+        return self.lesions[-1]
+
+    def captions(self) -> dict[str, str]:
+        """Run-derived captions: "deletion", "k_sweep", "reorder" ("" without swaps) and "paths"."""
+        return {"deletion": deletion_caption(self.lesions), "k_sweep": k_sweep_caption(self.lesions),
+                "reorder": reorder_caption(self.lesions) if any(r.reorder is not None for r in self.lesions) else "",
+                "paths": path_gradient_caption(self.paths, self.plain_depth)}
+
+    def to_dict(self) -> dict:
+        """JSON-ready results with their captions."""
+        return {"settings": self.settings.to_dict(), "lesions": [r.to_dict() for r in self.lesions],
+                "paths": self.paths.to_dict(), "captions": self.captions()}
+
+
+def ensemble_study(plain, residual, settings: EnsembleSettings = EnsembleSettings(), *,
+                   progress: Progress | None = None) -> EnsembleView:
+    """Veit et al. 2016's view of a trained pair: `lesion_study` of the plain and the residual
+    run (delete one block, k blocks, reorder) and `path_gradient_study` of the residual run.
+
+    `plain`, `residual`: trained `Run`s. `progress(fraction, message)` as the work goes on.
+    """
+    settings.validate()
+    check_net(residual.model)
+    max_k = settings.max_k or None
+    lesions = [lesion_study(run, samples=settings.samples, seed=settings.seed, max_k=max_k,
+                            include_downsampling=settings.include_downsampling,
+                            progress=part(progress, i / 3, (i + 1) / 3, f"deleting blocks of the {run.label} net"))
+               for i, run in enumerate((plain, residual))]
+    paths = path_gradient_study(residual, samples=settings.samples, seed=settings.seed, batch=settings.batch,
+                                progress=part(progress, 2 / 3, 1.0, "gradient by path length"))
+    notify(progress, 1.0, "done")
+    return EnsembleView(settings, lesions, paths, plain.net.depth)

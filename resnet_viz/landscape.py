@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .models import ConfigError
-from .progress import Progress, notify
+from .progress import Progress, notify, part
 
 NORMALIZATIONS = ("filter", "layer", "none")
 MAX_GRID = 101  # points per axis; Li use 51
@@ -958,3 +958,201 @@ def curvature_map_caption(maps: dict[str, CurvatureMap], convex: float = 0.1) ->
                  "The residual net's region is the more convex, as in Li et al." if c > 0 else
                  "The plain net's region is the more convex here, the opposite of Li et al.")
     return text
+
+
+# --- the view: one computation for the page, the CLI and the report --------------------------
+
+VIEWS = ("2-D contours", "3-D surfaces", "1-D slices", "Interpolation", "Trajectory", "Curvature")
+SURFACE_VIEWS = VIEWS[:3]
+MAX_TRAJECTORY_GRID = 21
+
+
+@dataclass(frozen=True)
+class LandscapeSettings:
+    """Everything the loss-landscape view computes from (Li et al. 2018).
+
+    view: one of VIEWS; grid, span, samples, seed, normalization, bias_bn: the plane
+    f(α, β) = L(θ* + αδ + βη) (`surface`); nets: which of the pair's nets to compute ("plain",
+    "residual"); hessian_params, tol, max_iterations: the Lanczos runs of the Curvature view
+    (`hessian_extremes`); curvature_map, map_grid: also Li's Fig. 7 map on a map_grid² grid.
+    mode, clip: how losses are drawn (log₁₀, or clipped at `clip`); they change no number.
+    """
+
+    view: str = VIEWS[0]
+    grid: int = 15
+    span: float = 1.0
+    samples: int = 128
+    seed: int = 0
+    normalization: str = "filter"
+    bias_bn: bool = False
+    nets: tuple[str, ...] = ("plain", "residual")
+    hessian_params: str = "weights"
+    tol: float = DEFAULT_TOL
+    max_iterations: int = DEFAULT_MAX_ITERATIONS
+    curvature_map: bool = False
+    map_grid: int = 5
+    mode: str = "log"
+    clip: float = 10.0
+
+    DISPLAY = ("mode", "clip")  # fields that change no number (left out of `computation`)
+
+    def validate(self) -> None:
+        """ConfigError with a one-line message for settings that cannot be computed."""
+        if self.view not in VIEWS:
+            raise ConfigError(f"view must be one of {', '.join(VIEWS)}, got {self.view!r}")
+        if self.normalization not in NORMALIZATIONS:
+            raise ConfigError(f"normalization must be one of {', '.join(NORMALIZATIONS)}, got {self.normalization!r}")
+        if not self.nets or set(self.nets) - {"plain", "residual"}:
+            raise ConfigError("nets must name 'plain' and/or 'residual'")
+        grid_coords(self.grid, self.span)
+        if not 1 <= self.samples <= MAX_SAMPLES:
+            raise ConfigError(f"samples must be from 1 to {MAX_SAMPLES}, got {self.samples!r}")
+        _check_lanczos(self.hessian_params, self.tol, self.max_iterations)
+        if self.curvature_map:
+            grid_coords(self.map_grid, self.span)
+        if self.mode not in ("log", "clip") or not self.clip > 0:
+            raise ConfigError("the loss scale is 'log' or 'clip' with a positive ceiling")
+
+    def computation(self) -> dict:
+        """The fields that determine the numbers (a cache key): all but the display ones and,
+        outside the views that use them, the Hessian settings."""
+        d = {k: v for k, v in asdict(self).items() if k not in self.DISPLAY}
+        if self.view != "Curvature":
+            for k in ("hessian_params", "tol", "max_iterations", "curvature_map", "map_grid"):
+                d.pop(k)
+        if self.view == "1-D slices" or self.view == "Interpolation":
+            d["nets"] = ("plain", "residual")
+        return d
+
+    def to_dict(self) -> dict:
+        """JSON-ready fields."""
+        return {**asdict(self), "nets": list(self.nets)}
+
+
+@dataclass
+class LandscapeView:
+    """What the loss-landscape view shows for the chosen `settings.view`: the planes (2-D, 3-D,
+    1-D slices), the interpolations, the trajectories or the curvature (and its map), with the
+    caption its numbers support. Entries the view does not use are None."""
+
+    settings: LandscapeSettings
+    classes: int
+    surfaces: dict[str, Surface] | None = None
+    interpolations: dict[str, Interpolation] | None = None
+    trajectories: dict[str, Trajectory] | None = None
+    curvature: dict[str, Curvature] | None = None
+    maps: dict[str, CurvatureMap] | None = None
+
+    def caption(self) -> str:
+        """What this view shows, from its numbers (the *_caption functions of this module)."""
+        if self.surfaces is not None:
+            s = self.surfaces
+            if self.settings.view == "1-D slices":
+                return slices_caption(s) + " Li et al. (§5) relate wide, flat minima to better generalisation."
+            if len(s) == 2:
+                return (surfaces_caption(s["plain"], s["residual"], self.classes) + " "
+                        + "; ".join(f"{k}: {surface_stats(v, self.classes)}" for k, v in s.items()) + ".")
+            return ("Same seed, so the same directions as the other net, and one colour scale. Li et al. (2018, "
+                    "Fig. 5) compare a deep plain net's surface with its residual twin's.")
+        if self.interpolations is not None:
+            return ("Left: the straight line from the initial to the trained weights (Goodfellow et al. 2015). "
+                    + interpolation_caption({k: self.interpolations[f"{k}: init → trained"] for k in ("plain", "residual")})
+                    + " Right: the twins share initial weights and shapes, so their trained weights can be mixed; "
+                      "each curve runs the mixture in one architecture.")
+        if self.trajectories is not None:
+            return trajectory_caption(self.trajectories)
+        if self.curvature is not None:
+            return curvature_caption(self.curvature)
+        return ""
+
+    def map_caption(self) -> str:
+        """What the Fig. 7 maps show, from their numbers; "" without maps."""
+        return curvature_map_caption(self.maps) if self.maps else ""
+
+    def to_dict(self) -> dict:
+        """JSON-ready results with their captions."""
+        def each(d):
+            return None if d is None else {k: v.to_dict() for k, v in d.items()}
+
+        return {"settings": self.settings.to_dict(), "surfaces": each(self.surfaces),
+                "interpolations": each(self.interpolations), "trajectories": each(self.trajectories),
+                "curvature": each(self.curvature), "maps": each(self.maps), "caption": self.caption(),
+                "map_caption": self.map_caption()}
+
+
+def surface_stats(s: Surface, classes: int) -> str:
+    """Loss at θ*, the median over the plane and the share of the plane below chance loss log(classes)."""
+    below = float(np.mean(np.nan_to_num(s.loss, nan=np.inf) < math.log(classes)))
+    return (f"loss at θ* {s.center_loss:.3g}, median over the plane {np.nanmedian(s.loss):.3g}, "
+            f"{below:.0%} of the plane below chance loss")
+
+
+def landscape_study(runs: dict, settings: LandscapeSettings = LandscapeSettings(), *, data=None,
+                    progress: Progress | None = None,
+                    preview: Callable[[str, Surface], None] | None = None) -> LandscapeView:
+    """Li et al. 2018's view of a trained pair, for `settings.view`.
+
+    `runs`: {"plain": Run, "residual": Run} trained on the same data (`data`, loaded from the
+    runs' TrainConfig when None). The planes use the same directions for both nets (same
+    seed); the interpolations run init → trained for each net and the plain weights → the
+    residual weights in each architecture; the trajectories project each run's checkpoints on
+    their PCA plane; the curvature gives the extreme Hessian eigenvalues at θ* (and, with
+    `settings.curvature_map`, Li's Fig. 7 map). `preview(net, partial surface)` after each
+    refinement level of a plane; `progress(fraction, message)` as the work goes on.
+    """
+    from .data import load_dataset
+    from .models import build_model
+
+    settings.validate()
+    s = settings
+    first = next(iter(runs.values()))
+    if data is None:
+        data = load_dataset(first.train.dataset, first.train.data_root, first.train.data_limit)
+    x, y = data.x_train, data.y_train
+    view = LandscapeView(s, int(first.net.classes))
+    names = [k for k in runs if k in s.computation()["nets"]]
+    each = [(k, part(progress, i / len(names), (i + 1) / len(names), f"{k} net")) for i, k in enumerate(names)]
+    if s.view in SURFACE_VIEWS:
+        view.surfaces = {k: plane(runs[k].model, x, y, grid=s.grid, span=s.span, samples=s.samples, seed=s.seed,
+                                  normalization=s.normalization, include_bias_bn=s.bias_bn, progress=p,
+                                  preview=None if preview is None else (lambda srf, k=k: preview(k, srf)))
+                         for k, p in each}
+    elif s.view == "Interpolation":
+        plain, residual = runs["plain"], runs["residual"]
+        out = {}
+        for run in (plain, residual):
+            notify(progress, len(out) / 4, f"interpolating: {run.label} init → trained")
+            out[f"{run.label}: init → trained"] = interpolate(build_model(run.net), run.model, x, y, samples=s.samples,
+                                                              label=f"{run.label}: init → trained")
+        for host in (plain, residual):
+            notify(progress, len(out) / 4, f"interpolating: plain → residual weights in the {host.label} net")
+            out[f"in the {host.label} net"] = interpolate(plain.model, residual.model, x, y, samples=s.samples,
+                                                          evaluate_in=host.model, label=f"run in the {host.label} net")
+        view.interpolations = out
+    elif s.view == "Trajectory":
+        view.trajectories = {}
+        for k, p in each:
+            run = runs[k]
+            if run.trajectory is None:
+                raise ConfigError("this run kept no weight checkpoints, so its path cannot be drawn")
+            tr = trajectory(run.model, run.trajectory, x, y, steps=run.history.checkpoint_steps,
+                            grid=min(s.grid, MAX_TRAJECTORY_GRID), samples=s.samples, progress=p)
+            tr.directions = []  # not needed for drawing; keeps results small
+            view.trajectories[k] = tr
+    else:
+        share = 0.2 if s.curvature_map else 1.0
+        view.curvature = {}
+        for i, k in enumerate(names):
+            notify(progress, share * i / len(names), f"Hessian-vector products: {k} net")
+            view.curvature[k] = hessian_extremes(runs[k].model, x, y, samples=s.samples, params=s.hessian_params,
+                                                 tol=s.tol, max_iterations=s.max_iterations)
+        if s.curvature_map:
+            view.maps = {k: curvature_map(runs[k].model, x, y, grid=s.map_grid, span=s.span, samples=s.samples,
+                                          seed=s.seed, normalization=s.normalization, include_bias_bn=s.bias_bn,
+                                          params=s.hessian_params, max_iterations=s.max_iterations,
+                                          progress=part(progress, share + (1 - share) * i / len(names),
+                                                        share + (1 - share) * (i + 1) / len(names),
+                                                        f"curvature map: {k} net"))
+                         for i, k in enumerate(names)}
+    notify(progress, 1.0, "done")
+    return view

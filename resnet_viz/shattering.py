@@ -48,14 +48,15 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from .models import ConfigError, NetConfig, build_model, memory_limit_bytes as _memory_limit
+from .progress import Progress, Steps
 
 DEFAULT_BLOCK = "single"  # Balduzzi's one-layer module x + W·relu(BN x)
 BLOCK_KINDS = ("single", "basic")  # the module, and the lab's two-layer block for comparison
@@ -462,7 +463,7 @@ def _set_skip(model: nn.Module, skip: bool) -> nn.Module:
 
 def depth_sweep(base: NetConfig, depths: Sequence[int] = DEFAULT_SWEEP_DEPTHS, *, seeds: int = 3,
                 points: int = DEFAULT_POINTS, low: float = DEFAULT_RANGE[0], high: float = DEFAULT_RANGE[1],
-                looks_linear_plain: bool = False, progress: Callable[[float, str], None] | None = None,
+                looks_linear_plain: bool = False, progress: Progress | None = None,
                 memory_limit_bytes: int | None = None) -> SweepResult:
     """Lag-1 autocorrelation of plain and residual twins of `base` at each depth, over seeds.
 
@@ -709,3 +710,147 @@ def line_gradients(model: nn.Module, x_a: torch.Tensor, x_b: torch.Tensor, *, po
     g = g.reshape(-1).numpy().astype(np.float64)
     return LineResult(t.numpy().astype(np.float64), logit.detach().numpy().astype(np.float64), g,
                       int(target), lag1_autocorrelation(g), autocorrelation(g))
+
+
+# --- the view: one computation for the page, the CLI and the report --------------------------
+
+# Residual modules the view offers: Balduzzi's one-layer module (default) and the lab's two-layer block in either order.
+MODULES = ("single", "basic-post", "basic-pre")
+MAX_SWEEP_DEPTHS = 16
+
+
+def parse_depths(text: str, most: int = MAX_SWEEP_DEPTHS) -> tuple[int, ...]:
+    """Comma-separated whole numbers ≥ 1 ("1, 2,5") as a sorted tuple without repeats.
+
+    ValueError with a one-line message for anything else or more than `most` depths.
+    """
+    try:
+        depths = sorted({int(t) for t in str(text).replace(" ", "").split(",") if t})
+    except ValueError:
+        raise ValueError(f"depths must be comma-separated whole numbers, got {str(text)[:40]!r}") from None
+    if not depths or depths[0] < 1:
+        raise ValueError("depths must be whole numbers ≥ 1")
+    if len(depths) > most:
+        raise ValueError(f"at most {most} depths in one sweep")
+    return tuple(depths)
+
+
+@dataclass(frozen=True)
+class ShatteringSettings:
+    """Everything the shattered-gradients view computes from (Balduzzi et al. 2017).
+
+    depth, width: residual modules and units a layer of the compared nets; lam: the shortcut
+    scale λ in y = λ·x + F(x); seeds: random nets averaged over; points: inputs on [−2, 2];
+    bn: batch norm; module: one of MODULES; looks_linear: looks-linear initialisation of the
+    plain net; sweep: the depths of the lag-1-against-depth sweep (empty: no sweep).
+    """
+
+    depth: int = DEFAULT_DEPTH
+    width: int = DEFAULT_WIDTH
+    lam: float = 1.0
+    seeds: int = 3
+    points: int = DEFAULT_POINTS
+    bn: bool = True
+    module: str = DEFAULT_BLOCK
+    looks_linear: bool = False
+    sweep: tuple[int, ...] = DEFAULT_SWEEP_DEPTHS
+
+    def validate(self) -> None:
+        """ConfigError/ValueError with a one-line message for settings that cannot be computed."""
+        if self.module not in MODULES:
+            raise ConfigError(f"module must be one of {', '.join(MODULES)}, got {self.module!r}")
+        _check_seeds(self.seeds)
+        check_grid(self.points, *DEFAULT_RANGE)
+        if self.sweep:
+            parse_depths(",".join(map(str, self.sweep)))
+        self.base().validate()
+
+    @property
+    def block(self) -> str:
+        """The NetConfig block kind of `module` ("single" or "basic")."""
+        return self.module.partition("-")[0]
+
+    def base(self) -> NetConfig:
+        """The residual net's NetConfig (its plain twin is `.twin()`)."""
+        block, _, order = self.module.partition("-")
+        return shatter_config(self.depth, self.width, shortcut_scale=self.lam, norm="batch" if self.bn else "none",
+                              block=block, order=order or None)
+
+    def to_dict(self) -> dict:
+        """JSON-ready fields."""
+        return {**asdict(self), "sweep": list(self.sweep)}
+
+
+@dataclass
+class ShatteringView:
+    """What the shattered-gradients view shows: the twins at one setting, and the depth sweep."""
+
+    settings: ShatteringSettings
+    plain: ShatterResult
+    residual: ShatterResult
+    sweep: SweepResult | None
+
+    def setting_caption(self) -> str:
+        """What this setting shows, from its numbers (`setting_caption`)."""
+        return setting_caption(self.plain, self.residual)
+
+    def sweep_caption(self) -> str:
+        """What the sweep shows, from its numbers (`sweep_caption`); "" without a sweep."""
+        return sweep_caption(self.sweep) if self.sweep is not None else ""
+
+    def to_dict(self) -> dict:
+        """JSON-ready results with their captions."""
+        return {"settings": self.settings.to_dict(), "plain": self.plain.to_dict(), "residual": self.residual.to_dict(),
+                "caption": self.setting_caption(),
+                "sweep": None if self.sweep is None else {**self.sweep.to_dict(), "caption": self.sweep_caption()}}
+
+
+def shattering_study(settings: ShatteringSettings = ShatteringSettings(), *,
+                     progress: Progress | None = None) -> ShatteringView:
+    """Balduzzi et al. 2017's experiment as the view shows it: gradients df/dx of `settings.seeds`
+    random plain nets and their residual twins (same weights), then lag-1 against depth.
+
+    The plain twin gets the looks-linear initialisation when `settings.looks_linear`.
+    `progress(fraction, message)` is called as the work goes on (resnet_viz.progress).
+    """
+    settings.validate()
+    base = settings.base()
+    cost_setting = 2 * settings.seeds * settings.depth
+    steps = Steps(progress, cost_setting + 2 * settings.seeds * sum(settings.sweep))
+    steps(cost_setting, f"gradients of {settings.seeds} random plain and residual nets, "
+                        f"{units(settings.depth, settings.block)}")
+    plain = shatter(base.replace(skip=False), points=settings.points, seeds=settings.seeds,
+                    looks_linear_init=settings.looks_linear)
+    residual = shatter(base.replace(skip=True), points=settings.points, seeds=settings.seeds)
+    sweep = None
+    if settings.sweep:
+        sweep = depth_sweep(base, settings.sweep, seeds=settings.seeds, points=settings.points,
+                            looks_linear_plain=settings.looks_linear,
+                            progress=steps.part(2 * settings.seeds * sum(settings.sweep), "depth sweep"))
+    steps.finish()
+    return ShatteringView(settings, plain, residual, sweep)
+
+
+def scale_sweep(depths: Sequence[int], scales: Sequence[float], *, width: int = DEFAULT_WIDTH, seeds: int = 2,
+                points: int = DEFAULT_POINTS, progress: Progress | None = None) -> dict[str, dict]:
+    """Lag-1 autocorrelation and RMS of df/dx of random 1-D nets by depth, for the plain net and each λ.
+
+    The nets are Balduzzi et al. 2017's one-layer modules y = λ·x + W·ReLU(BN x) and their plain
+    twin, `seeds` random nets per depth. Returns label -> {"lag1": [...], "rms": [...], "lam": λ
+    or None for the plain net}, one value per depth, as `scale_sweep_caption` reads them.
+    Whether λ < 1 shatters is the lab's own experiment (LAMBDA_NOTE).
+    """
+    kinds = [("plain", dict(skip=False), None)] + [(f"residual, λ = {lam:g}", dict(shortcut_scale=lam), lam)
+                                                   for lam in scales]
+    steps = Steps(progress, len(kinds) * sum(depths))
+    curves = {}
+    for label, kw, lam in kinds:
+        lag1, rms = [], []
+        for d in depths:
+            steps(d, f"random 1-D nets: {label}, {units(d)}")
+            r = shatter(shatter_config(d, width, **kw), points=points, seeds=seeds)
+            lag1.append(r.lag1)
+            rms.append(float(np.sqrt(np.mean(r.gradients ** 2))))
+        curves[label] = {"lag1": lag1, "rms": rms, "lam": lam}
+    steps.finish()
+    return curves
