@@ -20,21 +20,16 @@ eval mode). Each time is the best of --repeats runs; a shared machine makes them
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import best_of
 
-from timing import best_of  # noqa: E402
+import torch
+import torch.nn.functional as F
 
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-
-from resnet_viz import ensemble as E  # noqa: E402
-from resnet_viz.data import load_dataset  # noqa: E402
-from resnet_viz.models import build_model  # noqa: E402
-from resnet_viz.train import History, Run, TrainConfig, net_config_for  # noqa: E402
+from resnet_viz import ensemble as E
+from resnet_viz.data import load_dataset
+from resnet_viz.models import build_model
+from resnet_viz.train import History, Run, TrainConfig, net_config_for
 
 
 def main() -> None:

@@ -17,21 +17,15 @@ Timings on a shared machine are noisy; each time is the best of --repeats runs.
 from __future__ import annotations
 
 import argparse
-import copy
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import best_of
 
-from timing import best_of  # noqa: E402
+import torch
 
-import torch  # noqa: E402
-
-from resnet_viz import features as FT  # noqa: E402
-from resnet_viz.data import load_dataset  # noqa: E402
-from resnet_viz.models import build_model  # noqa: E402
-from resnet_viz.train import net_config_for  # noqa: E402
+from resnet_viz import features as FT
+from resnet_viz.data import load_dataset
+from resnet_viz.models import build_model
+from resnet_viz.train import net_config_for
 
 
 def main() -> None:

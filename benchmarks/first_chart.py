@@ -1,7 +1,7 @@
 """Time to the first chart of Build & train on a fresh server, with and without the shipped
 default runs (issue 14, "instant first figures").
 
-Each case starts its own `streamlit run app.py` on localhost (tests/browser_util.streamlit_server,
+Each case starts its own `streamlit run app.py` on localhost (benchmarks/browser_util.streamlit_server,
 the default pair warmed in the background as in production, RESNET_VIZ_WARM=1) and opens
 Build & train in headless Chromium the moment the server answers its health check. Timed: from
 launching the server, and from opening the page, to the first plotly chart drawn.
@@ -22,10 +22,9 @@ import os
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tests"))
+from browser_util import IDLE, launch, streamlit_server  # benchmarks/browser_util.py
 
-from browser_util import IDLE, launch, streamlit_server  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 PAGE = "build_train"
 TIMEOUT_MS = 600_000

@@ -16,20 +16,15 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import best_of
 
-from timing import best_of  # noqa: E402
+import torch
+import torch.nn.functional as F
 
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-
-from resnet_viz import landscape as L  # noqa: E402
-from resnet_viz.data import load_dataset  # noqa: E402
-from resnet_viz.train import TrainConfig, net_config_for, train  # noqa: E402
+from resnet_viz import landscape as L
+from resnet_viz.data import load_dataset
+from resnet_viz.train import TrainConfig, net_config_for, train
 
 
 def main() -> None:

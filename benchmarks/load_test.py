@@ -1,6 +1,6 @@
 """Load test: many students on one server (issue 7, "several users at once").
 
-Starts one `streamlit run app.py` on localhost (tests/browser_util.streamlit_server), opens
+Starts one `streamlit run app.py` on localhost (benchmarks/browser_util.streamlit_server), opens
 N browser sessions at once in headless Chromium (one browser, one isolated context per
 session, driven concurrently with Playwright's async API), and has each session render
 every page in turn. A page counts as rendered when the script is idle
@@ -36,10 +36,9 @@ import sys
 import time
 from dataclasses import dataclass
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tests"))
+from browser_util import CHROMIUM, CHROMIUM_ARGS, IDLE, streamlit_server  # benchmarks/browser_util.py
 
-from browser_util import CHROMIUM, CHROMIUM_ARGS, IDLE, streamlit_server  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # URL path of each page ("" is the home page; "home" is the same page by name).
 PAGES = ("home", "build_train", "landscape", "shattering", "ensemble", "features")

@@ -16,17 +16,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import best_of
 
-from timing import best_of  # noqa: E402
+import torch
 
-import torch  # noqa: E402
-
-from resnet_viz import shattering as sh  # noqa: E402
+from resnet_viz import shattering as sh
 
 
 def main() -> None:

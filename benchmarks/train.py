@@ -13,18 +13,14 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import torch
+import torch.nn.functional as F
 
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-
-from resnet_viz.data import load_dataset  # noqa: E402
-from resnet_viz.models import build_model  # noqa: E402
-from resnet_viz.train import TrainConfig, net_config_for, train  # noqa: E402
+from resnet_viz.data import load_dataset
+from resnet_viz.models import build_model
+from resnet_viz.train import TrainConfig, net_config_for, train
 
 
 def bare_loop(net, cfg, data) -> float:

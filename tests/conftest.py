@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 
 # Training in tests runs with one thread: on a busy 2-core machine PyTorch's two spinning OpenMP
 # threads run many times slower than one, and tests check behaviour, not speed. Set before torch
@@ -15,9 +14,6 @@ import torch  # noqa: E402
 
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
 # Page tests seed the run store themselves; no background training of the default pair.
 os.environ.setdefault("RESNET_VIZ_WARM", "0")
 

@@ -18,7 +18,7 @@ from resnet_viz.data import load_dataset
 from resnet_viz.features import (MAX_UPLOAD_BYTES, UploadError, block_outputs, block_statistics,
                                  default_baseline, explain, image_from_bytes, predictions, select_indices)
 from resnet_viz.models import ConfigError, NetConfig, build_model
-from tests.conftest import assert_same_state, state_dict_copy
+from conftest import assert_same_state, state_dict_copy
 
 
 @pytest.fixture(scope="module")

@@ -8,15 +8,10 @@ every page, timings) is `python benchmarks/load_test.py --sessions 10`.
 
 import asyncio
 import os
-import sys
 
+import load_test  # benchmarks/ is on pytest's pythonpath (pytest.ini)
 import pytest
-
 from browser_util import CHROMIUM, ROOT, streamlit_server
-
-sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-
-import load_test  # noqa: E402
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")]

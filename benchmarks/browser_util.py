@@ -1,7 +1,7 @@
-"""Helpers for browser tests: start `streamlit run app.py` on localhost, drive Debian's Chromium.
+"""Helpers for the browser tests and benchmarks: start `streamlit run app.py` on localhost, drive Debian's Chromium.
 
 Also usable as a script to take screenshots of every page:
-    python tests/browser_util.py OUT_DIR [page ...]
+    python benchmarks/browser_util.py OUT_DIR [page ...]
 """
 
 from __future__ import annotations
