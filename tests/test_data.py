@@ -1,6 +1,5 @@
 """resnet_viz.data: embedded data is the real data, local folders load without network."""
 
-import os
 import socket
 import struct
 

@@ -15,7 +15,7 @@ from torch import nn
 from conftest import assert_same_state, state_dict_copy
 from resnet_viz import ensemble as E
 from resnet_viz.cli import main
-from resnet_viz.data import DatasetError, load_dataset
+from resnet_viz.data import DatasetError
 from resnet_viz.models import Block, ConfigError, NetConfig, ResNet, build_model
 from resnet_viz.plots import ensemble as P
 from resnet_viz.train import Run, History, TrainConfig, save_run

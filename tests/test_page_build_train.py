@@ -2,7 +2,6 @@
 
 import os
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -30,7 +30,7 @@ def test_page_shows_default_comparison(seeded_store):
     at = _open(seeded_store)
     assert not at.error
     labels = [m.label for m in at.metric]
-    assert any("Plain net" in l for l in labels) and any("Residual net" in l for l in labels)
+    assert any("Plain net" in s for s in labels) and any("Residual net" in s for s in labels)
     # 2 gradients + 2 matrices + ACF + sweep + trained line
     assert len(at.get("plotly_chart")) == 7
     values = {m.label: float(m.value) for m in at.metric}
