@@ -5,8 +5,6 @@ against residual, with Balduzzi's one-layer residual modules by default. Thin pa
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 
 import streamlit as st
 
@@ -15,7 +13,8 @@ from resnet_viz.data import load_dataset
 from resnet_viz.models import NetConfig
 from resnet_viz.plots import shattering as P
 from resnet_viz.train import TrainConfig
-from ui.common import USER_ERRORS, ensure_run, pick_pair, show_error, url_state
+from ui import views
+from ui.common import USER_ERRORS, ensure_run, pick_pair, progress_bar, show_error, url_state
 from ui.figures import columns, show
 
 ERRORS = USER_ERRORS + (ValueError,)
@@ -24,9 +23,7 @@ WIDTHS = (25, 50, 100, 200, 400)
 BLOCK_CHOICES = {"single": "One-layer module x + W·ReLU(BN x) (Balduzzi 2017)",
                  "basic-post": "Two-layer block, original order (He 2016)",
                  "basic-pre": "Two-layer block, pre-activation (He 2016b)"}
-DEFAULTS = dict(depth=sh.DEFAULT_DEPTH, width=sh.DEFAULT_WIDTH, lam=1.0, seeds=3, points=sh.DEFAULT_POINTS,
-                bn=True, block="single", looks_linear=False,
-                sweep=",".join(map(str, sh.DEFAULT_SWEEP_DEPTHS)))
+DEFAULTS = {key[3:]: value for key, value in views.defaults(sh.ShatteringSettings).items()}  # widget defaults
 
 st.title("Shattered gradients")
 st.markdown("Balduzzi et al. (2017), *The Shattered Gradients Problem: If resnets are the answer, then what is "
@@ -46,51 +43,10 @@ except ERRORS as e:  # the random-net experiment below needs no trained pair
 # --- cached computations ----------------------------------------------------------------
 
 
-def _base(s: dict) -> NetConfig:
-    block, _, order = s["block"].partition("-")  # "single" | "basic-post" | "basic-pre"
-    return sh.shatter_config(s["depth"], s["width"], shortcut_scale=s["lam"],
-                             norm="batch" if s["bn"] else "none", block=block, order=order or None)
-
-
 @st.cache_data(max_entries=32, show_spinner=False)
-def cached_setting(settings_json: str) -> tuple[sh.ShatterResult, sh.ShatterResult]:
-    """Plain and residual results for one setting (same seeds, so the twins share weights)."""
-    s = json.loads(settings_json)
-    base = _base(s)
-    plain = sh.shatter(base.replace(skip=False), points=s["points"], seeds=s["seeds"],
-                       looks_linear_init=s["looks_linear"])
-    residual = sh.shatter(base.replace(skip=True), points=s["points"], seeds=s["seeds"])
-    return plain, residual
-
-
-@st.cache_resource
-def _sweeps() -> tuple[OrderedDict, threading.Lock]:
-    # Sweeps are cached by hand (not st.cache_data) so a progress bar drawn while
-    # computing is not replayed on a cache hit.
-    return OrderedDict(), threading.Lock()
-
-
-def sweep(s: dict, depths: list[int]) -> sh.SweepResult:
-    """The depth sweep for these settings, computed with a progress bar when not cached."""
-    s = dict(s, depth=depths[0])  # the slider's depth plays no part in a sweep: keep it out of the key
-    key = json.dumps([s, depths], sort_keys=True)
-    store, lock = _sweeps()
-    with lock:
-        if key in store:
-            store.move_to_end(key)
-            return store[key]
-    bar = st.progress(0.0, text="Sweeping depths …")
-    try:
-        result = sh.depth_sweep(_base(s), depths, seeds=s["seeds"], points=s["points"],
-                                looks_linear_plain=s["looks_linear"],
-                                progress=lambda f, text: bar.progress(min(f, 1.0), text=f"Sweep: {text}"))
-    finally:
-        bar.empty()
-    with lock:
-        store[key] = result
-        while len(store) > 16:
-            store.popitem(last=False)
-    return result
+def cached_study(settings_json: str, _progress=None) -> sh.ShatteringView:
+    """The view's one computation (`shattering_study`) for these settings, shared by every session."""
+    return sh.shattering_study(sh.ShatteringSettings(**json.loads(settings_json)), progress=_progress)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -109,18 +65,6 @@ def cached_line(plain_json: str, residual_json: str, train_json: str, a: int, b:
     return results[0], results[1], names
 
 
-def _parse_depths(text: str) -> list[int]:
-    try:
-        depths = sorted({int(t) for t in text.replace(" ", "").split(",") if t})
-    except ValueError:
-        raise ValueError(f"depths must be comma-separated whole numbers, got {text!r}") from None
-    if not depths or depths[0] < 1:
-        raise ValueError("depths must be whole numbers ≥ 1")
-    if len(depths) > 16:
-        raise ValueError("at most 16 depths in one sweep")
-    return depths
-
-
 # --- the 1-D experiment ----------------------------------------------------------------
 
 
@@ -131,32 +75,37 @@ def random_nets() -> None:
     st.subheader("Random nets f: ℝ → ℝ at initialisation")
     with st.form("shatter_settings"):
         c = st.columns(4)
-        depth = c[0].slider("Depth (blocks)", 1, 100, DEFAULTS["depth"], key="sh_depth",
-                            help="Number of residual blocks d. With one-layer modules the plain twin has d hidden "
-                                 "ReLU layers; with two-layer blocks, 2d+1.")
-        width = c[1].select_slider("Width (units a layer)", WIDTHS, DEFAULTS["width"], key="sh_width")
-        lam = c[2].slider("Shortcut scale λ", 0.0, 1.5, DEFAULTS["lam"], 0.05, key="sh_lam",
-                          help="y = λ·x + F(x) in the residual net. Whether λ < 1 shatters again is the lab's "
-                               "own experiment (He et al. 2016b study λ for training, not shattering).")
-        seeds = c[3].slider("Seeds (random nets)", 1, 8, DEFAULTS["seeds"], key="sh_seeds")
+        c[0].slider("Depth (blocks)", 1, 100, DEFAULTS["depth"], key="sh_depth",
+                    help="Number of residual blocks d. With one-layer modules the plain twin has d hidden "
+                         "ReLU layers; with two-layer blocks, 2d+1.")
+        c[1].select_slider("Width (units a layer)", WIDTHS, DEFAULTS["width"], key="sh_width")
+        c[2].slider("Shortcut scale λ", 0.0, 1.5, DEFAULTS["lam"], 0.05, key="sh_lam",
+                    help="y = λ·x + F(x) in the residual net. Whether λ < 1 shatters again is the lab's "
+                         "own experiment (He et al. 2016b study λ for training, not shattering).")
+        c[3].slider("Seeds (random nets)", 1, 8, DEFAULTS["seeds"], key="sh_seeds")
         c = st.columns(4)
-        points = c[0].number_input("Inputs on [-2, 2]", 3, 4096, DEFAULTS["points"], step=64, key="sh_points")
-        bn = c[1].toggle("Batch norm", DEFAULTS["bn"], key="sh_bn")
-        block = c[2].radio("Residual module", tuple(BLOCK_CHOICES), format_func=BLOCK_CHOICES.get, key="sh_block",
-                           help="Balduzzi's one-layer module is what his Thm. 3 (1/√L) describes; the lab's "
-                                "two-layer block (two Linear-BN layers in the branch) is here for comparison.")
-        looks_linear = c[3].checkbox("Looks-linear init (plain net)", DEFAULTS["looks_linear"], key="sh_looks_linear",
-                                     help="CReLU with mirrored weights [W, −W]: the plain net is linear at "
-                                          "initialisation.")
-        depths_text = st.text_input("Depths for the sweep (blocks)", DEFAULTS["sweep"], key="sh_sweep")
+        c[0].number_input("Inputs on [-2, 2]", 3, 4096, DEFAULTS["points"], step=64, key="sh_points")
+        c[1].toggle("Batch norm", DEFAULTS["bn"], key="sh_bn")
+        c[2].radio("Residual module", tuple(BLOCK_CHOICES), format_func=BLOCK_CHOICES.get, key="sh_block",
+                   help="Balduzzi's one-layer module is what his Thm. 3 (1/√L) describes; the lab's "
+                        "two-layer block (two Linear-BN layers in the branch) is here for comparison.")
+        c[3].checkbox("Looks-linear init (plain net)", DEFAULTS["looks_linear"], key="sh_looks_linear",
+                      help="CReLU with mirrored weights [W, −W]: the plain net is linear at "
+                           "initialisation.")
+        st.text_input("Depths for the sweep (blocks)", DEFAULTS["sweep"], key="sh_sweep")
         st.form_submit_button("Apply", type="primary")
-    s = dict(depth=int(depth), width=int(width), lam=float(lam), seeds=int(seeds), points=int(points), bn=bool(bn),
-             block=block, looks_linear=bool(looks_linear))
     try:
-        plain, residual = cached_setting(json.dumps(s, sort_keys=True))
+        settings = views.settings(sh.ShatteringSettings, st.session_state)
+        settings.validate()
+        bar, cb = progress_bar("Random nets")
+        try:
+            view = cached_study(json.dumps(settings.to_dict(), sort_keys=True), _progress=cb)
+        finally:
+            bar.empty()
     except ERRORS as e:
         show_error(e)
         return
+    plain, residual = view.plain, view.residual
 
     cols = columns(2)
     for col, r, label in ((cols[0], plain, "Plain net"), (cols[1], residual, "Residual net")):
@@ -170,16 +119,11 @@ def random_nets() -> None:
     st.caption("How to read: white noise is a gradient that jumps at every input (lag-1 near 0, a correlation "
                "matrix with only its diagonal, an autocorrelation that drops to 0 after one step); brown noise "
                "wanders smoothly (lag-1 near 1, bands along the diagonal, slow decay). This run: "
-               + sh.setting_caption(plain, residual))
+               + view.setting_caption())
 
     st.subheader("Lag-1 autocorrelation against depth")
-    try:
-        result = sweep(s, _parse_depths(depths_text))
-    except ERRORS as e:
-        show_error(e)
-        return
-    show(P.sweep_figure(result), "lag1_sweep")
-    st.caption(sh.sweep_caption(result))
+    show(P.sweep_figure(view.sweep), "lag1_sweep")
+    st.caption(view.sweep_caption())
 
 
 # --- the trained pair ----------------------------------------------------------------------

@@ -829,6 +829,10 @@ class EnsembleSettings:
         if not 1 <= self.diagram_blocks <= MAX_DIAGRAM_BLOCKS:
             raise ConfigError(f"the drawing unrolls 1 to {MAX_DIAGRAM_BLOCKS} blocks, got {self.diagram_blocks!r}")
 
+    def computation(self) -> dict:
+        """The fields that determine the numbers (a cache key): all but the drawing's `diagram_blocks`."""
+        return {k: v for k, v in asdict(self).items() if k != "diagram_blocks"}
+
     def to_dict(self) -> dict:
         """JSON-ready fields."""
         return asdict(self)

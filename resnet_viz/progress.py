@@ -40,7 +40,7 @@ class Steps:
     """Progress over a known amount of work in arbitrary units (e.g. blocks × epochs).
 
     `steps(units, message)` announces a step worth `units` (reported at its start);
-    `steps.part(units, prefix)` returns a `Progress` for a sub-computation worth `units`;
+    `steps.part(units, prefix)` announces a sub-computation worth `units` and returns its `Progress`;
     `steps.finish()` reports 1.0.
     """
 
@@ -52,9 +52,10 @@ class Steps:
         self.done += units
 
     def part(self, units: float, prefix: str = "") -> Progress | None:
-        """A `Progress` for the next `units` of work."""
+        """A `Progress` for the next `units` of work (its start is reported at once, as `prefix`)."""
         start = self.done
         self.done += units
+        notify(self.progress, start / self.total, prefix or "working")
         return part(self.progress, start / self.total, self.done / self.total, prefix)
 
     def finish(self) -> None:

@@ -763,7 +763,8 @@ class ShatteringSettings:
         check_grid(self.points, *DEFAULT_RANGE)
         if self.sweep:
             parse_depths(",".join(map(str, self.sweep)))
-        self.base().validate()
+        for depth in {self.depth, max(self.sweep, default=1)}:  # before any work: the deepest nets
+            check_memory(self.base().replace(depth=depth), self.points)
 
     @property
     def block(self) -> str:

@@ -51,7 +51,8 @@ def test_bad_inputs_show_messages(seeded_store):
     at.number_input(key="line_b").set_value(5).run()
     assert not at.exception
     assert any("two different" in e.value for e in at.error)
-    # a setting too large for memory
+    # a setting too large for memory (with a valid sweep: the view reports one error at a time)
+    at.text_input[0].set_value("1,2")
     at.slider[0].set_value(100)
     at.select_slider[0].set_value(400)
     at.number_input[0].set_value(4096)

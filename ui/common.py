@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from . import legacy_guard  # noqa: F401  (a deep link on a fresh server goes through app.py first)
 from resnet_viz.assets import load_shipped_pairs
@@ -194,17 +195,43 @@ def pick_pair(where=None, key: str = "pair_picker") -> tuple[Pair, Run, Run]:
     return pair, plain, residual
 
 
-def url_state(page: str, defaults: dict | None = None) -> None:
-    """Keep this page's state in the URL (see ui/urlstate.py); call it at the top of a page.
+# Session key of the settings a preset gives the page it opens (see `open_view`).
+LINK_PENDING = "_url_pending"
 
-    On the session's first run, a pair named in the link is added and made current
-    (it is trained, with progress, by `pick_pair`); on a page's first run its widget
-    settings are read from the link. Every run writes the current pair and the
-    page's non-default settings back to the URL.
+
+def url_state(flags: tuple[str, ...] = (), labels: dict | None = None) -> None:
+    """Keep the trained pair, presenter mode and this page's `flags` in the URL (see ui/urlstate.py);
+    call it at the top of a page, before its widgets (which keep themselves in the URL:
+    `bind="query-params"`).
+
+    On the session's first run, a pair named in the link is added and made current (it is
+    trained, with progress, by `pick_pair`). `flags` are session keys of on/off page state
+    that is no widget (e.g. a study that was started): on in the link turns them on, and
+    every run writes the pair, presenter mode and the flags back, leaving the widgets'
+    names alone. `labels` maps widget keys to their `format_func`, for the settings a
+    preset hands over (`open_view`).
     """
     from . import urlstate
 
-    defaults = defaults or {}
+    rerun = False
+    # Streamlit drops bad link values of bound widgets itself, except an infinite number, on
+    # which its integer inputs raise while reading the link: drop those first.
+    for name in urlstate.non_finite(st.query_params, keep=urlstate.PAIR_PARAMS):
+        rerun |= urlstate.sync({name: None})
+    # Settings a preset set for this page (open_view) move into the link, which its widgets
+    # read on their first run: so they win over the old link and a copied link keeps them.
+    for key in st.session_state.pop(LINK_PENDING, None) or ():
+        if key in flags or key not in st.session_state:
+            continue
+        value = urlstate.url_value(st.session_state[key], (labels or {}).get(key))
+        try:
+            st.query_params[key] = value
+        except StreamlitAPIException:  # already bound (drawn this run): the session value stands
+            continue
+        del st.session_state[key]
+        rerun = True
+    if rerun:  # the widgets read the link as it is when a run starts
+        st.rerun()
     if not st.session_state.get("_url_pair_read"):
         st.session_state["_url_pair_read"] = True
         try:
@@ -220,11 +247,22 @@ def url_state(page: str, defaults: dict | None = None) -> None:
             pair = Pair(*configs)
             add_pair(pair)
             st.session_state["pair_picker"] = pair
-    urlstate.restore(page, defaults)
+    for key in flags:
+        if st.query_params.get(key) in urlstate.ON:
+            st.session_state[key] = True
     pair = st.session_state.get("pair_picker") or current_pair_choice()
+    urlstate.sync(_custom_params(pair) | {key: "1" if st.session_state.get(key) else None for key in flags})
+
+
+def _custom_params(pair: Pair) -> dict[str, str | None]:
+    """The query parameters `url_state` writes for `pair` and presenter mode (None: absent)."""
+    from . import urlstate
+
+    wanted: dict[str, str | None] = dict.fromkeys(urlstate.PAIR_PARAMS | set(urlstate.SERVER_PARAMS))
+    wanted.update(urlstate.pair_params(pair.net, pair.train, default_pair()))
     # Presenter mode is read from the link by app.py (its switch is drawn before the page).
-    urlstate.publish({"presenter": False, **defaults},
-                     extra=urlstate.pair_params(pair.net, pair.train, default_pair()))
+    wanted[urlstate.PRESENTER] = "1" if st.session_state.get("presenter") else None
+    return wanted
 
 
 MAX_MESSAGE_CHARS = 400  # a message box echoes at most this much text
@@ -307,11 +345,15 @@ def apply_preset(preset) -> None:
 
     from resnet_viz.presets import preset_pair
 
+    from . import views
+
     pair = Pair(*preset_pair(preset))
     add_pair(pair)
     st.session_state["pair_picker"] = pair
-    for key, value in preset.view.items():
+    keys = st.session_state[LINK_PENDING] = []
+    for key, value in views.state(preset.settings).items():  # the page's widgets show the preset's settings
         st.session_state[key] = copy.deepcopy(value)
-    # The settings just set win over whatever the target page's link held.
-    st.session_state.setdefault("_url_restored", set()).add(preset.page.rsplit("/", 1)[-1][:-3])
-    st.switch_page(preset.page)
+        keys.append(key)
+    # The target page moves the settings just set into its link (url_state): they win over the
+    # old link. The page's own link starts with the pair and presenter mode only.
+    st.switch_page(preset.page, query_params={k: v for k, v in _custom_params(pair).items() if v is not None})

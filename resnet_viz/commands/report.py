@@ -7,7 +7,8 @@ import os
 import sys
 
 from ..cli import progress_printer
-from ..presets import PRESETS, build_report, get_preset
+from ..presets import PRESETS, get_preset
+from ..slides import build_report
 
 
 def _check_writable(path: str) -> None:

@@ -1,4 +1,4 @@
-"""Figures comparing more than a plain/residual pair (the presets): several λ, pre vs post blocks."""
+"""Figures comparing more than a plain/residual pair (the identity-mapping study): several λ, pre vs post blocks."""
 
 from __future__ import annotations
 
@@ -56,3 +56,29 @@ def scale_sweep_figure(depths, curves: dict[str, dict], height: int = 400) -> go
     style(fig, "Random nets f: ℝ → ℝ at initialisation, by shortcut scale λ", height)
     fig.update_layout(margin=dict(t=90))  # room for the title above the subplot titles
     return fig
+
+
+# Colours of the identity-mapping study's nets (He et al. 2016b): λ from light (fading) to dark (exploding).
+SCALE_COLORS = {0.5: "#f4a582", 1.0: "#d6604d", 1.5: "#67001f"}
+PRE_COLOR = "#1b7837"
+
+
+def identity_colors(labels) -> dict[str, str]:
+    """A colour for each net of an identity-mapping comparison, by its label: the plain net, the
+    pre-activation net, and residual nets by their shortcut scale ("λ = 0.5", "original (λ = 1)")."""
+    import re
+
+    from .common import RESIDUAL_COLOR
+
+    out = {}
+    for label in labels:
+        m = re.search(r"λ = ([0-9.]+)", label)
+        if label == "plain":
+            out[label] = PLAIN_COLOR
+        elif "pre-activation" in label:
+            out[label] = PRE_COLOR
+        elif m:
+            out[label] = SCALE_COLORS.get(float(m.group(1)), RESIDUAL_COLOR)
+        else:
+            out[label] = RESIDUAL_COLOR
+    return out

@@ -1,0 +1,258 @@
+"""A preset's report: the view's study computed with the preset's settings, as report sections.
+
+`build_report(preset)` trains the preset's pair when its view needs one, calls the same study
+function the view's page calls (`degradation_study`, `landscape_study`, `shattering_study`,
+`ensemble_study`, `identity_study`) with the preset's settings, and turns the result into
+`report.Section`s: the page's figures with the captions the library derives from the numbers.
+"""
+
+from __future__ import annotations
+
+import time
+
+from .degradation import DegradationSettings
+from .ensemble import EnsembleSettings
+from .identity import IdentitySettings
+from .landscape import LandscapeSettings
+from .presets import Preset, preset_pair
+from .progress import Progress, Steps
+from .report import Section
+from .shattering import ShatteringSettings
+from .train import Run, train
+
+
+def _acc(run: Run) -> str:
+    a = run.history.test_accuracy
+    return "—" if a != a else f"{a:.1%}"
+
+
+def _loss(run: Run) -> str:
+    h = run.history
+    if h.diverged:
+        return f"diverged at step {h.diverged_at_step}"
+    return f"{h.train_loss:.3g}" + (" (failed to train)" if run.failure else "")
+
+
+def training_sections(runs: dict[str, Run], findings: list[str]) -> list[Section]:
+    """The Build & train view of a trained pair: training curves and gradient norms per block."""
+    from .plots import training as P
+
+    plain, residual = runs["plain"], runs["residual"]
+    net, cfg = residual.net, residual.train
+    text = " ".join(s.replace("**", "") for s in findings)
+    return [
+        Section("Training curves of the deep pair",
+                f"{net.depth} blocks ({net.layer_count} layers), width {net.width}, {cfg.epochs} epochs on "
+                f"{cfg.dataset}, same initial weights and data order. Final training loss: plain {_loss(plain)}, "
+                f"residual {_loss(residual)}; test accuracy: plain {_acc(plain)}, residual {_acc(residual)}. {text}",
+                P.loss_curves(runs)),
+        Section("Gradient norm per block, first steps",
+                f"How large ‖∂L/∂θ‖ is in each block over the first training steps. {text}", P.gradient_norms(runs)),
+    ]
+
+
+def degradation_sections(result) -> list[Section]:
+    """The degradation study (He et al. 2016 Fig. 1): curves by depth and final loss against depth."""
+    from .plots import training as P
+
+    s = result.settings
+    budget = (f"width {s.width}, {s.epochs} epochs (the first a linear warm-up) at learning rate {s.lr:g}, "
+              f"{s.seeds} seed{'s' if s.seeds > 1 else ''} per depth")
+    return [
+        Section("Degradation: training loss and test error against iterations (He et al. 2016, Fig. 1)",
+                f"Plain nets (left) and residual nets (right) at {', '.join(map(str, s.depths))} blocks, {budget}. "
+                f"{result.caption()}", P.degradation_curves(result)),
+        Section("Final training loss against depth",
+                "The final training loss (eval mode, whole train set) of every net; the band is the min–max over "
+                "the seeds that trained, crosses mark nets that failed to train.",
+                P.degradation(result.summary(), result.runs)),
+    ]
+
+
+def landscape_sections(view, runs: dict[str, Run]) -> list[Section]:
+    """The loss-landscape view's planes (Li et al. 2018 Fig. 5) and their 1-D slices."""
+    from .landscape import surface_stats
+    from .plots import landscape as P
+
+    s = view.settings
+    zr = P.shared_zrange(view.surfaces.values(), s.mode, s.clip)
+    net, cfg = runs["residual"].net, runs["residual"].train
+    out = [Section(
+        f"{label.capitalize()} net: loss surface",
+        f"{runs[label].net.name}, width {net.width}, trained {cfg.epochs} epochs. f(α, β) = L(θ* + αδ + βη) on a "
+        f"{s.grid}×{s.grid} grid over [−{s.span:g}, {s.span:g}]², {s.normalization}-normalized directions from seed "
+        f"{s.seed} (the same for both nets), one colour scale for both. "
+        f"{surface_stats(srf, view.classes)[0].upper()}{surface_stats(srf, view.classes)[1:]}.",
+        P.contour_figure(srf, f"{label}: {runs[label].net.name}", s.mode, s.clip, zr))
+        for label, srf in view.surfaces.items()]
+    from .landscape import slices_caption
+
+    out.append(Section("1-D slices through θ*", f"{slices_caption(view.surfaces)} {view.caption()}",
+                       P.slices_figure(view.surfaces, s.mode, s.clip)))
+    return out
+
+
+def shattering_sections(view) -> list[Section]:
+    """The shattered-gradients view (Balduzzi et al. 2017): gradients, correlations, autocorrelation, sweep."""
+    from . import shattering as sh
+    from .plots import shattering as P
+
+    s, plain, residual = view.settings, view.plain, view.residual
+    module = ("one-layer residual modules x + W·ReLU(BN x) (Balduzzi et al. 2017)" if s.block == "single" else
+              "the lab's two-layer blocks")
+    where = (f"{sh.units(s.depth, s.block)}, {module}; the plain twin has {int(sh.hidden_relu_layers(s.depth, s.block))} "
+             f"hidden ReLU layers of {s.width} units ({'BN, ' if s.bn else ''}He initialisation); {s.points} inputs "
+             "on [−2, 2]")
+    n = f"{s.seeds} net{'s' if s.seeds > 1 else ''}"
+    out = [
+        Section("Plain net: gradient against input",
+                f"{where}. The gradient df/dx of one random plain net; over {n} its lag-1 autocorrelation is "
+                f"{plain.lag1:.2f}: {sh.noise_kind(plain.lag1)} (1 is smooth, 0 is white noise).",
+                P.gradient_figure(plain)),
+        Section("Residual net: gradient against input",
+                f"The residual twin (same weights, with shortcuts); lag-1 autocorrelation {residual.lag1:.2f}: "
+                f"{sh.noise_kind(residual.lag1)}.", P.gradient_figure(residual)),
+        Section("Plain net: correlation of gradients",
+                f"Correlation of g_i with g_j over {n}, central inputs: only the diagonal is lit when neighbouring "
+                f"gradients are unrelated, bands along it when they agree. Here: {sh.noise_kind(plain.lag1)} "
+                f"(lag-1 {plain.lag1:.2f}).", P.correlation_figure(plain)),
+        Section("Residual net: correlation of gradients",
+                f"The same for the residual net. Here: {sh.noise_kind(residual.lag1)} (lag-1 {residual.lag1:.2f}).",
+                P.correlation_figure(residual)),
+        Section("Autocorrelation of the gradients",
+                "r_k between gradients k grid steps apart (white noise drops to 0 after one step, brown noise "
+                f"decays slowly). {view.setting_caption()}", P.acf_figure(plain, residual)),
+    ]
+    if view.sweep is not None:
+        sw = view.sweep
+        table = "; ".join(f"{d}: plain {p:.2f}, residual {r:.2f}"
+                          for d, p, r in zip(sw.depths, sw.mean("plain"), sw.mean("residual")))
+        out.append(Section("Lag-1 autocorrelation against depth",
+                           f"{view.sweep_caption()} Measured ({'modules' if s.block == 'single' else 'blocks'}: "
+                           f"lag-1) — {table}.", P.sweep_figure(sw)))
+    return out
+
+
+def ensemble_sections(view, runs: dict[str, Run]) -> list[Section]:
+    """The unrolled-ensemble view (Veit et al. 2016): the unrolled graph, deletions, k-sweep, reorder, paths."""
+    from .plots import ensemble as P
+
+    s, caps = view.settings, view.captions()
+    net = runs["residual"].net
+    down = ", ".join(str(i + 1) for i in view.residual.downsampling_blocks)
+    n = s.diagram_blocks
+    out = [Section("The unrolled view",
+                   f"y = y' + f(y') at every block: {n} blocks expand into 2^{n} = {2 ** n} paths, C({n}, k) of them "
+                   f"through k residual branches (Veit et al. 2016, Fig. 1). The trained residual net below has "
+                   f"{net.depth} blocks: {2 ** net.depth:,} paths.", P.unrolled_figure(n))]
+    for r in view.lesions:
+        out.append(Section(
+            f"{r.label.capitalize()} net: delete one block",
+            f"{runs[r.label].net.name}, width {net.width}: test accuracy with one block removed (residual: "
+            f"y = x + F(x) → y = x; plain: y = F(x) → y = x). Hatched bars are downsampling blocks ({down}), where a "
+            f"deleted block becomes y = shortcut(x). Measured: {caps['deletion']}", P.deletion_figure(r)))
+    ks = view.residual.k_sweep
+    ks_text = ", ".join(f"k={k}: {m:.0%}" for k, m in zip(ks.k, ks.mean)) if ks else ""
+    out.append(Section("Delete k blocks at once",
+                       f"Up to {s.samples} random sets of k deleted blocks. {caps['k_sweep']} Residual net — {ks_text}.",
+                       P.k_sweep_figure(view.lesions)))
+    if caps["reorder"]:
+        out.append(Section("Reorder blocks", caps["reorder"], P.reorder_figure(view.lesions)))
+    out.append(Section("Gradient by path length", caps["paths"], P.path_length_figure(view.paths)))
+    return out
+
+
+def identity_sections(result) -> list[Section]:
+    """The identity-mapping study (He et al. 2016b): training curves, test accuracy, gradient norms and,
+    with random nets, lag-1 and size of df/dx by λ."""
+    from .plots import training as P
+    from .plots.compare import identity_colors, recolor, scale_sweep_figure
+
+    runs = result.runs
+    colors = identity_colors(runs)
+    net, cfg = next(iter(runs.values())).net, next(iter(runs.values())).train
+    notes = " ".join(f"{label}: {note}." for label, note in result.notes.items())
+    setting = (f"{net.depth} blocks ({net.layer_count} layers), width {net.width}, {cfg.epochs} epochs on "
+               f"{cfg.dataset}, the same initial weights and data order for every net")
+    out = [
+        Section("Training curves of every variant",
+                f"{setting}. {notes} A spike far above the rest is cut off at the top of the axis and named there. "
+                f"{result.verdict()} {result.findings()}", recolor(P.loss_curves(runs), colors)),
+        Section("Test accuracy",
+                "Test accuracy per epoch of every net (chance is "
+                f"{1 / net.classes:.0%}). " + "; ".join(
+                    f"{row['net']} {row['test_accuracy']:.1%}" for row in result.table()) + ".",
+                recolor(P.accuracy_curves(runs, 1.0 / net.classes), colors)),
+        Section("Gradient norm per block, first steps",
+                "‖∂L/∂θ‖ per block over the first steps (median, band: min to max). With an identity shortcut and "
+                "pre-activation the path from any block to the output is a pure identity (He et al. 2016b, eqs. "
+                f"4–5). {result.findings()}", recolor(P.gradient_norms(runs), colors)),
+    ]
+    if result.curves:
+        s = result.settings
+        curves = {k: {**c, "color": c2} for (k, c), c2 in zip(result.curves.items(),
+                                                              identity_colors(result.curves).values())}
+        out.append(Section(
+            "Gradients of random nets by λ and depth",
+            f"Random nets f: ℝ → ℝ of Balduzzi's one-layer modules y = λ·x + W·ReLU(BN x) ({s.sweep_width} units; "
+            f"{s.sweep_seeds} seeds, {s.sweep_points} inputs). Left: lag-1 autocorrelation of df/dx (1 smooth, 0 "
+            f"white noise); right: the gradient's size, RMS of df/dx. {result.sweep_caption()}",
+            scale_sweep_figure(s.sweep_depths, curves)))
+    return out
+
+
+def sections(preset: Preset, progress: Progress | None = None) -> list[Section]:
+    """The preset's figures with captions (what to look for, what this run measured), computed now
+    with the study function of its view and its settings. Trains on CUDA when present."""
+    from .data import load_dataset
+
+    net, cfg = preset_pair(preset)
+    s = preset.settings
+    pair_cost = 2 * net.depth * cfg.epochs
+    if isinstance(s, ShatteringSettings):
+        from .shattering import shattering_study
+
+        return shattering_sections(shattering_study(s, progress=progress))
+    data = load_dataset(cfg.dataset, cfg.data_root, cfg.data_limit)
+    if isinstance(s, IdentitySettings):
+        from .identity import identity_study
+
+        return identity_sections(identity_study(net, cfg, s, data=data, progress=progress))
+    study_cost = 2 * s.seeds * sum(s.depths) * s.epochs if isinstance(s, DegradationSettings) else pair_cost
+    steps = Steps(progress, pair_cost + study_cost)
+    runs = {}
+    for label, n in (("plain", net.twin()), ("residual", net)):
+        runs[label] = train(n, cfg, data=data, progress=steps.part(n.depth * cfg.epochs, f"training the {label} net"))
+    rest = steps.part(study_cost)
+    if isinstance(s, DegradationSettings):
+        from .degradation import degradation_study, pair_findings
+
+        result = degradation_study(net, cfg, s, data=data, progress=rest)
+        out = training_sections(runs, pair_findings(runs["plain"], runs["residual"])) + degradation_sections(result)
+    elif isinstance(s, LandscapeSettings):
+        from .landscape import landscape_study
+
+        out = landscape_sections(landscape_study(runs, s, data=data, progress=rest), runs)
+    else:
+        from .ensemble import ensemble_study
+
+        out = ensemble_sections(ensemble_study(runs["plain"], runs["residual"], s, progress=rest), runs)
+    steps.finish()
+    return out
+
+
+def report_intro(preset: Preset, seconds: float | None = None) -> str:
+    """The opening paragraph of a preset's report: the summary, the pair and how long it took."""
+    net, cfg = preset_pair(preset)
+    took = f" Computed in {seconds:.0f} s." if seconds is not None else ""
+    return (f"{preset.summary} Pair: {net.name} and its plain twin, width {net.width}"
+            f"{f', λ = {net.shortcut_scale:g}' if net.shortcut_scale != 1 else ''}"
+            f"{', pre-activation' if net.order == 'pre' else ''}; {cfg.epochs} epochs of {cfg.optimizer.upper()} on "
+            f"{cfg.dataset}. In the app: the '{preset.title}' preset opens the {preset.view} view.{took}")
+
+
+def build_report(preset: Preset, progress: Progress | None = None) -> tuple[str, str, list[Section]]:
+    """(title, intro, sections) of a preset's report, for `report.write_report`."""
+    start = time.perf_counter()
+    secs = sections(preset, progress)
+    return preset.title, report_intro(preset, time.perf_counter() - start), secs
