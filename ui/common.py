@@ -195,7 +195,7 @@ def pick_pair(where=None, key: str = "pair_picker") -> tuple[Pair, Run, Run]:
     return pair, plain, residual
 
 
-# Session key of the settings a preset gives the page it opens (see `open_view`).
+# Session key of the settings a preset gives the page it opens (see `apply_preset`).
 LINK_PENDING = "_url_pending"
 
 
@@ -209,7 +209,7 @@ def url_state(flags: tuple[str, ...] = (), labels: dict | None = None) -> None:
     that is no widget (e.g. a study that was started): on in the link turns them on, and
     every run writes the pair, presenter mode and the flags back, leaving the widgets'
     names alone. `labels` maps widget keys to their `format_func`, for the settings a
-    preset hands over (`open_view`).
+    preset hands over (`apply_preset`).
     """
     from . import urlstate
 
@@ -218,7 +218,7 @@ def url_state(flags: tuple[str, ...] = (), labels: dict | None = None) -> None:
     # which its integer inputs raise while reading the link: drop those first.
     for name in urlstate.non_finite(st.query_params, keep=urlstate.PAIR_PARAMS):
         rerun |= urlstate.sync({name: None})
-    # Settings a preset set for this page (open_view) move into the link, which its widgets
+    # Settings a preset set for this page (apply_preset) move into the link, which its widgets
     # read on their first run: so they win over the old link and a copied link keeps them.
     for key in st.session_state.pop(LINK_PENDING, None) or ():
         if key in flags or key not in st.session_state:

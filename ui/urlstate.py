@@ -1,18 +1,25 @@
 """Page state in the URL: a bookmarked or shared link reopens exactly that view.
 
-Two kinds of state travel in the query string:
-- the trained pair (net and training fields that differ from the default pair), and
-- each page's view settings (widget keys listed by the page).
-A link is read once per page per session, on that page's first run; after that
-the page writes its current state back to the URL on every run.
+Who writes what in the query string:
+- Each page's view settings: every settings widget is created with `bind="query-params"` and
+  its key is its query name. Streamlit itself seeds the widget from the link on the widget's
+  first run (a value outside its options or bounds is dropped from the link, a default one is
+  left out), and writes each change back. Code sets such a widget only through
+  `st.session_state` (or a link, see `ui.common.apply_preset`); `st.query_params` refuses to
+  write or delete a bound name.
+- The trained pair (the fields that differ from the default pair), presenter mode and a
+  page's on/off flags (a study that was started): written by `ui.common.url_state`, one
+  name at a time (never `st.query_params.from_dict`, which would drop the bound names).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
+import math
+from collections.abc import Callable, Mapping
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from resnet_viz.models import ConfigError, NetConfig
 from resnet_viz.train import TrainConfig
@@ -26,6 +33,8 @@ PAIR_PARAMS = set(NET_FIELDS.values()) | set(TRAIN_FIELDS.values())
 # Settings a link may not make: on a shared server the data folder is the server's
 # ($RESNET_VIZ_DATA or its default), never a student's; `root=` in a link is ignored.
 SERVER_PARAMS = {"root": "data folder"}
+PRESENTER = "presenter"  # presenter mode: presenter=1 (read by app.py, whose switch is drawn before the page)
+ON = ("1", "true")  # how a link spells an on flag
 
 
 def _cast(text: str, like):
@@ -35,16 +44,12 @@ def _cast(text: str, like):
         return int(float(text))
     if isinstance(like, float):
         return float(text)
-    if isinstance(like, (list, tuple)):
-        return type(like)(json.loads(text))
     return text
 
 
 def _text(value) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
-    if isinstance(value, (list, tuple)):
-        return json.dumps(list(value), separators=(",", ":"))
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
@@ -99,29 +104,60 @@ def pair_params(net: NetConfig, train: TrainConfig, default) -> dict[str, str]:
     return out
 
 
-def restore(page: str, defaults: dict) -> None:
-    """On this page's first run in the session, copy its settings from the URL into session state.
+def url_value(value, label: Callable | None = None) -> str | list[str]:
+    """How a bound widget holding `value` spells it in the link (what Streamlit reads back).
 
-    `defaults` maps widget keys to their default values (which give the types).
-    Values that do not parse are ignored.
+    Option widgets (radio, selectbox, select_slider, multiselect) are spelled by their shown
+    label, so pass the widget's `format_func` as `label` when it has one; a list is one
+    repeated name per item; a checkbox is true/false; a number as Streamlit writes it.
     """
-    done = st.session_state.setdefault("_url_restored", set())
-    if page in done:
-        return
-    done.add(page)
-    for key, default in defaults.items():
-        if key in st.query_params:
+    if isinstance(value, (list, tuple)):
+        return [str(url_value(v, label)) for v in value]
+    if label is not None:
+        return str(label(value))
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and math.isfinite(value) and value == int(value):
+        return str(int(value))
+    return str(value)
+
+
+def non_finite(params, keep=()) -> list[str]:
+    """Names in `params` (st.query_params) holding a number no widget can take (±inf, 1e999).
+
+    Streamlit drops most bad link values itself, but an integer number_input raises
+    OverflowError on an infinite one while reading the link; these names are removed first.
+    """
+    bad = []
+    for name in params:
+        if name in keep:
+            continue
+        for text in params.get_all(name):
             try:
-                st.session_state[key] = _cast(st.query_params[key], default)
-            except (ValueError, TypeError, json.JSONDecodeError):
+                if math.isinf(float(text)):
+                    bad.append(name)
+                    break
+            except (ValueError, OverflowError):
                 pass
+    return bad
 
 
-def publish(defaults: dict, extra: dict[str, str] | None = None) -> None:
-    """Write the page's current settings (those that differ from `defaults`) and `extra` to the URL."""
-    params = dict(extra or {})
-    for key, default in defaults.items():
-        if key in st.session_state and st.session_state[key] != default:
-            params[key] = _text(st.session_state[key])
-    if dict(st.query_params) != params:
-        st.query_params.from_dict(params)
+def sync(wanted: Mapping[str, str | None]) -> bool:
+    """Make each named query parameter hold its value (None: absent), touching no other name.
+
+    Only names not bound to a widget are written; a bound one is left as it is. True when the
+    link changed.
+    """
+    changed = False
+    for name, value in wanted.items():
+        try:
+            if value is None:
+                if name in st.query_params:
+                    del st.query_params[name]
+                    changed = True
+            elif st.query_params.get_all(name) != [value]:  # a repeated name collapses to one
+                st.query_params[name] = value
+                changed = True
+        except (StreamlitAPIException, KeyError):
+            pass
+    return changed
