@@ -23,14 +23,28 @@ def run_key(net: NetConfig, cfg: TrainConfig) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+class _KeyLock:
+    """The lock of one key while it is asked for, with how many callers hold or wait for it."""
+
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0
+
+
 class RunStore:
-    """LRU store of at most `max_runs` runs, with one lock per key while training."""
+    """LRU store of at most `max_runs` runs, with one lock per key while training.
+
+    A key's lock lives only while some caller holds or waits for it, so the locks, like
+    the runs, stay bounded however many configs a long-running server is asked for.
+    """
 
     def __init__(self, max_runs: int = 24) -> None:
         self.max_runs = max_runs
         self._runs: OrderedDict[str, Run] = OrderedDict()
         self._lock = threading.Lock()
-        self._key_locks: dict[str, threading.Lock] = {}
+        self._key_locks: dict[str, _KeyLock] = {}
 
     def get(self, key: str) -> Run | None:
         """The run stored under `key`, or None."""
@@ -58,19 +72,28 @@ class RunStore:
         if run is not None:
             return key, run
         with self._lock:
-            key_lock = self._key_locks.setdefault(key, threading.Lock())
-        with key_lock:  # a second caller waits for the first one's result
-            run = self.get(key)
-            if run is None:
-                run = train(net, cfg, progress=progress)
-                self.put(run)
+            key_lock = self._key_locks.get(key)
+            if key_lock is None:
+                key_lock = self._key_locks[key] = _KeyLock()
+            key_lock.users += 1
+        try:
+            with key_lock.lock:  # a second caller waits for the first one's result
+                run = self.get(key)
+                if run is None:
+                    run = train(net, cfg, progress=progress)
+                    self.put(run)
+        finally:
+            with self._lock:  # the last caller out drops the key's lock
+                key_lock.users -= 1
+                if key_lock.users == 0:
+                    del self._key_locks[key]
         return key, run
 
     def training(self, key: str) -> bool:
         """True while some caller is training the run stored under `key`."""
         with self._lock:
-            lock = self._key_locks.get(key)
-        return lock is not None and lock.locked()
+            key_lock = self._key_locks.get(key)
+        return key_lock is not None and key_lock.lock.locked()
 
     def warm(self, pairs: list[tuple[NetConfig, TrainConfig]]) -> threading.Thread:
         """Train the given configs in a background thread (e.g. the default pair at server start)."""
