@@ -81,35 +81,48 @@ def settings_form() -> L.LandscapeSettings:
     d = {k[3:]: v for k, v in DEFAULTS.items() if k.startswith("ls_")}
     with st.sidebar.form("landscape_form"):
         st.markdown("**Landscape settings**")
-        st.select_slider("Grid points per axis", GRIDS, value=d["grid"], key="ls_grid",
+        st.select_slider("Grid points per axis", GRIDS, value=d["grid"], key="ls_grid", bind="query-params",
                          help="Odd, so that θ* is the centre point. Li et al. use 51.")
         st.number_input("Span (grid covers [−span, span])", min_value=0.0, max_value=10.0,
-                        value=float(d["span"]), step=0.25, key="ls_span")
-        st.select_slider("Evaluation samples (fixed training subset)", SAMPLES, value=d["samples"], key="ls_samples")
-        st.number_input("Direction seed", min_value=0, max_value=10_000, value=int(d["seed"]), step=1, key="ls_seed")
+                        value=float(d["span"]), step=0.25, key="ls_span", bind="query-params")
+        st.select_slider("Evaluation samples (fixed training subset)", SAMPLES, value=d["samples"], key="ls_samples",
+                         bind="query-params")
+        st.number_input("Direction seed", min_value=0, max_value=10_000, value=int(d["seed"]), step=1, key="ls_seed",
+                        bind="query-params")
         st.radio("Direction normalization", L.NORMALIZATIONS, index=L.NORMALIZATIONS.index(d["normalization"]),
-                 horizontal=True, key="ls_normalization",
+                 horizontal=True, key="ls_normalization", bind="query-params",
                  help="filter: Li et al.'s per-filter scaling; try 'none' to see why it matters.")
-        st.checkbox("Also perturb biases and BN γ/β", value=d["bias_bn"], key="ls_bias_bn")
+        st.checkbox("Also perturb biases and BN γ/β", value=d["bias_bn"], key="ls_bias_bn", bind="query-params")
         st.form_submit_button("Apply", type="primary")
     return views.settings(L.LandscapeSettings, st.session_state)
 
 
-URL_DEFAULTS = DEFAULTS | {"landscape_projector": False}
 HESSIAN_LABELS = {"weights": "weight tensors only (Li et al.)", "all": "all parameters (+ biases, BN γ/β)"}
 TOLERANCES = (1e-2, 1e-3, 1e-4)
 MAP_GRIDS = (3, 5, 7)
+
+
+def _mode_label(mode: str) -> str:
+    return "log₁₀" if mode == "log" else "clipped"
+
+
+def _tol_label(tol: float) -> str:
+    return f"{tol:g}"
+
+
+# How the option widgets show their values (and so spell them in the link): see ui.common.url_state.
+URL_LABELS = {"landscape_mode": _mode_label, "landscape_tol": _tol_label, "landscape_hessian_params": HESSIAN_LABELS.get}
 
 
 def curvature_section(runs: dict, s: L.LandscapeSettings) -> None:
     """Extreme Hessian eigenvalues at θ* with their convergence, then Li's Fig. 7 map on request."""
     c1, c2, c3 = st.columns([2, 1.2, 1.2])
     c1.radio("Hessian w.r.t.", L.HESSIAN_PARAMS, format_func=HESSIAN_LABELS.get, horizontal=True,
-               key="landscape_hessian_params",
+               key="landscape_hessian_params", bind="query-params",
                       help="Li et al. take the Hessian w.r.t. the weight tensors only (tensors with ≥ 2 axes).")
     c2.select_slider("Tolerance (relative residual)", TOLERANCES, value=L.DEFAULT_TOL, key="landscape_tol",
-                           format_func=lambda t: f"{t:g}")
-    c3.slider("Most Lanczos steps", 10, 200, L.DEFAULT_MAX_ITERATIONS, key="landscape_lanczos",
+                           format_func=_tol_label, bind="query-params")
+    c3.slider("Most Lanczos steps", 10, 200, L.DEFAULT_MAX_ITERATIONS, key="landscape_lanczos", bind="query-params",
                        help="Lanczos stops earlier once both extreme eigenvalues meet the tolerance.")
     settings = views.settings(L.LandscapeSettings, st.session_state, base=s)
     view = study(runs, dataclasses.replace(settings, curvature_map=False), "Hessian-vector products:")
@@ -127,7 +140,7 @@ def curvature_section(runs: dict, s: L.LandscapeSettings) -> None:
 
     st.subheader("|λmin/λmax| across the plane (Li et al. Fig. 7)")
     g1, g2 = st.columns([1, 3])
-    grid = g1.select_slider("Map grid", MAP_GRIDS, value=5, key="landscape_map_grid",
+    grid = g1.select_slider("Map grid", MAP_GRIDS, value=5, key="landscape_map_grid", bind="query-params",
                             help="The surface's own directions, on a coarse grid over the same span.")
     g2.caption(f"A Lanczos run at every grid point for both nets (tolerance {L.MAP_TOL:g}, as Li et al.): "
                f"about 3 s a point on 2 CPU cores for the default pair, so {grid}×{grid} takes roughly "
@@ -145,7 +158,7 @@ def curvature_section(runs: dict, s: L.LandscapeSettings) -> None:
 
 
 def main() -> None:
-    url_state("landscape", URL_DEFAULTS)
+    url_state(flags=("landscape_map_on",), labels=URL_LABELS)
     try:
         pair, plain, residual = pick_pair()
     except ERRORS as e:
@@ -156,13 +169,13 @@ def main() -> None:
     colors = {"plain": PLAIN_COLOR, "residual": RESIDUAL_COLOR}
 
     c1, c2, c3, c4 = st.columns([3, 1.2, 1.2, 1.6])
-    view = c1.radio("View", VIEWS, horizontal=True, key="landscape_view")
-    mode = c2.radio("Loss scale", P.MODES, horizontal=True, format_func=lambda m: "log₁₀" if m == "log" else "clipped",
-                    key="landscape_mode")
-    clip = c3.number_input("Ceiling", min_value=0.01, max_value=1e6, value=10.0, key="landscape_clip",
+    view = c1.radio("View", VIEWS, horizontal=True, key="landscape_view", bind="query-params")
+    mode = c2.radio("Loss scale", P.MODES, horizontal=True, format_func=_mode_label, key="landscape_mode",
+                    bind="query-params")
+    clip = c3.number_input("Ceiling", min_value=0.01, max_value=1e6, value=10.0, key="landscape_clip", bind="query-params",
                            help="Losses above this (and overflows) are drawn at the ceiling.")
-    projector = c4.toggle("Projector: one large plot", key="landscape_projector")
-    which = c4.radio("Net", list(runs), horizontal=True, key="landscape_which",
+    projector = c4.toggle("Projector: one large plot", key="landscape_projector", bind="query-params")
+    which = c4.radio("Net", list(runs), horizontal=True, key="landscape_which", bind="query-params",
                      label_visibility="collapsed") if projector else None
     shown = [which] if projector else list(runs)
     s = dataclasses.replace(views.settings(L.LandscapeSettings, st.session_state, base=s), nets=tuple(shown))
