@@ -45,14 +45,16 @@ def settings_form() -> E.EnsembleSettings:
     with st.sidebar.form("ensemble_form"):
         st.markdown("**Ensemble settings**")
         st.select_slider("Random subsets per k", SAMPLES, value=DEFAULTS["ens_samples"], key="ens_samples",
-                         help="Each k uses every subset of k blocks when there are fewer than this.")
+                         bind="query-params", help="Each k uses every subset of k blocks when there are fewer than this.")
         st.number_input("Largest k (0 = every deletable block)", min_value=0, max_value=200,
-                        value=DEFAULTS["ens_max_k"], step=1, key="ens_max_k")
+                        value=DEFAULTS["ens_max_k"], step=1, key="ens_max_k", bind="query-params")
         st.checkbox("Delete downsampling blocks too", value=DEFAULTS["ens_include_downsampling"], key="ens_include_downsampling",
+                    bind="query-params",
                     help="Deleted downsampling blocks become y = shortcut(x) (subsample + zero-pad).")
-        st.number_input("Sampling seed", min_value=0, max_value=10_000, value=DEFAULTS["ens_seed"], step=1, key="ens_seed")
+        st.number_input("Sampling seed", min_value=0, max_value=10_000, value=DEFAULTS["ens_seed"], step=1, key="ens_seed",
+                        bind="query-params")
         st.select_slider("Inputs for the gradient study", (32, 64, 128, 256, 360), value=DEFAULTS["ens_batch"],
-                         key="ens_batch")
+                         key="ens_batch", bind="query-params")
         st.form_submit_button("Apply", type="primary")
     return views.settings(E.EnsembleSettings, st.session_state)
 
@@ -92,7 +94,8 @@ def diagram_section(n_blocks: int) -> None:
     @st.fragment
     def draw() -> None:
         st.subheader("The unrolled view")
-        n = st.slider("Blocks to unroll", 1, E.MAX_DIAGRAM_BLOCKS, DEFAULTS["ensemble_diagram_n"], key="ensemble_diagram_n")
+        n = st.slider("Blocks to unroll", 1, E.MAX_DIAGRAM_BLOCKS, DEFAULTS["ensemble_diagram_n"],
+                      key="ensemble_diagram_n", bind="query-params")
         left, right = st.columns([3, 2])
         show(P.unrolled_figure(n), "unrolled", left)
         c = E.path_counts(n_blocks)
@@ -105,8 +108,7 @@ def diagram_section(n_blocks: int) -> None:
     draw()
 
 
-URL_DEFAULTS = DEFAULTS
-url_state("ensemble", URL_DEFAULTS)
+url_state()  # the settings widgets keep themselves in the link
 settings = settings_form()
 try:
     pair, plain, residual = pick_pair()

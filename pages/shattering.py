@@ -31,8 +31,7 @@ st.markdown("Balduzzi et al. (2017), *The Shattered Gradients Problem: If resnet
             "neighbouring inputs, without and with shortcuts? The default residual module is Balduzzi's, "
             "x + W·ReLU(BN x).")
 
-URL_DEFAULTS = {f"sh_{k}": v for k, v in DEFAULTS.items()} | {"line_a": 0, "line_b": 1}
-url_state("shattering", URL_DEFAULTS)
+url_state(labels={"sh_block": BLOCK_CHOICES.get})  # the widgets below keep themselves in the link
 try:
     pair, plain_run, residual_run = pick_pair()
 except ERRORS as e:  # the random-net experiment below needs no trained pair
@@ -71,28 +70,28 @@ def cached_line(plain_json: str, residual_json: str, train_json: str, a: int, b:
 @st.fragment
 def random_nets() -> None:
     """Controls and figures of the experiment on random nets R -> R."""
-    url_state("shattering", URL_DEFAULTS)  # fragment reruns update the link too
     st.subheader("Random nets f: ℝ → ℝ at initialisation")
     with st.form("shatter_settings"):
         c = st.columns(4)
-        c[0].slider("Depth (blocks)", 1, 100, DEFAULTS["depth"], key="sh_depth",
+        c[0].slider("Depth (blocks)", 1, 100, DEFAULTS["depth"], key="sh_depth", bind="query-params",
                     help="Number of residual blocks d. With one-layer modules the plain twin has d hidden "
                          "ReLU layers; with two-layer blocks, 2d+1.")
-        c[1].select_slider("Width (units a layer)", WIDTHS, DEFAULTS["width"], key="sh_width")
-        c[2].slider("Shortcut scale λ", 0.0, 1.5, DEFAULTS["lam"], 0.05, key="sh_lam",
+        c[1].select_slider("Width (units a layer)", WIDTHS, DEFAULTS["width"], key="sh_width", bind="query-params")
+        c[2].slider("Shortcut scale λ", 0.0, 1.5, DEFAULTS["lam"], 0.05, key="sh_lam", bind="query-params",
                     help="y = λ·x + F(x) in the residual net. Whether λ < 1 shatters again is the lab's "
                          "own experiment (He et al. 2016b study λ for training, not shattering).")
-        c[3].slider("Seeds (random nets)", 1, 8, DEFAULTS["seeds"], key="sh_seeds")
+        c[3].slider("Seeds (random nets)", 1, 8, DEFAULTS["seeds"], key="sh_seeds", bind="query-params")
         c = st.columns(4)
-        c[0].number_input("Inputs on [-2, 2]", 3, 4096, DEFAULTS["points"], step=64, key="sh_points")
-        c[1].toggle("Batch norm", DEFAULTS["bn"], key="sh_bn")
+        c[0].number_input("Inputs on [-2, 2]", 3, 4096, DEFAULTS["points"], step=64, key="sh_points", bind="query-params")
+        c[1].toggle("Batch norm", DEFAULTS["bn"], key="sh_bn", bind="query-params")
         c[2].radio("Residual module", tuple(BLOCK_CHOICES), format_func=BLOCK_CHOICES.get, key="sh_block",
+                   bind="query-params",
                    help="Balduzzi's one-layer module is what his Thm. 3 (1/√L) describes; the lab's "
                         "two-layer block (two Linear-BN layers in the branch) is here for comparison.")
-        c[3].checkbox("Looks-linear init (plain net)", DEFAULTS["looks_linear"], key="sh_looks_linear",
+        c[3].checkbox("Looks-linear init (plain net)", DEFAULTS["looks_linear"], key="sh_looks_linear", bind="query-params",
                       help="CReLU with mirrored weights [W, −W]: the plain net is linear at "
                            "initialisation.")
-        st.text_input("Depths for the sweep (blocks)", DEFAULTS["sweep"], key="sh_sweep")
+        st.text_input("Depths for the sweep (blocks)", DEFAULTS["sweep"], key="sh_sweep", bind="query-params")
         st.form_submit_button("Apply", type="primary")
     try:
         settings = views.settings(sh.ShatteringSettings, st.session_state)
@@ -132,13 +131,12 @@ def random_nets() -> None:
 @st.fragment
 def trained_nets() -> None:
     """Gradients of the trained pair's logit along a straight line between two test inputs."""
-    url_state("shattering", URL_DEFAULTS)
     if pair is None:
         return
     st.subheader(f"The trained pair: {pair.label}")
     c = st.columns(2)
-    a = c[0].number_input("Test input A", 0, None, 0, key="line_a")
-    b = c[1].number_input("Test input B", 0, None, 1, key="line_b")
+    a = c[0].number_input("Test input A", 0, None, 0, key="line_a", bind="query-params")
+    b = c[1].number_input("Test input B", 0, None, 1, key="line_b", bind="query-params")
     try:
         plain, residual, names = cached_line(plain_run.net.to_json(), residual_run.net.to_json(),
                                              residual_run.train.to_json(), int(a), int(b))
