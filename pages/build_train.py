@@ -12,11 +12,8 @@ from ui.config_form import config_form
 from ui.figures import columns, show
 
 DEG = DegradationSettings()
-URL_DEFAULTS = {"deg_depths": list(DEG.depths), "deg_seeds": DEG.seeds, "deg_width": DEG.width,
-                "deg_epochs": DEG.epochs, "deg_run": False}
-url_state("build_train", URL_DEFAULTS)
-for _key, _value in URL_DEFAULTS.items():  # the study's widgets start at the defaults (or the link's values)
-    st.session_state.setdefault(_key, _value)
+# The study's widgets keep themselves in the link; deg_run=1 in it reopens a started study.
+url_state(flags=("deg_run",))
 
 st.title("Build & train")
 st.caption("A plain network and its residual twin: same layers, same initial weights, same data order — "
@@ -90,12 +87,15 @@ def _degradation(net_json: str, train_json: str, settings_json: str, _progress=N
 
 with st.form("degradation"):
     c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
-    depths = c1.multiselect("Depths (blocks)", list(DEPTH_CHOICES), key="deg_depths",
+    depths = c1.multiselect("Depths (blocks)", list(DEPTH_CHOICES), list(DEG.depths), key="deg_depths",
+                            bind="query-params",
                             help="Two or more. 27 blocks and more do not train in this budget: they are shown "
                                  "as failed to train.")
-    n_seeds = c2.number_input("Seeds", 1, 10, key="deg_seeds")
-    width = c3.number_input("Width", 2, 64, key="deg_width", help="channels of the first stage")
-    epochs = c4.number_input("Epochs", 2, 40, key="deg_epochs", help="one of them is warm-up")
+    n_seeds = c2.number_input("Seeds", 1, 10, DEG.seeds, key="deg_seeds", bind="query-params")
+    width = c3.number_input("Width", 2, 64, DEG.width, key="deg_width", bind="query-params",
+                            help="channels of the first stage")
+    epochs = c4.number_input("Epochs", 2, 40, DEG.epochs, key="deg_epochs", bind="query-params",
+                             help="one of them is warm-up")
     go = st.form_submit_button("Run the degradation study", type="primary")
 settings = DegradationSettings(depths=tuple(depths), seeds=int(n_seeds), width=int(width), epochs=int(epochs))
 st.caption(f"{2 * len(settings.depths) * settings.seeds} nets to train: SGD at {settings.lr:g} with "

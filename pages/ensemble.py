@@ -45,7 +45,8 @@ def settings_form() -> E.EnsembleSettings:
     with st.sidebar.form("ensemble_form"):
         st.markdown("**Ensemble settings**")
         st.select_slider("Random subsets per k", SAMPLES, value=DEFAULTS["ens_samples"], key="ens_samples",
-                         bind="query-params", help="Each k uses every subset of k blocks when there are fewer than this.")
+                         bind="query-params",
+                         help="Each k uses every subset of k blocks when there are fewer than this.")
         st.number_input("Largest k (0 = every deletable block)", min_value=0, max_value=200,
                         value=DEFAULTS["ens_max_k"], step=1, key="ens_max_k", bind="query-params")
         st.checkbox("Delete downsampling blocks too", value=DEFAULTS["ens_include_downsampling"], key="ens_include_downsampling",

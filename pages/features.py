@@ -20,11 +20,13 @@ from ui.figures import columns, show
 ERRORS = USER_ERRORS + (ValueError,)
 IG_STEPS = (50, 100, 200, 300, 500)
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "tif", "tiff", "webp"]
-# Classes are named in links as on screen (feat_class=3 is the digit 3, feat_target=cat a CIFAR class).
+# The view's widgets keep themselves in the link (bind="query-params"), options named as on screen:
+# feat_class=3 is the digit 3, feat_target=class+cat a CIFAR class.
 ANY_CLASS, PREDICTED = "any class", "predicted class"
-URL_DEFAULTS = {"feat_source": "Test image", "feat_class": ANY_CLASS, "feat_wrong": False, "feat_pos": 1,
-                "feat_target": PREDICTED,
-                "feat_steps": FT.DEFAULT_IG_STEPS, "feat_block": 1, "feat_over": "this input"}
+
+
+def _target_label(c: str) -> str:
+    return c if c == PREDICTED else f"class {c}"
 
 st.title("Feature maps and attributions")
 st.markdown("What each net sees in one input: every block's output (He et al. 2016), and which input pixels "
@@ -105,9 +107,9 @@ def pick_test_input(data, plain, residual):
     c1, c2, c3 = st.columns([1, 1, 2])
     names = [str(c) for c in data.class_names]
     valid_choice("feat_class", [ANY_CLASS] + names, ANY_CLASS)
-    chosen = c1.selectbox("True class", [ANY_CLASS] + names, key="feat_class")
+    chosen = c1.selectbox("True class", [ANY_CLASS] + names, key="feat_class", bind="query-params")
     label = None if chosen == ANY_CLASS else names.index(chosen)
-    wrong = c2.checkbox("Only misclassified by either net", key="feat_wrong",
+    wrong = c2.checkbox("Only misclassified by either net", key="feat_wrong", bind="query-params",
                         help="Inputs the plain or the residual net gets wrong.")
     pp = cached_test_predictions(plain.net.to_json(), plain.train.to_json())
     pr = cached_test_predictions(residual.net.to_json(), residual.train.to_json())
@@ -119,7 +121,8 @@ def pick_test_input(data, plain, residual):
     if len(matches) == 1:
         c3.caption("One test input matches.")
     else:
-        pos = c3.slider(f"Which of the {len(matches)} matching test inputs", 1, len(matches), 1, key="feat_pos")
+        pos = c3.slider(f"Which of the {len(matches)} matching test inputs", 1, len(matches), 1, key="feat_pos",
+                        bind="query-params")
         pos = min(pos, len(matches))
     index = matches[pos - 1]
     y = int(data.y_test[index])
@@ -143,8 +146,8 @@ def pick_upload(data):
                           help=f"Converted to {'grayscale' if c == 1 else 'RGB'} {w}×{h} and normalised "
                                f"like the training data. Up to {FT.MAX_UPLOAD_BYTES // 1024**2} MB.")
     c1, c2 = st.columns(2)
-    invert = c1.checkbox("Invert (dark strokes on light → light on dark)", key="feat_invert")
-    crop = c2.checkbox("Crop to the strokes", value=True, key="feat_crop",
+    invert = c1.checkbox("Invert (dark strokes on light → light on dark)", key="feat_invert", bind="query-params")
+    crop = c2.checkbox("Crop to the strokes", value=True, key="feat_crop", bind="query-params",
                        help="Cut away empty margins first, so the figure fills the frame as in the dataset.")
     if up is None:
         st.info("Upload an image to see what the nets make of it.")
@@ -176,7 +179,6 @@ def _view(pair, plain, residual):
     # to the sidebar on its own reruns only where it wrote on the last full run (otherwise the
     # first upload after opening a link on "Upload an image" fails).
     side = st.sidebar.container()
-    url_state("features", URL_DEFAULTS)  # the fragment's own reruns update the link too
     data = _dataset_of(residual)
     runs = {"plain": plain, "residual": residual}
     jsons = {k: (r.net.to_json(), r.train.to_json()) for k, r in runs.items()}
@@ -184,7 +186,7 @@ def _view(pair, plain, residual):
     conv = residual.net.arch == "cnn"  # channel grids and Grad-CAM need spatial block outputs
 
     source = st.radio("Input", ("Test image", "Upload an image"), horizontal=True, key="feat_source",
-                      label_visibility="collapsed")
+                      bind="query-params", label_visibility="collapsed")
     picked = pick_test_input(data, plain, residual) if source == "Test image" else pick_upload(data)
     if picked is None:
         return
@@ -194,14 +196,14 @@ def _view(pair, plain, residual):
     with side.expander("Attribution settings", expanded=True):
         names = [str(c) for c in data.class_names]
         valid_choice("feat_target", [PREDICTED] + names, PREDICTED)
-        t = st.selectbox("Explain", [PREDICTED] + names, format_func=lambda c: c if c == PREDICTED else f"class {c}",
-                         key="feat_target", help="Which logit the attributions explain.")
+        t = st.selectbox("Explain", [PREDICTED] + names, format_func=_target_label, key="feat_target",
+                         bind="query-params", help="Which logit the attributions explain.")
         target = None if t == PREDICTED else names.index(t)
         cam_block = n_blocks
         if conv:
-            cam_block = st.slider("Grad-CAM block", 1, n_blocks, n_blocks, key="feat_cam_block",
+            cam_block = st.slider("Grad-CAM block", 1, n_blocks, n_blocks, key="feat_cam_block", bind="query-params",
                                   help="Grad-CAM at this block's output (after the addition), upsampled to the input.")
-        steps = st.select_slider("IG steps", IG_STEPS, value=FT.DEFAULT_IG_STEPS, key="feat_steps",
+        steps = st.select_slider("IG steps", IG_STEPS, value=FT.DEFAULT_IG_STEPS, key="feat_steps", bind="query-params",
                                  help="More steps: smaller convergence delta, slower.")
 
     acts = {k: cached_activations(*jsons[k], key, x) for k in runs}
@@ -223,7 +225,7 @@ def _view(pair, plain, residual):
     # Block outputs.
     st.subheader("Block outputs")
     if conv:
-        b = st.slider("Block", 1, n_blocks, 1, key="feat_block",
+        b = st.slider("Block", 1, n_blocks, 1, key="feat_block", bind="query-params",
                       help="Output of this block after the addition (and its ReLU).")
         pair_acts = [acts[k]["outputs"][b - 1] for k in runs]
         lo = float(min(a.min() for a in pair_acts))
@@ -237,7 +239,8 @@ def _view(pair, plain, residual):
     else:
         st.info("Block outputs of an MLP are vectors, not images: no channel grids and no Grad-CAM. The "
                 "statistics below and the attributions over the input still apply.")
-    over = st.radio("Statistics over", ("this input", "the whole test split"), horizontal=True, key="feat_over")
+    over = st.radio("Statistics over", ("this input", "the whole test split"), horizontal=True, key="feat_over",
+                    bind="query-params")
     if over == "this input":
         stats = {k: acts[k]["stats"] for k in runs}
     else:
@@ -281,7 +284,7 @@ def _view(pair, plain, residual):
 
 
 try:
-    url_state("features", URL_DEFAULTS)
+    url_state(labels={"feat_target": _target_label})
     pair, plain, residual = pick_pair()
     view(pair, plain, residual)
 except ERRORS as e:

@@ -199,7 +199,7 @@ def pick_pair(where=None, key: str = "pair_picker") -> tuple[Pair, Run, Run]:
 LINK_PENDING = "_url_pending"
 
 
-def url_state(flags: tuple[str, ...] = (), labels: dict | None = None) -> None:
+def url_state(*, flags: tuple[str, ...] = (), labels: dict | None = None) -> None:
     """Keep the trained pair, presenter mode and this page's `flags` in the URL (see ui/urlstate.py);
     call it at the top of a page, before its widgets (which keep themselves in the URL:
     `bind="query-params"`).
