@@ -14,16 +14,26 @@ importing `ui.common`, and they failed with KeyError 'ui'.
 import streamlit as st
 
 
+# Streamlit 1.67 has no public switch for this: no config option turns the `pages/` folder's
+# legacy mode off, and st.navigation turns it off only once app.py has run. So this writes the
+# same private class attribute st.navigation writes (streamlit/commands/navigation.py), guarded:
+# a Streamlit that renamed or dropped it gets no change here and no crash (the deep link then
+# shows the legacy navigation until app.py has run once). tests/test_legacy_guard.py fails when
+# the pinned Streamlit no longer has the attribute, or no longer reads it.
+FLAG = "uses_pages_directory"
+
+
 def leave_legacy_pages_mode() -> None:
-    """Leave Streamlit's legacy `pages/` mode and rerun through app.py (a private flag, guarded:
-    on a Streamlit without it, nothing is done)."""
+    """Leave Streamlit's legacy `pages/` mode and rerun through app.py (see FLAG)."""
     try:
         from streamlit.runtime.pages_manager import PagesManager
-    except ImportError:
+
+        if not (getattr(PagesManager, FLAG, False) and st.runtime.exists()):
+            return
+        setattr(PagesManager, FLAG, False)
+    except (ImportError, AttributeError, TypeError):
         return
-    if getattr(PagesManager, "uses_pages_directory", False) and st.runtime.exists():
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+    st.rerun()
 
 
 leave_legacy_pages_mode()
