@@ -29,6 +29,10 @@ VIEWS = [
     ("Unrolled ensemble", ":material/account_tree:", "pages/ensemble.py",
      "n residual blocks unroll into 2ⁿ paths; deleting a block barely hurts a residual net but ruins a plain one.",
      "Veit, Wilber, Belongie 2016 — Residual Networks Behave Like Ensembles of Relatively Shallow Networks"),
+    ("Identity mappings", ":material/compare_arrows:", "pages/identity.py",
+     "Which shortcut, and where the activation goes: λ·x on the shortcut fades or explodes over depth; full "
+     "pre-activation keeps the path a pure identity.",
+     "He, Zhang, Ren, Sun 2016b — Identity Mappings in Deep Residual Networks"),
     ("Feature maps", ":material/visibility:", "pages/features.py",
      "What each block computes for one input, and where the nets look (saliency, integrated gradients, Grad-CAM).",
      "Simonyan 2014; Sundararajan 2017; Selvaraju 2017"),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 
 from .degradation import DegradationSettings
-from .ensemble import EnsembleSettings
 from .identity import IdentitySettings
 from .landscape import LandscapeSettings
 from .presets import Preset, preset_pair

@@ -26,5 +26,7 @@ def test_a_preset_sets_its_pair_and_view_and_opens_its_page(seeded_store):
     assert at.title[0].value == "Shattered gradients"  # the preset's page is open
     net, train = preset_pair(preset)
     assert at.session_state["current_pair"].net == net and at.session_state["current_pair"].train == train
-    for key, value in preset.view.items():
+    from ui import views
+
+    for key, value in views.state(preset.settings).items():  # the page's widgets show the preset's settings
         assert at.session_state[key] == value

@@ -1,0 +1,101 @@
+"""Identity mappings (He et al. 2016b): shortcut scale λ and activation placement, trained side by side.
+Thin page: widgets in, `resnet_viz.identity.identity_study` (cached), figures and captions out."""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from resnet_viz import identity as I
+from resnet_viz.models import NetConfig
+from resnet_viz.plots import training as P
+from resnet_viz.plots.compare import identity_colors, recolor, scale_sweep_figure
+from resnet_viz.train import TrainConfig
+from ui import views
+from ui.common import USER_ERRORS, pick_pair, progress_bar, show_error, url_state
+from ui.figures import columns, show
+
+ERRORS = USER_ERRORS + (ValueError,)
+DEFAULTS = views.defaults(I.IdentitySettings)  # widget key -> default value
+
+st.title("Identity mappings")
+st.markdown("He, Zhang, Ren & Sun (2016b), *Identity Mappings in Deep Residual Networks*: with y = λ·x + F(x) the "
+            "shortcut path scales the signal and its gradient by λⁿ over n blocks, so only λ = 1 keeps it intact "
+            "(§3, Table 1); moving BN and ReLU into the branch (full pre-activation, Fig. 4e) makes that path a pure "
+            "identity (Table 2). Train the variants of the current pair's residual net with the same initial "
+            "weights, data order and budget, and compare.")
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def cached_study(net_json: str, train_json: str, settings_json: str, _progress=None) -> I.IdentityResult:
+    """The view's one computation (`identity_study`), shared by every session."""
+    s = json.loads(settings_json)
+    settings = I.IdentitySettings(**{**s, "variants": tuple(s["variants"]), "sweep_depths": tuple(s["sweep_depths"])})
+    return I.identity_study(NetConfig.from_json(net_json), TrainConfig.from_dict(json.loads(train_json)), settings,
+                            progress=_progress)
+
+
+url_state("identity", DEFAULTS | {"id_run": False})
+try:
+    pair, _, _ = pick_pair()
+except ERRORS as e:
+    show_error(e)
+    st.stop()
+
+with st.form("identity_form"):
+    st.multiselect("Variants of the residual block", list(I.VARIANTS), default=DEFAULTS["id_variants"],
+                   format_func=lambda v: I.VARIANTS[v].label, key="id_variants",
+                   help=" · ".join(f"{v.label}: {v.note}" for v in I.VARIANTS.values()))
+    c1, c2 = st.columns(2)
+    c1.checkbox("Also the plain twin (no shortcuts)", DEFAULTS["id_plain"], key="id_plain")
+    c2.checkbox("Also random 1-D nets for each λ (shattering; about 20 s)", DEFAULTS["id_random_nets"],
+                key="id_random_nets",
+                help="Lag-1 autocorrelation and size of df/dx of random nets f: ℝ → ℝ against depth (Balduzzi et al. "
+                     "2017's experiment). Whether λ < 1 shatters is the lab's own question, not He et al.'s.")
+    go = st.form_submit_button("Train the variants", type="primary")
+if go:
+    st.session_state["id_run"] = True
+
+try:
+    settings = views.settings(I.IdentitySettings, st.session_state)
+    settings.validate()
+except ERRORS as e:
+    show_error(e)
+    st.stop()
+nets = settings.nets(pair.net)
+st.caption(f"{len(nets)} nets of {pair.net.depth} blocks to train on {pair.train.dataset} ({pair.train.epochs} epochs "
+           "each), then cached for everyone.")
+if not st.session_state.get("id_run"):
+    st.info("Press the button to train the variants (progress is shown).")
+    st.stop()
+
+bar, cb = progress_bar("Identity-mapping study")
+try:
+    result = cached_study(pair.net.to_json(), pair.train.to_json(), json.dumps(settings.to_dict(), sort_keys=True),
+                          _progress=cb)
+except ERRORS as e:
+    show_error(e)
+    st.stop()
+finally:
+    bar.empty()
+
+runs = result.runs
+colors = identity_colors(runs)
+st.subheader("The variants side by side (He 2016b, Tables 1 and 2 at toy scale)")
+st.dataframe([{"net": r["net"], "parameters": f"{r['parameters']:,}",
+               "final training loss": f"{r['train_loss']:.4g}" if r["train_loss"] == r["train_loss"] else "—",
+               "test error": f"{r['test_error']:.1%}" if r["test_error"] == r["test_error"] else "—",
+               "failed to train": r["failed"] or ""} for r in result.table()],
+             hide_index=True, width="stretch")
+(st.warning if any(r.failure for r in runs.values()) else st.success)(result.verdict())
+left, right = columns(2)
+show(recolor(P.loss_curves(runs), colors), "identity_loss", left)
+show(recolor(P.accuracy_curves(runs, 1.0 / pair.net.classes), colors), "identity_accuracy", right)
+show(recolor(P.gradient_norms(runs), colors), "identity_gradients")
+st.caption(result.findings())
+if result.curves:
+    st.subheader("Random 1-D nets by λ and depth")
+    curves = {k: {**c, "color": col} for (k, c), col in zip(result.curves.items(), identity_colors(result.curves).values())}
+    show(scale_sweep_figure(settings.sweep_depths, curves), "identity_random_nets")
+    st.caption(result.sweep_caption())
