@@ -74,3 +74,27 @@ def test_help_documents_every_flag():
         assert flag in text
     for action in sub._actions:
         assert action.help, f"{action.option_strings} has no help"
+
+
+def test_identity_writes_the_study_the_page_shows(tmp_path):
+    # The CLI and the page call the same identity_study: the JSON holds its table, verdict and curves,
+    # and training is deterministic on the CPU, so an in-process study gives the same numbers.
+    from resnet_viz.identity import IdentitySettings, identity_study
+    from resnet_viz.train import TrainConfig, net_config_for
+
+    out = tmp_path / "id.json"
+    assert main(["identity", "--depth", "3", "--width", "4", "--epochs", "1", "--variants", "scale-1.5,pre-activation",
+                 "--random-nets", "--sweep-depths", "1,3", "--json", str(out), "--quiet"]) == 0
+    got = json.loads(out.read_text())
+    assert [r["net"] for r in got["table"]] == ["plain", "λ = 1.5", "pre-activation"]
+    assert set(got["random_nets"]) == {"plain", "residual, λ = 1", "residual, λ = 1.5"}
+    net = net_config_for("digits", depth=3, width=4)
+    want = identity_study(net, TrainConfig(epochs=1), IdentitySettings(variants=("scale-1.5", "pre-activation")))
+    assert [r["train_loss"] for r in got["table"]] == pytest.approx([r["train_loss"] for r in want.table()], rel=1e-6)
+    assert got["verdict"] == want.verdict()
+
+
+def test_identity_refuses_an_unknown_variant(capsys):
+    assert main(["identity", "--variants", "gating"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "scale-0.5" in err
