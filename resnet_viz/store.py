@@ -33,16 +33,28 @@ class _KeyLock:
         self.users = 0
 
 
+def run_bytes(run: Run) -> int:
+    """Bytes a stored run holds: its model's parameters and buffers and its weight snapshots."""
+    tensors = list(run.model.parameters()) + list(run.model.buffers())
+    total = sum(t.numel() * t.element_size() for t in tensors)
+    if run.trajectory is not None:
+        total += run.trajectory.numel() * run.trajectory.element_size()
+    return total
+
+
 class RunStore:
-    """LRU store of at most `max_runs` runs, with one lock per key while training.
+    """LRU store of at most `max_runs` runs and `max_bytes` bytes of them (`run_bytes`), with one
+    lock per key while training.
 
     A key's lock lives only while some caller holds or waits for it, so the locks, like
-    the runs, stay bounded however many configs a long-running server is asked for.
+    the runs, stay bounded however many configs a long-running server is asked for. The
+    newest run is always kept, even alone over `max_bytes`.
     """
 
-    def __init__(self, max_runs: int = 24) -> None:
-        self.max_runs = max_runs
+    def __init__(self, max_runs: int = 24, max_bytes: int = 2 * 1024**3) -> None:
+        self.max_runs, self.max_bytes = max_runs, max_bytes
         self._runs: OrderedDict[str, Run] = OrderedDict()
+        self._bytes: dict[str, int] = {}
         self._lock = threading.Lock()
         self._key_locks: dict[str, _KeyLock] = {}
 
@@ -55,14 +67,24 @@ class RunStore:
             return run
 
     def put(self, run: Run) -> str:
-        """Store a run; returns its key. The least recently used run goes past the limit."""
+        """Store a run; returns its key. The least recently used runs go past either limit."""
         key = run_key(run.net, run.train)
+        size = run_bytes(run)
         with self._lock:
             self._runs[key] = run
+            self._bytes[key] = size
             self._runs.move_to_end(key)
-            while len(self._runs) > self.max_runs:
-                self._runs.popitem(last=False)
+            while len(self._runs) > 1 and (len(self._runs) > self.max_runs
+                                           or sum(self._bytes.values()) > self.max_bytes):
+                old, _ = self._runs.popitem(last=False)
+                self._bytes.pop(old, None)
         return key
+
+    @property
+    def bytes(self) -> int:
+        """Bytes held by the stored runs (`run_bytes`)."""
+        with self._lock:
+            return sum(self._bytes.values())
 
     def get_or_train(self, net: NetConfig, cfg: TrainConfig,
                      progress: Progress | None = None) -> tuple[str, Run]:

@@ -315,6 +315,40 @@ def lr_factor(cfg: TrainConfig, total_steps: int) -> Callable[[int], float]:
     return factor
 
 
+MAX_CHECKPOINTS = 64  # weight snapshots a run keeps at most (the optimisation-path view needs a few dozen)
+
+
+def checkpoint_interval(cfg: TrainConfig, steps_per_epoch: int) -> int:
+    """Optimisation steps between two weight snapshots (0: none kept): `checkpoints_per_epoch`
+    a epoch, spaced out so that a run keeps at most MAX_CHECKPOINTS (Li et al. 2018 §7 needs a few dozen)."""
+    if not cfg.checkpoints_per_epoch:
+        return 0
+    every = max(steps_per_epoch // cfg.checkpoints_per_epoch, 1)
+    return max(every, math.ceil(steps_per_epoch * cfg.epochs / MAX_CHECKPOINTS))
+
+
+def checkpoint_count(cfg: TrainConfig, steps_per_epoch: int) -> int:
+    """How many weight snapshots `train` keeps: the initial weights, one every `checkpoint_interval`
+    steps, and the final weights."""
+    every = checkpoint_interval(cfg, steps_per_epoch)
+    return 2 + (steps_per_epoch * cfg.epochs // every if every else 0)
+
+
+def check_run_memory(net: NetConfig, cfg: TrainConfig, snapshots: int, limit_bytes: int | None = None) -> int:
+    """Bytes a training run needs: `models.estimate_size` (weights, gradients, momentum,
+    activations) plus the weight snapshots it keeps for the trajectory view (4 bytes × parameters
+    each). ConfigError with the estimate when that exceeds `limit_bytes` (default: the lab's limit)."""
+    limit_bytes = memory_limit_bytes() if limit_bytes is None else limit_bytes
+    est = check_memory(net, cfg.batch_size, limit_bytes)
+    snap = 4 * est.parameters * snapshots
+    if est.bytes_total + snap > limit_bytes:
+        raise ConfigError(
+            f"this run needs about {(est.bytes_total + snap) / 1024**3:.1f} GiB ({est.gib:.1f} GiB to train, "
+            f"{snap / 1024**3:.1f} GiB for {snapshots} weight snapshots), over the limit of "
+            f"{limit_bytes / 1024**3:.1f} GiB: reduce depth, width or epochs")
+    return est.bytes_total + snap
+
+
 def train(net: NetConfig, cfg: TrainConfig = TrainConfig(), *, data: Dataset | None = None,
           progress: Progress | None = None, device: torch.device | str | None = None,
           memory_limit_bytes: int | None = None) -> Run:
@@ -335,7 +369,11 @@ def train(net: NetConfig, cfg: TrainConfig = TrainConfig(), *, data: Dataset | N
             f"the net expects inputs {net.input_shape} and {net.classes} classes, "
             f"but {data.name} has {data.input_shape} and {data.classes}"
         )
-    check_memory(net, cfg.batch_size, memory_limit_bytes)
+    n = len(data.x_train)
+    steps_per_epoch = math.ceil(n / cfg.batch_size)
+    total = steps_per_epoch * cfg.epochs
+    snap_every = checkpoint_interval(cfg, steps_per_epoch)
+    check_run_memory(net, cfg, snapshots=checkpoint_count(cfg, steps_per_epoch), limit_bytes=memory_limit_bytes)
     device = torch.device(device) if device is not None else pick_device()
 
     model = build_model(net, device)
@@ -345,9 +383,6 @@ def train(net: NetConfig, cfg: TrainConfig = TrainConfig(), *, data: Dataset | N
                               weight_decay=cfg.weight_decay, nesterov=cfg.momentum > 0)
     else:
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    n = len(data.x_train)
-    steps_per_epoch = math.ceil(n / cfg.batch_size)
-    total = steps_per_epoch * cfg.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(cfg, total))
     x_train, y_train = data.x_train.to(device), data.y_train.to(device)
     block_params = [list(b.parameters()) for b in model.blocks]
@@ -355,7 +390,6 @@ def train(net: NetConfig, cfg: TrainConfig = TrainConfig(), *, data: Dataset | N
     h = History(device=str(device))
     snapshots = [_flat_params(model)]
     h.checkpoint_steps.append(0)
-    snap_every = max(steps_per_epoch // max(cfg.checkpoints_per_epoch, 1), 1) if cfg.checkpoints_per_epoch else 0
 
     def record_epoch() -> None:
         tl, ta = evaluate(model, data.x_train, data.y_train)

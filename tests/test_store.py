@@ -12,14 +12,20 @@ from resnet_viz.store import RunStore, run_key
 from resnet_viz.train import TrainConfig, net_config_for
 
 
+def _stub(net, cfg):
+    import torch
+
+    return types.SimpleNamespace(net=net, train=cfg, model=torch.nn.Linear(1, 1), trajectory=None)
+
+
 @pytest.fixture
 def fake_train(monkeypatch):
-    """Replace training by a stub run (the store only reads .net and .train); yields the calls."""
+    """Replace training by a stub run (the store reads .net, .train and the sizes of .model and .trajectory)."""
     calls = []
 
     def train(net, cfg, progress=None):
         calls.append(net)
-        return types.SimpleNamespace(net=net, train=cfg)
+        return _stub(net, cfg)
 
     monkeypatch.setattr(store_mod, "train", train)
     return calls
@@ -42,7 +48,7 @@ def test_concurrent_callers_share_one_training_and_the_last_one_out_drops_the_lo
         calls.append(net)
         started.set()
         assert release.wait(30)
-        return types.SimpleNamespace(net=net, train=cfg)
+        return _stub(net, cfg)
 
     monkeypatch.setattr(store_mod, "train", slow_train)
     store = RunStore()
@@ -68,7 +74,7 @@ def test_a_failed_training_drops_its_lock_and_the_next_caller_trains_again(monke
         calls.append(net)
         if len(calls) == 1:
             raise RuntimeError("out of memory")
-        return types.SimpleNamespace(net=net, train=cfg)
+        return _stub(net, cfg)
 
     monkeypatch.setattr(store_mod, "train", failing_train)
     store = RunStore()
@@ -78,3 +84,23 @@ def test_a_failed_training_drops_its_lock_and_the_next_caller_trains_again(monke
     assert store._key_locks == {}
     key, run = store.get_or_train(net, cfg)
     assert len(calls) == 2 and store.get(key) is run and store._key_locks == {}
+
+
+def test_store_is_bounded_by_bytes_too():
+    # Two runs whose weights and snapshots exceed the byte bound: the older one goes, the newest stays.
+    from resnet_viz.store import RunStore, run_bytes
+    from resnet_viz.train import TrainConfig, net_config_for, train
+
+    runs = [train(net_config_for("digits", arch="mlp", depth=2, width=16, seed=s), TrainConfig(epochs=1, seed=s))
+            for s in (0, 1)]
+    size = run_bytes(runs[0])
+    params = sum(p.numel() for p in runs[0].model.parameters())
+    assert size >= 4 * params * (1 + runs[0].trajectory.shape[0])  # weights and every snapshot are counted
+    store = RunStore(max_runs=10, max_bytes=int(1.5 * size))
+    for r in runs:
+        store.put(r)
+    from resnet_viz.store import run_key
+
+    assert store.get(run_key(runs[0].net, runs[0].train)) is None
+    assert store.get(run_key(runs[1].net, runs[1].train)) is runs[1]
+    assert store.bytes == run_bytes(runs[1])

@@ -182,3 +182,21 @@ def test_store_warm_up_trains_in_the_background_and_callers_share_the_result():
     key, run = store.get_or_train(net, cfg)  # waits for the warm-up instead of training again
     thread.join()
     assert store.get(key) is run and not store.training(key)
+
+
+def test_snapshots_are_capped_and_counted_in_the_memory_check():
+    # Issue 16: 200 epochs at 2 snapshots an epoch would keep 401 copies of the weights; the run keeps at most
+    # MAX_CHECKPOINTS + 2, and the memory check counts them and refuses with the estimate.
+    from resnet_viz.train import MAX_CHECKPOINTS, check_run_memory, checkpoint_count
+
+    cfg = TrainConfig(epochs=200)
+    n = checkpoint_count(cfg, 12)
+    assert n <= MAX_CHECKPOINTS + 2 and checkpoint_count(TrainConfig(epochs=3), 12) == 2 + 6
+    net = net_config_for("digits", arch="mlp", depth=2, width=1024)
+    need = check_run_memory(net, cfg, n)
+    params = sum(p.numel() for p in build_model(net).parameters())
+    assert need >= 4 * params * n
+    with pytest.raises(ConfigError, match="weight snapshots"):
+        check_run_memory(net, cfg, n, limit_bytes=need - 1)
+    run = train(net_config_for("digits", **SMALL), QUICK.replace(epochs=40, checkpoints_per_epoch=4))
+    assert run.trajectory.shape[0] <= MAX_CHECKPOINTS + 2 and run.history.checkpoint_steps[-1] == 40 * 12
