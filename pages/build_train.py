@@ -7,7 +7,7 @@ import streamlit as st
 from resnet_viz.degradation import DEPTH_CHOICES, DegradationSettings, degradation_study, pair_findings
 from resnet_viz.models import estimate_size
 from resnet_viz.plots import training as plots
-from ui.common import USER_ERRORS, add_pair, pick_pair, progress_bar, show_error, train_pair_ui, url_state
+from ui.common import USER_ERRORS, add_pair, cached_compute, pick_pair, show_error, train_pair_ui, url_state
 from ui.config_form import config_form
 from ui.figures import columns, show
 
@@ -73,16 +73,13 @@ st.markdown(
     "*failed to train*, since that is divergence, not degradation.")
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def _degradation(net_json: str, train_json: str, settings_json: str, _progress=None):
-    import json
-
-    from resnet_viz.models import NetConfig
-    from resnet_viz.train import TrainConfig
-
-    settings = DegradationSettings(**json.loads(settings_json))
-    return degradation_study(NetConfig.from_json(net_json), TrainConfig.from_dict(json.loads(train_json)),
-                             settings, progress=_progress)
+def _degradation(pair, settings: DegradationSettings):
+    """The degradation study of `pair`'s config at these settings, kept for every session (with a
+    progress bar when it is computed)."""
+    key = json.dumps([pair.net.to_json(), pair.train.to_json(), settings.to_dict()], sort_keys=True)
+    return cached_compute("degradation", key,
+                          lambda progress: degradation_study(pair.net, pair.train, settings, progress=progress),
+                          "Degradation study", max_entries=8)
 
 
 with st.form("degradation"):
@@ -105,15 +102,12 @@ if go:
     st.session_state["deg_run"] = True
     st.query_params["deg_run"] = "1"  # the link reopens the study
 if st.session_state.get("deg_run"):
-    bar, cb = progress_bar("Degradation study")
     try:
         settings.validate()
-        result = _degradation(pair.net.to_json(), pair.train.to_json(), json.dumps(settings.to_dict()), _progress=cb)
+        result = _degradation(pair, settings)
     except (ValueError, *USER_ERRORS) as e:
-        bar.empty()
         show_error(e)
     else:
-        bar.empty()
         (st.success if result.degradation_shown else st.info)("\n".join(f"- {line}" for line in result.caption_lines()))
         show(plots.degradation_curves(result), "degradation_curves")
         show(plots.degradation(result.summary(), result.runs), "degradation")

@@ -8,11 +8,9 @@ import json
 import streamlit as st
 
 from resnet_viz import ensemble as E
-from resnet_viz.models import NetConfig
 from resnet_viz.plots import ensemble as P
-from resnet_viz.train import TrainConfig
 from ui import views
-from ui.common import USER_ERRORS, ensure_run, pick_pair, progress_bar, show_error, url_state
+from ui.common import USER_ERRORS, cached_compute, pick_pair, show_error, url_state
 from ui.figures import columns, show
 
 ERRORS = USER_ERRORS + (ValueError,)
@@ -24,17 +22,19 @@ st.markdown("Veit, Wilber & Belongie (2016), *Residual Networks Behave Like Ense
             "Networks*: n residual blocks unroll into 2ⁿ paths; delete blocks at test time and see who survives.")
 
 
-# --- cached computation (keyed by the pair's configs and the settings) ----------------------
+# --- the computation (kept per pair and settings for every session) -------------------------
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def cached_study(plain_json: str, residual_json: str, train_json: str, settings_json: str,
-                 _progress=None) -> E.EnsembleView:
+def study(plain, residual, settings: E.EnsembleSettings) -> E.EnsembleView:
     """The view's one computation (`ensemble_study`): deletions, k-sweep and swaps of both nets
-    (Veit §4.1-4.2) and the residual net's gradient by path length (§4.3)."""
-    train = TrainConfig.from_dict(json.loads(train_json))
-    plain, residual = (ensure_run(NetConfig.from_json(j), train) for j in (plain_json, residual_json))
-    return E.ensemble_study(plain, residual, E.EnsembleSettings(**json.loads(settings_json)), progress=_progress)
+    (Veit §4.1-4.2) and the residual net's gradient by path length (§4.3), with a progress bar."""
+    computation = settings.computation()
+    key = json.dumps([plain.net.to_json(), residual.net.to_json(), residual.train.to_json(), computation],
+                     sort_keys=True)
+    return cached_compute("ensemble", key,
+                          lambda progress: E.ensemble_study(plain, residual, E.EnsembleSettings(**computation),
+                                                            progress=progress),
+                          "Deleting blocks and routing gradients", max_entries=32)
 
 
 # --- page ------------------------------------------------------------------------------------
@@ -101,8 +101,8 @@ def diagram_section(n_blocks: int) -> None:
         show(P.unrolled_figure(n), "unrolled", left)
         c = E.path_counts(n_blocks)
         mean = sum(k * v for k, v in zip(c["path_length"], c["count"])) / 2**n_blocks
-        right.markdown(f"y₃ = y₂ + f₃(y₂) = … expands into a sum over every choice of branch or shortcut at each "
-                       f"block: **2ⁿ paths**, C(n, k) of them of length k (Binomial(n, ½)).")
+        right.markdown("y₃ = y₂ + f₃(y₂) = … expands into a sum over every choice of branch or shortcut at each "
+                       "block: **2ⁿ paths**, C(n, k) of them of length k (Binomial(n, ½)).")
         right.metric("Paths in this residual net", f"{2**n_blocks:,}", help=f"{n_blocks} blocks")
         right.metric("Mean path length", f"{mean:g} of {n_blocks} blocks")
 
@@ -117,12 +117,7 @@ try:
                "while its plain twin collapses, and that most of the gradient travels along short paths. The "
                "captions below say what this pair shows.")
     E.check_net(residual.model)
-    bar, cb = progress_bar("Deleting blocks and routing gradients")
-    try:
-        view = cached_study(plain.net.to_json(), residual.net.to_json(), residual.train.to_json(),
-                            json.dumps(settings.computation(), sort_keys=True), _progress=cb)
-    finally:
-        bar.empty()
+    view = study(plain, residual, settings)
     lesion_section(view)
     paths_section(view)
     diagram_section(residual.net.depth)

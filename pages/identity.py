@@ -8,12 +8,10 @@ import json
 import streamlit as st
 
 from resnet_viz import identity as I
-from resnet_viz.models import NetConfig
 from resnet_viz.plots import training as P
 from resnet_viz.plots.compare import identity_colors, recolor, scale_sweep_figure
-from resnet_viz.train import TrainConfig
 from ui import views
-from ui.common import USER_ERRORS, pick_pair, progress_bar, show_error, url_state
+from ui.common import USER_ERRORS, cached_compute, pick_pair, show_error, url_state
 from ui.figures import columns, show
 
 ERRORS = USER_ERRORS + (ValueError,)
@@ -27,16 +25,21 @@ st.markdown("He, Zhang, Ren & Sun (2016b), *Identity Mappings in Deep Residual N
             "weights, data order and budget, and compare.")
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def cached_study(net_json: str, train_json: str, settings_json: str, _progress=None) -> I.IdentityResult:
-    """The view's one computation (`identity_study`), shared by every session."""
-    s = json.loads(settings_json)
-    settings = I.IdentitySettings(**{**s, "variants": tuple(s["variants"]), "sweep_depths": tuple(s["sweep_depths"])})
-    return I.identity_study(NetConfig.from_json(net_json), TrainConfig.from_dict(json.loads(train_json)), settings,
-                            progress=_progress)
+def study(pair, settings: I.IdentitySettings) -> I.IdentityResult:
+    """The view's one computation (`identity_study`), kept for every session (with a progress bar
+    when it is computed)."""
+    key = json.dumps([pair.net.to_json(), pair.train.to_json(), settings.to_dict()], sort_keys=True)
+    return cached_compute("identity", key,
+                          lambda progress: I.identity_study(pair.net, pair.train, settings, progress=progress),
+                          "Identity-mapping study", max_entries=8)
 
 
-url_state("identity", DEFAULTS | {"id_run": False})
+def _variant_label(v: str) -> str:
+    return I.VARIANTS[v].label
+
+
+# The settings widgets keep themselves in the link; id_run=1 in it reopens the started study.
+url_state(flags=("id_run",), labels={"id_variants": _variant_label})
 try:
     pair, _, _ = pick_pair()
 except ERRORS as e:
@@ -45,12 +48,12 @@ except ERRORS as e:
 
 with st.form("identity_form"):
     st.multiselect("Variants of the residual block", list(I.VARIANTS), default=DEFAULTS["id_variants"],
-                   format_func=lambda v: I.VARIANTS[v].label, key="id_variants",
+                   format_func=_variant_label, key="id_variants", bind="query-params",
                    help=" · ".join(f"{v.label}: {v.note}" for v in I.VARIANTS.values()))
     c1, c2 = st.columns(2)
-    c1.checkbox("Also the plain twin (no shortcuts)", DEFAULTS["id_plain"], key="id_plain")
+    c1.checkbox("Also the plain twin (no shortcuts)", DEFAULTS["id_plain"], key="id_plain", bind="query-params")
     c2.checkbox("Also random 1-D nets for each λ (shattering; about 20 s)", DEFAULTS["id_random_nets"],
-                key="id_random_nets",
+                key="id_random_nets", bind="query-params",
                 help="Lag-1 autocorrelation and size of df/dx of random nets f: ℝ → ℝ against depth (Balduzzi et al. "
                      "2017's experiment). Whether λ < 1 shatters is the lab's own question, not He et al.'s.")
     go = st.form_submit_button("Train the variants", type="primary")
@@ -70,15 +73,11 @@ if not st.session_state.get("id_run"):
     st.info("Press the button to train the variants (progress is shown).")
     st.stop()
 
-bar, cb = progress_bar("Identity-mapping study")
 try:
-    result = cached_study(pair.net.to_json(), pair.train.to_json(), json.dumps(settings.to_dict(), sort_keys=True),
-                          _progress=cb)
+    result = study(pair, settings)
 except ERRORS as e:
     show_error(e)
     st.stop()
-finally:
-    bar.empty()
 
 runs = result.runs
 colors = identity_colors(runs)

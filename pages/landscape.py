@@ -10,12 +10,10 @@ import streamlit as st
 
 from resnet_viz import landscape as L
 from resnet_viz.data import load_dataset
-from resnet_viz.models import NetConfig
 from resnet_viz.plots import landscape as P
 from resnet_viz.plots.common import PLAIN_COLOR, RESIDUAL_COLOR
-from resnet_viz.train import TrainConfig
 from ui import views
-from ui.common import USER_ERRORS, ensure_run, live_output, pick_pair, show_error, url_state
+from ui.common import USER_ERRORS, cached_compute, pick_pair, show_error, url_state
 from ui.figures import columns, show
 
 ERRORS = USER_ERRORS + (ValueError,)
@@ -32,43 +30,28 @@ st.markdown("Li, Xu, Taylor, Studer & Goldstein (2018), *Visualizing the Loss La
 # --- cached computations (keyed by the configs and the settings) --------------------------
 
 
-def _run(net_json: str, train_json: str):
-    return ensure_run(NetConfig.from_json(net_json), TrainConfig.from_dict(json.loads(train_json)))
-
-
-@st.cache_data(max_entries=24, show_spinner=False)
-def cached_study(plain_json: str, residual_json: str, train_json: str, settings_json: str, _progress=None,
-                 _preview=None) -> L.LandscapeView:
-    """The view's one computation (`landscape_study`) for the chosen sub-view, shared by every session."""
-    train = TrainConfig.from_dict(json.loads(train_json))
-    runs = {"plain": _run(plain_json, train_json), "residual": _run(residual_json, train_json)}
-    data = load_dataset(train.dataset, train.data_root, train.data_limit)
-    return L.landscape_study(runs, L.LandscapeSettings(**json.loads(settings_json)), data=data,
-                             progress=_progress, preview=_preview)
-
-
 def study(runs: dict, settings: L.LandscapeSettings, text: str, preview: bool = False) -> L.LandscapeView:
-    """`cached_study` with a progress bar and, for planes, coarse previews while refining."""
-    bar = st.progress(0.0, text=text)
+    """The view's one computation (`landscape_study`) for the chosen sub-view, shared by every session:
+    computed with a progress bar and, for planes, coarse previews while refining (ui.common.cached_compute)."""
     holders = {label: col.empty() for label, col in zip(settings.nets, st.columns(len(settings.nets)))}
-
-    def cb(fraction, message):
-        with live_output():
-            bar.progress(min(fraction, 1.0), text=f"{text} {message}")
 
     def pv(label, partial):
         if preview and not partial.complete and label in holders:
-            with live_output():
-                fig = P.contour_figure(partial, label, height=380)
-                holders[label].plotly_chart(fig, key=f"preview_{label}_{int(partial.evaluated.sum())}")
+            fig = P.contour_figure(partial, label, height=380)
+            holders[label].plotly_chart(fig, key=f"preview_{label}_{int(partial.evaluated.sum())}")
 
-    key = settings.computation()
+    computation = settings.computation()
+    train = runs["residual"].train
+
+    def compute(progress):
+        data = load_dataset(train.dataset, train.data_root, train.data_limit)
+        return L.landscape_study(runs, L.LandscapeSettings(**computation), data=data, progress=progress, preview=pv)
+
+    key = json.dumps([runs["plain"].net.to_json(), runs["residual"].net.to_json(), train.to_json(), computation],
+                     sort_keys=True)
     try:
-        return cached_study(runs["plain"].net.to_json(), runs["residual"].net.to_json(),
-                            runs["residual"].train.to_json(), json.dumps(key, sort_keys=True),
-                            _progress=cb, _preview=pv)
+        return cached_compute("landscape", key, compute, text.rstrip(":"), max_entries=24)
     finally:
-        bar.empty()
         for h in holders.values():
             h.empty()
 

@@ -14,7 +14,7 @@ from resnet_viz.models import NetConfig
 from resnet_viz.plots import shattering as P
 from resnet_viz.train import TrainConfig
 from ui import views
-from ui.common import USER_ERRORS, ensure_run, pick_pair, progress_bar, show_error, url_state
+from ui.common import USER_ERRORS, cached_compute, ensure_run, pick_pair, show_error, url_state
 from ui.figures import columns, show
 
 ERRORS = USER_ERRORS + (ValueError,)
@@ -42,10 +42,14 @@ except ERRORS as e:  # the random-net experiment below needs no trained pair
 # --- cached computations ----------------------------------------------------------------
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def cached_study(settings_json: str, _progress=None) -> sh.ShatteringView:
-    """The view's one computation (`shattering_study`) for these settings, shared by every session."""
-    return sh.shattering_study(sh.ShatteringSettings(**json.loads(settings_json)), progress=_progress)
+def study(settings: sh.ShatteringSettings) -> sh.ShatteringView:
+    """The view's one computation (`shattering_study`) for these settings, shared by every session
+    (with a progress bar when it is computed)."""
+    key = json.dumps(settings.to_dict(), sort_keys=True)
+    return cached_compute("shattering", key,
+                          lambda progress: sh.shattering_study(sh.ShatteringSettings(**json.loads(key)),
+                                                               progress=progress),
+                          "Random nets", max_entries=32)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -96,11 +100,7 @@ def random_nets() -> None:
     try:
         settings = views.settings(sh.ShatteringSettings, st.session_state)
         settings.validate()
-        bar, cb = progress_bar("Random nets")
-        try:
-            view = cached_study(json.dumps(settings.to_dict(), sort_keys=True), _progress=cb)
-        finally:
-            bar.empty()
+        view = study(settings)
     except ERRORS as e:
         show_error(e)
         return

@@ -34,18 +34,21 @@ def default_pair_runs():
 def seeded_store(default_pair_runs):
     """The app's run store holding the default pair, so page tests do not retrain it.
 
-    Streamlit's data caches are cleared before and after each test.
+    Streamlit's data caches and the pages' kept results (ui.common.cached_compute) are cleared
+    before and after each test.
     """
     import streamlit as st
 
-    from ui.common import run_store
+    from ui.common import clear_computed, run_store
 
     st.cache_data.clear()
+    clear_computed()
     store = run_store()
     for run in default_pair_runs:
         store.put(run)
     yield store
     st.cache_data.clear()
+    clear_computed()
 
 
 def state_dict_copy(model: torch.nn.Module) -> dict:

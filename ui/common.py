@@ -12,6 +12,8 @@ import contextlib
 import dataclasses
 import os
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import streamlit as st
@@ -307,33 +309,104 @@ def show_error(e: Exception) -> None:
     st.error(plain_text(e), icon="⚠️")
 
 
-@contextlib.contextmanager
-def live_output():
-    """Draw (e.g. update a progress bar) from inside an `st.cache_data` function without the
-    drawing being recorded for replay: a cache hit would otherwise replay stale progress, or
-    fail on an element that no longer exists. Uses Streamlit's cached-function flag; on a
-    Streamlit without it, drawing is recorded as usual."""
-    try:
-        from streamlit.runtime.scriptrunner_utils.script_run_context import in_cached_function
-    except ImportError:
-        yield
-        return
-    token = in_cached_function.set(False)
-    try:
-        yield
-    finally:
-        in_cached_function.reset(token)
+class _Computed:
+    """Results of `cached_compute`, by namespace: bounded (least recently used out first), with one
+    lock per key being computed so that two sessions asking for the same key compute it once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._spaces: dict[str, OrderedDict] = {}
+        self._busy: dict[tuple[str, object], list] = {}  # (namespace, key) -> [lock, number of users]
+
+    def get(self, namespace: str, key):
+        """(True, result) when stored, else (False, None)."""
+        with self._lock:
+            space = self._spaces.get(namespace)
+            if space is None or key not in space:
+                return False, None
+            space.move_to_end(key)
+            return True, space[key]
+
+    def put(self, namespace: str, key, value, max_entries: int) -> None:
+        with self._lock:
+            space = self._spaces.setdefault(namespace, OrderedDict())
+            space[key] = value
+            space.move_to_end(key)
+            while len(space) > max_entries:
+                space.popitem(last=False)
+
+    @contextlib.contextmanager
+    def key_lock(self, namespace: str, key):
+        """The lock of (namespace, key), shared by every caller asking for it now (not acquired)."""
+        with self._lock:
+            entry = self._busy.setdefault((namespace, key), [threading.Lock(), 0])
+            entry[1] += 1
+        try:
+            yield entry[0]
+        finally:
+            with self._lock:  # the last caller out drops the lock
+                entry[1] -= 1
+                if entry[1] == 0:
+                    del self._busy[(namespace, key)]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._spaces.clear()
 
 
-def progress_bar(text: str):
-    """A progress bar and a callback `cb(fraction, message)` that is safe inside cached functions."""
-    bar = st.progress(0.0, text=text)
+@st.cache_resource(show_spinner=False)
+def _computed() -> _Computed:
+    return _Computed()
 
-    def cb(fraction: float, message: str) -> None:
-        with live_output():
-            bar.progress(min(max(fraction, 0.0), 1.0), text=f"{text}: {message}")
 
-    return bar, cb
+def clear_computed() -> None:
+    """Forget every result of `cached_compute` (tests; the run store is kept)."""
+    _computed().clear()
+
+
+def cached_compute(namespace: str, key, compute, progress_text: str | None = None, max_entries: int = 16):
+    """`compute(progress)` for `key`, computed once for the whole server and kept for every session.
+
+    `key` is hashable (e.g. a JSON string of the configs and settings) and names the result within
+    `namespace`, which keeps its last `max_entries` keys. Only when it computes does this draw a
+    progress bar titled `progress_text` (moved by `progress(fraction, message)`, removed when done);
+    a stored result draws nothing. When another session is computing the same key, this waits for
+    that result (with a spinner) instead of computing it twice. An error is raised, not kept.
+    The result is shared by every session: never change it.
+
+    Why not `st.cache_data`: drawing (a progress bar, previews) from inside a cached function is
+    recorded and replayed on a hit, so the drawing happens here, outside any cached function.
+    """
+    store = _computed()
+    found, result = store.get(namespace, key)
+    if found:
+        return result
+    with store.key_lock(namespace, key) as lock:
+        if not lock.acquire(blocking=False):
+            with st.spinner("Being computed for another session …"):
+                lock.acquire()
+        try:
+            found, result = store.get(namespace, key)
+            if found:
+                return result
+            bar = st.progress(0.0, text=progress_text) if progress_text else None
+            shown = [-1.0]
+
+            def progress(fraction: float, message: str = "") -> None:
+                fraction = min(max(float(fraction), 0.0), 1.0)
+                if bar is not None and (fraction - shown[0] >= 0.005 or fraction >= 1.0):
+                    shown[0] = fraction
+                    bar.progress(fraction, text=f"{progress_text}: {message}" if message else progress_text)
+
+            try:
+                result = compute(progress)
+            finally:
+                if bar is not None:
+                    bar.empty()
+            store.put(namespace, key, result, max_entries)
+            return result
+        finally:
+            lock.release()
 
 
 def apply_preset(preset) -> None:

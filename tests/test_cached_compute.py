@@ -1,0 +1,92 @@
+"""ui.common.cached_compute: the pages' one way to keep a result for every session and draw progress
+while computing it (outside any st.cache_data function, so nothing drawn is recorded for replay)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ui.common import _Computed, _computed, cached_compute, clear_computed
+
+
+@pytest.fixture(autouse=True)
+def fresh():
+    clear_computed()
+    yield
+    clear_computed()
+
+
+def _page():
+    import streamlit as st
+
+    from ui.common import cached_compute
+
+    calls = st.session_state.setdefault("calls", [])
+
+    def compute(progress):
+        calls.append(1)
+        progress(0.5, "half way")
+        return {"answer": 42}
+
+    result = cached_compute("test-page", "key", compute, "Computing")
+    st.write(f"answer {result['answer']}")
+
+
+def test_a_miss_computes_with_a_progress_bar_and_a_hit_draws_nothing():
+    at = AppTest.from_function(_page, default_timeout=30).run()
+    assert not at.exception, at.exception
+    assert at.session_state["calls"] == [1]
+    assert at.markdown[0].value == "answer 42"
+    assert not at.get("progress")  # the bar is removed once the result is there
+    other = AppTest.from_function(_page, default_timeout=30).run()  # another session
+    assert not other.exception and other.session_state["calls"] == []  # kept for every session
+    assert other.markdown[0].value == "answer 42"
+
+
+def test_errors_are_raised_and_not_kept():
+    def boom(progress):
+        raise ValueError("bad settings")
+
+    with pytest.raises(ValueError):
+        cached_compute("test-errors", 1, boom)
+    assert cached_compute("test-errors", 1, lambda progress: "fine") == "fine"
+
+
+def test_each_namespace_keeps_its_last_entries():
+    store = _Computed()
+    for key in "abc":
+        store.put("ns", key, key.upper(), max_entries=2)
+    store.put("other", "a", "kept", max_entries=2)
+    assert store.get("ns", "a") == (False, None)  # least recently used: dropped
+    assert store.get("ns", "c") == (True, "C") and store.get("other", "a") == (True, "kept")
+    store.get("ns", "b")  # b used last: c goes next
+    store.put("ns", "d", "D", max_entries=2)
+    assert store.get("ns", "c") == (False, None) and store.get("ns", "b") == (True, "B")
+
+
+def test_two_callers_asking_the_same_key_compute_it_once():
+    calls, results = [], []
+    started = threading.Event()
+
+    def slow(progress):
+        calls.append(threading.get_ident())
+        started.set()
+        time.sleep(0.5)
+        return object()
+
+    def ask():
+        results.append(cached_compute("test-lock", "same", slow))
+
+    first = threading.Thread(target=ask)
+    first.start()
+    started.wait(5)
+    second = threading.Thread(target=ask)  # arrives while the first is computing
+    second.start()
+    first.join(10)
+    second.join(10)
+    assert len(calls) == 1
+    assert len(results) == 2 and results[0] is results[1]
+    assert not _computed()._busy  # the key's lock is dropped by the last caller out
