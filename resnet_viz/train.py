@@ -315,6 +315,27 @@ def lr_factor(cfg: TrainConfig, total_steps: int) -> Callable[[int], float]:
     return factor
 
 
+def default_time_limit() -> float | None:
+    """The longest a training run may take, in seconds: $RESNET_VIZ_MAX_TRAIN_MINUTES (the app sets
+    a default for its server, a lecturer can change it); None (no limit) when unset, as on the CLI."""
+    text = os.environ.get("RESNET_VIZ_MAX_TRAIN_MINUTES", "").strip()
+    try:
+        minutes = float(text) if text else None
+    except ValueError:
+        return None
+    return minutes * 60 if minutes is not None and math.isfinite(minutes) and minutes > 0 else None
+
+
+def check_time(step_seconds: float, steps: int, limit_s: float) -> None:
+    """ConfigError when `steps` optimisation steps of `step_seconds` each (plus a tenth for the
+    per-epoch evaluation) would take longer than `limit_s`; the message gives the estimate."""
+    need = 1.1 * step_seconds * steps
+    if need > limit_s:
+        raise ConfigError(f"this run would take about {need / 60:.0f} min ({step_seconds:.2g} s a step × {steps:,} "
+                          f"steps), over this server's limit of {limit_s / 60:.0f} min "
+                          "(RESNET_VIZ_MAX_TRAIN_MINUTES): reduce depth, width or epochs")
+
+
 MAX_CHECKPOINTS = 64  # weight snapshots a run keeps at most (the optimisation-path view needs a few dozen)
 
 
@@ -351,14 +372,16 @@ def check_run_memory(net: NetConfig, cfg: TrainConfig, snapshots: int, limit_byt
 
 def train(net: NetConfig, cfg: TrainConfig = TrainConfig(), *, data: Dataset | None = None,
           progress: Progress | None = None, device: torch.device | str | None = None,
-          memory_limit_bytes: int | None = None) -> Run:
+          memory_limit_bytes: int | None = None, time_limit_s: float | None = None) -> Run:
     """Train one net briefly and return the Run (model moved back to the CPU, eval mode).
 
     SGD with momentum (or Adam), weight decay, cosine or constant learning rate.
     Deterministic on the CPU for a given pair of configs. A NaN or infinite loss
     stops training and is reported in `history.diverged`, not raised. Raises
     ConfigError for impossible configs (checked before any work) and DatasetError
-    for a dataset that cannot be loaded. `progress(fraction, message)` (resnet_viz.progress)
+    for a dataset that cannot be loaded; ConfigError after the first steps when their time ×
+    the steps to go exceeds `time_limit_s` (default `default_time_limit()`: the server's
+    $RESNET_VIZ_MAX_TRAIN_MINUTES, none when unset). `progress(fraction, message)` (resnet_viz.progress)
     is called after every optimisation step with the epoch, step and minibatch loss.
     """
     net.validate()
@@ -388,6 +411,8 @@ def train(net: NetConfig, cfg: TrainConfig = TrainConfig(), *, data: Dataset | N
     block_params = [list(b.parameters()) for b in model.blocks]
 
     h = History(device=str(device))
+    limit = time_limit_s if time_limit_s is not None else default_time_limit()
+    started, step_times = time.perf_counter(), []
     snapshots = [_flat_params(model)]
     h.checkpoint_steps.append(0)
 
@@ -409,6 +434,10 @@ def train(net: NetConfig, cfg: TrainConfig = TrainConfig(), *, data: Dataset | N
             idx = order[i:i + cfg.batch_size]
             if len(idx) < 2 and net.norm == "batch":
                 continue  # BatchNorm cannot train on a batch of one
+            if limit is not None and step in (1, 2):  # time two steps, refuse what would run too long
+                step_times.append(time.perf_counter())
+                if step == 2:  # the faster of the two (the first one pays for warm-up)
+                    check_time(min(step_times[1] - step_times[0], step_times[0] - started), total, limit)
             loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -200,3 +200,22 @@ def test_snapshots_are_capped_and_counted_in_the_memory_check():
         check_run_memory(net, cfg, n, limit_bytes=need - 1)
     run = train(net_config_for("digits", **SMALL), QUICK.replace(epochs=40, checkpoints_per_epoch=4))
     assert run.trajectory.shape[0] <= MAX_CHECKPOINTS + 2 and run.history.checkpoint_steps[-1] == 40 * 12
+
+
+def test_a_run_past_the_time_limit_is_refused_after_two_steps(monkeypatch):
+    # Issue 16: a form-legal net can take hours; the server's limit refuses it with the estimate, early.
+    from resnet_viz import train as train_mod
+
+    seen = []
+    with pytest.raises(ConfigError, match=r"over this server's limit of \d+ min"):
+        train(net_config_for("digits", **SMALL), QUICK.replace(epochs=40), time_limit_s=1e-4,
+              progress=lambda f, m: seen.append(m))
+    assert len(seen) == 2  # stopped after the two timed steps
+    monkeypatch.setenv("RESNET_VIZ_MAX_TRAIN_MINUTES", "0.000001")
+    assert train_mod.default_time_limit() == pytest.approx(6e-5)
+    with pytest.raises(ConfigError, match="RESNET_VIZ_MAX_TRAIN_MINUTES"):
+        train(net_config_for("digits", **SMALL), QUICK)
+    monkeypatch.setenv("RESNET_VIZ_MAX_TRAIN_MINUTES", "nonsense")
+    assert train_mod.default_time_limit() is None
+    run = train(net_config_for("digits", **SMALL), QUICK.replace(epochs=1), time_limit_s=3600)
+    assert len(run.history.epoch_train_loss) == 2  # a run within the limit trains to the end
