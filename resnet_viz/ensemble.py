@@ -179,16 +179,17 @@ def deletion_plan(n: int, deleted: Sequence[int] = ()) -> tuple[int, ...]:
 def _run_entry(blocks: nn.ModuleList, entry: int, x: torch.Tensor) -> torch.Tensor:
     if entry >= 0:
         return blocks[entry](x)
-    block = blocks[-entry - 1]
-    # Deleted: only the shortcut is left (identity, or option A where the shape changes).
-    return block.shortcut(x) if block.downsample else x
+    # Deleted: only the shortcut path is left (identity; option A where the shape changes; a
+    # 1×1 shortcut or a gated one keeps its layer: Block.deleted).
+    return blocks[-entry - 1].deleted(x)
 
 
 def run_plan(model: nn.Module, x: torch.Tensor, plan: Sequence[int]) -> torch.Tensor:
     """Logits of `model` on `x` with its blocks run as `plan` (Veit §4.1-4.2).
 
     `plan` lists, per position, a block index (run intact) or -(i+1) (block i deleted:
-    y = x, or y = shortcut(x) at a downsampling block). Runs on an eval-mode copy under
+    y = x, or y = shortcut(x) at a downsampling block or a block with its own shortcut layer,
+    `models.Block.deleted`). Runs on an eval-mode copy under
     no_grad; the model is not touched.
     """
     net = _eval_copy(model)
@@ -498,7 +499,9 @@ class _PathBackward:
     `act(F(x) + λ·shortcut(x).detach())` or `act(λ·shortcut(x) + F(x).detach())` (Veit
     §4.3), since the forward values are those of the intact net. The graphs are kept,
     so each path costs only its backward products, and paths that agree on their last
-    blocks share them.
+    blocks share them. For the variants of He et al. 2016b the two terms are `Block.terms`:
+    a gated block's shortcut term (1 − g(x))·x depends on x through the gate too, and a
+    path through it follows that term's whole Jacobian.
     """
 
     def __init__(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
@@ -508,8 +511,7 @@ class _PathBackward:
             self.input_shape = tuple(h.shape)
             for block in net.blocks:
                 xi = h.detach().requires_grad_(True)
-                f = block.branch(xi)
-                s = block.scale * block.shortcut(xi) if block.skip else None
+                f, s = block.terms(xi)  # branch and shortcut terms (gates and scales included)
                 pre = (f + s if s is not None else f).detach().requires_grad_(True)
                 out = block.out_act(pre)
                 self.blocks.append((xi, f, s, pre, out))

@@ -6,9 +6,17 @@
 He et al. 2016 (§4.2, subsample + zero-pad channels) has no parameters, and the
 plain block owns exactly the residual branch's layers.
 
-The one line where the identity is added lives in `Block.forward`:
+The one line where the shortcut is added lives in `Block.forward`:
 
-    out = branch(x) + λ · shortcut(x)          (He et al. 2016, eq. 1 with a scale)
+    out = f + s      f = branch(x), s = λ · shortcut(x)      (He et al. 2016, eq. 1 with a scale)
+
+`Block.terms` computes the two terms for every variant of He et al. 2016b (Identity
+Mappings, Fig. 2): constant scaling λ·x + (1 − λ)·F(x), exclusive gating g·F(x) +
+(1 − g)·x and shortcut-only gating F(x) + (1 − g)·x with g = sigmoid(W_g x + b_g), a 1×1
+convolution or dropout on the shortcut. Gates and 1×1 shortcuts exist only in the
+residual net and are initialised from their own random stream, so the twins keep
+identical branch weights (`NetConfig.shortcut`). `NetConfig.order` places BN and ReLU
+as in He 2016b Fig. 4 (a–e).
 
 "post" order is the original block, relu(BN(conv(relu(BN(conv x)))) + x);
 "pre" order is the full pre-activation block of He et al. 2016b (Identity
@@ -40,8 +48,16 @@ import torch.nn.functional as F
 
 ARCHS = ("mlp", "cnn")
 NORMS = ("batch", "none")
-ORDERS = ("post", "pre")
+# Where BN and ReLU go around the addition (He et al. 2016b, Fig. 4): (a) "post" original, (b) "bn-after"
+# BN after addition, (c) "relu-before" ReLU before addition, (d) "relu-pre" ReLU-only pre-activation,
+# (e) "pre" full pre-activation.
+ORDERS = ("post", "bn-after", "relu-before", "relu-pre", "pre")
+PRE_ORDERS = ("relu-pre", "pre")  # the branch starts with its activation; the stem gives the first unit's
 BLOCKS = ("basic", "bottleneck", "single")
+# What the shortcut path is (He et al. 2016b, Fig. 2 and Table 1): "identity" (scaled by λ), "scaled"
+# (constant scaling of both: λ·x + (1 − λ)·F(x)), "gate" (exclusive gating: (1 − g)·x + g·F(x)),
+# "shortcut-gate" (shortcut-only gating: (1 − g)·x + F(x)), "conv" (1×1 convolution), "dropout".
+SHORTCUTS = ("identity", "scaled", "gate", "shortcut-gate", "conv", "dropout")
 
 # Validation limits: generous for a lab, small enough to refuse nonsense early.
 MAX_DEPTH = 200
@@ -77,13 +93,20 @@ class NetConfig:
     skip:            True for the residual net, False for its plain twin.
     shortcut_scale:  λ in y = λ·shortcut(x) + F(x) (He et al. 2016b, §3).
     norm:            "batch" (BatchNorm after every weight layer) or "none".
-    order:           "post" (He 2016) or "pre" (full pre-activation, He 2016b).
+    order:           where BN and ReLU go (He 2016b Fig. 4): "post" (a, the original He 2016
+                     block), "bn-after" (b), "relu-before" (c), "relu-pre" (d) or "pre" (e,
+                     full pre-activation).
     block:           "basic" (two weight layers: 3x3 convs, or Linear for the mlp),
                      "bottleneck" (1x1, 3x3, 1x1), cnn only, or "single" (Balduzzi et
                      al. 2017's one-layer module x + W·relu(BN x)), mlp with order "pre" only.
     input_shape:     shape of one input, e.g. (1, 8, 8) for digits or (2,) for 2-D sets.
     classes:         number of outputs (classes; 1 for a scalar function such as f: R -> R).
     seed:            initialisation seed; twins share it, so they share weights.
+    shortcut:        the shortcut path (He 2016b Fig. 2): "identity" (×λ), "scaled" (λ·x +
+                     (1 − λ)·F(x)), "gate" (exclusive gating), "shortcut-gate", "conv" (1×1
+                     convolution, a Linear layer in the mlp) or "dropout".
+    gate_bias:       initial bias b_g of the gate g(x) = sigmoid(conv1x1(x) + b_g) (He 2016b §3.2).
+    dropout:         drop rate on the shortcut for shortcut "dropout".
     """
 
     arch: str = "cnn"
@@ -97,6 +120,9 @@ class NetConfig:
     input_shape: tuple[int, ...] = (1, 8, 8)
     classes: int = 10
     seed: int = 0
+    shortcut: str = "identity"
+    gate_bias: float = 0.0
+    dropout: float = 0.5
 
     def __post_init__(self) -> None:
         # JSON gives lists; keep the dataclass hashable and comparable.
@@ -184,6 +210,19 @@ class NetConfig:
         if self.block == "single" and self.arch != "mlp":
             raise ConfigError("the one-layer module (block 'single', Balduzzi et al. 2017) exists for the mlp "
                               "only; a cnn uses basic or bottleneck blocks")
+        if self.shortcut not in SHORTCUTS:
+            raise ConfigError(f"shortcut must be one of {SHORTCUTS}, got {self.shortcut!r}")
+        if self.block == "single" and self.shortcut != "identity":
+            raise ConfigError("the one-layer module (block 'single') has an identity shortcut only")
+        if self.shortcut == "scaled" and not 0 < self.shortcut_scale < 1:
+            raise ConfigError(f"constant scaling λ·x + (1 − λ)·F(x) needs 0 < λ < 1, got {self.shortcut_scale!r}")
+        if self.shortcut in ("gate", "shortcut-gate", "conv", "dropout") and self.shortcut_scale != 1:
+            raise ConfigError(f"shortcut '{self.shortcut}' is not scaled: leave λ at 1")
+        if not (isinstance(self.gate_bias, (int, float)) and math.isfinite(self.gate_bias)
+                and abs(self.gate_bias) <= 20):
+            raise ConfigError(f"gate bias b_g must be in [−20, 20], got {self.gate_bias!r}")
+        if not (isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1):
+            raise ConfigError(f"shortcut dropout rate must be in [0, 1), got {self.dropout!r}")
         if self.block == "single" and self.order != "pre":
             raise ConfigError("the one-layer module x + W·relu(BN x) (block 'single', Balduzzi et al. 2017) is "
                               "pre-activation by definition: use order 'pre'")
@@ -244,30 +283,60 @@ class Block(nn.Module):
     """One block: y = out_act(F(x) + λ·shortcut(x)) with skip, y = out_act(F(x)) without.
 
     Attributes used by the views:
-      branch      the residual branch F (an nn.Sequential; its last layer is
-                  `branch[-1]`).
-      shortcut    nn.Identity, or ShortcutA at a downsampling block.
-      out_act     ReLU after the addition ("post" order) or nn.Identity ("pre").
-      skip        whether the shortcut is added.
-      scale       λ.
-      downsample  True where the block changes resolution or width; deleting
-                  such a block means y = shortcut(x), not y = x.
+      branch       the residual branch F (an nn.Sequential; its last layer is
+                   `branch[-1]`).
+      shortcut     nn.Identity, ShortcutA at a downsampling block, a 1×1 convolution
+                   (shortcut "conv") or nn.Dropout (shortcut "dropout").
+      gate         None, or the layer whose sigmoid is the gate g(x) (He 2016b §3.2).
+      gate_branch  True for exclusive gating (the branch is scaled by g), False when only
+                   the shortcut is gated (by 1 − g).
+      out_act      what follows the addition: ReLU ("post"), BN-ReLU ("bn-after"), or
+                   nn.Identity (the other orders).
+      skip         whether the shortcut is added.
+      scale        λ on the shortcut; branch_scale the factor on F (1 − λ for "scaled", else 1).
+      downsample   True where the block changes resolution or width; deleting
+                   such a block means y = shortcut(x), not y = x.
     """
 
     def __init__(self, branch: nn.Sequential, shortcut: nn.Module, out_act: nn.Module,
-                 skip: bool, scale: float, downsample: bool) -> None:
+                 skip: bool, scale: float, downsample: bool, *, branch_scale: float = 1.0,
+                 gate: nn.Module | None = None, gate_branch: bool = False) -> None:
         super().__init__()
         self.branch = branch
         self.shortcut = shortcut
+        self.gate = gate
+        self.gate_branch = gate_branch
         self.out_act = out_act
         self.skip = skip
         self.scale = float(scale)
+        self.branch_scale = float(branch_scale)
         self.downsample = downsample
 
+    def terms(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(branch term, shortcut term) of the block for input x, before they are added;
+        the shortcut term is None without skip."""
+        f = self.branch(x)
+        if not self.skip:
+            return f, None
+        s = self.shortcut(x)
+        if self.gate is not None:  # He 2016b Fig. 2(c, d): g = sigmoid(W_g x + b_g)
+            g = torch.sigmoid(self.gate(x))
+            f, s = (g * f if self.gate_branch else f), (1 - g) * s
+        return self.branch_scale * f, self.scale * s
+
+    def deleted(self, x: torch.Tensor) -> torch.Tensor:
+        """What is left of the block with its branch deleted (Veit et al. 2016): y = x, or
+        y = shortcut(x) where the shape changes or the shortcut has its own layer (1×1 conv,
+        dropout); a gated shortcut keeps its gate, y = (1 − g(x))·shortcut(x)."""
+        if self.gate is not None:
+            return (1 - torch.sigmoid(self.gate(x))) * self.shortcut(x)
+        if self.downsample or not isinstance(self.shortcut, nn.Identity):
+            return self.shortcut(x)
+        return x
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.branch(x)
-        if self.skip:
-            out = out + self.scale * self.shortcut(x)  # the identity is added here
+        f, s = self.terms(x)
+        out = f if s is None else f + s  # the shortcut is added here
         return self.out_act(out)
 
     def extra_repr(self) -> str:
@@ -279,24 +348,40 @@ def _seq(*layers: nn.Module) -> nn.Sequential:
     return nn.Sequential(*[m for m in layers if not isinstance(m, nn.Identity)])
 
 
-def _pre_act(n: int, norm: str, norm_layer, first: bool) -> list[nn.Module]:
-    # He 2016b: the first unit's activation is the stem's, taken before the split.
-    return [] if first else [norm_layer(n, norm), nn.ReLU()]
+def _branch(weights: list[nn.Module], norm: str, order: str, norm_layer, first: bool) -> nn.Sequential:
+    """The residual branch around `weights` (Linear or Conv layers) in one of He 2016b's orders (Fig. 4).
+
+    post (a) / bn-after (b) / relu-before (c): weight-BN-ReLU, ..., the last weight layer followed by
+    BN (a), nothing (b: the BN comes after the addition) or BN-ReLU (c). relu-pre (d): ReLU-weight-BN
+    each; pre (e): BN-ReLU-weight each. For the first unit of (d) and (e) the stem's activation is the
+    branch's first one (He 2016b §4: "the first activation right after conv1, before splitting").
+    """
+    layers: list[nn.Module] = []
+    for i, w in enumerate(weights):
+        last, n_in, n_out = i == len(weights) - 1, _features(w, "in"), _features(w, "out")
+        if order == "pre":
+            layers += ([] if first and i == 0 else [norm_layer(n_in, norm), nn.ReLU()]) + [w]
+        elif order == "relu-pre":
+            layers += ([] if first and i == 0 else [nn.ReLU()]) + [w, norm_layer(n_out, norm)]
+        elif not last:
+            layers += [w, norm_layer(n_out, norm), nn.ReLU()]
+        else:
+            layers += {"post": [w, norm_layer(n_out, norm)], "bn-after": [w],
+                       "relu-before": [w, norm_layer(n_out, norm), nn.ReLU()]}[order]
+    return _seq(*layers)
+
+
+def _features(layer: nn.Module, side: str) -> int:
+    if isinstance(layer, nn.Linear):
+        return layer.in_features if side == "in" else layer.out_features
+    return layer.in_channels if side == "in" else layer.out_channels
 
 
 def _mlp_branch(width: int, norm: str, order: str, block: str = "basic", first: bool = False) -> nn.Sequential:
     bias = norm == "none"
     if block == "single":  # Balduzzi et al. 2017: F(x) = W·relu(BN x)
         return _seq(_norm1d(width, norm), nn.ReLU(), nn.Linear(width, width, bias=bias))
-    if order == "post":
-        return _seq(
-            nn.Linear(width, width, bias=bias), _norm1d(width, norm), nn.ReLU(),
-            nn.Linear(width, width, bias=bias), _norm1d(width, norm),
-        )
-    return _seq(
-        *_pre_act(width, norm, _norm1d, first), nn.Linear(width, width, bias=bias),
-        _norm1d(width, norm), nn.ReLU(), nn.Linear(width, width, bias=bias),
-    )
+    return _branch([nn.Linear(width, width, bias=bias), nn.Linear(width, width, bias=bias)], norm, order, _norm1d, first)
 
 
 def _conv(cin: int, cout: int, k: int, stride: int, bias: bool) -> nn.Conv2d:
@@ -310,16 +395,41 @@ def _cnn_branch(cin: int, mid: int, cout: int, stride: int, norm: str, order: st
         convs = [_conv(cin, mid, 3, stride, bias), _conv(mid, cout, 3, 1, bias)]
     else:  # bottleneck: 1x1 reduce, 3x3 (carries the stride), 1x1 expand
         convs = [_conv(cin, mid, 1, 1, bias), _conv(mid, mid, 3, stride, bias), _conv(mid, cout, 1, 1, bias)]
-    layers: list[nn.Module] = []
-    for i, conv in enumerate(convs):
-        last = i == len(convs) - 1
-        if order == "post":
-            layers += [conv, _norm2d(conv.out_channels, norm)]
-            if not last:
-                layers.append(nn.ReLU())
+    return _branch(convs, norm, order, _norm2d, first)
+
+
+def _out_act(c: NetConfig, n: int, norm_layer) -> nn.Module:
+    """What follows the addition (He 2016b Fig. 4): ReLU (a), BN-ReLU (b), nothing (c, d, e)."""
+    if c.order == "post":
+        return nn.ReLU()
+    if c.order == "bn-after":
+        return _seq(norm_layer(n, c.norm), nn.ReLU())
+    return nn.Identity()
+
+
+def _shortcut_parts(c: NetConfig, make_layer, default: nn.Module) -> dict:
+    """The shortcut, gate and scales of one block for shortcut kind `c.shortcut` (He 2016b Fig. 2).
+
+    `make_layer()` builds a 1×1 convolution (a Linear layer in the mlp) from the block's input to its
+    output shape; `default` is the parameter-free shortcut (identity, or option A)."""
+    kind = c.shortcut if c.skip else "identity"  # the plain twin has no shortcut path at all
+    parts = dict(shortcut=default, gate=None, gate_branch=False, branch_scale=1.0)
+    if kind in ("conv", "gate", "shortcut-gate"):
+        with torch.random.fork_rng(devices=[]):  # leave the main stream (the branch weights) untouched
+            layer = make_layer()
+            layer._resnet_viz_extra = True
+        if kind == "conv":
+            parts["shortcut"] = layer
         else:
-            layers += [*_pre_act(conv.in_channels, norm, _norm2d, first and i == 0), conv]
-    return _seq(*layers)
+            with torch.no_grad():
+                layer.bias.fill_(c.gate_bias)
+            parts.update(gate=layer, gate_branch=kind == "gate")
+    elif kind == "dropout":
+        parts["shortcut"] = nn.Sequential(default, nn.Dropout(c.dropout)) if not isinstance(default, nn.Identity) \
+            else nn.Dropout(c.dropout)
+    elif kind == "scaled":
+        parts["branch_scale"] = 1.0 - c.shortcut_scale
+    return parts
 
 
 class ResNet(nn.Module):
@@ -346,7 +456,6 @@ class ResNet(nn.Module):
 
 def _build(config: NetConfig) -> ResNet:
     c = config
-    act_post = (lambda: nn.ReLU()) if c.order == "post" else (lambda: nn.Identity())
     bias = c.norm == "none"
     if c.arch == "mlp":
         in_features = math.prod(c.input_shape)
@@ -354,16 +463,20 @@ def _build(config: NetConfig) -> ResNet:
         # Balduzzi's stem is one Linear layer: every module starts with its own BN-ReLU.
         stem_act = [] if single else [_norm1d(c.width, c.norm), nn.ReLU()]
         stem = _seq(nn.Flatten(), nn.Linear(in_features, c.width, bias=bias), *stem_act)
-        blocks = [Block(_mlp_branch(c.width, c.norm, c.order, c.block, first=i == 0), nn.Identity(), act_post(),
-                        c.skip, c.shortcut_scale, downsample=False) for i in range(c.depth)]
-        # He 2016b's last unit: one BN-ReLU after the last addition; Balduzzi's read-out is linear.
-        final = [_norm1d(c.width, c.norm), nn.ReLU()] if c.order == "pre" and not single else []
+        blocks = []
+        for i in range(c.depth):
+            branch = _mlp_branch(c.width, c.norm, c.order, c.block, first=i == 0)
+            parts = _shortcut_parts(c, lambda: nn.Linear(c.width, c.width), nn.Identity())
+            blocks.append(Block(branch, out_act=_out_act(c, c.width, _norm1d), skip=c.skip, scale=c.shortcut_scale,
+                                downsample=False, **parts))
+        # He 2016b's last unit: one activation after the last addition; Balduzzi's read-out is linear.
+        final = _final_act(c, c.width, _norm1d) if not single else []
         head = _seq(*final, nn.Linear(c.width, c.classes))
         return ResNet(c, stem, blocks, head)
 
     channels = c.input_shape[0]
     expansion = 4 if c.block == "bottleneck" else 1
-    # Both orders: conv-BN-ReLU. For "pre" this BN-ReLU is the first unit's pre-activation,
+    # Every order: conv-BN-ReLU. For the pre-activation orders this activation is the first unit's,
     # taken before the split (He 2016b §4), so the first block's branch starts with its conv.
     stem = _seq(_conv(channels, c.width, 3, 1, bias), _norm2d(c.width, c.norm), nn.ReLU())
     blocks = []
@@ -374,18 +487,33 @@ def _build(config: NetConfig) -> ResNet:
         for i in range(n):
             stride = 2 if (stage > 0 and i == 0) else 1
             down = stride != 1 or cin != cout
-            shortcut = ShortcutA(cin, cout, stride) if down else nn.Identity()
+            default = ShortcutA(cin, cout, stride) if down else nn.Identity()
             branch = _cnn_branch(cin, mid, cout, stride, c.norm, c.order, c.block, first=not blocks)
-            blocks.append(Block(branch, shortcut, act_post(), c.skip, c.shortcut_scale, down))
+            parts = _shortcut_parts(c, lambda cin=cin, cout=cout, stride=stride: nn.Conv2d(
+                cin, cout, 1, stride=stride, bias=True), default)
+            blocks.append(Block(branch, out_act=_out_act(c, cout, _norm2d), skip=c.skip, scale=c.shortcut_scale,
+                                downsample=down, **parts))
             cin = cout
-    final = [_norm2d(cin, c.norm), nn.ReLU()] if c.order == "pre" else []
-    head = _seq(*final, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, c.classes))
+    head = _seq(*_final_act(c, cin, _norm2d), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, c.classes))
     return ResNet(c, stem, blocks, head)
 
 
+def _final_act(c: NetConfig, n: int, norm_layer) -> list[nn.Module]:
+    """The pre-activation orders' extra activation after the last addition (He 2016b §4):
+    BN-ReLU for full pre-activation (e), ReLU for ReLU-only pre-activation (d)."""
+    if c.order == "pre":
+        return [norm_layer(n, c.norm), nn.ReLU()]
+    return [nn.ReLU()] if c.order == "relu-pre" else []
+
+
 def _init_weights(model: nn.Module) -> None:
-    # He et al. 2015 initialisation, as torchvision's resnet.py does.
+    # He et al. 2015 initialisation, as torchvision's resnet.py does. The layers only a residual
+    # variant has (gates, 1×1 shortcuts) are skipped here and initialised from their own stream
+    # (`_init_extras`), so twins draw the same numbers for the layers they share.
+    extras = {id(p) for m in model.modules() if getattr(m, "_resnet_viz_extra", False) for p in m.parameters()}
     for m in model.modules():
+        if any(id(p) in extras for p in m.parameters(recurse=False)):
+            continue
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
         elif isinstance(m, nn.Linear):
@@ -395,6 +523,22 @@ def _init_weights(model: nn.Module) -> None:
             nn.init.zeros_(m.bias)
         if isinstance(m, (nn.Conv2d, nn.Linear)) and m.bias is not None:
             nn.init.zeros_(m.bias)
+
+
+def _init_extras(model: nn.Module, seed: int) -> None:
+    # Gates and 1×1 shortcuts: small weights (a gate starts near sigmoid(b_g) everywhere), He-normal
+    # 1×1 shortcuts with zero bias; their own seed, after the shared layers.
+    gen = torch.Generator().manual_seed(seed + 7919)
+    for block in getattr(model, "blocks", []):
+        if block.gate is not None:
+            with torch.no_grad():
+                block.gate.weight.normal_(0.0, 0.01, generator=gen)
+        if getattr(block.shortcut, "_resnet_viz_extra", False):
+            w = block.shortcut.weight
+            fan = w.shape[1] * (w[0, 0].numel() if w.dim() > 2 else 1)
+            with torch.no_grad():
+                w.normal_(0.0, math.sqrt(2.0 / fan), generator=gen)
+                block.shortcut.bias.zero_()
 
 
 def build_model(config: NetConfig, device: torch.device | str | None = None) -> ResNet:
@@ -411,6 +555,7 @@ def build_model(config: NetConfig, device: torch.device | str | None = None) -> 
         else:
             model = _build(config)
             _init_weights(model)
+            _init_extras(model, config.seed)
     if device is not None and torch.device(device).type != "meta":
         model = model.to(device)
     return model

@@ -7,6 +7,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+import resnet_viz.models as M
+
 from resnet_viz.models import (Block, ConfigError, NetConfig, ShortcutA, build_model, check_memory,
                                count_parameters, estimate_size)
 
@@ -324,3 +326,98 @@ def test_memory_limit_is_configurable(monkeypatch):
     monkeypatch.setenv("RESNET_VIZ_MEMORY_LIMIT_GB", "0.001")
     with pytest.raises(ConfigError, match="limit"):
         check_memory(config, 64)
+
+
+# --- identity-mapping variants (He et al. 2016b, Fig. 2 and Fig. 4) ---------------------------
+
+
+@pytest.mark.parametrize("arch", ["mlp", "cnn"])
+@pytest.mark.parametrize("order", M.ORDERS)
+@pytest.mark.parametrize("shortcut", M.SHORTCUTS)
+def test_every_variant_builds_and_its_plain_twin_shares_the_branch_weights(arch, order, shortcut):
+    lam = 0.5 if shortcut == "scaled" else 1.0
+    cfg = M.NetConfig(arch=arch, depth=3, width=4, order=order, shortcut=shortcut, shortcut_scale=lam)
+    res, plain = M.build_model(cfg).eval(), M.build_model(cfg.twin()).eval()
+    rp, pp = dict(res.named_parameters()), dict(plain.named_parameters())
+    assert set(pp) <= set(rp) and all(torch.equal(pp[k], rp[k]) for k in pp)  # same weights where shared
+    extra = {k for k in rp if k not in pp}
+    if shortcut in ("gate", "shortcut-gate", "conv"):
+        assert extra and all(".gate." in k or ".shortcut." in k for k in extra)
+    else:
+        assert not extra  # parameter-identical twins
+    assert res(torch.randn(2, 1, 8, 8)).shape == (2, 10)
+
+
+def _block_oracle(block, x):
+    # The block written out from its own layers, independently of Block.forward.
+    f = block.branch(x)
+    s = block.shortcut(x)
+    if block.gate is not None:
+        g = torch.sigmoid(block.gate(x))
+        return block.out_act((g * f if block.gate_branch else f) + (1 - g) * s)
+    return block.out_act(block.branch_scale * f + block.scale * s)
+
+
+@pytest.mark.parametrize("shortcut, lam, bf, gb", [("identity", 1.0, 1.0, None), ("scaled", 0.3, 0.7, None),
+                                                   ("gate", 1.0, None, True), ("shortcut-gate", 1.0, 1.0, False),
+                                                   ("conv", 1.0, 1.0, None), ("dropout", 1.0, 1.0, None)])
+def test_shortcut_kinds_compute_he_2016b_equations(shortcut, lam, bf, gb):
+    cfg = M.NetConfig(arch="mlp", depth=2, width=6, shortcut=shortcut, shortcut_scale=lam, gate_bias=-2.0,
+                      input_shape=(6,), classes=3)
+    block = M.build_model(cfg).eval().blocks[1]
+    x = torch.randn(5, 6)
+    assert torch.allclose(block(x), _block_oracle(block, x), atol=1e-6)
+    if bf is not None:
+        assert block.branch_scale == pytest.approx(bf)
+    if gb is not None:
+        assert block.gate_branch is gb and torch.allclose(block.gate.bias, torch.full((6,), -2.0))
+        # y = relu(g·F(x) + (1 − g)·x) by hand, with g from the gate's own weights
+        g = torch.sigmoid(x @ block.gate.weight.T + block.gate.bias)
+        f = block.branch(x)
+        want = torch.relu((g * f if gb else f) + (1 - g) * x)
+        assert torch.allclose(block(x), want, atol=1e-6)
+    if shortcut == "dropout":
+        assert isinstance(block.shortcut, torch.nn.Dropout) and block.shortcut.p == 0.5
+
+
+def test_activation_placements_follow_he_2016b_fig_4():
+    def layers(order):
+        b = M.build_model(M.NetConfig(arch="mlp", depth=2, width=4, order=order, input_shape=(4,))).blocks[1]
+        return [type(m).__name__ for m in b.branch], type(b.out_act).__name__, b.out_act
+    assert layers("post")[:2] == (["Linear", "BatchNorm1d", "ReLU", "Linear", "BatchNorm1d"], "ReLU")
+    branch, kind, act = layers("bn-after")  # (b): BN after the addition
+    assert branch == ["Linear", "BatchNorm1d", "ReLU", "Linear"] and [type(m).__name__ for m in act] == [
+        "BatchNorm1d", "ReLU"]
+    assert layers("relu-before")[:2] == (["Linear", "BatchNorm1d", "ReLU", "Linear", "BatchNorm1d", "ReLU"], "Identity")
+    assert layers("relu-pre")[:2] == (["ReLU", "Linear", "BatchNorm1d", "ReLU", "Linear", "BatchNorm1d"], "Identity")
+    assert layers("pre")[:2] == (["BatchNorm1d", "ReLU", "Linear", "BatchNorm1d", "ReLU", "Linear"], "Identity")
+
+
+@pytest.mark.parametrize("kw, words", [
+    (dict(shortcut="scaled", shortcut_scale=1.0), "0 < λ < 1"),
+    (dict(shortcut="gate", shortcut_scale=0.5), "leave λ at 1"),
+    (dict(shortcut="wormhole"), "shortcut must be one of"),
+    (dict(shortcut="dropout", dropout=1.0), "dropout rate"),
+    (dict(shortcut="gate", gate_bias=float("nan")), "gate bias"),
+    (dict(arch="mlp", block="single", order="pre", shortcut="conv"), "identity shortcut only"),
+])
+def test_impossible_variants_are_refused_with_a_message(kw, words):
+    with pytest.raises(M.ConfigError, match=words):
+        M.NetConfig(**kw).validate()
+
+
+def test_a_deleted_variant_block_keeps_its_shortcut_path():
+    x = torch.randn(3, 4)
+    for shortcut in M.SHORTCUTS:
+        lam = 0.5 if shortcut == "scaled" else 1.0
+        b = M.build_model(M.NetConfig(arch="mlp", depth=2, width=4, shortcut=shortcut, shortcut_scale=lam,
+                                      input_shape=(4,), gate_bias=1.0)).eval().blocks[1]
+        want = {"conv": b.shortcut(x) if shortcut == "conv" else None,
+                "gate": (1 - torch.sigmoid(b.gate(x))) * x if b.gate is not None else None}
+        got = b.deleted(x)
+        if shortcut == "conv":
+            assert torch.allclose(got, want["conv"])
+        elif b.gate is not None:
+            assert torch.allclose(got, want["gate"])
+        else:
+            assert torch.equal(got, x)  # identity, scaled and (eval-mode) dropout: y = x
