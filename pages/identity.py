@@ -9,7 +9,7 @@ import streamlit as st
 
 from resnet_viz import identity as I
 from resnet_viz.plots import training as P
-from resnet_viz.plots.compare import identity_colors, recolor, scale_sweep_figure
+from resnet_viz.plots.compare import block_gradient_figure, identity_colors, recolor, scale_sweep_figure
 from ui import views
 from ui.common import USER_ERRORS, cached_compute, pick_pair, show_error, url_state
 from ui.figures import columns, show
@@ -38,6 +38,13 @@ def _variant_label(v: str) -> str:
     return I.VARIANTS[v].label
 
 
+def _range(r: dict, key: str, fmt) -> str:
+    mean, lo, hi = r[key], r[f"{key}_min"], r[f"{key}_max"]
+    if mean != mean:
+        return "—"
+    return fmt(mean) + (f" ({fmt(lo)}–{fmt(hi)})" if r["seeds"] > 1 and hi > lo else "")
+
+
 # The settings widgets keep themselves in the link; id_run=1 in it reopens the started study.
 url_state(flags=("id_run",), labels={"id_variants": _variant_label})
 try:
@@ -47,12 +54,20 @@ except ERRORS as e:
     st.stop()
 
 with st.form("identity_form"):
-    st.multiselect("Variants of the residual block", list(I.VARIANTS), default=DEFAULTS["id_variants"],
+    st.multiselect("Variants of the residual block (shortcut: He 2016b Fig. 2; activation placement: Fig. 4)",
+                   list(I.VARIANTS), default=DEFAULTS["id_variants"],
                    format_func=_variant_label, key="id_variants", bind="query-params",
                    help=" · ".join(f"{v.label}: {v.note}" for v in I.VARIANTS.values()))
-    c1, c2 = st.columns(2)
-    c1.checkbox("Also the plain twin (no shortcuts)", DEFAULTS["id_plain"], key="id_plain", bind="query-params")
-    c2.checkbox("Also random 1-D nets for each λ (shattering; about 20 s)", DEFAULTS["id_random_nets"],
+    c1, c2, c3, c4 = st.columns(4)
+    c1.number_input("Seeds per net", 1, I.MAX_SEEDS, DEFAULTS["id_seeds"], key="id_seeds", bind="query-params",
+                    help="Initialisations and data orders per net; the table gives mean and range over them.")
+    c2.number_input("Gate bias b_g", -10.0, 10.0, DEFAULTS["id_gate_bias"], 1.0, key="id_gate_bias",
+                    bind="query-params", help="Initial bias of the gates g(x) = sigmoid(W·x + b_g): g starts near "
+                                              "sigmoid(b_g). He et al. 2016b try 0 and −6.")
+    c3.number_input("Shortcut dropout rate", 0.0, 0.9, DEFAULTS["id_dropout"], 0.1, key="id_dropout",
+                    bind="query-params")
+    c4.checkbox("Also the plain twin (no shortcuts)", DEFAULTS["id_plain"], key="id_plain", bind="query-params")
+    st.checkbox("Also random 1-D nets for each λ (shattering; about 20 s)", DEFAULTS["id_random_nets"],
                 key="id_random_nets", bind="query-params",
                 help="Lag-1 autocorrelation and size of df/dx of random nets f: ℝ → ℝ against depth (Balduzzi et al. "
                      "2017's experiment). Whether λ < 1 shatters is the lab's own question, not He et al.'s.")
@@ -82,17 +97,26 @@ except ERRORS as e:
 runs = result.runs
 colors = identity_colors(runs)
 st.subheader("The variants side by side (He 2016b, Tables 1 and 2 at toy scale)")
-st.dataframe([{"net": r["net"], "parameters": f"{r['parameters']:,}",
-               "final training loss": f"{r['train_loss']:.4g}" if r["train_loss"] == r["train_loss"] else "—",
-               "test error": f"{r['test_error']:.1%}" if r["test_error"] == r["test_error"] else "—",
-               "failed to train": r["failed"] or ""} for r in result.table()],
-             hide_index=True, width="stretch")
-(st.warning if any(r.failure for r in runs.values()) else st.success)(result.verdict())
+
+
+st.dataframe([{"net": r["net"],
+               "parameters": f"{r['parameters']:,}" + (f" (plain {r['plain_parameters']:,})"
+                                                       if r["parameters"] != r["plain_parameters"] else ""),
+               "final training loss": _range(r, "train_loss", lambda v: f"{v:.4g}"),
+               "test error": _range(r, "test_error", lambda v: f"{v:.1%}"),
+               "failed to train": (f"{r['failed']}/{r['seeds']}: {r['failure']}" if r["failed"] else "")}
+              for r in result.table()], hide_index=True, width="stretch")
+st.caption("Mean over the seeds that trained (range in brackets with several seeds). Gates and 1×1 shortcuts add "
+           "parameters only to the residual net: its plain twin's count is given; the branch weights are the same.")
+(st.warning if any(r["failed"] for r in result.table()) else st.success)(result.verdict())
 left, right = columns(2)
 show(recolor(P.loss_curves(runs), colors), "identity_loss", left)
 show(recolor(P.accuracy_curves(runs, 1.0 / pair.net.classes), colors), "identity_accuracy", right)
 show(recolor(P.gradient_norms(runs), colors), "identity_gradients")
 st.caption(result.findings())
+st.subheader("The gradient reaching each block (He 2016b, eqs. 4–5)")
+show(block_gradient_figure(result.gradients, colors), "identity_block_gradients")
+st.caption(result.gradient_caption())
 if result.curves:
     st.subheader("Random 1-D nets by λ and depth")
     curves = {k: {**c, "color": col} for (k, c), col in zip(result.curves.items(), identity_colors(result.curves).values())}

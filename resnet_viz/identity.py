@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-from .degradation import rank_runs, runs_findings
+from .degradation import runs_findings
 from .models import ConfigError, NetConfig
 from .progress import Progress, Steps
 from .train import Run, TrainConfig, train
@@ -32,18 +32,36 @@ class Variant:
     note: str
 
 
-# The variants the study offers, by name (the name is what settings, links and the CLI use).
+# The variants the study offers, by name (the name is what settings, links and the CLI use), in the
+# order of He 2016b: the shortcut (Fig. 2, Table 1), then where the activation goes (Fig. 4, Table 2).
 VARIANTS: dict[str, Variant] = {
-    "original": Variant("original (λ = 1)", dict(order="post", shortcut_scale=1.0),
-                        "He 2016: relu(x + BN(conv(relu(BN(conv(x)))))), a ReLU after the addition"),
-    "pre-activation": Variant("pre-activation", dict(order="pre", shortcut_scale=1.0),
-                              "He 2016b Fig. 4e: x + conv(relu(BN(conv(relu(BN(x)))))), the shortcut path a pure "
-                              "identity"),
-    "scale-0.5": Variant("λ = 0.5", dict(shortcut_scale=0.5),
-                         "He 2016b §3.1: constant scaling y = 0.5·x + F(x); the shortcut path shrinks as 0.5ⁿ"),
-    "scale-1.5": Variant("λ = 1.5", dict(shortcut_scale=1.5),
-                         "the shortcut path grows as 1.5ⁿ over n blocks"),
+    "original": Variant("original (λ = 1)", dict(order="post", shortcut="identity", shortcut_scale=1.0),
+                        "He 2016 / Fig. 2a and 4a: relu(x + BN(conv(relu(BN(conv(x))))))"),
+    "scale-0.5": Variant("λ = 0.5", dict(shortcut="identity", shortcut_scale=0.5),
+                         "λ·x + F(x) with λ = 0.5 on the shortcut only: the shortcut path shrinks as 0.5ⁿ"),
+    "scale-1.5": Variant("λ = 1.5", dict(shortcut="identity", shortcut_scale=1.5),
+                         "λ = 1.5 on the shortcut: the shortcut path grows as 1.5ⁿ over n blocks"),
+    "constant-0.5": Variant("constant scaling 0.5", dict(shortcut="scaled", shortcut_scale=0.5),
+                            "Fig. 2b: 0.5·x + 0.5·F(x)"),
+    "gate": Variant("exclusive gating", dict(shortcut="gate", shortcut_scale=1.0),
+                    "Fig. 2c: g·F(x) + (1 − g)·x, g = sigmoid(1×1 conv(x) + b_g)"),
+    "shortcut-gate": Variant("shortcut-only gating", dict(shortcut="shortcut-gate", shortcut_scale=1.0),
+                             "Fig. 2d: F(x) + (1 − g)·x"),
+    "conv": Variant("1×1 conv shortcut", dict(shortcut="conv", shortcut_scale=1.0),
+                    "Fig. 2e: F(x) + W·x with a 1×1 convolution W on every shortcut"),
+    "dropout": Variant("dropout shortcut", dict(shortcut="dropout", shortcut_scale=1.0),
+                       "Fig. 2f: F(x) + dropout(x)"),
+    "bn-after": Variant("BN after addition", dict(order="bn-after", shortcut="identity", shortcut_scale=1.0),
+                        "Fig. 4b: relu(BN(x + conv(relu(BN(conv(x))))))"),
+    "relu-before": Variant("ReLU before addition", dict(order="relu-before", shortcut="identity", shortcut_scale=1.0),
+                           "Fig. 4c: x + relu(BN(conv(relu(BN(conv(x))))))"),
+    "relu-pre": Variant("ReLU-only pre-activation", dict(order="relu-pre", shortcut="identity", shortcut_scale=1.0),
+                        "Fig. 4d: x + BN(conv(relu(BN(conv(relu(x))))))"),
+    "pre-activation": Variant("pre-activation", dict(order="pre", shortcut="identity", shortcut_scale=1.0),
+                              "Fig. 4e: x + conv(relu(BN(conv(relu(BN(x)))))), the shortcut path a pure identity"),
 }
+SHORTCUT_VARIANTS = ("original", "scale-0.5", "scale-1.5", "constant-0.5", "gate", "shortcut-gate", "conv", "dropout")
+PLACEMENT_VARIANTS = ("original", "bn-after", "relu-before", "relu-pre", "pre-activation")
 PLAIN = "plain"
 SCALE_SWEEP_DEPTHS = (1, 2, 3, 5, 8, 12, 20, 30, 50)
 
@@ -54,13 +72,19 @@ class IdentitySettings:
 
     variants: names from VARIANTS, in the order shown; plain: also train the plain twin (the
     same net without shortcuts, trained once: without the shortcut the variants' plain nets
-    coincide); random_nets: also the lag-1 and size of df/dx of random 1-D nets against depth
-    for the plain net and each λ of the chosen variants (`shattering.scale_sweep`, width
-    `sweep_width`, `sweep_seeds` nets per depth on `sweep_points` inputs).
+    compute the same sequence of layers); seeds: initialisations (and data orders) per net,
+    from the pair's seed on; gate_bias: the gates' initial bias b_g (He 2016b Table 1 tries 0
+    and −6); dropout: the drop rate of the dropout shortcut; random_nets: also the lag-1 and
+    size of df/dx of random 1-D nets against depth for the plain net and each λ of the chosen
+    variants (`shattering.scale_sweep`, width `sweep_width`, `sweep_seeds` nets per depth on
+    `sweep_points` inputs).
     """
 
     variants: tuple[str, ...] = ("original", "pre-activation")
     plain: bool = True
+    seeds: int = 1
+    gate_bias: float = 0.0
+    dropout: float = 0.5
     random_nets: bool = False
     sweep_depths: tuple[int, ...] = SCALE_SWEEP_DEPTHS
     sweep_width: int = 200
@@ -76,19 +100,24 @@ class IdentitySettings:
             raise ConfigError("choose at least one variant")
         if len(set(self.variants)) != len(self.variants):
             raise ConfigError("each variant once")
+        if not 1 <= self.seeds <= MAX_SEEDS:
+            raise ConfigError(f"seeds must be from 1 to {MAX_SEEDS}, got {self.seeds!r}")
         if self.random_nets and not self.sweep_depths:
             raise ConfigError("the random-net sweep needs depths")
 
     def nets(self, base: NetConfig) -> dict[str, NetConfig]:
-        """label -> NetConfig of every net the study trains: the plain twin first, then the variants."""
+        """label -> NetConfig of every net the study trains (first seed): the plain twin first, then the variants."""
         out = {PLAIN: base.twin()} if self.plain else {}
         for name in self.variants:
-            out[VARIANTS[name].label] = base.replace(skip=True, **VARIANTS[name].net)
+            out[VARIANTS[name].label] = base.replace(skip=True, gate_bias=self.gate_bias, dropout=self.dropout,
+                                                     **VARIANTS[name].net)
         return out
 
     def scales(self, base: NetConfig) -> tuple[float, ...]:
-        """The shortcut scales λ of the chosen variants, ascending, without repeats."""
-        return tuple(sorted({float(VARIANTS[v].net.get("shortcut_scale", base.shortcut_scale)) for v in self.variants}))
+        """The shortcut scales λ of the chosen λ-on-the-shortcut variants, ascending, without repeats."""
+        nets = self.nets(base)
+        return tuple(sorted({float(n.shortcut_scale) for k, n in nets.items()
+                             if k != PLAIN and n.shortcut == "identity"})) or (1.0,)
 
     def to_dict(self) -> dict:
         """JSON-ready fields."""
@@ -97,36 +126,49 @@ class IdentitySettings:
 
 @dataclass
 class IdentityResult:
-    """Trained variants (and plain twin) of one net, and optionally the random-net λ sweep."""
+    """Trained variants (and plain twin) of one net over the seeds, the gradient reaching each
+    block at initialisation and after training, and optionally the random-net λ sweep."""
 
     settings: IdentitySettings
-    runs: dict[str, Run]
+    runs: dict[str, Run]  # the first seed's run of each net (curves)
+    seed_runs: dict[str, list[Run]]  # every seed's run of each net (table)
+    gradients: dict[str, dict[str, list[float]]]  # net -> {"init", "trained"} -> ‖∂L/∂x_l‖ per block
+    parameters: dict[str, tuple[int, int]]  # net -> (its parameters, its plain twin's)
     curves: dict[str, dict] | None = None
     notes: dict[str, str] = field(default_factory=dict)
 
     def table(self) -> list[dict]:
-        """One row per net, as He 2016b's Tables 1–2: variant, parameters, final training loss
-        (eval mode, whole train set), test accuracy and error, and why it failed to train (or None)."""
+        """One row per net, as He 2016b's Tables 1–2: variant, parameters (and its plain twin's),
+        final training loss (eval mode, whole train set) and test error — mean, min and max over
+        the seeds that trained — and how many seeds failed to train, with the first reason."""
         rows = []
-        for label, run in self.runs.items():
-            h = run.history
-            rows.append({"net": label, "parameters": sum(p.numel() for p in run.model.parameters()),
-                         "train_loss": h.train_loss, "test_accuracy": h.test_accuracy,
-                         "test_error": 1 - h.test_accuracy if h.test_accuracy == h.test_accuracy else math.nan,
-                         "failed": run.failure})
+        for label, runs in self.seed_runs.items():
+            ok = [r for r in runs if not r.failure]
+            loss = [r.history.train_loss for r in ok]
+            err = [1 - r.history.test_accuracy for r in ok if r.history.test_accuracy == r.history.test_accuracy]
+            failed = [r.failure for r in runs if r.failure]
+            own, twin = self.parameters[label]
+            rows.append({"net": label, "parameters": own, "plain_parameters": twin, "seeds": len(runs),
+                         "train_loss": _mean(loss), "train_loss_min": min(loss, default=math.nan),
+                         "train_loss_max": max(loss, default=math.nan), "test_error": _mean(err),
+                         "test_error_min": min(err, default=math.nan), "test_error_max": max(err, default=math.nan),
+                         "failed": len(failed), "failure": failed[0] if failed else None})
         return rows
 
     def verdict(self) -> str:
-        """Which net ended lowest, which failed to train, and whether pre-activation beat the
-        original block here — from this run's numbers only."""
-        ranked = rank_runs(self.runs)
-        failed = [k for k in ranked if self.runs[k].failure]
-        text = f"Here {ranked[0]} ends with the lowest training loss" + (
+        """Which net ended lowest (mean over seeds), which failed to train, and whether
+        pre-activation beat the original block here — from this run's numbers only."""
+        rows = {r["net"]: r for r in self.table()}
+        trained = sorted((k for k, r in rows.items() if r["failed"] < r["seeds"]), key=lambda k: rows[k]["train_loss"])
+        failed = [f"{k} ({r['failed']}/{r['seeds']} seeds)" if r["seeds"] > 1 else k
+                  for k, r in rows.items() if r["failed"]]
+        best = trained[0] if trained else None
+        text = (f"Here {best} ends with the lowest training loss" if best else "Here no net trained") + (
             f", and {', '.join(failed)} failed to train." if failed else "; no net failed to train.")
         pre, post = VARIANTS["pre-activation"].label, VARIANTS["original"].label
-        if pre in self.runs and post in self.runs:
-            a, b = self.runs[pre], self.runs[post]
-            if not a.failure and not b.failure and a.history.train_loss < b.history.train_loss:
+        if pre in rows and post in rows:
+            a, b = rows[pre], rows[post]
+            if not a["failed"] and not b["failed"] and a["train_loss"] < b["train_loss"]:
                 text += (" The pre-activation net ends below the original one, as He et al. 2016b find (6.37 % vs "
                          "6.61 % error on ResNet-110).")
             else:
@@ -136,8 +178,37 @@ class IdentityResult:
         return text
 
     def findings(self) -> str:
-        """The ranking, failures and gradient spreads of the trained nets (`degradation.runs_findings`)."""
+        """The ranking, failures and gradient spreads of the first seed's nets (`degradation.runs_findings`)."""
         return runs_findings(self.runs)
+
+    def gradient_caption(self) -> str:
+        """How the gradient reaching the first block compares with the last one's, per net, at
+        initialisation and after training (He 2016b eqs. 4–5: with λ on every shortcut the
+        shortcut path scales it by the product of the λs) — from this run's numbers."""
+        parts = []
+        for label, g in self.gradients.items():
+            init, trained = g["init"], g["trained"]
+            if not init or not init[-1] > 0:
+                continue
+            r0, r1 = init[0] / init[-1], (trained[0] / trained[-1] if trained and trained[-1] > 0 else math.nan)
+            parts.append(f"{label}: first/last block ×{r0:.3g} at initialisation, ×{r1:.3g} trained")
+        lam = [(k, n) for k, n in self.nets.items() if k != PLAIN and n.shortcut == "identity" and n.shortcut_scale != 1]
+        text = ("‖∂L/∂x_l‖ at each block's input, mean over a batch of training inputs. " + "; ".join(parts) + ".")
+        for k, n in lam:
+            init = self.gradients[k]["init"]
+            if init and init[-1] > 0:
+                grew = init[0] / init[-1]
+                want = n.shortcut_scale ** (len(init) - 1)
+                text += (f" For {k}, the shortcut path alone would scale it by λ^{len(init) - 1} = {want:.3g} from the "
+                         f"last block to the first; measured ×{grew:.3g} "
+                         f"({'it vanishes' if grew < 0.1 else 'it explodes' if grew > 10 else 'neither vanishes nor explodes'}"
+                         " here).")
+        return text
+
+    @property
+    def nets(self) -> dict[str, NetConfig]:
+        """label -> the first seed's NetConfig of every net."""
+        return {k: r.net for k, r in self.runs.items()}
 
     def sweep_caption(self) -> str:
         """What the random nets show for each λ, from their numbers; "" without the sweep."""
@@ -148,20 +219,62 @@ class IdentityResult:
     def to_dict(self) -> dict:
         """JSON-ready results with their captions."""
         return {"settings": self.settings.to_dict(), "table": self.table(),
-                "runs": {k: r.summary() for k, r in self.runs.items()}, "verdict": self.verdict(),
-                "findings": self.findings(), "random_nets": self.curves, "sweep_caption": self.sweep_caption()}
+                "runs": {k: [r.summary() for r in rs] for k, rs in self.seed_runs.items()},
+                "gradients": self.gradients, "verdict": self.verdict(), "findings": self.findings(),
+                "gradient_caption": self.gradient_caption(), "random_nets": self.curves,
+                "sweep_caption": self.sweep_caption()}
+
+
+MAX_SEEDS = 5
+GRADIENT_BATCH = 256
+
+
+def _mean(xs) -> float:
+    return sum(xs) / len(xs) if xs else math.nan
+
+
+def block_input_gradients(model, x, y) -> list[float]:
+    """‖∂L/∂x_l‖ for the input x_l of every block l (He et al. 2016b eqs. 4–5), mean over the
+    examples of (x, y), with L the summed cross-entropy (so each example's gradient is its own).
+
+    BN uses the batch's statistics, as in training, on a copy (the model and its running
+    statistics are not touched).
+    """
+    import copy
+
+    import torch
+    import torch.nn.functional as F
+
+    net = copy.deepcopy(model).cpu().train()
+    inputs = []
+    with torch.enable_grad():
+        h = net.stem(x.float())
+        for block in net.blocks:
+            h = h.detach().requires_grad_(True) if not inputs else h
+            inputs.append(h)
+            h = block(h)
+        loss = F.cross_entropy(net.head(h), y, reduction="sum")
+        grads = torch.autograd.grad(loss, inputs)
+    return [float(g.flatten(1).norm(dim=1).mean()) for g in grads]
 
 
 def identity_study(base: NetConfig, train_cfg: TrainConfig, settings: IdentitySettings = IdentitySettings(), *,
                    data=None, progress: Progress | None = None) -> IdentityResult:
     """He et al. 2016b's comparison at toy scale: train each variant of `base` (and its plain
-    twin) with `train_cfg` — same initial weights (`base.seed`), data order and budget — and,
-    with `settings.random_nets`, measure random 1-D nets for each λ (`shattering.scale_sweep`).
+    twin) with `train_cfg` — same initial weights and data order per seed (`base.seed` on),
+    same budget — then measure ‖∂L/∂x_l‖ at every block at initialisation and after training
+    (`block_input_gradients`) and, with `settings.random_nets`, random 1-D nets for each λ
+    (`shattering.scale_sweep`).
 
     `progress(fraction, message)` as the work goes on. ConfigError for impossible settings,
     before any work.
     """
+    from dataclasses import replace
+
+    import torch
+
     from .data import load_dataset
+    from .models import build_model
 
     settings.validate()
     nets = settings.nets(base)
@@ -169,13 +282,24 @@ def identity_study(base: NetConfig, train_cfg: TrainConfig, settings: IdentitySe
         net.validate()
     train_cfg.validate()
     sweep_cost = (1 + len(settings.scales(base))) * sum(settings.sweep_depths) * settings.sweep_seeds / 3
-    steps = Steps(progress, sum(n.depth * train_cfg.epochs for n in nets.values())
+    steps = Steps(progress, settings.seeds * sum(n.depth * train_cfg.epochs for n in nets.values())
                   + (sweep_cost if settings.random_nets else 0))
     data = data if data is not None else load_dataset(train_cfg.dataset, train_cfg.data_root, train_cfg.data_limit)
-    runs = {}
+    gen = torch.Generator().manual_seed(0)
+    pick = torch.randperm(len(data.x_train), generator=gen)[:GRADIENT_BATCH]
+    xb, yb = data.x_train[pick], data.y_train[pick]
+    seed_runs, gradients, parameters = {}, {}, {}
     for label, net in nets.items():
-        runs[label] = train(net, train_cfg, data=data,
-                            progress=steps.part(net.depth * train_cfg.epochs, f"training the {label} net"))
+        seed_runs[label] = []
+        for k in range(settings.seeds):
+            n, cfg = net.replace(seed=net.seed + k), replace(train_cfg, seed=train_cfg.seed + k)
+            what = f"training the {label} net" + (f", seed {k + 1}/{settings.seeds}" if settings.seeds > 1 else "")
+            seed_runs[label].append(train(n, cfg, data=data, progress=steps.part(n.depth * cfg.epochs, what)))
+        run = seed_runs[label][0]
+        gradients[label] = {"init": block_input_gradients(build_model(run.net), xb, yb),
+                            "trained": block_input_gradients(run.model, xb, yb)}
+        parameters[label] = (sum(p.numel() for p in run.model.parameters()),
+                             sum(p.numel() for p in build_model(run.net.replace(skip=False), "meta").parameters()))
     curves = None
     if settings.random_nets:
         from .shattering import scale_sweep
@@ -184,4 +308,5 @@ def identity_study(base: NetConfig, train_cfg: TrainConfig, settings: IdentitySe
                              seeds=settings.sweep_seeds, points=settings.sweep_points,
                              progress=steps.part(sweep_cost, "random 1-D nets"))
     steps.finish()
-    return IdentityResult(settings, runs, curves, {VARIANTS[v].label: VARIANTS[v].note for v in settings.variants})
+    return IdentityResult(settings, {k: v[0] for k, v in seed_runs.items()}, seed_runs, gradients, parameters, curves,
+                          {VARIANTS[v].label: VARIANTS[v].note for v in settings.variants})

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from .degradation import DegradationSettings
 from .ensemble import EnsembleSettings
-from .identity import IdentitySettings
+from .identity import PLACEMENT_VARIANTS, SHORTCUT_VARIANTS, IdentitySettings
 from .landscape import LandscapeSettings
 from .models import NetConfig
 from .shattering import ShatteringSettings
@@ -130,6 +130,30 @@ PRESETS: tuple[Preset, ...] = (
         net=dict(depth=15, width=8),
         train=dict(epochs=8),
         settings=IdentitySettings(variants=("scale-0.5", "original", "scale-1.5"), plain=True, random_nets=True),
+    ),
+    Preset(
+        slug="shortcut-variants",
+        title="Shortcut variants (He 2016b Table 1)",
+        summary=("Every shortcut of He et al. 2016b's Table 1 on the same 15-block net, trained with the same "
+                 "initial branch weights and budget: identity, λ = 0.5 and 1.5 on the shortcut, constant scaling "
+                 "0.5·x + 0.5·F(x), exclusive and shortcut-only gating, a 1×1 convolution and dropout on the "
+                 "shortcut. He et al. find that every change of the identity trains worse (Identity Mappings in "
+                 "Deep Residual Networks, 2016b); the table says what this run measured, and the gradient reaching "
+                 "each block shows what each shortcut does to it."),
+        net=dict(depth=15, width=8),
+        train=dict(epochs=8),
+        settings=IdentitySettings(variants=SHORTCUT_VARIANTS, plain=True),
+    ),
+    Preset(
+        slug="activation-placement",
+        title="Activation placement (He 2016b Fig. 4)",
+        summary=("Where BN and ReLU go around the addition, He et al. 2016b Fig. 4 and Table 2: (a) original, (b) "
+                 "BN after addition, (c) ReLU before addition, (d) ReLU-only pre-activation, (e) full "
+                 "pre-activation, on the same 27-block net with the same budget. In the paper (e) is best and (b), "
+                 "(c) are worse than (a); the table says what this run measured."),
+        net=dict(depth=27, width=8),
+        train=dict(epochs=4),
+        settings=IdentitySettings(variants=PLACEMENT_VARIANTS, plain=True),
     ),
 )
 

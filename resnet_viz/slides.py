@@ -165,7 +165,7 @@ def identity_sections(result) -> list[Section]:
     """The identity-mapping study (He et al. 2016b): training curves, test accuracy, gradient norms and,
     with random nets, lag-1 and size of df/dx by λ."""
     from .plots import training as P
-    from .plots.compare import identity_colors, recolor, scale_sweep_figure
+    from .plots.compare import block_gradient_figure, identity_colors, recolor, scale_sweep_figure
 
     runs = result.runs
     colors = identity_colors(runs)
@@ -179,14 +179,16 @@ def identity_sections(result) -> list[Section]:
                 f"{result.verdict()} {result.findings()}", recolor(P.loss_curves(runs), colors)),
         Section("Test accuracy",
                 "Test accuracy per epoch of every net (chance is "
-                f"{1 / net.classes:.0%}). " + "; ".join(
-                    f"{row['net']} {row['test_accuracy']:.1%}" for row in result.table()) + ".",
+                f"{1 / net.classes:.0%}). Test error: " + "; ".join(
+                    f"{row['net']} {row['test_error']:.1%}" for row in result.table()) + ".",
                 recolor(P.accuracy_curves(runs, 1.0 / net.classes), colors)),
         Section("Gradient norm per block, first steps",
                 "‖∂L/∂θ‖ per block over the first steps (median, band: min to max). With an identity shortcut and "
                 "pre-activation the path from any block to the output is a pure identity (He et al. 2016b, eqs. "
                 f"4–5). {result.findings()}", recolor(P.gradient_norms(runs), colors)),
     ]
+    out.append(Section("Gradient reaching each block (He et al. 2016b, eqs. 4–5)", result.gradient_caption(),
+                       block_gradient_figure(result.gradients, colors)))
     if result.curves:
         s = result.settings
         curves = {k: {**c, "color": c2} for (k, c), c2 in zip(result.curves.items(),

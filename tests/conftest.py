@@ -18,6 +18,17 @@ torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 os.environ.setdefault("RESNET_VIZ_WARM", "0")
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module's tests, whatever OMP_NUM_THREADS says (a module opts in with
+    `pytestmark = pytest.mark.usefixtures("one_thread")`): its nets are too small to gain from
+    threads, and on a shared, loaded machine a second thread only spin-waits; no result depends on it."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def default_pair_runs():
     """(plain, residual) runs of the app's default pair on digits, trained once.

@@ -26,29 +26,21 @@ from resnet_viz.shattering import ShatteringSettings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+pytestmark = pytest.mark.usefixtures("one_thread")
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # On a shared 2-core machine torch's second thread spins against other processes and
-    # made these tests ten times slower; the results do not depend on the thread count.
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 TITLES = ["Degradation (He 2016 Fig. 1)", "Skip vs no skip landscapes (Li 2018)",
           "Shattering with depth (Balduzzi 2017)", "Delete a block (Veit 2016)",
-          "Pre-activation vs original (He 2016b)", "Shortcut scale λ"]
+          "Pre-activation vs original (He 2016b)", "Shortcut scale λ", "Shortcut variants (He 2016b Table 1)",
+          "Activation placement (He 2016b Fig. 4)"]
 
 
 # --- the presets themselves -------------------------------------------------------------
 
 
-def test_six_presets_in_lecture_order_with_unique_slugs():
+def test_presets_in_lecture_order_with_unique_slugs():
     assert [p.title for p in PR.PRESETS] == TITLES
     slugs = PR.preset_slugs()
-    assert len(set(slugs)) == 6 and all(re.fullmatch(r"[a-z][a-z-]*", s) for s in slugs)
+    assert len(set(slugs)) == len(TITLES) and all(re.fullmatch(r"[a-z][a-z-]*", s) for s in slugs)
     for p in PR.PRESETS:
         assert PR.get_preset(p.slug) is p
         assert os.path.exists(os.path.join(ROOT, p.page)), p.page
@@ -135,8 +127,8 @@ def _tiny(preset):
                                train={**preset.train, "epochs": 1, "warmup_epochs": 0.0}, settings=s)
 
 
-EXPECTED_SECTIONS = {"degradation": 4, "landscapes": 3, "shattering": 6, "deletion": 6, "preactivation": 3,
-                     "shortcut-scale": 4}
+EXPECTED_SECTIONS = {"degradation": 4, "landscapes": 3, "shattering": 6, "deletion": 6, "preactivation": 4,
+                     "shortcut-scale": 5, "shortcut-variants": 4, "activation-placement": 4}
 
 
 @pytest.mark.parametrize("slug", EXPECTED_SECTIONS)
@@ -235,7 +227,7 @@ def test_report_of_a_trained_preset_renders_every_section():
     assert title == "Pre-activation vs original (He 2016b)" and "Computed in" in intro
     for s in secs:
         assert html.escape(s.title) in page and html.escape(s.caption) in page
-    assert page.count('class="plotly-graph-div"') == len(secs) == 3
+    assert page.count('class="plotly-graph-div"') == len(secs) == 4
 
 
 @pytest.mark.parametrize("args, words", [
@@ -267,6 +259,6 @@ def test_report_refuses_an_unwritable_path_before_computing(tmp_path, capsys, mo
 def test_report_list_prints_every_preset(capsys):
     assert main(["report", "--list"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 6
+    assert len(lines) == len(PR.PRESETS) == len(TITLES)
     for line, p in zip(lines, PR.PRESETS):
         assert line.split()[0] == p.slug and p.title in line and p.page in line

@@ -57,7 +57,8 @@ VIEW_KEYS: dict[type, ViewKeys] = {
          "include_downsampling": "ens_include_downsampling", "batch": "ens_batch",
          "diagram_blocks": "ensemble_diagram_n"}),
     IdentitySettings: ViewKeys(
-        {"variants": "id_variants", "plain": "id_plain", "random_nets": "id_random_nets"},
+        {"variants": "id_variants", "plain": "id_plain", "seeds": "id_seeds", "gate_bias": "id_gate_bias",
+         "dropout": "id_dropout", "random_nets": "id_random_nets"},
         to_widget={"variants": list}, from_widget={"variants": tuple}, run_key="id_run"),
 }
 

@@ -63,22 +63,51 @@ SCALE_COLORS = {0.5: "#f4a582", 1.0: "#d6604d", 1.5: "#67001f"}
 PRE_COLOR = "#1b7837"
 
 
+OTHER_COLORS = ("#7b3294", "#1f78b4", "#e66101", "#a6761d", "#01665e", "#c51b7d", "#4d4d4d", "#8c510a")
+
+
 def identity_colors(labels) -> dict[str, str]:
     """A colour for each net of an identity-mapping comparison, by its label: the plain net, the
-    pre-activation net, and residual nets by their shortcut scale ("λ = 0.5", "original (λ = 1)")."""
+    pre-activation net, residual nets by their shortcut scale ("λ = 0.5", "original (λ = 1)"), and
+    distinct colours for the other variants (gates, 1×1 and dropout shortcuts, placements)."""
     import re
 
     from .common import RESIDUAL_COLOR
 
-    out = {}
+    out, others = {}, iter(OTHER_COLORS * 2)
     for label in labels:
         m = re.search(r"λ = ([0-9.]+)", label)
         if label == "plain":
             out[label] = PLAIN_COLOR
-        elif "pre-activation" in label:
+        elif label == "pre-activation":
             out[label] = PRE_COLOR
         elif m:
             out[label] = SCALE_COLORS.get(float(m.group(1)), RESIDUAL_COLOR)
         else:
-            out[label] = RESIDUAL_COLOR
+            out[label] = next(others, RESIDUAL_COLOR)
     return out
+
+
+def block_gradient_figure(gradients: dict[str, dict[str, list[float]]], colors: dict[str, str],
+                          height: int = 420) -> go.Figure:
+    """‖∂L/∂x_l‖ at the input of every block l, at initialisation (left) and after training
+    (right), one line per net (He et al. 2016b eqs. 4–5: with λ on every shortcut, the
+    shortcut path scales the gradient by the product of the λs between block l and the top).
+    """
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1, shared_yaxes=True,
+                        subplot_titles=("at initialisation", "after training"))
+    for label, g in gradients.items():
+        for col, key in ((1, "init"), (2, "trained")):
+            values = np.asarray(g.get(key, []), dtype=float)
+            if values.size == 0:
+                continue
+            fig.add_trace(go.Scatter(x=np.arange(1, values.size + 1), y=np.where(values > 0, values, np.nan),
+                                     mode="lines+markers", name=label, legendgroup=label, showlegend=col == 1,
+                                     line=dict(color=colors.get(label, PLAIN_COLOR), width=3)), row=1, col=col)
+    for col in (1, 2):
+        fig.update_xaxes(title="block l (input side → output side)", row=1, col=col)
+    log_axis(fig, "y", row=1, col=1, title="‖∂L/∂x_l‖ (mean over inputs)")
+    log_axis(fig, "y", row=1, col=2)
+    style(fig, "Gradient reaching each block (He 2016b, eqs. 4–5)", height)
+    fig.update_layout(margin=dict(t=90))
+    return fig
