@@ -18,6 +18,7 @@ page = st.navigation([  # in lecture order
     st.Page("pages/shattering.py", title="Shattered gradients", icon=":material/grain:"),
     st.Page("pages/ensemble.py", title="Unrolled ensemble", icon=":material/account_tree:"),
     st.Page("pages/identity.py", title="Identity mappings", icon=":material/compare_arrows:"),
+    st.Page("pages/family.py", title="ResNet family", icon=":material/table_chart:"),
     st.Page("pages/features.py", title="Feature maps", icon=":material/visibility:"),
 ])
 # Presenter mode (large fonts, plain and residual still side by side) is a lab-wide switch; a link can turn it on.

@@ -33,6 +33,10 @@ VIEWS = [
      "Which shortcut, and where the activation goes: λ·x on the shortcut fades or explodes over depth; full "
      "pre-activation keeps the path a pure identity.",
      "He, Zhang, Ren, Sun 2016b — Identity Mappings in Deep Residual Networks"),
+    ("ResNet family", ":material/table_chart:", "pages/family.py",
+     "ResNet-18 to 152, ResNeXt, Wide ResNet, DenseNet and VGG at full size: layers, parameters and multiply-adds "
+     "counted from torchvision's definitions (Table 1), with the lab's own pair on the same axes.",
+     "He, Zhang, Ren, Sun 2016 — Table 1; Xie 2017; Zagoruyko & Komodakis 2016; Huang 2017"),
     ("Feature maps", ":material/visibility:", "pages/features.py",
      "What each block computes for one input, and where the nets look (saliency, integrated gradients, Grad-CAM).",
      "Simonyan 2014; Sundararajan 2017; Selvaraju 2017"),

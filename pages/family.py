@@ -1,0 +1,77 @@
+"""The ResNet family at full size (He et al. 2016 Table 1 and Fig. 3), with the lab's pair on the same axes.
+Thin page: widgets in, `resnet_viz.family.family_table` (cached), figures and captions out."""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from resnet_viz import family as F
+from resnet_viz.plots.family import cost_figure
+from ui.common import USER_ERRORS, cached_compute, pick_pair, show_error, url_state
+from ui.figures import show
+
+ERRORS = USER_ERRORS + (ValueError,)
+
+st.title("ResNet family")
+st.markdown("He, Zhang, Ren & Sun (2016), Table 1: ResNet-18 to ResNet-152 against VGG-19 (Simonyan & Zisserman "
+            "2015), and their descendants: ResNeXt (Xie et al. 2017), Wide ResNet (Zagoruyko & Komodakis 2016), "
+            "DenseNet (Huang et al. 2017). Every figure below is **computed** from torchvision's own definitions, "
+            "built on PyTorch's meta device (no weights, nothing downloaded): weight layers, parameters, "
+            "multiply-adds and activation memory for one 224×224 image, and the stage layout.")
+
+url_state()
+try:
+    pair, plain, residual = pick_pair()
+except ERRORS as e:
+    show_error(e)
+    st.stop()
+
+models = st.multiselect("Models", list(F.MODELS), default=list(F.MODELS), key="fam_models", bind="query-params")
+settings = F.FamilySettings(models=tuple(models))
+try:
+    settings.validate()
+    rows = cached_compute("family", json.dumps(settings.to_dict()),
+                          lambda progress: F.family_table(settings, progress=progress),
+                          "Counting torchvision's models", max_entries=8)
+    lab = [(run.label, F.model_cost(run.model, run.net.input_shape), run.net.skip) for run in (plain, residual)]
+except ERRORS as e:
+    show_error(e)
+    st.stop()
+
+st.subheader("Computed, next to the papers' figures")
+st.dataframe(
+    [{"model": r.name, "paper": r.paper, "weight layers": r.layers, "parameters (M)": r.parameters / 1e6,
+      "multiply-adds (10⁹)": r.macs / 1e9, "with He's stride placement (10⁹)": r.macs_paper_layout / 1e9,
+      "published multiply-adds (10⁹)": r.published["macs"] / 1e9 if "macs" in r.published else None,
+      "published parameters (M)": r.published["parameters"] / 1e6 if "parameters" in r.published else None,
+      "activations per image (MiB)": r.activation_bytes / 2**20, "source": r.published.get("source", "")}
+     for r in rows],
+    hide_index=True, width="stretch",
+    column_config={c: st.column_config.NumberColumn(format="%.2f") for c in (
+        "parameters (M)", "multiply-adds (10⁹)", "with He's stride placement (10⁹)", "published multiply-adds (10⁹)",
+        "published parameters (M)", "activations per image (MiB)")})
+st.caption("Multiply-adds count convolutions and fully connected layers (torch.utils.flop_counter, FLOPs / 2), as He "
+           "et al. count them; layers are weight layers on the main path (1×1 projection shortcuts not counted); "
+           "activations are every module's output in float32. torchvision strides a downsampling bottleneck's 3×3 "
+           "convolution, He et al. its first 1×1: the column 'with He's stride placement' counts that layout.")
+st.info(F.family_caption(rows) or "Choose ResNet-152 and VGG-19 to compare their cost.")
+
+show(cost_figure(rows, lab), "family_cost")
+st.caption(F.lab_caption(f"{residual.label} {pair.net.arch.upper()}", lab[1][1], rows, pair.net.input_shape))
+
+resnets = [r.name for r in rows if r.name in F.RESNETS]
+if resnets:
+    st.subheader("He et al. 2016, Table 1 (computed)")
+    st.dataframe(F.table1(rows), hide_index=True, width="stretch")
+st.subheader("Stage by stage")
+names = [r.name for r in rows]
+chosen = st.selectbox("Model", names, index=names.index("resnet50") if "resnet50" in names else 0, key="fam_stages",
+                      bind="query-params")
+row = next(r for r in rows if r.name == chosen)
+st.dataframe([{"stage": s.name, "block": s.kind, "blocks": s.blocks, "layout": s.layout,
+               "output size": "×".join(map(str, s.output)), "channels": s.channels,
+               "parameters": f"{s.parameters:,}", "multiply-adds (10⁶)": f"{s.macs / 1e6:,.1f}"} for s in row.stages],
+             hide_index=True, width="stretch")
+st.caption(F.stage_caption(row))

@@ -1,0 +1,413 @@
+"""The ResNet family at full size: torchvision's real definitions, counted on the meta device.
+
+He et al. 2016 (Table 1, Fig. 3) compare ResNet-18/34/50/101/152 with VGG-19 by depth, layout
+and multiply-adds; their descendants change the block: wider (Zagoruyko & Komodakis 2016),
+grouped (Xie et al. 2017), concatenated (Huang et al. 2017). Here every figure is computed from
+torchvision's own definitions, built with `weights=None` under `torch.device("meta")`: no weight
+is allocated or downloaded, and a forward pass on a meta tensor only propagates shapes, which is
+all that counting needs (a whole table takes seconds on a CPU).
+
+Counting conventions (those of the papers):
+- multiply-adds (MACs): torch.utils.flop_counter's FLOPs / 2, for one image. It counts the
+  convolutions and matrix products (the fully connected layers), not BN, ReLU, pooling or the
+  shortcut additions, which is how He 2016 counts "FLOPs" (multiply-adds of conv and fc layers).
+- layers: weight layers (convolutions and fully connected layers) on the main path, as the
+  papers count depth; 1×1 projection shortcuts (torchvision's `downsample`) are not layers.
+- activation memory: every leaf module's output, 4 bytes an element (float32), one image,
+  eval mode; an in-place module (torchvision's ReLU) writes into its input and adds nothing.
+
+Note on ResNet-50/101/152: torchvision puts a downsampling bottleneck's stride on its 3×3
+convolution ("ResNet v1.5", as in fb.resnet.torch and Xie et al. 2017), He 2016 on the first
+1×1 (their Caffe models). The 3×3 then runs at the higher resolution, which costs
+more multiply-adds; `macs_paper_layout` counts the same net with He's placement.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from .progress import Progress, notify
+
+# torchvision's names, in the order of the table, with the paper that defines each.
+MODELS: dict[str, str] = {
+    "resnet18": "He et al. 2016",
+    "resnet34": "He et al. 2016",
+    "resnet50": "He et al. 2016",
+    "resnet101": "He et al. 2016",
+    "resnet152": "He et al. 2016",
+    "resnext50_32x4d": "Xie et al. 2017",
+    "wide_resnet50_2": "Zagoruyko & Komodakis 2016",
+    "densenet121": "Huang et al. 2017",
+    "vgg16": "Simonyan & Zisserman 2015",
+    "vgg19": "Simonyan & Zisserman 2015",
+}
+RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "wide_resnet50_2")
+
+# Figures the papers print (224×224 crops), for comparison only: nothing below is computed from them.
+# He 2016 writes "FLOPs" for multiply-adds. (DenseNet and WRN give no table of these figures.)
+PUBLISHED: dict[str, dict] = {
+    "resnet18": {"macs": 1.8e9, "source": "He et al. 2016, Table 1"},
+    "resnet34": {"macs": 3.6e9, "source": "He et al. 2016, Table 1"},
+    "resnet50": {"macs": 3.8e9, "source": "He et al. 2016, Table 1"},
+    "resnet101": {"macs": 7.6e9, "source": "He et al. 2016, Table 1"},
+    "resnet152": {"macs": 11.3e9, "source": "He et al. 2016, Table 1"},
+    "resnext50_32x4d": {"macs": 4.2e9, "parameters": 25.0e6, "source": "Xie et al. 2017, Table 1"},
+    "vgg16": {"macs": 15.3e9, "parameters": 138e6, "source": "He et al. 2016, §4.1; Simonyan & Zisserman 2015, Table 2"},
+    "vgg19": {"macs": 19.6e9, "parameters": 144e6, "source": "He et al. 2016, §3.3; Simonyan & Zisserman 2015, Table 2"},
+}
+
+
+@dataclass(frozen=True)
+class FamilySettings:
+    """Which of torchvision's models to count (`MODELS`), at which square image size (224: He
+    et al. 2016 Table 1, Simonyan & Zisserman 2015, Xie et al. 2017, Huang et al. 2017)."""
+
+    models: tuple[str, ...] = tuple(MODELS)
+    image_size: int = 224
+
+    def validate(self) -> None:
+        """ValueError (one line) for an unknown model name, no model, or an image too small for
+        the five stride-2 stages of these nets (He et al. 2016 Table 1: 224 → 7)."""
+        if not self.models:
+            raise ValueError("choose at least one model")
+        unknown = [m for m in self.models if m not in MODELS]
+        if unknown:
+            raise ValueError(f"unknown model {', '.join(map(repr, unknown))}: choose from {', '.join(MODELS)}")
+        if not isinstance(self.image_size, int) or not 32 <= self.image_size <= 1024:
+            raise ValueError(f"image size must be an integer from 32 to 1024, got {self.image_size!r}")
+
+    def to_dict(self) -> dict:
+        """JSON-ready settings."""
+        return {"models": list(self.models), "image_size": self.image_size}
+
+
+@dataclass(frozen=True)
+class ModelCost:
+    """What one forward pass of a net costs for one input (He et al. 2016's counting)."""
+
+    parameters: int
+    macs: int  # multiply-adds of convolutions and fully connected layers
+    layers: int  # conv + linear weight layers, projection shortcuts (`downsample`) excluded
+    activation_bytes: int  # leaf-module outputs, float32
+
+    def to_dict(self) -> dict:
+        """JSON-ready fields."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One row of He et al. 2016 Table 1 (or the corresponding group of another family)."""
+
+    name: str  # "conv1", "conv2_x", ... (He 2016); "dense block 1" (Huang 2017); "conv3" (VGG)
+    kind: str  # "stem", "basic", "bottleneck", "dense", "transition", "conv", "head"
+    blocks: int  # blocks (or layers) repeated in the stage
+    layout: str  # the block's layers, as in Table 1: "[3×3, 64 · 3×3, 64] × 2"
+    output: tuple[int, int]  # spatial size of the stage's output
+    channels: int  # output channels (classes for the head)
+    parameters: int
+    macs: int
+
+    def to_dict(self) -> dict:
+        """JSON-ready fields."""
+        return {**asdict(self), "output": list(self.output)}
+
+
+@dataclass(frozen=True)
+class FamilyRow:
+    """One model of the family table: computed figures, and the paper's where it prints them."""
+
+    name: str  # as torchvision spells it
+    paper: str
+    image_size: int
+    parameters: int
+    macs: int
+    macs_paper_layout: int  # = macs except for ResNet-50/101/152 (see the module docstring)
+    layers: int
+    activation_bytes: int
+    stages: tuple[Stage, ...] = field(default=())
+    published: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """JSON-ready row (the `family` CLI writes a list of these)."""
+        d = {f: getattr(self, f) for f in ("name", "paper", "image_size", "parameters", "macs", "macs_paper_layout",
+                                          "layers", "activation_bytes")}
+        d["stages"] = [s.to_dict() for s in self.stages]
+        d["published"] = dict(self.published)
+        return d
+
+
+# --- counting --------------------------------------------------------------------------------
+
+def _is_weight_layer(m: nn.Module) -> bool:
+    return isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear))
+
+
+def _count(model: nn.Module, x: torch.Tensor) -> tuple[ModelCost, dict[str, int], dict[str, tuple]]:
+    """One forward pass under FlopCounterMode with output hooks: the cost, MACs by module name
+    (FlopCounterMode's "Cls.path" keys) and the output shape of every module by name."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    shapes: dict[str, tuple] = {}
+    activations = 0
+
+    def hook(name, leaf, inplace):
+        def f(_m, _i, out):
+            nonlocal activations
+            if isinstance(out, torch.Tensor):
+                shapes[name] = tuple(out.shape)
+                if leaf and not inplace:
+                    activations += out.numel() * out.element_size()
+        return f
+
+    handles = [m.register_forward_hook(hook(name, not list(m.children()), bool(getattr(m, "inplace", False))))
+               for name, m in model.named_modules()]
+    counter = FlopCounterMode(display=False)
+    try:
+        with torch.no_grad(), counter:
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    by_module = {k: sum(v.values()) // 2 for k, v in counter.get_flop_counts().items()}
+    layers = sum(1 for name, m in model.named_modules() if _is_weight_layer(m) and "downsample" not in name.split("."))
+    cost = ModelCost(parameters=sum(p.numel() for p in model.parameters()), macs=counter.get_total_flops() // 2,
+                     layers=layers, activation_bytes=activations)
+    return cost, by_module, shapes
+
+
+def model_cost(model: nn.Module, input_shape: tuple[int, ...]) -> ModelCost:
+    """Parameters, multiply-adds, weight layers and activation memory of `model` for one input of
+    `input_shape` (no batch dimension), counted as He et al. 2016 count (Table 1; see the module
+    docstring): the same counter as `family_table`, so the lab's nets and torchvision's sit on
+    one scale. The model is not touched: a copy on the meta device runs in eval mode."""
+    shadow = copy.deepcopy(model).to("meta").eval()
+    return _count(shadow, torch.empty((1, *input_shape), device="meta"))[0]
+
+
+def _build(name: str, paper_layout: bool = False) -> nn.Module:
+    """torchvision's `name` with no weights on the meta device, in eval mode; `paper_layout` moves a
+    downsampling bottleneck's stride from its 3×3 to its first 1×1 convolution (He et al. 2016)."""
+    import torchvision.models as tvm
+    from torchvision.models.resnet import Bottleneck
+
+    with torch.device("meta"):
+        model = getattr(tvm, name)(weights=None)
+    if paper_layout:
+        for block in model.modules():
+            if isinstance(block, Bottleneck) and block.conv2.stride != (1, 1):
+                block.conv1.stride, block.conv2.stride = block.conv2.stride, (1, 1)
+    return model.eval()
+
+
+# --- stages (He et al. 2016 Table 1) ---------------------------------------------------------
+
+def _conv_text(c: nn.Conv2d, stride: bool = False) -> str:
+    k = "×".join(map(str, c.kernel_size))
+    text = f"{k}, {c.out_channels}"
+    if c.groups > 1:
+        text += f", C={c.groups}"  # cardinality (Xie et al. 2017)
+    if stride and c.stride[0] > 1:
+        text += f", stride {c.stride[0]}"
+    return text
+
+
+def _pool_text(p: nn.Module) -> str:
+    k = p.kernel_size if isinstance(p.kernel_size, int) else p.kernel_size[0]
+    s = p.stride if isinstance(p.stride, int) else p.stride[0]
+    kind = "max" if isinstance(p, nn.MaxPool2d) else "average"
+    return f"{k}×{k} {kind} pool, stride {s}"
+
+
+def _block_text(block: nn.Module, skip: tuple[str, ...] = ("downsample",)) -> str:
+    convs = [m for n, m in block.named_modules() if isinstance(m, nn.Conv2d) and not set(n.split(".")) & set(skip)]
+    return " · ".join(_conv_text(c) for c in convs)
+
+
+def _stage_specs(name: str, model: nn.Module) -> list[tuple[str, str, list[str], int, str]]:
+    """(stage name, kind, module names, blocks, layout) for each stage of `model`."""
+    from torchvision.models.densenet import DenseNet
+    from torchvision.models.resnet import BasicBlock, ResNet
+    from torchvision.models.vgg import VGG
+
+    if isinstance(model, ResNet):
+        specs = [("conv1", "stem", ["conv1", "bn1", "relu"], 1, _conv_text(model.conv1, stride=True))]
+        for i in range(1, 5):
+            layer = getattr(model, f"layer{i}")
+            kind = "basic" if isinstance(layer[0], BasicBlock) else "bottleneck"
+            text = f"[{_block_text(layer[0])}] × {len(layer)}"
+            modules = [f"layer{i}"]
+            if i == 1:
+                text = f"{_pool_text(model.maxpool)}; {text}"
+                modules = ["maxpool", "layer1"]
+            specs.append((f"conv{i + 1}_x", kind, modules, len(layer), text))
+        specs.append(("fc", "head", ["avgpool", "fc"], 1, f"average pool, {model.fc.out_features}-d fc, softmax"))
+        return specs
+    if isinstance(model, VGG):
+        specs, start, group = [], 0, 1
+        feats = list(model.features)
+        for i, m in enumerate(feats):
+            if isinstance(m, nn.MaxPool2d):
+                convs = [c for c in feats[start:i] if isinstance(c, nn.Conv2d)]
+                specs.append((f"conv{group}", "conv", [f"features.{j}" for j in range(start, i + 1)], len(convs),
+                              f"[{_conv_text(convs[0])}] × {len(convs)}; {_pool_text(m)}"))
+                start, group = i + 1, group + 1
+        fcs = [m for m in model.classifier if isinstance(m, nn.Linear)]
+        specs.append(("fc", "head", ["avgpool", "classifier"], len(fcs),
+                      " · ".join(f"{m.out_features}-d fc" for m in fcs) + ", softmax"))
+        return specs
+    if isinstance(model, DenseNet):
+        f = model.features
+        specs = [("conv", "stem", ["features.conv0", "features.norm0", "features.relu0", "features.pool0"], 1,
+                  f"{_conv_text(f.conv0, stride=True)}; {_pool_text(f.pool0)}")]
+        for child, module in f.named_children():
+            if child.startswith("denseblock"):
+                n = len(list(module.children()))
+                first = next(iter(module.children()))
+                specs.append((f"dense block {child[-1]}", "dense", [f"features.{child}"], n,
+                              f"[{_block_text(first)}] × {n}"))
+            elif child.startswith("transition"):
+                specs.append((f"transition {child[-1]}", "transition", [f"features.{child}"], 1,
+                              f"{_conv_text(module.conv)}; {_pool_text(module.pool)}"))
+        specs[-1][2].append("features.norm5")  # the final BN closes the last dense block
+        specs.append(("classification", "head", ["classifier"], 1,
+                      f"global average pool, {model.classifier.out_features}-d fc, softmax"))
+        return specs
+    raise ValueError(f"no stage layout for {name!r}")
+
+
+def _stages(name: str, model: nn.Module, by_module: dict[str, int], shapes: dict[str, tuple]) -> tuple[Stage, ...]:
+    root = type(model).__name__
+    named = dict(model.named_modules())
+    out = []
+    for stage, kind, modules, blocks, layout in _stage_specs(name, model):
+        shape = shapes[modules[-1]]
+        size = tuple(shape[2:4]) if len(shape) == 4 else (1, 1)
+        out.append(Stage(name=stage, kind=kind, blocks=blocks, layout=layout, output=size, channels=int(shape[1]),
+                         parameters=sum(p.numel() for m in modules for p in named[m].parameters()),
+                         macs=sum(by_module.get(f"{root}.{m}", 0) for m in modules)))
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=None)
+def family_row(name: str, image_size: int = 224) -> FamilyRow:
+    """One model of the family table (cached per process: the counts are deterministic).
+
+    torchvision's `name` built on the meta device and counted for one image_size² RGB image:
+    parameters, multiply-adds, weight layers and activation memory as He et al. 2016 count them
+    (Table 1), and the per-stage layout of Table 1. The figures the paper prints, where it
+    prints them (`PUBLISHED`: He et al. 2016; Xie et al. 2017; Simonyan & Zisserman 2015), come
+    along for comparison. ValueError for a name not in `MODELS`.
+    """
+    FamilySettings(models=(name,), image_size=image_size).validate()
+    x = torch.empty((1, 3, image_size, image_size), device="meta")
+    model = _build(name)
+    cost, by_module, shapes = _count(model, x)
+    paper_macs = cost.macs
+    if name in ("resnet50", "resnet101", "resnet152"):
+        paper_macs = _count(_build(name, paper_layout=True), x)[0].macs
+    return FamilyRow(name=name, paper=MODELS[name], image_size=image_size, parameters=cost.parameters,
+                     macs=cost.macs, macs_paper_layout=paper_macs, layers=cost.layers,
+                     activation_bytes=cost.activation_bytes, stages=_stages(name, model, by_module, shapes),
+                     published=dict(PUBLISHED.get(name, {})))
+
+
+def family_table(settings: FamilySettings = FamilySettings(), progress: Progress | None = None) -> list[FamilyRow]:
+    """The family table of the chosen models (He et al. 2016 Table 1 and Fig. 3's comparison with
+    VGG-19, Simonyan & Zisserman 2015; the descendants of Zagoruyko & Komodakis 2016, Xie et al.
+    2017 and Huang et al. 2017), one `FamilyRow` each in the order given. ValueError for
+    settings `FamilySettings.validate` refuses. Reports `progress(fraction, message)`."""
+    settings.validate()
+    rows = []
+    for i, name in enumerate(settings.models):
+        notify(progress, i / len(settings.models), f"counting {name}")
+        rows.append(family_row(name, settings.image_size))
+    notify(progress, 1.0, "done")
+    return rows
+
+
+# --- findings ---------------------------------------------------------------------------------
+
+def _g(macs: float) -> str:
+    return f"{macs / 1e9:.1f}·10⁹"
+
+
+def _m(params: float) -> str:
+    return f"{params / 1e6:.1f} M"
+
+
+def family_caption(rows: list[FamilyRow]) -> str:
+    """What the table says, from its numbers: whether ResNet-152 costs fewer multiply-adds than
+    VGG-19 (He et al. 2016 §4.1: 11.3 vs 19.6 ·10⁹) and how parameters and multiply-adds grow
+    with depth; empty when the models it compares are not in `rows`."""
+    by = {r.name: r for r in rows}
+    out = []
+    deep, vgg = by.get("resnet152"), by.get("vgg19") or by.get("vgg16")
+    if deep and vgg:
+        ratio = deep.macs / vgg.macs
+        word = "fewer" if ratio < 1 else "more"
+        out.append(f"ResNet-152 ({deep.layers} weight layers) needs {_g(deep.macs)} multiply-adds per image, "
+                   f"{word} than {vgg.name.upper().replace('VGG', 'VGG-')} ({vgg.layers} layers, {_g(vgg.macs)}): "
+                   f"{ratio:.2f}× its cost with {deep.parameters / vgg.parameters:.2f}× its parameters "
+                   f"({_m(deep.parameters)} vs {_m(vgg.parameters)}). He et al. 2016 print 11.3 vs "
+                   f"{19.6 if vgg.name == 'vgg19' else 15.3}·10⁹.")
+        if deep.macs_paper_layout != deep.macs:
+            out.append(f"With the stride on the first 1×1 convolution of each downsampling bottleneck, as in "
+                       f"He's original models, ResNet-152 needs {_g(deep.macs_paper_layout)}; torchvision strides "
+                       f"the 3×3 instead.")
+    resnets = [by[n] for n in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152") if n in by]
+    if len(resnets) >= 2:
+        a, b = resnets[0], resnets[-1]
+        out.append(f"From {a.name} to {b.name} the depth grows {b.layers / a.layers:.1f}×, the multiply-adds "
+                   f"{b.macs / a.macs:.1f}× and the parameters {b.parameters / a.parameters:.1f}×: bottleneck "
+                   f"blocks (1×1 · 3×3 · 1×1) keep the cost of depth low.")
+    return " ".join(out)
+
+
+def lab_caption(name: str, cost: ModelCost, rows: list[FamilyRow], input_shape: tuple[int, ...]) -> str:
+    """How a lab net compares with the smallest model of `rows` (He et al. 2016's counting)."""
+    if not rows:
+        return ""
+    small = min(rows, key=lambda r: r.macs)
+    shape = "×".join(map(str, input_shape))
+    return (f"The lab's {name} net: {cost.parameters:,} parameters and {cost.macs:,} multiply-adds per "
+            f"{shape} input, {small.parameters / max(cost.parameters, 1):,.0f}× fewer parameters and "
+            f"{small.macs / max(cost.macs, 1):,.0f}× fewer multiply-adds than {small.name} at "
+            f"{small.image_size}×{small.image_size}.")
+
+
+
+def table1(rows: list[FamilyRow]) -> list[dict[str, str]]:
+    """He et al. 2016 Table 1 from the computed rows: one line per stage (conv1, conv2_x … fc,
+    with its output size), one column per ResNet of `rows` in their order, each cell the stage's
+    block layout; a last line with the multiply-adds per image. Only models with He's stages
+    (the ResNets, ResNeXt and WRN) get a column."""
+    nets = [r for r in rows if r.name in RESNETS]
+    if not nets:
+        return []
+    lines = []
+    for i, stage in enumerate(nets[0].stages):
+        line = {"layer name": stage.name, "output size": "×".join(map(str, stage.output))}
+        for r in nets:
+            line[r.name] = r.stages[i].layout
+        lines.append(line)
+    flops = {"layer name": "multiply-adds", "output size": ""}
+    flops.update({r.name: f"{r.macs / 1e9:.2f}·10⁹" for r in nets})
+    return lines + [flops]
+
+
+def stage_caption(row: FamilyRow) -> str:
+    """Where a model's cost sits, from its stages (He et al. 2016 Table 1): the stage with the most
+    multiply-adds and the one with the most parameters, with their shares."""
+    if not row.stages:
+        return ""
+    heavy = max(row.stages, key=lambda s: s.macs)
+    big = max(row.stages, key=lambda s: s.parameters)
+    return (f"{row.name}: {row.layers} weight layers; the costliest stage is {heavy.name} "
+            f"({heavy.macs / max(row.macs, 1):.0%} of the multiply-adds), the largest {big.name} "
+            f"({big.parameters / max(row.parameters, 1):.0%} of the parameters).")
