@@ -107,6 +107,9 @@ class NetConfig:
                      convolution, a Linear layer in the mlp) or "dropout".
     gate_bias:       initial bias b_g of the gate g(x) = sigmoid(conv1x1(x) + b_g) (He 2016b §3.2).
     dropout:         drop rate on the shortcut for shortcut "dropout".
+    cardinality:     groups of the bottleneck's 3×3 convolution (ResNeXt, Xie et al. 2017); 1 = ResNet.
+    branch_dropout:  dropout between the branch's weight layers (Wide ResNet, Zagoruyko & Komodakis 2016).
+    se_ratio:        squeeze-and-excitation at the end of the branch with reduction r (Hu et al. 2018); 0 = off.
     """
 
     arch: str = "cnn"
@@ -123,6 +126,9 @@ class NetConfig:
     shortcut: str = "identity"
     gate_bias: float = 0.0
     dropout: float = 0.5
+    cardinality: int = 1
+    branch_dropout: float = 0.0
+    se_ratio: int = 0
 
     def __post_init__(self) -> None:
         # JSON gives lists; keep the dataclass hashable and comparable.
@@ -223,6 +229,20 @@ class NetConfig:
             raise ConfigError(f"gate bias b_g must be in [−20, 20], got {self.gate_bias!r}")
         if not (isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1):
             raise ConfigError(f"shortcut dropout rate must be in [0, 1), got {self.dropout!r}")
+        if not isinstance(self.cardinality, int) or self.cardinality < 1:
+            raise ConfigError(f"cardinality must be an integer >= 1, got {self.cardinality!r}")
+        if self.cardinality > 1 and self.block != "bottleneck":
+            raise ConfigError("cardinality (grouped 3×3 convolutions, ResNeXt) needs bottleneck blocks")
+        if self.cardinality > 1 and self.width % self.cardinality:
+            raise ConfigError(f"width {self.width} must be a multiple of the cardinality {self.cardinality}")
+        if not (isinstance(self.branch_dropout, (int, float)) and 0 <= self.branch_dropout < 1):
+            raise ConfigError(f"branch dropout must be in [0, 1), got {self.branch_dropout!r}")
+        if not isinstance(self.se_ratio, int) or self.se_ratio < 0 or self.se_ratio == 1:
+            raise ConfigError(f"squeeze-and-excitation ratio must be 0 (off) or an integer >= 2, got {self.se_ratio!r}")
+        if self.se_ratio and self.width < self.se_ratio:
+            raise ConfigError(f"squeeze-and-excitation with ratio {self.se_ratio} needs width >= {self.se_ratio}")
+        if self.block == "single" and (self.se_ratio or self.branch_dropout):
+            raise ConfigError("the one-layer module (block 'single') has no squeeze-and-excitation or branch dropout")
         if self.block == "single" and self.order != "pre":
             raise ConfigError("the one-layer module x + W·relu(BN x) (block 'single', Balduzzi et al. 2017) is "
                               "pre-activation by definition: use order 'pre'")
@@ -348,13 +368,31 @@ def _seq(*layers: nn.Module) -> nn.Sequential:
     return nn.Sequential(*[m for m in layers if not isinstance(m, nn.Identity)])
 
 
-def _branch(weights: list[nn.Module], norm: str, order: str, norm_layer, first: bool) -> nn.Sequential:
+class SqueezeExcite(nn.Module):
+    """Squeeze-and-excitation (Hu et al. 2018): x · sigmoid(W₂ relu(W₁ mean(x))), a learned weight per
+    channel from the channel means (per unit for the mlp), at the end of a residual branch."""
+
+    def __init__(self, channels: int, ratio: int) -> None:
+        super().__init__()
+        hidden = max(channels // ratio, 1)
+        self.fc1, self.fc2 = nn.Linear(channels, hidden), nn.Linear(hidden, channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = x.mean(dim=(2, 3)) if x.dim() == 4 else x
+        w = torch.sigmoid(self.fc2(torch.relu(self.fc1(z))))
+        return x * (w[:, :, None, None] if x.dim() == 4 else w)
+
+
+def _branch(weights: list[nn.Module], norm: str, order: str, norm_layer, first: bool,
+            dropout: float = 0.0, se_ratio: int = 0) -> nn.Sequential:
     """The residual branch around `weights` (Linear or Conv layers) in one of He 2016b's orders (Fig. 4).
 
     post (a) / bn-after (b) / relu-before (c): weight-BN-ReLU, ..., the last weight layer followed by
     BN (a), nothing (b: the BN comes after the addition) or BN-ReLU (c). relu-pre (d): ReLU-weight-BN
     each; pre (e): BN-ReLU-weight each. For the first unit of (d) and (e) the stem's activation is the
     branch's first one (He 2016b §4: "the first activation right after conv1, before splitting").
+    `dropout` goes between the weight layers (Wide ResNet, Zagoruyko & Komodakis 2016 §2.3), a
+    squeeze-and-excitation module with reduction `se_ratio` at the end (Hu et al. 2018, SE-ResNet).
     """
     layers: list[nn.Module] = []
     for i, w in enumerate(weights):
@@ -368,6 +406,10 @@ def _branch(weights: list[nn.Module], norm: str, order: str, norm_layer, first: 
         else:
             layers += {"post": [w, norm_layer(n_out, norm)], "bn-after": [w],
                        "relu-before": [w, norm_layer(n_out, norm), nn.ReLU()]}[order]
+        if dropout and not last:
+            layers.append(nn.Dropout(dropout))
+    if se_ratio:
+        layers.append(SqueezeExcite(_features(weights[-1], "out"), se_ratio))
     return _seq(*layers)
 
 
@@ -377,25 +419,26 @@ def _features(layer: nn.Module, side: str) -> int:
     return layer.in_channels if side == "in" else layer.out_channels
 
 
-def _mlp_branch(width: int, norm: str, order: str, block: str = "basic", first: bool = False) -> nn.Sequential:
-    bias = norm == "none"
-    if block == "single":  # Balduzzi et al. 2017: F(x) = W·relu(BN x)
-        return _seq(_norm1d(width, norm), nn.ReLU(), nn.Linear(width, width, bias=bias))
-    return _branch([nn.Linear(width, width, bias=bias), nn.Linear(width, width, bias=bias)], norm, order, _norm1d, first)
+def _mlp_branch(c: NetConfig, first: bool = False) -> nn.Sequential:
+    bias, width = c.norm == "none", c.width
+    if c.block == "single":  # Balduzzi et al. 2017: F(x) = W·relu(BN x)
+        return _seq(_norm1d(width, c.norm), nn.ReLU(), nn.Linear(width, width, bias=bias))
+    return _branch([nn.Linear(width, width, bias=bias), nn.Linear(width, width, bias=bias)], c.norm, c.order, _norm1d,
+                   first, c.branch_dropout, c.se_ratio)
 
 
-def _conv(cin: int, cout: int, k: int, stride: int, bias: bool) -> nn.Conv2d:
-    return nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2, bias=bias)
+def _conv(cin: int, cout: int, k: int, stride: int, bias: bool, groups: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2, bias=bias, groups=groups)
 
 
-def _cnn_branch(cin: int, mid: int, cout: int, stride: int, norm: str, order: str,
-                block: str, first: bool = False) -> nn.Sequential:
-    bias = norm == "none"
-    if block == "basic":
+def _cnn_branch(c: NetConfig, cin: int, mid: int, cout: int, stride: int, first: bool = False) -> nn.Sequential:
+    bias = c.norm == "none"
+    if c.block == "basic":
         convs = [_conv(cin, mid, 3, stride, bias), _conv(mid, cout, 3, 1, bias)]
-    else:  # bottleneck: 1x1 reduce, 3x3 (carries the stride), 1x1 expand
-        convs = [_conv(cin, mid, 1, 1, bias), _conv(mid, mid, 3, stride, bias), _conv(mid, cout, 1, 1, bias)]
-    return _branch(convs, norm, order, _norm2d, first)
+    else:  # bottleneck: 1x1 reduce, 3x3 (carries the stride; grouped in ResNeXt), 1x1 expand
+        convs = [_conv(cin, mid, 1, 1, bias), _conv(mid, mid, 3, stride, bias, groups=c.cardinality),
+                 _conv(mid, cout, 1, 1, bias)]
+    return _branch(convs, c.norm, c.order, _norm2d, first, c.branch_dropout, c.se_ratio)
 
 
 def _out_act(c: NetConfig, n: int, norm_layer) -> nn.Module:
@@ -465,7 +508,7 @@ def _build(config: NetConfig) -> ResNet:
         stem = _seq(nn.Flatten(), nn.Linear(in_features, c.width, bias=bias), *stem_act)
         blocks = []
         for i in range(c.depth):
-            branch = _mlp_branch(c.width, c.norm, c.order, c.block, first=i == 0)
+            branch = _mlp_branch(c, first=i == 0)
             parts = _shortcut_parts(c, lambda: nn.Linear(c.width, c.width), nn.Identity())
             blocks.append(Block(branch, out_act=_out_act(c, c.width, _norm1d), skip=c.skip, scale=c.shortcut_scale,
                                 downsample=False, **parts))
@@ -488,7 +531,7 @@ def _build(config: NetConfig) -> ResNet:
             stride = 2 if (stage > 0 and i == 0) else 1
             down = stride != 1 or cin != cout
             default = ShortcutA(cin, cout, stride) if down else nn.Identity()
-            branch = _cnn_branch(cin, mid, cout, stride, c.norm, c.order, c.block, first=not blocks)
+            branch = _cnn_branch(c, cin, mid, cout, stride, first=not blocks)
             parts = _shortcut_parts(c, lambda cin=cin, cout=cout, stride=stride: nn.Conv2d(
                 cin, cout, 1, stride=stride, bias=True), default)
             blocks.append(Block(branch, out_act=_out_act(c, cout, _norm2d), skip=c.skip, scale=c.shortcut_scale,

@@ -421,3 +421,37 @@ def test_a_deleted_variant_block_keeps_its_shortcut_path():
             assert torch.allclose(got, want["gate"])
         else:
             assert torch.equal(got, x)  # identity, scaled and (eval-mode) dropout: y = x
+
+
+# --- descendants: ResNeXt, Wide ResNet, squeeze-and-excitation ---------------------------------
+
+
+def test_resnext_bottleneck_groups_its_3x3_convolution():
+    plain = M.build_model(M.NetConfig(block="bottleneck", width=8, depth=3))
+    grouped = M.build_model(M.NetConfig(block="bottleneck", width=8, depth=3, cardinality=4))
+    c3 = [m for m in grouped.blocks[0].branch if isinstance(m, nn.Conv2d)][1]
+    assert c3.groups == 4 and c3.kernel_size == (3, 3)
+    # Xie et al. 2017: a grouped 3×3 conv has 1/cardinality of the weights of the dense one
+    dense = [m for m in plain.blocks[0].branch if isinstance(m, nn.Conv2d)][1]
+    assert c3.weight.numel() * 4 == dense.weight.numel()
+
+
+def test_squeeze_excitation_scales_channels_by_their_learned_gate():
+    se = M.SqueezeExcite(8, 4)
+    x = torch.randn(3, 8, 5, 5)
+    z = x.mean(dim=(2, 3))
+    w = torch.sigmoid(torch.relu(z @ se.fc1.weight.T + se.fc1.bias) @ se.fc2.weight.T + se.fc2.bias)
+    assert torch.allclose(se(x), x * w[:, :, None, None], atol=1e-6)
+    model = M.build_model(M.NetConfig(depth=3, width=8, se_ratio=4))
+    assert all(isinstance(b.branch[-1], M.SqueezeExcite) for b in model.blocks)
+    twin = M.build_model(M.NetConfig(depth=3, width=8, se_ratio=4, skip=False))
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), twin.parameters()))  # twins still identical
+
+
+def test_wide_resnet_dropout_sits_between_the_branch_convolutions():
+    model = M.build_model(M.NetConfig(depth=3, width=8, branch_dropout=0.3, order="pre"))
+    kinds = [type(m).__name__ for m in model.blocks[1].branch]
+    assert kinds == ["BatchNorm2d", "ReLU", "Conv2d", "Dropout", "BatchNorm2d", "ReLU", "Conv2d"]
+    x = torch.randn(4, 1, 8, 8)
+    model.eval()
+    assert torch.equal(model(x), model(x))  # no dropout at test time
