@@ -223,6 +223,8 @@ def url_state(*, flags: tuple[str, ...] = (), labels: dict | None = None) -> Non
     # Settings a preset set for this page (apply_preset) move into the link, which its widgets
     # read on their first run: so they win over the old link and a copied link keeps them.
     for key in st.session_state.pop(LINK_PENDING, None) or ():
+        if key in flags and not st.session_state.get(key):
+            urlstate.sync({key: None})  # off in the preset: off, whatever the old link said
         if key in flags or key not in st.session_state:
             continue
         value = urlstate.url_value(st.session_state[key], (labels or {}).get(key))

@@ -72,7 +72,7 @@ def pair_from_params(params: dict, default) -> tuple | None:
             if name in params:
                 like = getattr(default.train, field)
                 train_kw[field] = params[name] if like is None else _cast(params[name], like)
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, OverflowError) as e:  # OverflowError: depth=inf
         raise ConfigError(f"the link holds a bad value: {e}") from None
     net_kw["seed"] = train_kw.get("seed", default.net.seed)
     from resnet_viz.data import EMBEDDED, load_dataset
