@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from typing import Callable
 
 from .degradation import runs_findings
 from .models import ConfigError, NetConfig
@@ -25,11 +26,26 @@ from .train import Run, TrainConfig, train
 
 @dataclass(frozen=True)
 class Variant:
-    """One variant of the residual block: its label and the NetConfig fields it sets."""
+    """One variant of the residual block: its label, the NetConfig fields it sets (`net`, or
+    computed from the base net by `derive`) and a note citing the paper."""
 
     label: str
     net: dict
     note: str
+    derive: Callable[[NetConfig], dict] | None = None
+
+    def fields(self, base: NetConfig) -> dict:
+        """The NetConfig fields this variant sets on `base`."""
+        return {**self.net, **(self.derive(base) if self.derive else {})}
+
+
+def _shallow_wide(base: NetConfig) -> dict:
+    # About a quarter of the blocks (whole stages for the cnn), and the width that keeps the
+    # parameters about equal (they grow as blocks × width²).
+    depth = max(round(base.depth / 4), 1)
+    if base.arch == "cnn":
+        depth = max(3, 3 * round(depth / 3))
+    return dict(depth=depth, width=min(round(base.width * math.sqrt(base.depth / depth)), 1024))
 
 
 # The variants the study offers, by name (the name is what settings, links and the CLI use), in the
@@ -59,9 +75,19 @@ VARIANTS: dict[str, Variant] = {
                         "Fig. 4d: x + BN(conv(relu(BN(conv(relu(x))))))"),
     "pre-activation": Variant("pre-activation", dict(order="pre", shortcut="identity", shortcut_scale=1.0),
                               "Fig. 4e: x + conv(relu(BN(conv(relu(BN(x)))))), the shortcut path a pure identity"),
+    # Descendants (the lecture notes' last pages): the same comparison, other branches.
+    "shallow-wide": Variant("shallow-wide", dict(), "Zagoruyko & Komodakis 2016: about a quarter of the blocks, "
+                            "wider, about the same parameters", derive=_shallow_wide),
+    "wide-dropout": Variant("dropout in the branch", dict(branch_dropout=0.3),
+                            "Zagoruyko & Komodakis 2016 §2.3: dropout 0.3 between the branch's weight layers"),
+    "resnext": Variant("ResNeXt (cardinality 4)", dict(block="bottleneck", cardinality=4),
+                       "Xie et al. 2017: bottleneck blocks whose 3×3 convolution has 4 groups"),
+    "se": Variant("squeeze-and-excitation", dict(se_ratio=4),
+                  "Hu et al. 2018: channel weights from the channel means at the end of the branch (r = 4)"),
 }
 SHORTCUT_VARIANTS = ("original", "scale-0.5", "scale-1.5", "constant-0.5", "gate", "shortcut-gate", "conv", "dropout")
 PLACEMENT_VARIANTS = ("original", "bn-after", "relu-before", "relu-pre", "pre-activation")
+DESCENDANT_VARIANTS = ("original", "shallow-wide", "wide-dropout", "resnext", "se")
 PLAIN = "plain"
 SCALE_SWEEP_DEPTHS = (1, 2, 3, 5, 8, 12, 20, 30, 50)
 
@@ -110,7 +136,7 @@ class IdentitySettings:
         out = {PLAIN: base.twin()} if self.plain else {}
         for name in self.variants:
             out[VARIANTS[name].label] = base.replace(skip=True, gate_bias=self.gate_bias, dropout=self.dropout,
-                                                     **VARIANTS[name].net)
+                                                     **VARIANTS[name].fields(base))
         return out
 
     def scales(self, base: NetConfig) -> tuple[float, ...]:

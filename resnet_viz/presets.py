@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from .degradation import DegradationSettings
 from .ensemble import EnsembleSettings
-from .identity import PLACEMENT_VARIANTS, SHORTCUT_VARIANTS, IdentitySettings
+from .identity import DESCENDANT_VARIANTS, PLACEMENT_VARIANTS, SHORTCUT_VARIANTS, IdentitySettings
 from .landscape import LandscapeSettings
 from .models import NetConfig
 from .shattering import ShatteringSettings
@@ -154,6 +154,18 @@ PRESETS: tuple[Preset, ...] = (
         net=dict(depth=27, width=8),
         train=dict(epochs=4),
         settings=IdentitySettings(variants=PLACEMENT_VARIANTS, plain=True),
+    ),
+    Preset(
+        slug="descendants",
+        title="Deep-thin vs shallow-wide, ResNeXt, SE",
+        summary=("The residual net's descendants on the same data and budget: a 27-block net against a 6-block "
+                 "one about as large but wider (Zagoruyko & Komodakis 2016, Wide Residual Networks: \"shallow and "
+                 "wide\" can match deep and thin), dropout in the branch (their §2.3), grouped 3×3 convolutions "
+                 "(ResNeXt, Xie et al. 2017) and squeeze-and-excitation (Hu et al. 2018). The table gives each "
+                 "net's parameters; the verdict says what this run measured."),
+        net=dict(depth=27, width=8),
+        train=dict(epochs=4),
+        settings=IdentitySettings(variants=DESCENDANT_VARIANTS, plain=False),
     ),
 )
 

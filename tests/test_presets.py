@@ -31,7 +31,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 TITLES = ["Degradation (He 2016 Fig. 1)", "Skip vs no skip landscapes (Li 2018)",
           "Shattering with depth (Balduzzi 2017)", "Delete a block (Veit 2016)",
           "Pre-activation vs original (He 2016b)", "Shortcut scale λ", "Shortcut variants (He 2016b Table 1)",
-          "Activation placement (He 2016b Fig. 4)"]
+          "Activation placement (He 2016b Fig. 4)", "Deep-thin vs shallow-wide, ResNeXt, SE"]
 
 
 # --- the presets themselves -------------------------------------------------------------
@@ -128,7 +128,7 @@ def _tiny(preset):
 
 
 EXPECTED_SECTIONS = {"degradation": 4, "landscapes": 3, "shattering": 6, "deletion": 6, "preactivation": 4,
-                     "shortcut-scale": 5, "shortcut-variants": 4, "activation-placement": 4}
+                     "shortcut-scale": 5, "shortcut-variants": 4, "activation-placement": 4, "descendants": 4}
 
 
 @pytest.mark.parametrize("slug", EXPECTED_SECTIONS)
