@@ -33,8 +33,8 @@ def test_block_gradients_follow_the_product_of_the_lambdas(lam):
     x, y = torch.randn(32, 1, 8, 8), torch.randint(0, 10, (32,))
     g = I.block_input_gradients(model, x, y)
     assert len(g) == 6
-    for l in range(6):
-        assert g[l] == pytest.approx(g[-1] * lam ** (5 - l), rel=1e-4)
+    for block in range(6):
+        assert g[block] == pytest.approx(g[-1] * lam ** (5 - block), rel=1e-4)
 
 
 def test_block_gradients_of_a_shortcut_gate_follow_one_minus_g():
