@@ -20,7 +20,9 @@ import sys
 from . import commands
 from .data import DatasetError
 from .models import ConfigError
+from .shattering import parse_depths
 from .train import RunLoadError
+from .util import json_safe
 
 # OSError: files the user named (a missing or unwritable --json/--out/--image path, a folder
 # where a file is expected, a file where a folder is expected) are one line, not a traceback.
@@ -36,15 +38,24 @@ class _Parser(argparse.ArgumentParser):
         raise CliError(f"{self.prog}: {message} (see --help)")
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
+def _int_from(text: str, low: int) -> int:
     try:
         v = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    if v < low:
+        raise argparse.ArgumentTypeError(f"must be >= {low}, got {v}")
     return v
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    return _int_from(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    return _int_from(text, 0)
 
 
 def finite_float(text: str) -> float:
@@ -59,14 +70,12 @@ def finite_float(text: str) -> float:
 
 
 def depth_list(text: str) -> list[int]:
-    """argparse type: comma-separated integers >= 1, e.g. '3,9,18'."""
+    """argparse type: comma-separated integers >= 1, e.g. '3,9,18', sorted without repeats
+    (`shattering.parse_depths`, with no limit on their number)."""
     try:
-        depths = [int(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not depths or min(depths) < 1:
-        raise argparse.ArgumentTypeError(f"depths must be integers >= 1, got {text!r}")
-    return depths
+        return list(parse_depths(text, most=None))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def progress_printer(quiet: bool = False):
@@ -96,20 +105,10 @@ def _json_default(o):
     raise TypeError(f"not JSON-serialisable: {type(o).__name__}")
 
 
-def _finite(o):
-    # JSON has no NaN/inf: write them as null.
-    if isinstance(o, float) and not math.isfinite(o):
-        return None
-    if isinstance(o, dict):
-        return {k: _finite(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_finite(v) for v in o]
-    return o
-
-
 def write_json(obj, path: str | None) -> None:
     """Write `obj` as JSON to `path` ('-' or None: standard output)."""
-    text = json.dumps(_finite(json.loads(json.dumps(obj, default=_json_default, allow_nan=True))), indent=2)
+    # JSON has no NaN/inf: they are written as null.
+    text = json.dumps(json_safe(json.loads(json.dumps(obj, default=_json_default, allow_nan=True))), indent=2)
     if path in (None, "-"):
         print(text)
     else:

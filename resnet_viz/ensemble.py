@@ -19,12 +19,11 @@ of the others; its length (number of branches it passes) follows Binomial(n, 1/2
   with k, so the total C(n, k)·g(k) comes from short paths ("effective paths").
 
 Nothing here mutates a model: every study runs `model.stem`, its own sequence of
-blocks and `model.head` on an eval-mode deep copy (`copy.deepcopy`).
+blocks and `model.head` on an eval-mode deep copy (`util.eval_copy`).
 """
 
 from __future__ import annotations
 
-import copy
 import itertools
 import math
 import random
@@ -38,6 +37,7 @@ from torch import nn
 from .data import DatasetError, load_dataset
 from .models import ConfigError
 from .progress import Progress, notify, part
+from .util import eval_copy, model_device
 
 
 MIN_BLOCKS = 2  # one block unrolls into two paths: nothing to see
@@ -146,21 +146,6 @@ def check_net(model: nn.Module, classifier: bool = True) -> int:
     return n
 
 
-def _eval_copy(model: nn.Module) -> nn.Module:
-    # Runs are shared by every session: work on a private copy, in eval mode (BN uses
-    # its running statistics, so one input's output does not depend on the others).
-    net = copy.deepcopy(model)
-    net.eval()
-    for p in net.parameters():
-        p.requires_grad_(False)
-    return net
-
-
-def _device(model: nn.Module) -> torch.device:
-    p = next(model.parameters(), None)
-    return p.device if p is not None else torch.device("cpu")
-
-
 # --- running a plan of blocks --------------------------------------------------------
 #
 # A plan lists what runs at each position: entry i >= 0 runs block i intact, entry
@@ -192,9 +177,9 @@ def run_plan(model: nn.Module, x: torch.Tensor, plan: Sequence[int]) -> torch.Te
     `models.Block.deleted`). Runs on an eval-mode copy under
     no_grad; the model is not touched.
     """
-    net = _eval_copy(model)
+    net = eval_copy(model)
     with torch.no_grad():
-        h = net.stem(x.to(_device(net)))
+        h = net.stem(x.to(model_device(net)))
         for entry in plan:
             h = _run_entry(net.blocks, entry, h)
         return net.head(h)
@@ -211,7 +196,7 @@ class _PlanEvaluator:
 
     def __init__(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
         self.net, self.x, self.y = net, x, y
-        self.device = _device(net)
+        self.device = model_device(net)
         n = len(net.blocks)
         with torch.no_grad():
             probe = net.stem(x[:1].to(self.device))
@@ -264,7 +249,7 @@ def single_block_deletion(model: nn.Module, x: torch.Tensor, y: torch.Tensor) ->
     downsampling block) and all others intact.
     """
     n = check_net(model)
-    ev = _PlanEvaluator(_eval_copy(model), x, y)
+    ev = _PlanEvaluator(eval_copy(model), x, y)
     plans = [deletion_plan(n, [i]) for i in range(n)]
     acc = ev.accuracies(plans)
     return [acc[p] for p in plans]
@@ -326,7 +311,7 @@ def k_deletion_sweep(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, samp
     rng = random.Random(seed)
     per_k = [_subsets(pool, k, samples, rng) for k in range(max_k + 1)]
     plans = [deletion_plan(n, s) for subs, _ in per_k for s in subs]
-    acc = _PlanEvaluator(_eval_copy(model), x, y).accuracies(plans, progress, "deleting k blocks")
+    acc = _PlanEvaluator(eval_copy(model), x, y).accuracies(plans, progress, "deleting k blocks")
     out = KSweep([], [], [], [], [], [], [], [], pool)
     for k, (subs, full) in enumerate(per_k):
         a = torch.tensor([acc[deletion_plan(n, s)] for s in subs], dtype=torch.float64)
@@ -352,10 +337,10 @@ def kendall_tau(order: Sequence[int]) -> float:
 
 def block_shapes(model: nn.Module, x: torch.Tensor) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
     """(input shape, output shape) of each block for one example of `x`."""
-    net = _eval_copy(model)
+    net = eval_copy(model)
     shapes = []
     with torch.no_grad():
-        h = net.stem(x[:1].to(_device(net)))
+        h = net.stem(x[:1].to(model_device(net)))
         for b in net.blocks:
             out = b(h)
             shapes.append((tuple(h.shape[1:]), tuple(out.shape[1:])))
@@ -408,7 +393,7 @@ def reorder_sweep(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, samples
                 a, b = rng.sample(g, 2)
                 order[a], order[b] = order[b], order[a]
             records.append((s, tuple(order)))
-    acc = _PlanEvaluator(_eval_copy(model), x, y).accuracies([o for _, o in records], progress, "reordering blocks")
+    acc = _PlanEvaluator(eval_copy(model), x, y).accuracies([o for _, o in records], progress, "reordering blocks")
     out = ReorderSweep([], [], [], [], [], [])
     for s, o in records:
         out.swaps.append(s)
@@ -466,7 +451,7 @@ def lesion_study(run, *, samples: int = DEFAULT_SAMPLES, seed: int = 0, max_k: i
     n = check_net(model)
     x, y = evaluation_data(run, max_examples)
     notify(progress, 0.0, "deleting single blocks")
-    net = _eval_copy(model)
+    net = eval_copy(model)
     ev = _PlanEvaluator(net, x, y)
     plans = [deletion_plan(n, [])] + [deletion_plan(n, [i]) for i in range(n)]
     acc = ev.accuracies(plans)
@@ -507,7 +492,7 @@ class _PathBackward:
     def __init__(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
         self.blocks = []
         with torch.enable_grad():
-            h = net.stem(x.to(_device(net))).detach()
+            h = net.stem(x.to(model_device(net))).detach()
             self.input_shape = tuple(h.shape)
             for block in net.blocks:
                 xi = h.detach().requires_grad_(True)
@@ -569,7 +554,7 @@ def path_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, branch_blo
     S = frozenset(int(i) for i in branch_blocks)
     if any(not 0 <= i < n for i in S):
         raise ConfigError(f"block index out of range: this net has {n} blocks (0..{n - 1})")
-    (_, g), = list(_PathBackward(_eval_copy(model), x, y).gradients([S]))
+    (_, g), = list(_PathBackward(eval_copy(model), x, y).gradients([S]))
     return g
 
 
@@ -615,7 +600,7 @@ def gradient_by_path_length(model: nn.Module, x: torch.Tensor, y: torch.Tensor, 
     max_k = _check_k(max_k, n, "blocks")
     rng = random.Random(seed)
     per_k = [_subsets(list(range(n)), k, samples, rng)[0] for k in range(max_k + 1)]
-    net = _eval_copy(model)
+    net = eval_copy(model)
     bw = _PathBackward(net, x, y)
     norms: dict[frozenset[int], float] = {}
 
@@ -625,7 +610,7 @@ def gradient_by_path_length(model: nn.Module, x: torch.Tensor, y: torch.Tensor, 
     for S, g in bw.gradients([frozenset(s) for subs in per_k for s in subs], progress):
         norms[S] = mean_norm(g)
     with torch.enable_grad():  # the intact gradient, by ordinary autograd, for reference
-        h0 = net.stem(x.to(_device(net))).detach().requires_grad_(True)
+        h0 = net.stem(x.to(model_device(net))).detach().requires_grad_(True)
         h = h0
         for b in net.blocks:
             h = b(h)

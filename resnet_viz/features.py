@@ -23,7 +23,6 @@ can show the conversion.
 
 from __future__ import annotations
 
-import copy
 import io
 import math
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from torch import nn
 
 from .data import Dataset
 from .models import ConfigError
+from .util import eval_copy
 
 METHODS = ("saliency", "ig", "gradcam")
 METHOD_NAMES = {"saliency": "Saliency", "ig": "Integrated Gradients", "gradcam": "Grad-CAM"}
@@ -63,14 +63,6 @@ class UploadError(ValueError):
 # --- models and inputs ----------------------------------------------------------------
 
 
-def eval_copy(model: nn.Module) -> nn.Module:
-    """A deep copy of `model` in eval mode (BN uses its running statistics).
-
-    The views of a shared run work on this copy, so the run is never changed.
-    """
-    return copy.deepcopy(model).cpu().eval()
-
-
 def _batch(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """`x` as a float batch: one input of the model's shape gets a batch dimension."""
     shape = tuple(model.config.input_shape) if hasattr(model, "config") else None
@@ -85,7 +77,7 @@ def _batch(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def predict_proba(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
     """Softmax probabilities [N, classes] of an eval-mode copy of `model` for inputs `x`."""
-    net = eval_copy(model)
+    net = eval_copy(model, device="cpu", frozen=False)
     x = _batch(net, x)
     out = torch.cat([net(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
     return torch.softmax(out, dim=1)
@@ -125,7 +117,7 @@ def block_outputs(model: nn.Module, x: torch.Tensor) -> tuple[list[torch.Tensor]
     a list with one tensor per block, [N, C, H, W] for a CNN (channels and size of
     that block's stage) or [N, width] for an MLP. `x` is one input or a batch.
     """
-    net = eval_copy(model)
+    net = eval_copy(model, device="cpu", frozen=False)
     x = _batch(net, x)
     outputs: list[torch.Tensor] = []
     handles = [b.register_forward_hook(lambda _m, _i, out: outputs.append(out.detach().clone()))
@@ -317,9 +309,7 @@ def explain(model: nn.Module, x: torch.Tensor, target: int | None = None,
     baseline:  IG baseline x' (default zeros: the dataset mean after normalisation;
                `default_baseline` gives a black image for image data).
     """
-    net = eval_copy(model)
-    for p in net.parameters():
-        p.requires_grad_(False)  # only input gradients are needed
+    net = eval_copy(model, device="cpu")  # frozen: only input gradients are needed
     x = _batch(net, x)
     if len(x) != 1:
         raise ConfigError("explain takes one input at a time")

@@ -23,7 +23,6 @@ afterwards, also when an evaluation fails half-way.
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Sequence
@@ -35,6 +34,7 @@ from torch import nn
 
 from .models import ConfigError
 from .progress import Progress, notify, part
+from .util import eval_copy, flat_params, flatten, pick_device
 
 NORMALIZATIONS = ("filter", "layer", "none")
 MAX_GRID = 101  # points per axis; Li use 51
@@ -50,13 +50,8 @@ def _params(model: nn.Module) -> list[torch.Tensor]:
     return [p.detach() for p in model.parameters()]
 
 
-def flatten(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
-    """One flat vector of `tensors` (in order), on the CPU in float32."""
-    return torch.cat([t.detach().reshape(-1).float().cpu() for t in tensors])
-
-
 def unflatten(vector: torch.Tensor, like: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-    """Split a flat vector back into tensors shaped like `like` (inverse of `flatten`)."""
+    """Split a flat vector back into tensors shaped like `like` (inverse of `util.flatten`)."""
     out, offset = [], 0
     for t in like:
         n = t.numel()
@@ -266,23 +261,15 @@ class Surface:
 # --- the evaluator ------------------------------------------------------------------
 
 
-def _device(device) -> torch.device:
-    if device is not None:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 class _FlatModel:
     """A private eval-mode copy of a model whose parameters live in one flat buffer, so a
     new point θ = θ* + αδ + βη costs two vector operations and no per-tensor Python loop."""
 
     def __init__(self, model: nn.Module, device=None) -> None:
-        self.device = _device(device)
-        self.model = copy.deepcopy(model).to(self.device).eval()
+        self.device = pick_device(device)
+        self.model = eval_copy(model, device=self.device)
         params = list(self.model.parameters())
-        for p in params:
-            p.requires_grad_(False)
-        self.flat = torch.cat([p.detach().reshape(-1) for p in params]).float()
+        self.flat = flat_params(self.model, dtype=torch.float32)
         offset = 0
         for p in params:
             n = p.numel()
@@ -293,7 +280,7 @@ class _FlatModel:
 
     def vector(self, tensors: Sequence[torch.Tensor]) -> torch.Tensor:
         """A per-parameter list as one flat vector on the device."""
-        return torch.cat([t.reshape(-1).float() for t in tensors]).to(self.device)
+        return flatten(tensors, dtype=torch.float32, device=self.device)
 
     def set_point(self, coeffs: Sequence[float], dirs: Sequence[torch.Tensor], origin: torch.Tensor | None = None) -> None:
         """Write origin + Σ cₖ dₖ into the model (origin: θ* by default)."""
@@ -432,8 +419,8 @@ def interpolate(start: nn.Module, end: nn.Module, x: torch.Tensor, y: torch.Tens
     _check_classifier(host)
     ts = np.linspace(-extend, 1 + extend, steps)
     xs, ys = evaluation_subset(x, y, samples)
-    dev = _device(device)
-    model = copy.deepcopy(host).to(dev).eval()
+    dev = pick_device(device)
+    model = eval_copy(host, device=dev, frozen=False)
     xs, ys = xs.to(dev), ys.to(dev)
     floats = {k: (sa[k].to(dev).float(), sb[k].to(dev).float()) for k in sa if sa[k].is_floating_point()}
     loss, acc = np.zeros(steps), np.zeros(steps)
@@ -500,7 +487,7 @@ def trajectory(model: nn.Module, snapshots: torch.Tensor, x: torch.Tensor, y: to
     with d₁, d₂ the unit PCA directions (not filter-normalized: the path defines the
     scale), on a symmetric grid wide enough for the whole path plus `margin`.
     """
-    final = flatten(_params(model))
+    final = flat_params(model, dtype=torch.float32, device="cpu")
     if snapshots.shape[-1] != final.numel():
         raise ConfigError("the trajectory does not match the model's parameters")
     if not torch.allclose(snapshots[-1].float(), final, atol=1e-5):
@@ -679,7 +666,7 @@ class _HessianProbe:
 
             def hvp(v: torch.Tensor) -> torch.Tensor:
                 hv = torch.autograd.grad(g, self.chosen, grad_outputs=v.to(g.dtype), retain_graph=True)
-                return torch.cat([t.reshape(-1) for t in hv]).detach().double()
+                return flatten(hv, dtype=torch.float64)
 
             lo, hi, its, ok, v_lo, v_hi = lanczos_extremes(hvp, self.n, tol=tol, max_iterations=max_iterations,
                                                            seed=seed, device=self.fm.device)

@@ -57,6 +57,7 @@ from torch import nn
 
 from .models import ConfigError, NetConfig, build_model, memory_limit_bytes as _memory_limit
 from .progress import Progress, Steps
+from .util import eval_copy
 
 DEFAULT_BLOCK = "single"  # Balduzzi's one-layer module x + W·relu(BN x)
 BLOCK_KINDS = ("single", "basic")  # the module, and the lab's two-layer block for comparison
@@ -689,9 +690,7 @@ def line_gradients(model: nn.Module, x_a: torch.Tensor, x_b: torch.Tensor, *, po
     check_grid(points, 0.0, 1.0)
     if x_a.shape != x_b.shape:
         raise ValueError(f"the two inputs differ in shape: {tuple(x_a.shape)} vs {tuple(x_b.shape)}")
-    net = copy.deepcopy(model).cpu().eval()
-    for p in net.parameters():
-        p.requires_grad_(False)
+    net = eval_copy(model, device="cpu")
     x_a, x_b = x_a.detach().float().cpu(), x_b.detach().float().cpu()
     with torch.no_grad():
         logits_a = net(x_a.unsqueeze(0))[0]
@@ -719,18 +718,19 @@ MODULES = ("single", "basic-post", "basic-pre")
 MAX_SWEEP_DEPTHS = 16
 
 
-def parse_depths(text: str, most: int = MAX_SWEEP_DEPTHS) -> tuple[int, ...]:
+def parse_depths(text: str, most: int | None = MAX_SWEEP_DEPTHS) -> tuple[int, ...]:
     """Comma-separated whole numbers ≥ 1 ("1, 2,5") as a sorted tuple without repeats.
 
-    ValueError with a one-line message for anything else or more than `most` depths.
+    ValueError with a one-line message for anything else or more than `most` depths
+    (None: any number). The page's sweep box and the CLI's depth lists (`cli.depth_list`) read them.
     """
     try:
-        depths = sorted({int(t) for t in str(text).replace(" ", "").split(",") if t})
+        depths = sorted({int(t) for t in str(text).split(",") if t.strip()})
     except ValueError:
         raise ValueError(f"depths must be comma-separated whole numbers, got {str(text)[:40]!r}") from None
     if not depths or depths[0] < 1:
         raise ValueError("depths must be whole numbers ≥ 1")
-    if len(depths) > most:
+    if most is not None and len(depths) > most:
         raise ValueError(f"at most {most} depths in one sweep")
     return tuple(depths)
 

@@ -27,6 +27,7 @@ from torch import nn
 from .data import DATASETS, Dataset, load_dataset
 from .models import ConfigError, NetConfig, build_model, check_memory, estimate_size, memory_limit_bytes
 from .progress import Progress
+from .util import flat_params, json_safe, model_device, pick_device  # pick_device: also train.pick_device
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("cosine", "constant")
@@ -142,13 +143,7 @@ class History:
 
     def to_dict(self) -> dict:
         """Plain-JSON dictionary (non-finite numbers become None)."""
-        def clean(v):
-            if isinstance(v, float) and not math.isfinite(v):
-                return None
-            if isinstance(v, list):
-                return [clean(u) for u in v]
-            return v
-        return {k: clean(v) for k, v in dataclasses.asdict(self).items()}
+        return json_safe(dataclasses.asdict(self))
 
     @classmethod
     def from_dict(cls, d: dict) -> "History":
@@ -194,8 +189,8 @@ class Run:
         """The CLI's JSON summary of the run."""
         h = self.history
         return {
-            "train_loss": None if not math.isfinite(h.train_loss) else h.train_loss,
-            "test_accuracy": None if not math.isfinite(h.test_accuracy) else h.test_accuracy,
+            "train_loss": json_safe(h.train_loss),
+            "test_accuracy": json_safe(h.test_accuracy),
             "failed_to_train": self.failure is not None,
             "failure": self.failure,
             "diverged": h.diverged,
@@ -250,11 +245,6 @@ def training_failure(history: History, classes: int) -> str | None:
     return None
 
 
-def pick_device() -> torch.device:
-    """CUDA when a GPU is present, else the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def net_config_for(dataset: Dataset | str, **fields) -> NetConfig:
     """A NetConfig whose input shape and class count match `dataset`.
 
@@ -276,7 +266,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     """
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
+    device = model_device(model)
     loss_sum, correct = 0.0, 0
     try:
         for i in range(0, len(x), batch_size):
@@ -288,10 +278,6 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
         model.train(was_training)
     n = max(len(x), 1)
     return loss_sum / n, correct / n
-
-
-def _flat_params(model: nn.Module) -> torch.Tensor:
-    return torch.cat([p.detach().reshape(-1).cpu() for p in model.parameters()])
 
 
 def lr_factor(cfg: TrainConfig, total_steps: int) -> Callable[[int], float]:
@@ -397,7 +383,7 @@ def train(net: NetConfig, cfg: TrainConfig = TrainConfig(), *, data: Dataset | N
     total = steps_per_epoch * cfg.epochs
     snap_every = checkpoint_interval(cfg, steps_per_epoch)
     check_run_memory(net, cfg, snapshots=checkpoint_count(cfg, steps_per_epoch), limit_bytes=memory_limit_bytes)
-    device = torch.device(device) if device is not None else pick_device()
+    device = pick_device(device)
 
     model = build_model(net, device)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -413,7 +399,7 @@ def train(net: NetConfig, cfg: TrainConfig = TrainConfig(), *, data: Dataset | N
     h = History(device=str(device))
     limit = time_limit_s if time_limit_s is not None else default_time_limit()
     started, step_times = time.perf_counter(), []
-    snapshots = [_flat_params(model)]
+    snapshots = [flat_params(model, device="cpu")]
     h.checkpoint_steps.append(0)
 
     def record_epoch() -> None:
@@ -455,7 +441,7 @@ def train(net: NetConfig, cfg: TrainConfig = TrainConfig(), *, data: Dataset | N
             opt.step()
             sched.step()
             if snap_every and step % snap_every == 0:
-                snapshots.append(_flat_params(model))
+                snapshots.append(flat_params(model, device="cpu"))
                 h.checkpoint_steps.append(step)
             if progress is not None:
                 progress(step / total, f"epoch {epoch}/{cfg.epochs}, step {step}/{total}, loss {value:.4f}")
@@ -471,7 +457,7 @@ def train(net: NetConfig, cfg: TrainConfig = TrainConfig(), *, data: Dataset | N
     # double its memory) so that it holds only what it is.
     model.zero_grad(set_to_none=True)
     if h.checkpoint_steps[-1] != step:
-        snapshots.append(_flat_params(model))
+        snapshots.append(flat_params(model, device="cpu"))
         h.checkpoint_steps.append(step)
     return Run(net, cfg, model, h, torch.stack(snapshots))
 

@@ -18,6 +18,7 @@ from resnet_viz.cli import main
 from resnet_viz.data import DatasetError
 from resnet_viz.models import Block, ConfigError, NetConfig, ResNet, build_model
 from resnet_viz.plots import ensemble as P
+from resnet_viz.util import eval_copy
 from resnet_viz.train import Run, History, TrainConfig, save_run
 
 
@@ -116,7 +117,7 @@ def test_plan_evaluator_matches_independent_forward():
     x, y = torch.randn(40, 1, 8, 8), torch.randint(0, 10, (40,))
     plans = [E.deletion_plan(5, s) for s in [(), (0,), (0, 3), (3,), (1, 2, 4), (4,), (0, 1, 2, 3, 4)]]
     plans += [(1, 0, 2, 3, 4), (1, 0, -3, 3, -5), (-2, 0, 2, 3, 4)]  # blocks 0 and 1 share shapes
-    acc = E._PlanEvaluator(E._eval_copy(model), x, y).accuracies(plans)
+    acc = E._PlanEvaluator(eval_copy(model), x, y).accuracies(plans)
     for p in plans:
         order = [e if e >= 0 else -e - 1 for e in p]
         deleted = {-e - 1 for e in p if e < 0}

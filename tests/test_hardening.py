@@ -30,7 +30,7 @@ from resnet_viz.train import RunLoadError, TrainConfig, load_run, net_config_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Generous: the first test here may train the default pair (minutes on a busy 2-core machine).
-pytestmark = pytest.mark.timeout(1500)
+pytestmark = [pytest.mark.timeout(1500), pytest.mark.usefixtures("one_thread")]
 SMALL_LANDSCAPE = {"ls_grid": 5, "ls_span": 0.5, "ls_samples": 64}  # the landscape form's widget keys
 MISSING_ROOT = "/nonexistent/resnet-lab-data"
 
@@ -56,14 +56,6 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", refuse("getaddrinfo"))
     yield attempts
     assert not attempts, f"tried to reach the network: {attempts}"
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # small nets; a second thread only spins on a loaded machine
-    yield
-    torch.set_num_threads(before)
 
 
 def test_the_network_guard_catches_a_download(no_network):

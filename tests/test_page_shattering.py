@@ -5,18 +5,11 @@ from __future__ import annotations
 import os
 
 import pytest
-import torch
 from streamlit.testing.v1 import AppTest
 
 PAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pages", "shattering.py")
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # small matmuls; two threads only spin on a loaded machine
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _open(seeded_store):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 
 import pytest
-import torch
 from streamlit.testing.v1 import AppTest
 
 from conftest import assert_same_state, state_dict_copy
@@ -21,7 +20,7 @@ from ui.common import default_pair
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Generous: the first test here may train the default pair (minutes on a busy 2-core machine).
-pytestmark = pytest.mark.timeout(1500)
+pytestmark = [pytest.mark.timeout(1500), pytest.mark.usefixtures("one_thread")]
 
 
 def page(name: str) -> str:
@@ -51,14 +50,6 @@ def train_tiny_pair(at: AppTest, width: int) -> None:
 
 def session_pairs(at: AppTest) -> list:
     return list(at.session_state["pairs"])
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny nets; a second thread only spins on a loaded machine
-    yield
-    torch.set_num_threads(before)
 
 
 def test_a_pair_trained_in_one_session_is_not_in_the_others_picker(seeded_store):

@@ -16,15 +16,7 @@ from resnet_viz.models import ConfigError
 
 from conftest import assert_same_state, state_dict_copy
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # 256 × 200 matmuls are too small to gain from threads; on a shared, loaded
-    # machine two threads spin-wait and run many times slower.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _fixed(cfg, points=64, looks_linear=False):

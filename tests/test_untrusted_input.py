@@ -28,17 +28,8 @@ from resnet_viz.models import NetConfig
 from resnet_viz.train import TrainConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-pytestmark = pytest.mark.timeout(1500)
+pytestmark = [pytest.mark.timeout(1500), pytest.mark.usefixtures("one_thread")]
 EVIL = "**B**[click me](http://x) ![i](http://y)"
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small nets: one thread, so as not to fight other work for 2 cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _write_idx(path, array: np.ndarray) -> None:

@@ -4,19 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import positive_int, progress_printer, write_json
+from ..cli import non_negative_int, positive_int, progress_printer, write_json
 from ..ensemble import DEFAULT_GRADIENT_BATCH, DEFAULT_REORDER_SAMPLES, DEFAULT_SAMPLES, lesion_study, path_gradient_study
 from ..train import load_run
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
-    return v
 
 
 def _lesion(args: argparse.Namespace) -> int:
@@ -46,7 +36,7 @@ def register(sub) -> None:
     p.add_argument("--samples", type=positive_int, default=DEFAULT_SAMPLES,
                    help="random subsets per k; all subsets when fewer (default %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default %(default)s)")
-    p.add_argument("--max-k", type=_non_negative_int, metavar="K",
+    p.add_argument("--max-k", type=non_negative_int, metavar="K",
                    help="largest number of deleted blocks (default: every deletable block)")
     p.add_argument("--include-downsampling", action="store_true",
                    help="let the k-sweep delete downsampling blocks too (default: keep them)")
@@ -65,7 +55,7 @@ def register(sub) -> None:
     q.add_argument("--samples", type=positive_int, default=DEFAULT_SAMPLES,
                    help="random paths per length; all paths when fewer (default %(default)s)")
     q.add_argument("--seed", type=int, default=0, help="sampling seed (default %(default)s)")
-    q.add_argument("--max-k", type=_non_negative_int, metavar="K", help="longest path length (default: all blocks)")
+    q.add_argument("--max-k", type=non_negative_int, metavar="K", help="longest path length (default: all blocks)")
     q.add_argument("--batch", type=positive_int, default=DEFAULT_GRADIENT_BATCH,
                    help="test inputs whose gradients are averaged (default %(default)s)")
     q.add_argument("--json", metavar="FILE", help="write the JSON result here (default: standard output)")

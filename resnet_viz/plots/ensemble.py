@@ -93,6 +93,14 @@ def deletion_figure(result: LesionResult, title: str | None = None) -> go.Figure
     return fig
 
 
+def _chance_line(fig: go.Figure, chance: float | None) -> None:
+    """A dotted line labelled "chance" at accuracy `chance` (none for None)."""
+    if chance is not None:
+        fig.add_hline(y=chance, line=dict(color=CHANCE_COLOR, dash="dot"), annotation_text="chance",
+                      annotation_position="bottom right",
+                      annotation_bgcolor="rgba(255,255,255,0.85)")
+
+
 def k_sweep_figure(results: Sequence[LesionResult]) -> go.Figure:
     """Accuracy against the number k of deleted blocks (Veit Fig. 3b), mean with min-max band, per net."""
     fig = go.Figure()
@@ -114,10 +122,7 @@ def k_sweep_figure(results: Sequence[LesionResult]) -> go.Figure:
                                  name=f"{r.label} (mean ± std)", customdata=list(zip(ks.subsets, ks.exhaustive)),
                                  hovertemplate="k=%{x}: mean %{y:.1%} over %{customdata[0]} subsets<extra></extra>"))
         chance = r.chance
-    if chance is not None:
-        fig.add_hline(y=chance, line=dict(color=CHANCE_COLOR, dash="dot"), annotation_text="chance",
-                      annotation_position="bottom right",
-                      annotation_bgcolor="rgba(255,255,255,0.85)")
+    _chance_line(fig, chance)
     style(fig, "Delete k blocks at once", height=380)
     fig.update_xaxes(title="deleted blocks k (downsampling blocks kept)" if results and results[0].k_sweep
                      and not results[0].settings.get("include_downsampling") else "number of deleted blocks k",
@@ -139,10 +144,7 @@ def reorder_figure(results: Sequence[LesionResult]) -> go.Figure:
                                  marker=dict(color=c, size=7, opacity=0.6), customdata=ro.swaps,
                                  hovertemplate="τ=%{x:.2f}, %{customdata} swaps: %{y:.1%}<extra></extra>"))
         chance = r.chance
-    if chance is not None:
-        fig.add_hline(y=chance, line=dict(color=CHANCE_COLOR, dash="dot"), annotation_text="chance",
-                      annotation_position="bottom right",
-                      annotation_bgcolor="rgba(255,255,255,0.85)")
+    _chance_line(fig, chance)
     style(fig, "Reorder blocks (swap same-shape pairs)", height=380)
     fig.update_xaxes(title="Kendall τ with the original order (1 = unchanged)", autorange="reversed")
     fig.update_yaxes(title="test accuracy", range=[0, 1.05], tickformat=".0%")

@@ -73,13 +73,10 @@ def channel_grid_figure(act: np.ndarray, zmin: float, zmax: float, title: str | 
                         height: int = 420) -> go.Figure:
     """Every channel of one block output [C, H, W] in a grid, on one colour scale (zmin..zmax)."""
     act = np.asarray(act, dtype=np.float32)
-    c, h, w = act.shape
     tiles, cols = tile_channels(act)
-    # Channel number of each pixel, for the hover text.
-    chan = np.full(tiles.shape, -1)
-    for k in range(c):
-        r, q = divmod(k, cols)
-        chan[r * (h + 1): r * (h + 1) + h, q * (w + 1): q * (w + 1) + w] = k
+    # Channel number of each pixel (-1 in the gaps), for the hover text: the channels' numbers tiled alike.
+    numbers, _ = tile_channels(np.broadcast_to(np.arange(len(act), dtype=np.float32)[:, None, None], act.shape), cols)
+    chan = np.nan_to_num(numbers, nan=-1).astype(int)
     fig = go.Figure(go.Heatmap(z=tiles, zmin=zmin, zmax=zmax, colorscale=SEQUENTIAL, customdata=chan,
                                hoverongaps=False, colorbar=dict(thickness=12),
                                hovertemplate="channel %{customdata}: %{z:.3f}<extra></extra>"))

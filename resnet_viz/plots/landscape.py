@@ -55,6 +55,13 @@ def _overflow_note(s: Surface) -> str:
     return f" · {n} point{'s' if n != 1 else ''} overflowed (drawn at the ceiling)" if n else ""
 
 
+def _mark_theta_star(fig: go.Figure, value: str) -> None:
+    """A white cross at the plane's origin, the trained weights θ*; `value` is its hover text."""
+    fig.add_trace(go.Scatter(x=[0], y=[0], mode="markers", marker=dict(symbol="x", size=10, color="white",
+                             line=dict(width=1, color="black")), name="θ* (trained)", showlegend=False,
+                             hovertemplate=f"θ*: {value}<extra></extra>"))
+
+
 def contour_figure(s: Surface, title: str, mode: str = "log", clip: float = DEFAULT_CLIP,
                    zrange: tuple[float, float] | None = None, height: int = 420,
                    axis_titles: tuple[str, str] = ("α (direction δ)", "β (direction η)")) -> go.Figure:
@@ -68,9 +75,7 @@ def contour_figure(s: Surface, title: str, mode: str = "log", clip: float = DEFA
         line=dict(width=0.5, color="rgba(255,255,255,0.4)"),
         colorbar=dict(title=dict(text=z_label(mode, clip), side="right")),
         hovertemplate="α=%{x:.3f}<br>β=%{y:.3f}<br>z=%{z:.3f}<extra></extra>"))
-    fig.add_trace(go.Scatter(x=[0], y=[0], mode="markers", marker=dict(symbol="x", size=10, color="white",
-                             line=dict(width=1, color="black")), name="θ* (trained)", showlegend=False,
-                             hovertemplate=f"θ*: loss {s.center_loss:.4f}<extra></extra>"))
+    _mark_theta_star(fig, f"loss {s.center_loss:.4f}")
     coarse = "" if s.complete else f" · coarse {len(g.alphas)}×{len(g.betas)}, refining…"
     style(fig, f"{title}{coarse}{_overflow_note(s)}", height)
     fig.update_xaxes(title=axis_titles[0])
@@ -189,9 +194,7 @@ def curvature_map_figure(m: CurvatureMap, title: str, zrange: tuple[float, float
         x=m.alphas, y=m.betas, z=z, zmin=zmin, zmax=zmax, colorscale=SEQUENTIAL, text=text,
         colorbar=dict(title=dict(text="|λmin/λmax|", side="right")),
         hovertemplate="α=%{x:.3f}<br>β=%{y:.3f}<br>|λmin/λmax|=%{z:.4f}<br>%{text}<extra></extra>"))
-    fig.add_trace(go.Scatter(x=[0], y=[0], mode="markers", marker=dict(symbol="x", size=10, color="white",
-                             line=dict(width=1, color="black")), name="θ* (trained)", showlegend=False,
-                             hovertemplate=f"θ*: |λmin/λmax| = {m.center_ratio:.4f}<extra></extra>"))
+    _mark_theta_star(fig, f"|λmin/λmax| = {m.center_ratio:.4f}")
     jj, ii = np.nonzero(~m.converged)
     if len(jj):
         fig.add_trace(go.Scatter(x=m.alphas[ii], y=m.betas[jj], mode="markers", name="not converged",
