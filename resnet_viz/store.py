@@ -4,17 +4,27 @@ Runs are keyed by their configs (training is deterministic for a config pair), s
 two students asking for the same pair get the same, already-trained object, and
 a pair is trained once even when asked for twice at the same moment. Runs in the
 store are read-only by contract: views work on copies or restore what they touch.
+
+With a `folder`, every trained run is also written to disk (`train.save_run`, into a
+hidden temporary folder renamed into place: a run folder is complete or absent), so a
+restarted server, or a second server process on the same folder, reuses it instead of
+training again. An entry that does not load (partial, corrupt, another config) is
+removed and retrained, never shown.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
+import tempfile
 import threading
+import time
 from collections import OrderedDict
 
 from .models import NetConfig
 from .progress import Progress
-from .train import Run, TrainConfig, train
+from .train import Run, RunLoadError, TrainConfig, load_run, save_run, train
 
 
 def run_key(net: NetConfig, cfg: TrainConfig) -> str:
@@ -51,8 +61,14 @@ class RunStore:
     newest run is always kept, even alone over `max_bytes`.
     """
 
-    def __init__(self, max_runs: int = 24, max_bytes: int = 2 * 1024**3) -> None:
+    def __init__(self, max_runs: int = 24, max_bytes: int = 2 * 1024**3, folder: str | None = None,
+                 max_disk_runs: int = 64, fallback=None) -> None:
         self.max_runs, self.max_bytes = max_runs, max_bytes
+        self.folder, self.max_disk_runs = folder, max_disk_runs
+        self.fallback = fallback  # fallback(net, cfg) -> Run | None, tried before training (shipped runs)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+            _remove_stale_temporaries(folder)
         self._runs: OrderedDict[str, Run] = OrderedDict()
         self._bytes: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -100,10 +116,13 @@ class RunStore:
             key_lock.users += 1
         try:
             with key_lock.lock:  # a second caller waits for the first one's result
-                run = self.get(key)
+                run = self.get(key) or self._from_disk(key, net, cfg)
+                if run is None and self.fallback is not None:
+                    run = self.fallback(net, cfg)
                 if run is None:
                     run = train(net, cfg, progress=progress)
-                    self.put(run)
+                    self._to_disk(key, run)
+                self.put(run)
         finally:
             with self._lock:  # the last caller out drops the key's lock
                 key_lock.users -= 1
@@ -127,7 +146,57 @@ class RunStore:
         thread.start()
         return thread
 
+    def _from_disk(self, key: str, net: NetConfig, cfg: TrainConfig) -> Run | None:
+        """The run saved under `key`, or None; an entry that does not load as exactly this config is removed."""
+        if not self.folder:
+            return None
+        path = os.path.join(self.folder, key)
+        if not os.path.isdir(path):
+            return None
+        try:
+            run = load_run(path)
+        except (RunLoadError, OSError, ValueError):
+            run = None
+        if run is None or run.net != net or run.train != cfg:
+            shutil.rmtree(path, ignore_errors=True)
+            return None
+        os.utime(path)  # recently used: pruned last
+        return run
+
+    def _to_disk(self, key: str, run: Run) -> None:
+        """Save `run` under `key` atomically (a hidden temporary folder renamed into place); keep at most
+        `max_disk_runs` entries, the least recently used removed first. A failure to write is not an error."""
+        if not self.folder:
+            return
+        tmp = None
+        try:
+            tmp = tempfile.mkdtemp(prefix=f".{key}-", dir=self.folder)
+            save_run(run, tmp)
+            os.replace(tmp, os.path.join(self.folder, key))  # fails if another process saved it first: keep theirs
+            tmp = None
+            entries = sorted((e for e in os.scandir(self.folder) if e.is_dir() and not e.name.startswith(".")),
+                             key=lambda e: e.stat().st_mtime)
+            for e in entries[:max(len(entries) - self.max_disk_runs, 0)]:
+                shutil.rmtree(e.path, ignore_errors=True)
+        except OSError:
+            pass
+        finally:
+            if tmp:
+                shutil.rmtree(tmp, ignore_errors=True)
+
     def keys(self) -> list[str]:
         """Keys currently stored, least recently used first."""
         with self._lock:
             return list(self._runs)
+
+
+def _remove_stale_temporaries(folder: str, older_than_s: float = 3600) -> None:
+    # A save cut off by a restart leaves a hidden temporary folder: never read, removed after an hour
+    # (a younger one may belong to another server process still writing it).
+    now = time.time()
+    for e in os.scandir(folder):
+        try:
+            if e.is_dir() and e.name.startswith(".") and now - e.stat().st_mtime > older_than_s:
+                shutil.rmtree(e.path, ignore_errors=True)
+        except OSError:
+            pass

@@ -104,3 +104,81 @@ def test_store_is_bounded_by_bytes_too():
     assert store.get(run_key(runs[0].net, runs[0].train)) is None
     assert store.get(run_key(runs[1].net, runs[1].train)) is runs[1]
     assert store.bytes == run_bytes(runs[1])
+
+
+# --- the on-disk store (issue 14: nothing lost on restart) ---------------------------------------
+
+
+def _tiny():
+    from resnet_viz.train import net_config_for
+
+    return net_config_for("digits", arch="mlp", depth=2, width=8), TrainConfig(epochs=1)
+
+
+def _no_training(monkeypatch):
+    monkeypatch.setattr(store_mod, "train", lambda *a, **k: pytest.fail("trained again"))
+
+
+def test_a_restarted_server_reuses_the_runs_on_disk(tmp_path, monkeypatch):
+    import torch
+
+    net, cfg = _tiny()
+    key, first = RunStore(folder=str(tmp_path)).get_or_train(net, cfg)
+    assert (tmp_path / key / "weights.safetensors").is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
+    _no_training(monkeypatch)
+    _, again = RunStore(folder=str(tmp_path)).get_or_train(net, cfg)  # a new process on the same folder
+    assert again is not first and again.net == net and again.train == cfg
+    assert all(torch.equal(a, b) for a, b in zip(first.model.state_dict().values(), again.model.state_dict().values()))
+    assert again.history.step_loss == first.history.step_loss
+
+
+@pytest.mark.parametrize("damage", ["weights", "config", "other-config"])
+def test_a_corrupt_or_foreign_entry_is_removed_and_retrained(tmp_path, damage, monkeypatch):
+    import json
+
+    net, cfg = _tiny()
+    key, _ = RunStore(folder=str(tmp_path)).get_or_train(net, cfg)
+    entry = tmp_path / key
+    if damage == "weights":
+        (entry / "weights.safetensors").write_bytes(b"\x00" * 100)
+    elif damage == "config":
+        (entry / "config.json").write_text("{not json")
+    else:  # a run of another config under this key (e.g. an edited file)
+        d = json.loads((entry / "config.json").read_text())
+        d["train"]["epochs"] = 2
+        (entry / "config.json").write_text(json.dumps(d))
+    calls, real = [], store_mod.train
+    monkeypatch.setattr(store_mod, "train", lambda n, c, progress=None: calls.append(n) or real(n, c))
+    _, run = RunStore(folder=str(tmp_path)).get_or_train(net, cfg)
+    assert calls == [net] and run.net == net and run.train == cfg
+    assert (entry / "weights.safetensors").is_file()  # saved again, whole
+
+
+def test_partial_saves_are_never_read_and_stale_ones_are_removed(tmp_path, monkeypatch):
+    import os
+
+    net, cfg = _tiny()
+    key = run_key(net, cfg)
+    partial = tmp_path / f".{key}-cut"
+    partial.mkdir()
+    (partial / "config.json").write_text("{}")
+    old = tmp_path / ".other-old"
+    old.mkdir()
+    os.utime(old, (0, 0))
+    store = RunStore(folder=str(tmp_path))
+    assert not old.exists() and partial.exists()  # a young one may be another process's, still writing
+    calls = []
+    monkeypatch.setattr(store_mod, "train", lambda n, c, progress=None: calls.append(n) or _stub(n, c))
+    monkeypatch.setattr(store_mod, "save_run", lambda run, folder: None)
+    store.get_or_train(net, cfg)
+    assert calls == [net]  # the partial entry was not taken for a run
+
+
+def test_the_fallback_comes_before_training(monkeypatch):
+    net, cfg = _tiny()
+    stub = _stub(net, cfg)
+    _no_training(monkeypatch)
+    store = RunStore(fallback=lambda n, c: stub if (n, c) == (net, cfg) else None)
+    assert store.get_or_train(net, cfg)[1] is stub
+    assert store.get(run_key(net, cfg)) is stub
