@@ -16,6 +16,11 @@ torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 # Page tests seed the run store themselves; no background training of the default pair.
 os.environ.setdefault("RESNET_VIZ_WARM", "0")
+# Runs the app trains in tests are kept on disk in a folder of this test session (not ~/.cache).
+if "RESNET_VIZ_RUN_STORE" not in os.environ:
+    import tempfile
+
+    os.environ["RESNET_VIZ_RUN_STORE"] = tempfile.mkdtemp(prefix="resnet-viz-runs-")
 
 
 @pytest.fixture(scope="module")
