@@ -20,13 +20,16 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from . import legacy_guard  # noqa: F401  (a deep link on a fresh server goes through app.py first)
-from resnet_viz.assets import load_shipped_pairs
+from resnet_viz.assets import load_shipped, load_shipped_pairs
 from resnet_viz.data import DatasetError
 from resnet_viz.models import ConfigError, NetConfig
 from resnet_viz.store import RunStore, run_key
 from resnet_viz.train import Run, RunLoadError, TrainConfig, net_config_for
 
 USER_ERRORS = (ConfigError, DatasetError, RunLoadError)
+# On a shared server every training run is bounded in time (resnet_viz.train.default_time_limit):
+# 10 minutes a net unless the lecturer sets RESNET_VIZ_MAX_TRAIN_MINUTES.
+os.environ.setdefault("RESNET_VIZ_MAX_TRAIN_MINUTES", "10")
 
 
 @dataclass(frozen=True)
@@ -101,20 +104,31 @@ def default_pair() -> Pair:
 
 @st.cache_resource
 def run_store() -> RunStore:
-    """The server-wide store of trained runs (bounded by $RESNET_VIZ_MAX_RUNS, default 24).
+    """The server-wide store of trained runs (bounded by $RESNET_VIZ_MAX_RUNS, default 24, and
+    $RESNET_VIZ_MAX_RUNS_GB of weights and snapshots, default 2).
 
     On creation it loads the default pair's shipped runs (`assets/default_runs`, see
     `resnet_viz.assets`) when their configs equal the default pair's exactly, so the first
     figures are there at once; a run missing, corrupt or trained for another default is
     trained instead: in the background (unless $RESNET_VIZ_WARM is 0), so that the first
-    view a lecturer opens is ready sooner.
+    view a lecturer opens is ready sooner. Trained runs are also kept on disk in
+    $RESNET_VIZ_RUN_STORE (default ~/.cache/resnet_viz/runs; "none": memory only), so a restarted
+    server reuses them; the shipped runs are reloaded after an eviction instead of retrained.
     """
-    store = RunStore(max_runs=int(os.environ.get("RESNET_VIZ_MAX_RUNS", "24")))
+    folder = os.environ.get("RESNET_VIZ_RUN_STORE", os.path.expanduser("~/.cache/resnet_viz/runs"))
+    store = RunStore(max_runs=int(os.environ.get("RESNET_VIZ_MAX_RUNS", "24")),
+                     max_bytes=int(float(os.environ.get("RESNET_VIZ_MAX_RUNS_GB", "2")) * 1024**3),
+                     folder=None if folder.lower() == "none" else folder, fallback=_shipped_default)
     for run in load_shipped_pairs(list(default_pair().configs)):
         store.put(run)
     if os.environ.get("RESNET_VIZ_WARM", "1") != "0":
         store.warm(list(default_pair().configs))
     return store
+
+
+def _shipped_default(net: NetConfig, train: TrainConfig) -> Run | None:
+    # The shipped run of the default pair (loaded again after an eviction rather than retrained).
+    return load_shipped(net, train) if (net, train) in default_pair().configs else None
 
 
 def ensure_run(net: NetConfig, train: TrainConfig, progress=None) -> Run:
