@@ -1,0 +1,97 @@
+"""One bounded queue for the heavy work of a server process (training, studies, surfaces, sweeps).
+
+Every session of a Streamlit server runs in the same process, so without a bound ten students
+starting ten trainings share two cores ten ways and every one of them waits minutes. A
+`JobGate` lets at most `slots` jobs run at once; the others wait in arrival order and are
+told their place in the queue while they wait. `benchmarks/threads.py` measured the policy
+that goes with it: with one PyTorch thread a job, two jobs at once on two cores take about
+as long as one (each has a core), while with two threads a job they take twice as long
+(the threads fight for the cores); so the server runs one thread a job and as many jobs as
+cores (`server_policy`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+
+class JobGate:
+    """At most `slots` jobs at once; the others wait first come, first served."""
+
+    def __init__(self, slots: int) -> None:
+        self.slots = max(int(slots), 1)
+        self._cond = threading.Condition()
+        self._running = 0
+        self._queue: list[int] = []  # tickets waiting, in arrival order
+        self._tickets = itertools.count()
+
+    def position(self, ticket: int) -> int:
+        """1-based place of `ticket` in the queue (0 when it is not waiting)."""
+        with self._cond:
+            return self._queue.index(ticket) + 1 if ticket in self._queue else 0
+
+    @property
+    def running(self) -> int:
+        """Jobs running now."""
+        with self._cond:
+            return self._running
+
+    @property
+    def waiting(self) -> int:
+        """Jobs waiting now."""
+        with self._cond:
+            return len(self._queue)
+
+    @contextmanager
+    def slot(self, on_wait: Callable[[int], None] | None = None, poll_s: float = 0.5) -> Iterator[None]:
+        """Hold one slot for the body. While it waits, `on_wait(place in queue)` is called when
+        its place changes (and every `poll_s` seconds at most), so a page can say "2nd in line"."""
+        with self._cond:
+            ticket = next(self._tickets)
+            self._queue.append(ticket)
+            shown = None
+            try:
+                while not (self._running < self.slots and self._queue[0] == ticket):
+                    place = self._queue.index(ticket) + 1
+                    if on_wait is not None and place != shown:
+                        shown = place
+                        self._cond.release()
+                        try:
+                            on_wait(place)
+                        finally:
+                            self._cond.acquire()
+                        continue
+                    self._cond.wait(poll_s)
+            except BaseException:
+                self._queue.remove(ticket)
+                self._cond.notify_all()
+                raise
+            self._queue.remove(ticket)
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._running -= 1
+                self._cond.notify_all()
+
+
+def server_policy() -> int:
+    """The thread and job policy of a server process: one PyTorch thread a job (unless
+    $RESNET_VIZ_TORCH_THREADS says otherwise) and as many concurrent heavy jobs as cores
+    ($RESNET_VIZ_MAX_JOBS overrides). Returns the number of job slots."""
+    import torch
+
+    threads = os.environ.get("RESNET_VIZ_TORCH_THREADS", "1")
+    try:
+        torch.set_num_threads(max(int(threads), 1))
+    except ValueError:
+        torch.set_num_threads(1)
+    try:
+        return max(int(os.environ.get("RESNET_VIZ_MAX_JOBS", "")), 1)
+    except ValueError:
+        return max(os.cpu_count() or 1, 1)
