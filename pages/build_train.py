@@ -51,6 +51,11 @@ for col, (label, run) in zip(st.columns(2), runs.items()):
             st.warning(f"The {label} net **failed to train**: {run.failure}. Lower the learning rate, add warm-up, "
                        "or bring the shortcut scale λ back to 1.")
 
+with st.expander("Architecture of this pair"):  # read off the built nets (He et al. 2016, Fig. 3)
+    from resnet_viz.diagram import architecture
+    from resnet_viz.plots.diagram import architecture_figure
+    show(architecture_figure(architecture(pair.net), architecture(pair.net.twin())), "architecture")
+
 chance = 1.0 / pair.net.classes
 left, right = columns(2)
 show(plots.loss_curves(runs), "loss_curves", left)

@@ -16,7 +16,7 @@ def test_opens_with_the_default_pair(seeded_store):
     at = AppTest.from_file(PAGE, default_timeout=300).run()
     assert not at.exception
     charts = at.get("plotly_chart")
-    assert len(charts) == 3  # loss, accuracy, gradient norms
+    assert len(charts) == 4  # the architecture (in its expander), loss, accuracy, gradient norms
     assert [m.label for m in at.metric].count("test accuracy") == 2
     accs = [m.value for m in at.metric if m.label == "test accuracy"]
     assert all(v.endswith("%") and float(v[:-1]) > 90 for v in accs)
@@ -31,7 +31,7 @@ def test_oversized_config_gets_a_message_and_the_page_still_works(seeded_store):
     at.run()
     assert not at.exception
     assert any("GiB" in e.value for e in at.error)
-    assert len(at.get("plotly_chart")) == 3  # the current pair is still shown
+    assert len(at.get("plotly_chart")) == 4  # the current pair is still shown (architecture and three curves)
 
 
 def test_training_a_new_pair_adds_it_to_the_picker(seeded_store):
@@ -73,7 +73,7 @@ def test_degradation_study_runs_from_the_form_and_says_what_it_measured(seeded_s
     at.run()
     assert not at.exception and not at.error
     charts = at.get("plotly_chart")
-    assert len(charts) == 3 + 2  # the pair's three, He's curves and the final loss against depth
+    assert len(charts) == 4 + 2  # the pair's four, He's curves and the final loss against depth
     caption = [m.value for m in (*at.success, *at.info) if "Plain:" in m.value]
     assert caption and "6 vs 3 blocks" in caption[0]
     # The pair's findings come from its own numbers, with He's §4.1 reading of the gradient norms.
