@@ -14,7 +14,7 @@ from resnet_viz.data import load_dataset
 from resnet_viz.models import NetConfig
 from resnet_viz.plots import features as P
 from resnet_viz.train import TrainConfig
-from ui.common import USER_ERRORS, ensure_run, pick_pair, plain_text, show_error, url_state
+from ui.common import USER_ERRORS, cached_compute, ensure_run, pick_pair, plain_text, show_error, url_state
 from ui.figures import columns, show
 
 ERRORS = USER_ERRORS + (ValueError,)
@@ -57,36 +57,13 @@ def cached_test_predictions(net_json: str, train_json: str) -> np.ndarray:
     return FT.predictions(run.model, _dataset_of(run).x_test).numpy()
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def cached_test_statistics(net_json: str, train_json: str) -> dict:
-    """Block statistics over the whole test split."""
-    run = _run(net_json, train_json)
-    outputs, _ = FT.block_outputs(run.model, _dataset_of(run).x_test)
-    return FT.block_statistics(outputs).to_dict()
-
-
-@st.cache_data(max_entries=128, show_spinner=False)
-def cached_activations(net_json: str, train_json: str, input_key: str, _x: np.ndarray) -> dict:
-    """Block outputs, their statistics and the probabilities for one input."""
-    run = _run(net_json, train_json)
-    outputs, logits = FT.block_outputs(run.model, _x)
-    import torch
-
-    return {"outputs": [o[0].numpy() for o in outputs],
-            "stats": FT.block_statistics(outputs).to_dict(),
-            "probabilities": torch.softmax(logits, 1)[0].tolist()}
-
-
-@st.cache_data(max_entries=256, show_spinner=False)
-def cached_attribution(net_json: str, train_json: str, input_key: str, _x: np.ndarray, method: str,
-                       target: int | None, block: int | None, steps: int) -> dict:
-    """One attribution map (cached per run, input and method)."""
-    run = _run(net_json, train_json)
-    e = FT.explain(run.model, _x, target=target, methods=(method,), block=block, n_steps=steps,
-                   baseline=FT.default_baseline(_dataset_of(run)))
-    a = e.attributions[method]
-    return {"map": a.map, "signed": a.signed, "target": a.target, "prediction": e.prediction,
-            "delta": a.convergence_delta, "gap": a.output_gap, "layer_shape": a.layer_shape}
+def study(runs: dict, x: np.ndarray, input_key: str, settings: FT.FeatureSettings, data) -> FT.FeatureView:
+    """The view's one computation (`feature_study`) for this input, kept for every session."""
+    key = json.dumps([{k: (r.net.to_json(), r.train.to_json()) for k, r in runs.items()}, input_key,
+                      settings.computation()], sort_keys=True)
+    return cached_compute("features", key, lambda progress: FT.feature_study(runs, x, settings, data=data,
+                                                                             progress=progress),
+                          "Block outputs and attributions", max_entries=64)
 
 
 def valid_choice(key: str, options: list[str], default: str) -> None:
@@ -181,7 +158,6 @@ def _view(pair, plain, residual):
     side = st.sidebar.container()
     data = _dataset_of(residual)
     runs = {"plain": plain, "residual": residual}
-    jsons = {k: (r.net.to_json(), r.train.to_json()) for k, r in runs.items()}
     n_blocks = len(residual.model.blocks)
     conv = residual.net.arch == "cnn"  # channel grids and Grad-CAM need spatial block outputs
 
@@ -206,7 +182,11 @@ def _view(pair, plain, residual):
         steps = st.select_slider("IG steps", IG_STEPS, value=FT.DEFAULT_IG_STEPS, key="feat_steps", bind="query-params",
                                  help="More steps: smaller convergence delta, slower.")
 
-    acts = {k: cached_activations(*jsons[k], key, x) for k in runs}
+    block = st.session_state.get("feat_block", 1) if conv else 1
+    over = st.session_state.get("feat_over", FT.OVER[0])
+    settings = FT.FeatureSettings(target=target, cam_block=cam_block if conv else None, steps=int(steps), over=over,
+                                  block=min(max(int(block), 1), n_blocks))
+    result = study(runs, x, key, settings, data)
 
     # Input and predictions.
     st.markdown(caption)
@@ -216,7 +196,7 @@ def _view(pair, plain, residual):
     else:
         cols[0].markdown(f"**input** x = ({x[0]:.2f}, {x[1]:.2f})")
     for col, (k, run) in zip(cols[1:], runs.items()):
-        probs = acts[k]["probabilities"]
+        probs = result.probabilities[k]
         pred = int(np.argmax(probs))
         col.metric(f"{k} net predicts", f"{data.class_names[pred]}", f"p = {probs[pred]:.3f}", delta_color="off", delta_arrow="off")
         col.plotly_chart(P.probabilities_figure(probs, data.class_names, run.net.skip, y, height=220),
@@ -227,7 +207,7 @@ def _view(pair, plain, residual):
     if conv:
         b = st.slider("Block", 1, n_blocks, 1, key="feat_block", bind="query-params",
                       help="Output of this block after the addition (and its ReLU).")
-        pair_acts = [acts[k]["outputs"][b - 1] for k in runs]
+        pair_acts = [result.outputs[k][b - 1] for k in runs]
         lo = float(min(a.min() for a in pair_acts))
         hi = float(max(a.max() for a in pair_acts))
         for col, (k, a) in zip(columns(2), zip(runs, pair_acts)):
@@ -239,43 +219,31 @@ def _view(pair, plain, residual):
     else:
         st.info("Block outputs of an MLP are vectors, not images: no channel grids and no Grad-CAM. The "
                 "statistics below and the attributions over the input still apply.")
-    over = st.radio("Statistics over", ("this input", "the whole test split"), horizontal=True, key="feat_over",
-                    bind="query-params")
-    if over == "this input":
-        stats = {k: acts[k]["stats"] for k in runs}
-    else:
-        stats = {k: cached_test_statistics(*jsons[k]) for k in runs}
-    show(P.statistics_figure(stats["plain"], stats["residual"]), "feat_stats")
-    st.caption(FT.statistics_caption(stats["plain"], stats["residual"]))
+    st.radio("Statistics over", FT.OVER, horizontal=True, key="feat_over", bind="query-params")
+    show(P.statistics_figure(result.stats["plain"], result.stats["residual"]), "feat_stats")
+    st.caption(result.statistics_caption())
 
     # Attributions.
     st.subheader("Attributions")
-    methods = FT.METHODS if conv else ("saliency", "ig")
-    bar = st.progress(0.0, text="Computing attributions …")
-    results = {}
-    total = len(methods) * len(runs)
-    for i, (m, k) in enumerate((m, k) for m in methods for k in runs):
-        results[m, k] = cached_attribution(*jsons[k], key, x, m, target,
-                                           cam_block - 1 if m == "gradcam" else None,
-                                           steps if m == "ig" else FT.DEFAULT_IG_STEPS)
-        bar.progress((i + 1) / total, text=f"{FT.METHOD_NAMES[m]}, {k} net")
-    bar.empty()
+    methods = result.methods
+    results = result.attributions
     feature_names = None if data.is_image else ["x₁", "x₂"]
     for m in methods:
         label = FT.METHOD_NAMES[m]
         if m == "gradcam":
-            label += f" at block {cam_block} ({'×'.join(map(str, results[m, 'residual']['layer_shape']))}, upsampled)"
+            label += f" at block {cam_block} ({'×'.join(map(str, results[m, 'residual'].layer_shape))}, upsampled)"
         st.markdown(f"**{label}**")
-        zmax = max(float(np.abs(results[m, k]["map"]).max()) for k in runs)
+        zmax = max(float(np.abs(results[m, k].map).max()) for k in runs)
         for col, k in zip(columns(2), runs):
             r = results[m, k]
-            title = f"{k}: class {data.class_names[r['target']]}"
-            show(P.attribution_figure(r["map"], raw if data.is_image else None, FT.raw_max(data),
-                                      r["signed"], zmax, title, feature_names=feature_names), f"feat_{m}_{k}", col)
+            title = f"{k}: class {data.class_names[r.target]}"
+            show(P.attribution_figure(r.map, raw if data.is_image else None, FT.raw_max(data),
+                                      r.signed, zmax, title, feature_names=feature_names), f"feat_{m}_{k}", col)
             if m == "ig":
-                rel = abs(r["delta"]) / max(abs(r["gap"]), 1e-12)
-                col.metric("IG convergence delta", f"{r['delta']:+.4f}",
-                           f"{100 * rel:.1f}% of f(x) − f(x′) = {r['gap']:.3f}", delta_color="off", delta_arrow="off",
+                rel = abs(r.convergence_delta) / max(abs(r.output_gap), 1e-12)
+                col.metric("IG convergence delta", f"{r.convergence_delta:+.4f}",
+                           f"{100 * rel:.1f}% of f(x) − f(x′) = {r.output_gap:.3f}", delta_color="off",
+                           delta_arrow="off",
                            help="Completeness: the attributions sum to f(x) − f(x′) up to this delta. "
                                 "Over 5%: raise the IG steps.")
     st.caption("Saliency: |∂f/∂x|. Integrated Gradients: signed (red raises the class score, blue lowers it), "

@@ -495,3 +495,101 @@ def image_from_bytes(blob: bytes, data: Dataset, invert: bool = False, crop: boo
     x = torch.from_numpy(((raw - mean) / std).astype(np.float32))
     steps.append("normalised with the training split's mean and std")
     return UploadedImage(np.asarray(original), raw, x, steps, looks_inverted)
+
+
+# --- the view: one computation for the page and the CLI -------------------------------------------
+
+OVER = ("this input", "the whole test split")
+
+
+@dataclass(frozen=True)
+class FeatureSettings:
+    """Everything the feature-map view computes for one input (besides the input itself).
+
+    target: the class whose logit the attributions explain (None: each net's predicted class);
+    cam_block: 1-based block whose output Grad-CAM uses (None: the last); steps: Integrated
+    Gradients steps; over: block statistics of "this input" or "the whole test split";
+    block: the 1-based block whose channels are drawn (it changes no number).
+    """
+
+    target: int | None = None
+    cam_block: int | None = None
+    steps: int = DEFAULT_IG_STEPS
+    over: str = OVER[0]
+    block: int = 1
+
+    DISPLAY = ("block",)
+
+    def validate(self, n_blocks: int, classes: int) -> None:
+        """ConfigError with a one-line message for settings this pair cannot compute."""
+        if self.target is not None and not 0 <= self.target < classes:
+            raise ConfigError(f"target class must be from 0 to {classes - 1}, got {self.target}")
+        for name, b in (("Grad-CAM block", self.cam_block), ("block", self.block)):
+            if b is not None and not 1 <= b <= n_blocks:
+                raise ConfigError(f"{name} must be from 1 to {n_blocks}, got {b}")
+        if not 1 <= self.steps <= MAX_IG_STEPS:
+            raise ConfigError(f"IG steps must be from 1 to {MAX_IG_STEPS}, got {self.steps}")
+        if self.over not in OVER:
+            raise ConfigError(f"statistics are over {' or '.join(OVER)}, got {self.over!r}")
+
+    def computation(self) -> dict:
+        """The fields that determine the numbers (a cache key)."""
+        return {k: v for k, v in self.__dict__.items() if k not in self.DISPLAY}
+
+
+@dataclass
+class FeatureView:
+    """What the feature-map view shows for one input: each net's block outputs, probabilities and
+    block statistics (of the input, or of the whole test split), and its attributions."""
+
+    settings: FeatureSettings
+    outputs: dict[str, list[np.ndarray]]  # net -> block outputs for the input
+    probabilities: dict[str, list[float]]
+    stats: dict[str, dict]  # net -> BlockStats.to_dict(), over `settings.over`
+    attributions: dict[tuple[str, str], Attribution]  # (method, net) -> map
+    methods: tuple[str, ...]
+
+    def statistics_caption(self) -> str:
+        """What the block statistics show, from their numbers (`statistics_caption`)."""
+        return statistics_caption(self.stats["plain"], self.stats["residual"])
+
+
+def feature_study(runs: dict, x: torch.Tensor, settings: FeatureSettings = FeatureSettings(), *, data: Dataset,
+                  progress=None) -> FeatureView:
+    """The feature-map view of a trained pair for one input `x` (He et al. 2016's block outputs;
+    Simonyan et al. 2014, Sundararajan et al. 2017, Selvaraju et al. 2017 attributions).
+
+    `runs`: {"plain": Run, "residual": Run}. Block outputs and probabilities come from
+    `block_outputs`, statistics from `block_statistics` (over `x` or the whole test split of
+    `data`), attributions from `explain` with the dataset's baseline (`default_baseline`);
+    Grad-CAM only for a CNN (block outputs are images). `progress(fraction, message)` after each
+    attribution. The runs are never modified.
+    """
+    from .progress import notify
+
+    first = runs["residual"]
+    n_blocks = len(first.model.blocks)
+    settings.validate(n_blocks, int(first.net.classes))
+    conv = first.net.arch == "cnn"
+    methods = METHODS if conv else ("saliency", "ig")
+    x = torch.as_tensor(x, dtype=torch.float32)
+    outputs, probs, stats = {}, {}, {}
+    for k, run in runs.items():
+        outs, logits = block_outputs(run.model, x)
+        outputs[k] = [o[0].numpy() for o in outs]
+        probs[k] = torch.softmax(logits, 1)[0].tolist()
+        if settings.over == OVER[0]:
+            stats[k] = block_statistics(outs).to_dict()
+        else:
+            stats[k] = block_statistics(block_outputs(run.model, data.x_test)[0]).to_dict()
+    attributions = {}
+    todo = [(m, k) for m in methods for k in runs]
+    baseline = default_baseline(data)
+    for i, (m, k) in enumerate(todo):
+        notify(progress, i / len(todo), f"{METHOD_NAMES[m]}, {k} net")
+        e = explain(runs[k].model, x, target=settings.target, methods=(m,),
+                    block=(settings.cam_block or n_blocks) - 1 if m == "gradcam" else None,
+                    n_steps=settings.steps if m == "ig" else DEFAULT_IG_STEPS, baseline=baseline)
+        attributions[m, k] = e.attributions[m]
+    notify(progress, 1.0, "done")
+    return FeatureView(settings, outputs, probs, stats, attributions, methods)

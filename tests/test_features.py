@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+import resnet_viz.features as FT
 from resnet_viz.data import load_dataset
 from resnet_viz.features import (MAX_UPLOAD_BYTES, UploadError, block_outputs, block_statistics,
                                  default_baseline, explain, image_from_bytes, predictions, select_indices)
@@ -299,3 +300,26 @@ def test_statistics_caption_follows_the_measured_spreads_both_ways():
     assert "do not differ in the usual way" in same
     shrinking = statistics_caption(level, {"std": [3.0, 2.0, 1.0]})
     assert "residual" in shrinking and "it shrinks" in shrinking and "As expected" not in shrinking
+
+
+def test_feature_study_is_the_view_of_both_nets_for_one_input(default_pair_runs, digits):
+    # The page's one computation: block outputs and probabilities of each net, statistics over the input
+    # or the test split, and every attribution; checked against a hand-run forward pass and IG completeness.
+    plain, residual = default_pair_runs
+    runs = {"plain": plain, "residual": residual}
+    x = digits.x_test[3]
+    view = FT.feature_study(runs, x, FT.FeatureSettings(target=5, steps=100, over="the whole test split"), data=digits)
+    assert view.methods == FT.METHODS and set(view.attributions) == {(m, k) for m in FT.METHODS for k in runs}
+    for k, run in runs.items():
+        assert len(view.outputs[k]) == len(run.model.blocks)
+        with torch.no_grad():
+            p = torch.softmax(run.model.eval()(x.unsqueeze(0)), 1)[0]
+        assert np.allclose(view.probabilities[k], p.numpy(), atol=1e-5)
+        want = FT.block_statistics(FT.block_outputs(run.model, digits.x_test)[0]).to_dict()
+        assert view.stats[k] == want  # over the whole test split, as asked
+        ig = view.attributions["ig", k]
+        assert ig.target == 5 and abs(float(ig.values.sum()) - ig.output_gap) <= abs(ig.convergence_delta) + 1e-4
+    assert view.statistics_caption() == FT.statistics_caption(view.stats["plain"], view.stats["residual"])
+    with pytest.raises(ConfigError, match="Grad-CAM block"):
+        FT.feature_study(runs, x, FT.FeatureSettings(cam_block=99), data=digits)
+    assert FT.FeatureSettings(block=3).computation() == FT.FeatureSettings(block=1).computation()  # display only
