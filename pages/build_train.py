@@ -35,9 +35,10 @@ except USER_ERRORS as e:
     st.stop()
 
 runs = {"plain": plain, "residual": residual}
-size = estimate_size(pair.net, pair.train.batch_size)
-st.subheader(f"{pair.net.arch.upper()}-{pair.net.layer_count}: {pair.net.depth} blocks, "
-             f"{size.parameters:,} parameters in each net")
+sizes = [estimate_size(n, pair.train.batch_size).parameters for n in (pair.net.twin(), pair.net)]
+counts = (f"{sizes[0]:,} parameters in each net" if sizes[0] == sizes[1] else
+          f"{sizes[0]:,} parameters in the plain net, {sizes[1]:,} in the residual net (its shortcut has weights)")
+st.subheader(f"{pair.net.arch.upper()}-{pair.net.layer_count}: {pair.net.depth} blocks, {counts}")
 
 for col, (label, run) in zip(st.columns(2), runs.items()):
     h = run.history
