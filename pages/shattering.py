@@ -4,6 +4,7 @@ against residual, with Balduzzi's one-layer residual modules by default. Thin pa
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import streamlit as st
@@ -14,7 +15,7 @@ from resnet_viz.models import NetConfig
 from resnet_viz.plots import shattering as P
 from resnet_viz.train import TrainConfig
 from ui import views
-from ui.common import USER_ERRORS, cached_compute, ensure_run, pick_pair, show_error, url_state
+from ui.common import USER_ERRORS, cached_compute, ensure_run, link_bind, pick_pair, show_error, url_state
 from ui.figures import columns, show
 
 ERRORS = USER_ERRORS + (ValueError,)
@@ -86,7 +87,7 @@ def random_nets() -> None:
                          "own experiment (He et al. 2016b study λ for training, not shattering).")
         c[3].slider("Seeds (random nets)", 1, 8, DEFAULTS["seeds"], key="sh_seeds", bind="query-params")
         c = st.columns(4)
-        c[0].number_input("Inputs on [-2, 2]", 3, 4096, DEFAULTS["points"], step=64, key="sh_points", bind="query-params")
+        c[0].number_input("Inputs on [-2, 2]", 3, 4096, DEFAULTS["points"], step=64, key="sh_points", bind=link_bind("sh_points"))
         c[1].toggle("Batch norm", DEFAULTS["bn"], key="sh_bn", bind="query-params")
         c[2].radio("Residual module", tuple(BLOCK_CHOICES), format_func=BLOCK_CHOICES.get, key="sh_block",
                    bind="query-params",
@@ -98,8 +99,7 @@ def random_nets() -> None:
         st.text_input("Depths for the sweep (blocks)", DEFAULTS["sweep"], key="sh_sweep", bind="query-params")
         st.form_submit_button("Apply", type="primary")
     try:
-        settings = views.settings(sh.ShatteringSettings, st.session_state)
-        settings.validate()
+        settings, sweep_error = _settings()
         view = study(settings)
     except ERRORS as e:
         show_error(e)
@@ -121,8 +121,27 @@ def random_nets() -> None:
                + view.setting_caption())
 
     st.subheader("Lag-1 autocorrelation against depth")
+    if sweep_error is not None:  # the setting above is drawn; only the sweep waits for valid depths
+        show_error(sweep_error)
+        return
     show(P.sweep_figure(view.sweep), "lag1_sweep")
     st.caption(view.sweep_caption())
+
+
+def _settings() -> tuple[sh.ShatteringSettings, Exception | None]:
+    """The view's settings from its widgets, and the error of the sweep's depths if only they are wrong
+    (then the settings hold no sweep, so the figures of the setting are still drawn)."""
+    values = {k: st.session_state[k] for k in views.VIEW_KEYS[sh.ShatteringSettings].keys.values()
+              if k in st.session_state}
+    try:
+        settings = views.settings(sh.ShatteringSettings, values)
+        settings.validate()
+        return settings, None
+    except ERRORS as e:
+        values.pop("sh_sweep", None)
+        settings = dataclasses.replace(views.settings(sh.ShatteringSettings, values), sweep=())
+        settings.validate()  # an error of the setting itself is raised
+        return settings, e
 
 
 # --- the trained pair ----------------------------------------------------------------------
@@ -135,8 +154,8 @@ def trained_nets() -> None:
         return
     st.subheader(f"The trained pair: {pair.label}")
     c = st.columns(2)
-    a = c[0].number_input("Test input A", 0, None, 0, key="line_a", bind="query-params")
-    b = c[1].number_input("Test input B", 0, None, 1, key="line_b", bind="query-params")
+    a = c[0].number_input("Test input A", 0, None, 0, key="line_a", bind=link_bind("line_a"))
+    b = c[1].number_input("Test input B", 0, None, 1, key="line_b", bind=link_bind("line_b"))
     try:
         plain, residual, names = cached_line(plain_run.net.to_json(), residual_run.net.to_json(),
                                              residual_run.train.to_json(), int(a), int(b))

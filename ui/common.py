@@ -75,7 +75,15 @@ class Pair:
 _LABELS = {
     "shortcut_scale": lambda v: f"λ={v:g}",
     "norm": lambda v: "no BN" if v == "none" else f"norm {v}",
-    "order": lambda v: "pre-act" if v == "pre" else f"{v}-act",
+    "order": lambda v: {"pre": "pre-act", "bn-after": "BN after add", "relu-before": "ReLU before add",
+                        "relu-pre": "ReLU-only pre-act"}.get(v, f"{v}-act"),
+    "shortcut": lambda v: {"scaled": "constant scaling", "gate": "gated", "shortcut-gate": "shortcut-gated",
+                           "conv": "1×1 shortcut", "dropout": "dropout shortcut"}.get(v, f"{v} shortcut"),
+    "gate_bias": lambda v: f"b_g {v:g}",
+    "dropout": lambda v: f"shortcut dropout {v:g}",
+    "cardinality": lambda v: f"cardinality {v}",
+    "branch_dropout": lambda v: f"branch dropout {v:g}",
+    "se_ratio": lambda v: f"SE r={v}",
     "block": str,
     "skip": lambda v: "residual" if v else "plain first",
     "input_shape": lambda v: "input " + "×".join(map(str, v)),
@@ -270,6 +278,16 @@ def url_state(*, flags: tuple[str, ...] = (), labels: dict | None = None) -> Non
             st.session_state[key] = True
     pair = st.session_state.get("pair_picker") or current_pair_choice()
     urlstate.sync(_custom_params(pair) | {key: "1" if st.session_state.get(key) else None for key in flags})
+
+
+def link_bind(key: str) -> str | None:
+    """`bind=` for an integer `st.number_input` with this key: "query-params", or None for a run where
+    the link holds an infinite number under `key`. Streamlit's integer input raises OverflowError
+    reading one; url_state drops such values before a widget is bound, but the browser's Back button
+    can bring one back for a widget already bound. Unbound for that run, the widget clears it."""
+    from . import urlstate
+
+    return None if key in urlstate.non_finite(st.query_params) else "query-params"
 
 
 def _custom_params(pair: Pair) -> dict[str, str | None]:

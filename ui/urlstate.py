@@ -26,7 +26,8 @@ from resnet_viz.train import TrainConfig
 
 # Query names of the pair's fields (short, readable).
 NET_FIELDS = {"arch": "arch", "depth": "depth", "width": "width", "shortcut_scale": "lam", "norm": "norm",
-              "order": "order", "block": "block"}
+              "order": "order", "block": "block", "shortcut": "shortcut", "gate_bias": "bg", "dropout": "sdrop",
+              "cardinality": "groups", "branch_dropout": "bdrop", "se_ratio": "se"}
 TRAIN_FIELDS = {"dataset": "data", "epochs": "epochs", "lr": "lr", "warmup_epochs": "warmup", "batch_size": "bs",
                 "optimizer": "opt", "seed": "seed"}
 PAIR_PARAMS = set(NET_FIELDS.values()) | set(TRAIN_FIELDS.values())
