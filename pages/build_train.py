@@ -7,7 +7,8 @@ import streamlit as st
 from resnet_viz.degradation import DEPTH_CHOICES, DegradationSettings, degradation_study, pair_findings
 from resnet_viz.models import estimate_size
 from resnet_viz.plots import training as plots
-from ui.common import USER_ERRORS, add_pair, cached_compute, pick_pair, show_error, train_pair_ui, url_state
+from ui.common import (USER_ERRORS, add_pair, cached_compute, link_bind, pick_pair, show_error, train_pair_ui,
+                       url_state)
 from ui.config_form import config_form
 from ui.figures import columns, show
 
@@ -94,10 +95,10 @@ with st.form("degradation"):
                             bind="query-params",
                             help="Two or more. 27 blocks and more do not train in this budget: they are shown "
                                  "as failed to train.")
-    n_seeds = c2.number_input("Seeds", 1, 10, DEG.seeds, key="deg_seeds", bind="query-params")
-    width = c3.number_input("Width", 2, 64, DEG.width, key="deg_width", bind="query-params",
+    n_seeds = c2.number_input("Seeds", 1, 10, DEG.seeds, key="deg_seeds", bind=link_bind("deg_seeds"))
+    width = c3.number_input("Width", 2, 64, DEG.width, key="deg_width", bind=link_bind("deg_width"),
                             help="channels of the first stage")
-    epochs = c4.number_input("Epochs", 2, 40, DEG.epochs, key="deg_epochs", bind="query-params",
+    epochs = c4.number_input("Epochs", 2, 40, DEG.epochs, key="deg_epochs", bind=link_bind("deg_epochs"),
                              help="one of them is warm-up")
     go = st.form_submit_button("Run the degradation study", type="primary")
 settings = DegradationSettings(depths=tuple(depths), seeds=int(n_seeds), width=int(width), epochs=int(epochs))

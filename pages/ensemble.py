@@ -10,7 +10,7 @@ import streamlit as st
 from resnet_viz import ensemble as E
 from resnet_viz.plots import ensemble as P
 from ui import views
-from ui.common import USER_ERRORS, cached_compute, pick_pair, show_error, url_state
+from ui.common import USER_ERRORS, cached_compute, link_bind, pick_pair, show_error, url_state
 from ui.figures import columns, show
 
 ERRORS = USER_ERRORS + (ValueError,)
@@ -48,12 +48,12 @@ def settings_form() -> E.EnsembleSettings:
                          bind="query-params",
                          help="Each k uses every subset of k blocks when there are fewer than this.")
         st.number_input("Largest k (0 = every deletable block)", min_value=0, max_value=200,
-                        value=DEFAULTS["ens_max_k"], step=1, key="ens_max_k", bind="query-params")
+                        value=DEFAULTS["ens_max_k"], step=1, key="ens_max_k", bind=link_bind("ens_max_k"))
         st.checkbox("Delete downsampling blocks too", value=DEFAULTS["ens_include_downsampling"], key="ens_include_downsampling",
                     bind="query-params",
                     help="Deleted downsampling blocks become y = shortcut(x) (subsample + zero-pad).")
         st.number_input("Sampling seed", min_value=0, max_value=10_000, value=DEFAULTS["ens_seed"], step=1, key="ens_seed",
-                        bind="query-params")
+                        bind=link_bind("ens_seed"))
         st.select_slider("Inputs for the gradient study", (32, 64, 128, 256, 360), value=DEFAULTS["ens_batch"],
                          key="ens_batch", bind="query-params")
         st.form_submit_button("Apply", type="primary")

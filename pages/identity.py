@@ -11,7 +11,7 @@ from resnet_viz import identity as I
 from resnet_viz.plots import training as P
 from resnet_viz.plots.compare import block_gradient_figure, identity_colors, recolor, scale_sweep_figure
 from ui import views
-from ui.common import USER_ERRORS, cached_compute, pick_pair, show_error, url_state
+from ui.common import USER_ERRORS, cached_compute, link_bind, pick_pair, show_error, url_state
 from ui.figures import columns, show
 
 ERRORS = USER_ERRORS + (ValueError,)
@@ -59,7 +59,7 @@ with st.form("identity_form"):
                    format_func=_variant_label, key="id_variants", bind="query-params",
                    help=" · ".join(f"{v.label}: {v.note}" for v in I.VARIANTS.values()))
     c1, c2, c3, c4 = st.columns(4)
-    c1.number_input("Seeds per net", 1, I.MAX_SEEDS, DEFAULTS["id_seeds"], key="id_seeds", bind="query-params",
+    c1.number_input("Seeds per net", 1, I.MAX_SEEDS, DEFAULTS["id_seeds"], key="id_seeds", bind=link_bind("id_seeds"),
                     help="Initialisations and data orders per net; the table gives mean and range over them.")
     c2.number_input("Gate bias b_g", -10.0, 10.0, DEFAULTS["id_gate_bias"], 1.0, key="id_gate_bias",
                     bind="query-params", help="Initial bias of the gates g(x) = sigmoid(W·x + b_g): g starts near "

@@ -13,7 +13,7 @@ from resnet_viz.data import load_dataset
 from resnet_viz.plots import landscape as P
 from resnet_viz.plots.common import PLAIN_COLOR, RESIDUAL_COLOR
 from ui import views
-from ui.common import USER_ERRORS, cached_compute, pick_pair, show_error, url_state
+from ui.common import USER_ERRORS, cached_compute, link_bind, pick_pair, show_error, url_state
 from ui.figures import columns, show
 
 ERRORS = USER_ERRORS + (ValueError,)
@@ -71,7 +71,7 @@ def settings_form() -> L.LandscapeSettings:
         st.select_slider("Evaluation samples (fixed training subset)", SAMPLES, value=d["samples"], key="ls_samples",
                          bind="query-params")
         st.number_input("Direction seed", min_value=0, max_value=10_000, value=int(d["seed"]), step=1, key="ls_seed",
-                        bind="query-params")
+                        bind=link_bind("ls_seed"))
         st.radio("Direction normalization", L.NORMALIZATIONS, index=L.NORMALIZATIONS.index(d["normalization"]),
                  horizontal=True, key="ls_normalization", bind="query-params",
                  help="filter: Li et al.'s per-filter scaling; try 'none' to see why it matters.")
