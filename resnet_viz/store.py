@@ -62,10 +62,11 @@ class RunStore:
     """
 
     def __init__(self, max_runs: int = 24, max_bytes: int = 2 * 1024**3, folder: str | None = None,
-                 max_disk_runs: int = 64, fallback=None) -> None:
+                 max_disk_runs: int = 64, fallback=None, gate=None) -> None:
         self.max_runs, self.max_bytes = max_runs, max_bytes
         self.folder, self.max_disk_runs = folder, max_disk_runs
         self.fallback = fallback  # fallback(net, cfg) -> Run | None, tried before training (shipped runs)
+        self.gate = gate  # a jobs.JobGate that bounds how many trainings run at once (None: no bound)
         if folder:
             os.makedirs(folder, exist_ok=True)
             _remove_stale_temporaries(folder)
@@ -120,7 +121,7 @@ class RunStore:
                 if run is None and self.fallback is not None:
                     run = self.fallback(net, cfg)
                 if run is None:
-                    run = train(net, cfg, progress=progress)
+                    run = self._train(net, cfg, progress)
                     self._to_disk(key, run)
                 self.put(run)
         finally:
@@ -145,6 +146,18 @@ class RunStore:
         thread = threading.Thread(target=work, name="resnet-viz-warm", daemon=True)
         thread.start()
         return thread
+
+    def _train(self, net: NetConfig, cfg: TrainConfig, progress: Progress | None) -> Run:
+        """Train in one of the gate's slots; while waiting for one, `progress(0, "waiting …")` says where."""
+        if self.gate is None:
+            return train(net, cfg, progress=progress)
+
+        def waiting(place: int) -> None:
+            if progress is not None:
+                progress(0.0, f"waiting for a free slot on this server ({place} in line, {self.gate.slots} at once)")
+
+        with self.gate.slot(on_wait=waiting):
+            return train(net, cfg, progress=progress)
 
     def _from_disk(self, key: str, net: NetConfig, cfg: TrainConfig) -> Run | None:
         """The run saved under `key`, or None; an entry that does not load as exactly this config is removed."""

@@ -182,3 +182,41 @@ def test_the_fallback_comes_before_training(monkeypatch):
     store = RunStore(fallback=lambda n, c: stub if (n, c) == (net, cfg) else None)
     assert store.get_or_train(net, cfg)[1] is stub
     assert store.get(run_key(net, cfg)) is stub
+
+
+def test_trainings_go_through_the_servers_job_gate(monkeypatch):
+    # Issue 14: at most `slots` trainings at once; a waiting caller's progress says its place in line.
+    from resnet_viz.jobs import JobGate
+
+    running, most, lock = [0], [0], threading.Lock()
+    started, release = threading.Event(), threading.Event()
+
+    def slow_train(net, cfg, progress=None):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        started.set()
+        assert release.wait(30)
+        with lock:
+            running[0] -= 1
+        return _stub(net, cfg)
+
+    monkeypatch.setattr(store_mod, "train", slow_train)
+    store = RunStore(gate=JobGate(1))
+    net, cfg = net_config_for("digits"), TrainConfig()
+    seen = []
+    first = threading.Thread(target=store.get_or_train, args=(net, cfg))
+    first.start()
+    assert started.wait(30)
+    second = threading.Thread(target=store.get_or_train, args=(net.replace(seed=1), cfg),
+                              kwargs=dict(progress=lambda f, m: seen.append(m)))
+    second.start()
+    deadline = threading.Event()
+    for _ in range(300):
+        if seen:
+            break
+        deadline.wait(0.1)
+    release.set()
+    first.join(30), second.join(30)
+    assert most[0] == 1 and seen and "1 in line" in seen[0]
+    assert len(store.keys()) == 2

@@ -22,6 +22,7 @@ from streamlit.errors import StreamlitAPIException
 from . import legacy_guard  # noqa: F401  (a deep link on a fresh server goes through app.py first)
 from resnet_viz.assets import load_shipped, load_shipped_pairs
 from resnet_viz.data import DatasetError
+from resnet_viz.jobs import JobGate, server_policy
 from resnet_viz.models import ConfigError, NetConfig
 from resnet_viz.store import RunStore, run_key
 from resnet_viz.train import Run, RunLoadError, TrainConfig, net_config_for
@@ -126,12 +127,26 @@ def run_store() -> RunStore:
     folder = os.environ.get("RESNET_VIZ_RUN_STORE", os.path.expanduser("~/.cache/resnet_viz/runs"))
     store = RunStore(max_runs=int(os.environ.get("RESNET_VIZ_MAX_RUNS", "24")),
                      max_bytes=int(float(os.environ.get("RESNET_VIZ_MAX_RUNS_GB", "2")) * 1024**3),
-                     folder=None if folder.lower() == "none" else folder, fallback=_shipped_default)
+                     folder=None if folder.lower() == "none" else folder, fallback=_shipped_default,
+                     gate=job_gate())
     for run in load_shipped_pairs(list(default_pair().configs)):
         store.put(run)
     if os.environ.get("RESNET_VIZ_WARM", "1") != "0":
         store.warm(list(default_pair().configs))
     return store
+
+
+@st.cache_resource
+def job_gate() -> JobGate:
+    """The server's one bound on heavy work (resnet_viz.jobs): at most as many trainings and studies
+    at once as cores ($RESNET_VIZ_MAX_JOBS), one PyTorch thread each; the others wait in line.
+
+    Orphaned work: a job runs in the script thread of the session that asked for it and calls
+    its progress callback, which draws; when that session reruns or goes away, Streamlit stops
+    the script at that call, so the job stops too. The background warm-up of the default pair
+    has no session: it finishes, and its result is kept for everyone.
+    """
+    return JobGate(server_policy())
 
 
 def _shipped_default(net: NetConfig, train: TrainConfig) -> Run | None:
@@ -432,8 +447,14 @@ def cached_compute(namespace: str, key, compute, progress_text: str | None = Non
                     shown[0] = fraction
                     bar.progress(fraction, text=f"{progress_text}: {message}" if message else progress_text)
 
+            def waiting(place: int) -> None:
+                if bar is not None:
+                    bar.progress(0.0, text=f"{progress_text}: waiting for a free slot on this server ({place} in line, "
+                                           f"{job_gate().slots} at once)")
+
             try:
-                result = compute(progress)
+                with job_gate().slot(on_wait=waiting):
+                    result = compute(progress)
             finally:
                 if bar is not None:
                     bar.empty()
