@@ -7,8 +7,8 @@ import streamlit as st
 from resnet_viz.degradation import DEPTH_CHOICES, DegradationSettings, degradation_study, pair_findings
 from resnet_viz.models import estimate_size
 from resnet_viz.plots import training as plots
-from ui.common import (USER_ERRORS, add_pair, cached_compute, link_bind, pick_pair, show_error, train_pair_ui,
-                       url_state)
+from ui.common import (USER_ERRORS, add_pair, cached_compute, link_bind, pick_pair, run_store, show_error,
+                       train_pair_ui, url_state)
 from ui.config_form import config_form
 from ui.figures import columns, show
 
@@ -85,7 +85,8 @@ def _degradation(pair, settings: DegradationSettings):
     progress bar when it is computed)."""
     key = json.dumps([pair.net.to_json(), pair.train.to_json(), settings.to_dict()], sort_keys=True)
     return cached_compute("degradation", key,
-                          lambda progress: degradation_study(pair.net, pair.train, settings, progress=progress),
+                          lambda progress: degradation_study(pair.net, pair.train, settings, progress=progress,
+                                                             trainer=run_store().trainer()),
                           "Degradation study", max_entries=8)
 
 

@@ -5,8 +5,9 @@ import os
 import streamlit as st
 
 import ui.legacy_guard  # noqa: F401  (runs the page through app.py's navigation)
+from resnet_viz.prepare import prepare, preset_cost
 from resnet_viz.presets import PRESETS
-from ui.common import apply_preset
+from ui.common import apply_preset, cached_compute, default_pair, run_store
 
 st.title("ResNet Lab")
 st.markdown(
@@ -60,6 +61,20 @@ for i, preset in enumerate(PRESETS):
         st.caption(preset.summary)
         if st.button("Open", key=f"preset_{preset.slug}", icon=":material/play_arrow:"):
             apply_preset(preset)
+
+with st.expander("Before class: prepare every preset", icon=":material/schedule:"):
+    store = run_store()  # opening Home on a fresh server starts training the default pair (when not shipped)
+    measured = [store.get(k) for k in store.keys()]
+    per_unit = [r.history.seconds / (r.net.depth * r.train.epochs) for r in measured if r is not None and r.net.skip]
+    units = sum(preset_cost(p) for p in PRESETS)
+    guess = f"about {units * min(per_unit) / 60:.0f} min on this server" if per_unit else "several minutes"
+    st.markdown(f"Trains every net of every preset once into this server's run store, so that in class each preset "
+                f"opens at once: {units:,.0f} block-epochs, {guess} (measured from the nets trained here). The same "
+                "from a terminal: `python -m resnet_viz prepare`.")
+    if st.button("Prepare every preset", key="prepare_all", icon=":material/play_arrow:"):
+        seconds = cached_compute("prepare", default_pair().label, lambda progress: prepare(PRESETS, store, progress),
+                                 "Preparing the presets", max_entries=1)
+        st.success(f"Every preset is ready ({sum(seconds.values()) / 60:.1f} min). They open at once now.")
 
 st.markdown(
     "**In a lecture:** every view opens with the default comparison (a ResNet-20-style CNN on digits and its "

@@ -11,7 +11,7 @@ from resnet_viz import identity as I
 from resnet_viz.plots import training as P
 from resnet_viz.plots.compare import block_gradient_figure, identity_colors, recolor, scale_sweep_figure
 from ui import views
-from ui.common import USER_ERRORS, cached_compute, link_bind, pick_pair, show_error, url_state
+from ui.common import USER_ERRORS, cached_compute, link_bind, pick_pair, run_store, show_error, url_state
 from ui.figures import columns, show
 
 ERRORS = USER_ERRORS + (ValueError,)
@@ -30,7 +30,8 @@ def study(pair, settings: I.IdentitySettings) -> I.IdentityResult:
     when it is computed)."""
     key = json.dumps([pair.net.to_json(), pair.train.to_json(), settings.to_dict()], sort_keys=True)
     return cached_compute("identity", key,
-                          lambda progress: I.identity_study(pair.net, pair.train, settings, progress=progress),
+                          lambda progress: I.identity_study(pair.net, pair.train, settings, progress=progress,
+                                                            trainer=run_store().trainer()),
                           "Identity-mapping study", max_entries=8)
 
 

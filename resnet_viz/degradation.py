@@ -271,14 +271,22 @@ class DegradationResult:
                 "degradation_shown": self.degradation_shown, "caption": self.caption()}
 
 
+def default_trainer(data=None):
+    """`trainer(net, cfg, progress) -> Run` that trains with `train.train` on `data` (the studies'
+    default; a run store's `get_or_train` is the other one)."""
+    return lambda net, cfg, progress=None: train(net, cfg, data=data, progress=progress)
+
+
 def degradation_study(base: NetConfig, train_cfg: TrainConfig, settings: DegradationSettings = DegradationSettings(),
-                      *, data=None, progress: Progress | None = None) -> DegradationResult:
+                      *, data=None, progress: Progress | None = None, trainer=None) -> DegradationResult:
     """Train plain and residual nets at each depth for each seed (He et al. 2016, Fig. 1).
 
     `base` gives everything but depth, width, skip and seed; `train_cfg` everything
     but the budget (`settings.train_config`). Each seed sets both the initialisation
     and the data order, so twins at a seed share their start. `progress(fraction,
     text)` is called as training goes (weighted by depth, since a net's cost grows with it).
+    `trainer(net, cfg, progress) -> Run` trains one net (default `train.train` on `data`; the
+    app passes its run store's, so the nets are kept on disk and shared).
     """
     from .data import load_dataset
 
@@ -288,14 +296,15 @@ def degradation_study(base: NetConfig, train_cfg: TrainConfig, settings: Degrada
     for net in nets:
         net.validate()
     data = data if data is not None else load_dataset(cfg.dataset, cfg.data_root, cfg.data_limit)
+    trainer = trainer or default_trainer(data)
     cost = np.cumsum([0] + [n.depth for n in nets], dtype=float)
     runs = []
     for i, net in enumerate(nets):
         label = f"{i + 1}/{len(nets)}: {net.name.split()[0]} net, {net.depth} blocks, seed {net.seed}"
 
         notify(progress, cost[i] / cost[-1], f"training {label}")
-        run = train(net, replace(cfg, seed=net.seed), data=data,
-                    progress=part(progress, cost[i] / cost[-1], cost[i + 1] / cost[-1], f"training {label}"))
+        run = trainer(net, replace(cfg, seed=net.seed),
+                      part(progress, cost[i] / cost[-1], cost[i + 1] / cost[-1], f"training {label}"))
         h = run.history
         runs.append(DegradationRun(
             net.depth, net.layer_count, net.skip, net.seed, h.train_loss, h.test_accuracy,

@@ -21,7 +21,7 @@ from typing import Callable
 from .degradation import runs_findings
 from .models import ConfigError, NetConfig
 from .progress import Progress, Steps
-from .train import Run, TrainConfig, train
+from .train import Run, TrainConfig
 
 
 @dataclass(frozen=True)
@@ -285,17 +285,20 @@ def block_input_gradients(model, x, y) -> list[float]:
 
 
 def identity_study(base: NetConfig, train_cfg: TrainConfig, settings: IdentitySettings = IdentitySettings(), *,
-                   data=None, progress: Progress | None = None) -> IdentityResult:
+                   data=None, progress: Progress | None = None, trainer=None) -> IdentityResult:
     """He et al. 2016b's comparison at toy scale: train each variant of `base` (and its plain
     twin) with `train_cfg` — same initial weights and data order per seed (`base.seed` on),
     same budget — then measure ‖∂L/∂x_l‖ at every block at initialisation and after training
     (`block_input_gradients`) and, with `settings.random_nets`, random 1-D nets for each λ
     (`shattering.scale_sweep`).
 
-    `progress(fraction, message)` as the work goes on. ConfigError for impossible settings,
-    before any work.
+    `progress(fraction, message)` as the work goes on; `trainer(net, cfg, progress) -> Run` trains
+    one net (default `train.train`; the app passes its run store's). ConfigError for impossible
+    settings, before any work.
     """
     from dataclasses import replace
+
+    from .degradation import default_trainer
 
     import torch
 
@@ -311,6 +314,7 @@ def identity_study(base: NetConfig, train_cfg: TrainConfig, settings: IdentitySe
     steps = Steps(progress, settings.seeds * sum(n.depth * train_cfg.epochs for n in nets.values())
                   + (sweep_cost if settings.random_nets else 0))
     data = data if data is not None else load_dataset(train_cfg.dataset, train_cfg.data_root, train_cfg.data_limit)
+    trainer = trainer or default_trainer(data)
     gen = torch.Generator().manual_seed(0)
     pick = torch.randperm(len(data.x_train), generator=gen)[:GRADIENT_BATCH]
     xb, yb = data.x_train[pick], data.y_train[pick]
@@ -320,7 +324,7 @@ def identity_study(base: NetConfig, train_cfg: TrainConfig, settings: IdentitySe
         for k in range(settings.seeds):
             n, cfg = net.replace(seed=net.seed + k), replace(train_cfg, seed=train_cfg.seed + k)
             what = f"training the {label} net" + (f", seed {k + 1}/{settings.seeds}" if settings.seeds > 1 else "")
-            seed_runs[label].append(train(n, cfg, data=data, progress=steps.part(n.depth * cfg.epochs, what)))
+            seed_runs[label].append(trainer(n, cfg, steps.part(n.depth * cfg.epochs, what)))
         run = seed_runs[label][0]
         gradients[label] = {"init": block_input_gradients(build_model(run.net), xb, yb),
                             "trained": block_input_gradients(run.model, xb, yb)}

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import time
 
-from .degradation import DegradationSettings
+from .degradation import DegradationSettings, default_trainer
 from .identity import IdentitySettings
 from .landscape import LandscapeSettings
 from .presets import Preset, preset_pair
 from .progress import Progress, Steps
 from .report import Section
 from .shattering import ShatteringSettings
-from .train import Run, train
+from .train import Run
 
 
 def _acc(run: Run) -> str:
@@ -202,9 +202,10 @@ def identity_sections(result) -> list[Section]:
     return out
 
 
-def sections(preset: Preset, progress: Progress | None = None) -> list[Section]:
+def sections(preset: Preset, progress: Progress | None = None, trainer=None) -> list[Section]:
     """The preset's figures with captions (what to look for, what this run measured), computed now
-    with the study function of its view and its settings. Trains on CUDA when present."""
+    with the study function of its view and its settings. Trains on CUDA when present, with
+    `trainer(net, cfg, progress) -> Run` when given (a run store's: see `prepare`)."""
     from .data import load_dataset
 
     net, cfg = preset_pair(preset)
@@ -218,17 +219,18 @@ def sections(preset: Preset, progress: Progress | None = None) -> list[Section]:
     if isinstance(s, IdentitySettings):
         from .identity import identity_study
 
-        return identity_sections(identity_study(net, cfg, s, data=data, progress=progress))
+        return identity_sections(identity_study(net, cfg, s, data=data, progress=progress, trainer=trainer))
     study_cost = 2 * s.seeds * sum(s.depths) * s.epochs if isinstance(s, DegradationSettings) else pair_cost
     steps = Steps(progress, pair_cost + study_cost)
+    trainer = trainer or default_trainer(data)
     runs = {}
     for label, n in (("plain", net.twin()), ("residual", net)):
-        runs[label] = train(n, cfg, data=data, progress=steps.part(n.depth * cfg.epochs, f"training the {label} net"))
+        runs[label] = trainer(n, cfg, steps.part(n.depth * cfg.epochs, f"training the {label} net"))
     rest = steps.part(study_cost)
     if isinstance(s, DegradationSettings):
         from .degradation import degradation_study, pair_findings
 
-        result = degradation_study(net, cfg, s, data=data, progress=rest)
+        result = degradation_study(net, cfg, s, data=data, progress=rest, trainer=trainer)
         out = training_sections(runs, pair_findings(runs["plain"], runs["residual"])) + degradation_sections(result)
     elif isinstance(s, LandscapeSettings):
         from .landscape import landscape_study

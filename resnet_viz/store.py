@@ -27,6 +27,13 @@ from .progress import Progress
 from .train import Run, RunLoadError, TrainConfig, load_run, save_run, train
 
 
+def default_folder() -> str | None:
+    """Where a server keeps its trained runs: $RESNET_VIZ_RUN_STORE, by default
+    ~/.cache/resnet_viz/runs; None when it is "none" (memory only)."""
+    folder = os.environ.get("RESNET_VIZ_RUN_STORE", os.path.expanduser("~/.cache/resnet_viz/runs"))
+    return None if folder.strip().lower() == "none" else folder
+
+
 def run_key(net: NetConfig, cfg: TrainConfig) -> str:
     """Stable short key of a (net, training) config pair."""
     text = net.to_json() + "|" + cfg.to_json()
@@ -146,6 +153,11 @@ class RunStore:
         thread = threading.Thread(target=work, name="resnet-viz-warm", daemon=True)
         thread.start()
         return thread
+
+    def trainer(self):
+        """`trainer(net, cfg, progress) -> Run` for the studies: every net they train goes through this
+        store (kept, shared, and on disk when the store has a folder)."""
+        return lambda net, cfg, progress=None: self.get_or_train(net, cfg, progress)[1]
 
     def _train(self, net: NetConfig, cfg: TrainConfig, progress: Progress | None) -> Run:
         """Train in one of the gate's slots; while waiting for one, `progress(0, "waiting …")` says where."""

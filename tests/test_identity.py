@@ -94,7 +94,16 @@ def test_every_variant_is_a_valid_net_of_the_default_pair():
     assert len(nets) == len(I.VARIANTS) + 1
     for label, n in nets.items():
         n.validate()
-        assert n.skip == (label != "plain") and n.depth == base.depth
+        assert n.skip == (label != "plain")
+        assert n.depth == base.depth or label == "shallow-wide"
+    # Zagoruyko & Komodakis's comparison: fewer blocks, wider, about the same parameters.
+    from resnet_viz.models import estimate_size
+
+    wide, deep = nets["shallow-wide"], nets["original (λ = 1)"]
+    assert wide.depth < deep.depth and wide.width > deep.width
+    for b in (base, base.replace(depth=15, width=8), base.replace(depth=27, width=8)):
+        w = I.IdentitySettings(variants=("shallow-wide",)).nets(b)["shallow-wide"]
+        assert 0.75 < estimate_size(w).parameters / estimate_size(b).parameters < 1.25
 
 
 def test_page_trains_the_chosen_variants_and_shows_table_and_gradients(seeded_store):

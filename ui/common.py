@@ -24,7 +24,7 @@ from resnet_viz.assets import load_shipped, load_shipped_pairs
 from resnet_viz.data import DatasetError
 from resnet_viz.jobs import JobGate, server_policy
 from resnet_viz.models import ConfigError, NetConfig
-from resnet_viz.store import RunStore, run_key
+from resnet_viz.store import RunStore, default_folder, run_key
 from resnet_viz.train import Run, RunLoadError, TrainConfig, net_config_for
 
 USER_ERRORS = (ConfigError, DatasetError, RunLoadError)
@@ -124,10 +124,9 @@ def run_store() -> RunStore:
     $RESNET_VIZ_RUN_STORE (default ~/.cache/resnet_viz/runs; "none": memory only), so a restarted
     server reuses them; the shipped runs are reloaded after an eviction instead of retrained.
     """
-    folder = os.environ.get("RESNET_VIZ_RUN_STORE", os.path.expanduser("~/.cache/resnet_viz/runs"))
     store = RunStore(max_runs=int(os.environ.get("RESNET_VIZ_MAX_RUNS", "24")),
                      max_bytes=int(float(os.environ.get("RESNET_VIZ_MAX_RUNS_GB", "2")) * 1024**3),
-                     folder=None if folder.lower() == "none" else folder, fallback=_shipped_default,
+                     folder=default_folder(), fallback=_shipped_default,
                      gate=job_gate())
     for run in load_shipped_pairs(list(default_pair().configs)):
         store.put(run)
@@ -484,4 +483,7 @@ def apply_preset(preset) -> None:
         keys.append(key)
     # The target page moves the settings just set into its link (url_state): they win over the
     # old link. The page's own link starts with the pair and presenter mode only.
+    st.toast(f"Opening **{preset.title}** on the {preset.view} page: preparing {pair.label} "
+             f"({'already trained' if all(run_store().get(run_key(n, t)) for n, t in pair.configs) else 'trained now, with progress there'}) …",
+             icon="⏳")
     st.switch_page(preset.page, query_params={k: v for k, v in _custom_params(pair).items() if v is not None})

@@ -1,0 +1,55 @@
+"""Lecture preparation: train every preset's nets once, before class, into the server's run store.
+
+A preset opens at once in class when the nets it needs are already trained. `prepare(presets,
+store)` computes each preset's report with the store as the trainer (`slides.sections(...,
+trainer=store.trainer())`): every net of every study is trained once and kept on disk, where
+the app's server (same folder) finds it. `python -m resnet_viz prepare` does it from the
+command line; the home page has the same action.
+"""
+
+from __future__ import annotations
+
+import time
+
+from .presets import PRESETS, Preset
+from .progress import Progress, Steps
+
+
+def preset_cost(preset: Preset) -> float:
+    """Training work of a preset in blocks × epochs, for progress and time estimates: the pair,
+    and the nets of its study (degradation depths × seeds, identity variants × seeds)."""
+    from .degradation import DegradationSettings
+    from .identity import IdentitySettings
+    from .presets import preset_pair
+
+    net, cfg = preset_pair(preset)
+    s = preset.settings
+    if isinstance(s, IdentitySettings):
+        return s.seeds * sum(n.depth for n in s.nets(net).values()) * cfg.epochs
+    cost = 2 * net.depth * cfg.epochs if preset.net or preset.train else 0.0
+    if isinstance(s, DegradationSettings):
+        cost += 2 * s.seeds * sum(s.depths) * s.epochs
+    return max(cost, 1.0)
+
+
+def prepare(presets=PRESETS, store=None, progress: Progress | None = None) -> dict[str, float]:
+    """Compute every preset in `presets` with `store` (a RunStore, by default one on the server's
+    folder, `store.default_folder()`) training its nets; returns seconds per preset. Progress
+    messages say which preset and the time left, estimated from the work done so far."""
+    from .slides import sections
+    from .store import RunStore, default_folder
+
+    store = store if store is not None else RunStore(folder=default_folder())
+    total = sum(preset_cost(p) for p in presets)
+    steps = Steps(progress, total)
+    start, done, out = time.perf_counter(), 0.0, {}
+    for p in presets:
+        cost = preset_cost(p)
+        elapsed = time.perf_counter() - start
+        left = f", about {elapsed / done * (total - done) / 60:.0f} min left" if done else ""
+        t0 = time.perf_counter()
+        sections(p, steps.part(cost, f"{p.title}{left}"), trainer=store.trainer())
+        out[p.slug] = time.perf_counter() - t0
+        done += cost
+    steps.finish()
+    return out
