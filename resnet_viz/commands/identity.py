@@ -22,7 +22,8 @@ def _variants(text: str) -> tuple[str, ...]:
 
 def _run(args: argparse.Namespace) -> int:
     settings = IdentitySettings(variants=args.variants, plain=args.plain, random_nets=args.random_nets,
-                                sweep_depths=tuple(args.sweep_depths))
+                                sweep_depths=tuple(args.sweep_depths), seeds=args.seeds, gate_bias=args.gate_bias,
+                                dropout=args.dropout)
     settings.validate()
     cfg = TrainConfig(dataset=args.dataset, data_root=args.data_root, epochs=args.epochs, lr=args.lr,
                       warmup_epochs=args.warmup, seed=args.seed)
@@ -47,6 +48,12 @@ def register(sub) -> None:
                    help=f"from {', '.join(VARIANTS)} (default {','.join(_S.variants)})")
     p.add_argument("--plain", action=argparse.BooleanOptionalAction, default=_S.plain,
                    help="also train the plain twin (default on)")
+    p.add_argument("--seeds", type=positive_int, default=_S.seeds,
+                   help="initialisations (and data orders) per net; the table gives mean and range (default %(default)s)")
+    p.add_argument("--gate-bias", type=finite_float, default=_S.gate_bias, metavar="B_G",
+                   help="initial bias of the gates (default %(default)s; He 2016b tries 0 and -6)")
+    p.add_argument("--dropout", type=finite_float, default=_S.dropout,
+                   help="drop rate of the dropout shortcut (default %(default)s)")
     p.add_argument("--random-nets", action="store_true",
                    help="also lag-1 and size of df/dx of random 1-D nets by depth for each λ (Balduzzi 2017)")
     p.add_argument("--sweep-depths", type=depth_list, default=list(_S.sweep_depths), metavar="D1,D2,...",
