@@ -220,15 +220,25 @@ class IdentityResult:
             parts.append(f"{label}: first/last block ×{r0:.3g} at initialisation, ×{r1:.3g} trained")
         lam = [(k, n) for k, n in self.nets.items() if k != PLAIN and n.shortcut == "identity" and n.shortcut_scale != 1]
         text = ("‖∂L/∂x_l‖ at each block's input, mean over a batch of training inputs. " + "; ".join(parts) + ".")
+        ref = next((k for k, n in self.nets.items() if k != PLAIN and n.shortcut == "identity"
+                    and n.shortcut_scale == 1), None)
         for k, n in lam:
             init = self.gradients[k]["init"]
-            if init and init[-1] > 0:
-                grew = init[0] / init[-1]
-                want = n.shortcut_scale ** (len(init) - 1)
-                text += (f" For {k}, the shortcut path alone would scale it by λ^{len(init) - 1} = {want:.3g} from the "
-                         f"last block to the first; measured ×{grew:.3g} "
-                         f"({'it vanishes' if grew < 0.1 else 'it explodes' if grew > 10 else 'neither vanishes nor explodes'}"
-                         " here).")
+            if not (init and init[-1] > 0):
+                continue
+            grew = init[0] / init[-1]
+            want = n.shortcut_scale ** (len(init) - 1)
+            text += (f" For {k}, the shortcut path alone would scale the gradient by λ^{len(init) - 1} = {want:.3g} "
+                     f"from the last block to the first; measured ×{grew:.3g} through the whole net")
+            r = self.gradients.get(ref, {}).get("init") if ref else None
+            if r and r[-1] > 0:
+                rel = grew / (r[0] / r[-1])
+                how = ("smaller" if rel < 0.9 else "larger" if rel > 1.1 else "about the same")
+                text += (f", ×{rel:.3g} of the identity net's ({how}: "
+                         + ("the shortcut path shows through" if (rel < 0.9) == (n.shortcut_scale < 1) and how !=
+                            "about the same" else "the branches, kept at scale by BN, carry most of it here")
+                         + ")")
+            text += "."
         return text
 
     @property
