@@ -30,15 +30,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class ServerURL(str):
+    """The base URL of a server started by `streamlit_server`, with the server's process id in `.pid`."""
+
+    pid: int
+
+
 @contextlib.contextmanager
 def streamlit_server(port: int | None = None, env: dict | None = None, timeout: float = 60):
-    """Run `streamlit run app.py` on localhost:port for the duration of the block; yields the base URL."""
+    """Run `streamlit run app.py` on localhost:port for the duration of the block; yields the base URL
+    (a `ServerURL`, whose `.pid` is the server's process)."""
     port = port or free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
     log = open(os.path.join(os.environ.get("TMPDIR", "/tmp"), f"streamlit-{port}.log"), "w")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
-    url = f"http://127.0.0.1:{port}"
+    url = ServerURL(f"http://127.0.0.1:{port}")
+    url.pid = proc.pid
     try:
         deadline = time.time() + timeout
         while True:

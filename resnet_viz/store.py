@@ -43,11 +43,12 @@ def run_key(net: NetConfig, cfg: TrainConfig) -> str:
 class _KeyLock:
     """The lock of one key while it is asked for, with how many callers hold or wait for it."""
 
-    __slots__ = ("lock", "users")
+    __slots__ = ("lock", "users", "state")
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.users = 0
+        self.state = (0.0, "")  # the training's last (fraction, message), shown to those waiting
 
 
 def run_bytes(run: Run) -> int:
@@ -112,7 +113,20 @@ class RunStore:
 
     def get_or_train(self, net: NetConfig, cfg: TrainConfig,
                      progress: Progress | None = None) -> tuple[str, Run]:
-        """The stored run for (net, cfg), training it first when absent. Returns (key, run)."""
+        """The stored run for (net, cfg), training it first when absent. Returns (key, run).
+
+        A caller that finds the run being trained by another waits for it, calling its own
+        `progress` about twice a second with the trainer's progress ("being trained for another
+        session: …").
+
+        Orphaned work stops: training calls `progress` at every step and a waiter calls it
+        while it waits, and in the app that callback draws, which raises once the session
+        that asked has gone (Streamlit stops a closed session's script at its next drawing
+        call). So a trainer whose session closes stops; a waiter whose session is still open
+        then trains the run itself, with its own progress; and when every session that
+        asked has gone, nothing goes on computing. (The server's background warm-up of the
+        default pair has no progress callback: it finishes, and its run is kept for everyone.)
+        """
         key = run_key(net, cfg)
         run = self.get(key)
         if run is not None:
@@ -123,20 +137,35 @@ class RunStore:
                 key_lock = self._key_locks[key] = _KeyLock()
             key_lock.users += 1
         try:
-            with key_lock.lock:  # a second caller waits for the first one's result
+            self._wait_for(key_lock, progress)  # a second caller waits for the first one's result
+            try:
                 run = self.get(key) or self._from_disk(key, net, cfg)
                 if run is None and self.fallback is not None:
                     run = self.fallback(net, cfg)
                 if run is None:
-                    run = self._train(net, cfg, progress)
+                    run = self._train(net, cfg, _shared(key_lock, progress))
                     self._to_disk(key, run)
                 self.put(run)
+            finally:
+                key_lock.state = (0.0, "")
+                key_lock.lock.release()
         finally:
             with self._lock:  # the last caller out drops the key's lock
                 key_lock.users -= 1
                 if key_lock.users == 0:
                     del self._key_locks[key]
         return key, run
+
+    @staticmethod
+    def _wait_for(key_lock: _KeyLock, progress: Progress | None) -> None:
+        """Acquire the key's lock; while another caller holds it, pass that caller's progress on to
+        `progress` every WAIT_POLL_S seconds (so a waiter whose session has gone stops: its callback raises)."""
+        if progress is None:
+            key_lock.lock.acquire()
+            return
+        while not key_lock.lock.acquire(timeout=WAIT_POLL_S):
+            fraction, message = key_lock.state
+            progress(fraction, "being trained for another session" + (f": {message}" if message else " …"))
 
     def training(self, key: str) -> bool:
         """True while some caller is training the run stored under `key`."""
@@ -213,6 +242,18 @@ class RunStore:
         """Keys currently stored, least recently used first."""
         with self._lock:
             return list(self._runs)
+
+
+WAIT_POLL_S = 0.5  # how often a caller waiting for another's training calls its progress
+
+
+def _shared(key_lock: _KeyLock, progress: Progress | None) -> Progress:
+    """`progress`, also recorded in `key_lock.state` for the callers waiting on the same key."""
+    def report(fraction: float, message: str = "") -> None:
+        key_lock.state = (fraction, message)
+        if progress is not None:
+            progress(fraction, message)
+    return report
 
 
 def _remove_stale_temporaries(folder: str, older_than_s: float = 3600) -> None:

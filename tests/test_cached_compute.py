@@ -90,3 +90,45 @@ def test_two_callers_asking_the_same_key_compute_it_once():
     assert len(calls) == 1
     assert len(results) == 2 and results[0] is results[1]
     assert not _computed()._busy  # the key's lock is dropped by the last caller out
+
+
+def test_a_waiter_takes_over_when_the_computing_session_stops():
+    # Issue 16: the first caller's session goes away mid-computation (its progress call raises in the
+    # app); the caller waiting for the same key computes it itself, and the result is kept once.
+    calls, results = [], []
+    started, leave = threading.Event(), threading.Event()
+
+    class Closed(Exception):
+        pass
+
+    def compute(progress):
+        calls.append(1)
+        progress(0.3, "a third")
+        if len(calls) == 1:  # the first session: leaves when told
+            started.set()
+            assert leave.wait(10)
+            raise Closed
+        return "done"
+
+    def ask():
+        try:
+            results.append(cached_compute("test-takeover", "k", compute))
+        except Closed:
+            results.append("closed")
+
+    first = threading.Thread(target=ask)
+    first.start()
+    assert started.wait(10)
+    second = threading.Thread(target=ask)
+    second.start()
+    for _ in range(100):  # the second caller is waiting on the key, seeing the first one's progress
+        if _computed()._busy[("test-takeover", "k")].users == 2:
+            break
+        time.sleep(0.05)
+    assert _computed()._busy[("test-takeover", "k")].state == (0.3, "a third")
+    leave.set()
+    first.join(10)
+    second.join(10)
+    assert results == ["closed", "done"] and len(calls) == 2
+    assert cached_compute("test-takeover", "k", compute) == "done" and len(calls) == 2
+    assert not _computed()._busy

@@ -220,3 +220,83 @@ def test_trainings_go_through_the_servers_job_gate(monkeypatch):
     first.join(30), second.join(30)
     assert most[0] == 1 and seen and "1 in line" in seen[0]
     assert len(store.keys()) == 2
+
+
+class _Closed(Exception):
+    """What a progress callback raises once its session has gone (Streamlit's StopException in the app)."""
+
+
+def _tab(closed: threading.Event, seen: list):
+    def progress(fraction, message):
+        if closed.is_set():
+            raise _Closed
+        seen.append((fraction, message))
+    return progress
+
+
+def _wait(condition, limit_s=120):
+    deadline = threading.Event()
+    for _ in range(int(limit_s * 20)):
+        if condition():
+            return True
+        deadline.wait(0.05)
+    return False
+
+
+def test_a_waiter_sees_the_trainers_progress_and_takes_over_when_the_trainer_leaves(one_thread):
+    # Issue 16: a session that waits on another's training used to take it over with no progress
+    # callback, so nothing could stop it. Real training of a small MLP, long enough not to finish.
+    store = RunStore()
+    net = net_config_for("digits").replace(arch="mlp", depth=2, width=32)
+    cfg = TrainConfig(epochs=400)
+    a_closed, b_closed = threading.Event(), threading.Event()
+    a_seen, b_seen, results = [], [], []
+    a = threading.Thread(target=lambda: results.append(_call(store.get_or_train, net, cfg, _tab(a_closed, a_seen))))
+    a.start()
+    assert _wait(lambda: len(a_seen) > 3)
+    b = threading.Thread(target=lambda: results.append(_call(store.get_or_train, net, cfg, _tab(b_closed, b_seen))))
+    b.start()
+    assert _wait(lambda: any("another session" in m for _, m in b_seen))  # B waits, shown A's progress
+    assert max(f for f, m in b_seen if "another session" in m) > 0
+    a_closed.set()  # A's tab closes: A's training stops at its next step, and B trains the run itself
+    a.join(60)
+    assert not a.is_alive() and results == ["closed"]
+    assert _wait(lambda: any("another session" not in m and f > 0 for f, m in b_seen[-3:]))
+    b_closed.set()  # now B's tab closes too: nothing goes on training
+    b.join(60)
+    assert not b.is_alive() and results == ["closed", "closed"]
+    assert store.keys() == [] and store._key_locks == {}
+
+
+def test_a_waiter_whose_session_leaves_stops_waiting_and_the_trainer_goes_on(one_thread):
+    store = RunStore()
+    net = net_config_for("digits").replace(arch="mlp", depth=1, width=8)
+    cfg = TrainConfig(epochs=2)
+    b_closed = threading.Event()
+    release = threading.Event()
+    a_seen, b_seen, results = [], [], []
+
+    def slow_tab(fraction, message):  # A stays; it holds the training until released
+        a_seen.append(fraction)
+        release.wait(60)
+
+    a = threading.Thread(target=lambda: results.append(_call(store.get_or_train, net, cfg, slow_tab)))
+    a.start()
+    assert _wait(lambda: a_seen)
+    b = threading.Thread(target=lambda: results.append(_call(store.get_or_train, net, cfg, _tab(b_closed, b_seen))))
+    b.start()
+    assert _wait(lambda: b_seen)
+    b_closed.set()
+    b.join(60)  # B leaves while A still trains
+    assert not b.is_alive() and results == ["closed"]
+    release.set()
+    a.join(120)
+    assert results == ["closed", "run"] and len(store.keys()) == 1 and store._key_locks == {}
+
+
+def _call(get_or_train, net, cfg, progress) -> str:
+    try:
+        get_or_train(net, cfg, progress=progress)
+    except _Closed:
+        return "closed"
+    return "run"

@@ -13,6 +13,7 @@ import dataclasses
 import os
 import re
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -168,15 +169,15 @@ def train_pair_ui(pair: Pair) -> tuple[Run, Run]:
             runs.append(cached)
             continue
         kind = "residual" if net.skip else "plain"
-        if store.training(run_key(net, train)):  # someone else (or the warm-up) is training it
-            with st.spinner(f"The {kind} net is being trained for this server (first use) …"):
-                runs.append(ensure_run(net, train))
-            continue
-        bar = st.progress(0.0, text=f"Training the {kind} net …")
+        # Someone else (or the warm-up) may be training it: the bar says so while this session waits,
+        # and its callback, which draws, stops the wait (or the training) if this session goes away.
+        bar = st.progress(0.0, text=f"The {kind} net is being trained for this server (first use) …"
+                          if store.training(run_key(net, train)) else f"Training the {kind} net …")
 
-        def cb(fraction, message, bar=bar, kind=kind, last=[-1.0]):
-            if fraction - last[0] >= 0.01 or fraction >= 1:  # at most ~100 updates of the bar
-                last[0] = fraction
+        def cb(fraction, message, bar=bar, kind=kind, last=[-1.0, 0.0]):
+            # At most ~100 steps of the bar, but a draw at least every 0.4 s (while waiting, too).
+            if abs(fraction - last[0]) >= 0.01 or fraction >= 1 or time.monotonic() - last[1] >= 0.4:
+                last[:] = [fraction, time.monotonic()]
                 bar.progress(min(fraction, 1.0), text=f"Training the {kind} net: {message}")
 
         runs.append(ensure_run(net, train, cb))
@@ -357,6 +358,17 @@ def show_error(e: Exception) -> None:
     st.error(plain_text(e), icon="⚠️")
 
 
+class _Busy:
+    """A key being computed: its lock, how many callers hold or wait for it, and its progress."""
+
+    __slots__ = ("lock", "users", "state")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0
+        self.state = (0.0, "")
+
+
 class _Computed:
     """Results of `cached_compute`, by namespace: bounded (least recently used out first), with one
     lock per key being computed so that two sessions asking for the same key compute it once."""
@@ -364,7 +376,7 @@ class _Computed:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._spaces: dict[str, OrderedDict] = {}
-        self._busy: dict[tuple[str, object], list] = {}  # (namespace, key) -> [lock, number of users]
+        self._busy: dict[tuple[str, object], _Busy] = {}  # keys being computed
 
     def get(self, namespace: str, key):
         """(True, result) when stored, else (False, None)."""
@@ -385,16 +397,19 @@ class _Computed:
 
     @contextlib.contextmanager
     def key_lock(self, namespace: str, key):
-        """The lock of (namespace, key), shared by every caller asking for it now (not acquired)."""
+        """The lock of (namespace, key), shared by every caller asking for it now (not acquired), with
+        the computing caller's last (fraction, message) in its `.state` for those who wait."""
         with self._lock:
-            entry = self._busy.setdefault((namespace, key), [threading.Lock(), 0])
-            entry[1] += 1
+            entry = self._busy.get((namespace, key))
+            if entry is None:
+                entry = self._busy[(namespace, key)] = _Busy()
+            entry.users += 1
         try:
-            yield entry[0]
+            yield entry
         finally:
             with self._lock:  # the last caller out drops the lock
-                entry[1] -= 1
-                if entry[1] == 0:
+                entry.users -= 1
+                if entry.users == 0:
                     del self._busy[(namespace, key)]
 
     def clear(self) -> None:
@@ -419,7 +434,7 @@ def cached_compute(namespace: str, key, compute, progress_text: str | None = Non
     `namespace`, which keeps its last `max_entries` keys. Only when it computes does this draw a
     progress bar titled `progress_text` (moved by `progress(fraction, message)`, removed when done);
     a stored result draws nothing. When another session is computing the same key, this waits for
-    that result (with a spinner) instead of computing it twice. An error is raised, not kept.
+    that result, showing that session's progress, instead of computing it twice. An error is raised, not kept.
     The result is shared by every session: never change it.
 
     Why not `st.cache_data`: drawing (a progress bar, previews) from inside a cached function is
@@ -429,10 +444,17 @@ def cached_compute(namespace: str, key, compute, progress_text: str | None = Non
     found, result = store.get(namespace, key)
     if found:
         return result
-    with store.key_lock(namespace, key) as lock:
+    with store.key_lock(namespace, key) as busy:
+        lock = busy.lock
         if not lock.acquire(blocking=False):
-            with st.spinner("Being computed for another session …"):
-                lock.acquire()
+            # Another session computes it: show its progress (a draw every half second, which also ends
+            # this wait if this session goes away), then use its result or, if it stopped, compute it here.
+            waiting_bar = st.progress(0.0, text="Being computed for another session …")
+            while not lock.acquire(timeout=0.5):
+                fraction, message = busy.state
+                waiting_bar.progress(min(max(fraction, 0.0), 1.0), text="Being computed for another session"
+                                     + (f": {message}" if message else " …"))
+            waiting_bar.empty()
         try:
             found, result = store.get(namespace, key)
             if found:
@@ -442,6 +464,7 @@ def cached_compute(namespace: str, key, compute, progress_text: str | None = Non
 
             def progress(fraction: float, message: str = "") -> None:
                 fraction = min(max(float(fraction), 0.0), 1.0)
+                busy.state = (fraction, message)
                 if bar is not None and (fraction - shown[0] >= 0.005 or fraction >= 1.0):
                     shown[0] = fraction
                     bar.progress(fraction, text=f"{progress_text}: {message}" if message else progress_text)
@@ -455,6 +478,7 @@ def cached_compute(namespace: str, key, compute, progress_text: str | None = Non
                 with job_gate().slot(on_wait=waiting):
                     result = compute(progress)
             finally:
+                busy.state = (0.0, "")
                 if bar is not None:
                     bar.empty()
             store.put(namespace, key, result, max_entries)
