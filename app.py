@@ -1,33 +1,24 @@
-"""ResNet Lab: `streamlit run app.py`. Page config and navigation only."""
+"""ResNet Lab: `streamlit run app.py`.
 
-from pathlib import Path
+This file is the server: it serves the Streamlit script `lab.py` (page config and navigation)
+as Streamlit's ASGI app (`st.App`, which `streamlit run` detects and serves), and at server start
+prepares the first figures before any student opens a page (`ui.warmup`): the heavy imports, the
+default pair's shipped runs and, in the background, every view's default result. Set
+RESNET_VIZ_WARM=0 to skip the background part.
+"""
+
+from contextlib import asynccontextmanager
 
 import streamlit as st
 
-# app.py imports nothing from ui/ or resnet_viz/: a first import of the heavy glue in every session's
-# first run at once, on a fresh server, can be cut by a rerun and leave the other sessions a
-# half-imported package (KeyError 'ui', seen in the load test). The pages import it themselves.
 
-# An emoji favicon is drawn as inline SVG; a ":material/...:" one would be fetched from a font CDN.
-st.set_page_config(page_title="ResNet Lab", page_icon="🧱", layout="wide")
+@asynccontextmanager
+async def warm_up(_app):
+    """At server start: import the lab and start preparing the default views (ui.warmup.start)."""
+    from ui import warmup
 
-page = st.navigation([  # in lecture order
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/build_train.py", title="Build & train", icon=":material/construction:"),
-    st.Page("pages/landscape.py", title="Loss landscape", icon=":material/landscape:"),
-    st.Page("pages/shattering.py", title="Shattered gradients", icon=":material/grain:"),
-    st.Page("pages/ensemble.py", title="Unrolled ensemble", icon=":material/account_tree:"),
-    st.Page("pages/identity.py", title="Identity mappings", icon=":material/compare_arrows:"),
-    st.Page("pages/family.py", title="ResNet family", icon=":material/table_chart:"),
-    st.Page("pages/features.py", title="Feature maps", icon=":material/visibility:"),
-])
-# Presenter mode (large fonts, plain and residual still side by side) is a lab-wide switch; a link can turn it on.
-if "presenter" not in st.session_state and st.query_params.get("presenter") == "1":
-    st.session_state["presenter"] = True
-st.sidebar.toggle("Presenter mode", key="presenter", help="Large fonts for a projector; plain and residual stay "
-                  "side by side.")
-if st.session_state.get("presenter"):
-    st.html("<style>" + (Path(__file__).parent / "assets" / "presenter.css").read_text() + "</style>")
-# Every page's trained-pair picker goes here, under the presenter switch (ui.common.pick_pair).
-st.session_state["_pair_slot"] = st.sidebar.container()  # ui.common.PAIR_SLOT
-page.run()
+    warmup.start()
+    yield
+
+
+app = st.App("lab.py", lifespan=warm_up)

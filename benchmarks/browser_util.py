@@ -31,9 +31,11 @@ def free_port() -> int:
 
 
 class ServerURL(str):
-    """The base URL of a server started by `streamlit_server`, with the server's process id in `.pid`."""
+    """The base URL of a server started by `streamlit_server`, with the server's process id in `.pid`
+    and its log file in `.log`."""
 
     pid: int
+    log: str
 
 
 @contextlib.contextmanager
@@ -46,7 +48,7 @@ def streamlit_server(port: int | None = None, env: dict | None = None, timeout: 
     log = open(os.path.join(os.environ.get("TMPDIR", "/tmp"), f"streamlit-{port}.log"), "w")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     url = ServerURL(f"http://127.0.0.1:{port}")
-    url.pid = proc.pid
+    url.pid, url.log = proc.pid, log.name
     try:
         deadline = time.time() + timeout
         while True:
@@ -66,6 +68,15 @@ def streamlit_server(port: int | None = None, env: dict | None = None, timeout: 
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def wait_warm(url: ServerURL, timeout: float = 600) -> None:
+    """Wait until the server's warm-up (ui/warmup.py) has every default view ready (its line in the log)."""
+    deadline = time.time() + timeout
+    while "every default view is ready" not in open(url.log).read():
+        if time.time() > deadline:
+            raise RuntimeError(f"the warm-up did not finish in {timeout:.0f} s (see {url.log})")
+        time.sleep(0.5)
 
 
 def wait_idle(page, timeout_ms: int = 180_000) -> None:

@@ -1,14 +1,14 @@
 """Build & train: a plain net and its residual twin, trained side by side (He et al. 2016)."""
 
-import json
 
 import streamlit as st
 
-from resnet_viz.degradation import DEPTH_CHOICES, DegradationSettings, degradation_study, pair_findings
-from resnet_viz.models import estimate_size
+from resnet_viz.degradation import DEPTH_CHOICES, DegradationSettings, pair_findings
+from resnet_viz.models import count_parameters
 from resnet_viz.plots import training as plots
-from ui.common import (USER_ERRORS, add_pair, cached_compute, link_bind, pick_pair, run_store, show_error,
+from ui.common import (USER_ERRORS, add_pair, link_bind, pick_pair, show_error,
                        train_pair_ui, url_state)
+from ui import results
 from ui.config_form import config_form
 from ui.figures import columns, show
 
@@ -36,7 +36,7 @@ except USER_ERRORS as e:
     st.stop()
 
 runs = {"plain": plain, "residual": residual}
-sizes = [estimate_size(n, pair.train.batch_size).parameters for n in (pair.net.twin(), pair.net)]
+sizes = [count_parameters(run.model) for run in (plain, residual)]
 counts = (f"{sizes[0]:,} parameters in each net" if sizes[0] == sizes[1] else
           f"{sizes[0]:,} parameters in the plain net, {sizes[1]:,} in the residual net (its shortcut has weights)")
 st.subheader(f"{pair.net.arch.upper()}-{pair.net.layer_count}: {pair.net.depth} blocks, {counts}")
@@ -83,11 +83,7 @@ st.markdown(
 def _degradation(pair, settings: DegradationSettings):
     """The degradation study of `pair`'s config at these settings, kept for every session (with a
     progress bar when it is computed)."""
-    key = json.dumps([pair.net.to_json(), pair.train.to_json(), settings.to_dict()], sort_keys=True)
-    return cached_compute("degradation", key,
-                          lambda progress: degradation_study(pair.net, pair.train, settings, progress=progress,
-                                                             trainer=run_store().trainer()),
-                          "Degradation study", max_entries=8)
+    return results.degradation(pair, settings, "Degradation study")
 
 
 with st.form("degradation"):

@@ -3,14 +3,14 @@ Thin page: widgets in, `resnet_viz.ensemble` call (cached per run and settings),
 
 from __future__ import annotations
 
-import json
 
 import streamlit as st
 
 from resnet_viz import ensemble as E
 from resnet_viz.plots import ensemble as P
 from ui import views
-from ui.common import USER_ERRORS, cached_compute, link_bind, pick_pair, show_error, url_state
+from ui import results
+from ui.common import USER_ERRORS, link_bind, pick_pair, show_error, url_state
 from ui.figures import columns, show
 
 ERRORS = USER_ERRORS + (ValueError,)
@@ -28,13 +28,7 @@ st.markdown("Veit, Wilber & Belongie (2016), *Residual Networks Behave Like Ense
 def study(plain, residual, settings: E.EnsembleSettings) -> E.EnsembleView:
     """The view's one computation (`ensemble_study`): deletions, k-sweep and swaps of both nets
     (Veit §4.1-4.2) and the residual net's gradient by path length (§4.3), with a progress bar."""
-    computation = settings.computation()
-    key = json.dumps([plain.net.to_json(), residual.net.to_json(), residual.train.to_json(), computation],
-                     sort_keys=True)
-    return cached_compute("ensemble", key,
-                          lambda progress: E.ensemble_study(plain, residual, E.EnsembleSettings(**computation),
-                                                            progress=progress),
-                          "Deleting blocks and routing gradients", max_entries=32)
+    return results.ensemble(plain, residual, settings, "Deleting blocks and routing gradients")
 
 
 # --- page ------------------------------------------------------------------------------------

@@ -3,13 +3,13 @@ Thin page: widgets in, `resnet_viz.family.family_table` (cached), figures and ca
 
 from __future__ import annotations
 
-import json
 
 import streamlit as st
 
 from resnet_viz import family as F
 from resnet_viz.plots.family import cost_figure
-from ui.common import USER_ERRORS, cached_compute, pick_pair, show_error, url_state
+from ui import results
+from ui.common import USER_ERRORS, pick_pair, show_error, url_state
 from ui.figures import show
 
 ERRORS = USER_ERRORS + (ValueError,)
@@ -32,9 +32,7 @@ models = st.multiselect("Models", list(F.MODELS), default=list(F.MODELS), key="f
 settings = F.FamilySettings(models=tuple(models))
 try:
     settings.validate()
-    rows = cached_compute("family", json.dumps(settings.to_dict()),
-                          lambda progress: F.family_table(settings, progress=progress),
-                          "Counting torchvision's models", max_entries=8)
+    rows = results.family(settings, "Counting torchvision's models")
     lab = [(run.label, F.model_cost(run.model, run.net.input_shape), run.net.skip) for run in (plain, residual)]
 except ERRORS as e:
     show_error(e)

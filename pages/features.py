@@ -3,7 +3,6 @@ Thin page: widgets in, `resnet_viz.features` calls (cached per run, input and me
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 import numpy as np
@@ -14,7 +13,8 @@ from resnet_viz.data import load_dataset
 from resnet_viz.models import NetConfig
 from resnet_viz.plots import features as P
 from resnet_viz.train import TrainConfig
-from ui.common import USER_ERRORS, cached_compute, ensure_run, pick_pair, plain_text, show_error, url_state
+from ui import results
+from ui.common import USER_ERRORS, ensure_run, pick_pair, plain_text, show_error, url_state
 from ui.figures import columns, show
 
 ERRORS = USER_ERRORS + (ValueError,)
@@ -59,21 +59,13 @@ def cached_test_predictions(net_json: str, train_json: str) -> np.ndarray:
 
 def study(runs: dict, x: np.ndarray, input_key: str, settings: FT.FeatureSettings, data) -> FT.FeatureView:
     """The view's one computation (`feature_study`) for this input, kept for every session."""
-    key = json.dumps([{k: (r.net.to_json(), r.train.to_json()) for k, r in runs.items()}, input_key,
-                      settings.computation()], sort_keys=True)
-    return cached_compute("features", key, lambda progress: FT.feature_study(runs, x, settings, data=data,
-                                                                             progress=progress),
-                          "Block outputs and attributions", max_entries=64)
+    return results.features(runs, x, input_key, settings, data, "Block outputs and attributions")
 
 
 def valid_choice(key: str, options: list[str], default: str) -> None:
     """Reset widget `key` to `default` when its state (say from an old or hand-made link) is not among `options`."""
     if st.session_state.get(key, default) not in options:
         st.session_state[key] = default
-
-
-def _key(x: np.ndarray) -> str:
-    return hashlib.sha1(np.ascontiguousarray(x, dtype=np.float32).tobytes()).hexdigest()
 
 
 # --- input picker --------------------------------------------------------------------------
@@ -167,7 +159,7 @@ def _view(pair, plain, residual):
     if picked is None:
         return
     x, y, raw, caption = picked
-    key = _key(x)
+    key = results.input_key(x)
 
     with side.expander("Attribution settings", expanded=True):
         names = [str(c) for c in data.class_names]
@@ -226,16 +218,16 @@ def _view(pair, plain, residual):
     # Attributions.
     st.subheader("Attributions")
     methods = result.methods
-    results = result.attributions
+    attributions = result.attributions
     feature_names = None if data.is_image else ["x₁", "x₂"]
     for m in methods:
         label = FT.METHOD_NAMES[m]
         if m == "gradcam":
-            label += f" at block {cam_block} ({'×'.join(map(str, results[m, 'residual'].layer_shape))}, upsampled)"
+            label += f" at block {cam_block} ({'×'.join(map(str, attributions[m, 'residual'].layer_shape))}, upsampled)"
         st.markdown(f"**{label}**")
-        zmax = max(float(np.abs(results[m, k].map).max()) for k in runs)
+        zmax = max(float(np.abs(attributions[m, k].map).max()) for k in runs)
         for col, k in zip(columns(2), runs):
-            r = results[m, k]
+            r = attributions[m, k]
             title = f"{k}: class {data.class_names[r.target]}"
             show(P.attribution_figure(r.map, raw if data.is_image else None, FT.raw_max(data),
                                       r.signed, zmax, title, feature_names=feature_names), f"feat_{m}_{k}", col)

@@ -4,7 +4,7 @@ import os
 
 import streamlit as st
 
-import ui.legacy_guard  # noqa: F401  (runs the page through app.py's navigation)
+import ui.legacy_guard  # noqa: F401  (runs the page through lab.py's navigation)
 from resnet_viz.prepare import prepare, preset_cost
 from resnet_viz.presets import PRESETS
 from ui.common import apply_preset, cached_compute, default_pair, run_store

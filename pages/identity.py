@@ -3,15 +3,14 @@ Thin page: widgets in, `resnet_viz.identity.identity_study` (cached), figures an
 
 from __future__ import annotations
 
-import json
 
 import streamlit as st
 
 from resnet_viz import identity as I
 from resnet_viz.plots import training as P
 from resnet_viz.plots.compare import block_gradient_figure, identity_colors, recolor, scale_sweep_figure
-from ui import views
-from ui.common import USER_ERRORS, cached_compute, link_bind, pick_pair, run_store, show_error, url_state
+from ui import results, views
+from ui.common import USER_ERRORS, link_bind, pick_pair, show_error, url_state
 from ui.figures import columns, show
 
 ERRORS = USER_ERRORS + (ValueError,)
@@ -28,11 +27,7 @@ st.markdown("He, Zhang, Ren & Sun (2016b), *Identity Mappings in Deep Residual N
 def study(pair, settings: I.IdentitySettings) -> I.IdentityResult:
     """The view's one computation (`identity_study`), kept for every session (with a progress bar
     when it is computed)."""
-    key = json.dumps([pair.net.to_json(), pair.train.to_json(), settings.to_dict()], sort_keys=True)
-    return cached_compute("identity", key,
-                          lambda progress: I.identity_study(pair.net, pair.train, settings, progress=progress,
-                                                            trainer=run_store().trainer()),
-                          "Identity-mapping study", max_entries=8)
+    return results.identity(pair, settings, "Identity-mapping study")
 
 
 def _variant_label(v: str) -> str:

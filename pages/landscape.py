@@ -4,16 +4,15 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import streamlit as st
 
 from resnet_viz import landscape as L
-from resnet_viz.data import load_dataset
 from resnet_viz.plots import landscape as P
 from resnet_viz.plots.common import PLAIN_COLOR, RESIDUAL_COLOR
 from ui import views
-from ui.common import USER_ERRORS, cached_compute, link_bind, pick_pair, show_error, url_state
+from ui import results
+from ui.common import USER_ERRORS, link_bind, pick_pair, show_error, url_state
 from ui.figures import columns, show
 
 ERRORS = USER_ERRORS + (ValueError,)
@@ -40,17 +39,8 @@ def study(runs: dict, settings: L.LandscapeSettings, text: str, preview: bool = 
             fig = P.contour_figure(partial, label, height=380)
             holders[label].plotly_chart(fig, key=f"preview_{label}_{int(partial.evaluated.sum())}")
 
-    computation = settings.computation()
-    train = runs["residual"].train
-
-    def compute(progress):
-        data = load_dataset(train.dataset, train.data_root, train.data_limit)
-        return L.landscape_study(runs, L.LandscapeSettings(**computation), data=data, progress=progress, preview=pv)
-
-    key = json.dumps([runs["plain"].net.to_json(), runs["residual"].net.to_json(), train.to_json(), computation],
-                     sort_keys=True)
     try:
-        return cached_compute("landscape", key, compute, text.rstrip(":"), max_entries=24)
+        return results.landscape(runs, settings, text.rstrip(":"), preview=pv)
     finally:
         for h in holders.values():
             h.empty()

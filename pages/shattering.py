@@ -14,8 +14,8 @@ from resnet_viz.data import load_dataset
 from resnet_viz.models import NetConfig
 from resnet_viz.plots import shattering as P
 from resnet_viz.train import TrainConfig
-from ui import views
-from ui.common import USER_ERRORS, cached_compute, ensure_run, link_bind, pick_pair, show_error, url_state
+from ui import results, views
+from ui.common import USER_ERRORS, ensure_run, link_bind, pick_pair, show_error, url_state
 from ui.figures import columns, show
 
 ERRORS = USER_ERRORS + (ValueError,)
@@ -46,11 +46,7 @@ except ERRORS as e:  # the random-net experiment below needs no trained pair
 def study(settings: sh.ShatteringSettings) -> sh.ShatteringView:
     """The view's one computation (`shattering_study`) for these settings, shared by every session
     (with a progress bar when it is computed)."""
-    key = json.dumps(settings.to_dict(), sort_keys=True)
-    return cached_compute("shattering", key,
-                          lambda progress: sh.shattering_study(sh.ShatteringSettings(**json.loads(key)),
-                                                               progress=progress),
-                          "Random nets", max_entries=32)
+    return results.shattering(settings, "Random nets")
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

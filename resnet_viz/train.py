@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import DATASETS, Dataset, load_dataset
-from .models import ConfigError, NetConfig, build_model, check_memory, estimate_size, memory_limit_bytes
+from .models import ConfigError, NetConfig, build_model, check_memory, memory_limit_bytes
 from .progress import Progress
 from .util import flat_params, json_safe, model_device, pick_device  # pick_device: also train.pick_device
 
@@ -580,16 +580,16 @@ def load_run(folder: str) -> Run:
         if isinstance(e, RunLoadError):
             raise
         raise RunLoadError(f"config.json in {folder!r} is broken: {str(e)[:200]}") from None
-    # The net the config describes, on the meta device (shapes only): refused over the memory limit.
+    # The net the config describes, on the meta device (shapes only, no forward pass: that would cost
+    # seconds on a fresh process): refused when its weights exceed the memory limit.
     try:
-        est, limit = estimate_size(net, 1), memory_limit_bytes()
-    except (ConfigError, RuntimeError, ValueError) as e:  # e.g. an input too small for the net's stages
+        expected = {k: tuple(v.shape) for k, v in build_model(net, device="meta").state_dict().items()}
+    except (ConfigError, RuntimeError, ValueError) as e:
         raise RunLoadError(f"config.json in {folder!r} describes no net that can be built: {str(e)[:200]}") from None
-    if est.bytes_total > limit:
-        raise RunLoadError(f"config.json in {folder!r} describes a net of {est.parameters:,} parameters (about "
-                           f"{est.gib:.1f} GiB), over the memory limit of {limit / 1024**3:.1f} GiB: not built")
-    expected = {k: tuple(v.shape) for k, v in build_model(net, device="meta").state_dict().items()}
-    n_params = sum(math.prod(shape) for shape in expected.values())
+    n_params, limit = sum(math.prod(shape) for shape in expected.values()), memory_limit_bytes()
+    if 4 * n_params > limit:
+        raise RunLoadError(f"config.json in {folder!r} describes a net of {n_params:,} parameters (about "
+                           f"{4 * n_params / 1024**3:.1f} GiB), over the memory limit of {limit / 1024**3:.1f} GiB: not built")
     try:
         history = History.from_dict(_read_json(os.path.join(folder, "history.json"), MAX_HISTORY_BYTES))
     except FileNotFoundError:

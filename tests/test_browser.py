@@ -49,7 +49,7 @@ def shot(page, name):
 
 
 def test_home_by_deep_link_on_a_fresh_server(browser_page):
-    # The first request of a fresh server is a deep link: it must still go through app.py's
+    # The first request of a fresh server is a deep link: it must still go through lab.py's
     # navigation (titles, not file names, in the sidebar; see ui/legacy_guard.py).
     open_page(browser_page, "home")
     assert "ResNet Lab" in browser_page.locator("h1").first.inner_text()

@@ -60,3 +60,11 @@ def test_the_guard_is_a_no_op_without_the_module(monkeypatch):
     monkeypatch.setattr(st.runtime, "exists", lambda: True)
     monkeypatch.setattr(st, "rerun", lambda: pytest.fail("reran without leaving legacy mode"))
     legacy_guard.leave_legacy_pages_mode()
+
+
+def test_at_server_start_the_legacy_mode_is_off_before_any_session(flag):
+    # The warm-up (app.py) imports ui.common, and so this module, before any session: the import-time
+    # guard then finds nothing to do, so the warm-up turns the mode off itself.
+    setattr(flag, legacy_guard.FLAG, None)  # a fresh server: no PagesManager has decided yet
+    legacy_guard.leave_at_server_start()
+    assert getattr(flag, legacy_guard.FLAG) is False

@@ -111,7 +111,7 @@ def test_a_started_study_and_presenter_mode_travel_in_the_link(seeded_store):
     assert not at.exception, at.exception
     assert at.session_state["deg_run"] is True
     assert at.query_params["deg_run"] == "1"
-    assert "presenter" not in at.query_params  # only the switch (app.py) turns it on; off: left out
+    assert "presenter" not in at.query_params  # only the switch (lab.py) turns it on; off: left out
 
 
 @pytest.mark.parametrize("slug", ["landscapes", "shattering", "deletion", "degradation", "preactivation"])

@@ -1,4 +1,4 @@
-"""The home page: links to every view and one-click presets (AppTest through app.py's navigation)."""
+"""The home page: links to every view and one-click presets (AppTest through lab.py's navigation)."""
 
 import os
 
@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 from resnet_viz.presets import PRESETS, preset_pair
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-APP = os.path.join(ROOT, "app.py")
+APP = os.path.join(ROOT, "lab.py")
 
 
 def test_home_lists_views_and_presets(seeded_store):

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from . import legacy_guard  # noqa: F401  (a deep link on a fresh server goes through app.py first)
+from . import legacy_guard  # noqa: F401  (a deep link on a fresh server goes through lab.py first)
 from resnet_viz.assets import load_shipped, load_shipped_pairs
 from resnet_viz.data import DatasetError
 from resnet_viz.jobs import JobGate, server_policy
@@ -204,7 +204,7 @@ def current_pair_choice() -> Pair:
     return st.session_state.get("current_pair", default_pair())
 
 
-# Session-state key of the sidebar slot app.py reserves under the presenter switch: every
+# Session-state key of the sidebar slot lab.py reserves under the presenter switch: every
 # page's pair picker goes there, so it sits in the same place on every page.
 PAIR_SLOT = "_pair_slot"
 
@@ -212,7 +212,7 @@ PAIR_SLOT = "_pair_slot"
 def pick_pair(where=None, key: str = "pair_picker") -> tuple[Pair, Run, Run]:
     """A picker over this session's trained pairs; returns (pair, plain run, residual run).
 
-    Drawn in `where`, by default the sidebar slot app.py reserves for it (the sidebar
+    Drawn in `where`, by default the sidebar slot lab.py reserves for it (the sidebar
     itself when a page runs on its own). The chosen pair is trained (with progress) when
     it is not in the store yet, so a page always shows its default comparison on first open.
     """
@@ -311,7 +311,7 @@ def _custom_params(pair: Pair) -> dict[str, str | None]:
 
     wanted: dict[str, str | None] = dict.fromkeys(urlstate.PAIR_PARAMS | set(urlstate.SERVER_PARAMS))
     wanted.update(urlstate.pair_params(pair.net, pair.train, default_pair()))
-    # Presenter mode is read from the link by app.py (its switch is drawn before the page).
+    # Presenter mode is read from the link by lab.py (its switch is drawn before the page).
     wanted[urlstate.PRESENTER] = "1" if st.session_state.get("presenter") else None
     return wanted
 
@@ -449,12 +449,15 @@ def cached_compute(namespace: str, key, compute, progress_text: str | None = Non
         if not lock.acquire(blocking=False):
             # Another session computes it: show its progress (a draw every half second, which also ends
             # this wait if this session goes away), then use its result or, if it stopped, compute it here.
-            waiting_bar = st.progress(0.0, text="Being computed for another session …")
+            # (Without `progress_text`, as in the server's warm-up, it waits without drawing.)
+            waiting_bar = st.progress(0.0, text="Being computed for another session …") if progress_text else None
             while not lock.acquire(timeout=0.5):
                 fraction, message = busy.state
-                waiting_bar.progress(min(max(fraction, 0.0), 1.0), text="Being computed for another session"
-                                     + (f": {message}" if message else " …"))
-            waiting_bar.empty()
+                if waiting_bar is not None:
+                    waiting_bar.progress(min(max(fraction, 0.0), 1.0), text="Being computed for another session"
+                                         + (f": {message}" if message else " …"))
+            if waiting_bar is not None:
+                waiting_bar.empty()
         try:
             found, result = store.get(namespace, key)
             if found:

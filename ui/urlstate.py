@@ -34,7 +34,7 @@ PAIR_PARAMS = set(NET_FIELDS.values()) | set(TRAIN_FIELDS.values())
 # Settings a link may not make: on a shared server the data folder is the server's
 # ($RESNET_VIZ_DATA or its default), never a student's; `root=` in a link is ignored.
 SERVER_PARAMS = {"root": "data folder"}
-PRESENTER = "presenter"  # presenter mode: presenter=1 (read by app.py, whose switch is drawn before the page)
+PRESENTER = "presenter"  # presenter mode: presenter=1 (read by lab.py, whose switch is drawn before the page)
 ON = ("1", "true")  # how a link spells an on flag
 
 
