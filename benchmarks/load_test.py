@@ -9,12 +9,16 @@ fails when it shows an exception or an error box, or, for a view page, no plotly
 (the browser draws charts after the script ends: up to CHART_WAIT_MS is allowed for that).
 
 Sessions start on different pages (session i starts at page i mod len(pages)), so heavy
-pages are hit at the same moment, as in a lecture where students click around. The server
-trains the default pair in the background from the start (RESNET_VIZ_WARM=1), and the
-first sessions to need it wait for it, as students would.
+pages are hit at the same moment, as in a lecture where students click around. The server is
+fresh (a run store of its own) and, as before a lecture, the sessions start once its warm-up
+(ui/warmup.py: the default pair and every view's default result) is done; with --cold they
+start the moment it answers, and the first sessions wait for the warm-up, as students would.
 
-Printed: failures (target: none; screenshots of failed pages go to artifacts/load_test/), per-page p50, p95 and slowest time under load, the
-slowest page; then, as the reference measured in the same run, one session alone renders
+Timed per page: from opening it to its first drawn chart (view pages) or its title (the
+others); the page is then checked once its script is idle.
+
+Printed: failures (target: none; screenshots of failed pages go to artifacts/load_test/),
+per-page p50, p95 and slowest time under load, the slowest page; then, as the reference measured in the same run, one session alone renders
 every page on the now-warm server, and the ratio load/alone per page is printed. Exit
 status 1 when any page failed (2 for bad flags). Times on a shared machine are
 pessimistic.
@@ -33,10 +37,11 @@ import asyncio
 import os
 import statistics
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 
-from browser_util import CHROMIUM, CHROMIUM_ARGS, IDLE, streamlit_server  # benchmarks/browser_util.py
+from browser_util import CHROMIUM, CHROMIUM_ARGS, IDLE, streamlit_server, wait_warm  # benchmarks/browser_util.py
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -73,22 +78,24 @@ async def render(page, url: str, name: str, session: int, timeout_ms: int, shots
     A failed page is saved as a screenshot in `shots` (when given) for a look at what it showed.
     """
     t0 = time.perf_counter()
+    seconds = None
     try:
         await page.goto(f"{url}/{name}", timeout=timeout_ms)
-        await wait_idle(page, timeout_ms)
+        # Timed: until the first chart is drawn on a view page (a chart in a closed expander, as Build &
+        # train's architecture, is never visible), until the title (or an error) is on the others.
+        first = ".js-plotly-plot >> visible=true" if name in VIEW_PAGES else ", ".join(("h1",) + ERROR_SELECTORS)
+        try:
+            await page.wait_for_selector(first, timeout=min(timeout_ms, CHART_WAIT_MS if name in VIEW_PAGES else timeout_ms))
+            seconds = time.perf_counter() - t0
+        except Exception:  # no chart: counted (as zero charts) below, once the script is idle
+            pass
+        await wait_idle(page, timeout_ms)  # then the whole page is checked
     except Exception as e:  # Playwright's TimeoutError and navigation errors
         await _shot(page, shots, session, name)
         return PageResult(session, name, time.perf_counter() - t0, 0,
                           f"did not finish: {str(e).splitlines()[0][:160]}")
-    if name in VIEW_PAGES:
-        # The script is done, but the browser draws plotly charts afterwards (a lazily loaded
-        # component): on a busy machine that lags by seconds. The time counts until one is drawn.
-        try:
-            # The first drawn chart: a chart in a closed expander (Build & train's architecture) is never visible.
-            await page.wait_for_selector(".js-plotly-plot >> visible=true", timeout=min(timeout_ms, CHART_WAIT_MS))
-        except Exception:  # counted (as zero charts) below
-            pass
-    seconds = time.perf_counter() - t0
+    if seconds is None:
+        seconds = time.perf_counter() - t0
     failure = None
     for sel in ERROR_SELECTORS:
         loc = page.locator(sel)
@@ -197,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pages", nargs="+", choices=PAGES, default=list(PAGES), help="pages each session renders (default: all)")
     ap.add_argument("--page-timeout", type=float, default=300, help="seconds one page may take (default 300)")
     ap.add_argument("--timeout", type=float, default=1200, help="seconds the whole load may take (default 1200)")
+    ap.add_argument("--cold", action="store_true",
+                    help="open the sessions the moment the server answers, not once its warm-up is done")
     ap.add_argument("--no-reference", action="store_true", help="skip the one-session-alone reference pass")
     ap.add_argument("--shots", default=os.path.join(ROOT, "artifacts", "load_test"),
                     help="folder for screenshots of failed pages (default artifacts/load_test)")
@@ -206,7 +215,11 @@ def main(argv: list[str] | None = None) -> int:
     if not os.path.exists(CHROMIUM):
         print(f"{CHROMIUM} is missing: install Debian's chromium", file=sys.stderr)
         return 2
-    with streamlit_server(env={"RESNET_VIZ_WARM": "1"}) as url:
+    with tempfile.TemporaryDirectory() as folder, \
+            streamlit_server(env={"RESNET_VIZ_WARM": "1", "RESNET_VIZ_RUN_STORE": folder}) as url:
+        if not args.cold:
+            print("waiting for the server's warm-up (every default view) …", flush=True)
+            wait_warm(url)
         results, ref, wall = asyncio.run(load(url, args.sessions, list(args.pages), args.page_timeout,
                                               args.timeout, reference=not args.no_reference, shots=args.shots))
     n = summarize(results, ref, args.sessions, wall)

@@ -54,7 +54,7 @@ def test_the_checker_catches_errors_and_missing_charts():
         ("error", "ensemble", idle + chart + '<div data-testid="stAlertContentError">Boom</div>'),
         ("exception", "home", idle + '<div data-testid="stException">ValueError: x</div>'),
         ("nochart", "landscape", idle),
-        ("nochart", "home", idle),
+        ("nochart", "home", idle + "<h1>ResNet Lab</h1>"),
     ]
     served = {}
 
