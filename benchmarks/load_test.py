@@ -120,9 +120,15 @@ async def _shot(page, shots: str | None, session: int, name: str) -> None:
             pass
 
 
+def progress_line(result: PageResult, done: int, total: int) -> None:
+    """One line a rendered page, as the load goes on: `[done/total] session page seconds`."""
+    what = f"FAILED: {result.failure}" if result.failure else f"{result.charts} charts"
+    print(f"[{done}/{total}] session {result.session} {result.page}: {result.seconds:.1f} s, {what}", flush=True)
+
+
 async def run_session(browser, url: str, pages: list[str], session: int, timeout_ms: int,
-                      rotate: bool = True, shots: str | None = None) -> list[PageResult]:
-    """One student: an isolated browser context that renders every page once."""
+                      rotate: bool = True, shots: str | None = None, report=None) -> list[PageResult]:
+    """One student: an isolated browser context that renders every page once; `report(result)` after each."""
     order = pages[session % len(pages):] + pages[:session % len(pages)] if rotate else list(pages)
     context = await browser.new_context(viewport={"width": 1400, "height": 1600})
     results = []
@@ -130,14 +136,18 @@ async def run_session(browser, url: str, pages: list[str], session: int, timeout
         page = await context.new_page()
         for name in order:
             results.append(await render(page, url, name, session, timeout_ms, shots))
+            if report is not None:
+                report(results[-1])
     finally:
         await context.close()
     return results
 
 
 async def load(url: str, sessions: int, pages: list[str], page_timeout: float, timeout: float,
-               reference: bool, shots: str | None = None) -> tuple[list[PageResult], list[PageResult], float]:
-    """Run `sessions` sessions at once against `url`; then (optionally) one alone.
+               reference: bool, shots: str | None = None,
+               progress: bool = False) -> tuple[list[PageResult], list[PageResult], float]:
+    """Run `sessions` sessions at once against `url` (with `progress`, a line a rendered page); then
+    (optionally) one alone.
 
     Returns (results under load, reference results, wall seconds of the load). Pages not
     rendered when `timeout` seconds have passed are reported as failures.
@@ -149,7 +159,15 @@ async def load(url: str, sessions: int, pages: list[str], page_timeout: float, t
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             t0 = time.perf_counter()
-            tasks = [asyncio.create_task(run_session(browser, url, pages, i, timeout_ms, shots=shots)) for i in range(sessions)]
+            done_count = [0]
+
+            def report(result: PageResult) -> None:
+                done_count[0] += 1
+                if progress:
+                    progress_line(result, done_count[0], sessions * len(pages))
+
+            tasks = [asyncio.create_task(run_session(browser, url, pages, i, timeout_ms, shots=shots, report=report))
+                     for i in range(sessions)]
             done, pending = await asyncio.wait(tasks, timeout=timeout)
             wall = time.perf_counter() - t0
             for t in pending:
@@ -221,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
             print("waiting for the server's warm-up (every default view) …", flush=True)
             wait_warm(url)
         results, ref, wall = asyncio.run(load(url, args.sessions, list(args.pages), args.page_timeout,
-                                              args.timeout, reference=not args.no_reference, shots=args.shots))
+                                              args.timeout, reference=not args.no_reference, shots=args.shots,
+                                              progress=True))
     n = summarize(results, ref, args.sessions, wall)
     return 1 if n else 0
 

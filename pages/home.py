@@ -5,7 +5,7 @@ import os
 import streamlit as st
 
 import ui.legacy_guard  # noqa: F401  (runs the page through lab.py's navigation)
-from resnet_viz.prepare import prepare, preset_cost
+from resnet_viz.prepare import expected_seconds, prepare, preset_cost
 from resnet_viz.presets import PRESETS
 from ui.common import apply_preset, cached_compute, default_pair, run_store
 
@@ -64,10 +64,9 @@ for i, preset in enumerate(PRESETS):
 
 with st.expander("Before class: prepare every preset", icon=":material/schedule:"):
     store = run_store()  # opening Home on a fresh server starts training the default pair (when not shipped)
-    measured = [store.get(k) for k in store.keys()]
-    per_unit = [r.history.seconds / (r.net.depth * r.train.epochs) for r in measured if r is not None and r.net.skip]
+    expected = expected_seconds([store.get(k) for k in store.keys()], PRESETS)
     units = sum(preset_cost(p) for p in PRESETS)
-    guess = f"about {units * min(per_unit) / 60:.0f} min on this server" if per_unit else "several minutes"
+    guess = f"about {expected / 60:.0f} min on this server" if expected else "several minutes"
     st.markdown(f"Trains every net of every preset once into this server's run store, so that in class each preset "
                 f"opens at once: {units:,.0f} block-epochs, {guess} (measured from the nets trained here). The same "
                 "from a terminal: `python -m resnet_viz prepare`.")

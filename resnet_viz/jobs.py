@@ -29,6 +29,10 @@ class JobGate:
         self._queue: list[int] = []  # tickets waiting, in arrival order
         self._tickets = itertools.count()
 
+    def _ready(self, ticket: int) -> bool:
+        # Called with the condition held: a slot is free and `ticket` is first in line.
+        return self._running < self.slots and self._queue[0] == ticket
+
     def position(self, ticket: int) -> int:
         """1-based place of `ticket` in the queue (0 when it is not waiting)."""
         with self._cond:
@@ -48,23 +52,26 @@ class JobGate:
 
     @contextmanager
     def slot(self, on_wait: Callable[[int], None] | None = None, poll_s: float = 0.5) -> Iterator[None]:
-        """Hold one slot for the body. While it waits, `on_wait(place in queue)` is called when
-        its place changes (and every `poll_s` seconds at most), so a page can say "2nd in line"."""
+        """Hold one slot for the body. While it waits, `on_wait(place in queue)` is called at once and
+        then every `poll_s` seconds, so a page can say "2nd in line".
+
+        One queued job a session: in the app `on_wait` draws, and a drawing call raises once the
+        session has rerun or gone (Streamlit stops its script there), so a job whose session moved
+        on leaves the queue within `poll_s`, before the session's next job has waited long."""
         with self._cond:
             ticket = next(self._tickets)
             self._queue.append(ticket)
-            shown = None
             try:
-                while not (self._running < self.slots and self._queue[0] == ticket):
-                    place = self._queue.index(ticket) + 1
-                    if on_wait is not None and place != shown:
-                        shown = place
+                while not self._ready(ticket):
+                    if on_wait is not None:
+                        place = self._queue.index(ticket) + 1
                         self._cond.release()
                         try:
                             on_wait(place)
                         finally:
                             self._cond.acquire()
-                        continue
+                        if self._ready(ticket):
+                            break
                     self._cond.wait(poll_s)
             except BaseException:
                 self._queue.remove(ticket)

@@ -32,6 +32,15 @@ def preset_cost(preset: Preset) -> float:
     return max(cost, 1.0)
 
 
+def expected_seconds(runs, presets=PRESETS) -> float | None:
+    """Expected time of `prepare(presets)` on this machine: the presets' block-epochs (`preset_cost`) at the
+    fastest pace among the trained residual `runs` given (seconds per block-epoch of their recorded
+    training time); None when there is no such run to measure from. A lower bound on a busy server."""
+    paces = [r.history.seconds / (r.net.depth * r.train.epochs) for r in runs
+             if r is not None and r.net.skip and r.history.seconds > 0]
+    return sum(preset_cost(p) for p in presets) * min(paces) if paces else None
+
+
 def prepare(presets=PRESETS, store=None, progress: Progress | None = None) -> dict[str, float]:
     """Compute every preset in `presets` with `store` (a RunStore, by default one on the server's
     folder, `store.default_folder()`) training its nets; returns seconds per preset. Progress

@@ -67,6 +67,31 @@ def seeded_store(default_pair_runs):
     clear_computed()
 
 
+def tiny_preset(preset, depth: int = 6):
+    """The same preset (resnet_viz.presets) at toy-of-toy scale, so every study runs in a test."""
+    import dataclasses
+
+    from resnet_viz.degradation import DegradationSettings
+    from resnet_viz.ensemble import EnsembleSettings
+    from resnet_viz.identity import IdentitySettings
+    from resnet_viz.landscape import LandscapeSettings
+    from resnet_viz.shattering import ShatteringSettings
+
+    s = preset.settings
+    if isinstance(s, DegradationSettings):
+        s = dataclasses.replace(s, depths=(3, 6), seeds=1, width=4, epochs=2)
+    if isinstance(s, LandscapeSettings):
+        s = dataclasses.replace(s, grid=5, samples=64)
+    if isinstance(s, EnsembleSettings):
+        s = dataclasses.replace(s, samples=4)
+    if isinstance(s, ShatteringSettings):
+        s = dataclasses.replace(s, width=25, seeds=1, sweep=(1, 4))
+    if isinstance(s, IdentitySettings):
+        s = dataclasses.replace(s, sweep_width=25, sweep_depths=(1, 4))
+    return dataclasses.replace(preset, net={**preset.net, "depth": depth, "width": 4},
+                               train={**preset.train, "epochs": 1, "warmup_epochs": 0.0}, settings=s)
+
+
 def state_dict_copy(model: torch.nn.Module) -> dict:
     """A deep copy of a model's state, to check later that it was not changed."""
     return {k: v.detach().clone() for k, v in model.state_dict().items()}

@@ -66,3 +66,45 @@ def test_server_policy_one_thread_a_job_and_slots_from_the_environment(monkeypat
         assert server_policy() >= 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_waiting_job_whose_session_moved_on_leaves_the_queue_while_its_place_is_unchanged():
+    # One queued job a session: when a session reruns, Streamlit stops its script at its next drawing
+    # call; the waiting job's on_wait draws, and is called every poll even when its place stays 1st.
+    gate = JobGate(1)
+    hold, rerun = threading.Event(), threading.Event()
+    calls = []
+
+    class Stopped(Exception):
+        pass
+
+    def waiting(place):
+        calls.append(place)
+        if rerun.is_set():
+            raise Stopped
+
+    def first():
+        with gate.slot():
+            hold.wait(10)
+
+    def second():
+        with pytest.raises(Stopped):
+            with gate.slot(on_wait=waiting, poll_s=0.05):
+                pytest.fail("ran although its session had moved on")
+
+    a = threading.Thread(target=first)
+    a.start()
+    while gate.running == 0:
+        time.sleep(0.01)
+    b = threading.Thread(target=second)
+    b.start()
+    deadline = time.monotonic() + 10
+    while len(calls) < 3 and time.monotonic() < deadline:  # told its place again and again, though unchanged
+        time.sleep(0.01)
+    assert calls[:3] == [1, 1, 1]
+    rerun.set()
+    b.join(10)
+    assert not b.is_alive() and gate.waiting == 0 and gate.running == 1  # left the queue; the first job runs on
+    hold.set()
+    a.join(10)
+    assert gate.running == 0

@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import dataclasses
 
 import pytest
 
 import resnet_viz.store as store_mod
 from resnet_viz import presets as PR, slides
 from resnet_viz.cli import main
-from resnet_viz.identity import IdentitySettings
-from resnet_viz.prepare import prepare, preset_cost
+from conftest import tiny_preset
+from resnet_viz.prepare import expected_seconds, prepare, preset_cost
 from resnet_viz.store import RunStore
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def _tiny(slug):
-    p = PR.get_preset(slug)
-    s = p.settings
-    if isinstance(s, IdentitySettings):
-        s = dataclasses.replace(s, sweep_width=25, sweep_depths=(1, 3))
-    return dataclasses.replace(p, net={**p.net, "depth": 3, "width": 4}, train={**p.train, "epochs": 1}, settings=s)
-
-
 def test_prepared_presets_open_without_training(tmp_path, monkeypatch):
-    presets = [_tiny("preactivation"), _tiny("deletion")]
+    presets = [tiny_preset(PR.get_preset("preactivation"), depth=3), tiny_preset(PR.get_preset("deletion"), depth=3)]
     seen = []
     seconds = prepare(presets, RunStore(folder=str(tmp_path)), lambda f, m: seen.append((f, m)))
     assert set(seconds) == {"preactivation", "deletion"}
@@ -54,3 +45,19 @@ def test_preset_cost_counts_every_net_of_the_study():
 def test_prepare_cli_refuses_unknown_presets(capsys):
     assert main(["prepare", "--presets", "resnet-1001", "--store", "/tmp/x"]) == 2
     assert "resnet-1001" in capsys.readouterr().err
+
+
+def test_expected_time_is_the_work_at_the_fastest_measured_pace():
+    import types
+
+    def run(skip, depth, epochs, seconds):
+        return types.SimpleNamespace(net=types.SimpleNamespace(skip=skip, depth=depth),
+                                     train=types.SimpleNamespace(epochs=epochs),
+                                     history=types.SimpleNamespace(seconds=seconds))
+
+    presets = PR.PRESETS[:3]
+    work = sum(preset_cost(p) for p in presets)
+    # Residual runs at 0.5 s and 0.25 s per block-epoch; a plain run (faster still) and a missing one are ignored.
+    runs = [run(True, 4, 5, 10.0), run(True, 8, 10, 20.0), run(False, 8, 10, 1.0), None]
+    assert expected_seconds(runs, presets) == pytest.approx(work * 0.25)
+    assert expected_seconds([run(False, 8, 10, 1.0)], presets) is None and expected_seconds([], presets) is None

@@ -14,15 +14,13 @@ import sys
 
 import pytest
 
+from conftest import tiny_preset
 from resnet_viz import presets as PR, slides
 from resnet_viz.cli import main
 from resnet_viz.models import check_memory
 from resnet_viz.degradation import DegradationSettings
-from resnet_viz.ensemble import EnsembleSettings
 from resnet_viz.identity import IdentitySettings
-from resnet_viz.landscape import LandscapeSettings
 from resnet_viz.report import render_report
-from resnet_viz.shattering import ShatteringSettings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -110,23 +108,6 @@ def test_preset_settings_are_valid_and_round_trip_through_the_page_widgets(prese
 # --- report sections -----------------------------------------------------------------------
 
 
-def _tiny(preset):
-    """The same preset at toy-of-toy scale, so every study runs in a test."""
-    s = preset.settings
-    if isinstance(s, DegradationSettings):
-        s = dataclasses.replace(s, depths=(3, 6), seeds=1, width=4, epochs=2)
-    if isinstance(s, LandscapeSettings):
-        s = dataclasses.replace(s, grid=5, samples=64)
-    if isinstance(s, EnsembleSettings):
-        s = dataclasses.replace(s, samples=4)
-    if isinstance(s, ShatteringSettings):
-        s = dataclasses.replace(s, width=25, seeds=1, sweep=(1, 4))
-    if isinstance(s, IdentitySettings):
-        s = dataclasses.replace(s, sweep_width=25, sweep_depths=(1, 4))
-    return dataclasses.replace(preset, net={**preset.net, "depth": 6, "width": 4},
-                               train={**preset.train, "epochs": 1, "warmup_epochs": 0.0}, settings=s)
-
-
 EXPECTED_SECTIONS = {"degradation": 4, "landscapes": 3, "shattering": 6, "deletion": 6, "preactivation": 4,
                      "shortcut-scale": 5, "shortcut-variants": 4, "activation-placement": 4, "descendants": 4}
 
@@ -134,7 +115,7 @@ EXPECTED_SECTIONS = {"degradation": 4, "landscapes": 3, "shattering": 6, "deleti
 @pytest.mark.parametrize("slug", EXPECTED_SECTIONS)
 def test_every_preset_builds_its_sections_with_progress(slug):
     seen = []
-    secs = slides.sections(_tiny(PR.get_preset(slug)), lambda f, m: seen.append((f, m)))
+    secs = slides.sections(tiny_preset(PR.get_preset(slug)), lambda f, m: seen.append((f, m)))
     assert len(secs) == EXPECTED_SECTIONS[slug]
     for s in secs:
         assert s.title.strip() and len(s.caption) > 40 and len(s.figure.data) > 0, s.title
@@ -147,17 +128,17 @@ def test_report_uses_the_settings_the_preset_gives_its_page():
     # The report must show what the page shows with the preset's settings: the grid, the depths, the blocks.
     import numpy as np
 
-    land = _tiny(PR.get_preset("landscapes"))
+    land = tiny_preset(PR.get_preset("landscapes"))
     secs = slides.sections(dataclasses.replace(land, settings=dataclasses.replace(land.settings, grid=7, span=0.5)))
     contour = secs[0].figure.data[0]
     assert np.asarray(contour.z).shape == (7, 7) and np.allclose([min(contour.x), max(contour.x)], [-0.5, 0.5])
-    deg = _tiny(PR.get_preset("degradation"))
+    deg = tiny_preset(PR.get_preset("degradation"))
     secs = slides.sections(dataclasses.replace(deg, settings=dataclasses.replace(deg.settings, depths=(3, 6), seeds=2)))
     dots = [t for t in secs[3].figure.data if t.mode == "markers"]
     assert sorted({x for t in dots for x in t.x}) == [8, 14] and sum(len(t.x) for t in dots) == 2 * 2 * 2
-    delete = slides.sections(_tiny(PR.get_preset("deletion")))
+    delete = slides.sections(tiny_preset(PR.get_preset("deletion")))
     assert [len(s.figure.data[0].x) for s in delete[1:3]] == [6, 6]  # one bar per block of each net
-    scale = slides.sections(_tiny(PR.get_preset("shortcut-scale")))
+    scale = slides.sections(tiny_preset(PR.get_preset("shortcut-scale")))
     names = {t.name.split(":")[0] for t in scale[0].figure.data if t.name}
     assert {"plain", "λ = 0.5", "original (λ = 1)", "λ = 1.5"} <= names  # every net of the report is drawn
 
@@ -210,7 +191,7 @@ def test_report_writes_one_self_contained_page(tmp_path):
 
 
 def test_report_quiet_prints_nothing(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(PR, "PRESETS", tuple(_tiny(p) for p in PR.PRESETS))
+    monkeypatch.setattr(PR, "PRESETS", tuple(tiny_preset(p) for p in PR.PRESETS))
     assert main(["report", "--preset", "shattering", "--out", str(tmp_path / "q.html"), "--quiet"]) == 0
     captured = capsys.readouterr()
     assert captured.err == "" and captured.out == ""
@@ -221,7 +202,7 @@ def test_report_of_a_trained_preset_renders_every_section():
     # A trained preset (at tiny scale) through the same renderer the CLI uses.
     import html
 
-    preset = _tiny(PR.get_preset("preactivation"))
+    preset = tiny_preset(PR.get_preset("preactivation"))
     title, intro, secs = slides.build_report(preset)
     page = render_report(title, intro, secs)
     assert title == "Pre-activation vs original (He 2016b)" and "Computed in" in intro
