@@ -70,6 +70,13 @@ def streamlit_server(port: int | None = None, env: dict | None = None, timeout: 
         log.close()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far, in seconds (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_warm(url: ServerURL, timeout: float = 600) -> None:
     """Wait until the server's warm-up (ui/warmup.py) has every default view ready (its line in the log)."""
     deadline = time.time() + timeout

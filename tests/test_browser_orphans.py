@@ -9,19 +9,13 @@ import time
 
 import pytest
 
-from browser_util import CHROMIUM, launch, streamlit_server
+from browser_util import CHROMIUM, cpu_seconds, launch, streamlit_server
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")]
 
 # The default pair trained for 100 epochs: minutes per net, so it cannot finish during the test.
 LINK = "/landscape?epochs=100"
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def busy_cores(pid: int, over_s: float = 2.0) -> float:

@@ -35,3 +35,16 @@ def test_every_default_page_finds_its_result_kept_by_the_warm_up(seeded_store):
         at = AppTest.from_file(os.path.join(ROOT, "pages", f"{name}.py"), default_timeout=300).run()
         assert not at.exception, (name, at.exception)
         assert kept() == before, f"the {name} page computed a result the warm-up did not keep"
+
+
+def test_a_failing_warm_up_never_stops_the_server(monkeypatch, capsys):
+    # app.py's lifespan runs start() before the server answers: an error there must not keep it down.
+    monkeypatch.setattr(warmup, "_started", type(warmup._started)())  # a fresh process
+    monkeypatch.setattr(warmup, "done", type(warmup.done)())
+
+    def broken():
+        raise OSError("assets unreadable")
+
+    monkeypatch.setattr(warmup, "_start", broken)
+    assert warmup.start() is None
+    assert warmup.done.is_set() and "assets unreadable" in capsys.readouterr().err

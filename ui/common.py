@@ -178,7 +178,9 @@ def train_pair_ui(pair: Pair) -> tuple[Run, Run]:
             # At most ~100 steps of the bar, but a draw at least every 0.4 s (while waiting, too).
             if abs(fraction - last[0]) >= 0.01 or fraction >= 1 or time.monotonic() - last[1] >= 0.4:
                 last[:] = [fraction, time.monotonic()]
-                bar.progress(min(fraction, 1.0), text=f"Training the {kind} net: {message}")
+                text = (f"The {kind} net is {message}" if message.startswith("being trained for another")
+                        else f"Training the {kind} net: {message}")
+                bar.progress(min(fraction, 1.0), text=text)
 
         runs.append(ensure_run(net, train, cb))
         bar.empty()

@@ -23,10 +23,20 @@ done = threading.Event()  # set when every default view is kept (or the warm-up 
 
 def start() -> threading.Thread | None:
     """Import the lab, create the run store and start computing the default views in the background
-    (unless $RESNET_VIZ_WARM is 0). Returns the background thread, or None. Runs once per process."""
+    (unless $RESNET_VIZ_WARM is 0). Returns the background thread, or None. Runs once per process;
+    a failure is one line in the log, never a server that does not start (the pages then do the work)."""
     if _started.is_set():
         return None
     _started.set()
+    try:
+        return _start()
+    except Exception as e:
+        _say(f"skipped ({type(e).__name__}: {e}); the pages will load and compute what they need")
+        done.set()
+        return None
+
+
+def _start() -> threading.Thread | None:
     t0 = time.perf_counter()
     import plotly.graph_objects  # noqa: F401  (imported here once, not in the first session's run)
 
