@@ -1,14 +1,12 @@
 """Build & train: a plain net and its residual twin, trained side by side (He et al. 2016)."""
 
-
 import streamlit as st
 
 from resnet_viz.degradation import DEPTH_CHOICES, DegradationSettings, pair_findings
 from resnet_viz.models import count_parameters
 from resnet_viz.plots import training as plots
-from ui.common import (USER_ERRORS, add_pair, link_bind, pick_pair, show_error,
-                       train_pair_ui, url_state)
 from ui import results
+from ui.common import USER_ERRORS, add_pair, link_bind, pick_pair, show_error, train_pair_ui, url_state
 from ui.config_form import config_form
 from ui.figures import columns, show
 

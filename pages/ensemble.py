@@ -3,13 +3,11 @@ Thin page: widgets in, `resnet_viz.ensemble` call (cached per run and settings),
 
 from __future__ import annotations
 
-
 import streamlit as st
 
 from resnet_viz import ensemble as E
 from resnet_viz.plots import ensemble as P
-from ui import views
-from ui import results
+from ui import results, views
 from ui.common import USER_ERRORS, link_bind, pick_pair, show_error, url_state
 from ui.figures import columns, show
 

@@ -3,7 +3,6 @@ Thin page: widgets in, `resnet_viz.family.family_table` (cached), figures and ca
 
 from __future__ import annotations
 
-
 import streamlit as st
 
 from resnet_viz import family as F

@@ -3,7 +3,6 @@ Thin page: widgets in, `resnet_viz.identity.identity_study` (cached), figures an
 
 from __future__ import annotations
 
-
 import streamlit as st
 
 from resnet_viz import identity as I

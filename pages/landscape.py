@@ -10,8 +10,7 @@ import streamlit as st
 from resnet_viz import landscape as L
 from resnet_viz.plots import landscape as P
 from resnet_viz.plots.common import PLAIN_COLOR, RESIDUAL_COLOR
-from ui import views
-from ui import results
+from ui import results, views
 from ui.common import USER_ERRORS, link_bind, pick_pair, show_error, url_state
 from ui.figures import columns, show
 

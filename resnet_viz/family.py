@@ -8,9 +8,9 @@ is allocated or downloaded, and a forward pass on a meta tensor only propagates 
 all that counting needs (a whole table takes seconds on a CPU).
 
 Counting conventions (those of the papers):
-- multiply-adds (MACs): torch.utils.flop_counter's FLOPs / 2, for one image. It counts the
-  convolutions and matrix products (the fully connected layers), not BN, ReLU, pooling or the
-  shortcut additions, which is how He 2016 counts "FLOPs" (multiply-adds of conv and fc layers).
+- multiply-adds (MACs): of the convolutions and fully connected layers, for one image, counted
+  by a hook on each (as torch.utils.flop_counter counts them, halved), not BN, ReLU, pooling or
+  the shortcut additions, which is how He 2016 counts "FLOPs" (multiply-adds of conv and fc layers).
 - layers: weight layers (convolutions and fully connected layers) on the main path, as the
   papers count depth; 1×1 projection shortcuts (torchvision's `downsample`) are not layers.
 - activation memory: every leaf module's output, 4 bytes an element (float32), one image,
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -148,35 +149,52 @@ def _is_weight_layer(m: nn.Module) -> bool:
     return isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear))
 
 
-def _count(model: nn.Module, x: torch.Tensor) -> tuple[ModelCost, dict[str, int], dict[str, tuple]]:
-    """One forward pass under FlopCounterMode with output hooks: the cost, MACs by module name
-    (FlopCounterMode's "Cls.path" keys) and the output shape of every module by name."""
-    from torch.utils.flop_counter import FlopCounterMode
+def _macs(m: nn.Module, out: torch.Tensor) -> int:
+    """Multiply-adds of one weight layer for its output `out`: every output element of a convolution
+    takes (input channels / groups) × kernel size of them, of a fully connected layer its inputs (as
+    torch.utils.flop_counter counts convolutions and matrix products, halved; biases not counted)."""
+    if isinstance(m, nn.Linear):
+        return out.numel() * m.in_features
+    return out.numel() * (m.in_channels // m.groups) * math.prod(m.kernel_size)
 
+
+def _count(model: nn.Module, x: torch.Tensor) -> tuple[ModelCost, dict[str, int], dict[str, tuple]]:
+    """One forward pass with output hooks on this model's own modules: the cost, MACs by module
+    ("Cls.path" keys, each module's whole subtree) and the output shape of every module by name.
+
+    Only hooks of `model`'s modules: torch.utils.flop_counter's FlopCounterMode, used before,
+    installs process-wide module hooks while it counts, which broke every other thread's
+    autograd.grad at that moment (the server's other sessions)."""
     shapes: dict[str, tuple] = {}
+    macs: dict[str, int] = {}
     activations = 0
 
-    def hook(name, leaf, inplace):
-        def f(_m, _i, out):
+    def hook(name, leaf, inplace, weights):
+        def f(m, _i, out):
             nonlocal activations
             if isinstance(out, torch.Tensor):
                 shapes[name] = tuple(out.shape)
                 if leaf and not inplace:
                     activations += out.numel() * out.element_size()
+                if weights:
+                    macs[name] = macs.get(name, 0) + _macs(m, out)
         return f
 
-    handles = [m.register_forward_hook(hook(name, not list(m.children()), bool(getattr(m, "inplace", False))))
+    handles = [m.register_forward_hook(hook(name, not list(m.children()), bool(getattr(m, "inplace", False)),
+                                            _is_weight_layer(m)))
                for name, m in model.named_modules()]
-    counter = FlopCounterMode(display=False)
     try:
-        with torch.no_grad(), counter:
+        with torch.no_grad():
             model(x)
     finally:
         for h in handles:
             h.remove()
-    by_module = {k: sum(v.values()) // 2 for k, v in counter.get_flop_counts().items()}
+    root = type(model).__name__
+    by_module = {f"{root}.{name}" if name else root: sum(v for k, v in macs.items()
+                                                           if not name or k == name or k.startswith(name + "."))
+                 for name, _ in model.named_modules()}
     layers = sum(1 for name, m in model.named_modules() if _is_weight_layer(m) and "downsample" not in name.split("."))
-    cost = ModelCost(parameters=sum(p.numel() for p in model.parameters()), macs=counter.get_total_flops() // 2,
+    cost = ModelCost(parameters=sum(p.numel() for p in model.parameters()), macs=sum(macs.values()),
                      layers=layers, activation_bytes=activations)
     return cost, by_module, shapes
 

@@ -40,6 +40,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import threading
 from dataclasses import dataclass
 
 import torch
@@ -584,13 +585,19 @@ def _init_extras(model: nn.Module, seed: int) -> None:
                 block.shortcut.bias.zero_()
 
 
+# PyTorch's global RNG is one per process: two threads seeding and drawing from it at once (two
+# sessions of a server building nets) would hand each other's numbers over. Builds take turns.
+_BUILD_LOCK = threading.RLock()
+
+
 def build_model(config: NetConfig, device: torch.device | str | None = None) -> ResNet:
     """Build the net described by `config`, He-initialised from `config.seed`.
 
-    The global RNG is left untouched; twins (`config.twin()`) get identical weights.
+    The global RNG is left untouched; twins (`config.twin()`) get identical weights. Safe to call
+    from several threads at once: the seeded part runs under a process-wide lock.
     """
     config.validate()
-    with torch.random.fork_rng(devices=[]):
+    with _BUILD_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         if device is not None and torch.device(device).type == "meta":
             with torch.device("meta"):

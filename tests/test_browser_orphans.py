@@ -37,12 +37,13 @@ def test_closing_every_tab_that_waits_for_a_training_stops_it():
             first.get_by_text("Training the plain net").first.wait_for(timeout=120_000)
             second.goto(url + LINK)
             second.get_by_text("being trained for another session").first.wait_for(timeout=120_000)
-            assert busy_cores(url.pid) > 0.5  # training
+            # Training: the server keeps a core busy (a good part of one on a machine busy with other work).
+            assert busy_cores(url.pid, over_s=3.0) > 0.25
             first.close()
             second.close()
-            # Nobody waits any more: the server goes quiet (bounded; a training left running stays at ~1 core).
+            # Nobody waits any more: the server goes quiet (bounded; a training left running stays busy).
             deadline = time.monotonic() + 90
-            while busy_cores(url.pid) > 0.2:
+            while busy_cores(url.pid) > 0.1:
                 assert time.monotonic() < deadline, "the server kept training after every tab that asked had closed"
         finally:
             browser.close()

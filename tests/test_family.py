@@ -169,3 +169,34 @@ def test_page_shows_table_chart_and_stages(seeded_store):
     assert not at.exception
     at.multiselect(key="fam_models").set_value([]).run()
     assert not at.exception and at.error  # no model: one clear message
+
+
+def test_counting_leaves_the_autograd_of_other_threads_alone():
+    # The server counts the family in one thread while sessions compute gradients in others. The
+    # counter once installed process-wide module hooks (FlopCounterMode's module tracker) that broke
+    # any autograd.grad running meanwhile ("A leaf node was passed to _will_engine_execute_node").
+    import threading
+
+    from torch import nn
+
+    from resnet_viz.family import model_cost
+
+    inside, finish = threading.Event(), threading.Event()
+
+    class Pause(nn.Module):  # holds the count in the middle of its forward pass
+        def forward(self, x):
+            inside.set()
+            finish.wait(30)
+            return x
+
+    counting = threading.Thread(target=model_cost, args=(nn.Sequential(nn.Linear(4, 4), Pause(), nn.Linear(4, 2)), (4,)))
+    counting.start()
+    try:
+        assert inside.wait(30)
+        x = torch.randn(3, 4, requires_grad=True)
+        other = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+        (g,) = torch.autograd.grad(other(x).sum(), x)
+        assert g.shape == x.shape and torch.isfinite(g).all()
+    finally:
+        finish.set()
+        counting.join(30)

@@ -455,3 +455,28 @@ def test_wide_resnet_dropout_sits_between_the_branch_convolutions():
     x = torch.randn(4, 1, 8, 8)
     model.eval()
     assert torch.equal(model(x), model(x))  # no dropout at test time
+
+
+def test_nets_built_in_several_threads_at_once_get_their_own_seeds_weights():
+    # A server builds nets for several sessions at once; the global RNG is shared by every thread,
+    # so each build's seeded part takes its turn (models._BUILD_LOCK).
+    import threading
+
+    configs = [NetConfig(arch="cnn", depth=3, width=8, seed=s) for s in range(8)]
+    expected = {c.seed: [p.detach().clone() for p in build_model(c).parameters()] for c in configs}
+    wrong, start = [], threading.Barrier(4)
+
+    def builder(offset):
+        start.wait()
+        for i in range(24):
+            c = configs[(i + offset) % len(configs)]
+            got = list(build_model(c).parameters())
+            if not all(torch.equal(a, b) for a, b in zip(got, expected[c.seed])):
+                wrong.append(c.seed)
+
+    threads = [threading.Thread(target=builder, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert wrong == []
