@@ -49,8 +49,8 @@ st.dataframe(
     column_config={c: st.column_config.NumberColumn(format="%.2f") for c in (
         "parameters (M)", "multiply-adds (10⁹)", "with He's stride placement (10⁹)", "published multiply-adds (10⁹)",
         "published parameters (M)", "activations per image (MiB)")})
-st.caption("Multiply-adds count convolutions and fully connected layers (torch.utils.flop_counter, FLOPs / 2), as He "
-           "et al. count them; layers are weight layers on the main path (1×1 projection shortcuts not counted); "
+st.caption("Multiply-adds count convolutions and fully connected layers (output elements × kernel size × input channels per group), as "
+           "He et al. count them; layers are weight layers on the main path (1×1 projection shortcuts not counted); "
            "activations are every module's output in float32. torchvision strides a downsampling bottleneck's 3×3 "
            "convolution, He et al. its first 1×1: the column 'with He's stride placement' counts that layout.")
 st.info(F.family_caption(rows) or "Choose ResNet-152 and VGG-19 to compare their cost.")
