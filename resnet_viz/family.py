@@ -189,10 +189,12 @@ def _count(model: nn.Module, x: torch.Tensor) -> tuple[ModelCost, dict[str, int]
     finally:
         for h in handles:
             h.remove()
-    root = type(model).__name__
-    by_module = {f"{root}.{name}" if name else root: sum(v for k, v in macs.items()
-                                                           if not name or k == name or k.startswith(name + "."))
-                 for name, _ in model.named_modules()}
+    by_module: dict[str, int] = {}  # every module's subtree: a layer's MACs count for each of its ancestors
+    for name, v in macs.items():
+        path = [type(model).__name__] + name.split(".")
+        for i in range(1, len(path) + 1):
+            key = ".".join(path[:i])
+            by_module[key] = by_module.get(key, 0) + v
     layers = sum(1 for name, m in model.named_modules() if _is_weight_layer(m) and "downsample" not in name.split("."))
     cost = ModelCost(parameters=sum(p.numel() for p in model.parameters()), macs=sum(macs.values()),
                      layers=layers, activation_bytes=activations)

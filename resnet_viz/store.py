@@ -40,15 +40,39 @@ def run_key(net: NetConfig, cfg: TrainConfig) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-class _KeyLock:
-    """The lock of one key while it is asked for, with how many callers hold or wait for it."""
+class KeyLock:
+    """The lock of one key while it is asked for (a run being trained, a result being computed), with
+    how many callers hold or wait for it and the holder's last progress, shown to those waiting."""
 
     __slots__ = ("lock", "users", "state")
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.users = 0
-        self.state = (0.0, "")  # the training's last (fraction, message), shown to those waiting
+        self.state = (0.0, "")  # the holder's last (fraction, message)
+
+    def acquire(self, on_wait=None, poll_s: float = 0.5) -> None:
+        """Take the lock; while another caller holds it, call `on_wait(fraction, message)` with that
+        caller's progress every `poll_s` seconds (in the app it draws, so a waiter whose session has
+        gone stops here: its callback raises)."""
+        if on_wait is None:
+            self.lock.acquire()
+            return
+        while not self.lock.acquire(timeout=poll_s):
+            on_wait(*self.state)
+
+    def release(self) -> None:
+        """Give the lock up, forgetting the holder's progress."""
+        self.state = (0.0, "")
+        self.lock.release()
+
+    def reporting(self, progress: Progress | None) -> Progress:
+        """`progress`, also recorded in `state` for the callers waiting on this key."""
+        def report(fraction: float, message: str = "") -> None:
+            self.state = (fraction, message)
+            if progress is not None:
+                progress(fraction, message)
+        return report
 
 
 def run_bytes(run: Run) -> int:
@@ -81,7 +105,7 @@ class RunStore:
         self._runs: OrderedDict[str, Run] = OrderedDict()
         self._bytes: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._key_locks: dict[str, _KeyLock] = {}
+        self._key_locks: dict[str, KeyLock] = {}
 
     def get(self, key: str) -> Run | None:
         """The run stored under `key`, or None."""
@@ -134,38 +158,29 @@ class RunStore:
         with self._lock:
             key_lock = self._key_locks.get(key)
             if key_lock is None:
-                key_lock = self._key_locks[key] = _KeyLock()
+                key_lock = self._key_locks[key] = KeyLock()
             key_lock.users += 1
         try:
-            self._wait_for(key_lock, progress)  # a second caller waits for the first one's result
+            waiting = None if progress is None else (  # a second caller waits for the first one's result
+                lambda fraction, message: progress(fraction, "being trained for another session"
+                                                   + (f": {message}" if message else " …")))
+            key_lock.acquire(waiting)
             try:
                 run = self.get(key) or self._from_disk(key, net, cfg)
                 if run is None and self.fallback is not None:
                     run = self.fallback(net, cfg)
                 if run is None:
-                    run = self._train(net, cfg, _shared(key_lock, progress))
+                    run = self._train(net, cfg, key_lock.reporting(progress))
                     self._to_disk(key, run)
                 self.put(run)
             finally:
-                key_lock.state = (0.0, "")
-                key_lock.lock.release()
+                key_lock.release()
         finally:
             with self._lock:  # the last caller out drops the key's lock
                 key_lock.users -= 1
                 if key_lock.users == 0:
                     del self._key_locks[key]
         return key, run
-
-    @staticmethod
-    def _wait_for(key_lock: _KeyLock, progress: Progress | None) -> None:
-        """Acquire the key's lock; while another caller holds it, pass that caller's progress on to
-        `progress` every WAIT_POLL_S seconds (so a waiter whose session has gone stops: its callback raises)."""
-        if progress is None:
-            key_lock.lock.acquire()
-            return
-        while not key_lock.lock.acquire(timeout=WAIT_POLL_S):
-            fraction, message = key_lock.state
-            progress(fraction, "being trained for another session" + (f": {message}" if message else " …"))
 
     def training(self, key: str) -> bool:
         """True while some caller is training the run stored under `key`."""
@@ -242,18 +257,6 @@ class RunStore:
         """Keys currently stored, least recently used first."""
         with self._lock:
             return list(self._runs)
-
-
-WAIT_POLL_S = 0.5  # how often a caller waiting for another's training calls its progress
-
-
-def _shared(key_lock: _KeyLock, progress: Progress | None) -> Progress:
-    """`progress`, also recorded in `key_lock.state` for the callers waiting on the same key."""
-    def report(fraction: float, message: str = "") -> None:
-        key_lock.state = (fraction, message)
-        if progress is not None:
-            progress(fraction, message)
-    return report
 
 
 def _remove_stale_temporaries(folder: str, older_than_s: float = 3600) -> None:

@@ -25,7 +25,7 @@ from resnet_viz.assets import load_shipped, load_shipped_pairs
 from resnet_viz.data import DatasetError
 from resnet_viz.jobs import JobGate, server_policy
 from resnet_viz.models import ConfigError, NetConfig
-from resnet_viz.store import RunStore, default_folder, run_key
+from resnet_viz.store import KeyLock, RunStore, default_folder, run_key
 from resnet_viz.train import Run, RunLoadError, TrainConfig, net_config_for
 
 USER_ERRORS = (ConfigError, DatasetError, RunLoadError)
@@ -360,17 +360,6 @@ def show_error(e: Exception) -> None:
     st.error(plain_text(e), icon="⚠️")
 
 
-class _Busy:
-    """A key being computed: its lock, how many callers hold or wait for it, and its progress."""
-
-    __slots__ = ("lock", "users", "state")
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.users = 0
-        self.state = (0.0, "")
-
-
 class _Computed:
     """Results of `cached_compute`, by namespace: bounded (least recently used out first), with one
     lock per key being computed so that two sessions asking for the same key compute it once."""
@@ -378,7 +367,7 @@ class _Computed:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._spaces: dict[str, OrderedDict] = {}
-        self._busy: dict[tuple[str, object], _Busy] = {}  # keys being computed
+        self._busy: dict[tuple[str, object], KeyLock] = {}  # keys being computed
 
     def get(self, namespace: str, key):
         """(True, result) when stored, else (False, None)."""
@@ -404,7 +393,7 @@ class _Computed:
         with self._lock:
             entry = self._busy.get((namespace, key))
             if entry is None:
-                entry = self._busy[(namespace, key)] = _Busy()
+                entry = self._busy[(namespace, key)] = KeyLock()
             entry.users += 1
         try:
             yield entry
@@ -447,17 +436,17 @@ def cached_compute(namespace: str, key, compute, progress_text: str | None = Non
     if found:
         return result
     with store.key_lock(namespace, key) as busy:
-        lock = busy.lock
-        if not lock.acquire(blocking=False):
+        if not busy.lock.acquire(blocking=False):
             # Another session computes it: show its progress (a draw every half second, which also ends
             # this wait if this session goes away), then use its result or, if it stopped, compute it here.
             # (Without `progress_text`, as in the server's warm-up, it waits without drawing.)
             waiting_bar = st.progress(0.0, text="Being computed for another session …") if progress_text else None
-            while not lock.acquire(timeout=0.5):
-                fraction, message = busy.state
-                if waiting_bar is not None:
-                    waiting_bar.progress(min(max(fraction, 0.0), 1.0), text="Being computed for another session"
-                                         + (f": {message}" if message else " …"))
+
+            def shown_waiting(fraction: float, message: str) -> None:
+                waiting_bar.progress(min(max(fraction, 0.0), 1.0), text="Being computed for another session"
+                                     + (f": {message}" if message else " …"))
+
+            busy.acquire(shown_waiting if waiting_bar is not None else None)
             if waiting_bar is not None:
                 waiting_bar.empty()
         try:
@@ -467,9 +456,8 @@ def cached_compute(namespace: str, key, compute, progress_text: str | None = Non
             bar = st.progress(0.0, text=progress_text) if progress_text else None
             shown = [-1.0]
 
-            def progress(fraction: float, message: str = "") -> None:
+            def draw(fraction: float, message: str = "") -> None:
                 fraction = min(max(float(fraction), 0.0), 1.0)
-                busy.state = (fraction, message)
                 if bar is not None and (fraction - shown[0] >= 0.005 or fraction >= 1.0):
                     shown[0] = fraction
                     bar.progress(fraction, text=f"{progress_text}: {message}" if message else progress_text)
@@ -481,15 +469,14 @@ def cached_compute(namespace: str, key, compute, progress_text: str | None = Non
 
             try:
                 with job_gate().slot(on_wait=waiting):
-                    result = compute(progress)
+                    result = compute(busy.reporting(draw))
             finally:
-                busy.state = (0.0, "")
                 if bar is not None:
                     bar.empty()
             store.put(namespace, key, result, max_entries)
             return result
         finally:
-            lock.release()
+            busy.release()
 
 
 def apply_preset(preset) -> None:

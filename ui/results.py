@@ -45,11 +45,8 @@ def landscape(runs: dict, settings: L.LandscapeSettings, text: str | None = None
 
 def shattering(settings: SH.ShatteringSettings, text: str | None = None) -> SH.ShatteringView:
     """`shattering_study` (Balduzzi et al. 2017) at these settings."""
-    key = _key(settings.to_dict())
-    return cached_compute("shattering", key,
-                          lambda progress: SH.shattering_study(SH.ShatteringSettings(**json.loads(key)[0]),
-                                                               progress=progress),
-                          text, max_entries=32)
+    return cached_compute("shattering", _key(settings.to_dict()),
+                          lambda progress: SH.shattering_study(settings, progress=progress), text, max_entries=32)
 
 
 def ensemble(plain, residual, settings: E.EnsembleSettings, text: str | None = None) -> E.EnsembleView:

@@ -41,15 +41,17 @@ def _start() -> threading.Thread | None:
     import plotly.graph_objects  # noqa: F401  (imported here once, not in the first session's run)
 
     from resnet_viz.data import load_dataset
-    from resnet_viz.models import build_model
+    from resnet_viz.models import estimate_size
 
     from . import common, legacy_guard, results  # noqa: F401
 
     legacy_guard.leave_at_server_start()
     common.run_store()
-    net, train = common.default_pair().net, common.default_pair().train
-    load_dataset(train.dataset, train.data_root, train.data_limit)
-    _first_meta_pass(build_model, net)
+    pair = common.default_pair()
+    load_dataset(pair.train.dataset, pair.train.data_root, pair.train.data_limit)
+    # PyTorch's first forward pass on the meta device imports its symbolic-shape machinery (1-2 s):
+    # done here once, not in the first Build & train (architecture diagram) or memory check.
+    estimate_size(pair.net, 1)
     _say(f"lab imported, default runs and data loaded in {time.perf_counter() - t0:.1f} s")
     if os.environ.get("RESNET_VIZ_WARM", "1") == "0":
         done.set()
@@ -57,15 +59,6 @@ def _start() -> threading.Thread | None:
     thread = threading.Thread(target=_default_views, name="resnet-viz-warm-views", daemon=True)
     thread.start()
     return thread
-
-
-def _first_meta_pass(build_model, net) -> None:
-    # PyTorch's first forward pass on the meta device imports its symbolic-shape machinery (~1-2 s);
-    # Build & train's architecture diagram and the memory checks use it.
-    import torch
-
-    with torch.no_grad():
-        build_model(net, device="meta").eval()(torch.empty((1, *net.input_shape), device="meta"))
 
 
 def default_views() -> list[tuple[str, object]]:
