@@ -1,12 +1,20 @@
-"""Load test: many students on one server (issue 7, "several users at once").
+"""Load test: many students on one server (issues 7 and 14, "several users at once").
 
-Starts one `streamlit run app.py` on localhost (benchmarks/browser_util.streamlit_server), opens
-N browser sessions at once in headless Chromium (one browser, one isolated context per
-session, driven concurrently with Playwright's async API), and has each session render
-every page in turn. A page counts as rendered when the script is idle
-(`[data-testid="stApp"][data-test-script-state="notRunning"]`, twice, a second apart); it
-fails when it shows an exception or an error box, or, for a view page, no plotly chart
-(the browser draws charts after the script ends: up to CHART_WAIT_MS is allowed for that).
+Starts one `streamlit run app.py` on localhost (benchmarks/browser_util.streamlit_server) and
+opens N sessions at once, each of which renders every page in turn. Two kinds of client:
+
+- protocol (default): each session speaks Streamlit's own websocket protocol
+  (benchmarks/st_protocol.py): it fetches the app's page and scripts once, then asks for each
+  page's run as a sidebar click does and reads the elements the server sends. No browser runs,
+  so the figures are the server's alone, as in a lecture where every student's browser draws
+  on the student's laptop. A page fails on an exception or error element, a view page without
+  a chart, or a run that does not finish.
+- browser: one headless Chromium with an isolated context a session (Playwright's async API).
+  A page counts as rendered when the script is idle
+  (`[data-testid="stApp"][data-test-script-state="notRunning"]`, twice, a second apart); it
+  fails when it shows an exception or an error box, or, for a view page, no plotly chart (up
+  to CHART_WAIT_MS is allowed for drawing). The browsers share the server's cores here, so
+  this measures the whole machine (screenshots of failed pages go to artifacts/load_test/).
 
 Sessions start on different pages (session i starts at page i mod len(pages)), so heavy
 pages are hit at the same moment, as in a lecture where students click around. The server is
@@ -14,16 +22,17 @@ fresh (a run store of its own) and, as before a lecture, the sessions start once
 (ui/warmup.py: the default pair and every view's default result) is done; with --cold they
 start the moment it answers, and the first sessions wait for the warm-up, as students would.
 
-Timed per page: from opening it to its first drawn chart (view pages) or its title (the
-others); the page is then checked once its script is idle.
+Timed per page: from opening it to its first chart (view pages) or its title (the others);
+with the protocol client also to the end of its script run ("done").
 
-Printed: failures (target: none; screenshots of failed pages go to artifacts/load_test/),
-per-page p50, p95 and slowest time under load, the slowest page; then, as the reference measured in the same run, one session alone renders
-every page on the now-warm server, and the ratio load/alone per page is printed. Exit
-status 1 when any page failed (2 for bad flags). Times on a shared machine are
-pessimistic.
+Printed: a line a rendered page while it runs; failures (target: none), per-page p50, p95 and
+slowest time under load, the slowest page; then, as the reference measured in the same run,
+one session alone renders every page on the now-warm server, and the ratio load/alone per page
+is printed; last, the server process's CPU time. Exit status 1 when any page failed (2 for
+bad flags). Times on a shared machine are pessimistic.
 
-    python benchmarks/load_test.py --sessions 10
+    python benchmarks/load_test.py --sessions 30
+    python benchmarks/load_test.py --sessions 10 --client browser
     python benchmarks/load_test.py --sessions 3 --pages home landscape ensemble --no-reference
 
 Loopback only; bounded: at most 50 sessions, every page wait is capped (--page-timeout),
@@ -62,6 +71,7 @@ class PageResult:
     seconds: float
     charts: int
     failure: str | None = None  # None: rendered, no error, charts where a view needs them
+    done: float | None = None  # protocol client: seconds to the end of the page's script run
 
 
 async def wait_idle(page, timeout_ms: int) -> None:
@@ -144,48 +154,96 @@ async def run_session(browser, url: str, pages: list[str], session: int, timeout
 
 
 async def load(url: str, sessions: int, pages: list[str], page_timeout: float, timeout: float,
-               reference: bool, shots: str | None = None,
+               reference: bool, client: str = "protocol", shots: str | None = None,
                progress: bool = False) -> tuple[list[PageResult], list[PageResult], float]:
     """Run `sessions` sessions at once against `url` (with `progress`, a line a rendered page); then
-    (optionally) one alone.
+    (optionally) one alone. `client`: "protocol" (benchmarks/st_protocol.py, no browser: the server
+    alone is measured) or "browser" (one headless Chromium, a context a session).
 
     Returns (results under load, reference results, wall seconds of the load). Pages not
     rendered when `timeout` seconds have passed are reported as failures.
     """
+    total = sessions * len(pages)
+    done_count = [0]
+
+    def report(result: PageResult) -> None:
+        done_count[0] += 1
+        if progress:
+            progress_line(result, done_count[0], total)
+
+    async def run_all(session_fn) -> tuple[list[PageResult], list[PageResult], float]:
+        t0 = time.perf_counter()
+        tasks = [asyncio.create_task(session_fn(i, True, report)) for i in range(sessions)]
+        done, pending = await asyncio.wait(tasks, timeout=timeout)
+        wall = time.perf_counter() - t0
+        for t in pending:
+            t.cancel()
+        results = []
+        for i, t in enumerate(tasks):
+            if t in done and t.exception() is None:
+                results.extend(t.result())
+            else:
+                why = "cancelled: the run took longer than --timeout" if t in pending else repr(t.exception())
+                results.append(PageResult(i, "(session)", timeout, 0, why))
+        ref = await asyncio.wait_for(session_fn(0, False, None), timeout=max(60.0, timeout / 2)) if reference else []
+        return results, ref, wall
+
+    if client == "protocol":
+        return await run_all(lambda i, rotate, rep: protocol_session(url, pages, i, page_timeout, rotate, rep))
     from playwright.async_api import async_playwright
 
-    timeout_ms = int(page_timeout * 1000)
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            t0 = time.perf_counter()
-            done_count = [0]
-
-            def report(result: PageResult) -> None:
-                done_count[0] += 1
-                if progress:
-                    progress_line(result, done_count[0], sessions * len(pages))
-
-            tasks = [asyncio.create_task(run_session(browser, url, pages, i, timeout_ms, shots=shots, report=report))
-                     for i in range(sessions)]
-            done, pending = await asyncio.wait(tasks, timeout=timeout)
-            wall = time.perf_counter() - t0
-            for t in pending:
-                t.cancel()
-            results = []
-            for i, t in enumerate(tasks):
-                if t in done and t.exception() is None:
-                    results.extend(t.result())
-                else:
-                    why = "cancelled: the run took longer than --timeout" if t in pending else repr(t.exception())
-                    results.append(PageResult(i, "(session)", timeout, 0, why))
-            ref = []
-            if reference:
-                ref = await asyncio.wait_for(run_session(browser, url, pages, 0, timeout_ms, rotate=False),
-                                             timeout=max(60.0, timeout / 2))
+            return await run_all(lambda i, rotate, rep: run_session(browser, url, pages, i, int(page_timeout * 1000),
+                                                                    rotate, shots, rep))
         finally:
             await browser.close()
-    return results, ref, wall
+
+
+async def protocol_session(url: str, pages: list[str], session: int, timeout: float, rotate: bool = True,
+                           report=None) -> list[PageResult]:
+    """One student without a browser (benchmarks/st_protocol.py): the app's page and scripts fetched once,
+    then every page opened in turn over one websocket, as sidebar clicks open them; `report(result)`
+    after each.
+
+    Timed per page: from asking for its run to its first plotly chart (view pages) or its title
+    (the others) arriving at the client; the page fails on an exception or error element, a
+    view page without a chart, a run that does not finish within `timeout`, or a closed socket.
+    """
+    from st_protocol import Session, fetch_shell
+
+    order = pages[session % len(pages):] + pages[:session % len(pages)] if rotate else list(pages)
+    results = []
+    client = Session(url)
+    try:
+        await asyncio.to_thread(fetch_shell, url, timeout)
+        await client.connect()
+        for name in order:
+            t0 = time.perf_counter()
+            try:
+                run = await client.open_page(name, timeout=timeout)
+            except Exception as e:  # TimeoutError, a closed connection
+                result = PageResult(session, name, time.perf_counter() - t0, 0, f"did not finish: {e!r}"[:200])
+            else:
+                first = run.first_chart if name in VIEW_PAGES else run.first_heading
+                failure = run.error
+                if failure is None and name in VIEW_PAGES and not run.charts:
+                    failure = "no plotly chart on a view page"
+                elif failure is None and first is None:
+                    failure = "no title on the page"
+                result = PageResult(session, name, first if first is not None else run.finished, run.charts, failure,
+                                    done=run.finished)
+            results.append(result)
+            if report is not None:
+                report(result)
+    finally:
+        await client.close()
+    return results
+
+
+def _p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20, method="inclusive")[-1] if len(values) > 1 else values[0]
 
 
 def summarize(results: list[PageResult], ref: list[PageResult], sessions: int, wall: float) -> int:
@@ -197,17 +255,20 @@ def summarize(results: list[PageResult], ref: list[PageResult], sessions: int, w
     for r in failures:
         print(f"  session {r.session} {r.page}: {r.failure}")
     alone = {r.page: r.seconds for r in ref if not r.failure}
-    print(f"{'page':<12} {'renders':>7} {'p50 s':>7} {'p95 s':>7} {'slowest s':>10} {'alone s':>8} {'p50/alone':>10}")
-    by_page: dict[str, list[float]] = {}
+    print(f"{'page':<12} {'renders':>7} {'p50 s':>7} {'p95 s':>7} {'slowest s':>10} {'alone s':>8} {'p50/alone':>10}"
+          f" {'done p95 s':>11}")
+    by_page: dict[str, list[PageResult]] = {}
     for r in results:
         if r.page != "(session)":
-            by_page.setdefault(r.page, []).append(r.seconds)
-    for name, times in by_page.items():
-        med = statistics.median(times)
-        p95 = statistics.quantiles(times, n=20, method="inclusive")[-1] if len(times) > 1 else times[0]
+            by_page.setdefault(r.page, []).append(r)
+    for name, rs in by_page.items():
+        times = [r.seconds for r in rs]
+        med, p95 = statistics.median(times), _p95(times)
         a = alone.get(name)
         alone_s, ratio = (f"{a:8.1f}", f"{med / a:10.1f}") if a else (f"{'-':>8}", f"{'-':>10}")
-        print(f"{name:<12} {len(times):>7} {med:>7.1f} {p95:>7.1f} {max(times):>10.1f} {alone_s} {ratio}")
+        done = [r.done for r in rs if r.done is not None]
+        done_s = f"{_p95(done):11.1f}" if done else f"{'-':>11}"
+        print(f"{name:<12} {len(times):>7} {med:>7.1f} {p95:>7.1f} {max(times):>10.1f} {alone_s} {ratio} {done_s}")
     rendered = [r for r in results if r.page != "(session)"]
     if rendered:
         worst = max(rendered, key=lambda r: r.seconds)
@@ -218,7 +279,10 @@ def summarize(results: list[PageResult], ref: list[PageResult], sessions: int, w
 def main(argv: list[str] | None = None) -> int:
     """Parse flags, start the server, run the load, print the summary; exit status 1 on failures."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sessions", type=int, default=10, help=f"browser sessions at once, 1..{MAX_SESSIONS} (default 10)")
+    ap.add_argument("--sessions", type=int, default=10, help=f"sessions at once, 1..{MAX_SESSIONS} (default 10)")
+    ap.add_argument("--client", choices=("protocol", "browser"), default="protocol",
+                    help="protocol (default): clients speaking Streamlit's websocket protocol, so the server alone "
+                         "is measured; browser: headless Chromium, which draws on the same cores")
     ap.add_argument("--pages", nargs="+", choices=PAGES, default=list(PAGES), help="pages each session renders (default: all)")
     ap.add_argument("--page-timeout", type=float, default=300, help="seconds one page may take (default 300)")
     ap.add_argument("--timeout", type=float, default=1200, help="seconds the whole load may take (default 1200)")
@@ -230,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if not 1 <= args.sessions <= MAX_SESSIONS:
         ap.error(f"--sessions must be from 1 to {MAX_SESSIONS}")
-    if not os.path.exists(CHROMIUM):
+    if args.client == "browser" and not os.path.exists(CHROMIUM):
         print(f"{CHROMIUM} is missing: install Debian's chromium", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory() as folder, \
@@ -240,13 +304,14 @@ def main(argv: list[str] | None = None) -> int:
             wait_warm(url)
         cpu0, t0 = cpu_seconds(url.pid), time.perf_counter()
         results, ref, wall = asyncio.run(load(url, args.sessions, list(args.pages), args.page_timeout,
-                                              args.timeout, reference=not args.no_reference, shots=args.shots,
-                                              progress=True))
+                                              args.timeout, reference=not args.no_reference, client=args.client,
+                                              shots=args.shots, progress=True))
         server_cpu, total = cpu_seconds(url.pid) - cpu0, time.perf_counter() - t0
     n = summarize(results, ref, args.sessions, wall)
     cores = os.cpu_count() or 1
+    renders = sum(r.page != "(session)" for r in results + ref)
     print(f"server process: {server_cpu:.0f} CPU s in {total:.0f} s ({server_cpu / (total * cores):.0%} of the "
-          f"{cores} cores' {total * cores:.0f} s; the browsers and the rest of the machine had the others)")
+          f"{cores} cores' {total * cores:.0f} s), {server_cpu / max(renders, 1):.2f} CPU s a page render")
     return 1 if n else 0
 
 

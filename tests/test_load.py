@@ -1,25 +1,32 @@
-"""Several students at once, reduced for CI: benchmarks/load_test.py with 3 sessions.
+"""Several students at once, reduced for CI: benchmarks/load_test.py with 3 browser sessions and
+with 10 protocol clients.
 
 One `streamlit run app.py` on localhost, 3 concurrent browser sessions (isolated contexts),
 each renders the home page and two view pages; every render must finish with no exception,
-no error box, and a plotly chart on the view pages. The full measurement (10 sessions,
-every page, timings) is `python benchmarks/load_test.py --sessions 10`.
+no error box, and a plotly chart on the view pages. Then 10 clients that speak Streamlit's
+protocol (benchmarks/st_protocol.py) render every page. The full measurement (30 sessions,
+every page, timings) is `python benchmarks/load_test.py --sessions 30`.
 """
 
 import asyncio
 import os
+import tempfile
 
 import load_test  # benchmarks/ is on pytest's pythonpath (pytest.ini)
 import pytest
-from browser_util import CHROMIUM, ROOT, streamlit_server
+import st_protocol
+from browser_util import CHROMIUM, ROOT, streamlit_server, wait_warm
+from streamlit.proto.Alert_pb2 import Alert
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")]
+needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")
 SESSIONS = 3
 PAGES = ["home", "build_train", "ensemble"]
 SHOTS = os.path.join(ROOT, "artifacts", "load_test")  # screenshots of failed pages
 
 
+@pytest.mark.browser
+@needs_chromium
 @pytest.mark.timeout(1500)
 def test_three_sessions_at_once_render_without_failures(capsys):
     # As in a lecture: the server starts training the default pair at once; all three
@@ -27,7 +34,7 @@ def test_three_sessions_at_once_render_without_failures(capsys):
     # waits: training that pair takes 2 minutes on a busy 2-core machine, longer under load.
     with streamlit_server(env={"RESNET_VIZ_WARM": "1"}) as url:
         results, _, _ = asyncio.run(load_test.load(url, SESSIONS, PAGES, page_timeout=600, timeout=1200,
-                                                   reference=False, shots=SHOTS))
+                                                   reference=False, client="browser", shots=SHOTS))
     failures = load_test.summarize(results, [], SESSIONS, 0.0)
     report = capsys.readouterr().out
     assert failures == 0, report
@@ -42,6 +49,65 @@ def test_three_sessions_at_once_render_without_failures(capsys):
             assert r.charts >= 3, report
 
 
+@pytest.mark.timeout(900)
+def test_ten_protocol_clients_render_every_page(capsys):
+    """Ten students without browsers, every page each, once the warm-up is done: no failure, every page
+    rendered with its title, each view page with its charts, and each page's run finished."""
+    with tempfile.TemporaryDirectory() as folder, \
+            streamlit_server(env={"RESNET_VIZ_WARM": "1", "RESNET_VIZ_RUN_STORE": folder}) as url:
+        wait_warm(url)
+        results, _, _ = asyncio.run(load_test.load(url, 10, list(load_test.PAGES), page_timeout=300, timeout=600,
+                                                   reference=False, client="protocol"))
+    failures = load_test.summarize(results, [], 10, 0.0)
+    report = capsys.readouterr().out
+    assert failures == 0, report
+    assert sorted((r.session, r.page) for r in results) == sorted((s, p) for s in range(10) for p in load_test.PAGES)
+    for r in results:
+        assert r.done is not None and r.done >= r.seconds, report
+        if r.page in load_test.VIEW_PAGES:
+            assert r.charts >= 1, report
+
+
+def _message(kind: str, **fields) -> bytes:
+    msg = ForwardMsg()
+    if kind == "script_finished":
+        msg.script_finished = fields["status"]
+    else:
+        element = msg.delta.new_element
+        if kind == "heading":
+            element.heading.body = "Title"
+        elif kind == "plotly_chart":
+            element.plotly_chart.spec = "{}"
+        elif kind == "exception":
+            element.exception.type, element.exception.message = "ValueError", "bad value"
+        elif kind == "alert":
+            element.alert.body, element.alert.format = fields["body"], fields["format"]
+    return msg.SerializeToString()
+
+
+def test_the_protocol_client_reads_titles_charts_errors_and_the_end_of_a_run():
+    """st_protocol.Session's reading of the server's messages, fed by hand (no server)."""
+    session, run = st_protocol.Session("http://lab.invalid"), st_protocol.PageRun()
+    finished = ForwardMsg.ScriptFinishedStatus
+    for t, data in enumerate([_message("heading"), _message("alert", body="just so you know", format=Alert.INFO),
+                              _message("plotly_chart"), _message("plotly_chart"),
+                              _message("script_finished", status=finished.FINISHED_EARLY_FOR_RERUN)]):
+        session._read(data, run, float(t))
+    assert (run.first_heading, run.first_chart, run.charts, run.error, run.finished) == (0.0, 2.0, 2, None, None)
+    session._read(_message("script_finished", status=finished.FINISHED_SUCCESSFULLY), run, 5.0)
+    assert run.finished == 5.0  # a run cut for a rerun goes on; the successful end ends it
+    for kind, fields, expected in (("exception", {}, "ValueError: bad value"),
+                                   ("alert", {"body": "Boom\nmore", "format": Alert.ERROR}, "error box: Boom")):
+        run = st_protocol.PageRun()
+        session._read(_message(kind, **fields), run, 0.0)
+        assert expected in run.error
+    run = st_protocol.PageRun()
+    session._read(_message("script_finished", status=finished.FINISHED_WITH_COMPILE_ERROR), run, 1.0)
+    assert run.finished == 1.0 and run.error
+
+
+@pytest.mark.browser
+@needs_chromium
 def test_the_checker_catches_errors_and_missing_charts():
     """The load test's page check fails pages that show an error box, an exception, or no chart
     (pages served by Playwright's router, no server: the check itself is under test)."""
