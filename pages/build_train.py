@@ -8,7 +8,7 @@ from resnet_viz.plots import training as plots
 from ui import results
 from ui.common import USER_ERRORS, add_pair, link_bind, pick_pair, show_error, train_pair_ui, url_state
 from ui.config_form import config_form
-from ui.figures import columns, show
+from ui.figures import columns, figure, show
 
 DEG = DegradationSettings()
 # The study's widgets keep themselves in the link; deg_run=1 in it reopens a started study.
@@ -54,14 +54,14 @@ for col, (label, run) in zip(st.columns(2), runs.items()):
 with st.expander("Architecture of this pair"):  # read off the built nets (He et al. 2016, Fig. 3)
     from resnet_viz.diagram import architecture
     from resnet_viz.plots.diagram import architecture_figure
-    show(architecture_figure(architecture(pair.net), architecture(pair.net.twin())), "architecture")
+    show(figure(architecture_figure, architecture(pair.net), architecture(pair.net.twin())), "architecture")
 
 chance = 1.0 / pair.net.classes
 left, right = columns(2)
-show(plots.loss_curves(runs), "loss_curves", left)
-show(plots.accuracy_curves(runs, chance), "accuracy_curves", right)
+show(figure(plots.loss_curves, runs), "loss_curves", left)
+show(figure(plots.accuracy_curves, runs, chance), "accuracy_curves", right)
 left, right = columns(2)
-show(plots.gradient_norms(runs), "gradient_norms", left)
+show(figure(plots.gradient_norms, runs), "gradient_norms", left)
 with right:
     st.markdown("**What this pair shows**")
     st.markdown("\n".join(f"- {line}" for line in pair_findings(plain, residual)) +
@@ -111,7 +111,7 @@ if st.session_state.get("deg_run"):
         show_error(e)
     else:
         (st.success if result.degradation_shown else st.info)("\n".join(f"- {line}" for line in result.caption_lines()))
-        show(plots.degradation_curves(result), "degradation_curves")
-        show(plots.degradation(result.summary(), result.runs), "degradation")
+        show(figure(plots.degradation_curves, result), "degradation_curves")
+        show(figure(plots.degradation, result.summary(), result.runs), "degradation")
 else:
     st.info("Press the button to train plain and residual nets at each depth (progress is shown).")

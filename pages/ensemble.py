@@ -9,7 +9,7 @@ from resnet_viz import ensemble as E
 from resnet_viz.plots import ensemble as P
 from ui import results, views
 from ui.common import USER_ERRORS, link_bind, pick_pair, show_error, url_state
-from ui.figures import columns, show
+from ui.figures import columns, figure, show
 
 ERRORS = USER_ERRORS + (ValueError,)
 SAMPLES = (4, 8, 12, 20, 32, 50)
@@ -57,7 +57,7 @@ def lesion_section(view: E.EnsembleView) -> None:
     results, captions = view.lesions, view.captions()
     st.subheader("Delete one block")
     for col, r in zip(columns(2), results):
-        show(P.deletion_figure(r), f"delete_{r.label}", col)
+        show(figure(P.deletion_figure, r), f"delete_{r.label}", col)
         down = [i + 1 for i in r.downsampling_blocks]
         keep = [a for i, a in enumerate(r.single_block_accuracy) if i not in r.downsampling_blocks]
         col.metric(f"{r.label}: mean accuracy, one block deleted", f"{sum(keep) / max(len(keep), 1):.1%}",
@@ -67,17 +67,17 @@ def lesion_section(view: E.EnsembleView) -> None:
     st.caption("Each bar is the test accuracy with one block removed (residual: y = x + F(x) → y = x; plain: "
                "y = F(x) → y = x). " + P.DOWN_NOTE + ". Measured: " + captions["deletion"])
     left, right = columns(2)
-    show(P.k_sweep_figure(results), "k_sweep", left)
+    show(figure(P.k_sweep_figure, results), "k_sweep", left)
     left.caption(captions["k_sweep"])
     if captions["reorder"]:
-        show(P.reorder_figure(results), "reorder", right)
+        show(figure(P.reorder_figure, results), "reorder", right)
         right.caption(captions["reorder"])
 
 
 def paths_section(view: E.EnsembleView) -> None:
     """The path-length distribution, g(k) and C(n, k)·g(k) for the residual net."""
     st.subheader("Gradient by path length")
-    show(P.path_length_figure(view.paths), "paths")
+    show(figure(P.path_length_figure, view.paths), "paths")
     st.caption(view.captions()["paths"])
 
 
@@ -90,7 +90,7 @@ def diagram_section(n_blocks: int) -> None:
         n = st.slider("Blocks to unroll", 1, E.MAX_DIAGRAM_BLOCKS, DEFAULTS["ensemble_diagram_n"],
                       key="ensemble_diagram_n", bind="query-params")
         left, right = st.columns([3, 2])
-        show(P.unrolled_figure(n), "unrolled", left)
+        show(figure(P.unrolled_figure, n), "unrolled", left)
         c = E.path_counts(n_blocks)
         mean = sum(k * v for k, v in zip(c["path_length"], c["count"])) / 2**n_blocks
         right.markdown("y₃ = y₂ + f₃(y₂) = … expands into a sum over every choice of branch or shortcut at each "

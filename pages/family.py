@@ -9,7 +9,7 @@ from resnet_viz import family as F
 from resnet_viz.plots.family import cost_figure
 from ui import results
 from ui.common import USER_ERRORS, pick_pair, show_error, url_state
-from ui.figures import show
+from ui.figures import figure, show
 
 ERRORS = USER_ERRORS + (ValueError,)
 
@@ -32,7 +32,7 @@ settings = F.FamilySettings(models=tuple(models))
 try:
     settings.validate()
     rows = results.family(settings, "Counting torchvision's models")
-    lab = [(run.label, F.model_cost(run.model, run.net.input_shape), run.net.skip) for run in (plain, residual)]
+    lab = [(run.label, F.net_cost(run.net), run.net.skip) for run in (plain, residual)]
 except ERRORS as e:
     show_error(e)
     st.stop()
@@ -55,7 +55,7 @@ st.caption("Multiply-adds count convolutions and fully connected layers (output 
            "convolution, He et al. its first 1×1: the column 'with He's stride placement' counts that layout.")
 st.info(F.family_caption(rows) or "Choose ResNet-152 and VGG-19 to compare their cost.")
 
-show(cost_figure(rows, lab), "family_cost")
+show(figure(cost_figure, rows, lab), "family_cost")
 st.caption(F.lab_caption(f"{residual.label} {pair.net.arch.upper()}", lab[1][1], rows, pair.net.input_shape))
 
 resnets = [r.name for r in rows if r.name in F.RESNETS]

@@ -15,7 +15,7 @@ from resnet_viz.plots import features as P
 from resnet_viz.train import TrainConfig
 from ui import results
 from ui.common import USER_ERRORS, ensure_run, pick_pair, plain_text, show_error, url_state
-from ui.figures import columns, show
+from ui.figures import columns, figure, show
 
 ERRORS = USER_ERRORS + (ValueError,)
 IG_STEPS = (50, 100, 200, 300, 500)
@@ -126,7 +126,7 @@ def pick_upload(data):
         st.warning("This image is mostly bright: probably dark strokes on light paper. Tick **invert**.")
     o1, o2, o3 = st.columns([1, 1, 2])
     o1.image(img.original, caption="uploaded", width="stretch")
-    o2.plotly_chart(P.input_figure(img.raw, FT.raw_max(data), "what the nets get"), key="feat_converted")
+    o2.plotly_chart(figure(P.input_figure, img.raw, FT.raw_max(data), "what the nets get"), key="feat_converted")
     o3.markdown("**Conversion**\n" + "\n".join(f"1. {s}" for s in img.steps))
     return img.x.numpy(), None, img.raw, f"Uploaded {plain_text(up.name, 80)}"  # shown as markdown
 
@@ -184,14 +184,14 @@ def _view(pair, plain, residual):
     st.markdown(caption)
     cols = st.columns([1, 2, 2]) if data.is_image else st.columns([0.01, 2, 2])
     if data.is_image:
-        cols[0].plotly_chart(P.input_figure(raw, FT.raw_max(data), "input"), key="feat_input")
+        cols[0].plotly_chart(figure(P.input_figure, raw, FT.raw_max(data), "input"), key="feat_input")
     else:
         cols[0].markdown(f"**input** x = ({x[0]:.2f}, {x[1]:.2f})")
     for col, (k, run) in zip(cols[1:], runs.items()):
         probs = result.probabilities[k]
         pred = int(np.argmax(probs))
         col.metric(f"{k} net predicts", f"{data.class_names[pred]}", f"p = {probs[pred]:.3f}", delta_color="off", delta_arrow="off")
-        col.plotly_chart(P.probabilities_figure(probs, data.class_names, run.net.skip, y, height=220),
+        col.plotly_chart(figure(P.probabilities_figure, probs, data.class_names, run.net.skip, y, height=220),
                          key=f"feat_probs_{k}")
 
     # Block outputs.
@@ -204,7 +204,7 @@ def _view(pair, plain, residual):
         hi = float(max(a.max() for a in pair_acts))
         for col, (k, a) in zip(columns(2), zip(runs, pair_acts)):
             title = f"{k}: block {b}, {a.shape[0]} channels of {a.shape[1]}×{a.shape[2]}"
-            show(P.channel_grid_figure(a, lo, hi if hi > lo else lo + 1, title), f"feat_grid_{k}", col)
+            show(figure(P.channel_grid_figure, a, lo, hi if hi > lo else lo + 1, title), f"feat_grid_{k}", col)
         st.caption("One colour scale per block, shared by both nets. Compare how much of the input's shape "
                    "survives in later blocks: in the residual net the shortcut can carry it forward unchanged, "
                    "while every layer of the plain net has to re-create it.")
@@ -212,7 +212,7 @@ def _view(pair, plain, residual):
         st.info("Block outputs of an MLP are vectors, not images: no channel grids and no Grad-CAM. The "
                 "statistics below and the attributions over the input still apply.")
     st.radio("Statistics over", FT.OVER, horizontal=True, key="feat_over", bind="query-params")
-    show(P.statistics_figure(result.stats["plain"], result.stats["residual"]), "feat_stats")
+    show(figure(P.statistics_figure, result.stats["plain"], result.stats["residual"]), "feat_stats")
     st.caption(result.statistics_caption())
 
     # Attributions.
@@ -229,7 +229,7 @@ def _view(pair, plain, residual):
         for col, k in zip(columns(2), runs):
             r = attributions[m, k]
             title = f"{k}: class {data.class_names[r.target]}"
-            show(P.attribution_figure(r.map, raw if data.is_image else None, FT.raw_max(data),
+            show(figure(P.attribution_figure, r.map, raw if data.is_image else None, FT.raw_max(data),
                                       r.signed, zmax, title, feature_names=feature_names), f"feat_{m}_{k}", col)
             if m == "ig":
                 rel = abs(r.convergence_delta) / max(abs(r.output_gap), 1e-12)

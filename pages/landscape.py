@@ -12,7 +12,7 @@ from resnet_viz.plots import landscape as P
 from resnet_viz.plots.common import PLAIN_COLOR, RESIDUAL_COLOR
 from ui import results, views
 from ui.common import USER_ERRORS, link_bind, pick_pair, show_error, url_state
-from ui.figures import columns, show
+from ui.figures import columns, figure, show
 
 ERRORS = USER_ERRORS + (ValueError,)
 VIEWS = L.VIEWS
@@ -107,7 +107,7 @@ def curvature_section(runs: dict, s: L.LandscapeSettings) -> None:
         col.metric(f"{label}: Lanczos steps", f"{c.iterations}",
                    "converged" if c.converged else "not converged", delta_color="normal" if c.converged else "inverse",
                    help=f"relative residual ‖Hv − λv‖/|λ| = {c.relative_residual:.1g} (tolerance {c.tol:g})")
-    show(P.curvature_figure(curv), "curvature")
+    show(figure(P.curvature_figure, curv), "curvature")
     st.caption(view.caption())
 
     st.subheader("|λmin/λmax| across the plane (Li et al. Fig. 7)")
@@ -125,7 +125,7 @@ def curvature_section(runs: dict, s: L.LandscapeSettings) -> None:
     maps = mapped.maps
     zr = P.shared_ratio_range(maps.values())
     for col, label in zip(columns(2), runs):
-        show(P.curvature_map_figure(maps[label], f"{label}: {runs[label].net.name}", zr), f"curvmap_{label}", col)
+        show(figure(P.curvature_map_figure, maps[label], f"{label}: {runs[label].net.name}", zr), f"curvmap_{label}", col)
     st.caption(mapped.map_caption())
 
 
@@ -158,8 +158,8 @@ def main() -> None:
             surfaces = result.surfaces
             if view == "1-D slices":
                 left, right = columns(2)
-                show(P.slices_figure(surfaces, mode, clip), "slice_loss", left)
-                show(P.slices_figure(surfaces, mode, clip, metric="accuracy"), "slice_acc", right)
+                show(figure(P.slices_figure, surfaces, mode, clip), "slice_loss", left)
+                show(figure(P.slices_figure, surfaces, mode, clip, metric="accuracy"), "slice_acc", right)
             else:
                 zr = P.shared_zrange(surfaces.values(), mode, clip)
                 draw = P.contour_figure if view == "2-D contours" else P.surface3d_figure
@@ -167,7 +167,7 @@ def main() -> None:
                 for col, label in zip(cols, shown):
                     srf = surfaces[label]
                     title = f"{label}: {runs[label].net.name}"
-                    show(draw(srf, title, mode, clip, zr, height=720 if projector else 460), f"surface_{label}", col)
+                    show(figure(draw, srf, title, mode, clip, zr, height=720 if projector else 460), f"surface_{label}", col)
                     col.metric(f"{label}: loss at θ*", f"{srf.center_loss:.4f}",
                                help=f"accuracy at θ* {srf.center_accuracy:.1%} on {srf.settings['samples']} samples")
             st.caption(result.caption())
@@ -175,10 +175,10 @@ def main() -> None:
             result = study(runs, s, "Interpolating:")
             curves = result.interpolations
             left, right = columns(2)
-            show(P.interpolation_figure(
+            show(figure(P.interpolation_figure,
                 [(curves["plain: init → trained"], PLAIN_COLOR), (curves["residual: init → trained"], RESIDUAL_COLOR)],
                 "Initial → trained weights (Goodfellow et al. 2015)", mode, clip), "interp_init", left)
-            show(P.interpolation_figure(
+            show(figure(P.interpolation_figure,
                 [(curves["in the plain net"], PLAIN_COLOR), (curves["in the residual net"], RESIDUAL_COLOR)],
                 "Plain weights (t=0) → residual weights (t=1)", mode, clip), "interp_twins", right)
             st.caption(result.caption())
@@ -186,7 +186,7 @@ def main() -> None:
             trs = study(runs, s, "Projecting the optimisation paths:").trajectories
             zr = P.shared_zrange([t.surface for t in trs.values()], mode, clip)
             for col, label in zip(columns(len(shown)), shown):
-                show(P.trajectory_figure(trs[label], f"{label}: path of training", colors[label], mode, clip,
+                show(figure(P.trajectory_figure, trs[label], f"{label}: path of training", colors[label], mode, clip,
                                          zr, height=720 if projector else 460), f"traj_{label}", col)
             st.caption(L.trajectory_caption(trs))
         else:

@@ -16,7 +16,7 @@ from resnet_viz.plots import shattering as P
 from resnet_viz.train import TrainConfig
 from ui import results, views
 from ui.common import USER_ERRORS, ensure_run, link_bind, pick_pair, show_error, url_state
-from ui.figures import columns, show
+from ui.figures import columns, figure, show
 
 ERRORS = USER_ERRORS + (ValueError,)
 WIDTHS = (25, 50, 100, 200, 400)
@@ -108,9 +108,9 @@ def random_nets() -> None:
             st.metric(f"{label}: lag-1 autocorrelation", f"{r.lag1:.2f}",
                       help="Correlation between gradients at neighbouring inputs, mean over seeds "
                            "(1: smooth, 0: white noise).")
-            show(P.gradient_figure(r), f"gradients_{label.split()[0].lower()}")
-            show(P.correlation_figure(r), f"correlation_{label.split()[0].lower()}")
-    show(P.acf_figure(plain, residual), "autocorrelation")
+            show(figure(P.gradient_figure, r), f"gradients_{label.split()[0].lower()}")
+            show(figure(P.correlation_figure, r), f"correlation_{label.split()[0].lower()}")
+    show(figure(P.acf_figure, plain, residual), "autocorrelation")
     st.caption("How to read: white noise is a gradient that jumps at every input (lag-1 near 0, a correlation "
                "matrix with only its diagonal, an autocorrelation that drops to 0 after one step); brown noise "
                "wanders smoothly (lag-1 near 1, bands along the diagonal, slow decay). This run: "
@@ -120,7 +120,7 @@ def random_nets() -> None:
     if sweep_error is not None:  # the setting above is drawn; only the sweep waits for valid depths
         show_error(sweep_error)
         return
-    show(P.sweep_figure(view.sweep), "lag1_sweep")
+    show(figure(P.sweep_figure, view.sweep), "lag1_sweep")
     st.caption(view.sweep_caption())
 
 
@@ -161,7 +161,7 @@ def trained_nets() -> None:
     cols = st.columns(2)
     cols[0].metric("Trained plain net: lag-1 along the line", f"{plain.lag1:.2f}")
     cols[1].metric("Trained residual net: lag-1 along the line", f"{residual.lag1:.2f}")
-    show(P.line_figure(plain, residual), "trained_line")
+    show(figure(P.line_figure, plain, residual), "trained_line")
     st.caption(f"From input A (class {names[0]}) to input B (class {names[1]}): the derivative of the logit each "
                "net predicts at A, along the straight line, at 256 points. A jagged curve means the trained net's "
                "gradients are shattered along the way.")

@@ -17,6 +17,7 @@ draws it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -235,12 +236,14 @@ def _shortcut(block: Block, gate_bias: float) -> tuple[str, str, str]:
 # --- the walk ----------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=64)
 def architecture(cfg: NetConfig) -> Architecture:
     """Describe the net of `cfg` (He et al. 2016, Fig. 3; He 2016b, Fig. 2 and 4) from the module itself.
 
     The net is built on the meta device and run once on a meta input of one sample; forward hooks
     on the stem, each block and the head record the shapes. Parameters are counted per part, so
-    stem + stages + head = all parameters of the model.
+    stem + stages + head = all parameters of the model. The (frozen) result is kept per config
+    (64 at most): a shared server's sessions ask for their pair's at every page render.
     """
     cfg.validate()
     model = build_model(cfg, "meta").eval()

@@ -210,6 +210,17 @@ def model_cost(model: nn.Module, input_shape: tuple[int, ...]) -> ModelCost:
     return _count(shadow, torch.empty((1, *input_shape), device="meta"))[0]
 
 
+@functools.lru_cache(maxsize=64)
+def net_cost(cfg) -> ModelCost:
+    """`model_cost` of the lab's net of `cfg` (a `NetConfig`): its counts depend on the config alone,
+    so the net is built on the meta device and the (frozen) result is kept per config (64 at most),
+    as every session's family page asks for its pair's at each render."""
+    from .models import build_model
+
+    cfg.validate()
+    return _count(build_model(cfg, "meta").eval(), torch.empty((1, *cfg.input_shape), device="meta"))[0]
+
+
 def _build(name: str, paper_layout: bool = False) -> nn.Module:
     """torchvision's `name` with no weights on the meta device, in eval mode; `paper_layout` moves a
     downsampling bottleneck's stride from its 3×3 to its first 1×1 convolution (He et al. 2016)."""

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from resnet_viz.cli import main
-from resnet_viz.family import MODELS, FamilySettings, family_caption, family_row, family_table, model_cost, table1
+from resnet_viz.family import MODELS, FamilySettings, family_caption, family_row, family_table, model_cost, net_cost, table1
 from resnet_viz.models import NetConfig, build_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -107,9 +107,17 @@ def test_model_cost_of_an_mlp_against_a_hand_count():
     assert cost.layers == len(linears) == c.layer_count
     assert cost.parameters == sum(p.numel() for p in model.parameters())
     assert cost.activation_bytes > 0
+    assert net_cost(c) == cost  # the page's count from the config alone, on the meta device
     # the model is left as it was: still in training mode, on the CPU, weights unchanged
     assert model.training and next(model.parameters()).device.type == "cpu"
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_net_cost_of_a_residual_cnn_is_its_built_models():
+    c = NetConfig(arch="cnn", depth=3, width=8, input_shape=(1, 8, 8), classes=10)
+    assert net_cost(c) == model_cost(build_model(c), c.input_shape)
+    assert net_cost(c).parameters == sum(p.numel() for p in build_model(c).parameters())
+    assert net_cost(c.twin()) == model_cost(build_model(c.twin()), c.input_shape)
 
 
 def test_model_cost_of_a_conv_by_hand():

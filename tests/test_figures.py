@@ -1,0 +1,107 @@
+"""ui.figures.figure (issue 14): a figure is built once for every session that draws it, and is never
+another argument's figure."""
+
+from __future__ import annotations
+
+import gc
+import json
+
+import numpy as np
+import plotly.io as pio
+import pytest
+
+from resnet_viz.models import NetConfig
+from resnet_viz.plots import features as PF
+from resnet_viz.plots import shattering as PS
+from resnet_viz.shattering import SweepResult
+from ui import figures
+from ui.figures import enlarged, figure
+
+
+@pytest.fixture(autouse=True)
+def _empty():
+    figures._figures.clear()
+    yield
+    figures._figures.clear()
+
+
+def _sweep(lag1_plain: float) -> SweepResult:
+    """A sweep result (a plain, mutable dataclass: a result is keyed by its identity) over 3 depths, 2 seeds."""
+    lag1 = {"plain": np.array([[lag1_plain] * 2, [0.5] * 2, [0.1] * 2]), "residual": np.full((3, 2), 0.9)}
+    return SweepResult(depths=[1, 4, 16], lag1=lag1, base=NetConfig(arch="mlp", depth=1, width=8, input_shape=(1,),
+                                                                    classes=1, block="single"))
+
+
+def _y(fig, name: str) -> list:
+    return [list(t.y) for t in fig.data if t.name and t.name.startswith(name)]
+
+
+def test_the_same_arguments_give_the_same_figure_built_once():
+    raw = np.arange(64, dtype=np.float32).reshape(1, 8, 8)
+    a = figure(PF.input_figure, raw, 16.0, "input")
+    assert figure(PF.input_figure, raw.copy(), 16.0, "input") is a  # an equal array: its bytes are the key
+    assert figure(PF.input_figure, raw, 16.0, "other title") is not a
+    changed = raw.copy()
+    changed[0, 0, 0] = 99
+    b = figure(PF.input_figure, changed, 16.0, "input")
+    assert b is not a and np.asarray(b.data[0].z)[0, 0] != np.asarray(a.data[0].z)[0, 0]
+    # the same as building it directly: the cache changes nothing drawn
+    assert pio.to_json(a) == pio.to_json(PF.input_figure(raw, 16.0, "input"))
+
+
+def test_a_result_object_is_its_identity_and_a_gone_one_is_never_drawn_again(monkeypatch):
+    one = _sweep(0.8)
+    f1 = figure(PS.sweep_figure, one)
+    assert figure(PS.sweep_figure, one) is f1
+    assert figure(PS.sweep_figure, _sweep(0.8)) is not f1  # another object (results are compared by identity)
+    # An object that is gone may hand its id to a new one: make that certain by giving every object
+    # the same id, and check the new object gets its own figure.
+    monkeypatch.setattr(figures, "id", lambda obj: 42, raising=False)
+    figures._figures.clear()
+    first = _sweep(0.8)
+    f_first = figure(PS.sweep_figure, first)
+    del first
+    gc.collect()
+    second = _sweep(0.2)
+    f_second = figure(PS.sweep_figure, second)
+    assert f_second is not f_first
+    assert json.dumps(_y(f_second, "plain"), default=float) == json.dumps(_y(PS.sweep_figure(second), "plain"),
+                                                                        default=float)
+    assert len(figures._figures) == 1  # the gone object's entry was dropped
+
+
+def test_the_cache_is_bounded_and_keeps_the_most_recently_drawn(monkeypatch):
+    monkeypatch.setattr(figures, "MAX_FIGURES", 3)
+    raws = [np.full((1, 4, 4), i, dtype=np.float32) for i in range(5)]
+    figs = [figure(PF.input_figure, r, 4.0) for r in raws[:3]]
+    assert figure(PF.input_figure, raws[0], 4.0) is figs[0]  # drawn again: now the most recent
+    figure(PF.input_figure, raws[3], 4.0)
+    figure(PF.input_figure, raws[4], 4.0)
+    assert len(figures._figures) == 3
+    assert figure(PF.input_figure, raws[0], 4.0) is figs[0]
+    assert figure(PF.input_figure, raws[1], 4.0) is not figs[1]  # the least recently drawn went
+
+
+def test_only_module_level_functions_of_the_lab_are_kept():
+    with pytest.raises(ValueError):
+        figure(lambda: PF.input_figure(np.zeros((2, 2)), 1.0))
+    with pytest.raises(ValueError):
+        figure(pio.to_json, None)
+
+
+def test_arguments_without_a_key_are_built_every_time():
+    raw = np.zeros((1, 3, 3), dtype=object)  # an object array's bytes are pointers: not a key
+    assert figure(PF.input_figure, raw, 1.0) is not figure(PF.input_figure, raw, 1.0)
+    assert figure(PF.input_figure, raw.astype(np.float32), 1.0) is figure(PF.input_figure, raw.astype(np.float32), 1.0)
+    assert len(figures._figures) == 1
+
+
+def test_presenter_copy_leaves_the_shared_figure_alone():
+    fig = figure(PF.input_figure, np.ones((1, 4, 4), dtype=np.float32), 1.0,
+                 "a title that is long enough to be wrapped on a projector")
+    before = pio.to_json(fig)
+    big = figure(enlarged, fig)
+    assert big is not fig and figure(enlarged, fig) is big
+    assert big.layout.font.size == figures.PRESENTER_FONT and "<br>" in big.layout.title.text
+    assert pio.to_json(fig) == before
+
