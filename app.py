@@ -4,12 +4,16 @@ This file is the server: it serves the Streamlit script `lab.py` (page config an
 as Streamlit's ASGI app (`st.App`, which `streamlit run` detects and serves), and at server start
 prepares the first figures before any student opens a page (`ui.warmup`): the heavy imports, the
 default pair's shipped runs and, in the background, every view's default result. Set
-RESNET_VIZ_WARM=0 to skip the background part.
+RESNET_VIZ_WARM=0 to skip the background part. Its page tells a browser to fetch plotly's part of
+the frontend at once (`ui.preload`), so the first chart is drawn sooner.
 """
 
 from contextlib import asynccontextmanager
 
 import streamlit as st
+from starlette.middleware import Middleware
+
+from ui.preload import PreloadCharts
 
 
 @asynccontextmanager
@@ -21,4 +25,4 @@ async def warm_up(_app):
     yield
 
 
-app = st.App("lab.py", lifespan=warm_up)
+app = st.App("lab.py", lifespan=warm_up, middleware=[Middleware(PreloadCharts)])

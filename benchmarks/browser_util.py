@@ -77,6 +77,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process now, in MiB (Linux /proc)."""
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+
+
 def wait_warm(url: ServerURL, timeout: float = 600) -> None:
     """Wait until the server's warm-up (ui/warmup.py) has every default view ready (its line in the log)."""
     deadline = time.time() + timeout

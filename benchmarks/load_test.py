@@ -50,7 +50,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from browser_util import CHROMIUM, CHROMIUM_ARGS, IDLE, cpu_seconds, streamlit_server, wait_warm  # benchmarks/browser_util.py
+from browser_util import CHROMIUM, CHROMIUM_ARGS, IDLE, cpu_seconds, rss_mib, streamlit_server, wait_warm  # benchmarks/browser_util.py
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -302,16 +302,17 @@ def main(argv: list[str] | None = None) -> int:
         if not args.cold:
             print("waiting for the server's warm-up (every default view) …", flush=True)
             wait_warm(url)
-        cpu0, t0 = cpu_seconds(url.pid), time.perf_counter()
+        cpu0, t0, rss0 = cpu_seconds(url.pid), time.perf_counter(), rss_mib(url.pid)
         results, ref, wall = asyncio.run(load(url, args.sessions, list(args.pages), args.page_timeout,
                                               args.timeout, reference=not args.no_reference, client=args.client,
                                               shots=args.shots, progress=True))
-        server_cpu, total = cpu_seconds(url.pid) - cpu0, time.perf_counter() - t0
+        server_cpu, total, rss1 = cpu_seconds(url.pid) - cpu0, time.perf_counter() - t0, rss_mib(url.pid)
     n = summarize(results, ref, args.sessions, wall)
     cores = os.cpu_count() or 1
     renders = sum(r.page != "(session)" for r in results + ref)
     print(f"server process: {server_cpu:.0f} CPU s in {total:.0f} s ({server_cpu / (total * cores):.0%} of the "
-          f"{cores} cores' {total * cores:.0f} s), {server_cpu / max(renders, 1):.2f} CPU s a page render")
+          f"{cores} cores' {total * cores:.0f} s), {server_cpu / max(renders, 1):.2f} CPU s a page render; "
+          f"resident memory {rss0:.0f} MiB before the sessions, {rss1:.0f} MiB after")
     return 1 if n else 0
 
 

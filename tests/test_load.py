@@ -10,7 +10,9 @@ every page, timings) is `python benchmarks/load_test.py --sessions 30`.
 
 import asyncio
 import os
+import re
 import tempfile
+import urllib.request
 
 import load_test  # benchmarks/ is on pytest's pythonpath (pytest.ini)
 import pytest
@@ -58,6 +60,12 @@ def test_ten_protocol_clients_render_every_page(capsys):
         wait_warm(url)
         results, _, _ = asyncio.run(load_test.load(url, 10, list(load_test.PAGES), page_timeout=300, timeout=600,
                                                    reference=False, client="protocol"))
+        # The page a browser opens preloads plotly's chart script (ui.preload), which the server serves.
+        request = urllib.request.Request(url + "/shattering", headers={"Accept-Encoding": "gzip"})
+        page = urllib.request.urlopen(request, timeout=30).read().decode()
+        script = re.search(r'<link rel="modulepreload" crossorigin href="\./(static/js/PlotlyChart\.[^"]+)">', page)
+        assert script, page[:500]
+        assert len(urllib.request.urlopen(f"{url}/{script.group(1)}", timeout=30).read()) > 1_000_000
     failures = load_test.summarize(results, [], 10, 0.0)
     report = capsys.readouterr().out
     assert failures == 0, report
