@@ -265,7 +265,7 @@ def summarize(results: list[PageResult], ref: list[PageResult], sessions: int, w
         times = [r.seconds for r in rs]
         med, p95 = statistics.median(times), _p95(times)
         a = alone.get(name)
-        alone_s, ratio = (f"{a:8.1f}", f"{med / a:10.1f}") if a else (f"{'-':>8}", f"{'-':>10}")
+        alone_s, ratio = (f"{a:8.2f}", f"{med / a:10.1f}") if a else (f"{'-':>8}", f"{'-':>10}")
         done = [r.done for r in rs if r.done is not None]
         done_s = f"{_p95(done):11.1f}" if done else f"{'-':>11}"
         print(f"{name:<12} {len(times):>7} {med:>7.1f} {p95:>7.1f} {max(times):>10.1f} {alone_s} {ratio} {done_s}")

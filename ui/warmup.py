@@ -2,10 +2,11 @@
 
 Before any student opens a page, `start()` imports the lab (torch, the views, plotly: seconds that
 every first page would otherwise pay), creates the run store (which loads the default pair's
-shipped runs) and loads the default dataset. Then, in one background thread, it computes every
-view's default result for the default pair through `ui.results`, so that the first figures of
-Loss landscape, Shattered gradients, Unrolled ensemble, Feature maps and ResNet family are
-already kept when a page asks for them. The thread holds one job slot at a time like any job
+shipped runs), loads the default dataset and counts the ResNet family's default table (pure
+Python: computed later it would compete with the first students' pages). Then, in one background
+thread, it computes every other view's default result for the default pair through `ui.results`,
+so that the first figures of Loss landscape, Shattered gradients, Unrolled ensemble and Feature
+maps are already kept when a page asks for them. The thread holds one job slot at a time like any job
 (ui.common.job_gate), so students' own work still runs beside it. RESNET_VIZ_WARM=0 skips the
 background part (tests).
 """
@@ -23,8 +24,8 @@ done = threading.Event()  # set when every default view is kept (or the warm-up 
 
 
 def start() -> threading.Thread | None:
-    """Import the lab, create the run store and start computing the default views in the background
-    (unless $RESNET_VIZ_WARM is 0). Returns the background thread, or None. Runs once per process;
+    """Import the lab, create the run store, count the family's table and start computing the default
+    views in the background (unless $RESNET_VIZ_WARM is 0: then neither). Returns the background thread, or None. Runs once per process;
     a failure is one line in the log, never a server that does not start (the pages then do the work)."""
     if _started.is_set():
         return None
@@ -42,6 +43,7 @@ def _start() -> threading.Thread | None:
     import plotly.graph_objects  # noqa: F401  (imported here once, not in the first session's run)
 
     from resnet_viz.data import load_dataset
+    from resnet_viz.family import FamilySettings
     from resnet_viz.models import estimate_size
 
     from . import common, legacy_guard, results  # noqa: F401
@@ -58,6 +60,12 @@ def _start() -> threading.Thread | None:
         _freeze()
         done.set()
         return None
+    # The family's default table before the server answers (2-3 s): its count is pure Python, and computed
+    # later, as the first students arrive, it waited behind their jobs and slowed their pages
+    # (family p50 10 s, p95 21 s with 30 sessions opened at once: load_test.py --cold).
+    t1 = time.perf_counter()
+    results.family(FamilySettings())
+    _say(f"default family view kept in {time.perf_counter() - t1:.1f} s")
     thread = threading.Thread(target=_default_views, name="resnet-viz-warm-views", daemon=True)
     thread.start()
     return thread
@@ -83,12 +91,14 @@ def default_views() -> list[tuple[str, object]]:
     n_blocks, conv = len(residual.model.blocks), residual.net.arch == "cnn"
     features = FT.FeatureSettings(target=None, cam_block=n_blocks if conv else None, steps=FT.DEFAULT_IG_STEPS,
                                   over=FT.OVER[0], block=1)
+    # Shortest first (seconds on two quiet cores), so students who open a page before the warm-up is done
+    # wait least in all. The family's table is computed before the server answers (`_start`).
     return [
-        ("shattering", lambda: results.shattering(SH.ShatteringSettings())),
-        ("ensemble", lambda: results.ensemble(plain, residual, E.EnsembleSettings())),
-        ("features", lambda: results.features(runs, x, results.input_key(x), features, data)),
-        ("landscape", lambda: results.landscape(runs, L.LandscapeSettings())),
-        ("family", lambda: results.family(F.FamilySettings())),
+        ("features", lambda: results.features(runs, x, results.input_key(x), features, data)),  # 1.2
+        ("shattering", lambda: results.shattering(SH.ShatteringSettings())),  # 2.0
+        ("ensemble", lambda: results.ensemble(plain, residual, E.EnsembleSettings())),  # 3.2
+        ("landscape", lambda: results.landscape(runs, L.LandscapeSettings())),  # 7.5
+        ("family", lambda: results.family(F.FamilySettings())),  # 2.4 (kept already, unless RESNET_VIZ_WARM=0)
     ]
 
 
