@@ -75,3 +75,26 @@ def test_streamlit_runs_no_full_collection_after_every_script_run():
             "print(config.get_option('runner.postScriptGC'))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_a_family_table_that_fails_still_leaves_the_other_views_warmed_up(seeded_store, monkeypatch, capsys):
+    from ui import results
+
+    started = []
+
+    class Thread:  # the background views: recorded, not run
+        def __init__(self, target, name, daemon):
+            self.target = target
+
+        def start(self):
+            started.append(self.target)
+
+    def broken(settings, text=None):
+        raise OSError("torchvision unreadable")
+
+    monkeypatch.setenv("RESNET_VIZ_WARM", "1")
+    monkeypatch.setattr(results, "family", broken)
+    monkeypatch.setattr(warmup.threading, "Thread", Thread)
+    warmup._start()
+    assert started == [warmup._default_views]
+    assert "the family's table was not counted (OSError: torchvision unreadable)" in capsys.readouterr().err
