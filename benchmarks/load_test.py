@@ -136,10 +136,16 @@ def progress_line(result: PageResult, done: int, total: int) -> None:
     print(f"[{done}/{total}] session {result.session} {result.page}: {result.seconds:.1f} s, {what}", flush=True)
 
 
+def _order(pages: list[str], session: int, rotate: bool) -> list[str]:
+    """The pages in the order one session renders them: from page `session` mod len(pages) on, with `rotate`."""
+    k = session % len(pages) if rotate else 0
+    return pages[k:] + pages[:k]
+
+
 async def run_session(browser, url: str, pages: list[str], session: int, timeout_ms: int,
                       rotate: bool = True, shots: str | None = None, report=None) -> list[PageResult]:
     """One student: an isolated browser context that renders every page once; `report(result)` after each."""
-    order = pages[session % len(pages):] + pages[:session % len(pages)] if rotate else list(pages)
+    order = _order(pages, session, rotate)
     context = await browser.new_context(viewport={"width": 1400, "height": 1600})
     results = []
     try:
@@ -213,7 +219,7 @@ async def protocol_session(url: str, pages: list[str], session: int, timeout: fl
     """
     from st_protocol import Session, fetch_shell
 
-    order = pages[session % len(pages):] + pages[:session % len(pages)] if rotate else list(pages)
+    order = _order(pages, session, rotate)
     results = []
     client = Session(url)
     try:

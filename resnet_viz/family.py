@@ -218,7 +218,7 @@ def net_cost(cfg) -> ModelCost:
     from .models import build_model
 
     cfg.validate()
-    return _count(build_model(cfg, "meta").eval(), torch.empty((1, *cfg.input_shape), device="meta"))[0]
+    return model_cost(build_model(cfg, "meta"), cfg.input_shape)
 
 
 def _build(name: str, paper_layout: bool = False) -> nn.Module:
