@@ -359,11 +359,14 @@ def check_run_memory(net: NetConfig, cfg: TrainConfig, snapshots: int, limit_byt
 
 def train(net: NetConfig, cfg: TrainConfig = TrainConfig(), *, data: Dataset | None = None,
           progress: Progress | None = None, device: torch.device | str | None = None,
-          memory_limit_bytes: int | None = None, time_limit_s: float | None = None) -> Run:
+          memory_limit_bytes: int | None = None, time_limit_s: float | None = None,
+          threads: int | None = None) -> Run:
     """Train one net briefly and return the Run (model moved back to the CPU, eval mode).
 
     SGD with momentum (or Adam), weight decay, cosine or constant learning rate.
-    Deterministic on the CPU for a given pair of configs. A NaN or infinite loss
+    Deterministic on the CPU for a given pair of configs and thread count: training runs with the
+    lab's thread policy (`jobs.thread_policy`: `threads`, default $RESNET_VIZ_TORCH_THREADS or one
+    PyTorch thread), so the app, the CLI, the reports and the tests get the same numbers. A NaN or infinite loss
     stops training and is reported in `history.diverged`, not raised. Raises
     ConfigError for impossible configs (checked before any work) and DatasetError
     for a dataset that cannot be loaded; ConfigError after the first steps when their time ×
@@ -371,6 +374,14 @@ def train(net: NetConfig, cfg: TrainConfig = TrainConfig(), *, data: Dataset | N
     $RESNET_VIZ_MAX_TRAIN_MINUTES, none when unset). `progress(fraction, message)` (resnet_viz.progress)
     is called after every optimisation step with the epoch, step and minibatch loss.
     """
+    from .jobs import thread_policy
+
+    with thread_policy(threads):
+        return _train(net, cfg, data=data, progress=progress, device=device,
+                      memory_limit_bytes=memory_limit_bytes, time_limit_s=time_limit_s)
+
+
+def _train(net: NetConfig, cfg: TrainConfig, *, data, progress, device, memory_limit_bytes, time_limit_s) -> Run:
     net.validate()
     cfg.validate()
     data = data or load_dataset(cfg.dataset, cfg.data_root, cfg.data_limit)
