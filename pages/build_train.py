@@ -28,7 +28,7 @@ if new_pair is not None:
         show_error(e)
 
 try:
-    pair, plain, residual = pick_pair()
+    pair, plain, residual = pick_pair(warn=False)  # the metrics below name failures
 except USER_ERRORS as e:
     show_error(e)
     st.stop()
@@ -84,6 +84,14 @@ def _degradation(pair, settings: DegradationSettings):
     return results.degradation(pair, settings, "Degradation study")
 
 
+def _ready(pair, settings: DegradationSettings) -> bool:
+    try:
+        settings.validate()
+        return results.degradation_ready(pair, settings)
+    except (ValueError, *USER_ERRORS):
+        return False
+
+
 with st.form("degradation"):
     c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
     depths = c1.multiselect("Depths (blocks)", list(DEPTH_CHOICES), list(DEG.depths), key="deg_depths",
@@ -103,7 +111,9 @@ st.caption(f"{2 * len(settings.depths) * settings.seeds} nets to train: SGD at {
 if go:
     st.session_state["deg_run"] = True
     st.query_params["deg_run"] = "1"  # the link reopens the study
-if st.session_state.get("deg_run"):
+# Shown at once when every net of it is already trained (the default study of the default pair ships trained);
+# a study that would train new nets (1–2 minutes) waits for the button.
+if st.session_state.get("deg_run") or _ready(pair, settings):
     try:
         settings.validate()
         result = _degradation(pair, settings)
@@ -114,4 +124,5 @@ if st.session_state.get("deg_run"):
         show(figure(plots.degradation_curves, result), "degradation_curves")
         show(figure(plots.degradation, result.summary(), result.runs), "degradation")
 else:
-    st.info("Press the button to train plain and residual nets at each depth (progress is shown).")
+    st.info("This study trains new nets for this pair and these settings: press the button to start it (progress is "
+            "shown; then kept for everyone).")

@@ -22,7 +22,7 @@ st.markdown("He, Zhang, Ren & Sun (2016), Table 1: ResNet-18 to ResNet-152 again
 
 url_state()
 try:
-    pair, plain, residual = pick_pair()
+    pair, plain, residual = pick_pair(warn=False)  # only its size is used
 except ERRORS as e:
     show_error(e)
     st.stop()

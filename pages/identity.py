@@ -40,10 +40,10 @@ def _range(r: dict, key: str, fmt) -> str:
     return fmt(mean) + (f" ({fmt(lo)}–{fmt(hi)})" if r["seeds"] > 1 and hi > lo else "")
 
 
-# The settings widgets keep themselves in the link; id_run=1 in it reopens the started study.
-url_state(flags=("id_run",), labels={"id_variants": _variant_label})
+# The settings widgets keep themselves in the link, which reopens the same study.
+url_state(labels={"id_variants": _variant_label})
 try:
-    pair, _, _ = pick_pair()
+    pair, _, _ = pick_pair(warn=False)  # the table names failed nets itself
 except ERRORS as e:
     show_error(e)
     st.stop()
@@ -66,9 +66,7 @@ with st.form("identity_form"):
                 key="id_random_nets", bind="query-params",
                 help="Lag-1 autocorrelation and size of df/dx of random nets f: ℝ → ℝ against depth (Balduzzi et al. "
                      "2017's experiment). Whether λ < 1 shatters is the lab's own question, not He et al.'s.")
-    go = st.form_submit_button("Train the variants", type="primary")
-if go:
-    st.session_state["id_run"] = True
+    st.form_submit_button("Train the variants", type="primary")
 
 try:
     settings = views.settings(I.IdentitySettings, st.session_state)
@@ -77,11 +75,9 @@ except ERRORS as e:
     show_error(e)
     st.stop()
 nets = settings.nets(pair.net)
-st.caption(f"{len(nets)} nets of {pair.net.depth} blocks to train on {pair.train.dataset} ({pair.train.epochs} epochs "
-           "each), then cached for everyone.")
-if not st.session_state.get("id_run"):
-    st.info("Press the button to train the variants (progress is shown).")
-    st.stop()
+st.caption(f"{len(nets)} nets of {pair.net.depth} blocks on {pair.train.dataset} ({pair.train.epochs} epochs each): the "
+           "current pair's own two and the variants, each trained once for everyone (the default comparison ships "
+           "trained).")
 
 try:
     result = study(pair, settings)

@@ -34,7 +34,7 @@ st.markdown("Balduzzi et al. (2017), *The Shattered Gradients Problem: If resnet
 
 url_state(labels={"sh_block": BLOCK_CHOICES.get})  # the widgets below keep themselves in the link
 try:
-    pair, plain_run, residual_run = pick_pair()
+    pair, plain_run, residual_run = pick_pair(warn=False)  # random nets first; see trained_nets
 except ERRORS as e:  # the random-net experiment below needs no trained pair
     show_error(e)
     pair = plain_run = residual_run = None
@@ -158,6 +158,10 @@ def trained_nets() -> None:
     except ERRORS as e:
         show_error(e)
         return
+    for run in (plain_run, residual_run):
+        if run.failure:
+            st.warning(f"The {run.label} net of this pair **failed to train** ({run.failure}): its gradients below are "
+                       "those of a broken net.")
     cols = st.columns(2)
     cols[0].metric("Trained plain net: lag-1 along the line", f"{plain.lag1:.2f}")
     cols[1].metric("Trained residual net: lag-1 along the line", f"{residual.lag1:.2f}")

@@ -1,67 +1,79 @@
-"""Pre-trained runs of the app's default pair, shipped in `assets/default_runs/`.
+"""Trained runs shipped with the lab, in `assets/runs/`: the default pair, the nets of every view's
+default study on it, and every net of every preset.
 
-A fresh server loads them instead of training (issue 14: the first figures are there
-at once). Each is an ordinary run folder (`save_run`/`load_run`: JSON and safetensors,
-no pickle), loaded only when its config equals the pair asked for exactly, so an
-edited default never shows stale weights; a missing, corrupt or stale folder is
+A fresh server, the command line and the reports load them instead of training (issue 14: the
+first figures are there at once; issue 24: every preset opens at once, and a report made on any
+machine shows the numbers the live page shows). Each is an ordinary run folder (`save_run` /
+`load_run`: JSON and safetensors, no pickle) named by `store.run_key(net, cfg)`, so it is found
+for exactly its configs and never for an edited one; a missing, corrupt or stale folder is
 skipped and the caller trains as before.
 
-Regenerate them (training is deterministic on the CPU, about 30 s with one thread):
+Regenerate them all (training is deterministic on the CPU with the lab's thread policy, one
+PyTorch thread; about 5 minutes on two cores):
 
-    OMP_NUM_THREADS=1 python -m resnet_viz.assets
+    python -m resnet_viz.assets
 
-The shipped runs keep every second weight checkpoint of the optimisation path (about
-one per epoch, as Li et al. 2018 §7 use; `--keep-every`): the path view draws the same
-PCA plane (direction cosines ≥ 0.98 against all checkpoints) from half the bytes.
+Only the default pair keeps weight checkpoints, for the loss landscape's optimisation-path view
+(Li et al. 2018 §7): every second one, at half precision (the last row is read back as the exact
+final weights), which draws the same PCA plane from a quarter of the bytes. The other runs keep
+their weights and history only.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import os
+import shutil
 import sys
+import tempfile
+
+import torch
 
 from .models import NetConfig
-from .train import Run, TrainConfig, load_run, net_config_for, save_run, train
+from .train import Run, TrainConfig, load_run, net_config_for, save_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# Folder holding plain/ and residual/; $RESNET_VIZ_DEFAULT_RUNS overrides it ("" or "none": load nothing).
-DEFAULT_RUNS_DIR = os.path.join(ROOT, "assets", "default_runs")
+# Folder of shipped run folders; $RESNET_VIZ_SHIPPED_RUNS overrides it ("" or "none": load nothing).
+SHIPPED_DIR = os.path.join(ROOT, "assets", "runs")
+MANIFEST = "manifest.json"
 KEEP_EVERY = 2
 
 log = logging.getLogger(__name__)
 
 
-def default_runs_dir() -> str | None:
-    """The folder of shipped default runs: $RESNET_VIZ_DEFAULT_RUNS when set ("" or "none"
-    turns loading off: None), else `assets/default_runs` in the repository."""
-    folder = os.environ.get("RESNET_VIZ_DEFAULT_RUNS")
+def shipped_dir() -> str | None:
+    """The folder of shipped runs: $RESNET_VIZ_SHIPPED_RUNS when set ("" or "none" turns loading off:
+    None), else `assets/runs` in the repository."""
+    folder = os.environ.get("RESNET_VIZ_SHIPPED_RUNS")
     if folder is None:
-        return DEFAULT_RUNS_DIR
+        return SHIPPED_DIR
     return None if folder.strip().lower() in ("", "none") else folder
 
 
 def default_pair_configs() -> list[tuple[NetConfig, TrainConfig]]:
-    """(plain, residual) configs of the app's default pair: the digits CNN with `TrainConfig()`
-    (the same as `ui.common.default_pair().configs`)."""
+    """(plain, residual) configs of the app's default pair: the digits CNN `net_config_for("digits")` with
+    `TrainConfig()` (the same as `ui.common.default_pair().configs`)."""
     net = net_config_for("digits")
     return [(net.replace(skip=False), TrainConfig()), (net.replace(skip=True), TrainConfig())]
 
 
-def run_folder(net: NetConfig, folder: str) -> str:
-    """Where the shipped run of `net` lives in `folder`: plain/ or residual/."""
-    return os.path.join(folder, "residual" if net.skip else "plain")
+def run_folder(net: NetConfig, cfg: TrainConfig, folder: str) -> str:
+    """Where the shipped run of (net, cfg) lives in `folder`: its `store.run_key`."""
+    from .store import run_key
+
+    return os.path.join(folder, run_key(net, cfg))
 
 
 def load_shipped(net: NetConfig, cfg: TrainConfig, folder: str | None = None) -> Run | None:
-    """The shipped run for exactly (net, cfg), or None when it is missing, unreadable or
-    was trained with another config (the reason is logged; the caller then trains)."""
-    folder = default_runs_dir() if folder is None else folder
+    """The shipped run for exactly (net, cfg), or None when there is none, it does not load or it was
+    trained with another config (the reason is logged; the caller then trains)."""
+    folder = shipped_dir() if folder is None else folder
     if not folder:
         return None
-    path = run_folder(net, folder)
+    path = run_folder(net, cfg, folder)
     if not os.path.isdir(path):
         return None
     try:
@@ -70,8 +82,8 @@ def load_shipped(net: NetConfig, cfg: TrainConfig, folder: str | None = None) ->
         log.warning("shipped run %s not used (it will be trained): %s", path, e)
         return None
     if run.net.to_json() != net.to_json() or run.train.to_json() != cfg.to_json():
-        log.warning("shipped run %s was trained with another config than the default pair: "
-                    "not used (it will be trained; regenerate with python -m resnet_viz.assets)", path)
+        log.warning("shipped run %s was trained with another config: not used (it will be trained; "
+                    "regenerate with python -m resnet_viz.assets)", path)
         return None
     return run
 
@@ -80,6 +92,16 @@ def load_shipped_pairs(pairs: list[tuple[NetConfig, TrainConfig]], folder: str |
     """The shipped runs matching `pairs` ((net, cfg) each); those that do not load are left out."""
     runs = [load_shipped(net, cfg, folder) for net, cfg in pairs]
     return [r for r in runs if r is not None]
+
+
+def shipped_first(trainer):
+    """A `trainer(net, cfg, progress) -> Run` that returns the shipped run of (net, cfg) when there is one
+    and calls `trainer` otherwise: the studies of the command line and the reports get the numbers the
+    app shows."""
+    def first(net, cfg, progress=None):
+        run = load_shipped(net, cfg)
+        return run if run is not None else trainer(net, cfg, progress)
+    return first
 
 
 def thin_trajectory(run: Run, keep_every: int = KEEP_EVERY) -> Run:
@@ -94,29 +116,109 @@ def thin_trajectory(run: Run, keep_every: int = KEEP_EVERY) -> Run:
     return dataclasses.replace(run, history=history, trajectory=run.trajectory[rows].clone())
 
 
-def make_default_runs(folder: str = DEFAULT_RUNS_DIR, keep_every: int = KEEP_EVERY) -> list[Run]:
-    """Train the default pair on the CPU and write it to `folder` (plain/, residual/).
-    Returns the runs as trained (with every checkpoint)."""
-    runs = []
-    for net, cfg in default_pair_configs():
-        run = train(net, cfg, device="cpu")
-        save_run(thin_trajectory(run, keep_every), run_folder(net, folder))
-        runs.append(run)
-    return runs
+def shipped_configs() -> dict[str, list[tuple[NetConfig, TrainConfig]]]:
+    """What the lab ships, by purpose: the default pair, the nets of the default studies (degradation and
+    identity mappings on the default pair) and each preset's nets, as (net, cfg) in training order.
+    Computed by running each study with a trainer that only records what it is asked for."""
+    from .degradation import DegradationSettings
+    from .identity import IdentitySettings
+    from .presets import PRESETS, preset_pair
+
+    net, cfg = default_pair_configs()[1]
+    out = {"default pair": default_pair_configs(),
+           "default degradation study": [(n, DegradationSettings().train_config(cfg).replace(seed=n.seed))
+                                         for n in DegradationSettings().nets(net)],
+           "default identity study": _identity_nets(net, cfg, IdentitySettings())}
+    for p in PRESETS:
+        pnet, pcfg = preset_pair(p)
+        s = p.settings
+        if isinstance(s, IdentitySettings):
+            out[f"preset {p.slug}"] = _identity_nets(pnet, pcfg, s)
+        elif isinstance(s, DegradationSettings):
+            out[f"preset {p.slug}"] = [(pnet.twin(), pcfg), (pnet, pcfg)] + [
+                (n, s.train_config(pcfg).replace(seed=n.seed)) for n in s.nets(pnet)]
+        elif p.needs_pair:
+            out[f"preset {p.slug}"] = [(pnet.twin(), pcfg), (pnet, pcfg)]
+    return out
+
+
+def _identity_nets(net: NetConfig, cfg: TrainConfig, settings) -> list[tuple[NetConfig, TrainConfig]]:
+    return [(n.replace(seed=n.seed + k), cfg.replace(seed=cfg.seed + k))
+            for n in settings.nets(net).values() for k in range(settings.seeds)]
+
+
+def make_shipped(folder: str = SHIPPED_DIR, keep_every: int = KEEP_EVERY, progress=None) -> dict:
+    """Train every net of `shipped_configs()` on the CPU (each once, the lab's thread policy) and write
+    the run folders to `folder` (emptied first), with trajectories only for the default pair, and a
+    manifest saying what each run is for. Returns the manifest."""
+    from .progress import Steps
+    from .store import RunStore, run_key
+
+    wanted = shipped_configs()
+    unique = {run_key(n, c): (n, c) for group in wanted.values() for n, c in group}
+    trajectory_keys = {run_key(n, c) for n, c in wanted["default pair"]}
+    steps = Steps(progress, sum(n.depth * c.epochs for n, c in unique.values()))
+    with tempfile.TemporaryDirectory() as tmp:
+        store = RunStore(max_runs=len(unique) + 1, max_bytes=1 << 40, folder=tmp, max_disk_runs=len(unique) + 1)
+        for key, (n, c) in unique.items():
+            store.get_or_train(n, c, steps.part(n.depth * c.epochs, f"training {n.name}, seed {n.seed}"))
+        if os.path.isdir(folder):
+            shutil.rmtree(folder)
+        os.makedirs(folder)
+        for key, (n, c) in unique.items():
+            run = store.get(key)
+            keep = key in trajectory_keys
+            save_run(thin_trajectory(run, keep_every) if keep else dataclasses.replace(run, trajectory=None),
+                     os.path.join(folder, key))
+            if keep:
+                save_half_trajectory(os.path.join(folder, key))
+    steps.finish()
+    manifest = {"torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+                "threads": _threads(), "runs": {
+                    key: {"net": n.name, "seed": n.seed, "epochs": c.epochs,
+                          "for": [purpose for purpose, group in wanted.items()
+                                  if key in {run_key(a, b) for a, b in group}]}
+                    for key, (n, c) in unique.items()}}
+    with open(os.path.join(folder, MANIFEST), "w") as f:
+        json.dump(manifest, f, indent=1, sort_keys=True)
+    return manifest
+
+
+def _threads() -> int:
+    from .jobs import torch_threads
+
+    return torch_threads()
+
+
+def save_half_trajectory(path: str) -> None:
+    """Rewrite the run folder's `trajectory.safetensors` at half precision (float16): half the bytes.
+    `train.load_run` reads it back as float32 with its last row made the run's exact final weights."""
+    from safetensors.torch import load_file, save_file
+
+    file = os.path.join(path, "trajectory.safetensors")
+    t = load_file(file)["trajectory"]
+    save_file({"trajectory": t.half().contiguous()}, file)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: regenerate the shipped default runs."""
+    """Command line: regenerate the shipped runs."""
     parser = argparse.ArgumentParser(prog="python -m resnet_viz.assets", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=DEFAULT_RUNS_DIR, help="folder for plain/ and residual/ (default: %(default)s)")
+    parser.add_argument("--out", default=SHIPPED_DIR, help="folder of the run folders (default: %(default)s)")
     parser.add_argument("--keep-every", type=int, default=KEEP_EVERY,
-                        help="keep every k-th weight checkpoint and the last (default: %(default)s)")
+                        help="the default pair keeps every k-th weight checkpoint and the last (default: %(default)s)")
+    parser.add_argument("--list", action="store_true", help="print what would be shipped and exit")
     args = parser.parse_args(argv)
     if args.keep_every < 1:
         parser.error("--keep-every must be at least 1")
-    for run in make_default_runs(args.out, args.keep_every):
-        print(f"{run.label}: test accuracy {run.history.test_accuracy:.2%}, "
-              f"{run.history.seconds:.1f} s -> {run_folder(run.net, args.out)}", file=sys.stderr)
+    if args.list:
+        for purpose, group in shipped_configs().items():
+            print(f"{purpose}: {len(group)} nets")
+        return 0
+    from .cli import progress_printer
+
+    manifest = make_shipped(args.out, args.keep_every, progress_printer(False))
+    size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(args.out) for f in fs)
+    print(f"{len(manifest['runs'])} runs, {size / 1024**2:.1f} MB -> {args.out}", file=sys.stderr)
     return 0
 
 

@@ -37,6 +37,7 @@ from .train import TrainConfig, chance_accuracy, train, training_failure
 
 DEPTH_CHOICES = (3, 6, 9, 12, 15, 18, 27, 36)
 MAX_SEEDS = 10
+MARGIN = 1.1  # two final losses are called different only when their means are this many times apart
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,8 @@ class DegradationRun:
 
     def barely_trained(self, classes: int) -> bool:
         """Trained, yet its test accuracy is below half-way from chance to 100 % (55 % for ten
-        classes): too weak to read a depth trend from (He's deep plain nets do train, Fig. 1)."""
+        classes): a slow net, named in the caption; its training loss is data like any other's (the
+        deep plain nets of He et al.'s Fig. 1 are the ones that train worst)."""
         chance = chance_accuracy(classes)
         return not self.failed and self.test_accuracy < chance + 0.5 * (1 - chance)
 
@@ -180,18 +182,19 @@ class Comparison:
     @property
     def deeper_worse(self) -> bool:
         """Degradation: the deeper net's curve lies above over most of training and every seed of it
-        ends above every seed of the shallower net."""
-        return self.above > 0.5 and min(self.deep_losses) > max(self.shallow_losses)
+        ends above every seed of the shallower net, with the means at least MARGIN apart (a ratio)."""
+        return (self.above > 0.5 and min(self.deep_losses) > max(self.shallow_losses)
+                and self.final_deep >= MARGIN * self.final_shallow)
 
     @property
     def deeper_better(self) -> bool:
-        """Every seed of the deeper net ends below every seed of the shallower net."""
-        return max(self.deep_losses) < min(self.shallow_losses)
+        """Every seed of the deeper net ends below every seed of the shallower net, the means at least MARGIN apart."""
+        return max(self.deep_losses) < min(self.shallow_losses) and self.final_shallow >= MARGIN * self.final_deep
 
     def describe(self) -> str:
         """One clause with the numbers: where the deeper curve lies and how the finals compare."""
         where = "above" if self.above > 0.5 else "below"
-        ends = ("higher for every seed" if self.deeper_worse or min(self.deep_losses) > max(self.shallow_losses)
+        ends = ("higher for every seed" if self.deeper_worse
                 else "lower for every seed" if self.deeper_better else "within the spread over seeds")
         return (f"{self.deep} vs {self.shallow} blocks: the deeper net's loss lies {where} over "
                 f"{max(self.above, 1 - self.above):.0%} of the iterations after the first epoch and ends {ends} "
@@ -222,12 +225,12 @@ class DegradationResult:
         return c.mean(0), c.min(0), c.max(0)
 
     def comparisons(self, kind: str) -> list[Comparison]:
-        """Each pair of neighbouring depths of `kind` where both trained in some seed."""
+        """Each pair of neighbouring depths of `kind` among the depths where some seed trained (a depth at which
+        every seed failed to train is left out, and its neighbours are compared)."""
         out = []
-        for shallow, deep in zip(self.settings.depths, self.settings.depths[1:]):
+        depths = [d for d in self.settings.depths if self.mean_curve(kind, d) is not None]
+        for shallow, deep in zip(depths, depths[1:]):
             a, b = self.mean_curve(kind, shallow), self.mean_curve(kind, deep)
-            if a is None or b is None:
-                continue
             spe = self.of(kind, shallow)[0].steps_per_epoch
             n = min(len(a[0]), len(b[0]))
             above = float(np.mean(b[0][spe:n] > a[0][spe:n])) if n > spe else float(b[0][-1] > a[0][-1])
@@ -241,19 +244,18 @@ class DegradationResult:
         return summarize(self.runs)
 
     def barely_trained(self) -> list[DegradationRun]:
-        """The runs that trained, but too weakly to read a trend from (`DegradationRun.barely_trained`)."""
+        """The runs that trained, but slowly (`DegradationRun.barely_trained`): named, not left out."""
         return [r for r in self.runs if r.barely_trained(self.base.classes)]
 
     @property
     def degradation_shown(self) -> bool:
-        """True when this run shows He's degradation: every net trained well above chance, every
-        deeper plain net stays above the shallower one over most of training and ends higher for
-        every seed, and no deeper residual net does (it ends lower or as low within the seeds' spread)."""
+        """True when this run shows He's degradation among the nets that trained (those that failed to train
+        are left out and named: divergence is not degradation; a slow net is data): there is a comparison of
+        plain depths, every deeper plain net stays above the shallower one over most of training and ends
+        higher for every seed, by the margin MARGIN, and no deeper residual net does (it ends lower, or as low
+        within the seeds' spread)."""
         plain, residual = self.comparisons("plain"), self.comparisons("residual")
-        n_pairs = len(self.settings.depths) - 1
-        return (not any(r.failed for r in self.runs) and not self.barely_trained()
-                and len(plain) == len(residual) == n_pairs
-                and all(c.deeper_worse for c in plain) and not any(c.deeper_worse for c in residual))
+        return bool(plain) and all(c.deeper_worse for c in plain) and not any(c.deeper_worse for c in residual)
 
     def caption_lines(self) -> list[str]:
         """What this run shows, sentence by sentence, derived from its numbers (He et al. 2016, Fig. 1)."""
@@ -272,9 +274,12 @@ class DegradationResult:
 
 
 def default_trainer(data=None):
-    """`trainer(net, cfg, progress) -> Run` that trains with `train.train` on `data` (the studies'
-    default; a run store's `get_or_train` is the other one)."""
-    return lambda net, cfg, progress=None: train(net, cfg, data=data, progress=progress)
+    """`trainer(net, cfg, progress) -> Run` of the studies when none is given (the command line, reports):
+    the run shipped with the lab for exactly (net, cfg) when there is one (`assets.shipped_first`: the app
+    loads the same), else `train.train` on `data`. A run store's `trainer()` is the app's."""
+    from .assets import shipped_first
+
+    return shipped_first(lambda net, cfg, progress=None: train(net, cfg, data=data, progress=progress))
 
 
 def degradation_study(base: NetConfig, train_cfg: TrainConfig, settings: DegradationSettings = DegradationSettings(),
@@ -361,9 +366,11 @@ def verdict_lines(result: DegradationResult) -> list[str]:
                      "those runs are left out of the curves and the means.")
     weak = result.barely_trained()
     if weak:
-        parts.append("Barely trained: " + "; ".join(
-            f"the {r.depth}-block {r.kind} net, seed {r.seed} ({r.test_accuracy:.0%} test accuracy)" for r in weak)
-            + ". A net this far from trained says little about depth.")
+        parts.append("Slow: " + "; ".join(
+            f"the {r.depth}-block {r.kind} net, seed {r.seed} (training loss {r.train_loss:.3g}, {r.test_accuracy:.0%} "
+            "test accuracy)" for r in weak)
+            + ". It trained, only slowly: that is data, and a deep plain net that trains worst is what He et al. "
+              "show (Fig. 1).")
     for kind in ("plain", "residual"):
         cs = result.comparisons(kind)
         if not cs:
@@ -378,12 +385,17 @@ def verdict_lines(result: DegradationResult) -> list[str]:
             trend = f"deeper {kind} nets end higher at {_depths(c.deep for c in cs if c.deeper_worse)} blocks"
         parts.append(f"{kind.capitalize()}: {trend} ({'; '.join(c.describe() for c in cs)}).")
     if result.degradation_shown:
-        parts.append("This is the degradation problem of He et al. 2016 (Fig. 1): every plain net trains, yet the "
-                     "deeper ones stay worse on the *training* set (not overfitting), while their residual twins do "
-                     "not degrade.")
+        parts.append("This is the degradation problem of He et al. 2016 (Fig. 1): " +
+                     ("the plain nets train" if not failed else "the plain nets that train") +
+                     ", yet the deeper ones stay worse on the *training* set (not overfitting), while their residual "
+                     "twins do not degrade.")
+    elif not result.comparisons("plain"):
+        parts.append("Too few plain nets trained to compare depths: no degradation can be read from this run; "
+                     "lower the learning rate or lengthen the warm-up.")
     else:
-        parts.append("This run does not show the degradation problem of He et al. 2016 (Fig. 1) at every depth; "
-                     "see above for where it holds, or try other depths, more seeds or a longer budget.")
+        parts.append("This run does not show the degradation problem of He et al. 2016 (Fig. 1) at every depth "
+                     f"(differences count beyond the spread over seeds and a factor {MARGIN:g}); see above for where "
+                     "it holds, or try other depths, more seeds or a longer budget.")
     return parts
 
 
@@ -403,13 +415,22 @@ def gradient_spread(run) -> float:
     return float(np.log10(med.max() / med.min()))
 
 
+HEALTHY_SPREAD = 1.0  # per-block gradient norms within one order of magnitude: "healthy" (He et al. 2016 §4.1)
+
+
+def _median_norms(run) -> np.ndarray:
+    g = np.asarray(run.history.grad_norms, dtype=float)
+    return np.nanmedian(np.where(g > 0, g, np.nan), axis=0) if g.size else np.array([])
+
+
 def pair_findings(plain, residual) -> list[str]:
     """What a trained pair's own numbers show, as sentences for the Build & train view.
 
-    Compares the final training losses (naming a net that failed to train) and the
-    spread of per-block gradient norms over the first steps. With BN, He et al. 2016
-    (§4.1) find the plain nets' gradients healthy, so a higher plain loss is an
-    optimisation difficulty, not vanishing gradients: the sentence says which this pair shows.
+    Compares the final training losses (naming a net that failed to train, and why) and the spread of
+    per-block gradient norms over the first steps. With BN, He et al. 2016 (§4.1) find the plain nets'
+    gradients healthy, so a higher plain loss is an optimisation difficulty, not vanishing gradients: the
+    sentence says so only when this pair's plain gradients stay within HEALTHY_SPREAD orders of magnitude,
+    and otherwise names the spread and the block where they are smallest.
     """
     out = []
     fp, fr = plain.failure, residual.failure
@@ -417,11 +438,16 @@ def pair_findings(plain, residual) -> list[str]:
     if fp or fr:
         for run, why in ((plain, fp), (residual, fr)):
             if why:
-                out.append(f"The **{run.label}** net **failed to train**: {why}. Its curves show divergence, not "
-                           "degradation; lower the learning rate, add warm-up, or bring λ back to 1.")
+                what = ("divergence" if run.history.diverged else "a net that did not learn") + \
+                       ", not degradation (which is about nets that train)"
+                acc = run.history.test_accuracy
+                acc_text = f"{acc:.1%} test accuracy" if acc == acc else "no final accuracy"
+                out.append(f"The **{run.label}** net **failed to train** ({acc_text}): {why}. Its curves show {what}; "
+                           "lower the learning rate, add warm-up, or bring λ back to 1.")
     elif lp > lr:
         out.append(f"The **plain** net ends with the higher training loss ({lp:.3g} against {lr:.3g}, "
-                   f"×{lp / max(lr, 1e-12):.2g}).")
+                   f"×{lp / max(lr, 1e-12):.2g}; test accuracy {plain.history.test_accuracy:.1%} against "
+                   f"{residual.history.test_accuracy:.1%}).")
     else:
         out.append(f"Here the **residual** net ends with the higher (or equal) training loss ({lr:.3g} against "
                    f"{lp:.3g}): at this depth the shortcut does not help; try a deeper pair.")
@@ -429,13 +455,17 @@ def pair_findings(plain, residual) -> list[str]:
     if math.isfinite(sp) and math.isfinite(sr):
         text = (f"Gradient norms over the first steps span {_span(sp)} across the plain net's blocks and "
                 f"{_span(sr)} across the residual net's.")
-        if sp < 2:
+        if sp < HEALTHY_SPREAD:
             text += (" The plain net's gradients do not vanish" + (" (BN keeps them healthy, He et al. 2016 §4.1)"
                      if plain.net.norm == "batch" else "") + ": a higher plain loss is an optimisation difficulty, "
                      "not vanishing gradients.")
         else:
-            text += (" In the plain net they change by orders of magnitude from block to block" +
-                     (" despite BN" if plain.net.norm == "batch" else " (no BN)") + ".")
+            med = _median_norms(plain)
+            low, high = int(np.nanargmin(med)), int(np.nanargmax(med))
+            text += (f" In the plain net they are badly scaled: smallest at block {low}, largest at block {high}"
+                     + (", so they shrink towards the input" if low < high else "")
+                     + (" despite BN (He et al. 2016 §4.1 found theirs healthy with BN; this deeper, briefly trained "
+                        "plain net's are not)" if plain.net.norm == "batch" else " (no BN)") + ".")
         out.append(text)
     return out
 

@@ -30,6 +30,7 @@ import random
 from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -643,8 +644,14 @@ def path_gradient_study(run, *, samples: int = DEFAULT_SAMPLES, seed: int = 0, m
 
 BARELY = 0.9  # keeps at least this share of its margin over chance: "barely notices"
 NEAR_CHANCE = 0.15  # keeps at most this share: "falls to near chance"
+CHANCE_BAND = 0.05  # or is at most this far above chance (a net that barely trained has little margin to keep)
+CLEARLY = 0.5  # a verdict is called the opposite of the paper's only past this share of the margin
+OUTLIER = 0.2  # a block whose deletion keeps this much less of the margin than the median block: named
+WEAK = 0.5  # an intact net below this share of the way from chance to 100 % "barely trained"
 SMOOTH = 0.5  # no single step of a sweep takes more than this share of its whole fall: "smooth"
 FAST_DECAY = 10.0  # g(k) falls by at least this factor over the sampled lengths: "shrinks fast"
+TOY_NOTE = ("Veit et al.'s nets have 54 blocks on CIFAR-10; with fewer blocks each one carries a larger share of "
+            "the work, so deleting one costs more")
 
 
 def margin_kept(accuracy: float, base: float, chance: float) -> float:
@@ -654,11 +661,32 @@ def margin_kept(accuracy: float, base: float, chance: float) -> float:
     return (accuracy - chance) / gap if gap > 1e-9 else float("nan")
 
 
+def _ordinary(result: LesionResult) -> list[tuple[int, float]]:
+    """(block, accuracy with it deleted) for the non-downsampling blocks (all blocks if every one downsamples)."""
+    keep = [(i, a) for i, a in enumerate(result.single_block_accuracy) if i not in result.downsampling_blocks]
+    return keep or list(enumerate(result.single_block_accuracy))
+
+
 def one_block_accuracy(result: LesionResult) -> float:
-    """Mean test accuracy with one non-downsampling block deleted (Veit §4.1)."""
-    keep = [a for i, a in enumerate(result.single_block_accuracy) if i not in result.downsampling_blocks]
-    keep = keep or result.single_block_accuracy
-    return sum(keep) / max(len(keep), 1)
+    """Median test accuracy with one non-downsampling block deleted (Veit §4.1): the typical block, which a
+    single outlier block does not drag down (`deletion_outliers` names those)."""
+    return float(np.median([a for _, a in _ordinary(result)]))
+
+
+def deletion_outliers(result: LesionResult) -> list[tuple[int, float]]:
+    """(block, accuracy) of the non-downsampling blocks whose deletion keeps at least OUTLIER less of the margin
+    over chance than the median block does (Veit Fig. 3a: such blocks stand out from the flat row of bars)."""
+    typical = margin_kept(one_block_accuracy(result), result.base_accuracy, result.chance)
+    if math.isnan(typical):
+        return []
+    return [(i, a) for i, a in _ordinary(result)
+            if margin_kept(a, result.base_accuracy, result.chance) < typical - OUTLIER]
+
+
+def near_chance(accuracy: float, r: LesionResult) -> bool:
+    """True when `accuracy` keeps at most NEAR_CHANCE of the intact net's margin over chance, or lies within
+    CHANCE_BAND of chance."""
+    return margin_kept(accuracy, r.base_accuracy, r.chance) <= NEAR_CHANCE or accuracy - r.chance <= CHANCE_BAND
 
 
 def _deletion_verdict(r: LesionResult) -> str:
@@ -667,23 +695,52 @@ def _deletion_verdict(r: LesionResult) -> str:
         return "is at chance even intact, so deleting blocks shows nothing"
     if kept >= BARELY:
         return "barely notices"
-    if kept <= NEAR_CHANCE:
+    if near_chance(one_block_accuracy(r), r):
         return "falls to near chance"
     return f"is hurt: it keeps {kept:.0%} of its margin over chance"
 
 
+def _blocks(items) -> str:
+    items = list(items)
+    return ", ".join(f"{i}" for i in items[:-1]) + (" and " if len(items) > 1 else "") + f"{items[-1]}" if items else ""
+
+
 def deletion_caption(results: Sequence[LesionResult]) -> str:
-    """Caption of the single-block deletion bars from the measured accuracies (Veit et al. 2016
-    §4.1, Fig. 3a: deleting one block barely hurts a residual net and drops a plain net to
-    chance). Each net's verdict comes from the share of its margin over chance that survives
-    one deletion (mean over non-downsampling blocks), and is said to agree or not with Veit."""
+    """Caption of the single-block deletion bars from the measured accuracies (Veit et al. 2016 §4.1,
+    Fig. 3a: deleting one block barely hurts a residual net and drops a plain net to chance).
+
+    Per net: the intact accuracy, the median over the non-downsampling blocks with one deleted (its verdict
+    from the share of the margin over chance that survives), the blocks that stand out (`deletion_outliers`)
+    and what deleting each downsampling block does. A verdict is said to agree with Veit et al. when it is
+    theirs, to differ only when it is clearly the opposite (past CLEARLY of the margin), and otherwise that
+    it lies between, with why a toy-scale net may."""
     parts = []
-    expected = {True: "barely notices", False: "falls to near chance"}
     for r in results:
-        verdict = _deletion_verdict(r)
-        agrees = "as Veit et al. found" if verdict == expected[bool(r.skip)] else "unlike Veit et al.'s finding"
-        parts.append(f"{r.label} net: intact {r.base_accuracy:.1%}, one block deleted {one_block_accuracy(r):.1%} "
-                     f"on average (chance {r.chance:.0%}), so it {verdict} ({agrees})")
+        verdict, kept = _deletion_verdict(r), margin_kept(one_block_accuracy(r), r.base_accuracy, r.chance)
+        text = (f"{r.label} net: intact {r.base_accuracy:.1%}; with one block deleted the median block leaves "
+                f"{one_block_accuracy(r):.1%} (chance {r.chance:.0%}), so it {verdict}")
+        if not math.isnan(kept):
+            if r.skip:
+                text += (" (as Veit et al. found)" if kept >= BARELY else
+                         f" (unlike Veit et al.'s residual nets; {TOY_NOTE})" if kept < CLEARLY else
+                         f" (less robust than Veit et al.'s residual nets: {TOY_NOTE})")
+            else:
+                text += (" (as Veit et al. found for a plain net)" if near_chance(one_block_accuracy(r), r) else
+                         " (unlike Veit et al.'s plain net, which falls to chance)" if kept > CLEARLY else
+                         " (most of the way to chance, as Veit et al. found for a plain net)")
+        weak = r.base_accuracy - r.chance < WEAK * (1 - r.chance)
+        if weak and not math.isnan(kept):
+            text += "; intact it barely trained, so its deletions say little"
+        out = deletion_outliers(r)
+        if out:
+            text += ("; except block " if len(out) == 1 else "; except blocks ") + _blocks(
+                f"{i} ({a:.0%})" for i, a in out)
+            if 0 in [i for i, _ in out]:
+                text += " (block 0 is the first after the stem)"
+        if r.downsampling_blocks:
+            text += ("; deleting a downsampling block (y = shortcut(x)) leaves " + _blocks(
+                f"{r.single_block_accuracy[i]:.0%} (block {i})" for i in r.downsampling_blocks))
+        parts.append(text)
     return "; ".join(parts) + "."
 
 
@@ -696,53 +753,75 @@ def _sweep_shape(xs: Sequence[float]) -> tuple[float, float]:
     return fall, step
 
 
+ABRUPT = 0.25  # a single step of a sweep must take at least this share of the margin to count as abrupt
+GRADUAL = 0.75  # keeps at least this share of its margin after one more deletion or swap: "gradual"
+
+
+def _shape(means: Sequence[float], r: LesionResult, what: str) -> tuple[str, bool | None]:
+    """(words, agrees) for one net's sweep (k deleted blocks or s swaps): how much of the margin over chance
+    it keeps after one step and at the end, and whether it falls smoothly (no single step takes more than
+    SMOOTH of the whole fall) or collapses at once. `agrees` says whether that is Veit et al.'s finding for
+    this kind of net (residual: gradual; plain: at chance after one step), None when between."""
+    fall, step = _sweep_shape(means)
+    k1 = margin_kept(means[1], r.base_accuracy, r.chance)
+    if math.isnan(k1):
+        return "is at chance even intact", None
+    if fall <= 0.02:
+        return "hardly changes", bool(r.skip)
+    words = f"keeps {max(k1, 0):.0%} of its margin over chance after one {what}"
+    if near_chance(means[1], r):
+        return words + ": it collapses at once", not r.skip
+    # Abrupt: one step takes most of the fall and a large part of the margin (the means over a few random
+    # sets are noisy: a small wobble is no collapse).
+    smooth = step <= SMOOTH * fall or step <= ABRUPT * (r.base_accuracy - r.chance)
+    words += (" and falls smoothly from there" if smooth else
+              f", then falls abruptly ({step / fall:.0%} of the fall in one step)")
+    if r.skip:
+        return words, True if k1 >= GRADUAL and smooth else (False if k1 < CLEARLY else None)
+    return words, False if k1 > CLEARLY else None
+
+
+def _agreement(agrees: bool | None, skip: bool, finding: str) -> str:
+    if agrees is True:
+        return f", as Veit et al. found ({finding})"
+    if agrees is False:
+        return f", unlike Veit et al. ({finding})" + (f"; {TOY_NOTE}" if skip else "")
+    return f", between the two outcomes ({finding})" + (f"; {TOY_NOTE}" if skip else "")
+
+
 def k_sweep_caption(results: Sequence[LesionResult]) -> str:
-    """Caption of the k-deletion sweep from the measured means (Veit Fig. 3b: a residual net's
-    error grows smoothly with the number of deleted blocks; a plain net is at chance from k = 1).
-    "Smooth" means no single step of k takes more than half of the whole fall."""
+    """Caption of the k-deletion sweep from the measured means (Veit Fig. 3b: a residual net's error grows
+    smoothly with the number of deleted blocks; a plain net is at chance from k = 1), per net with its
+    numbers and whether that is Veit et al.'s finding (`_shape`)."""
     parts = []
     for r in results:
         ks = r.k_sweep
         if ks is None or len(ks.mean) < 2:
             continue
-        fall, step = _sweep_shape(ks.mean)
-        trend = (f"{ks.mean[0]:.0%} at k = 0, {ks.mean[1]:.0%} at k = 1, {ks.mean[-1]:.0%} at k = {ks.k[-1]}")
-        if fall <= 0.02:
-            shape = "hardly changes"
-        elif step <= SMOOTH * fall:
-            shape = f"falls smoothly (no step of k takes more than {step / fall:.0%} of the fall)"
-        else:
-            shape = f"falls abruptly ({step / fall:.0%} of the fall in one step of k)"
-        at1 = margin_kept(ks.mean[1], r.base_accuracy, r.chance)
-        if not math.isnan(at1) and at1 <= NEAR_CHANCE:
-            shape += ", near chance from k = 1"
-        parts.append(f"{r.label}: {trend}: it {shape}")
+        words, agrees = _shape(ks.mean, r, "deletion")
+        finding = "a residual net degrades smoothly, Fig. 3b" if r.skip else "a plain net is at chance after one"
+        parts.append(f"{r.label}: {ks.mean[0]:.0%} at k = 0, {ks.mean[1]:.0%} at k = 1, {ks.mean[-1]:.0%} at "
+                     f"k = {ks.k[-1]}: it {words}{_agreement(agrees, r.skip, finding)}")
     text = "Mean test accuracy over random sets of k deleted blocks (band: min to max, dots: single sets). "
-    return text + ("; ".join(parts) + ". Veit et al. (Fig. 3b) see a residual net degrade smoothly, like an "
-                   "ensemble losing members." if parts else "No sweep was computed.")
+    return text + ("; ".join(parts) + "." if parts else "No sweep was computed.")
 
 
 def reorder_caption(results: Sequence[LesionResult]) -> str:
-    """Caption of the block-swap sweep from the measured means (Veit Fig. 3c: reordering degrades a
-    residual net gradually): per net, accuracy at 0 swaps and at the most, and whether the fall is
-    gradual (no single extra swap takes more than half of it)."""
+    """Caption of the block-swap sweep from the measured means (Veit Fig. 3c: reordering degrades a residual
+    net gradually; a plain net collapses): per net, accuracy in the trained order, after one swap and after
+    the most, and whether that is Veit et al.'s finding (`_shape`)."""
     parts = []
     for r in results:
         ro = r.reorder
         if ro is None or len(ro.mean_accuracy) < 2:
             continue
-        fall, step = _sweep_shape(ro.mean_accuracy)
-        if fall <= 0.02:
-            shape = "hardly changes"
-        elif step <= SMOOTH * fall:
-            shape = "degrades gradually"
-        else:
-            shape = f"degrades abruptly ({step / fall:.0%} of the fall at one extra swap)"
-        parts.append(f"{r.label}: {ro.mean_accuracy[0]:.0%} in the trained order, {ro.mean_accuracy[-1]:.0%} after "
-                     f"{ro.mean_swaps[-1]} swaps: it {shape}")
-    return ("Random swaps of blocks with the same shapes; Kendall τ = 1 is the trained order. "
-            + ("; ".join(parts) + ". Veit et al. (Fig. 3c) see reordering degrade a residual net gradually."
-               if parts else "No block could be swapped."))
+        words, agrees = _shape(ro.mean_accuracy, r, "swap")
+        finding = "reordering degrades a residual net gradually, Fig. 3c" if r.skip else "a plain net collapses"
+        parts.append(f"{r.label}: {ro.mean_accuracy[0]:.0%} in the trained order, {ro.mean_accuracy[1]:.0%} after one "
+                     f"swap, {ro.mean_accuracy[-1]:.0%} after {ro.mean_swaps[-1]}: it {words}"
+                     f"{_agreement(agrees, r.skip, finding)}")
+    return ("Random swaps of blocks with the same shapes (mean over random orders per number of swaps); Kendall τ = 1 "
+            "is the trained order. " + ("; ".join(parts) + "." if parts else "No block could be swapped."))
 
 
 def path_gradient_caption(result: PathGradientResult, plain_depth: int | None = None) -> str:
@@ -772,12 +851,15 @@ def path_gradient_caption(result: PathGradientResult, plain_depth: int | None = 
     text += f"Right: summed over all C(n, k) paths of each length, 90 % of the gradient comes from paths of length {a}–{b}"
     if b < half:
         text += (f", all shorter than the typical path (n/2 = {half:g}): the gradient comes from short paths, as Veit "
-                 f"et al. found (Fig. 6)")
-    elif a > half:
-        text += f", longer than the typical path (n/2 = {half:g}), unlike Veit et al.'s short effective paths"
+                 f"et al. found (Fig. 6: 5–17 of 54 blocks)")
+    elif (a + b) / 2 < half:
+        text += (f": mostly shorter than the typical path (n/2 = {half:g}), though the window reaches it; Veit et al.'s "
+                 f"effective paths (5–17 of 54 blocks, Fig. 6) lie well below it, and with {n} blocks the binomial "
+                 "spread of path lengths is narrow next to n/2")
     else:
-        text += (f", a window around the typical path length n/2 = {half:g}: here the gradient does not come mainly "
-                 f"from short paths, unlike Veit et al.'s Fig. 6")
+        text += (f", a window around or above the typical path length n/2 = {half:g}: here the gradient does not come "
+                 f"mainly from short paths, unlike Veit et al.'s Fig. 6 (5–17 of 54 blocks); with {n} blocks the "
+                 "gradient of a path shrinks too little with its length to favour short paths")
     text += "."
     if plain_depth is not None:
         text += f" The plain twin has a single path, through all {plain_depth} blocks."

@@ -783,31 +783,12 @@ def curvature_map(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, grid: i
 
 # --- captions computed from the results (what this run shows, not what it should show) ------
 
-SAME_SHARE = 0.05  # basin shares closer than this count as "about the same"
 SAME_RATIO = 0.2  # relative difference below which two curvature measures count as "about the same"
-
-
-def basin_share(s: Surface, level: float) -> float:
-    """Share of the evaluated grid points whose loss is below `level` (e.g. ln C, the loss of a
-    uniform guess): a measure of how wide the low-loss basin around θ* is (Li et al. 2018 §5)."""
-    vals = np.nan_to_num(s.loss[s.evaluated], nan=np.inf)
-    return float(np.mean(vals < level)) if vals.size else float("nan")
-
-
-def local_minima(s: Surface) -> int:
-    """Number of grid points of a 2-D surface strictly lower than all their (up to 8)
-    neighbours: 1 for a convex-looking bowl, more for a chaotic surface (Li et al. 2018 Fig. 5)."""
-    z = np.where(np.isfinite(s.loss), s.loss, np.inf)
-    if s.dim != 2:
-        z = z[None, :]
-    pad = np.pad(z, 1, constant_values=np.inf)
-    h, w = z.shape
-    lower = np.ones_like(z, dtype=bool)
-    for dj in (-1, 0, 1):
-        for di in (-1, 0, 1):
-            if dj or di:
-                lower &= z < pad[1 + dj:1 + dj + h, 1 + di:1 + di + w]
-    return int((lower & np.isfinite(z)).sum())
+BASIN_RISE = 1.0  # basin edge: where the loss has risen this much (nats) above L(θ*)
+RAYS = 16  # rays from θ* in a plane along which width and roughness are measured
+WIDER = 1.25  # one basin radius at least this many times the other: "wider"
+ROUGH = 0.05  # share of a surface's variation along the rays that goes downhill away from θ*: "rough"
+LOSS_CEILING = 1e12  # overflowed losses (inf/NaN) count as this high on the rays
 
 
 def _compare(a: float, b: float, same: float, relative: bool = False) -> int:
@@ -816,51 +797,142 @@ def _compare(a: float, b: float, same: float, relative: bool = False) -> int:
     return 0 if gap <= same else (1 if a > b else -1)
 
 
+def _ray_values(s: Surface) -> tuple[np.ndarray, np.ndarray]:
+    """(distances from θ* in axis units, losses [ray, point]) along rays from the centre: the two halves of a
+    line, or RAYS evenly spread rays of a plane, each as long as the span (inside the grid), sampled every half
+    grid step by (bi)linear interpolation of the grid. Overflowed losses count as LOSS_CEILING."""
+    z = np.clip(np.where(np.isfinite(s.loss), s.loss, LOSS_CEILING), 0.0, LOSS_CEILING)
+    n = len(s.alphas)
+    c = (n - 1) / 2
+    t = np.arange(0, 2 * c + 1) / 2  # index steps of one half grid step, 0 … c
+    dist = t * (s.alphas[-1] / c)
+    if s.dim == 1:
+        return dist, np.stack([np.interp(c + t, np.arange(n), z), np.interp(c - t, np.arange(n), z)])
+    out = []
+    for theta in np.linspace(0, 2 * np.pi, RAYS, endpoint=False):
+        rows, cols = c + t * np.sin(theta), c + t * np.cos(theta)
+        r0, c0 = np.clip(np.floor(rows).astype(int), 0, n - 2), np.clip(np.floor(cols).astype(int), 0, n - 2)
+        fr, fc = rows - r0, cols - c0
+        out.append(z[r0, c0] * (1 - fr) * (1 - fc) + z[r0 + 1, c0] * fr * (1 - fc)
+                   + z[r0, c0 + 1] * (1 - fr) * fc + z[r0 + 1, c0 + 1] * fr * fc)
+    return dist, np.stack(out)
+
+
+@dataclass(frozen=True)
+class Basin:
+    """How wide and how rough a surface is around θ*, measured along rays from the centre
+    (Li et al. 2018 §5–6 compare the width of minima and the convexity of the surface; these numbers
+    measure both without counting grid points, so they do not depend on the grid's resolution beyond
+    interpolation, nor on the loss at θ*).
+
+    radius:    mean distance (axis units of the filter-normalized directions) along the rays at which the
+               loss has first risen by `rise` nats above L(θ*); a ray that never rises that much within the
+               span counts as the span (`censored` says how many did).
+    roughness: share of the total variation of log10 loss along the rays that goes downhill while moving
+               away from θ* (0 for a bowl whose contours are nested; larger for a chaotic surface with dips).
+    """
+
+    radius: float
+    censored: int
+    rays: int
+    roughness: float
+    rise: float = BASIN_RISE
+
+
+def basin(s: Surface, rise: float = BASIN_RISE) -> Basin:
+    """The `Basin` of an evaluated line or plane: width (where the loss has risen by `rise` nats above its value
+    at θ*, interpolated between samples) and roughness along rays from θ* (Li et al. 2018 §5)."""
+    dist, losses = _ray_values(s)
+    center = s.center_loss if math.isfinite(s.center_loss) else LOSS_CEILING
+    radii, censored = [], 0
+    for loss in losses:
+        above = loss - center >= rise
+        if not above.any():
+            radii.append(dist[-1])
+            censored += 1
+            continue
+        k = int(np.argmax(above))
+        lo, hi = loss[k - 1] - center, loss[k] - center
+        f = 0.0 if k == 0 or hi <= lo else (rise - lo) / (hi - lo)
+        radii.append(dist[max(k - 1, 0)] + f * (dist[k] - dist[max(k - 1, 0)]))
+    steps = np.diff(np.log10(np.maximum(losses, 1e-12)), axis=1)
+    total = float(np.abs(steps).sum())
+    rough = float(np.maximum(-steps, 0).sum() / total) if total > 0 else 0.0
+    return Basin(float(np.mean(radii)), censored, len(losses), rough, rise)
+
+
+def _radius_text(b: Basin) -> str:
+    return (f"≥ {b.radius:.2f}" if b.censored == b.rays else f"{b.radius:.2f}") + (
+        f" ({b.censored} of {b.rays} rays never rise that much within the span)" if 0 < b.censored < b.rays else "")
+
+
+def width_comparison(plain: Basin, residual: Basin) -> int:
+    """1 when the residual basin is wider by at least the factor WIDER, -1 when the plain one is, 0 otherwise."""
+    if residual.radius >= WIDER * plain.radius:
+        return 1
+    if plain.radius >= WIDER * residual.radius:
+        return -1
+    return 0
+
+
 def surfaces_caption(plain: Surface, residual: Surface, classes: int) -> str:
-    """Caption of the plain and residual loss planes from what they show (Li et al. 2018 Fig. 5
-    expect a wide, convex-looking basin for the residual net and a chaotic, narrower one for a
-    deep plain net): the share of each plane below the loss of a uniform guess (ln C) and the
-    number of local minima on the grid, with the comparison stated as measured."""
-    level = math.log(classes)
-    bp, br = basin_share(plain, level), basin_share(residual, level)
-    mp, mr = local_minima(plain), local_minima(residual)
-    head = (f"Same directions (one seed) and one colour scale. Loss below ln {classes} = {level:.2f} (a uniform "
-            f"guess) on {bp:.0%} of the plain plane and {br:.0%} of the residual plane; local minima on the grid: "
-            f"plain {mp}, residual {mr}. ")
-    c = _compare(br, bp, SAME_SHARE)
+    """Caption of the plain and residual loss planes from what they show (Li et al. 2018 Fig. 5: a wide,
+    convex-looking basin for the residual net, a narrower, chaotic one for a deep plain net): each basin's
+    width and roughness along the same rays (`basin`), compared with margins (a factor WIDER for width,
+    ROUGH for roughness); the loss at θ* is named, since width is measured from each net's own minimum."""
+    bp, br = basin(plain), basin(residual)
+    head = (f"Same directions (one seed) and one colour scale. Basin width: along {bp.rays} rays from θ* the loss "
+            f"rises by {BASIN_RISE:g} nat above its value at θ* at a distance of {_radius_text(bp)} for the plain net "
+            f"and {_radius_text(br)} for the residual net (mean over the rays, in the axes' units). ")
+    c = width_comparison(bp, br)
     if c > 0:
-        width = "Here the residual net's basin is wider, as in Li et al. 2018 (Fig. 5)"
+        width = (f"The residual net's basin is {br.radius / bp.radius:.1f}× wider, as in Li et al. 2018 (Fig. 5).")
     elif c < 0:
-        width = "Here the plain net's basin is the wider one, the opposite of Li et al.'s Fig. 5"
+        width = (f"Here the plain net's basin is {bp.radius / br.radius:.1f}× wider, unlike Li et al.'s Fig. 5, "
+                 "where the deep no-skip net sits in the narrower one; at this depth and budget the twins differ "
+                 "less than ResNet-56 and its no-skip twin on CIFAR-10 (Li et al. see little difference at 20 layers).")
     else:
-        width = "Here both basins are about as wide, unlike the clear gap of Li et al.'s Fig. 5"
-    if mp > mr:
-        shape = "; the plain surface is the more chaotic (more local minima)."
-    elif mr > mp:
-        shape = "; the residual surface has more local minima than the plain one."
+        width = (f"Both basins are about as wide (within a factor {WIDER:g}); Li et al. see this at 20 layers and the "
+                 "gap only from 56 layers on.")
+    rough = (f" Roughness (share of the variation along the rays that goes downhill away from θ*): plain "
+             f"{bp.roughness:.1%}, residual {br.roughness:.1%}. ")
+    if bp.roughness >= ROUGH and bp.roughness > 2 * br.roughness:
+        rough += "The plain surface is the rougher one, with dips away from θ*: Li et al.'s chaotic no-skip surface."
+    elif br.roughness >= ROUGH and br.roughness > 2 * bp.roughness:
+        rough += "Here the residual surface is the rougher one, unlike Li et al."
     else:
-        shape = "; neither surface has more local minima than the other on this grid."
-    return head + width + shape + " Widen the span or switch normalization to 'none' to compare."
+        rough += ("Both rise smoothly away from θ* here: the chaotic no-skip surfaces of Li et al. (Fig. 5) belong to "
+                  "56–110-layer nets trained for hundreds of epochs on CIFAR-10; at this toy scale the twins differ in "
+                  "width, not in chaos.")
+    lp, lr = plain.center_loss, residual.center_loss
+    ratio = lp / lr if lr > 0 else math.inf
+    minima = ""
+    if ratio >= 10 or ratio <= 0.1:
+        worse = "plain" if ratio >= 10 else "residual"
+        minima = (f" The {worse} net also sits in a worse minimum (loss at θ* {lp:.3g} against {lr:.3g}); the widths "
+                  "are measured from each net's own minimum, so that does not decide them.")
+    return head + width + rough + minima
 
 
 def slices_caption(surfaces: dict[str, Surface]) -> str:
-    """Caption of the 1-D slices (β = 0 rows) from their values: the loss at θ* and at both ends
-    of the slice for each net, and which rises more (Li et al. 2018 §5 relate flat, wide minima
-    to generalisation)."""
-    parts, rise = [], {}
+    """Caption of the 1-D slices (β = 0 rows) from their values: the loss at θ* and at both ends of the
+    slice for each net, and how far from θ* the loss has risen by BASIN_RISE nats along the slice (Li et
+    al. 2018 §5 relate flat, wide minima to generalisation), compared with the margin WIDER."""
+    parts, widths = [], {}
     for label, s in surfaces.items():
         g = s.subgrid()
         row = g.loss if g.dim == 1 else g.loss[(len(g.betas) - 1) // 2]
         ends = np.nan_to_num(row[[0, -1]], nan=np.inf)
-        rise[label] = float(np.mean(ends) - s.center_loss)
-        parts.append(f"{label} {s.center_loss:.3g} at θ*, {ends[0]:.3g} / {ends[-1]:.3g} at α = ±{g.alphas[-1]:g}")
+        line = Surface(g.alphas, None, row, np.zeros_like(row), np.ones_like(row, dtype=bool), g.settings)
+        widths[label] = basin(line)
+        parts.append(f"{label} {s.center_loss:.3g} at θ*, {ends[0]:.3g} / {ends[-1]:.3g} at α = ±{g.alphas[-1]:g}, "
+                     f"{BASIN_RISE:g} nat higher at |α| = {_radius_text(widths[label])}")
     text = ("The β = 0 row of each plane: the same filter-normalized direction δ through both nets. Loss: "
             + "; ".join(parts) + ". ")
-    if len(rise) == 2:
-        (la, ra), (lb, rb) = rise.items()
-        c = _compare(ra, rb, SAME_RATIO, relative=True)
-        text += ("Both rise about as much away from θ*." if c == 0 else
-                 f"The {la if c > 0 else lb} net's loss rises more steeply away from θ* (a sharper minimum).")
+    if set(widths) >= {"plain", "residual"}:
+        c = width_comparison(widths["plain"], widths["residual"])
+        text += ("Both rise about as fast away from θ*." if c == 0 else
+                 f"The {'plain' if c > 0 else 'residual'} net's loss rises faster away from θ* (the sharper minimum).")
     return text
 
 
@@ -943,7 +1015,8 @@ def curvature_map_caption(maps: dict[str, CurvatureMap], convex: float = 0.1) ->
         c = _compare(stats["plain"][0], stats["residual"][0], SAME_RATIO, relative=True)
         text += ("Both planes are about equally convex on average." if c == 0 else
                  "The residual net's region is the more convex, as in Li et al." if c > 0 else
-                 "The plain net's region is the more convex here, the opposite of Li et al.")
+                 "The plain net's region is the more convex here, unlike Li et al.'s deep no-skip nets (their Fig. 7 "
+                 "contrast is for 56–110-layer nets trained to convergence on CIFAR-10)")
     return text
 
 
@@ -1068,10 +1141,11 @@ class LandscapeView:
 
 
 def surface_stats(s: Surface, classes: int) -> str:
-    """Loss at θ*, the median over the plane and the share of the plane below chance loss log(classes)."""
-    below = float(np.mean(np.nan_to_num(s.loss, nan=np.inf) < math.log(classes)))
-    return (f"loss at θ* {s.center_loss:.3g}, median over the plane {np.nanmedian(s.loss):.3g}, "
-            f"{below:.0%} of the plane below chance loss")
+    """Loss and accuracy at θ*, the median loss over the plane and the basin's width and roughness (`basin`)."""
+    b = basin(s)
+    return (f"loss at θ* {s.center_loss:.3g} ({s.center_accuracy:.0%} accuracy on the evaluation set), median over "
+            f"the plane {np.nanmedian(s.loss):.3g}, {BASIN_RISE:g} nat higher at a distance of {_radius_text(b)}, "
+            f"roughness {b.roughness:.1%}")
 
 
 def landscape_study(runs: dict, settings: LandscapeSettings = LandscapeSettings(), *, data=None,

@@ -114,7 +114,7 @@ class NetConfig:
     """
 
     arch: str = "cnn"
-    depth: int = 9
+    depth: int = 15
     width: int = 16
     skip: bool = True
     shortcut_scale: float = 1.0
@@ -181,7 +181,7 @@ class NetConfig:
     # --- checks and derived numbers ---------------------------------------------
     @property
     def name(self) -> str:
-        """Short human label, e.g. 'residual CNN-20 (9 blocks)'."""
+        """Short human label, e.g. 'residual CNN-32 (15 blocks)'."""
         kind = "residual" if self.skip else "plain"
         return f"{kind} {self.arch.upper()}-{self.layer_count} ({self.depth} blocks)"
 

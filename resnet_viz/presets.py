@@ -51,6 +51,11 @@ class Preset:
     train: dict = field(default_factory=dict)
 
     @property
+    def needs_pair(self) -> bool:
+        """True when the view computes from a trained pair (every view but the random nets of shattering)."""
+        return not isinstance(self.settings, ShatteringSettings)
+
+    @property
     def view(self) -> str:
         """The title of the view that shows this preset."""
         return VIEWS[type(self.settings)][0]
@@ -70,19 +75,16 @@ PRESETS: tuple[Preset, ...] = (
                  "the deeper residual nets end lower — the degradation problem that motivated shortcuts (He et al. "
                  "2016, Deep Residual Learning, Fig. 1). It is the training loss, so it is not overfitting; the "
                  "captions say what this run measured."),
-        net=dict(depth=15, width=8),
-        train=dict(epochs=6, warmup_epochs=1.0),
         settings=DegradationSettings(depths=(3, 9, 15), seeds=3, width=8, epochs=6),
     ),
     Preset(
         slug="landscapes",
         title="Skip vs no skip landscapes (Li 2018)",
         summary=("The loss around the trained weights along two filter-normalized random directions, the same "
-                 "for both nets: the 15-block plain net sits in a narrow, steep basin, the residual twin in a "
-                 "wide one (Li et al. 2018, Visualizing the Loss Landscape of Neural Nets, Fig. 5)."),
-        net=dict(depth=15, width=8),
-        train=dict(epochs=8),
-        settings=LandscapeSettings(view="2-D contours", grid=13, span=1.0, samples=128, seed=0,
+                 "for both nets, on a finer 21×21 grid: the 15-block plain net sits in a narrower basin than its "
+                 "residual twin (Li et al. 2018, Visualizing the Loss Landscape of Neural Nets, Fig. 5); the "
+                 "captions measure each basin's width and roughness."),
+        settings=LandscapeSettings(view="2-D contours", grid=21, span=1.0, samples=128, seed=0,
                                    normalization="filter", bias_bn=False, mode="log", clip=10.0),
     ),
     Preset(
@@ -103,8 +105,6 @@ PRESETS: tuple[Preset, ...] = (
                  "plain net falls to near chance. Deleting more blocks degrades the residual net smoothly, like an "
                  "ensemble losing members, and most of its gradient flows along short paths (Veit et al. 2016, "
                  "Residual Networks Behave Like Ensembles of Relatively Shallow Networks)."),
-        net=dict(depth=15, width=8),
-        train=dict(epochs=8),
         settings=EnsembleSettings(samples=20, seed=0, max_k=0, include_downsampling=False, batch=128,
                                   diagram_blocks=3),
     ),
@@ -114,9 +114,8 @@ PRESETS: tuple[Preset, ...] = (
         summary=("The original block adds the shortcut before a final ReLU; the full pre-activation block "
                  "(BN-ReLU-conv twice) leaves the shortcut path a pure identity, which He et al. 2016b (Identity "
                  "Mappings in Deep Residual Networks) find trains more easily and generalises better. The "
-                 "captions say whether this 27-block run shows it."),
-        net=dict(depth=27, width=8, order="pre"),
-        train=dict(epochs=4),
+                 "captions say whether this 15-block run shows it."),
+        net=dict(width=8, order="pre"),
         settings=IdentitySettings(variants=("original", "pre-activation"), plain=True),
     ),
     Preset(
@@ -127,8 +126,7 @@ PRESETS: tuple[Preset, ...] = (
                  "explode, which hampers training (He et al. 2016b, Identity Mappings in Deep Residual Networks, "
                  "§3). The view also measures, as the lab's own experiment, whether λ < 1 makes the gradients of "
                  "random nets shatter again like a plain net's; the captions say what this run measured."),
-        net=dict(depth=15, width=8),
-        train=dict(epochs=8),
+        net=dict(width=8),
         settings=IdentitySettings(variants=("scale-0.5", "original", "scale-1.5"), plain=True, random_nets=True),
     ),
     Preset(
@@ -140,8 +138,7 @@ PRESETS: tuple[Preset, ...] = (
                  "shortcut. He et al. find that every change of the identity trains worse (Identity Mappings in "
                  "Deep Residual Networks, 2016b); the table says what this run measured, and the gradient reaching "
                  "each block shows what each shortcut does to it."),
-        net=dict(depth=15, width=8),
-        train=dict(epochs=8),
+        net=dict(width=8),
         settings=IdentitySettings(variants=SHORTCUT_VARIANTS, plain=True),
     ),
     Preset(
@@ -149,22 +146,20 @@ PRESETS: tuple[Preset, ...] = (
         title="Activation placement (He 2016b Fig. 4)",
         summary=("Where BN and ReLU go around the addition, He et al. 2016b Fig. 4 and Table 2: (a) original, (b) "
                  "BN after addition, (c) ReLU before addition, (d) ReLU-only pre-activation, (e) full "
-                 "pre-activation, on the same 27-block net with the same budget. In the paper (e) is best and (b), "
+                 "pre-activation, on the same 15-block net with the same budget. In the paper (e) is best and (b), "
                  "(c) are worse than (a); the table says what this run measured."),
-        net=dict(depth=27, width=8),
-        train=dict(epochs=4),
+        net=dict(width=8),
         settings=IdentitySettings(variants=PLACEMENT_VARIANTS, plain=True),
     ),
     Preset(
         slug="descendants",
         title="Deep-thin vs shallow-wide, ResNeXt, SE",
-        summary=("The residual net's descendants on the same data and budget: a 27-block net against a 6-block "
+        summary=("The residual net's descendants on the same data and budget: a 15-block net against a 3-block "
                  "one about as large but wider (Zagoruyko & Komodakis 2016, Wide Residual Networks: \"shallow and "
                  "wide\" can match deep and thin), dropout in the branch (their §2.3), grouped 3×3 convolutions "
                  "(ResNeXt, Xie et al. 2017) and squeeze-and-excitation (Hu et al. 2018). The table gives each "
                  "net's parameters; the verdict says what this run measured."),
-        net=dict(depth=27, width=8),
-        train=dict(epochs=4),
+        net=dict(width=8),
         settings=IdentitySettings(variants=DESCENDANT_VARIANTS, plain=False),
     ),
 )

@@ -367,6 +367,11 @@ class ShatterResult:
         return float(np.mean(self.lag1_per_seed))
 
     @property
+    def rms(self) -> float:
+        """The gradients' size: root mean square of df/dx over the inputs and seeds."""
+        return float(np.sqrt(np.mean(self.gradients ** 2)))
+
+    @property
     def settings(self) -> dict:
         """The settings that produced this result (JSON-ready)."""
         return {"config": self.config.to_dict(), "seeds": len(self.lag1_per_seed),
@@ -559,13 +564,19 @@ def setting_caption(plain: ShatterResult, residual: ShatterResult) -> str:
         text += "Here the shortcuts make little difference to how correlated they are."
     lam = cfg.shortcut_scale
     if lam < 1:
+        text += (f" Size of the gradients (RMS of df/dx): residual {residual.rms:.3g}, plain {plain.rms:.3g}; the "
+                 f"shortcut path alone scales them by λ^{cfg.depth} = {lam ** cfg.depth:.3g}.")
         if abs(r) < WHITE_NOISE_BELOW:
             text += f" With λ = {lam:g} < 1 the residual net shatters again, like a plain net ({LAMBDA_NOTE})."
         else:
             text += f" With λ = {lam:g} < 1 the residual net has not shattered at this depth ({LAMBDA_NOTE})."
     elif lam > 1:
-        text += (f" With λ = {lam:g} > 1 the shortcut path grows as λ^d; the residual net's gradients are "
-                 f"{noise_kind(r)}.")
+        grow = lam ** cfg.depth
+        ratio = residual.rms / plain.rms if plain.rms > 0 else math.inf
+        text += (f" With λ = {lam:g} > 1 the shortcut path alone scales the signal and its gradient by "
+                 f"λ^{cfg.depth} = {grow:.3g} (He et al. 2016b §3): the residual net's gradients are "
+                 f"{residual.rms:.3g} in size (RMS of df/dx), ×{ratio:.3g} the plain net's "
+                 f"({plain.rms:.3g}){' — they explode' if ratio >= 100 else ''}; their shape is {noise_kind(r)}.")
     if plain.looks_linear:
         if p >= 1 - 1e-9:
             text += " The looks-linear plain net is linear at initialisation: its gradient is the same at every input."

@@ -25,6 +25,10 @@ def _acc(run: Run) -> str:
     return "—" if a != a else f"{a:.1%}"
 
 
+def _pct(v: float) -> str:
+    return "—" if v != v else f"{v:.1%}"
+
+
 def _loss(run: Run) -> str:
     h = run.history
     if h.diverged:
@@ -180,7 +184,8 @@ def identity_sections(result) -> list[Section]:
         Section("Test accuracy",
                 "Test accuracy per epoch of every net (chance is "
                 f"{1 / net.classes:.0%}). Test error: " + "; ".join(
-                    f"{row['net']} {row['test_error']:.1%}" for row in result.table()) + ".",
+                    f"{row['net']} {_pct(row['test_error'])}" + (" (failed to train)" if row["failed"] else "")
+                    for row in result.table()) + ".",
                 recolor(P.accuracy_curves(runs, 1.0 / net.classes), colors)),
         Section("Gradient norm per block, first steps",
                 "‖∂L/∂θ‖ per block over the first steps (median, band: min to max). With an identity shortcut and "

@@ -328,34 +328,56 @@ def _lesion(label, skip, base, one, ks_mean=None, reorder_mean=None, chance=0.1)
 
 def test_deletion_caption_follows_the_accuracies_both_ways():
     veit = E.deletion_caption([_lesion("plain", False, 0.95, 0.11), _lesion("residual", True, 0.96, 0.95)])
-    assert "plain net: intact 95.0%, one block deleted 11.0%" in veit
-    assert "falls to near chance (as Veit et al. found)" in veit and "barely notices (as Veit et al. found)" in veit
+    assert "plain net: intact 95.0%; with one block deleted the median block leaves 11.0%" in veit
+    assert "falls to near chance (as Veit et al. found for a plain net)" in veit
+    assert "barely notices (as Veit et al. found)" in veit and "unlike" not in veit
     flipped = E.deletion_caption([_lesion("plain", False, 0.95, 0.94), _lesion("residual", True, 0.96, 0.12)])
-    assert "plain net" in flipped and "barely notices (unlike Veit" in flipped
-    assert "falls to near chance (unlike Veit" in flipped
-    middle = E.deletion_caption([_lesion("residual", True, 0.9, 0.5)])
-    assert "is hurt: it keeps 50% of its margin over chance (unlike Veit" in middle
-    # Downsampling blocks are left out of the mean.
+    assert "plain net" in flipped and "barely notices (unlike Veit et al.'s plain net" in flipped
+    assert "falls to near chance (unlike Veit et al.'s residual nets" in flipped
+    # Between the two outcomes: hurt, but not the opposite of Veit's finding: no "unlike", and why a toy net may.
+    middle = E.deletion_caption([_lesion("residual", True, 0.9, 0.75)])
+    assert "is hurt: it keeps 81% of its margin over chance (less robust than Veit" in middle
+    assert "unlike" not in middle and "54 blocks" in middle
+    # Downsampling blocks are left out of the median and named with their own accuracy; an outlier block is named.
     r = _lesion("residual", True, 0.9, 0.9)
-    r.single_block_accuracy = [0.9, 0.1, 0.9, 0.9]
+    r.single_block_accuracy = [0.3, 0.1, 0.9, 0.88, 0.89]
     r.downsampling_blocks = [1]
-    assert E.one_block_accuracy(r) == pytest.approx(0.9)
+    assert E.one_block_accuracy(r) == pytest.approx(0.885)
+    assert E.deletion_outliers(r) == [(0, 0.3)]
+    text = E.deletion_caption([r])
+    assert "barely notices" in text and "except block 0 (30%)" in text and "10% (block 1)" in text
+    # A single outlier does not drag the verdict down (the mean would say "hurt": (0.3 + 0.9 + 0.88 + 0.89) / 4).
+    assert "is hurt" not in text
+
+
+def test_a_plain_net_that_barely_trained_is_named_and_its_deletions_read_near_chance():
+    weak = _lesion("plain", False, 0.3, 0.14)
+    text = E.deletion_caption([weak])
+    assert "falls to near chance" in text and "barely trained" in text
 
 
 def test_sweep_captions_say_smooth_or_abrupt_from_the_means():
     smooth = _lesion("residual", True, 0.9, 0.85, ks_mean=[0.9, 0.8, 0.7, 0.55, 0.4], reorder_mean=[0.9, 0.8, 0.7, 0.6])
     abrupt = _lesion("plain", False, 0.9, 0.1, ks_mean=[0.9, 0.1, 0.1, 0.1, 0.1], reorder_mean=[0.9, 0.1, 0.1, 0.1])
     text = E.k_sweep_caption([abrupt, smooth])
-    assert "residual: 90% at k = 0, 80% at k = 1, 40% at k = 4: it falls smoothly" in text
-    assert "plain: 90% at k = 0, 10% at k = 1, 10% at k = 4: it falls abruptly (100% of the fall in one step of k), " \
-           "near chance from k = 1" in text
+    assert "residual: 90% at k = 0, 80% at k = 1, 40% at k = 4: it keeps 88% of its margin over chance after one " \
+           "deletion and falls smoothly from there, as Veit et al. found" in text
+    assert "plain: 90% at k = 0, 10% at k = 1, 10% at k = 4: it keeps 0% of its margin over chance after one " \
+           "deletion: it collapses at once, as Veit et al. found" in text
     flipped = E.k_sweep_caption([_lesion("residual", True, 0.9, 0.1, ks_mean=[0.9, 0.1, 0.1])])
-    assert "residual" in flipped and "abruptly" in flipped and "smoothly" not in flipped.split("Veit")[0]
+    assert "collapses at once, unlike Veit et al." in flipped
+    # A residual net that keeps most of its margin, then falls by half of it in one step: abrupt, between.
+    cliff = E.k_sweep_caption([_lesion("residual", True, 0.9, 0.85, ks_mean=[0.9, 0.85, 0.82, 0.3, 0.25])])
+    assert "falls abruptly" in cliff and "between the two outcomes" in cliff
+    # A small wobble of noisy means is no collapse.
+    wobble = E.reorder_caption([_lesion("residual", True, 0.97, 0.97, reorder_mean=[0.97, 0.97, 0.95, 0.93, 0.79, 0.83])])
+    assert "falls smoothly" in wobble and "as Veit et al. found" in wobble
     flat = E.k_sweep_caption([_lesion("residual", True, 0.9, 0.9, ks_mean=[0.9, 0.9, 0.89])])
     assert "hardly changes" in flat
     text = E.reorder_caption([abrupt, smooth])
-    assert "residual: 90% in the trained order, 60% after 3 swaps: it degrades gradually" in text
-    assert "plain: 90% in the trained order, 10% after 3 swaps: it degrades abruptly" in text
+    assert "residual: 90% in the trained order, 80% after one swap, 60% after 3: it keeps 88% of its margin" in text
+    assert "plain: 90% in the trained order, 10% after one swap, 10% after 3: it keeps 0% of its margin over chance " \
+           "after one swap: it collapses at once" in text
 
 
 def _paths(g, effective, n=10):
@@ -372,6 +394,9 @@ def test_path_gradient_caption_follows_the_decay_and_the_window_both_ways():
     assert "single path, through all 10 blocks" in fast
     slow = E.path_gradient_caption(_paths([1.0, 0.9, 0.8, 0.7, 0.6], (3, 7)))
     assert "shrinks slowly with k" in slow and "shrinks fast" not in slow
-    assert "around the typical path length" in slow and "unlike Veit" in slow
+    assert "around or above the typical path length" in slow and "unlike Veit" in slow
     rising = E.path_gradient_caption(_paths([1.0, 1.5, 2.0], (6, 8)))
-    assert "does not shrink with k" in rising and "longer than the typical path" in rising
+    assert "does not shrink with k" in rising and "unlike Veit" in rising
+    # A window mostly below n/2 that reaches it: not called the opposite of Veit et al.
+    mostly = E.path_gradient_caption(_paths([1.0, 0.5, 0.25, 0.1, 0.05], (2, 6)))
+    assert "mostly shorter than the typical path" in mostly and "unlike" not in mostly

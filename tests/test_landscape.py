@@ -155,7 +155,7 @@ def test_trained_net_sits_at_a_minimum_of_its_own_plane(digits):
     # Trained without weight decay, so θ* minimises the plotted loss itself (with decay it
     # minimises L + wd·‖θ‖²/2, whose gradient -wd·θ tilts the plane of L), on the whole train set.
     run = train(net_config_for("digits", depth=3, width=8),
-                TrainConfig(epochs=12, weight_decay=0.0, checkpoints_per_epoch=0), device="cpu")
+                TrainConfig(epochs=12, weight_decay=0.0, warmup_epochs=0.0, checkpoints_per_epoch=0), device="cpu")
     n = len(digits.x_train)
     for seed in (0, 1):
         s = L.plane(run.model, digits.x_train, digits.y_train, grid=5, span=0.05, samples=n, seed=seed)
@@ -449,24 +449,51 @@ def _surface(loss):
     return L.Surface(g, g.copy(), loss, np.zeros_like(loss), np.ones_like(loss, dtype=bool), {})
 
 
+def _bowl(width: float, center: float = 0.0, n: int = 21, ripple: float = 0.0) -> "L.Surface":
+    """A radial bowl L = center + (r / width)² on [−1, 1]², times exp(ripple · noise) away from the centre
+    (a chaotic surface with dips: seeded noise)."""
+    g = L.grid_coords(n, 1.0)
+    r = np.hypot(*np.meshgrid(g, g))
+    noise = np.random.default_rng(0).normal(size=r.shape) * (r > 0)
+    loss = (center + (r / width) ** 2) * np.exp(ripple * noise)
+    return L.Surface(g, g.copy(), loss, np.zeros_like(loss), np.ones_like(loss, dtype=bool), {})
+
+
+def test_basin_width_is_where_the_loss_has_risen_one_nat_whatever_the_loss_at_the_centre_or_the_grid():
+    # L = c + (r / w)²: the loss has risen by 1 nat at r = w, exactly, for any c.
+    # Interpolation between grid points errs by less than half a grid step, less on a finer grid.
+    for w in (0.2, 0.5):
+        for c in (1e-4, 1.5):
+            errors = []
+            for n in (15, 31, 61):
+                b = L.basin(_bowl(w, c, n))
+                errors.append(abs(b.radius - w))
+                assert errors[-1] < 0.5 * 2 / (n - 1), (w, c, n)
+                assert b.censored == 0 and b.roughness == pytest.approx(0.0, abs=1e-12)
+            assert errors[2] < errors[0]
+    wide = L.basin(_bowl(5.0))  # never rises 1 nat within the span: counted as the span, and said
+    assert wide.radius == pytest.approx(1.0) and wide.censored == wide.rays
+    assert L.basin(_bowl(0.5, ripple=1.0)).roughness > L.ROUGH  # dips away from the centre: rough
+
+
 def test_surfaces_caption_follows_the_measured_basins_both_ways():
-    bowl = _surface([[3, 3, 3, 3, 3], [3, 1, 1, 1, 3], [3, 1, 0.1, 1, 3], [3, 1, 1, 1, 3], [3, 3, 3, 3, 3]])
-    chaos = _surface([[0.5, 3, 3, 3, 0.6], [3, 3, 3, 3, 3], [3, 3, 0.1, 3, 3], [3, 3, 3, 3, 3], [0.7, 3, 3, 3, 3]])
-    assert L.local_minima(bowl) == 1 and L.local_minima(chaos) == 4
-    assert L.basin_share(bowl, np.log(10)) == pytest.approx(9 / 25)
-    text = L.surfaces_caption(chaos, bowl, classes=10)
-    assert "residual net's basin is wider" in text and "plain surface is the more chaotic" in text
-    assert "36%" in text and "16%" in text
-    text = L.surfaces_caption(bowl, chaos, classes=10)
-    assert "plain net's basin is the wider one, the opposite" in text and "residual surface has more local minima" in text
-    assert "about as wide" in L.surfaces_caption(bowl, bowl, classes=10)
+    narrow, wide = _bowl(0.2, center=1.0, n=41), _bowl(0.5, center=1e-3, n=41)
+    text = L.surfaces_caption(narrow, wide, classes=10)
+    assert "distance of 0.20 for the plain net and 0.50 for the residual net" in text
+    assert "residual net's basin is 2.5× wider, as in Li et al." in text
+    assert "plain net also sits in a worse minimum" in text and "Both rise smoothly" in text
+    text = L.surfaces_caption(wide, narrow, classes=10)
+    assert "plain net's basin is 2.5× wider, unlike Li et al." in text
+    assert "about as wide" in L.surfaces_caption(_bowl(0.5), _bowl(0.45), classes=10)
+    rough = L.surfaces_caption(_bowl(0.3, ripple=1.0), _bowl(0.3), classes=10)
+    assert "The plain surface is the rougher one" in rough
 
 
 def test_slices_interpolation_and_trajectory_captions_follow_the_data():
     flat = _surface(np.full((3, 3), 1.0) + np.array([[0, 0, 0], [0.5, 0, 0.5], [0, 0, 0]]))
     steep = _surface(np.full((3, 3), 1.0) + np.array([[0, 0, 0], [5, 0, 5], [0, 0, 0]]))
-    assert "plain net's loss rises more steeply" in L.slices_caption({"plain": steep, "residual": flat})
-    assert "residual net's loss rises more steeply" in L.slices_caption({"plain": flat, "residual": steep})
+    assert "plain net's loss rises faster" in L.slices_caption({"plain": steep, "residual": flat})
+    assert "residual net's loss rises faster" in L.slices_caption({"plain": flat, "residual": steep})
     ts = np.linspace(0, 1, 5)
     mono = L.Interpolation(ts, np.array([2.0, 1.5, 1.0, 0.5, 0.1]), np.zeros(5))
     bump = L.Interpolation(ts, np.array([2.0, 1.5, 2.5, 0.5, 0.1]), np.zeros(5))
@@ -499,7 +526,7 @@ def test_curvature_captions_follow_the_measured_ratios_both_ways():
 
     smooth, wild = cmap(np.full((3, 3), -0.01)), cmap(np.full((3, 3), -0.8))
     assert "residual net's region is the more convex, as in Li" in L.curvature_map_caption({"plain": wild, "residual": smooth})
-    assert "plain net's region is the more convex here, the opposite" in L.curvature_map_caption(
+    assert "plain net's region is the more convex here, unlike Li et al." in L.curvature_map_caption(
         {"plain": smooth, "residual": wild})
 
 

@@ -38,7 +38,7 @@ def config_form() -> Pair | None:
                                "not from the page or a link.")
         arch = st.radio("Architecture", ("cnn", "mlp"), index=("cnn", "mlp").index(n.arch), horizontal=True,
                         help="cnn: CIFAR-style ResNet (He 2016 §4.2); mlp: fully connected blocks. 2-D sets need mlp.")
-        depth = st.number_input("Blocks (depth)", 1, MAX_DEPTH, n.depth, help="9 basic CNN blocks = ResNet-20")
+        depth = st.number_input("Blocks (depth)", 1, MAX_DEPTH, n.depth, help="9 basic CNN blocks = ResNet-20, 15 = ResNet-32, 27 = ResNet-56")
         width = st.number_input("Width", 1, MAX_WIDTH, n.width, help="units (mlp) or first-stage channels (cnn)")
         scale = st.slider("Shortcut scale λ", 0.0, MAX_SHORTCUT_SCALE, float(n.shortcut_scale), 0.05,
                           help="y = λ·x + F(x). λ = 1 is the identity shortcut; λ < 1 vanishes, λ > 1 explodes (He 2016b).")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 
 import numpy as np
 
@@ -73,6 +74,21 @@ def degradation(pair, settings: DegradationSettings, text: str | None = None):
                           lambda progress: degradation_study(pair.net, pair.train, settings, progress=progress,
                                                              trainer=run_store().trainer()),
                           text, max_entries=8)
+
+
+def degradation_ready(pair, settings: DegradationSettings) -> bool:
+    """True when every net of the degradation study of `pair` at `settings` is already trained (kept by this
+    server or shipped with the lab), so that showing it costs no training: the page then shows it at once."""
+    from resnet_viz.assets import run_folder, shipped_dir
+    from resnet_viz.store import run_key
+
+    store, folder = run_store(), shipped_dir()
+    cfg = settings.train_config(pair.train)
+    for net in settings.nets(pair.net):
+        c = cfg.replace(seed=net.seed)
+        if store.get(run_key(net, c)) is None and not (folder and os.path.isdir(run_folder(net, c, folder))):
+            return False
+    return True
 
 
 def identity(pair, settings: I.IdentitySettings, text: str | None = None) -> I.IdentityResult:

@@ -59,7 +59,7 @@ VIEW_KEYS: dict[type, ViewKeys] = {
     IdentitySettings: ViewKeys(
         {"variants": "id_variants", "plain": "id_plain", "seeds": "id_seeds", "gate_bias": "id_gate_bias",
          "dropout": "id_dropout", "random_nets": "id_random_nets"},
-        to_widget={"variants": list}, from_widget={"variants": tuple}, run_key="id_run"),
+        to_widget={"variants": list}, from_widget={"variants": tuple}),
 }
 
 
