@@ -1,7 +1,7 @@
 """Helpers for the browser tests and benchmarks: start `streamlit run app.py` on localhost, drive Debian's Chromium.
 
-Also usable as a script to take screenshots of every page:
-    python benchmarks/browser_util.py OUT_DIR [page ...]
+Also usable as a script to take screenshots of every page, on a fresh server, with no click:
+    python benchmarks/browser_util.py OUT_DIR [page ...] [--size 1400x2400] [--presenter] [--viewport-only]
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--enable-unsafe-swiftshader"]
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-PAGES = ["", "build_train", "landscape", "shattering", "ensemble", "features"]
+PAGES = ["", "build_train", "landscape", "shattering", "ensemble", "identity", "family", "features"]
 
 
 def free_port() -> int:
@@ -105,23 +105,36 @@ def launch(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-def screenshot_pages(out_dir: str, pages: list[str]) -> None:
-    """Open each page in a fresh tab and save a full-page PNG to out_dir."""
+def screenshot_pages(out_dir: str, pages: list[str], size: tuple[int, int] = (1400, 2400), presenter: bool = False,
+                     full_page: bool = True) -> None:
+    """Open each page (in presenter mode with `presenter`) and save a PNG to out_dir: the whole page, or with
+    `full_page` False only what a `size` screen shows."""
     from playwright.sync_api import sync_playwright
 
     os.makedirs(out_dir, exist_ok=True)
     with streamlit_server() as url, sync_playwright() as p:
+        wait_warm(url)
         browser = launch(p)
-        page = browser.new_page(viewport={"width": 1400, "height": 2400})
+        page = browser.new_page(viewport={"width": size[0], "height": size[1]})
         for name in pages:
-            page.goto(f"{url}/{name}")
+            page.goto(f"{url}/{name}" + ("?presenter=1" if presenter else ""))
             wait_idle(page)
             page.wait_for_timeout(2000)
-            path = os.path.join(out_dir, f"{name or 'home'}.png")
-            page.screenshot(path=path, full_page=True)
+            path = os.path.join(out_dir, f"{name or 'home'}{'_presenter' if presenter else ''}.png")
+            page.screenshot(path=path, full_page=full_page)
             print(path)
         browser.close()
 
 
 if __name__ == "__main__":
-    screenshot_pages(sys.argv[1], sys.argv[2:] or PAGES)
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Screenshots of the app's pages on a fresh server.")
+    parser.add_argument("out_dir")
+    parser.add_argument("pages", nargs="*", default=PAGES, help="URL paths ('' is Home)")
+    parser.add_argument("--size", default="1400x2400", help="viewport WIDTHxHEIGHT (default %(default)s)")
+    parser.add_argument("--presenter", action="store_true", help="presenter mode (?presenter=1)")
+    parser.add_argument("--viewport-only", action="store_true", help="only what the viewport shows")
+    a = parser.parse_args()
+    w, h = (int(v) for v in a.size.split("x"))
+    screenshot_pages(a.out_dir, a.pages, (w, h), a.presenter, not a.viewport_only)

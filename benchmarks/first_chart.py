@@ -6,8 +6,8 @@ the default pair warmed in the background as in production, RESNET_VIZ_WARM=1) a
 Build & train in headless Chromium the moment the server answers its health check. Timed: from
 launching the server, and from opening the page, to the first plotly chart drawn.
 
-  before: RESNET_VIZ_DEFAULT_RUNS=none: the server trains the default pair (as before issue 14)
-  after:  the shipped runs in assets/default_runs are loaded at startup
+  before: RESNET_VIZ_SHIPPED_RUNS=none: the server trains the default pair (as before issue 14)
+  after:  the shipped runs in assets/runs are loaded at startup
 
 With --pages: every view page on its own fresh server instead, opened the moment it answers and
 once its warm-up (ui/warmup.py) has computed every default view, against the 3 s goal; each line
@@ -96,7 +96,7 @@ def main() -> int:
     extra = {"OMP_NUM_THREADS": str(args.threads)} if args.threads else {}
     if args.pages is not None:
         return every_page(args.pages or list(VIEW_PAGES), args.repeats, extra)
-    cases = {"before (training)": {"RESNET_VIZ_DEFAULT_RUNS": "none"}, "after (shipped runs)": {}}
+    cases = {"before (training)": {"RESNET_VIZ_SHIPPED_RUNS": "none"}, "after (shipped runs)": {}}
     best = {}
     for name, env in cases.items():
         times = []

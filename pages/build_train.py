@@ -96,8 +96,8 @@ with st.form("degradation"):
     c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
     depths = c1.multiselect("Depths (blocks)", list(DEPTH_CHOICES), list(DEG.depths), key="deg_depths",
                             bind="query-params",
-                            help="Two or more. 27 blocks and more do not train in this budget: they are shown "
-                                 "as failed to train.")
+                            help="Two or more. A plain net too deep to train in this budget is named failed to "
+                                 "train and left out of the comparison (divergence, not degradation).")
     n_seeds = c2.number_input("Seeds", 1, 10, DEG.seeds, key="deg_seeds", bind=link_bind("deg_seeds"))
     width = c3.number_input("Width", 2, 64, DEG.width, key="deg_width", bind=link_bind("deg_width"),
                             help="channels of the first stage")

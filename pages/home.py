@@ -67,17 +67,20 @@ with st.expander("Before class: prepare every preset", icon=":material/schedule:
     expected = expected_seconds([store.get(k) for k in store.keys()], PRESETS)
     units = sum(preset_cost(p) for p in PRESETS)
     guess = f"about {expected / 60:.0f} min on this server" if expected else "several minutes"
-    st.markdown(f"Trains every net of every preset once into this server's run store, so that in class each preset "
-                f"opens at once: {units:,.0f} block-epochs, {guess} (measured from the nets trained here). The same "
-                "from a terminal: `python -m resnet_viz prepare`.")
+    st.markdown(f"The presets' nets ship trained with the lab, so they open at once; this is needed only after "
+                f"their settings were changed (a lab whose shipped runs are missing or stale). It trains every net of "
+                f"every preset that is not stored yet into this server's run store: at most {units:,.0f} "
+                f"block-epochs, {guess} (measured from the nets trained here). The same from a terminal: "
+                "`python -m resnet_viz prepare`.")
     if st.button("Prepare every preset", key="prepare_all", icon=":material/play_arrow:"):
         seconds = cached_compute("prepare", default_pair().label, lambda progress: prepare(PRESETS, store, progress),
                                  "Preparing the presets", max_entries=1)
         st.success(f"Every preset is ready ({sum(seconds.values()) / 60:.1f} min). They open at once now.")
 
 st.markdown(
-    "**In a lecture:** every view opens with the default comparison (a ResNet-20-style CNN on digits and its "
-    "plain twin, trained once per server and shared). Train other pairs on *Build & train*: they appear in the "
+    "**In a lecture:** every view opens with the default comparison (a ResNet-32-style CNN on digits, 15 blocks, "
+    "and its plain twin, shipped trained with the lab and shared), and every preset opens at once: its nets ship "
+    "trained too. Train other pairs on *Build & train*: they appear in the "
     "*Trained pair* picker of every view. Every page keeps its settings in the address bar: copy the link to "
     "share or bookmark exactly what is on screen. *Presenter mode* (sidebar) enlarges everything for a projector; "
     "each figure has a PNG button in its toolbar and an interactive-HTML download below it."

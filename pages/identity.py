@@ -33,13 +33,6 @@ def _variant_label(v: str) -> str:
     return I.VARIANTS[v].label
 
 
-def _range(r: dict, key: str, fmt) -> str:
-    mean, lo, hi = r[key], r[f"{key}_min"], r[f"{key}_max"]
-    if mean != mean:
-        return "—"
-    return fmt(mean) + (f" ({fmt(lo)}–{fmt(hi)})" if r["seeds"] > 1 and hi > lo else "")
-
-
 # The settings widgets keep themselves in the link, which reopens the same study.
 url_state(labels={"id_variants": _variant_label})
 try:
@@ -90,16 +83,11 @@ colors = identity_colors(runs)
 st.subheader("The variants side by side (He 2016b, Tables 1 and 2 at toy scale)")
 
 
-st.dataframe([{"net": r["net"],
-               "parameters": f"{r['parameters']:,}" + (f" (plain {r['plain_parameters']:,})"
-                                                       if r["parameters"] != r["plain_parameters"] else ""),
-               "final training loss": _range(r, "train_loss", lambda v: f"{v:.4g}"),
-               "test error": _range(r, "test_error", lambda v: f"{v:.1%}"),
-               "failed to train": (f"{r['failed']}/{r['seeds']}: {r['failure']}" if r["failed"] else "")}
-              for r in result.table()], hide_index=True, width="stretch")
+st.dataframe(result.formatted_table(), hide_index=True, width="stretch")
 st.caption("Mean over the seeds that trained (range in brackets with several seeds). Gates and 1×1 shortcuts add "
            "parameters only to the residual net: its plain twin's count is given; the branch weights are the same.")
-(st.warning if any(r["failed"] for r in result.table()) else st.success)(result.verdict())
+(st.warning if any(r["failed"] for r in result.table()) else st.info)(
+    "\n".join(f"- {line}" for line in result.verdict_lines()))
 left, right = columns(2)
 show(recolor(P.loss_curves(runs), colors), "identity_loss", left)
 show(recolor(P.accuracy_curves(runs, 1.0 / pair.net.classes), colors), "identity_accuracy", right)

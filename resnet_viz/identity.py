@@ -216,6 +216,24 @@ class IdentityResult:
                          "failed": len(failed), "failure": failed[0] if failed else None})
         return rows
 
+    def formatted_table(self) -> list[dict[str, str]]:
+        """`table()` as text for a page or a report (He 2016b's Tables 1–2 at toy scale): each net's parameters
+        (and its plain twin's where the shortcut adds some), final training loss and test error (mean, with the
+        range over seeds when there are several) and how many seeds failed to train, with the first reason."""
+        def rng(r: dict, key: str, fmt) -> str:
+            mean, lo, hi = r[key], r[f"{key}_min"], r[f"{key}_max"]
+            if mean != mean:
+                return "—"
+            return fmt(mean) + (f" ({fmt(lo)}–{fmt(hi)})" if r["seeds"] > 1 and hi > lo else "")
+
+        return [{"net": r["net"],
+                 "parameters": f"{r['parameters']:,}" + (f" (plain {r['plain_parameters']:,})"
+                                                         if r["parameters"] != r["plain_parameters"] else ""),
+                 "final training loss": rng(r, "train_loss", lambda v: f"{v:.4g}"),
+                 "test error": rng(r, "test_error", lambda v: f"{v:.1%}"),
+                 "failed to train": f"{r['failed']}/{r['seeds']}: {r['failure']}" if r["failed"] else ""}
+                for r in self.table()]
+
     def verdict(self) -> str:
         """The full ranking as measured, and where it agrees with He et al. 2016b's Tables 1–2 (`verdict_lines`)."""
         return " ".join(self.verdict_lines())

@@ -1,6 +1,7 @@
 """Lecture preparation: train every preset's nets once, before class, into the server's run store.
 
-A preset opens at once in class when the nets it needs are already trained. `prepare(presets,
+A preset opens at once in class when the nets it needs are already trained. They ship trained with the lab
+(`resnet_viz.assets`), so this is needed only for presets whose settings were changed. `prepare(presets,
 store)` computes each preset's report with the store as the trainer (`slides.sections(...,
 trainer=store.trainer())`): every net of every study is trained once and kept on disk, where
 the app's server (same folder) finds it. `python -m resnet_viz prepare` does it from the
@@ -48,7 +49,10 @@ def prepare(presets=PRESETS, store=None, progress: Progress | None = None) -> di
     from .slides import sections
     from .store import RunStore, default_folder
 
-    store = store if store is not None else RunStore(folder=default_folder())
+    from .assets import load_shipped
+
+    # The shipped runs are loaded, not trained again: only what a lab lacks (changed settings) is trained.
+    store = store if store is not None else RunStore(folder=default_folder(), fallback=load_shipped)
     total = sum(preset_cost(p) for p in presets)
     steps = Steps(progress, total)
     start, done, out = time.perf_counter(), 0.0, {}

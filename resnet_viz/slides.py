@@ -169,7 +169,7 @@ def identity_sections(result) -> list[Section]:
     """The identity-mapping study (He et al. 2016b): training curves, test accuracy, gradient norms and,
     with random nets, lag-1 and size of df/dx by λ."""
     from .plots import training as P
-    from .plots.compare import block_gradient_figure, identity_colors, recolor, scale_sweep_figure
+    from .plots.compare import block_gradient_figure, identity_colors, recolor, scale_sweep_figure, table_figure
 
     runs = result.runs
     colors = identity_colors(runs)
@@ -178,9 +178,13 @@ def identity_sections(result) -> list[Section]:
     setting = (f"{net.depth} blocks ({net.layer_count} layers), width {net.width}, {cfg.epochs} epochs on "
                f"{cfg.dataset}, the same initial weights and data order for every net")
     out = [
+        Section("The variants side by side (He et al. 2016b, Tables 1 and 2 at toy scale)",
+                f"{setting}. Parameters (a gated or 1×1 shortcut adds some to the residual net only; its plain twin's "
+                "count is given), final training loss and test error (mean over the seeds that trained, range in "
+                f"brackets with several seeds). {result.verdict()}", table_figure(result.formatted_table())),
         Section("Training curves of every variant",
-                f"{setting}. {notes} A spike far above the rest is cut off at the top of the axis and named there. "
-                f"{result.verdict()} {result.findings()}", recolor(P.loss_curves(runs), colors)),
+                f"{notes} A spike far above the rest is cut off at the top of the axis and named there. "
+                f"{result.findings()}", recolor(P.loss_curves(runs), colors)),
         Section("Test accuracy",
                 "Test accuracy per epoch of every net (chance is "
                 f"{1 / net.classes:.0%}). Test error: " + "; ".join(

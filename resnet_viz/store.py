@@ -14,7 +14,9 @@ removed and retrained, never shown.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -35,9 +37,23 @@ def default_folder() -> str | None:
 
 
 def run_key(net: NetConfig, cfg: TrainConfig) -> str:
-    """Stable short key of a (net, training) config pair."""
-    text = net.to_json() + "|" + cfg.to_json()
+    """Stable short key of a (net, training) config pair: a hash of the fields that differ from their defaults.
+
+    A field added later with a default that keeps the old behaviour leaves every existing key (stored and
+    shipped runs) as it was. Should a default value ever change, two configs could share a key across versions;
+    a run read back under a key is always checked against the config asked for (`RunStore._from_disk`,
+    `assets.load_shipped`), so that can only cost a retraining, never a wrong run."""
+    def changed(c) -> dict:
+        return {f.name: v for f in dataclasses.fields(c)
+                if (v := c.to_dict()[f.name]) != _default(f)}
+
+    text = json.dumps(changed(net), sort_keys=True) + "|" + json.dumps(changed(cfg), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _default(f: dataclasses.Field):
+    value = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+    return list(value) if isinstance(value, tuple) else value
 
 
 class KeyLock:

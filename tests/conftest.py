@@ -36,14 +36,15 @@ def one_thread():
 
 @pytest.fixture(scope="session")
 def default_pair_runs():
-    """(plain, residual) runs of the app's default pair on digits, trained once.
+    """(plain, residual) runs of the app's default pair on digits: the shipped ones (assets/runs, checked in
+    test_assets.py), trained when they are missing.
 
     Tests must treat them as read-only (as the app does with its cached runs).
     """
-    from resnet_viz.train import TrainConfig, net_config_for, train
+    from resnet_viz.assets import default_pair_configs, load_shipped
+    from resnet_viz.train import train
 
-    net = net_config_for("digits")
-    return train(net.twin(), TrainConfig()), train(net, TrainConfig())
+    return tuple(load_shipped(net, cfg) or train(net, cfg) for net, cfg in default_pair_configs())
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
-"""The default pair's shipped runs (assets/default_runs, issue 14): they load, match the
-current default pair exactly and reach their stated accuracy; a missing, corrupt or stale
-one is trained instead, without crashing."""
+"""The shipped runs (assets/runs, issues 14 and 24): every net of the default pair, of the default studies and
+of every preset ships, loads, matches its config exactly and reaches its recorded accuracy; a fresh training
+on this machine reproduces them; a missing, corrupt or stale one is trained instead, without crashing."""
 
 from __future__ import annotations
 
@@ -37,19 +37,20 @@ def fresh_store(monkeypatch):
 def test_shipped_runs_match_the_default_pair_and_reach_their_accuracy(monkeypatch):
     from ui.common import default_pair
 
-    monkeypatch.delenv("RESNET_VIZ_DEFAULT_RUNS", raising=False)
+    monkeypatch.delenv("RESNET_VIZ_SHIPPED_RUNS", raising=False)
     pairs = list(default_pair().configs)
     assert [(n.to_json(), c.to_json()) for n, c in pairs] == \
         [(n.to_json(), c.to_json()) for n, c in assets.default_pair_configs()]
     runs = assets.load_shipped_pairs(pairs)
-    assert len(runs) == 2, "assets/default_runs is missing or stale: run python -m resnet_viz.assets"
+    assert len(runs) == 2, "assets/runs lacks the default pair or it is stale: run python -m resnet_viz.assets"
     data = load_dataset("digits")
     for run, (net, cfg) in zip(runs, pairs):
         assert run.net.to_json() == net.to_json() and run.train.to_json() == cfg.to_json()
         loss, acc = evaluate(run.model, data.x_test, data.y_test)
         assert acc == pytest.approx(run.history.test_accuracy, abs=1e-9)
         assert loss == pytest.approx(run.history.epoch_test_loss[-1], rel=1e-5)
-        assert acc > 0.95 and run.failure is None
+        assert acc > 0.95 if net.skip else acc > 0.8
+        assert run.failure is None
         assert len(run.history.epoch_test_accuracy) == cfg.epochs + 1
         # The path view: one row per kept checkpoint, the last one the final weights.
         assert run.trajectory is not None and run.trajectory.shape[0] == len(run.history.checkpoint_steps) >= 3
@@ -60,16 +61,59 @@ def test_shipped_runs_match_the_default_pair_and_reach_their_accuracy(monkeypatc
     assert torch.equal(runs[0].trajectory[0], runs[1].trajectory[0])
 
 
+def test_every_net_of_the_default_studies_and_the_presets_ships(monkeypatch):
+    """Every preset opens at once on a fresh server: each net it needs loads from assets/runs, exactly its
+    config, with its history; the manifest lists exactly these runs, trained with one thread."""
+    from resnet_viz.store import run_key
+
+    monkeypatch.delenv("RESNET_VIZ_SHIPPED_RUNS", raising=False)
+    wanted = assets.shipped_configs()
+    keys = {run_key(n, c) for group in wanted.values() for n, c in group}
+    manifest = json.load(open(os.path.join(assets.SHIPPED_DIR, assets.MANIFEST)))
+    assert set(manifest["runs"]) == keys, "assets/runs is stale: run python -m resnet_viz.assets"
+    assert manifest["threads"] == 1
+    on_disk = {e.name for e in os.scandir(assets.SHIPPED_DIR) if e.is_dir()}
+    assert on_disk == keys
+    for purpose, group in wanted.items():
+        for net, cfg in group:
+            run = assets.load_shipped(net, cfg)
+            assert run is not None, (purpose, net.name)
+            assert (run.trajectory is not None) == (purpose == "default pair" or (net, cfg) in
+                                                    wanted["default pair"])
+            assert len(run.history.epoch_train_loss) == cfg.epochs + 1
+
+
 def test_shipped_runs_stay_small():
-    total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(assets.DEFAULT_RUNS_DIR) for f in fs)
-    assert total < 30 * 1024**2
+    total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(assets.SHIPPED_DIR) for f in fs)
+    assert total < 40 * 1024**2
+
+
+def test_a_fresh_training_reproduces_a_shipped_run_exactly(monkeypatch):
+    """The shipped numbers are this code's: a net of the default degradation study (3 blocks, seed 0) trained
+    now with the lab's thread policy has the shipped run's weights and history, bit for bit (on a CPU of the kind
+    the assets were made on; elsewhere PyTorch's kernels may round differently, and the verdicts' margins are
+    what carries over, checked in test_verdicts.py)."""
+    from resnet_viz.degradation import DegradationSettings
+
+    monkeypatch.delenv("RESNET_VIZ_SHIPPED_RUNS", raising=False)
+    manifest = json.load(open(os.path.join(assets.SHIPPED_DIR, assets.MANIFEST)))
+    if manifest["cpu_capability"] != torch.backends.cpu.get_cpu_capability():
+        pytest.skip(f"assets made on a {manifest['cpu_capability']} CPU, this one is "
+                    f"{torch.backends.cpu.get_cpu_capability()}")
+    net, cfg = assets.shipped_configs()["default degradation study"][0]
+    assert net.depth == min(DegradationSettings().depths) and not net.skip
+    shipped, fresh = assets.load_shipped(net, cfg), train(net, cfg)
+    assert fresh.history.step_loss == shipped.history.step_loss
+    assert fresh.history.epoch_train_loss == shipped.history.epoch_train_loss
+    for a, b in zip(fresh.model.state_dict().values(), shipped.model.state_dict().values()):
+        assert torch.equal(a, b)
 
 
 def test_a_fresh_server_store_holds_the_default_pair_without_training(fresh_store, monkeypatch):
     import resnet_viz.store
     from ui.common import default_pair
 
-    monkeypatch.delenv("RESNET_VIZ_DEFAULT_RUNS", raising=False)
+    monkeypatch.delenv("RESNET_VIZ_SHIPPED_RUNS", raising=False)
 
     def no_training(*a, **k):
         raise AssertionError("the default pair was trained although it ships pre-trained")
@@ -79,6 +123,10 @@ def test_a_fresh_server_store_holds_the_default_pair_without_training(fresh_stor
     for net, cfg in default_pair().configs:
         assert store.get(run_key(net, cfg)) is not None
         store.get_or_train(net, cfg)  # found, not trained
+    # A preset's net that is not the default pair's is loaded from the shipped runs when asked for, not trained.
+    net, cfg = assets.shipped_configs()["preset shortcut-variants"][-1]
+    assert store.get(run_key(net, cfg)) is None
+    assert store.get_or_train(net, cfg)[1].net == net
 
 
 @pytest.fixture(scope="module")
@@ -116,10 +164,10 @@ def _break(folder: str, how: str) -> None:
                                  "stale config", "folder is a file"])
 def test_a_missing_corrupt_or_stale_shipped_run_is_trained_instead(tmp_path, tiny, how):
     net, cfg, trained = tiny
-    folder = str(tmp_path / "default_runs")
-    save_run(assets.thin_trajectory(trained), assets.run_folder(net, folder))
+    folder = str(tmp_path / "runs")
+    save_run(assets.thin_trajectory(trained), assets.run_folder(net, cfg, folder))
     assert assets.load_shipped(net, cfg, folder) is not None  # intact: used
-    _break(assets.run_folder(net, folder), how)
+    _break(assets.run_folder(net, cfg, folder), how)
     assert assets.load_shipped(net, cfg, folder) is None
     store = RunStore()
     for run in assets.load_shipped_pairs([(net, cfg)], folder):
@@ -134,15 +182,16 @@ def test_the_server_store_trains_when_the_shipped_runs_are_broken(fresh_store, m
     """A corrupt asset folder gives a store without the default pair (trained on first use), no crash."""
     from ui.common import default_pair
 
-    folder = tmp_path / "default_runs"
-    for name in ("plain", "residual"):
-        (folder / name).mkdir(parents=True)
-        (folder / name / "config.json").write_text("{")
-    monkeypatch.setenv("RESNET_VIZ_DEFAULT_RUNS", str(folder))
+    folder = tmp_path / "runs"
+    for net, cfg in default_pair().configs:
+        path = assets.run_folder(net, cfg, str(folder))
+        os.makedirs(path)
+        open(os.path.join(path, "config.json"), "w").write("{")
+    monkeypatch.setenv("RESNET_VIZ_SHIPPED_RUNS", str(folder))
     store = fresh_store()
     assert all(store.get(run_key(n, c)) is None for n, c in default_pair().configs)
-    monkeypatch.setenv("RESNET_VIZ_DEFAULT_RUNS", "none")
-    assert assets.default_runs_dir() is None and assets.load_shipped_pairs(list(default_pair().configs)) == []
+    monkeypatch.setenv("RESNET_VIZ_SHIPPED_RUNS", "none")
+    assert assets.shipped_dir() is None and assets.load_shipped_pairs(list(default_pair().configs)) == []
 
 
 def test_thin_trajectory_keeps_the_first_and_last_checkpoints(tiny):
@@ -159,7 +208,7 @@ def test_the_path_view_draws_from_the_shipped_checkpoints(monkeypatch):
     """Li et al.'s optimisation path (Landscape page, Trajectory) works on the thinned trajectory."""
     from resnet_viz import landscape as L
 
-    monkeypatch.delenv("RESNET_VIZ_DEFAULT_RUNS", raising=False)
+    monkeypatch.delenv("RESNET_VIZ_SHIPPED_RUNS", raising=False)
     data = load_dataset("digits")
     for run in assets.load_shipped_pairs(assets.default_pair_configs()):
         tr = L.trajectory(run.model, run.trajectory, data.x_train, data.y_train,

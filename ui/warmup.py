@@ -81,9 +81,11 @@ def default_views() -> list[tuple[str, object]]:
     from resnet_viz import ensemble as E
     from resnet_viz import family as F
     from resnet_viz import features as FT
+    from resnet_viz import identity as I
     from resnet_viz import landscape as L
     from resnet_viz import shattering as SH
     from resnet_viz.data import load_dataset
+    from resnet_viz.degradation import DegradationSettings
 
     from . import common, results
 
@@ -99,6 +101,9 @@ def default_views() -> list[tuple[str, object]]:
     # wait least in all. The family's table is computed before the server answers (`_start`).
     return [
         ("features", lambda: results.features(runs, x, results.input_key(x), features, data)),  # 1.2
+        # The degradation and identity studies' nets ship trained: collecting them is quick.
+        ("degradation", lambda: results.degradation(pair, DegradationSettings())),
+        ("identity", lambda: results.identity(pair, I.IdentitySettings())),
         ("shattering", lambda: results.shattering(SH.ShatteringSettings())),  # 2.0
         ("ensemble", lambda: results.ensemble(plain, residual, E.EnsembleSettings())),  # 3.2
         ("landscape", lambda: results.landscape(runs, L.LandscapeSettings())),  # 7.5

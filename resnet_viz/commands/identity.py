@@ -7,6 +7,7 @@ import argparse
 from ..cli import depth_list, finite_float, positive_int, progress_printer, write_json
 from ..data import load_dataset
 from ..identity import VARIANTS, IdentitySettings, identity_study
+from ..models import NetConfig
 from ..train import TrainConfig, net_config_for
 
 _S = IdentitySettings()
@@ -58,9 +59,10 @@ def register(sub) -> None:
                    help="also lag-1 and size of df/dx of random 1-D nets by depth for each λ (Balduzzi 2017)")
     p.add_argument("--sweep-depths", type=depth_list, default=list(_S.sweep_depths), metavar="D1,D2,...",
                    help="depths of the random-net sweep (default %(default)s)")
-    p.add_argument("--depth", type=positive_int, default=15, help="blocks (default %(default)s)")
-    p.add_argument("--width", type=positive_int, default=8, help="first-stage width (default %(default)s)")
-    p.add_argument("--epochs", type=positive_int, default=8, help="(default %(default)s)")
+    n = NetConfig()  # the app's default pair
+    p.add_argument("--depth", type=positive_int, default=n.depth, help="blocks (default %(default)s)")
+    p.add_argument("--width", type=positive_int, default=n.width, help="first-stage width (default %(default)s)")
+    p.add_argument("--epochs", type=positive_int, default=t.epochs, help="(default %(default)s)")
     p.add_argument("--lr", type=finite_float, default=t.lr, help="(default %(default)s)")
     p.add_argument("--warmup", type=finite_float, default=t.warmup_epochs, metavar="EPOCHS",
                    help="linear warm-up, in epochs (default %(default)s)")

@@ -30,6 +30,15 @@ def recolor(fig: go.Figure, colors: dict[str, str]) -> go.Figure:
     return fig
 
 
+def table_figure(rows: list[dict[str, str]], title: str | None = None) -> go.Figure:
+    """A plotly table of text rows (one dict per row, the keys as the header): for reports, where a page
+    would draw a dataframe."""
+    cols = list(rows[0]) if rows else []
+    fig = go.Figure(go.Table(header=dict(values=[f"<b>{c}</b>" for c in cols], align="left", fill_color="#eef0f4"),
+                             cells=dict(values=[[r[c] for r in rows] for c in cols], align="left", height=26)))
+    return style(fig, title, height=90 + 28 * len(rows))
+
+
 def scale_sweep_figure(depths, curves: dict[str, dict], height: int = 400) -> go.Figure:
     """Lag-1 autocorrelation and RMS of df/dx against depth, one curve per net and shortcut scale λ.
 
