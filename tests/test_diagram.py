@@ -78,7 +78,7 @@ def test_blocks_downsampling_and_parameters_match_the_built_model(name):
 def test_the_default_net_reads_like_he_2016():
     arch = architecture(NetConfig())
     assert arch.stem.layers == ("conv 3×3, 1→16", "BN", "ReLU")
-    first, down = arch.blocks[0], arch.blocks[3]
+    first, down = arch.blocks[0], arch.blocks[5]  # 15 blocks: 5 a stage
     assert first.layers == ("conv 3×3, 16→16", "BN", "ReLU", "conv 3×3, 16→16", "BN")
     assert first.shortcut_kind == "identity" and first.after == "ReLU" and not first.downsample
     assert down.layers[0] == "conv 3×3, 16→32, /2" and down.stride == 2 and down.downsample
@@ -162,7 +162,7 @@ def test_downsampling_blocks_are_marked():
     dotted = [s for s in _shapes(fig, "shortcut") if s.line.dash == "dot"]
     assert len(dotted) == 2  # He 2016 Fig. 3: the shortcuts that increase dimensions are dotted
     text = _text(fig)
-    assert "14,016 params" in text and "→ 32×4×4" in text  # the first stage's parameters, the second's shape
+    assert "23,360 params" in text and "→ 32×4×4" in text  # the first stage's parameters, the second's shape
 
 
 def test_a_deep_net_collapses_but_states_its_depth():
@@ -192,5 +192,5 @@ def test_the_page_shows_the_architecture(seeded_store):
     diagrams = [s for s in specs if any(sh.get("name") == "shortcut" for sh in s["layout"].get("shapes", []))]
     assert len(diagrams) == 1
     shapes = diagrams[0]["layout"]["shapes"]
-    assert sum(sh.get("name") == "shortcut" for sh in shapes) == 9  # the default pair: 9 blocks
-    assert sum(sh.get("name") == "block-plain" for sh in shapes) == 9
+    assert sum(sh.get("name") == "shortcut" for sh in shapes) == 15  # the default pair: 15 blocks
+    assert sum(sh.get("name") == "block-plain" for sh in shapes) == 15

@@ -129,7 +129,7 @@ def test_trained_pair_lesion_behaviour(default_pair_runs):
     plain, residual = default_pair_runs
     saved = [state_dict_copy(r.model) for r in default_pair_runs]
     modes = [[m.training for m in r.model.modules()] for r in default_pair_runs]
-    res = {r.label: E.lesion_study(r, samples=8, reorder_samples=3) for r in default_pair_runs}
+    res = {r.label: E.lesion_study(r, samples=20, reorder_samples=3) for r in default_pair_runs}
     grad = E.path_gradient_study(residual, samples=6, batch=64)
     for r, s, mode in zip(default_pair_runs, saved, modes):  # the shared models are untouched
         assert_same_state(r.model, s)
@@ -141,8 +141,8 @@ def test_trained_pair_lesion_behaviour(default_pair_runs):
     x, y = E.evaluation_data(residual)
     assert R.base_accuracy == pytest.approx((residual.model(x).argmax(1) == y).float().mean().item())
     assert R.chance == pytest.approx(0.1, abs=0.03)
-    assert R.downsampling_blocks == [3, 6]
-    keep = [i for i in range(9) if i not in R.downsampling_blocks]
+    assert R.downsampling_blocks == [5, 10]  # 15 blocks, 5 a stage
+    keep = [i for i in range(15) if i not in R.downsampling_blocks]
     res_single = [R.single_block_accuracy[i] for i in keep]
     plain_single = [Pl.single_block_accuracy[i] for i in keep]
     # Veit Fig. 3a: a residual net survives a missing block, its plain twin does not.
@@ -153,7 +153,7 @@ def test_trained_pair_lesion_behaviour(default_pair_runs):
     # Veit Fig. 3b: accuracy falls steadily with k.
     m = R.k_sweep.mean
     assert R.k_sweep.k == list(range(len(keep) + 1))
-    assert all(b < a + 0.01 for a, b in zip(m, m[1:])), m
+    assert all(b < a + 0.03 for a, b in zip(m, m[1:])), m  # 20 random sets a k: a little sampling noise
     assert m[0] - m[-1] > 0.5
     assert m[1] > m[-1] + 0.3  # smooth, not a cliff after one block
     assert R.k_sweep.exhaustive[1] and R.k_sweep.subsets[1] == len(keep)
@@ -175,7 +175,7 @@ def test_k_sweep_and_reorder_figures(default_pair_runs):
     assert len(P.k_sweep_figure(res).data) == 6
     assert len(P.reorder_figure(res).data) == 2
     fig = P.deletion_figure(res[1])
-    assert list(fig.data[0].marker.pattern.shape) == ["", "", "", "/", "", "", "/", "", ""]
+    assert list(fig.data[0].marker.pattern.shape) == [""] * 5 + ["/"] + [""] * 4 + ["/"] + [""] * 4
 
 
 # --- gradient by path length ---------------------------------------------------------------
@@ -274,10 +274,10 @@ def test_bad_input_gives_clear_messages(tmp_path, default_pair_runs):
         E.single_block_deletion(one, torch.randn(4, 2), torch.zeros(4, dtype=torch.long))
     plain, residual = default_pair_runs
     x, y = E.evaluation_data(residual)
-    with pytest.raises(ConfigError, match="k = 12 is larger than the 7"):
-        E.k_deletion_sweep(residual.model, x, y, max_k=12)
-    with pytest.raises(ConfigError, match="larger than the 9 blocks"):
-        E.gradient_by_path_length(residual.model, x[:8], y[:8], max_k=10)
+    with pytest.raises(ConfigError, match="k = 14 is larger than the 13"):
+        E.k_deletion_sweep(residual.model, x, y, max_k=14)
+    with pytest.raises(ConfigError, match="larger than the 15 blocks"):
+        E.gradient_by_path_length(residual.model, x[:8], y[:8], max_k=16)
     with pytest.raises(ConfigError, match="plain net has a single path"):
         E.gradient_by_path_length(plain.model, x[:8], y[:8])
     # a run whose dataset is gone
@@ -298,15 +298,15 @@ def test_cli_lesion_and_paths(tmp_path, default_pair_runs, capsys):
     assert main(["lesion", "--run", str(tmp_path / "res"), "--samples", "4", "--no-reorder", "--quiet",
                  "--json", str(tmp_path / "l.json")]) == 0
     d = json.loads((tmp_path / "l.json").read_text())
-    assert d["downsampling_blocks"] == [3, 6] and len(d["single_block_accuracy"]) == 9
-    assert set(d["k_deleted"]) == {str(k) for k in range(8)} and 0 < d["chance"] < 0.2
+    assert d["downsampling_blocks"] == [5, 10] and len(d["single_block_accuracy"]) == 15
+    assert set(d["k_deleted"]) == {str(k) for k in range(14)} and 0 < d["chance"] < 0.2
     assert d["base_accuracy"] == pytest.approx(residual.history.test_accuracy)
-    assert main(["lesion", "--run", str(tmp_path / "res"), "--max-k", "8", "--quiet"]) == 2
-    assert "larger than the 7" in capsys.readouterr().err
+    assert main(["lesion", "--run", str(tmp_path / "res"), "--max-k", "14", "--quiet"]) == 2
+    assert "larger than the 13" in capsys.readouterr().err
     assert main(["paths", "--run", str(tmp_path / "res"), "--samples", "3", "--quiet",
                  "--json", str(tmp_path / "p.json")]) == 0
     p = json.loads((tmp_path / "p.json").read_text())
-    assert p["path_length"] == list(range(10)) and len(p["gradient_norm"]) == 10 and len(p["contribution"]) == 10
+    assert p["path_length"] == list(range(16)) and len(p["gradient_norm"]) == 16 and len(p["contribution"]) == 16
     assert main(["paths", "--run", str(tmp_path / "plain"), "--quiet"]) == 2
     assert "single path" in capsys.readouterr().err
 

@@ -47,8 +47,10 @@ def test_integrated_gradients_completeness_and_oracle(default_pair_runs, digits)
             # Completeness (Sundararajan et al. 2017): Σ attributions = f(x) - f(x') up to the delta.
             assert a.output_gap == pytest.approx(gap, rel=1e-4, abs=1e-4)
             assert float(a.values.sum()) - gap == pytest.approx(a.convergence_delta, abs=1e-3)
-            # Small at the default step count: within Sundararajan et al.'s 5% of f(x) - f(x').
-            assert abs(a.convergence_delta) < 0.05 * abs(gap) + 0.01
+            # Small at the default step count: within Sundararajan et al.'s 5% of f(x) - f(x') for the residual
+            # net. The deep plain net's input gradients are shattered (Balduzzi et al. 2017): its path integral
+            # converges slowly in the step count, so only a small absolute error is asked of it.
+            assert abs(a.convergence_delta) < 0.05 * abs(gap) + (0.01 if run.net.skip else 0.2)
         # An independent Riemann sum (midpoint rule, 400 steps) of the path integral, against
         # IG at 400 steps (at 50 the ReLU kinks leave a few per cent of quadrature error).
         x = digits.x_test[7]
@@ -58,7 +60,9 @@ def test_integrated_gradients_completeness_and_oracle(default_pair_runs, digits)
         m = copy.deepcopy(run.model).eval()
         m(path)[:, a.target].sum().backward()
         oracle = (x - base) * path.grad.mean(0)
-        tol = 0.01 * float(oracle.abs().max())
+        # 1 % of the largest attribution (2 % for the deep plain net, whose shattered gradients make any
+        # quadrature of the path integral converge more slowly).
+        tol = (0.01 if run.net.skip else 0.02) * float(oracle.abs().max())
         assert torch.allclose(a.values, oracle, atol=tol)
         assert np.allclose(a.map, oracle.sum(0).numpy(), atol=4 * tol)
         assert_same_state(run.model, saved)
@@ -85,7 +89,7 @@ def test_saliency_is_absolute_input_gradient(default_pair_runs, digits):
 def test_gradcam_matches_hand_computation(default_pair_runs, digits):
     run = default_pair_runs[1]
     x = digits.x_test[11]
-    for block in (2, 5, 8):
+    for block in (2, 7, 12):  # one block of each stage
         e = explain(run.model, x, methods=("gradcam",), block=block)
         a = e.attributions["gradcam"]
         m = copy.deepcopy(run.model).eval()
@@ -104,7 +108,7 @@ def test_gradcam_matches_hand_computation(default_pair_runs, digits):
         assert a.block == block
         assert np.allclose(a.map, up.numpy(), atol=1e-5 * max(1.0, float(up.abs().max())))
     with pytest.raises(ConfigError):
-        explain(run.model, x, methods=("gradcam",), block=9)
+        explain(run.model, x, methods=("gradcam",), block=15)
 
 
 def test_bad_target_and_method(default_pair_runs, digits):
@@ -272,10 +276,10 @@ def test_cli_json_and_png(default_pair_runs, digits, tmp_path):
     img = Image.open(png)
     assert img.format == "PNG" and img.size == (256, 256)
     out2 = tmp_path / "cam.json"
-    assert main(["features", "--run", folder, "--index", "4", "--method", "gradcam", "--block", "4",
+    assert main(["features", "--run", folder, "--index", "4", "--method", "gradcam", "--block", "7",
                  "--json", str(out2)]) == 0
     d2 = json.loads(out2.read_text())
-    assert d2["block"] == 4 and d2["layer_shape"] == [4, 4] and "convergence_delta" not in d2
+    assert d2["block"] == 7 and d2["layer_shape"] == [4, 4] and "convergence_delta" not in d2
     assert min(map(min, d2["attribution"])) >= 0
     assert main(["features", "--run", folder, "--index", "360"]) == 2
     assert main(["features", "--run", folder, "--method", "gradcam", "--block", "0"]) == 2

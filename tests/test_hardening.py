@@ -135,7 +135,7 @@ def test_build_train_refuses_bad_configs_and_keeps_the_current_pair(seeded_store
     assert_works(at, 3)
     submit_pair_form(at, **values)
     assert_message(at, *words)
-    assert charts(at) == 4  # the default pair is still shown
+    assert charts(at) == 6  # the default pair is still shown, with its (shipped) degradation study
     assert len(widget(at.sidebar.selectbox, "Trained pair").options) == 1  # nothing was added
 
 
@@ -146,7 +146,7 @@ def test_build_train_names_what_a_missing_dataset_folder_should_hold(seeded_stor
     at = app("build_train").run()
     submit_pair_form(at, Dataset=dataset)  # the data folder defaults to $RESNET_VIZ_DATA
     assert_message(at, dataset, str(tmp_path / "no-data-here"), expected)
-    assert charts(at) == 4  # architecture, loss, accuracy, gradients
+    assert charts(at) == 6  # architecture, loss, accuracy, gradients, the default degradation study
     # The folder is the server's (issue 16): the form shows it and offers nothing to type.
     assert_message(at, "nothing is downloaded")
     assert widget(at.sidebar.text_input, "Data folder").disabled

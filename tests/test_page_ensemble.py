@@ -37,17 +37,17 @@ def test_page_shows_deletion_sweeps_paths_and_diagram(seeded_store):
     assert len(specs) == 6, titles
     assert "plain" in titles[0] and "residual" in titles[1]
     bars = [specs[0]["data"][0], specs[1]["data"][0]]
-    assert all(b["type"] == "bar" and len(b["y"]) == 9 for b in bars)
+    assert all(b["type"] == "bar" and len(b["y"]) == 15 for b in bars)
     # the residual net keeps its accuracy when most single blocks go, the plain one does not
-    assert sorted(bars[1]["y"])[4] > 0.8 and sorted(bars[0]["y"])[4] < 0.3
+    assert sorted(bars[1]["y"])[7] > 0.8 and sorted(bars[0]["y"])[7] < 0.3
     assert specs[0]["layout"]["yaxis"]["range"] == specs[1]["layout"]["yaxis"]["range"]  # shared scale
     assert "Delete k blocks" in titles[2] and "Reorder" in titles[3]
     assert len(specs[4]["data"]) == 3  # path counts, g(k), contribution
-    assert sum(specs[4]["data"][0]["y"]) == 2**9
+    assert sum(specs[4]["data"][0]["y"]) == 2**15
     lanes = [t for t in specs[5]["data"] if t.get("mode") == "lines"]
     assert len(lanes) == 8  # n = 3 by default: the 8 paths of Veit Fig. 1
     assert len(at.metric) == 4
-    assert at.metric[2].value == "512"
+    assert at.metric[2].value == "32,768"
 
     at.slider(key="ensemble_diagram_n").set_value(4).run()
     assert not at.exception
@@ -58,5 +58,5 @@ def test_page_shows_deletion_sweeps_paths_and_diagram(seeded_store):
 def test_page_reports_k_larger_than_the_net(seeded_store):
     at = _app(max_k=50).run()
     assert not at.exception, at.exception
-    assert at.error and "larger than the 7" in at.error[0].value
+    assert at.error and "larger than the 13" in at.error[0].value
     assert at.title[0].value == "Unrolled ensemble"  # the page stays usable

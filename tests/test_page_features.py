@@ -54,10 +54,10 @@ def test_page_default_view_filters_and_upload(seeded_store, default_pair_runs):
     deltas = [m for m in at.metric if m.label == "IG convergence delta"]
     assert len(deltas) == 2 and all(abs(float(m.value)) < 0.5 for m in deltas)
 
-    # A deeper block: 32 channels of 4x4.
-    at.slider(key="feat_block").set_value(5).run()
+    # A deeper block: the first of the second stage, 32 channels of 4x4 (15 blocks, 5 a stage).
+    at.slider(key="feat_block").set_value(6).run()
     assert not at.exception
-    assert any("block 5, 32 channels of 4×4" in t for t in _titles(_specs(at)))
+    assert any("block 6, 32 channels of 4×4" in t for t in _titles(_specs(at)))
 
     # Filter: misclassified by either net, the shown input really is misclassified by one of them.
     at.checkbox(key="feat_wrong").check().run()

@@ -108,8 +108,9 @@ def test_preset_settings_are_valid_and_round_trip_through_the_page_widgets(prese
 # --- report sections -----------------------------------------------------------------------
 
 
-EXPECTED_SECTIONS = {"degradation": 4, "landscapes": 3, "shattering": 6, "deletion": 6, "preactivation": 4,
-                     "shortcut-scale": 5, "shortcut-variants": 4, "activation-placement": 4, "descendants": 4}
+# Identity studies open with the table of their nets (parameters, losses, test errors), as the page does.
+EXPECTED_SECTIONS = {"degradation": 4, "landscapes": 3, "shattering": 6, "deletion": 6, "preactivation": 5,
+                     "shortcut-scale": 6, "shortcut-variants": 5, "activation-placement": 5, "descendants": 5}
 
 
 @pytest.mark.parametrize("slug", EXPECTED_SECTIONS)
@@ -139,7 +140,8 @@ def test_report_uses_the_settings_the_preset_gives_its_page():
     delete = slides.sections(tiny_preset(PR.get_preset("deletion")))
     assert [len(s.figure.data[0].x) for s in delete[1:3]] == [6, 6]  # one bar per block of each net
     scale = slides.sections(tiny_preset(PR.get_preset("shortcut-scale")))
-    names = {t.name.split(":")[0] for t in scale[0].figure.data if t.name}
+    assert scale[0].figure.data[0].type == "table"
+    names = {t.name.split(":")[0] for t in scale[1].figure.data if t.name}
     assert {"plain", "λ = 0.5", "original (λ = 1)", "λ = 1.5"} <= names  # every net of the report is drawn
 
 
@@ -208,7 +210,7 @@ def test_report_of_a_trained_preset_renders_every_section():
     assert title == "Pre-activation vs original (He 2016b)" and "Computed in" in intro
     for s in secs:
         assert html.escape(s.title) in page and html.escape(s.caption) in page
-    assert page.count('class="plotly-graph-div"') == len(secs) == 4
+    assert page.count('class="plotly-graph-div"') == len(secs) == 5
 
 
 @pytest.mark.parametrize("args, words", [

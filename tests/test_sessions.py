@@ -146,5 +146,7 @@ def test_the_store_stays_bounded_and_retrains_a_dropped_pair_on_demand(small_sto
     alice.run()
     assert not alice.exception and not alice.error
     assert "3 blocks" in widget(alice.sidebar.selectbox, "Trained pair").value.label
-    assert len(alice.get("plotly_chart")) == 4  # architecture, loss, accuracy, gradients
+    # Architecture, loss, accuracy, gradients, and the degradation study of its config (only depth and width
+    # differ from the default pair, and the study sets both: the shipped default study).
+    assert len(alice.get("plotly_chart")) == 6
     assert set(tiny_keys) <= set(small_store.keys()) and len(small_store.keys()) == 4

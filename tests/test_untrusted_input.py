@@ -78,7 +78,7 @@ def test_a_link_with_a_data_folder_reads_the_servers_folder_and_says_so(seeded_s
     assert "mnist" in errors and str(server) in errors.replace("\\", "") and student not in errors
     assert any("ignored" in i.value and "data folder" in i.value for i in at.info)
     assert "root" not in at.query_params  # the link written back no longer names a folder
-    assert len(at.get("plotly_chart")) == 4  # the default pair is shown (architecture, loss, accuracy, gradients)
+    assert len(at.get("plotly_chart")) == 6  # the default pair is shown (architecture, curves, its shipped study)
 
 
 def test_the_form_offers_no_data_folder_to_type(seeded_store, monkeypatch, tmp_path):
@@ -102,7 +102,7 @@ def _variants():
     other = {"arch": "mlp", "depth": 3, "width": 8, "skip": False, "shortcut_scale": 0.5, "norm": "none",
              "order": "pre", "block": "bottleneck", "input_shape": (1, 16, 16), "classes": 5, "seed": 3,
              "dataset": "mnist", "epochs": 2, "lr": 0.01, "batch_size": 32, "optimizer": "adam", "momentum": 0.5,
-             "weight_decay": 0.0, "schedule": "constant", "warmup_epochs": 1.0, "data_root": "/srv/data",
+             "weight_decay": 0.0, "schedule": "constant", "warmup_epochs": 2.0, "data_root": "/srv/data",
              "data_limit": 500, "grad_norm_steps": 5, "checkpoints_per_epoch": 1, "shortcut": "gate",
              "gate_bias": -6.0, "dropout": 0.3, "cardinality": 4, "branch_dropout": 0.3, "se_ratio": 4}
     out = {}
@@ -152,7 +152,7 @@ def test_text_from_a_link_shows_as_plain_text_in_the_error_box(seeded_store):
     assert len(shown) == 1 and "bad value" in shown[0], shown
     assert "[click me](" not in shown[0] and "![i](" not in shown[0] and "**B**" not in shown[0]
     assert "\\[click me\\]" in shown[0]  # still readable, as typed
-    assert len(at.get("plotly_chart")) == 4  # architecture, loss, accuracy, gradients
+    assert len(at.get("plotly_chart")) == 6  # architecture, loss, accuracy, gradients, the default study
 
 
 # --- the dataset cache ---------------------------------------------------------------------------

@@ -72,8 +72,18 @@ def degradation(pair, settings: DegradationSettings, text: str | None = None):
     the server's run store."""
     return cached_compute("degradation", _key(pair.net.to_json(), pair.train.to_json(), settings.to_dict()),
                           lambda progress: degradation_study(pair.net, pair.train, settings, progress=progress,
-                                                             trainer=run_store().trainer()),
+                                                             trainer=study_trainer()),
                           text, max_entries=8)
+
+
+def study_trainer():
+    """The trainer of the studies that train nets of their own (degradation, identity): a shipped net is loaded
+    as it is, without taking a place in the server's run store (the study's result keeps what it needs, and 18
+    shipped nets would push the students' pairs out of the store's LRU); any other net is trained once through
+    the store (kept, shared, on disk)."""
+    from resnet_viz.assets import shipped_first
+
+    return shipped_first(run_store().trainer())
 
 
 def degradation_ready(pair, settings: DegradationSettings) -> bool:
@@ -96,7 +106,7 @@ def identity(pair, settings: I.IdentitySettings, text: str | None = None) -> I.I
     server's run store."""
     return cached_compute("identity", _key(pair.net.to_json(), pair.train.to_json(), settings.to_dict()),
                           lambda progress: I.identity_study(pair.net, pair.train, settings, progress=progress,
-                                                            trainer=run_store().trainer()),
+                                                            trainer=study_trainer()),
                           text, max_entries=8)
 
 

@@ -54,7 +54,7 @@ def _wrap_layers(line: str, width: int = WRAP) -> list[str]:
     return out
 
 
-def groups(arch: Architecture, max_blocks: int = 12) -> list[list[BlockInfo]]:
+def groups(arch: Architecture, max_blocks: int = 16) -> list[list[BlockInfo]]:
     """The block boxes of `arch`, stage by stage: one block per box, or, when the net has more than
     `max_blocks` blocks, runs of `COLLAPSE` or more identical blocks (equal `signature`) in one box."""
     collapse = len(arch.blocks) > max_blocks
