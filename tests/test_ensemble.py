@@ -164,7 +164,7 @@ def test_trained_pair_lesion_behaviour(default_pair_runs):
     g = grad.gradient_norm
     assert all(b < a for a, b in zip(g, g[1:])), g
     assert g[-1] < g[0] / 5
-    assert grad.contribution == pytest.approx([math.comb(9, k) * v for k, v in enumerate(g)])
+    assert grad.contribution == pytest.approx([math.comb(15, k) * v for k, v in enumerate(g)])
     d = R.to_dict()
     assert set(d["k_deleted"]) == {str(k) for k in R.k_sweep.k}
 
