@@ -26,7 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-TITLES = ["Degradation (He 2016 Fig. 1)", "Skip vs no skip landscapes (Li 2018)",
+TITLES = ["Deep plain vs residual on spirals", "Shallow nets both learn", "Degradation (He 2016 Fig. 1)", "Skip vs no skip landscapes (Li 2018)",
           "Shattering with depth (Balduzzi 2017)", "Delete a block (Veit 2016)",
           "Pre-activation vs original (He 2016b)", "Shortcut scale λ", "Shortcut variants (He 2016b Table 1)",
           "Activation placement (He 2016b Fig. 4)", "Deep-thin vs shallow-wide, ResNeXt, SE"]
@@ -108,7 +108,7 @@ def test_preset_settings_are_valid_and_round_trip_through_the_page_widgets(prese
 # --- report sections -----------------------------------------------------------------------
 
 
-EXPECTED_SECTIONS = {"degradation": 4, "landscapes": 3, "shattering": 6, "deletion": 6, "preactivation": 4,
+EXPECTED_SECTIONS = {"playground-deep": 3, "playground-shallow": 3, "degradation": 4, "landscapes": 3, "shattering": 6, "deletion": 6, "preactivation": 4,
                      "shortcut-scale": 5, "shortcut-variants": 4, "activation-placement": 4, "descendants": 4}
 
 
