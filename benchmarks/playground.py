@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from resnet_viz.jobs import thread_policy
 from resnet_viz.models import build_model
-from resnet_viz.playground import PlaygroundSettings, _optimizer, batch_order, playground_data, playground_study
+from resnet_viz.playground import PlaygroundSettings, make_optimizer, batch_order, playground_data, playground_study
 
 
 def bare_pair(settings: PlaygroundSettings, threads: int) -> float:
@@ -34,7 +34,7 @@ def bare_pair(settings: PlaygroundSettings, threads: int) -> float:
     data = playground_data(settings)
     config = settings.net_config()
     models = [build_model(config.twin()), build_model(config)]
-    opts = [_optimizer(m, settings.lr, settings.l2) for m in models]
+    opts = [make_optimizer(m, settings.lr, settings.l2) for m in models]
     order = batch_order(len(data.x_train), settings.steps, settings.batch_size, settings.seed)
     y = torch.from_numpy(data.y_train)
     with thread_policy(threads):

@@ -22,7 +22,7 @@ DATASETS = {"spirals": "Spirals", "moons": "Moons", "circles": "Circles", "xor":
             "gaussians": "Two Gaussians (Playground)"}
 ACTIVATIONS = {"relu": "ReLU", "tanh": "tanh", "sigmoid": "sigmoid"}
 FEATURES = {name: label for name, (label, _) in PG.FEATURES.items()}
-PREVIEW_EVERY_S = 0.4  # a preview of the boundaries at most this often while training
+PREVIEW_EVERY_S = 1.0  # a preview of the boundaries at most this often while training (each costs the browser a redraw)
 
 st.title("Playground")
 st.markdown("After TensorFlow Playground (Smilkov, Carter, Sculley, Viégas & Wattenberg 2017, *Direct-manipulation "
@@ -50,8 +50,10 @@ def _options(col, name: str, key: str):
                              format_func=lambda v: f"{v:g}", help=m["help"])
 
 
-with st.expander("Playground's controls", expanded=not presenter(), icon=":material/tune:"):
-    with st.form("playground_form", border=False):
+# The controls sit in a bordered form, not in an expander: opened from a link while the pair trains, an expander's
+# widgets showed as skeletons until the run ended (headless Chromium, Streamlit 1.67), a form's do not.
+if True:
+    with st.form("playground_form"):
         c = st.columns(4)
         c[0].selectbox(META["dataset"]["label"], PG.PLANE_SETS, index=PG.PLANE_SETS.index(DEFAULTS["dataset"]),
                        format_func=DATASETS.get, key="pg_dataset", bind="query-params", help=META["dataset"]["help"])

@@ -427,8 +427,9 @@ def _grad_norm(params: list[nn.Parameter]) -> float:
     return math.sqrt(float(torch.stack(sq).sum())) if sq else 0.0
 
 
-def _optimizer(model: nn.Module, lr: float, l2: float) -> torch.optim.Optimizer:
-    # Adam with Playground's L2: rate × w added to the gradient of every weight matrix, not of biases or BN.
+def make_optimizer(model: nn.Module, lr: float, l2: float) -> torch.optim.Optimizer:
+    """The optimiser of each twin: Adam (Kingma & Ba 2015; fused, one kernel a step on the CPU) with TensorFlow
+    Playground's L2 regularisation, rate × w added to the gradient of every weight matrix, not of biases or BN."""
     decay = [p for p in model.parameters() if p.dim() > 1]
     rest = [p for p in model.parameters() if p.dim() <= 1]
     return torch.optim.Adam([{"params": decay, "weight_decay": l2}, {"params": rest, "weight_decay": 0.0}], lr=lr, fused=True)
@@ -543,7 +544,7 @@ def _train_pair(settings, data, result, progress, preview) -> None:
     start = time.perf_counter()
     traces = result.nets
     models = [build_model(t.config) for t in traces]
-    opts = [_optimizer(m, settings.lr, settings.l2) for m in models]
+    opts = [make_optimizer(m, settings.lr, settings.l2) for m in models]
     order = batch_order(len(data.x_train), settings.steps, settings.batch_size, settings.seed)
     y_train = torch.from_numpy(data.y_train)
     frame_at = set(settings.frame_steps())
@@ -594,6 +595,9 @@ def _train_pair(settings, data, result, progress, preview) -> None:
             spent[i] += time.perf_counter() - t0
         if step in frame_at:
             frame(step)
+        # Let other threads of the process run: these tiny ops hold the GIL most of the time, and in the app the
+        # web server shares it (a page opened while the pair trains waited for its scripts until the end).
+        time.sleep(0)
         if progress is not None and (step % report_every == 0 or step == settings.steps):
             notify(progress, step / settings.steps,
                    f"training both nets: step {step}/{settings.steps}, minibatch loss plain {losses[0]:.3g}, "

@@ -48,10 +48,10 @@ def _title(t, result: PlaygroundResult) -> str:
     if t.diverged_at is not None:
         state = f"diverged at step {t.diverged_at}"
     elif result.complete:
-        state = f"train {t.final_train_accuracy:.0%}, test {t.final_test_accuracy:.0%} · {t.verdict}"
+        state = f"train {t.final_train_accuracy:.0%}, test {t.final_test_accuracy:.0%}: {t.verdict}"
     else:
         state = f"step {result.steps[-1]} of {s.steps}, training …"
-    return f"{t.label} net, {s.depth} blocks: {state}"
+    return f"{t.label} net, {s.depth} block{'s' if s.depth > 1 else ''}<br>{state}"  # two short lines: presenter mode
 
 
 def boundary_figure(result: PlaygroundResult, animate: bool = True) -> go.Figure:
@@ -64,7 +64,7 @@ def boundary_figure(result: PlaygroundResult, animate: bool = True) -> go.Figure
     """
     s, steps = result.settings, result.steps
     last = len(steps) - 1
-    fig = make_subplots(rows=2, cols=2, row_heights=[0.74, 0.26], vertical_spacing=0.1, horizontal_spacing=0.08,
+    fig = make_subplots(rows=2, cols=2, row_heights=[0.74, 0.26], vertical_spacing=0.09, horizontal_spacing=0.08,
                         subplot_titles=[_title(t, result) for t in result.nets] + ["", ""])
     axis = result.data.grid_axis.astype(np.float32)
     for col, t in enumerate(result.nets, start=1):
@@ -82,12 +82,13 @@ def boundary_figure(result: PlaygroundResult, animate: bool = True) -> go.Figure
         fig.update_xaxes(range=[-PLANE, PLANE], constrain="domain", title_text="x₁", row=1, col=col)
         fig.update_yaxes(range=[-PLANE, PLANE], scaleanchor="x" if col == 1 else "x2", constrain="domain",
                          title_text="x₂" if col == 1 else None, row=1, col=col)
-        fig.update_xaxes(range=[0, s.steps], title_text="step", row=2, col=col)
+        # No "step" axis title: the slider below names the step, and a title there collides with it in presenter mode.
+        fig.update_xaxes(range=[0, s.steps], row=2, col=col)
         fig.update_yaxes(range=_loss_range(result), title_text="loss" if col == 1 else None, row=2, col=col)
     fig.update_layout(coloraxis=dict(colorscale=FIELD_SCALE, cmin=0, cmax=100,
                                      colorbar=dict(title="P(class 1) %", thickness=12, len=0.6, y=0.66)))
-    style(fig, None, 760)
-    fig.update_layout(legend=dict(y=-0.08), margin=dict(t=40), shapes=_step_lines(steps[last]))
+    style(fig, None, 820)
+    fig.update_layout(legend=dict(y=-0.08), margin=dict(t=60), shapes=_step_lines(steps[last]))
     if animate and result.complete and len(steps) > 1:
         _animate(fig, result)
     return fig
@@ -108,30 +109,43 @@ def _animate(fig: go.Figure, result: PlaygroundResult) -> None:
                   for i, k in enumerate(steps)]
     play = dict(frame=dict(duration=FRAME_MS, redraw=True), transition=dict(duration=0), mode="immediate")
     fig.update_layout(
-        updatemenus=[dict(type="buttons", direction="left", x=0, y=-0.02, xanchor="left", yanchor="top",
-                          pad=dict(t=30, r=10), showactive=False, buttons=[
+        updatemenus=[dict(type="buttons", direction="left", x=0, y=-0.09, xanchor="left", yanchor="top",
+                          pad=dict(t=0, r=10), showactive=False, buttons=[
                               dict(label="▶ Play", method="animate", args=[None, {**play, "fromcurrent": False}]),
                               dict(label="❚❚ Pause", method="animate",
                                    args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate",
                                                       transition=dict(duration=0))]),
                               dict(label="▶ Resume", method="animate", args=[None, {**play, "fromcurrent": True}])])],
-        sliders=[dict(active=len(steps) - 1, x=0.22, len=0.78, y=-0.02, yanchor="top", pad=dict(t=30),
-                      currentvalue=dict(prefix="step ", font=dict(size=13)),
+        sliders=[dict(active=len(steps) - 1, x=0.26, len=0.74, y=-0.07, yanchor="top", pad=dict(t=0),
+                      currentvalue=dict(prefix="step ", font=dict(size=13, color="#444")),
                       font=dict(color="rgba(0,0,0,0)"),  # 61 tick labels would overlap: the current value names the step
                       steps=[dict(method="animate", label=str(k),
                                   args=[[str(k)], dict(mode="immediate", frame=dict(duration=0, redraw=True),
                                                        transition=dict(duration=0))]) for k in steps])],
-        legend=dict(y=-0.2), margin=dict(b=150))
+        legend=dict(y=-0.2), margin=dict(b=160))
+
+
+MAX_PER_BAND = 15  # block thumbnails side by side; deeper nets wrap into bands (each: plain row over residual row)
 
 
 def blocks_figure(result: PlaygroundResult) -> go.Figure:
     """What each block draws over the input plane (Playground's neuron thumbnails): one small heatmap a block,
     the first principal component of its output over the plane (`playground.block_maps`), plain row above
-    residual row, block 1 on the left; hover names the block, the variance its PC1 explains and how much its
-    output varies over the plane relative to the stem's."""
-    g = BLOCK_GRID
+    residual row, block 1 on the left; past MAX_PER_BAND blocks the rows wrap into bands. Hover names the block,
+    the variance its PC1 explains and how much its output varies over the plane relative to the stem's."""
+    g, gap, row_gap, band_gap = BLOCK_GRID, 2, 2, 12  # in grid cells (a band's gap holds the block numbers)
     depth = result.settings.depth
+    bands = -(-depth // MAX_PER_BAND)
+    per_band = -(-depth // bands)
+    band_h = 2 * g + row_gap + band_gap
     fig = go.Figure()
+    ticks, labels = [], []
+
+    def origin(b: int, row: int) -> tuple[float, float]:
+        band, j = divmod(b, per_band)
+        top = (bands - 1 - band) * band_h  # band 1 at the top
+        return j * (g + gap), top + (g + row_gap if row == 0 else 0)
+
     for row, t in enumerate(result.nets):
         if t.block_maps is None:
             continue
@@ -140,18 +154,24 @@ def blocks_figure(result: PlaygroundResult) -> go.Figure:
             share = t.block_share[b]
             name = (f"{t.label} block {b + 1}: PC1 {share:.0%} of the variation, output varies "
                     f"{rel:.2g}× as much as the stem's" if np.isfinite(share) else f"{t.label} block {b + 1}: flat")
-            fig.add_trace(go.Heatmap(z=m, x0=b * (g + 2), dx=1, y0=(1 - row) * (g + 4), dy=1, coloraxis="coloraxis",
-                                     name=name, hovertemplate="%{fullData.name}<extra></extra>"))
-    every = 1 if depth <= 30 else 5
-    centers = [b * (g + 2) + g / 2 for b in range(depth)]
-    fig.update_xaxes(tickvals=[c for b, c in enumerate(centers) if (b + 1) % every == 0 or b == 0],
-                     ticktext=[str(b + 1) for b in range(depth) if (b + 1) % every == 0 or b == 0],
-                     title_text="block", showgrid=False, zeroline=False, range=[-1, depth * (g + 2) - 1])
-    fig.update_yaxes(tickvals=[(g + 4) + g / 2, g / 2], ticktext=["plain", "residual"], showgrid=False,
-                     zeroline=False, scaleanchor="x", range=[-1, 2 * g + 5])
+            x0, y0 = origin(b, row)
+            fig.add_trace(go.Heatmap(z=m, x0=x0, dx=1, y0=y0, dy=1, coloraxis="coloraxis", name=name,
+                                     hovertemplate="%{fullData.name}<extra></extra>"))
+        for band in range(bands):
+            ticks.append(origin(band * per_band, row)[1] + g / 2)
+            labels.append(t.label)
+    for b in range(depth):  # the block's number above its plain thumbnail
+        x0, y0 = origin(b, 0)
+        fig.add_annotation(x=x0 + g / 2, y=y0 + g, yanchor="bottom", text=str(b + 1), showarrow=False,
+                           font=dict(size=10, color="#555"))
+    width_cells = per_band * (g + gap) - gap
+    fig.update_xaxes(visible=False, range=[-1, width_cells + 1])
+    fig.update_yaxes(tickvals=ticks, ticktext=labels, showgrid=False, zeroline=False, scaleanchor="x",
+                     range=[-1, bands * band_h - band_gap + 6])
     fig.update_layout(coloraxis=dict(colorscale=MAP_SCALE, cmin=-100, cmax=100, showscale=False))
-    thumb = min(110, 1100 / max(depth, 1))
-    return style(fig, "What each block draws over the plane (PC1 of its output)", int(120 + 2.3 * thumb))
+    cell_px = min(820 / width_cells, 5.0)  # the plot area of a page's width, thumbnails at most ~100 px
+    return style(fig, "What each block draws over the plane (PC1 of its output)",
+                 int(80 + cell_px * (bands * band_h - band_gap + 7)))
 
 
 def gradient_figure(result: PlaygroundResult) -> go.Figure:
