@@ -50,35 +50,33 @@ def _options(col, name: str, key: str):
                              format_func=lambda v: f"{v:g}", help=m["help"])
 
 
-# The controls sit in a bordered form, not in an expander: opened from a link while the pair trains, an expander's
-# widgets showed as skeletons until the run ended (headless Chromium, Streamlit 1.67), a form's do not.
-if True:
-    with st.form("playground_form"):
-        c = st.columns(4)
-        c[0].selectbox(META["dataset"]["label"], PG.PLANE_SETS, index=PG.PLANE_SETS.index(DEFAULTS["dataset"]),
-                       format_func=DATASETS.get, key="pg_dataset", bind="query-params", help=META["dataset"]["help"])
-        _int(c[1], "noise", "noise")
-        _int(c[2], "train_ratio", "train_ratio")
-        _int(c[3], "points", "points")
-        c = st.columns(4)
-        _int(c[0], "depth", "depth")
-        _int(c[1], "width", "width")
-        c[2].radio(META["activation"]["label"], PG.ACTIVATIONS, index=PG.ACTIVATIONS.index(DEFAULTS["activation"]),
-                   format_func=ACTIVATIONS.get, horizontal=True, key="pg_activation", bind="query-params",
-                   help=META["activation"]["help"])
-        c[3].toggle("Batch norm", DEFAULTS["bn"], key="pg_bn", bind="query-params", help=META["norm"]["help"])
-        c = st.columns(4)
-        _options(c[0], "lr", "lr")
-        _int(c[1], "batch_size", "batch", slider=False)
-        _options(c[2], "l2", "l2")
-        c[3].multiselect(META["features"]["label"], PG.FEATURE_NAMES, DEFAULTS["features"], format_func=FEATURES.get,
-                         key="pg_features", bind="query-params", help=META["features"]["help"])
-        c = st.columns(4)
-        _int(c[0], "steps", "steps", slider=False)
-        _int(c[1], "frames", "frames", slider=False)
-        _int(c[2], "seed", "seed", slider=False)
-        _int(c[3], "data_seed", "data_seed", slider=False)
-        st.form_submit_button("Train the pair", type="primary", icon=":material/play_arrow:")
+# Playground's controls, on top as in Playground; nothing is trained until 'Train the pair' (a form).
+with st.form("playground_form"):
+    c = st.columns(4)
+    c[0].selectbox(META["dataset"]["label"], PG.PLANE_SETS, index=PG.PLANE_SETS.index(DEFAULTS["dataset"]),
+                   format_func=DATASETS.get, key="pg_dataset", bind="query-params", help=META["dataset"]["help"])
+    _int(c[1], "noise", "noise")
+    _int(c[2], "train_ratio", "train_ratio")
+    _int(c[3], "points", "points")
+    c = st.columns(4)
+    _int(c[0], "depth", "depth")
+    _int(c[1], "width", "width")
+    c[2].radio(META["activation"]["label"], PG.ACTIVATIONS, index=PG.ACTIVATIONS.index(DEFAULTS["activation"]),
+               format_func=ACTIVATIONS.get, horizontal=True, key="pg_activation", bind="query-params",
+               help=META["activation"]["help"])
+    c[3].toggle("Batch norm", DEFAULTS["bn"], key="pg_bn", bind="query-params", help=META["norm"]["help"])
+    c = st.columns(4)
+    _options(c[0], "lr", "lr")
+    _int(c[1], "batch_size", "batch", slider=False)
+    _options(c[2], "l2", "l2")
+    c[3].multiselect(META["features"]["label"], PG.FEATURE_NAMES, DEFAULTS["features"], format_func=FEATURES.get,
+                     key="pg_features", bind="query-params", help=META["features"]["help"])
+    c = st.columns(4)
+    _int(c[0], "steps", "steps", slider=False)
+    _int(c[1], "frames", "frames", slider=False)
+    _int(c[2], "seed", "seed", slider=False)
+    _int(c[3], "data_seed", "data_seed", slider=False)
+    st.form_submit_button("Train the pair", type="primary", icon=":material/play_arrow:")
 
 try:
     settings = views.settings(PG.PlaygroundSettings, st.session_state)
