@@ -71,6 +71,40 @@ def test_divergence_is_detected_and_named():
     assert json.dumps(r.to_dict(frames=False), allow_nan=False)  # NaN written as null
 
 
+# --- the activation of NetConfig ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("activation, module", [("relu", torch.nn.ReLU), ("tanh", torch.nn.Tanh),
+                                                ("sigmoid", torch.nn.Sigmoid)])
+def test_activation_modules_are_distinct_and_initialised_for_their_nonlinearity(activation, module):
+    from resnet_viz.models import NetConfig
+
+    for cfg in (NetConfig(arch="mlp", depth=4, width=64, input_shape=(64,), classes=2, activation=activation),
+                NetConfig(depth=3, width=4, activation=activation, order="pre")):
+        model = build_model(cfg)
+        acts = [m for m in model.modules() if isinstance(m, (torch.nn.ReLU, torch.nn.Tanh, torch.nn.Sigmoid))]
+        assert acts and all(isinstance(m, module) for m in acts)
+        assert len({id(m) for m in acts}) == len(acts) == len(
+            [n for n, m in model.named_modules(remove_duplicate=False) if m in acts])
+        assert not any(getattr(m, "inplace", False) for m in acts)
+    # Weight variance of a 64→64 Linear layer: He 2/fan_in for ReLU, Glorot 2/(fan_in + fan_out) otherwise.
+    w = build_model(NetConfig(arch="mlp", depth=4, width=64, input_shape=(64,), classes=2,
+                              activation=activation)).blocks[1].branch[0].weight
+    assert float(w.detach().var()) == pytest.approx(2 / 64 if activation == "relu" else 2 / 128, rel=0.1)
+
+
+def test_activation_keeps_old_configs_and_their_json():
+    from resnet_viz.models import NetConfig
+
+    old = {k: v for k, v in NetConfig().to_dict().items()}
+    assert "activation" not in old  # relu is left out: configs and run keys of before stay as they were
+    assert NetConfig.from_dict(old).activation == "relu" and NetConfig.from_dict(old) == NetConfig()
+    tanh = NetConfig(activation="tanh")
+    assert NetConfig.from_json(tanh.to_json()) == tanh and tanh.twin().activation == "tanh"
+    with pytest.raises(ConfigError, match="activation"):
+        NetConfig(activation="gelu").validate()
+
+
 # --- the twins and the bookkeeping ---------------------------------------------------------------------
 
 
