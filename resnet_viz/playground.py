@@ -595,8 +595,8 @@ def _train_pair(settings, data, result, progress, preview) -> None:
             spent[i] += time.perf_counter() - t0
         if step in frame_at:
             frame(step)
-        # Let other threads of the process run: these tiny ops hold the GIL most of the time, and in the app the
-        # web server shares it (a page opened while the pair trains waited for its scripts until the end).
+        # Let the other threads of the process run: these tiny ops hold the GIL most of the time, and in the app
+        # the web server and the other sessions share it.
         time.sleep(0)
         if progress is not None and (step % report_every == 0 or step == settings.steps):
             notify(progress, step / settings.steps,
