@@ -357,3 +357,20 @@ def test_page_shows_the_default_comparison_animated_without_a_click():
         at.query_params[name] = "inf"
     at.run()
     assert not at.exception and len(at.get("plotly_chart")) == 3
+
+
+def test_home_opens_the_shallow_preset_on_the_playground_page():
+    from streamlit.testing.v1 import AppTest
+
+    from resnet_viz.presets import get_preset
+    from ui import views
+
+    preset = get_preset("playground-shallow")
+    at = AppTest.from_file(os.path.join(ROOT, "lab.py"), default_timeout=300).run()
+    at.button(key=f"preset_{preset.slug}").click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Playground"
+    for key, value in views.state(preset.settings).items():  # the page's widgets show the preset's settings
+        assert at.session_state[key] == value, key
+    assert at.slider(key="pg_depth").value == 2
+    assert "no clear difference" in " ".join(m.value for m in at.markdown)
