@@ -15,6 +15,7 @@ st.set_page_config(page_title="ResNet Lab", page_icon="🧱", layout="wide")
 page = st.navigation([  # in lecture order
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/build_train.py", title="Build & train", icon=":material/construction:"),
+    st.Page("pages/playground.py", title="Playground", icon=":material/scatter_plot:"),
     st.Page("pages/landscape.py", title="Loss landscape", icon=":material/landscape:"),
     st.Page("pages/shattering.py", title="Shattered gradients", icon=":material/grain:"),
     st.Page("pages/ensemble.py", title="Unrolled ensemble", icon=":material/account_tree:"),

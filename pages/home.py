@@ -21,6 +21,10 @@ VIEWS = [
     ("Build & train", ":material/construction:", "pages/build_train.py",
      "Training curves, gradient norm per block, and the **degradation problem**: deeper plain nets reach a "
      "higher *training* loss.", "He, Zhang, Ren, Sun 2016 — Deep Residual Learning for Image Recognition"),
+    ("Playground", ":material/scatter_plot:", "pages/playground.py",
+     "A deep plain MLP and its residual twin learning a 2-D problem, TensorFlow-Playground style: the boundary "
+     "forming through training, what each block draws, and the gradient that reaches the first block.",
+     "Smilkov, Carter, Sculley, Viégas, Wattenberg 2017 — Direct-Manipulation Visualization of Deep Networks"),
     ("Loss landscape", ":material/landscape:", "pages/landscape.py",
      "The loss along two filter-normalised random directions: chaotic for deep plain nets, smooth and convex "
      "with shortcuts.", "Li, Xu, Taylor, Studer, Goldstein 2018 — Visualizing the Loss Landscape of Neural Nets"),

@@ -1,7 +1,8 @@
 """Datasets: embedded ones (no files needed) and local torchvision folders.
 
 Nothing here ever downloads. Embedded: scikit-learn's handwritten digits (1,797
-real 8x8 images shipped inside scikit-learn) and 2-D synthetic sets for MLPs.
+real 8x8 images shipped inside scikit-learn) and 2-D synthetic sets for MLPs, among them
+TensorFlow Playground's (`make_plane_set`, for the Playground view).
 Local: CIFAR-10, MNIST and Fashion-MNIST through torchvision with
 ``download=False`` from a root folder the user already has.
 """
@@ -145,6 +146,80 @@ def load_synthetic(name: str, n: int = 1000) -> Dataset:
     mean, std = x_tr.mean(axis=0), x_tr.std(axis=0) + 1e-8
     x_tr, x_te = (x_tr - mean) / std, (x_te - mean) / std
     return _to_dataset(name, x_tr, y_tr, x_te, y_te, ["class 0", "class 1"], (0.0,), (1.0,))
+
+
+# --- the 2-D sets of the Playground view, in TensorFlow Playground's input plane ----------------------
+
+# The Playground view's sets (Smilkov et al. 2017, "Direct-manipulation visualization of deep networks",
+# TensorFlow Playground): the lab's spirals, moons and circles, and Playground's XOR and two Gaussians.
+PLANE_SETS = ("spirals", "moons", "circles", "xor", "gaussians")
+PLANE = 6.0  # the input plane shown is [-PLANE, PLANE]², as in Playground
+MAX_NOISE = 0.5  # Playground's noise slider runs from 0 to 50 %
+
+
+def make_xor(n: int, noise: float = 0.0, seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:
+    """Playground's XOR set (classifyXORData in its dataset.ts): x, y uniform on [-5, 5] pushed 0.3 away
+    from the axes, label 1 where x·y ≥ 0. Noise moves the point at which the label is read by
+    U(-5, 5)·noise in each coordinate, so points near the axes get the other quadrant's label."""
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(-5, 5, (n, 2))
+    xy += np.where(xy > 0, 0.3, -0.3)
+    jitter = rng.uniform(-5, 5, (n, 2)) * noise
+    label = ((xy[:, 0] + jitter[:, 0]) * (xy[:, 1] + jitter[:, 1]) >= 0).astype(np.int64)
+    return xy.astype(np.float32), label
+
+
+def make_gaussians(n: int, noise: float = 0.0, seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:
+    """Playground's two Gaussians (classifyTwoGaussData): n/2 points around (2, 2) of class 1 and n/2 around
+    (-2, -2) of class 0, each coordinate with variance 0.5 (noise 0) growing linearly to 4 (noise 0.5)."""
+    rng = np.random.default_rng(seed)
+    std = math.sqrt(0.5 + (4 - 0.5) * noise / MAX_NOISE)
+    half = n // 2
+    xy = np.concatenate([rng.normal(2, std, (half, 2)), rng.normal(-2, std, (n - half, 2))])
+    label = np.concatenate([np.ones(half, np.int64), np.zeros(n - half, np.int64)])
+    return xy.astype(np.float32), label
+
+
+def make_plane_set(name: str, n: int, noise: float = 0.1, seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:
+    """`n` points (x [n, 2] in Playground's plane, about [-6, 6]², labels y [n] of 0 and 1) of one of
+    PLANE_SETS, seeded, never downloaded.
+
+    `noise` is Playground's slider as a fraction (0 to 0.5). XOR and two Gaussians are Playground's own
+    generators. Spirals, moons and circles are the lab's (`make_spirals`, scikit-learn's make_moons and
+    make_circles) scaled into the plane (outer radius 5, as Playground's spiral and circle); their
+    Gaussian noise grows in proportion to `noise`, 10 % giving the lab's own noise of each set
+    (`load_synthetic`: 0.04, 0.15 and 0.08 of the set's unit radius).
+    """
+    from sklearn.datasets import make_circles, make_moons
+
+    if name not in PLANE_SETS:
+        raise DatasetError(f"unknown 2-D set {name!r}; choose one of: {', '.join(PLANE_SETS)}")
+    if not (isinstance(noise, (int, float)) and 0 <= noise <= MAX_NOISE):
+        raise DatasetError(f"noise must be from 0 to {MAX_NOISE:g} (Playground's 0–50 %), got {noise!r}")
+    if name == "xor":
+        return make_xor(n, noise, seed)
+    if name == "gaussians":
+        return make_gaussians(n, noise, seed)
+    if name == "spirals":
+        x, y = make_spirals(n + n % 2, noise=0.4 * noise, seed=seed)  # two arms of (n + 1) // 2 points
+        x, y = x[:n] * 5, y[:n]
+    elif name == "moons":
+        x, y = make_moons(n, noise=1.5 * noise, random_state=seed)
+        x = (x - np.array([0.5, 0.25])) * 3  # centred: [-1, 2] × [-0.5, 1] -> [-4.5, 4.5] × [-2.25, 2.25]
+    else:
+        x, y = make_circles(n, noise=0.8 * noise, factor=0.5, random_state=seed)
+        x = x * 5
+    return x.astype(np.float32), y.astype(np.int64)
+
+
+def split_plane_set(x: np.ndarray, y: np.ndarray, train_fraction: float, seed: int = SPLIT_SEED):
+    """(x_train, y_train, x_test, y_test): the points shuffled with `seed`, the first `train_fraction` of
+    them for training, as Playground splits by its "ratio of training to test data"; at least one point
+    each side."""
+    order = np.random.default_rng(seed).permutation(len(x))
+    cut = min(max(int(round(train_fraction * len(x))), 1), len(x) - 1)
+    tr, te = order[:cut], order[cut:]
+    return x[tr], y[tr], x[te], y[te]
 
 
 def default_root() -> str:

@@ -16,7 +16,8 @@ Mappings, Fig. 2): constant scaling λ·x + (1 − λ)·F(x), exclusive gating g
 convolution or dropout on the shortcut. Gates and 1×1 shortcuts exist only in the
 residual net and are initialised from their own random stream, so the twins keep
 identical branch weights (`NetConfig.shortcut`). `NetConfig.order` places BN and ReLU
-as in He 2016b Fig. 4 (a–e).
+as in He 2016b Fig. 4 (a–e). `NetConfig.activation` makes every "ReLU" of this module a tanh or a
+sigmoid instead (TensorFlow Playground's choices, Smilkov et al. 2017), Glorot-initialised.
 
 "post" order is the original block, relu(BN(conv(relu(BN(conv x)))) + x);
 "pre" order is the full pre-activation block of He et al. 2016b (Identity
@@ -59,6 +60,8 @@ BLOCKS = ("basic", "bottleneck", "single")
 # (constant scaling of both: λ·x + (1 − λ)·F(x)), "gate" (exclusive gating: (1 − g)·x + g·F(x)),
 # "shortcut-gate" (shortcut-only gating: (1 − g)·x + F(x)), "conv" (1×1 convolution), "dropout".
 SHORTCUTS = ("identity", "scaled", "gate", "shortcut-gate", "conv", "dropout")
+# The nonlinearity of every activation module (TensorFlow Playground offers these three, Smilkov et al. 2017).
+ACTIVATIONS = ("relu", "tanh", "sigmoid")
 
 # Validation limits: generous for a lab, small enough to refuse nonsense early.
 MAX_DEPTH = 200
@@ -111,6 +114,9 @@ class NetConfig:
     cardinality:     groups of the bottleneck's 3×3 convolution (ResNeXt, Xie et al. 2017); 1 = ResNet.
     branch_dropout:  dropout between the branch's weight layers (Wide ResNet, Zagoruyko & Komodakis 2016).
     se_ratio:        squeeze-and-excitation at the end of the branch with reduction r (Hu et al. 2018); 0 = off.
+    activation:      the nonlinearity of every activation module: "relu" (He et al. 2016, He-initialised),
+                     "tanh" or "sigmoid" (Glorot-initialised, as TensorFlow Playground offers them). Configs
+                     written before this field existed read back as "relu".
     """
 
     arch: str = "cnn"
@@ -130,6 +136,7 @@ class NetConfig:
     cardinality: int = 1
     branch_dropout: float = 0.0
     se_ratio: int = 0
+    activation: str = "relu"
 
     def __post_init__(self) -> None:
         # JSON gives lists; keep the dataclass hashable and comparable.
@@ -147,9 +154,13 @@ class NetConfig:
         return cfg
 
     def to_dict(self) -> dict:
-        """Plain-JSON dictionary of the fields."""
+        """Plain-JSON dictionary of the fields. `activation` is left out while it is "relu" (its default,
+        which `from_dict` restores): a config written before the field existed keeps its JSON, and with it
+        its run-store key (`store.run_key`), so runs trained and kept on disk before stay valid."""
         d = dataclasses.asdict(self)
         d["input_shape"] = list(self.input_shape)
+        if d["activation"] == "relu":
+            del d["activation"]
         return d
 
     def to_json(self) -> str:
@@ -217,6 +228,8 @@ class NetConfig:
         if self.block == "single" and self.arch != "mlp":
             raise ConfigError("the one-layer module (block 'single', Balduzzi et al. 2017) exists for the mlp "
                               "only; a cnn uses basic or bottleneck blocks")
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
         if self.shortcut not in SHORTCUTS:
             raise ConfigError(f"shortcut must be one of {SHORTCUTS}, got {self.shortcut!r}")
         if self.block == "single" and self.shortcut != "identity":
@@ -267,6 +280,12 @@ class NetConfig:
 
 
 # --- building blocks -------------------------------------------------------------
+
+
+def _act(activation: str) -> nn.Module:
+    """A new activation module (never shared between places, never in-place: hooks and captum's layer
+    methods need each activation to be its own module)."""
+    return {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}[activation]()
 
 
 def _norm1d(n: int, norm: str) -> nn.Module:
@@ -385,7 +404,7 @@ class SqueezeExcite(nn.Module):
 
 
 def _branch(weights: list[nn.Module], norm: str, order: str, norm_layer, first: bool,
-            dropout: float = 0.0, se_ratio: int = 0) -> nn.Sequential:
+            dropout: float = 0.0, se_ratio: int = 0, activation: str = "relu") -> nn.Sequential:
     """The residual branch around `weights` (Linear or Conv layers) in one of He 2016b's orders (Fig. 4).
 
     post (a) / bn-after (b) / relu-before (c): weight-BN-ReLU, ..., the last weight layer followed by
@@ -394,19 +413,21 @@ def _branch(weights: list[nn.Module], norm: str, order: str, norm_layer, first: 
     branch's first one (He 2016b §4: "the first activation right after conv1, before splitting").
     `dropout` goes between the weight layers (Wide ResNet, Zagoruyko & Komodakis 2016 §2.3), a
     squeeze-and-excitation module with reduction `se_ratio` at the end (Hu et al. 2018, SE-ResNet).
+    "ReLU" stands for `activation` (NetConfig.activation), one new module at each place.
     """
+    act = lambda: _act(activation)  # noqa: E731
     layers: list[nn.Module] = []
     for i, w in enumerate(weights):
         last, n_in, n_out = i == len(weights) - 1, _features(w, "in"), _features(w, "out")
         if order == "pre":
-            layers += ([] if first and i == 0 else [norm_layer(n_in, norm), nn.ReLU()]) + [w]
+            layers += ([] if first and i == 0 else [norm_layer(n_in, norm), act()]) + [w]
         elif order == "relu-pre":
-            layers += ([] if first and i == 0 else [nn.ReLU()]) + [w, norm_layer(n_out, norm)]
+            layers += ([] if first and i == 0 else [act()]) + [w, norm_layer(n_out, norm)]
         elif not last:
-            layers += [w, norm_layer(n_out, norm), nn.ReLU()]
+            layers += [w, norm_layer(n_out, norm), act()]
         else:
             layers += {"post": [w, norm_layer(n_out, norm)], "bn-after": [w],
-                       "relu-before": [w, norm_layer(n_out, norm), nn.ReLU()]}[order]
+                       "relu-before": [w, norm_layer(n_out, norm), act()]}[order]
         if dropout and not last:
             layers.append(nn.Dropout(dropout))
     if se_ratio:
@@ -423,9 +444,9 @@ def _features(layer: nn.Module, side: str) -> int:
 def _mlp_branch(c: NetConfig, first: bool = False) -> nn.Sequential:
     bias, width = c.norm == "none", c.width
     if c.block == "single":  # Balduzzi et al. 2017: F(x) = W·relu(BN x)
-        return _seq(_norm1d(width, c.norm), nn.ReLU(), nn.Linear(width, width, bias=bias))
+        return _seq(_norm1d(width, c.norm), _act(c.activation), nn.Linear(width, width, bias=bias))
     return _branch([nn.Linear(width, width, bias=bias), nn.Linear(width, width, bias=bias)], c.norm, c.order, _norm1d,
-                   first, c.branch_dropout, c.se_ratio)
+                   first, c.branch_dropout, c.se_ratio, c.activation)
 
 
 def _conv(cin: int, cout: int, k: int, stride: int, bias: bool, groups: int = 1) -> nn.Conv2d:
@@ -439,15 +460,15 @@ def _cnn_branch(c: NetConfig, cin: int, mid: int, cout: int, stride: int, first:
     else:  # bottleneck: 1x1 reduce, 3x3 (carries the stride; grouped in ResNeXt), 1x1 expand
         convs = [_conv(cin, mid, 1, 1, bias), _conv(mid, mid, 3, stride, bias, groups=c.cardinality),
                  _conv(mid, cout, 1, 1, bias)]
-    return _branch(convs, c.norm, c.order, _norm2d, first, c.branch_dropout, c.se_ratio)
+    return _branch(convs, c.norm, c.order, _norm2d, first, c.branch_dropout, c.se_ratio, c.activation)
 
 
 def _out_act(c: NetConfig, n: int, norm_layer) -> nn.Module:
     """What follows the addition (He 2016b Fig. 4): ReLU (a), BN-ReLU (b), nothing (c, d, e)."""
     if c.order == "post":
-        return nn.ReLU()
+        return _act(c.activation)
     if c.order == "bn-after":
-        return _seq(norm_layer(n, c.norm), nn.ReLU())
+        return _seq(norm_layer(n, c.norm), _act(c.activation))
     return nn.Identity()
 
 
@@ -505,7 +526,7 @@ def _build(config: NetConfig) -> ResNet:
         in_features = math.prod(c.input_shape)
         single = c.block == "single"
         # Balduzzi's stem is one Linear layer: every module starts with its own BN-ReLU.
-        stem_act = [] if single else [_norm1d(c.width, c.norm), nn.ReLU()]
+        stem_act = [] if single else [_norm1d(c.width, c.norm), _act(c.activation)]
         stem = _seq(nn.Flatten(), nn.Linear(in_features, c.width, bias=bias), *stem_act)
         blocks = []
         for i in range(c.depth):
@@ -522,7 +543,7 @@ def _build(config: NetConfig) -> ResNet:
     expansion = 4 if c.block == "bottleneck" else 1
     # Every order: conv-BN-ReLU. For the pre-activation orders this activation is the first unit's,
     # taken before the split (He 2016b §4), so the first block's branch starts with its conv.
-    stem = _seq(_conv(channels, c.width, 3, 1, bias), _norm2d(c.width, c.norm), nn.ReLU())
+    stem = _seq(_conv(channels, c.width, 3, 1, bias), _norm2d(c.width, c.norm), _act(c.activation))
     blocks = []
     cin = c.width
     for stage, n in enumerate(c.stage_depths()):
@@ -546,19 +567,26 @@ def _final_act(c: NetConfig, n: int, norm_layer) -> list[nn.Module]:
     """The pre-activation orders' extra activation after the last addition (He 2016b §4):
     BN-ReLU for full pre-activation (e), ReLU for ReLU-only pre-activation (d)."""
     if c.order == "pre":
-        return [norm_layer(n, c.norm), nn.ReLU()]
-    return [nn.ReLU()] if c.order == "relu-pre" else []
+        return [norm_layer(n, c.norm), _act(c.activation)]
+    return [_act(c.activation)] if c.order == "relu-pre" else []
 
 
-def _init_weights(model: nn.Module) -> None:
-    # He et al. 2015 initialisation, as torchvision's resnet.py does. The layers only a residual
-    # variant has (gates, 1×1 shortcuts) are skipped here and initialised from their own stream
-    # (`_init_extras`), so twins draw the same numbers for the layers they share.
+def _init_weights(model: nn.Module, activation: str = "relu") -> None:
+    # ReLU: He et al. 2015 initialisation, as torchvision's resnet.py does (variance 2/fan: the factor 2
+    # makes up for the half of each layer's input that ReLU zeroes). tanh and sigmoid: Glorot & Bengio 2010
+    # (variance 2/(fan_in + fan_out), gain 1), which they derived for these saturating activations and which
+    # is close to TensorFlow Playground's own U(−0.5, 0.5) for its 8-unit layers (Smilkov et al. 2017). He's
+    # factor 2 would push tanh and sigmoid units into saturation from the start, a failure of the
+    # initialisation rather than of depth. The layers only a residual variant has (gates, 1×1 shortcuts)
+    # are skipped here and initialised from their own stream (`_init_extras`), so twins draw the same
+    # numbers for the layers they share.
     extras = {id(p) for m in model.modules() if getattr(m, "_resnet_viz_extra", False) for p in m.parameters()}
     for m in model.modules():
         if any(id(p) in extras for p in m.parameters(recurse=False)):
             continue
-        if isinstance(m, nn.Conv2d):
+        if isinstance(m, (nn.Conv2d, nn.Linear)) and activation != "relu":
+            nn.init.xavier_normal_(m.weight)
+        elif isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
         elif isinstance(m, nn.Linear):
             nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
@@ -591,7 +619,8 @@ _BUILD_LOCK = threading.RLock()
 
 
 def build_model(config: NetConfig, device: torch.device | str | None = None) -> ResNet:
-    """Build the net described by `config`, He-initialised from `config.seed`.
+    """Build the net described by `config`, initialised from `config.seed` (He et al. 2015 for ReLU nets,
+    Glorot & Bengio 2010 for tanh and sigmoid: see `_init_weights`).
 
     The global RNG is left untouched; twins (`config.twin()`) get identical weights. Safe to call
     from several threads at once: the seeded part runs under a process-wide lock.
@@ -604,7 +633,7 @@ def build_model(config: NetConfig, device: torch.device | str | None = None) -> 
                 model = _build(config)
         else:
             model = _build(config)
-            _init_weights(model)
+            _init_weights(model, config.activation)
             _init_extras(model, config.seed)
     if device is not None and torch.device(device).type != "meta":
         model = model.to(device)

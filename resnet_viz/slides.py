@@ -2,7 +2,7 @@
 
 `build_report(preset)` trains the preset's pair when its view needs one, calls the same study
 function the view's page calls (`degradation_study`, `landscape_study`, `shattering_study`,
-`ensemble_study`, `identity_study`) with the preset's settings, and turns the result into
+`ensemble_study`, `identity_study`, `playground_study`) with the preset's settings, and turns the result into
 `report.Section`s: the page's figures with the captions the library derives from the numbers.
 """
 
@@ -13,6 +13,7 @@ import time
 from .degradation import DegradationSettings, default_trainer
 from .identity import IdentitySettings
 from .landscape import LandscapeSettings
+from .playground import PlaygroundSettings
 from .presets import Preset, preset_pair
 from .progress import Progress, Steps
 from .report import Section
@@ -136,6 +137,18 @@ def shattering_sections(view) -> list[Section]:
     return out
 
 
+def playground_sections(result) -> list[Section]:
+    """The Playground view (after TensorFlow Playground, Smilkov et al. 2017): the animated boundaries with the
+    loss curves, what each block draws, and the gradient reaching the first block."""
+    from .plots import playground as P
+
+    caps = result.captions()
+    return [Section("Decision boundaries through training", f"{caps['boundary']} {caps['lesson']}",
+                    P.boundary_figure(result)),
+            Section("What each block draws", caps["blocks"], P.blocks_figure(result)),
+            Section("Gradient reaching the first and the last block", caps["gradient"], P.gradient_figure(result))]
+
+
 def ensemble_sections(view, runs: dict[str, Run]) -> list[Section]:
     """The unrolled-ensemble view (Veit et al. 2016): the unrolled graph, deletions, k-sweep, reorder, paths."""
     from .plots import ensemble as P
@@ -224,6 +237,10 @@ def sections(preset: Preset, progress: Progress | None = None, trainer=None) -> 
         from .shattering import shattering_study
 
         return shattering_sections(shattering_study(s, progress=progress))
+    if isinstance(s, PlaygroundSettings):  # trains its own 2-D nets: no trained pair
+        from .playground import playground_study
+
+        return playground_sections(playground_study(s, progress=progress))
     data = load_dataset(cfg.dataset, cfg.data_root, cfg.data_limit)
     if isinstance(s, IdentitySettings):
         from .identity import identity_study
@@ -257,6 +274,12 @@ def report_intro(preset: Preset, seconds: float | None = None) -> str:
     """The opening paragraph of a preset's report: the summary, the pair and how long it took."""
     net, cfg = preset_pair(preset)
     took = f" Computed in {seconds:.0f} s." if seconds is not None else ""
+    s = preset.settings
+    if isinstance(s, PlaygroundSettings):
+        return (f"{preset.summary} Pair: a plain MLP of {s.depth} {s.activation} layer{'s' if s.depth > 1 else ''} of "
+                f"{s.width} units{' with batch norm' if s.norm == 'batch' else ''} and its residual twin, {s.steps} Adam "
+                f"steps on {s.points} {s.dataset} points. In the app: the '{preset.title}' preset opens the "
+                f"{preset.view} view.{took}")
     return (f"{preset.summary} Pair: {net.name} and its plain twin, width {net.width}"
             f"{f', λ = {net.shortcut_scale:g}' if net.shortcut_scale != 1 else ''}"
             f"{', pre-activation' if net.order == 'pre' else ''}; {cfg.epochs} epochs of {cfg.optimizer.upper()} on "

@@ -44,8 +44,8 @@ def run_key(net: NetConfig, cfg: TrainConfig) -> str:
     a run read back under a key is always checked against the config asked for (`RunStore._from_disk`,
     `assets.load_shipped`), so that can only cost a retraining, never a wrong run."""
     def changed(c) -> dict:
-        return {f.name: v for f in dataclasses.fields(c)
-                if (v := c.to_dict()[f.name]) != _default(f)}
+        defaults = {f.name: _default(f) for f in dataclasses.fields(c)}
+        return {k: v for k, v in c.to_dict().items() if v != defaults[k]}
 
     text = json.dumps(changed(net), sort_keys=True) + "|" + json.dumps(changed(cfg), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -76,6 +76,7 @@ def tiny_preset(preset, depth: int = 6):
     from resnet_viz.ensemble import EnsembleSettings
     from resnet_viz.identity import IdentitySettings
     from resnet_viz.landscape import LandscapeSettings
+    from resnet_viz.playground import PlaygroundSettings
     from resnet_viz.shattering import ShatteringSettings
 
     s = preset.settings
@@ -89,6 +90,8 @@ def tiny_preset(preset, depth: int = 6):
         s = dataclasses.replace(s, width=25, seeds=1, sweep=(1, 4))
     if isinstance(s, IdentitySettings):
         s = dataclasses.replace(s, sweep_width=25, sweep_depths=(1, 4))
+    if isinstance(s, PlaygroundSettings):
+        s = dataclasses.replace(s, depth=min(s.depth, 4), points=200, steps=20, frames=4, batch_size=32)
     return dataclasses.replace(preset, net={**preset.net, "depth": depth, "width": 4},
                                train={**preset.train, "epochs": 1, "warmup_epochs": 0.0}, settings=s)
 

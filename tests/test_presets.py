@@ -26,7 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-TITLES = ["Degradation (He 2016 Fig. 1)", "Skip vs no skip landscapes (Li 2018)",
+TITLES = ["Deep plain vs residual on spirals", "Shallow nets both learn", "Degradation (He 2016 Fig. 1)", "Skip vs no skip landscapes (Li 2018)",
           "Shattering with depth (Balduzzi 2017)", "Delete a block (Veit 2016)",
           "Pre-activation vs original (He 2016b)", "Shortcut scale λ", "Shortcut variants (He 2016b Table 1)",
           "Activation placement (He 2016b Fig. 4)", "Deep-thin vs shallow-wide, ResNeXt, SE"]
@@ -109,8 +109,9 @@ def test_preset_settings_are_valid_and_round_trip_through_the_page_widgets(prese
 
 
 # Identity studies open with the table of their nets (parameters, losses, test errors), as the page does.
-EXPECTED_SECTIONS = {"degradation": 4, "landscapes": 3, "shattering": 6, "deletion": 6, "preactivation": 5,
-                     "shortcut-scale": 6, "shortcut-variants": 5, "activation-placement": 5, "descendants": 5}
+EXPECTED_SECTIONS = {"playground-deep": 3, "playground-shallow": 3, "degradation": 4, "landscapes": 3, "shattering": 6,
+                     "deletion": 6, "preactivation": 5, "shortcut-scale": 6, "shortcut-variants": 5,
+                     "activation-placement": 5, "descendants": 5}
 
 
 @pytest.mark.parametrize("slug", EXPECTED_SECTIONS)

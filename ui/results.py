@@ -18,6 +18,7 @@ from resnet_viz import family as F
 from resnet_viz import features as FT
 from resnet_viz import identity as I
 from resnet_viz import landscape as L
+from resnet_viz import playground as PG
 from resnet_viz import shattering as SH
 from resnet_viz.data import load_dataset
 from resnet_viz.degradation import DegradationSettings, degradation_study
@@ -48,6 +49,14 @@ def shattering(settings: SH.ShatteringSettings, text: str | None = None) -> SH.S
     """`shattering_study` (Balduzzi et al. 2017) at these settings."""
     return cached_compute("shattering", _key(settings.to_dict()),
                           lambda progress: SH.shattering_study(settings, progress=progress), text, max_entries=32)
+
+
+def playground(settings: PG.PlaygroundSettings, text: str | None = None, preview=None) -> PG.PlaygroundResult:
+    """`playground_study` (a deep plain MLP and its residual twin on a 2-D set, after TensorFlow Playground) at
+    these settings; `preview(partial result)` is called after every frame while it trains."""
+    return cached_compute("playground", _key(settings.to_dict()),
+                          lambda progress: PG.playground_study(settings, progress=progress, preview=preview),
+                          text, max_entries=16)
 
 
 def ensemble(plain, residual, settings: E.EnsembleSettings, text: str | None = None) -> E.EnsembleView:

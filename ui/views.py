@@ -16,6 +16,7 @@ from resnet_viz.degradation import DegradationSettings
 from resnet_viz.ensemble import EnsembleSettings
 from resnet_viz.identity import IdentitySettings
 from resnet_viz.landscape import LandscapeSettings
+from resnet_viz.playground import PlaygroundSettings
 from resnet_viz.shattering import ShatteringSettings, parse_depths
 
 
@@ -56,6 +57,13 @@ VIEW_KEYS: dict[type, ViewKeys] = {
         {"samples": "ens_samples", "seed": "ens_seed", "max_k": "ens_max_k",
          "include_downsampling": "ens_include_downsampling", "batch": "ens_batch",
          "diagram_blocks": "ensemble_diagram_n"}),
+    PlaygroundSettings: ViewKeys(
+        {"dataset": "pg_dataset", "noise": "pg_noise", "train_ratio": "pg_train_ratio", "points": "pg_points",
+         "depth": "pg_depth", "width": "pg_width", "activation": "pg_activation", "norm": "pg_bn", "lr": "pg_lr",
+         "batch_size": "pg_batch", "l2": "pg_l2", "features": "pg_features", "steps": "pg_steps",
+         "frames": "pg_frames", "seed": "pg_seed", "data_seed": "pg_data_seed"},
+        to_widget={"norm": lambda v: v == "batch", "features": list},
+        from_widget={"norm": lambda on: "batch" if on else "none", "features": tuple}),
     IdentitySettings: ViewKeys(
         {"variants": "id_variants", "plain": "id_plain", "seeds": "id_seeds", "gate_bias": "id_gate_bias",
          "dropout": "id_dropout", "random_nets": "id_random_nets"},
