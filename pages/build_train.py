@@ -105,9 +105,9 @@ with st.form("degradation"):
                              help="one of them is warm-up")
     go = st.form_submit_button("Run the degradation study", type="primary")
 settings = DegradationSettings(depths=tuple(depths), seeds=int(n_seeds), width=int(width), epochs=int(epochs))
-st.caption(f"{2 * len(settings.depths) * settings.seeds} nets to train: SGD at {settings.lr:g} with "
-           f"{settings.warmup_epochs:g} epoch of linear warm-up, then cosine; about 1–2 minutes on a 2-core laptop "
-           "for the default, then cached for everyone.")
+st.caption(f"{2 * len(settings.depths) * settings.seeds} nets: SGD at {settings.lr:g} with {settings.warmup_epochs:g} "
+           "epoch of linear warm-up, then cosine. The default study ships trained; other settings train once for "
+           "everyone (about 1–2 minutes on a 2-core laptop).")
 if go:
     st.session_state["deg_run"] = True
     st.query_params["deg_run"] = "1"  # the link reopens the study

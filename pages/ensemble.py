@@ -59,11 +59,11 @@ def lesion_section(view: E.EnsembleView) -> None:
     for col, r in zip(columns(2), results):
         show(figure(P.deletion_figure, r), f"delete_{r.label}", col)
         down = [i + 1 for i in r.downsampling_blocks]
-        keep = [a for i, a in enumerate(r.single_block_accuracy) if i not in r.downsampling_blocks]
-        col.metric(f"{r.label}: mean accuracy, one block deleted", f"{sum(keep) / max(len(keep), 1):.1%}",
-                   delta=f"{sum(keep) / max(len(keep), 1) - r.base_accuracy:+.1%} from intact",
-                   help="Averaged over the non-downsampling blocks"
-                        + (f"; downsampling blocks {down} are hatched" if down else ""))
+        typical = E.one_block_accuracy(r)
+        col.metric(f"{r.label}: one block deleted (median block)", f"{typical:.1%}",
+                   delta=f"{typical - r.base_accuracy:+.1%} from intact",
+                   help="The median over the non-downsampling blocks, which one outlier block does not drag down "
+                        "(the caption names those)" + (f"; downsampling blocks {down} are hatched" if down else ""))
     st.caption("Each bar is the test accuracy with one block removed (residual: y = x + F(x) → y = x; plain: "
                "y = F(x) → y = x). " + P.DOWN_NOTE + ". Measured: " + captions["deletion"])
     left, right = columns(2)

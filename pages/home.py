@@ -26,8 +26,8 @@ VIEWS = [
      "forming through training, what each block draws, and the gradient that reaches the first block.",
      "Smilkov, Carter, Sculley, Viégas, Wattenberg 2017 — Direct-Manipulation Visualization of Deep Networks"),
     ("Loss landscape", ":material/landscape:", "pages/landscape.py",
-     "The loss along two filter-normalised random directions: chaotic for deep plain nets, smooth and convex "
-     "with shortcuts.", "Li, Xu, Taylor, Studer, Goldstein 2018 — Visualizing the Loss Landscape of Neural Nets"),
+     "The loss along two filter-normalised random directions: a deep plain net sits in a narrower basin than its "
+     "residual twin (and, from about 56 layers trained to convergence, on a chaotic surface).", "Li, Xu, Taylor, Studer, Goldstein 2018 — Visualizing the Loss Landscape of Neural Nets"),
     ("Shattered gradients", ":material/grain:", "pages/shattering.py",
      "Gradients with respect to the input become white noise with depth in plain nets, but stay correlated "
      "(brown noise) in residual nets.", "Balduzzi et al. 2017 — The Shattered Gradients Problem"),
@@ -56,8 +56,8 @@ for title, icon, path, what, paper in VIEWS:
         st.caption(paper)
 
 st.header("Presets: the classic figures, one click each")
-st.caption("Each preset trains the pair it needs (seconds to a minute, once per server), sets the view and opens "
-           "it. The same figures as an offline HTML page: `python -m resnet_viz report --preset NAME --out FILE.html`.")
+st.caption("Each preset's nets ship trained with the lab: one click sets the view and opens it at once. The same "
+           "figures as an offline HTML page: `python -m resnet_viz report --preset NAME --out FILE.html`.")
 cols = st.columns(3)
 for i, preset in enumerate(PRESETS):
     with cols[i % 3].container(border=True, height="stretch"):

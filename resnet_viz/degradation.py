@@ -475,35 +475,13 @@ def _span(v: float) -> str:
     return f"a factor {10 ** v:.3g}" if v < 1 else f"{v:.1f} orders of magnitude"
 
 
-def rank_runs(runs: dict) -> list[str]:
-    """The labels of `runs` from best to worst: nets that trained by final training loss
-    (eval mode; a missing loss last), then those that failed to train."""
-    def key(label):
-        loss = runs[label].history.train_loss
-        return runs[label].failure is not None, loss if math.isfinite(loss) else math.inf
-
-    return sorted(runs, key=key)
-
-
-def runs_findings(runs: dict) -> str:
-    """What several trained nets' own numbers show: ranked by final training loss (eval mode,
-    whole train set), nets that failed to train named with the reason, and the spread of their
-    per-block gradient norms over the first steps (`gradient_spread`).
-
-    Used by comparisons of more than a pair (shortcut scale λ, activation placement; He et al.
-    2016b), so that their captions state only what this run measured.
-    """
-    ranked = [(k, runs[k]) for k in rank_runs(runs)]
-
-    def final(run) -> str:
-        loss = run.history.train_loss
-        text = f"{loss:.3g}" if math.isfinite(loss) else "no final loss"
-        return text + (f" (failed to train: {run.failure})" if run.failure else "")
-
-    out = "Ranked by final training loss: " + "; ".join(f"{k} {final(r)}" for k, r in ranked) + "."
+def gradient_spreads(runs: dict) -> str:
+    """The spread of per-block gradient norms over the first steps (`gradient_spread`) of several nets, as one
+    sentence: for comparisons of more than a pair (He et al. 2016b's variants), whose ranking their own verdict
+    gives (`identity.IdentityResult.verdict_lines`)."""
     spreads = [(k, gradient_spread(r)) for k, r in runs.items()]
     spreads = [(k, v) for k, v in spreads if math.isfinite(v)]
-    if spreads:
-        out += (" Per-block gradient norms over the first steps span " +
-                "; ".join(f"{_span(v)} in the {k} net" for k, v in spreads) + ".")
-    return out
+    if not spreads:
+        return ""
+    return ("Per-block gradient norms over the first steps span " +
+            "; ".join(f"{_span(v)} in the {k} net" for k, v in spreads) + ".")

@@ -731,15 +731,16 @@ def deletion_caption(results: Sequence[LesionResult]) -> str:
         weak = r.base_accuracy - r.chance < WEAK * (1 - r.chance)
         if weak and not math.isnan(kept):
             text += "; intact it barely trained, so its deletions say little"
+        # Blocks are numbered from 1, as on the bars.
         out = deletion_outliers(r)
         if out:
             text += ("; except block " if len(out) == 1 else "; except blocks ") + _blocks(
-                f"{i} ({a:.0%})" for i, a in out)
+                f"{i + 1} ({a:.0%})" for i, a in out)
             if 0 in [i for i, _ in out]:
-                text += " (block 0 is the first after the stem)"
+                text += " (block 1 is the first after the stem)"
         if r.downsampling_blocks:
             text += ("; deleting a downsampling block (y = shortcut(x)) leaves " + _blocks(
-                f"{r.single_block_accuracy[i]:.0%} (block {i})" for i in r.downsampling_blocks))
+                f"{r.single_block_accuracy[i]:.0%} (block {i + 1})" for i in r.downsampling_blocks))
         parts.append(text)
     return "; ".join(parts) + "."
 
@@ -802,7 +803,10 @@ def k_sweep_caption(results: Sequence[LesionResult]) -> str:
         finding = "a residual net degrades smoothly, Fig. 3b" if r.skip else "a plain net is at chance after one"
         parts.append(f"{r.label}: {ks.mean[0]:.0%} at k = 0, {ks.mean[1]:.0%} at k = 1, {ks.mean[-1]:.0%} at "
                      f"k = {ks.k[-1]}: it {words}{_agreement(agrees, r.skip, finding)}")
-    text = "Mean test accuracy over random sets of k deleted blocks (band: min to max, dots: single sets). "
+    kept = any(r.k_sweep is not None and not r.settings.get("include_downsampling") and r.downsampling_blocks
+               for r in results)
+    text = (f"Mean test accuracy over random sets of k deleted blocks{', downsampling blocks kept' if kept else ''} "
+            "(band: min to max, dots: single sets). ")
     return text + ("; ".join(parts) + "." if parts else "No sweep was computed.")
 
 

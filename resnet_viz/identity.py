@@ -18,7 +18,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
-from .degradation import runs_findings
+from .degradation import gradient_spreads
 from .models import ConfigError, NetConfig
 from .progress import Progress, Steps
 from .train import Run, TrainConfig
@@ -343,8 +343,9 @@ class IdentityResult:
         return out
 
     def findings(self) -> str:
-        """The ranking, failures and gradient spreads of the first seed's nets (`degradation.runs_findings`)."""
-        return runs_findings(self.runs)
+        """The spread of the per-block gradient norms of the first seed's nets over their first steps
+        (`degradation.gradient_spreads`; the ranking is the verdict's)."""
+        return gradient_spreads(self.runs)
 
     def gradient_caption(self) -> str:
         """How the gradient reaching the first block compares with the last one's, per net, at

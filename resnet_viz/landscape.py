@@ -881,12 +881,12 @@ def surfaces_caption(plain: Surface, residual: Surface, classes: int) -> str:
     width and roughness along the same rays (`basin`), compared with margins (a factor WIDER for width,
     ROUGH for roughness); the loss at θ* is named, since width is measured from each net's own minimum."""
     bp, br = basin(plain), basin(residual)
-    head = (f"Same directions (one seed) and one colour scale. Basin width: along {bp.rays} rays from θ* the loss "
-            f"rises by {BASIN_RISE:g} nat above its value at θ* at a distance of {_radius_text(bp)} for the plain net "
-            f"and {_radius_text(br)} for the residual net (mean over the rays, in the axes' units). ")
+    head = (f"Same directions (one seed), one colour scale. The white line is each basin's edge, where the loss has "
+            f"risen {BASIN_RISE:g} nat above its value at θ*: along {bp.rays} rays it lies at a mean distance of "
+            f"{_radius_text(bp)} for the plain net and {_radius_text(br)} for the residual net. ")
     c = width_comparison(bp, br)
     if c > 0:
-        width = (f"The residual net's basin is {br.radius / bp.radius:.1f}× wider, as in Li et al. 2018 (Fig. 5).")
+        width = f"The residual net's basin is {br.radius / bp.radius:.1f}× wider, as in Li et al. 2018 (Fig. 5)."
     elif c < 0:
         width = (f"Here the plain net's basin is {bp.radius / br.radius:.1f}× wider, unlike Li et al.'s Fig. 5, "
                  "where the deep no-skip net sits in the narrower one; at this depth and budget the twins differ "
@@ -894,23 +894,24 @@ def surfaces_caption(plain: Surface, residual: Surface, classes: int) -> str:
     else:
         width = (f"Both basins are about as wide (within a factor {WIDER:g}); Li et al. see this at 20 layers and the "
                  "gap only from 56 layers on.")
-    rough = (f" Roughness (share of the variation along the rays that goes downhill away from θ*): plain "
-             f"{bp.roughness:.1%}, residual {br.roughness:.1%}. ")
     if bp.roughness >= ROUGH and bp.roughness > 2 * br.roughness:
-        rough += "The plain surface is the rougher one, with dips away from θ*: Li et al.'s chaotic no-skip surface."
+        rough = (f" The plain surface is the rougher one ({bp.roughness:.1%} of its rise along the rays goes downhill "
+                 f"away from θ*, {br.roughness:.1%} for the residual net): Li et al.'s chaotic no-skip surface.")
     elif br.roughness >= ROUGH and br.roughness > 2 * bp.roughness:
-        rough += "Here the residual surface is the rougher one, unlike Li et al."
+        rough = (f" Here the residual surface is the rougher one ({br.roughness:.1%} of its rise goes downhill away "
+                 f"from θ*, {bp.roughness:.1%} for the plain net), unlike Li et al.")
     else:
-        rough += ("Both rise smoothly away from θ* here: the chaotic no-skip surfaces of Li et al. (Fig. 5) belong to "
-                  "56–110-layer nets trained for hundreds of epochs on CIFAR-10; at this toy scale the twins differ in "
-                  "width, not in chaos.")
+        rough = (f" Both rise smoothly away from θ* (roughness {bp.roughness:.1%} and {br.roughness:.1%}: the share "
+                 "of the rise along the rays that goes downhill): the chaotic no-skip surfaces of Li et al. belong to "
+                 "56–110-layer nets trained for hundreds of epochs on CIFAR-10; at this toy scale the twins differ in "
+                 "width, not in chaos.")
     lp, lr = plain.center_loss, residual.center_loss
     ratio = lp / lr if lr > 0 else math.inf
     minima = ""
     if ratio >= 10 or ratio <= 0.1:
         worse = "plain" if ratio >= 10 else "residual"
-        minima = (f" The {worse} net also sits in a worse minimum (loss at θ* {lp:.3g} against {lr:.3g}); the widths "
-                  "are measured from each net's own minimum, so that does not decide them.")
+        minima = (f" The {worse} net's minimum is also higher (loss at θ* {lp:.3g} against {lr:.3g}); each width is "
+                  "measured from the net's own minimum.")
     return head + width + rough + minima
 
 
@@ -1110,8 +1111,7 @@ class LandscapeView:
             if self.settings.view == "1-D slices":
                 return slices_caption(s) + " Li et al. (§5) relate wide, flat minima to better generalisation."
             if len(s) == 2:
-                return (surfaces_caption(s["plain"], s["residual"], self.classes) + " "
-                        + "; ".join(f"{k}: {surface_stats(v, self.classes)}" for k, v in s.items()) + ".")
+                return surfaces_caption(s["plain"], s["residual"], self.classes)
             return ("Same seed, so the same directions as the other net, and one colour scale. Li et al. (2018, "
                     "Fig. 5) compare a deep plain net's surface with its residual twin's.")
         if self.interpolations is not None:

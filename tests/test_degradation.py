@@ -233,13 +233,11 @@ def test_cli_writes_one_row_per_net(tmp_path):
     assert main(["degradation", "--depths", "9", "--json", str(out)]) == 2
 
 
-def test_runs_findings_rank_by_loss_and_name_failures():
-    from resnet_viz.degradation import runs_findings
+def test_gradient_spreads_name_every_net():
+    from resnet_viz.degradation import gradient_spreads
 
-    level = [[1.0, 1.1, 0.9]] * 2
-    a, b = _pair(level, level, plain_loss=0.5, residual_loss=0.01)
-    c = Run(NetConfig(depth=3), TrainConfig(), None,
-            History(epoch_train_loss=[2.3, 1e15], epoch_test_accuracy=[0.1, 0.1], grad_norms=level))
-    text = runs_findings({"plain": a, "λ = 1": b, "λ = 1.5": c})
-    assert text.index("λ = 1 0.01") < text.index("plain 0.5") < text.index("λ = 1.5 1e+15 (failed to train")
-    assert "a factor 1.22 in the plain net" in text
+    level, steep = [[1.0, 1.1, 0.9]] * 2, [[1e-3, 1e-1, 1.0]] * 2
+    a, b = _pair(level, steep)
+    text = gradient_spreads({"plain": a, "λ = 1": b})
+    assert "a factor 1.22 in the plain net" in text and "3.0 orders of magnitude in the λ = 1 net" in text
+    assert gradient_spreads({"x": Run(NetConfig(depth=3), TrainConfig(), None, History())}) == ""

@@ -345,7 +345,7 @@ def test_deletion_caption_follows_the_accuracies_both_ways():
     assert E.one_block_accuracy(r) == pytest.approx(0.885)
     assert E.deletion_outliers(r) == [(0, 0.3)]
     text = E.deletion_caption([r])
-    assert "barely notices" in text and "except block 0 (30%)" in text and "10% (block 1)" in text
+    assert "barely notices" in text and "except block 1 (30%)" in text and "10% (block 2)" in text  # numbered from 1
     # A single outlier does not drag the verdict down (the mean would say "hurt": (0.3 + 0.9 + 0.88 + 0.89) / 4).
     assert "is hurt" not in text
 

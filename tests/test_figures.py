@@ -100,8 +100,33 @@ def test_presenter_copy_leaves_the_shared_figure_alone():
     fig = figure(PF.input_figure, np.ones((1, 4, 4), dtype=np.float32), 1.0,
                  "a title that is long enough to be wrapped on a projector")
     before = pio.to_json(fig)
-    big = figure(enlarged, fig)
-    assert big is not fig and figure(enlarged, fig) is big
+    big = figure(enlarged, fig, 0.5)
+    assert big is not fig and figure(enlarged, fig, 0.5) is big
     assert big.layout.font.size == figures.PRESENTER_FONT and "<br>" in big.layout.title.text
     assert pio.to_json(fig) == before
+
+
+def test_presenter_mode_wraps_every_title_that_would_be_cut():
+    """At 1280×720 a projector shows a chart in one of two columns about half a page wide: its title, its axis
+    titles and its subplot titles are wrapped to fit (Unrolled ensemble's were cut), a full-width one is left."""
+    from resnet_viz.plots import ensemble as PE
+    from resnet_viz import ensemble as E
+
+    def lines(text):
+        return [len(line) for line in text.split("<br>")]
+
+    r = E.LesionResult("residual", True, 6, 100, 0.9, 0.1, [0.9] * 6, [3])
+    r.reorder = E.ReorderSweep([0, 1], [1.0, 0.8], [0.9, 0.8], [[0, 1, 2, 3, 4, 5]] * 2, [0, 1], [0.9, 0.8])
+    half = enlarged(PE.reorder_figure([r]), 0.5)
+    limit = figures.TITLE_CHARS * 0.5
+    assert "<br>" in half.layout.title.text and max(lines(half.layout.title.text)) <= limit
+    assert max(lines(half.layout.xaxis.title.text)) <= limit
+    full = enlarged(PE.reorder_figure([r]), 1.0)
+    assert "<br>" not in full.layout.title.text
+    paths = E.PathGradientResult(12, 8, list(range(13)), [1] * 13, [1.0] * 13, [0.0] * 13, [1] * 13, [1.0] * 13,
+                                 (2, 5), 1.0)
+    fig = enlarged(PE.path_length_figure(paths), 1.0)
+    subplot_titles = [a.text for a in fig.layout.annotations if a.yref == "paper" and (a.y or 0) >= 0.95]
+    assert len(subplot_titles) == 3 and all(max(lines(t)) <= 1.1 * figures.TITLE_CHARS / 3 + 1 for t in subplot_titles)
+    assert fig.layout.margin.t >= 100
 

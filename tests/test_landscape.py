@@ -479,9 +479,9 @@ def test_basin_width_is_where_the_loss_has_risen_one_nat_whatever_the_loss_at_th
 def test_surfaces_caption_follows_the_measured_basins_both_ways():
     narrow, wide = _bowl(0.2, center=1.0, n=41), _bowl(0.5, center=1e-3, n=41)
     text = L.surfaces_caption(narrow, wide, classes=10)
-    assert "distance of 0.20 for the plain net and 0.50 for the residual net" in text
+    assert "mean distance of 0.20 for the plain net and 0.50 for the residual net" in text
     assert "residual net's basin is 2.5× wider, as in Li et al." in text
-    assert "plain net also sits in a worse minimum" in text and "Both rise smoothly" in text
+    assert "plain net's minimum is also higher" in text and "Both rise smoothly" in text
     text = L.surfaces_caption(wide, narrow, classes=10)
     assert "plain net's basin is 2.5× wider, unlike Li et al." in text
     assert "about as wide" in L.surfaces_caption(_bowl(0.5), _bowl(0.45), classes=10)

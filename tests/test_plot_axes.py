@@ -100,7 +100,7 @@ def test_loss_spike_is_cut_and_named():
         cap = 10 ** top if log_y else top
         assert 2.3 < cap < 1e3  # the bulk (initial loss 2.3 and below) stays readable
         notes = [a.text for a in fig.layout.annotations]
-        assert notes == ["plain: spike to 2·10⁵ (off the scale)"]  # the spike is named, with its value
+        assert notes == ["plain: ↑ 2·10⁵ (off scale)"]  # the spike is named, with its value
         marks = [t for t in fig.data if t.name == "plain: spike"]
         assert len(marks) == 1 and marks[0].y[0] == pytest.approx(cap) and marks[0].cliponaxis is False
     # A net without a spike is drawn whole.

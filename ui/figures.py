@@ -18,7 +18,10 @@ from resnet_viz.report import figure_html
 
 MAX_FIGURES = 256  # figures kept by `figure` for the whole server (least recently drawn dropped first)
 PRESENTER_FONT = 20  # plotly base font in presenter mode; titles and subplot titles a little larger
-TITLE_CHARS = 40  # a chart title longer than this is wrapped in presenter mode (half a page holds about 40)
+# Characters of a presenter-mode title that fit across a full-width chart on a 1280-pixel screen (sidebar open);
+# a chart in one of n columns holds 1/n of them. Longer titles, axis titles and subplot titles are wrapped
+# (plotly never wraps one: it would be cut).
+TITLE_CHARS = 64
 
 
 def presenter() -> bool:
@@ -27,8 +30,12 @@ def presenter() -> bool:
 
 
 def columns(n: int = 2):
-    """`st.columns(n)`: side by side in both modes (a comparison stacked on a projector is no comparison)."""
-    return st.columns(n, gap="small" if presenter() else "medium")
+    """`st.columns(n)`: side by side in both modes (a comparison stacked on a projector is no comparison).
+    Each column remembers the share of the page it gets, so that `show` wraps its charts' titles to fit."""
+    cols = st.columns(n, gap="small" if presenter() else "medium")
+    for c in cols:
+        c._lab_share = 1.0 / n
+    return cols
 
 
 class _Uncacheable(Exception):
@@ -95,17 +102,52 @@ def figure(builder, *args, **kwargs) -> go.Figure:
     return fig
 
 
-def enlarged(fig: go.Figure) -> go.Figure:
+def _wrap(text: str, chars: float) -> tuple[str, int]:
+    """`text` wrapped at `chars` characters a line with plotly's <br> (already wrapped text is left alone)."""
+    if not text or "<br>" in text or len(text) <= chars:
+        return text, 1
+    lines = textwrap.wrap(text, max(int(chars), 12))
+    return "<br>".join(lines), len(lines)
+
+
+def enlarged(fig: go.Figure, share: float = 1.0) -> go.Figure:
     """A copy of `fig` for a projector: larger fonts for tick labels, legends, titles and subplot titles
-    (plotly annotations), a taller plot, and a long title wrapped (plotly never wraps one: at this
-    size it would be cut)."""
+    (plotly annotations), a taller plot, and every title that would not fit wrapped: the chart's, the axes'
+    and the subplots' (plotly never wraps one: at this size it would be cut). `share` is the part of the
+    page's width the chart gets (0.5 in one of two columns)."""
     fig = go.Figure(fig).update_layout(font=dict(size=PRESENTER_FONT), title_font=dict(size=PRESENTER_FONT + 4),
                                        height=max(fig.layout.height or 450, 560))
     fig.update_annotations(font_size=PRESENTER_FONT + 2)
-    title = fig.layout.title.text
-    if title and len(title) > TITLE_CHARS:
-        lines = textwrap.wrap(title, TITLE_CHARS)
-        fig.update_layout(title_text="<br>".join(lines), margin_t=max(fig.layout.margin.t or 0, 30 + 32 * len(lines)))
+    chars = TITLE_CHARS * share
+    top = fig.layout.margin.t or 0
+    text, lines = _wrap(fig.layout.title.text, chars)
+    if lines > 1:
+        fig.update_layout(title_text=text)
+        top = max(top, 30 + 32 * lines)
+    # Axis titles (a little smaller font: more characters fit) and subplot titles, by the width of their axis.
+    layout = fig.layout
+    for name in [k for k in layout.to_plotly_json() if k.startswith(("xaxis", "yaxis"))]:
+        axis = layout[name]
+        if axis.title and axis.title.text:
+            span = (axis.domain[1] - axis.domain[0]) if axis.domain else 1.0
+            text, n = _wrap(axis.title.text, chars * span)
+            axis.title.text = text
+            if n > 1 and name.startswith("xaxis") and (layout.legend.y or 1) < 0:  # a legend below the axis moves down
+                fig.update_layout(legend_y=(layout.legend.y or 0) - 0.08 * (n - 1),
+                                  margin_b=(layout.margin.b or 80) + 28 * (n - 1))
+    subplot_lines = 1
+    widths = [(layout[k].domain or (0, 1)) for k in layout.to_plotly_json() if k.startswith("xaxis")]
+    for ann in fig.layout.annotations:
+        if ann.text and ann.xref == "paper" and ann.yref == "paper" and (ann.y or 0) >= 0.95:
+            span = min((d[1] - d[0] for d in widths if d[0] - 1e-6 <= (ann.x or 0) <= d[1] + 1e-6), default=1.0)
+            text, n = _wrap(ann.text, 1.1 * chars * span)
+            ann.text = text
+            subplot_lines = max(subplot_lines, n)
+    if (layout.legend.y or 1) < 0:  # larger tick labels and axis titles: the legend below them moves down
+        fig.update_layout(legend_y=layout.legend.y - 0.08, margin_b=(layout.margin.b or 80) + 40)
+    if subplot_lines > 1:
+        top = max(top, 40 + 30 * subplot_lines)
+    fig.update_layout(margin_t=top)
     return fig
 
 
@@ -118,7 +160,7 @@ def show(fig: go.Figure, key: str, where=None, export: bool = True) -> None:
     """
     where = where or st
     if presenter():
-        fig = figure(enlarged, fig)
+        fig = figure(enlarged, fig, getattr(where, "_lab_share", 1.0))
     config = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2, "filename": key}}
     # Streamlit's chart theme sets its own (small) fonts: leave it out in presenter mode.
     where.plotly_chart(fig, width="stretch", config=config, key=f"chart-{key}",

@@ -124,9 +124,7 @@ def k_sweep_figure(results: Sequence[LesionResult]) -> go.Figure:
         chance = r.chance
     _chance_line(fig, chance)
     style(fig, "Delete k blocks at once", height=380)
-    fig.update_xaxes(title="deleted blocks k (downsampling blocks kept)" if results and results[0].k_sweep
-                     and not results[0].settings.get("include_downsampling") else "number of deleted blocks k",
-                     dtick=1)
+    fig.update_xaxes(title="deleted blocks k", dtick=1)  # which blocks may go: the caption says
     fig.update_yaxes(title="test accuracy", range=[0, 1.05], tickformat=".0%")
     return fig
 
@@ -146,7 +144,7 @@ def reorder_figure(results: Sequence[LesionResult]) -> go.Figure:
         chance = r.chance
     _chance_line(fig, chance)
     style(fig, "Reorder blocks (swap same-shape pairs)", height=380)
-    fig.update_xaxes(title="Kendall τ with the original order (1 = unchanged)", autorange="reversed")
+    fig.update_xaxes(title="Kendall τ to the trained order", autorange="reversed")
     fig.update_yaxes(title="test accuracy", range=[0, 1.05], tickformat=".0%")
     return fig
 

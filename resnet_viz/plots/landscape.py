@@ -65,7 +65,11 @@ def _mark_theta_star(fig: go.Figure, value: str) -> None:
 def contour_figure(s: Surface, title: str, mode: str = "log", clip: float = DEFAULT_CLIP,
                    zrange: tuple[float, float] | None = None, height: int = 420,
                    axis_titles: tuple[str, str] = ("α (direction δ)", "β (direction η)")) -> go.Figure:
-    """Filled contour of a 2-D surface (Li et al. 2018 Fig. 5 style), θ* marked at (0, 0)."""
+    """Filled contour of a 2-D surface (Li et al. 2018 Fig. 5 style), θ* marked at (0, 0), and the basin's
+    edge drawn as a white line: where the loss has risen BASIN_RISE nats above its value at θ* (the width
+    the caption measures, `landscape.basin`)."""
+    from ..landscape import BASIN_RISE, LOSS_CEILING
+
     g = s.subgrid()
     z = display_values(g.loss, mode, clip)
     zmin, zmax = zrange or (float(z.min()), float(z.max()))
@@ -75,6 +79,11 @@ def contour_figure(s: Surface, title: str, mode: str = "log", clip: float = DEFA
         line=dict(width=0.5, color="rgba(255,255,255,0.4)"),
         colorbar=dict(title=dict(text=z_label(mode, clip), side="right")),
         hovertemplate="α=%{x:.3f}<br>β=%{y:.3f}<br>z=%{z:.3f}<extra></extra>"))
+    rise = np.where(np.isfinite(g.loss), g.loss, LOSS_CEILING) - s.center_loss
+    fig.add_trace(go.Contour(
+        x=g.alphas, y=g.betas, z=rise, showscale=False, hoverinfo="skip", name=f"basin edge: +{BASIN_RISE:g} nat",
+        contours=dict(coloring="none", showlines=True, start=BASIN_RISE, end=BASIN_RISE, size=1.0),
+        line=dict(width=2.5, color="white")))
     _mark_theta_star(fig, f"loss {s.center_loss:.4f}")
     coarse = "" if s.complete else f" · coarse {len(g.alphas)}×{len(g.betas)}, refining…"
     style(fig, f"{title}{coarse}{_overflow_note(s)}", height)

@@ -53,9 +53,12 @@ def _mark_spikes(fig: go.Figure, cap: float, log_y: bool) -> None:
                                  legendgroup=group, name=f"{group}: spike",
                                  hovertemplate=f"{group}: loss {tick_label(peak)} at epoch {x:.2f} "
                                                "(above the axis)<extra></extra>"))
-        fig.add_annotation(x=x, y=math.log10(cap) if log_y else cap, yref="y", text=f"{group}: spike to "
-                           f"{tick_label(peak)} (off the scale)", showarrow=True, arrowhead=0, ax=40,
-                           ay=18 + 22 * n, xanchor="left", font=dict(color=color))
+        # Short, and pointing inwards: it must fit a half-page chart in presenter mode too.
+        right = x > 0.5 * (max(float(np.nanmax(np.asarray(t.x, dtype=float))) for t in fig.data if t.x is not None))
+        fig.add_annotation(x=x, y=math.log10(cap) if log_y else cap, yref="y",
+                           text=f"{group}: ↑ {tick_label(peak)} (off scale)", showarrow=True, arrowhead=0,
+                           ax=-40 if right else 40, ay=18 + 22 * n, xanchor="right" if right else "left",
+                           font=dict(color=color))
 
 
 def loss_curves(runs: dict, log_y: bool = True) -> go.Figure:
