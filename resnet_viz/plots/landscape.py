@@ -81,7 +81,7 @@ def contour_figure(s: Surface, title: str, mode: str = "log", clip: float = DEFA
         hovertemplate="α=%{x:.3f}<br>β=%{y:.3f}<br>z=%{z:.3f}<extra></extra>"))
     rise = np.where(np.isfinite(g.loss), g.loss, LOSS_CEILING) - s.center_loss
     fig.add_trace(go.Contour(
-        x=g.alphas, y=g.betas, z=rise, showscale=False, hoverinfo="skip", name=f"basin edge: +{BASIN_RISE:g} nat",
+        x=g.alphas, y=g.betas, z=rise, showscale=False, hoverinfo="skip", showlegend=False,
         contours=dict(coloring="none", showlines=True, start=BASIN_RISE, end=BASIN_RISE, size=1.0),
         line=dict(width=2.5, color="white")))
     _mark_theta_star(fig, f"loss {s.center_loss:.4f}")
