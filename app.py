@@ -18,7 +18,11 @@ from ui.preload import PreloadCharts
 
 @asynccontextmanager
 async def warm_up(_app):
-    """At server start: import the lab and start preparing the default views (ui.warmup.start)."""
+    """At server start: read the server's configuration once (every RESNET_VIZ_* variable: `resnet_viz.config`)
+    and hand it to the lab, then import the lab and start preparing the default views (ui.warmup.start)."""
+    from resnet_viz import config
+
+    config.use(config.LabConfig.from_env(server=True))
     from ui import warmup
 
     warmup.start()

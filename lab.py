@@ -4,25 +4,18 @@ from pathlib import Path
 
 import streamlit as st
 
-# lab.py imports nothing from ui/ or resnet_viz/ itself: the pages do, and app.py has imported them
-# once at server start. (A first import of the heavy glue in every session's first run at once, on a
-# fresh server, could be cut by a rerun and leave the other sessions a half-imported package:
+# The view registry lists the pages; app.py's warm-up has imported it, and the whole lab with it, once at server
+# start, before the first session runs this script. (A first import of the heavy glue in every session's first
+# run at once, on a fresh server, could be cut by a rerun and leave the other sessions a half-imported package:
 # KeyError 'ui', seen in the load test.)
+from resnet_viz.registry import VIEWS
 
 # An emoji favicon is drawn as inline SVG; a ":material/...:" one would be fetched from a font CDN.
 st.set_page_config(page_title="ResNet Lab", page_icon="🧱", layout="wide")
 
-page = st.navigation([  # in lecture order
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/build_train.py", title="Build & train", icon=":material/construction:"),
-    st.Page("pages/playground.py", title="Playground", icon=":material/scatter_plot:"),
-    st.Page("pages/landscape.py", title="Loss landscape", icon=":material/landscape:"),
-    st.Page("pages/shattering.py", title="Shattered gradients", icon=":material/grain:"),
-    st.Page("pages/ensemble.py", title="Unrolled ensemble", icon=":material/account_tree:"),
-    st.Page("pages/identity.py", title="Identity mappings", icon=":material/compare_arrows:"),
-    st.Page("pages/family.py", title="ResNet family", icon=":material/table_chart:"),
-    st.Page("pages/features.py", title="Feature maps", icon=":material/visibility:"),
-])
+page = st.navigation(  # Home, then every view of the registry in lecture order
+    [st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)]
+    + [st.Page(v.page, title=v.title, icon=v.icon, url_path=v.slug) for v in VIEWS])
 # Presenter mode (large fonts, plain and residual still side by side) is a lab-wide switch; a link can turn it on.
 if "presenter" not in st.session_state and st.query_params.get("presenter") == "1":
     st.session_state["presenter"] = True

@@ -2,17 +2,19 @@
 
 import streamlit as st
 
-from resnet_viz.degradation import DEPTH_CHOICES, DegradationSettings, pair_findings
+from resnet_viz.degradation import DegradationSettings, pair_findings
 from resnet_viz.models import count_parameters
 from resnet_viz.plots import training as plots
+from resnet_viz.registry import view
 from ui import results
-from ui.common import USER_ERRORS, add_pair, link_bind, pick_pair, show_error, train_pair_ui, url_state
+from ui.common import USER_ERRORS, add_pair, pick_pair, run_flag, show_error, train_pair_ui, url_state
 from ui.config_form import config_form
 from ui.figures import columns, figure, show
+from ui.settings import read, widget
 
-DEG = DegradationSettings()
-# The study's widgets keep themselves in the link; deg_run=1 in it reopens a started study.
-url_state(flags=("deg_run",))
+VIEW = view("build_train")
+RUN = run_flag(VIEW)  # in the link: reopens a study that had to be started
+url_state(flags=(RUN,))
 
 st.title("Build & train")
 st.caption("A plain network and its residual twin: same layers, same initial weights, same data order — "
@@ -81,39 +83,32 @@ st.markdown(
 def _degradation(pair, settings: DegradationSettings):
     """The degradation study of `pair`'s config at these settings, kept for every session (with a
     progress bar when it is computed)."""
-    return results.degradation(pair, settings, "Degradation study")
+    return results.result(VIEW, settings, pair=pair, text="Degradation study")
 
 
 def _ready(pair, settings: DegradationSettings) -> bool:
     try:
         settings.validate()
-        return results.degradation_ready(pair, settings)
+        return results.ready(VIEW, pair, settings)
     except (ValueError, *USER_ERRORS):
         return False
 
 
 with st.form("degradation"):
     c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
-    depths = c1.multiselect("Depths (blocks)", list(DEPTH_CHOICES), list(DEG.depths), key="deg_depths",
-                            bind="query-params",
-                            help="Two or more. A plain net too deep to train in this budget is named failed to "
-                                 "train and left out of the comparison (divergence, not degradation).")
-    n_seeds = c2.number_input("Seeds", 1, 10, DEG.seeds, key="deg_seeds", bind=link_bind("deg_seeds"))
-    width = c3.number_input("Width", 2, 64, DEG.width, key="deg_width", bind=link_bind("deg_width"),
-                            help="channels of the first stage")
-    epochs = c4.number_input("Epochs", 2, 40, DEG.epochs, key="deg_epochs", bind=link_bind("deg_epochs"),
-                             help="one of them is warm-up")
+    for col, name in zip((c1, c2, c3, c4), ("depths", "seeds", "width", "epochs")):
+        widget(DegradationSettings, name, col)
     go = st.form_submit_button("Run the degradation study", type="primary")
-settings = DegradationSettings(depths=tuple(depths), seeds=int(n_seeds), width=int(width), epochs=int(epochs))
+settings = read(DegradationSettings, st.session_state)
 st.caption(f"{2 * len(settings.depths) * settings.seeds} nets: SGD at {settings.lr:g} with {settings.warmup_epochs:g} "
            "epoch of linear warm-up, then cosine. The default study ships trained; other settings train once for "
            "everyone (about 1–2 minutes on a 2-core laptop).")
 if go:
-    st.session_state["deg_run"] = True
-    st.query_params["deg_run"] = "1"  # the link reopens the study
+    st.session_state[RUN] = True
+    st.query_params[RUN] = "1"  # the link reopens the study
 # Shown at once when every net of it is already trained (the default study of the default pair ships trained);
 # a study that would train new nets (1–2 minutes) waits for the button.
-if st.session_state.get("deg_run") or _ready(pair, settings):
+if st.session_state.get(RUN) or _ready(pair, settings):
     try:
         settings.validate()
         result = _degradation(pair, settings)

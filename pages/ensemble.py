@@ -7,13 +7,14 @@ import streamlit as st
 
 from resnet_viz import ensemble as E
 from resnet_viz.plots import ensemble as P
-from ui import results, views
-from ui.common import USER_ERRORS, link_bind, pick_pair, show_error, url_state
+from resnet_viz.registry import view as view_named
+from ui import results
+from ui.common import USER_ERRORS, pick_pair, show_error, url_state
 from ui.figures import columns, figure, show
+from ui.settings import read, widget
 
 ERRORS = USER_ERRORS + (ValueError,)
-SAMPLES = (4, 8, 12, 20, 32, 50)
-DEFAULTS = views.defaults(E.EnsembleSettings)  # widget key -> default value
+VIEW = view_named("ensemble")
 
 st.title("Unrolled ensemble")
 st.markdown("Veit, Wilber & Belongie (2016), *Residual Networks Behave Like Ensembles of Relatively Shallow "
@@ -26,7 +27,8 @@ st.markdown("Veit, Wilber & Belongie (2016), *Residual Networks Behave Like Ense
 def study(plain, residual, settings: E.EnsembleSettings) -> E.EnsembleView:
     """The view's one computation (`ensemble_study`): deletions, k-sweep and swaps of both nets
     (Veit §4.1-4.2) and the residual net's gradient by path length (§4.3), with a progress bar."""
-    return results.ensemble(plain, residual, settings, "Deleting blocks and routing gradients")
+    return results.result(VIEW, settings, runs={"plain": plain, "residual": residual},
+                          text="Deleting blocks and routing gradients")
 
 
 # --- page ------------------------------------------------------------------------------------
@@ -36,20 +38,10 @@ def settings_form() -> E.EnsembleSettings:
     """Sampling settings in a sidebar form, so nothing recomputes until 'Apply'."""
     with st.sidebar.form("ensemble_form"):
         st.markdown("**Ensemble settings**")
-        st.select_slider("Random subsets per k", SAMPLES, value=DEFAULTS["ens_samples"], key="ens_samples",
-                         bind="query-params",
-                         help="Each k uses every subset of k blocks when there are fewer than this.")
-        st.number_input("Largest k (0 = every deletable block)", min_value=0, max_value=200,
-                        value=DEFAULTS["ens_max_k"], step=1, key="ens_max_k", bind=link_bind("ens_max_k"))
-        st.checkbox("Delete downsampling blocks too", value=DEFAULTS["ens_include_downsampling"], key="ens_include_downsampling",
-                    bind="query-params",
-                    help="Deleted downsampling blocks become y = shortcut(x) (subsample + zero-pad).")
-        st.number_input("Sampling seed", min_value=0, max_value=10_000, value=DEFAULTS["ens_seed"], step=1, key="ens_seed",
-                        bind=link_bind("ens_seed"))
-        st.select_slider("Inputs for the gradient study", (32, 64, 128, 256, 360), value=DEFAULTS["ens_batch"],
-                         key="ens_batch", bind="query-params")
+        for name in ("samples", "max_k", "include_downsampling", "seed", "batch"):
+            widget(E.EnsembleSettings, name)
         st.form_submit_button("Apply", type="primary")
-    return views.settings(E.EnsembleSettings, st.session_state)
+    return read(E.EnsembleSettings, st.session_state)
 
 
 def lesion_section(view: E.EnsembleView) -> None:
@@ -87,8 +79,7 @@ def diagram_section(n_blocks: int) -> None:
     @st.fragment
     def draw() -> None:
         st.subheader("The unrolled view")
-        n = st.slider("Blocks to unroll", 1, E.MAX_DIAGRAM_BLOCKS, DEFAULTS["ensemble_diagram_n"],
-                      key="ensemble_diagram_n", bind="query-params")
+        n = widget(E.EnsembleSettings, "diagram_blocks")
         left, right = st.columns([3, 2])
         show(figure(P.unrolled_figure, n), "unrolled", left)
         c = E.path_counts(n_blocks)

@@ -7,9 +7,11 @@ import streamlit as st
 
 from resnet_viz import family as F
 from resnet_viz.plots.family import cost_figure
+from resnet_viz.registry import view
 from ui import results
 from ui.common import USER_ERRORS, pick_pair, show_error, url_state
 from ui.figures import figure, show
+from ui.settings import read, widget
 
 ERRORS = USER_ERRORS + (ValueError,)
 
@@ -27,11 +29,11 @@ except ERRORS as e:
     show_error(e)
     st.stop()
 
-models = st.multiselect("Models", list(F.MODELS), default=list(F.MODELS), key="fam_models", bind="query-params")
-settings = F.FamilySettings(models=tuple(models))
+widget(F.FamilySettings, "models")
 try:
+    settings = read(F.FamilySettings, st.session_state)
     settings.validate()
-    rows = results.family(settings, "Counting torchvision's models")
+    rows = results.result(view("family"), settings, text="Counting torchvision's models").rows
     lab = [(run.label, F.net_cost(run.net), run.net.skip) for run in (plain, residual)]
 except ERRORS as e:
     show_error(e)

@@ -13,12 +13,16 @@ from resnet_viz.data import load_dataset
 from resnet_viz.models import NetConfig
 from resnet_viz.plots import features as P
 from resnet_viz.train import TrainConfig
+from resnet_viz.registry import view as view_named
+from resnet_viz.settings import spec
 from ui import results
 from ui.common import USER_ERRORS, ensure_run, pick_pair, plain_text, show_error, url_state
 from ui.figures import columns, figure, show
+from ui.settings import widget
+
+VIEW = view_named("features")
 
 ERRORS = USER_ERRORS + (ValueError,)
-IG_STEPS = (50, 100, 200, 300, 500)
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "tif", "tiff", "webp"]
 # The view's widgets keep themselves in the link (bind="query-params"), options named as on screen:
 # feat_class=3 is the digit 3, feat_target=class+cat a CIFAR class.
@@ -59,7 +63,8 @@ def cached_test_predictions(net_json: str, train_json: str) -> np.ndarray:
 
 def study(runs: dict, x: np.ndarray, input_key: str, settings: FT.FeatureSettings, data) -> FT.FeatureView:
     """The view's one computation (`feature_study`) for this input, kept for every session."""
-    return results.features(runs, x, input_key, settings, data, "Block outputs and attributions")
+    return results.result(VIEW, settings, runs=runs, extra={"x": x}, extra_key=input_key,
+                          text="Block outputs and attributions")
 
 
 def valid_choice(key: str, options: list[str], default: str) -> None:
@@ -164,19 +169,20 @@ def _view(pair, plain, residual):
     with side.expander("Attribution settings", expanded=True):
         names = [str(c) for c in data.class_names]
         valid_choice("feat_target", [PREDICTED] + names, PREDICTED)
-        t = st.selectbox("Explain", [PREDICTED] + names, format_func=_target_label, key="feat_target",
-                         bind="query-params", help="Which logit the attributions explain.")
+        t = st.selectbox(spec(FT.FeatureSettings, "target").label, [PREDICTED] + names, format_func=_target_label,
+                         key="feat_target", bind="query-params", help=spec(FT.FeatureSettings, "target").help)
         target = None if t == PREDICTED else names.index(t)
         cam_block = n_blocks
         if conv:
-            cam_block = st.slider("Grad-CAM block", 1, n_blocks, n_blocks, key="feat_cam_block", bind="query-params",
-                                  help="Grad-CAM at this block's output (after the addition), upsampled to the input.")
-        steps = st.select_slider("IG steps", IG_STEPS, value=FT.DEFAULT_IG_STEPS, key="feat_steps", bind="query-params",
-                                 help="More steps: smaller convergence delta, slower.")
+            cam_block = widget(FT.FeatureSettings, "cam_block", widget="slider", default=n_blocks, min=1,
+                               max=n_blocks, step=1)
+        steps = widget(FT.FeatureSettings, "steps")
 
     block = st.session_state.get("feat_block", 1) if conv else 1
     over = st.session_state.get("feat_over", FT.OVER[0])
-    settings = FT.FeatureSettings(target=target, cam_block=cam_block if conv else None, steps=int(steps), over=over,
+    # The last block is Grad-CAM's default (None): the same computation, and the warm-up's key.
+    settings = FT.FeatureSettings(target=target, cam_block=cam_block if conv and cam_block != n_blocks else None,
+                                  steps=int(steps), over=over,
                                   block=min(max(int(block), 1), n_blocks))
     result = study(runs, x, key, settings, data)
 
@@ -197,8 +203,7 @@ def _view(pair, plain, residual):
     # Block outputs.
     st.subheader("Block outputs")
     if conv:
-        b = st.slider("Block", 1, n_blocks, 1, key="feat_block", bind="query-params",
-                      help="Output of this block after the addition (and its ReLU).")
+        b = widget(FT.FeatureSettings, "block", widget="slider", default=1, min=1, max=n_blocks, step=1)
         pair_acts = [result.outputs[k][b - 1] for k in runs]
         lo = float(min(a.min() for a in pair_acts))
         hi = float(max(a.max() for a in pair_acts))
@@ -211,7 +216,7 @@ def _view(pair, plain, residual):
     else:
         st.info("Block outputs of an MLP are vectors, not images: no channel grids and no Grad-CAM. The "
                 "statistics below and the attributions over the input still apply.")
-    st.radio("Statistics over", FT.OVER, horizontal=True, key="feat_over", bind="query-params")
+    widget(FT.FeatureSettings, "over")
     show(figure(P.statistics_figure, result.stats["plain"], result.stats["residual"]), "feat_stats")
     st.caption(result.statistics_caption())
 

@@ -8,12 +8,14 @@ import streamlit as st
 from resnet_viz import identity as I
 from resnet_viz.plots import training as P
 from resnet_viz.plots.compare import block_gradient_figure, identity_colors, recolor, scale_sweep_figure
-from ui import results, views
-from ui.common import USER_ERRORS, link_bind, pick_pair, show_error, url_state
+from resnet_viz.registry import view as view_named
+from ui import results
+from ui.common import USER_ERRORS, pick_pair, show_error, url_state
 from ui.figures import columns, show
+from ui.settings import read, widget
 
 ERRORS = USER_ERRORS + (ValueError,)
-DEFAULTS = views.defaults(I.IdentitySettings)  # widget key -> default value
+VIEW = view_named("identity")
 
 st.title("Identity mappings")
 st.markdown("He, Zhang, Ren & Sun (2016b), *Identity Mappings in Deep Residual Networks*: with y = λ·x + F(x) the "
@@ -26,15 +28,11 @@ st.markdown("He, Zhang, Ren & Sun (2016b), *Identity Mappings in Deep Residual N
 def study(pair, settings: I.IdentitySettings) -> I.IdentityResult:
     """The view's one computation (`identity_study`), kept for every session (with a progress bar
     when it is computed)."""
-    return results.identity(pair, settings, "Identity-mapping study")
-
-
-def _variant_label(v: str) -> str:
-    return I.VARIANTS[v].label
+    return results.result(VIEW, settings, pair=pair, text="Identity-mapping study")
 
 
 # The settings widgets keep themselves in the link, which reopens the same study.
-url_state(labels={"id_variants": _variant_label})
+url_state()
 try:
     pair, _, _ = pick_pair(warn=False)  # the table names failed nets itself
 except ERRORS as e:
@@ -42,27 +40,15 @@ except ERRORS as e:
     st.stop()
 
 with st.form("identity_form"):
-    st.multiselect("Variants of the residual block (shortcut: He 2016b Fig. 2; activation placement: Fig. 4)",
-                   list(I.VARIANTS), default=DEFAULTS["id_variants"],
-                   format_func=_variant_label, key="id_variants", bind="query-params",
-                   help=" · ".join(f"{v.label}: {v.note}" for v in I.VARIANTS.values()))
+    widget(I.IdentitySettings, "variants")
     c1, c2, c3, c4 = st.columns(4)
-    c1.number_input("Seeds per net", 1, I.MAX_SEEDS, DEFAULTS["id_seeds"], key="id_seeds", bind=link_bind("id_seeds"),
-                    help="Initialisations and data orders per net; the table gives mean and range over them.")
-    c2.number_input("Gate bias b_g", -10.0, 10.0, DEFAULTS["id_gate_bias"], 1.0, key="id_gate_bias",
-                    bind="query-params", help="Initial bias of the gates g(x) = sigmoid(W·x + b_g): g starts near "
-                                              "sigmoid(b_g). He et al. 2016b try 0 and −6.")
-    c3.number_input("Shortcut dropout rate", 0.0, 0.9, DEFAULTS["id_dropout"], 0.1, key="id_dropout",
-                    bind="query-params")
-    c4.checkbox("Also the plain twin (no shortcuts)", DEFAULTS["id_plain"], key="id_plain", bind="query-params")
-    st.checkbox("Also random 1-D nets for each λ (shattering; about 20 s)", DEFAULTS["id_random_nets"],
-                key="id_random_nets", bind="query-params",
-                help="Lag-1 autocorrelation and size of df/dx of random nets f: ℝ → ℝ against depth (Balduzzi et al. "
-                     "2017's experiment). Whether λ < 1 shatters is the lab's own question, not He et al.'s.")
+    for col, name in zip((c1, c2, c3, c4), ("seeds", "gate_bias", "dropout", "plain")):
+        widget(I.IdentitySettings, name, col)
+    widget(I.IdentitySettings, "random_nets")
     st.form_submit_button("Train the variants", type="primary")
 
 try:
-    settings = views.settings(I.IdentitySettings, st.session_state)
+    settings = read(I.IdentitySettings, st.session_state)
     settings.validate()
 except ERRORS as e:
     show_error(e)

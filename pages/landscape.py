@@ -10,15 +10,14 @@ import streamlit as st
 from resnet_viz import landscape as L
 from resnet_viz.plots import landscape as P
 from resnet_viz.plots.common import PLAIN_COLOR, RESIDUAL_COLOR
-from ui import results, views
-from ui.common import USER_ERRORS, link_bind, pick_pair, show_error, url_state
+from resnet_viz.registry import view as view_named
+from ui import results
+from ui.common import USER_ERRORS, pick_pair, show_error, url_state
 from ui.figures import columns, figure, show
+from ui.settings import read, widget
 
 ERRORS = USER_ERRORS + (ValueError,)
-VIEWS = L.VIEWS
-GRIDS = (5, 7, 9, 11, 13, 15, 21, 25, 31, 41, 51)
-SAMPLES = (64, 128, 256, 512, 1024, 1437)
-DEFAULTS = views.defaults(L.LandscapeSettings)  # widget key -> default value
+VIEW = view_named("landscape")
 
 st.title("Loss landscape")
 st.markdown("Li, Xu, Taylor, Studer & Goldstein (2018), *Visualizing the Loss Landscape of Neural Nets*: "
@@ -39,7 +38,7 @@ def study(runs: dict, settings: L.LandscapeSettings, text: str, preview: bool = 
             holders[label].plotly_chart(fig, key=f"preview_{label}_{int(partial.evaluated.sum())}")
 
     try:
-        return results.landscape(runs, settings, text.rstrip(":"), preview=pv)
+        return results.result(VIEW, settings, runs=runs, text=text.rstrip(":"), preview=pv)
     finally:
         for h in holders.values():
             h.empty()
@@ -50,53 +49,19 @@ def study(runs: dict, settings: L.LandscapeSettings, text: str, preview: bool = 
 
 def settings_form() -> L.LandscapeSettings:
     """Landscape settings in a form, so nothing recomputes until 'Apply'."""
-    d = {k[3:]: v for k, v in DEFAULTS.items() if k.startswith("ls_")}
     with st.sidebar.form("landscape_form"):
         st.markdown("**Landscape settings**")
-        st.select_slider("Grid points per axis", GRIDS, value=d["grid"], key="ls_grid", bind="query-params",
-                         help="Odd, so that θ* is the centre point. Li et al. use 51.")
-        st.number_input("Span (grid covers [−span, span])", min_value=0.0, max_value=10.0,
-                        value=float(d["span"]), step=0.25, key="ls_span", bind="query-params")
-        st.select_slider("Evaluation samples (fixed training subset)", SAMPLES, value=d["samples"], key="ls_samples",
-                         bind="query-params")
-        st.number_input("Direction seed", min_value=0, max_value=10_000, value=int(d["seed"]), step=1, key="ls_seed",
-                        bind=link_bind("ls_seed"))
-        st.radio("Direction normalization", L.NORMALIZATIONS, index=L.NORMALIZATIONS.index(d["normalization"]),
-                 horizontal=True, key="ls_normalization", bind="query-params",
-                 help="filter: Li et al.'s per-filter scaling; try 'none' to see why it matters.")
-        st.checkbox("Also perturb biases and BN γ/β", value=d["bias_bn"], key="ls_bias_bn", bind="query-params")
+        for name in ("grid", "span", "samples", "seed", "normalization", "bias_bn"):
+            widget(L.LandscapeSettings, name)
         st.form_submit_button("Apply", type="primary")
-    return views.settings(L.LandscapeSettings, st.session_state)
-
-
-HESSIAN_LABELS = {"weights": "weight tensors only (Li et al.)", "all": "all parameters (+ biases, BN γ/β)"}
-TOLERANCES = (1e-2, 1e-3, 1e-4)
-MAP_GRIDS = (3, 5, 7)
-
-
-def _mode_label(mode: str) -> str:
-    return "log₁₀" if mode == "log" else "clipped"
-
-
-def _tol_label(tol: float) -> str:
-    return f"{tol:g}"
-
-
-# How the option widgets show their values (and so spell them in the link): see ui.common.url_state.
-URL_LABELS = {"landscape_mode": _mode_label, "landscape_tol": _tol_label, "landscape_hessian_params": HESSIAN_LABELS.get}
+    return read(L.LandscapeSettings, st.session_state)
 
 
 def curvature_section(runs: dict, s: L.LandscapeSettings) -> None:
     """Extreme Hessian eigenvalues at θ* with their convergence, then Li's Fig. 7 map on request."""
-    c1, c2, c3 = st.columns([2, 1.2, 1.2])
-    c1.radio("Hessian w.r.t.", L.HESSIAN_PARAMS, format_func=HESSIAN_LABELS.get, horizontal=True,
-               key="landscape_hessian_params", bind="query-params",
-                      help="Li et al. take the Hessian w.r.t. the weight tensors only (tensors with ≥ 2 axes).")
-    c2.select_slider("Tolerance (relative residual)", TOLERANCES, value=L.DEFAULT_TOL, key="landscape_tol",
-                           format_func=_tol_label, bind="query-params")
-    c3.slider("Most Lanczos steps", 10, 200, L.DEFAULT_MAX_ITERATIONS, key="landscape_lanczos", bind="query-params",
-                       help="Lanczos stops earlier once both extreme eigenvalues meet the tolerance.")
-    settings = views.settings(L.LandscapeSettings, st.session_state, base=s)
+    for col, name in zip(st.columns([2, 1.2, 1.2]), ("hessian_params", "tol", "max_iterations")):
+        widget(L.LandscapeSettings, name, col)
+    settings = read(L.LandscapeSettings, st.session_state, base=s)
     view = study(runs, dataclasses.replace(settings, curvature_map=False), "Hessian-vector products:")
     curv = view.curvature
     for col, label in zip(st.columns(2), runs):
@@ -112,8 +77,7 @@ def curvature_section(runs: dict, s: L.LandscapeSettings) -> None:
 
     st.subheader("|λmin/λmax| across the plane (Li et al. Fig. 7)")
     g1, g2 = st.columns([1, 3])
-    grid = g1.select_slider("Map grid", MAP_GRIDS, value=5, key="landscape_map_grid", bind="query-params",
-                            help="The surface's own directions, on a coarse grid over the same span.")
+    grid = widget(L.LandscapeSettings, "map_grid", g1)
     g2.caption(f"A Lanczos run at every grid point for both nets (tolerance {L.MAP_TOL:g}, as Li et al.): "
                f"about 3 s a point on 2 CPU cores for the default pair, so {grid}×{grid} takes roughly "
                f"{round(2 * grid * grid * 3.5 / 60 + 0.5)} min.")
@@ -130,7 +94,7 @@ def curvature_section(runs: dict, s: L.LandscapeSettings) -> None:
 
 
 def main() -> None:
-    url_state(flags=("landscape_map_on",), labels=URL_LABELS)
+    url_state(flags=("landscape_map_on",))
     try:
         pair, plain, residual = pick_pair()
     except ERRORS as e:
@@ -141,16 +105,14 @@ def main() -> None:
     colors = {"plain": PLAIN_COLOR, "residual": RESIDUAL_COLOR}
 
     c1, c2, c3, c4 = st.columns([3, 1.2, 1.2, 1.6])
-    view = c1.radio("View", VIEWS, horizontal=True, key="landscape_view", bind="query-params")
-    mode = c2.radio("Loss scale", P.MODES, horizontal=True, format_func=_mode_label, key="landscape_mode",
-                    bind="query-params")
-    clip = c3.number_input("Ceiling", min_value=0.01, max_value=1e6, value=10.0, key="landscape_clip", bind="query-params",
-                           help="Losses above this (and overflows) are drawn at the ceiling.")
+    view = widget(L.LandscapeSettings, "view", c1)
+    mode = widget(L.LandscapeSettings, "mode", c2)
+    clip = widget(L.LandscapeSettings, "clip", c3)
     projector = c4.toggle("Projector: one large plot", key="landscape_projector", bind="query-params")
     which = c4.radio("Net", list(runs), horizontal=True, key="landscape_which", bind="query-params",
                      label_visibility="collapsed") if projector else None
     shown = [which] if projector else list(runs)
-    s = dataclasses.replace(views.settings(L.LandscapeSettings, st.session_state, base=s), nets=tuple(shown))
+    s = dataclasses.replace(read(L.LandscapeSettings, st.session_state, base=s), nets=tuple(shown))
 
     try:
         if view in L.SURFACE_VIEWS:

@@ -4,24 +4,20 @@ one cached `resnet_viz.playground.playground_study` call, figures and captions o
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import streamlit as st
 
 from resnet_viz import playground as PG
 from resnet_viz.plots import playground as P
-from ui import results, views
-from ui.common import USER_ERRORS, link_bind, show_error, url_state
+from resnet_viz.registry import view
+from ui import results
+from ui.common import USER_ERRORS, show_error, url_state
 from ui.figures import columns, figure, presenter, show
+from ui.settings import read, widget
 
 ERRORS = USER_ERRORS + (ValueError,)
-META = {f.name: f.metadata for f in dataclasses.fields(PG.PlaygroundSettings)}
-DEFAULTS = {k[3:]: v for k, v in views.defaults(PG.PlaygroundSettings).items()}  # field-ish name -> widget default
-DATASETS = {"spirals": "Spirals", "moons": "Moons", "circles": "Circles", "xor": "XOR (Playground)",
-            "gaussians": "Two Gaussians (Playground)"}
-ACTIVATIONS = {"relu": "ReLU", "tanh": "tanh", "sigmoid": "sigmoid"}
-FEATURES = {name: label for name, (label, _) in PG.FEATURES.items()}
+VIEW = view("playground")
 PREVIEW_EVERY_S = 1.0  # a preview of the boundaries at most this often while training (each costs the browser a redraw)
 
 st.title("Playground")
@@ -31,55 +27,18 @@ st.markdown("After TensorFlow Playground (Smilkov, Carter, Sculley, Viégas & Wa
             "2-D problem side by side. Watch the boundary form (or not), see what each block draws over the plane, "
             "and follow the gradient down to the first block.")
 
-url_state(labels={"pg_dataset": DATASETS.get, "pg_activation": ACTIVATIONS.get, "pg_features": FEATURES.get,
-                  "pg_lr": lambda v: f"{v:g}", "pg_l2": lambda v: f"{v:g}"})
-
-
-def _int(col, name: str, key: str, slider: bool = True):
-    m = META[name]
-    if slider:
-        return col.slider(m["label"], m["min"], m["max"], DEFAULTS[key], m["step"], key=f"pg_{key}",
-                          bind="query-params", help=m["help"])
-    return col.number_input(m["label"], m["min"], m["max"], DEFAULTS[key], m["step"], key=f"pg_{key}",
-                            bind=link_bind(f"pg_{key}"), help=m["help"])
-
-
-def _options(col, name: str, key: str):
-    m = META[name]
-    return col.select_slider(m["label"], m["options"], DEFAULTS[key], key=f"pg_{key}", bind="query-params",
-                             format_func=lambda v: f"{v:g}", help=m["help"])
-
+url_state()
 
 # Playground's controls, on top as in Playground; nothing is trained until 'Train the pair' (a form).
 with st.form("playground_form"):
-    c = st.columns(4)
-    c[0].selectbox(META["dataset"]["label"], PG.PLANE_SETS, index=PG.PLANE_SETS.index(DEFAULTS["dataset"]),
-                   format_func=DATASETS.get, key="pg_dataset", bind="query-params", help=META["dataset"]["help"])
-    _int(c[1], "noise", "noise")
-    _int(c[2], "train_ratio", "train_ratio")
-    _int(c[3], "points", "points")
-    c = st.columns(4)
-    _int(c[0], "depth", "depth")
-    _int(c[1], "width", "width")
-    c[2].radio(META["activation"]["label"], PG.ACTIVATIONS, index=PG.ACTIVATIONS.index(DEFAULTS["activation"]),
-               format_func=ACTIVATIONS.get, horizontal=True, key="pg_activation", bind="query-params",
-               help=META["activation"]["help"])
-    c[3].toggle("Batch norm", DEFAULTS["bn"], key="pg_bn", bind="query-params", help=META["norm"]["help"])
-    c = st.columns(4)
-    _options(c[0], "lr", "lr")
-    _int(c[1], "batch_size", "batch", slider=False)
-    _options(c[2], "l2", "l2")
-    c[3].multiselect(META["features"]["label"], PG.FEATURE_NAMES, DEFAULTS["features"], format_func=FEATURES.get,
-                     key="pg_features", bind="query-params", help=META["features"]["help"])
-    c = st.columns(4)
-    _int(c[0], "steps", "steps", slider=False)
-    _int(c[1], "frames", "frames", slider=False)
-    _int(c[2], "seed", "seed", slider=False)
-    _int(c[3], "data_seed", "data_seed", slider=False)
+    for row in (("dataset", "noise", "train_ratio", "points"), ("depth", "width", "activation", "norm"),
+                ("lr", "batch_size", "l2", "features"), ("steps", "frames", "seed", "data_seed")):
+        for col, name in zip(st.columns(4), row):
+            widget(PG.PlaygroundSettings, name, col)
     st.form_submit_button("Train the pair", type="primary", icon=":material/play_arrow:")
 
 try:
-    settings = views.settings(PG.PlaygroundSettings, st.session_state)
+    settings = read(PG.PlaygroundSettings, st.session_state)
     settings.validate()
 except ERRORS as e:
     show_error(e)
@@ -101,7 +60,7 @@ def preview(partial: PG.PlaygroundResult) -> None:
 
 
 try:
-    result = results.playground(settings, "Training the plain net and its residual twin", preview=preview)
+    result = results.result(VIEW, settings, text="Training the plain net and its residual twin", preview=preview)
 except ERRORS as e:
     holder.empty()
     show_error(e)

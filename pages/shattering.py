@@ -14,17 +14,15 @@ from resnet_viz.data import load_dataset
 from resnet_viz.models import NetConfig
 from resnet_viz.plots import shattering as P
 from resnet_viz.train import TrainConfig
-from ui import results, views
+from resnet_viz.registry import view
+from resnet_viz.settings import keys
+from ui import results
 from ui.common import USER_ERRORS, ensure_run, link_bind, pick_pair, show_error, url_state
 from ui.figures import columns, figure, show
+from ui.settings import read, widget
 
 ERRORS = USER_ERRORS + (ValueError,)
-WIDTHS = (25, 50, 100, 200, 400)
-# Block kinds: Balduzzi's module (the default), and the lab's two-layer block in either order for comparison.
-BLOCK_CHOICES = {"single": "One-layer module x + W·ReLU(BN x) (Balduzzi 2017)",
-                 "basic-post": "Two-layer block, original order (He 2016)",
-                 "basic-pre": "Two-layer block, pre-activation (He 2016b)"}
-DEFAULTS = {key[3:]: value for key, value in views.defaults(sh.ShatteringSettings).items()}  # widget defaults
+VIEW = view("shattering")
 
 st.title("Shattered gradients")
 st.markdown("Balduzzi et al. (2017), *The Shattered Gradients Problem: If resnets are the answer, then what is "
@@ -32,7 +30,7 @@ st.markdown("Balduzzi et al. (2017), *The Shattered Gradients Problem: If resnet
             "neighbouring inputs, without and with shortcuts? The default residual module is Balduzzi's, "
             "x + W·ReLU(BN x).")
 
-url_state(labels={"sh_block": BLOCK_CHOICES.get})  # the widgets below keep themselves in the link
+url_state()  # the widgets below keep themselves in the link
 try:
     pair, plain_run, residual_run = pick_pair(warn=False)  # random nets first; see trained_nets
 except ERRORS as e:  # the random-net experiment below needs no trained pair
@@ -46,7 +44,7 @@ except ERRORS as e:  # the random-net experiment below needs no trained pair
 def study(settings: sh.ShatteringSettings) -> sh.ShatteringView:
     """The view's one computation (`shattering_study`) for these settings, shared by every session
     (with a progress bar when it is computed)."""
-    return results.shattering(settings, "Random nets")
+    return results.result(VIEW, settings, text="Random nets")
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -73,26 +71,10 @@ def random_nets() -> None:
     """Controls and figures of the experiment on random nets R -> R."""
     st.subheader("Random nets f: ℝ → ℝ at initialisation")
     with st.form("shatter_settings"):
-        c = st.columns(4)
-        c[0].slider("Depth (blocks)", 1, 100, DEFAULTS["depth"], key="sh_depth", bind="query-params",
-                    help="Number of residual blocks d. With one-layer modules the plain twin has d hidden "
-                         "ReLU layers; with two-layer blocks, 2d+1.")
-        c[1].select_slider("Width (units a layer)", WIDTHS, DEFAULTS["width"], key="sh_width", bind="query-params")
-        c[2].slider("Shortcut scale λ", 0.0, 1.5, DEFAULTS["lam"], 0.05, key="sh_lam", bind="query-params",
-                    help="y = λ·x + F(x) in the residual net. Whether λ < 1 shatters again is the lab's "
-                         "own experiment (He et al. 2016b study λ for training, not shattering).")
-        c[3].slider("Seeds (random nets)", 1, 8, DEFAULTS["seeds"], key="sh_seeds", bind="query-params")
-        c = st.columns(4)
-        c[0].number_input("Inputs on [-2, 2]", 3, 4096, DEFAULTS["points"], step=64, key="sh_points", bind=link_bind("sh_points"))
-        c[1].toggle("Batch norm", DEFAULTS["bn"], key="sh_bn", bind="query-params")
-        c[2].radio("Residual module", tuple(BLOCK_CHOICES), format_func=BLOCK_CHOICES.get, key="sh_block",
-                   bind="query-params",
-                   help="Balduzzi's one-layer module is what his Thm. 3 (1/√L) describes; the lab's "
-                        "two-layer block (two Linear-BN layers in the branch) is here for comparison.")
-        c[3].checkbox("Looks-linear init (plain net)", DEFAULTS["looks_linear"], key="sh_looks_linear", bind="query-params",
-                      help="CReLU with mirrored weights [W, −W]: the plain net is linear at "
-                           "initialisation.")
-        st.text_input("Depths for the sweep (blocks)", DEFAULTS["sweep"], key="sh_sweep", bind="query-params")
+        for row in (("depth", "width", "lam", "seeds"), ("points", "bn", "module", "looks_linear")):
+            for col, name in zip(st.columns(4), row):
+                widget(sh.ShatteringSettings, name, col)
+        widget(sh.ShatteringSettings, "sweep")
         st.form_submit_button("Apply", type="primary")
     try:
         settings, sweep_error = _settings()
@@ -127,15 +109,14 @@ def random_nets() -> None:
 def _settings() -> tuple[sh.ShatteringSettings, Exception | None]:
     """The view's settings from its widgets, and the error of the sweep's depths if only they are wrong
     (then the settings hold no sweep, so the figures of the setting are still drawn)."""
-    values = {k: st.session_state[k] for k in views.VIEW_KEYS[sh.ShatteringSettings].keys.values()
-              if k in st.session_state}
+    values = {k: st.session_state[k] for k in keys(sh.ShatteringSettings).values() if k in st.session_state}
     try:
-        settings = views.settings(sh.ShatteringSettings, values)
+        settings = read(sh.ShatteringSettings, values)
         settings.validate()
         return settings, None
     except ERRORS as e:
-        values.pop("sh_sweep", None)
-        settings = dataclasses.replace(views.settings(sh.ShatteringSettings, values), sweep=())
+        values.pop(keys(sh.ShatteringSettings)["sweep"], None)
+        settings = dataclasses.replace(read(sh.ShatteringSettings, values), sweep=())
         settings.validate()  # an error of the setting itself is raised
         return settings, e
 

@@ -45,12 +45,11 @@ log = logging.getLogger(__name__)
 
 
 def shipped_dir() -> str | None:
-    """The folder of shipped runs: $RESNET_VIZ_SHIPPED_RUNS when set ("" or "none" turns loading off:
-    None), else `assets/runs` in the repository."""
-    folder = os.environ.get("RESNET_VIZ_SHIPPED_RUNS")
-    if folder is None:
-        return SHIPPED_DIR
-    return None if folder.strip().lower() in ("", "none") else folder
+    """The folder of shipped runs: the active configuration's (`config.LabConfig.shipped_runs`:
+    $RESNET_VIZ_SHIPPED_RUNS when set, "" or "none" turning loading off: None; else `assets/runs`)."""
+    from .config import active
+
+    return active().shipped_runs
 
 
 def default_pair_configs() -> list[tuple[NetConfig, TrainConfig]]:
@@ -104,6 +103,15 @@ def shipped_first(trainer):
     return first
 
 
+def default_trainer(data=None):
+    """`trainer(net, cfg, progress) -> Run` of the studies when none is given (the command line, reports):
+    the run shipped with the lab for exactly (net, cfg) when there is one (`shipped_first`: the app loads the
+    same), else `train.train` on `data`. A run store's `trainer()` is the app's."""
+    from .train import train
+
+    return shipped_first(lambda net, cfg, progress=None: train(net, cfg, data=data, progress=progress))
+
+
 def thin_trajectory(run: Run, keep_every: int = KEEP_EVERY) -> Run:
     """A copy of `run` keeping every `keep_every`-th weight checkpoint and the final one
     (rows of `trajectory` and `history.checkpoint_steps` alike)."""
@@ -117,34 +125,27 @@ def thin_trajectory(run: Run, keep_every: int = KEEP_EVERY) -> Run:
 
 
 def shipped_configs() -> dict[str, list[tuple[NetConfig, TrainConfig]]]:
-    """What the lab ships, by purpose: the default pair, the nets of the default studies (degradation and
-    identity mappings on the default pair) and each preset's nets, as (net, cfg) in training order.
-    Computed by running each study with a trainer that only records what it is asked for."""
-    from .degradation import DegradationSettings
-    from .identity import IdentitySettings
+    """What the lab ships, by purpose: the default pair, the nets of every view's default study on it (the views
+    that train nets of their own, `registry.View.nets`) and each preset's nets (its pair where its view shows it,
+    and its study's), as (net, cfg) in training order."""
     from .presets import PRESETS, preset_pair
+    from .registry import VIEWS
 
     net, cfg = default_pair_configs()[1]
-    out = {"default pair": default_pair_configs(),
-           "default degradation study": [(n, DegradationSettings().train_config(cfg).replace(seed=n.seed))
-                                         for n in DegradationSettings().nets(net)],
-           "default identity study": _identity_nets(net, cfg, IdentitySettings())}
+    out = {"default pair": default_pair_configs()}
+    for view in VIEWS:
+        if view.nets is not None:
+            out[f"default {view.slug} study"] = view.nets(net, cfg, view.settings())
     for p in PRESETS:
+        view = p.view_record
+        if view.inputs == "none":
+            continue
         pnet, pcfg = preset_pair(p)
-        s = p.settings
-        if isinstance(s, IdentitySettings):
-            out[f"preset {p.slug}"] = _identity_nets(pnet, pcfg, s)
-        elif isinstance(s, DegradationSettings):
-            out[f"preset {p.slug}"] = [(pnet.twin(), pcfg), (pnet, pcfg)] + [
-                (n, s.train_config(pcfg).replace(seed=n.seed)) for n in s.nets(pnet)]
-        elif p.needs_pair:
-            out[f"preset {p.slug}"] = [(pnet.twin(), pcfg), (pnet, pcfg)]
+        group = [(pnet.twin(), pcfg), (pnet, pcfg)] if view.pair_shown else []
+        if view.nets is not None:
+            group += view.nets(pnet, pcfg, p.settings)
+        out[f"preset {p.slug}"] = group
     return out
-
-
-def _identity_nets(net: NetConfig, cfg: TrainConfig, settings) -> list[tuple[NetConfig, TrainConfig]]:
-    return [(n.replace(seed=n.seed + k), cfg.replace(seed=cfg.seed + k))
-            for n in settings.nets(net).values() for k in range(settings.seeds)]
 
 
 def make_shipped(folder: str = SHIPPED_DIR, keep_every: int = KEEP_EVERY, progress=None) -> dict:

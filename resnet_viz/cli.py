@@ -14,13 +14,13 @@ import json
 import math
 import os
 import pkgutil
+import re
 import stat
 import sys
 
 from . import commands
 from .data import DatasetError
 from .models import ConfigError
-from .shattering import parse_depths
 from .train import RunLoadError
 from .util import json_safe
 
@@ -69,15 +69,6 @@ def finite_float(text: str) -> float:
     return v
 
 
-def depth_list(text: str) -> list[int]:
-    """argparse type: comma-separated integers >= 1, e.g. '3,9,18', sorted without repeats
-    (`shattering.parse_depths`, with no limit on their number)."""
-    try:
-        return list(parse_depths(text, most=None))
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-
-
 def progress_printer(quiet: bool = False):
     """The CLI's one progress printer: `progress(fraction, message)` as lines on stderr.
 
@@ -116,9 +107,160 @@ def write_json(obj, path: str | None) -> None:
             f.write(text + "\n")
 
 
+# --- flags generated from declared settings (resnet_viz.settings) ------------------------------------------
+
+
+def _within(spec) -> str:
+    """A field's declared limits in words: "from 1 to 200", "at least 1", "at most 9"."""
+    if spec.min is not None and spec.max is not None:
+        return f"from {spec.min:g} to {spec.max:g}"
+    return f"at least {spec.min:g}" if spec.min is not None else f"at most {spec.max:g}"
+
+
+def _tuple_type(spec):
+    """argparse type of a tuple field: its own text reader, or comma-separated values of its elements' type,
+    each one of its options when it has options."""
+    kind = type(spec.default[0]) if spec.default else str
+
+    def parse(text: str):
+        if spec.parse is not None:
+            try:
+                values = tuple(spec.parse(text))
+            except ValueError as e:
+                raise argparse.ArgumentTypeError(str(e)) from None
+        else:
+            try:
+                values = tuple(kind(t.strip()) for t in text.split(",") if t.strip())
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"expected comma-separated {kind.__name__} values, "
+                                                 f"got {text!r}") from None
+        out = [v for v in values if spec.min is not None and v < spec.min or spec.max is not None and v > spec.max]
+        if out:
+            raise argparse.ArgumentTypeError(f"{spec.label.lower()} must be {_within(spec)}, got {out[0]}")
+        bad = [v for v in values if spec.options is not None and v not in spec.options]
+        if bad:
+            raise argparse.ArgumentTypeError(f"{spec.label.lower()}: {bad[0]!r} is not one of "
+                                             f"{', '.join(map(str, spec.options))}")
+        return values
+
+    return parse
+
+
+def cli_name(option) -> str:
+    """How an option is written on the command line: its text, lower case, each run of spaces and punctuation one
+    hyphen ("2-D contours" → "2-d-contours", "the whole test split" → "the-whole-test-split"); numbers as they are."""
+    if not isinstance(option, str):
+        return str(option)
+    return re.sub(r"[^0-9a-z.]+", "-", option.lower()).strip("-")
+
+
+def _choice_type(spec):
+    """argparse type of a field with options: one of them, written as itself or as its `cli_name`; the field's
+    label names what is wrong otherwise."""
+    def parse(text: str):
+        for option in spec.options:
+            if text in (str(option), cli_name(option)):
+                return option
+        try:
+            v = spec.kind(float(text)) if spec.kind is int and float(text).is_integer() else spec.kind(text)
+        except (ValueError, OverflowError):
+            v = text
+        if v not in spec.options:
+            raise argparse.ArgumentTypeError(f"{spec.label.lower()}: {text!r} is not one of "
+                                             f"{', '.join(map(cli_name, spec.options))}")
+        return v
+
+    return parse
+
+
+def _number_type(spec):
+    """argparse type of a number field: a finite int or float within its declared limits."""
+    def parse(text: str):
+        try:
+            v = spec.kind(float(text)) if spec.kind is int and float(text).is_integer() else spec.kind(text)
+        except (ValueError, OverflowError):
+            raise argparse.ArgumentTypeError(f"{spec.label.lower()}: expected {'an integer' if spec.kind is int else 'a number'}"
+                                             f", got {text!r}") from None
+        if isinstance(v, float) and not math.isfinite(v):
+            raise argparse.ArgumentTypeError(f"{spec.label.lower()} must be finite, got {text!r}")
+        if spec.min is not None and v < spec.min or spec.max is not None and v > spec.max:
+            raise argparse.ArgumentTypeError(f"{spec.label.lower()} must be {_within(spec)}, got {text}")
+        return v
+
+    return parse
+
+
+def add_settings(parser, cls, skip=(), title: str | None = None) -> list[str]:
+    """One flag per declared field of `cls` (`settings.setting`, those with a flag): its default, its options as
+    choices, its limits checked, its label and help as the flag's help. Returns the field names added."""
+    from .settings import specs
+
+    group = parser.add_argument_group(title) if title else parser
+    names = []
+    for s in specs(cls):
+        if s.flag is None or s.name in skip:
+            continue
+        shown = (s.show(s.default) if s.show else ",".join(map(str, s.default))) if s.kind is tuple else s.default
+        text = s.label + (f": {s.help}" if s.help else "") + f" (default {shown})"
+        text = text.replace("%", "%%")
+        if s.kind is bool:
+            group.add_argument(s.flag, dest=s.name, action=argparse.BooleanOptionalAction, default=s.default, help=text)
+        elif s.kind is tuple:
+            group.add_argument(s.flag, dest=s.name, type=_tuple_type(s), default=s.default, metavar="A,B,...",
+                               help=text + (f"; from {', '.join(map(str, s.options))}" if s.options else ""))
+        elif s.options is not None:
+            group.add_argument(s.flag, dest=s.name, type=_choice_type(s), default=s.default, metavar="{"
+                               + ",".join(map(cli_name, s.options)) + "}",
+                               help=text.replace(f"(default {s.default})", f"(default {cli_name(s.default)})"))
+        elif s.kind in (int, float):
+            group.add_argument(s.flag, dest=s.name, type=_number_type(s), default=s.default, help=text)
+        else:
+            group.add_argument(s.flag, dest=s.name, default=s.default, help=text)
+        names.append(s.name)
+    return names
+
+
+def settings_from(cls, args: argparse.Namespace, **fixed):
+    """The `cls` settings from parsed flags (`add_settings`), with `fixed` fields set as given."""
+    from .settings import specs
+
+    kw = {s.name: getattr(args, s.name) for s in specs(cls) if s.flag is not None and hasattr(args, s.name)}
+    kw.update(fixed)
+    return cls(**kw)
+
+
+def add_pair_flags(parser, skip_flags=()) -> None:
+    """The configs of a pair, generated from `NetConfig` and `TrainConfig` (every declared field: a new field
+    gets its flag without further edits). The net is the residual one; `--no-skip` makes the plain twin.
+    Fields whose flag is in `skip_flags` (a study's own settings set them) are left out."""
+    from .models import NetConfig
+    from .settings import specs
+    from .train import TrainConfig
+
+    for cls, title in ((NetConfig, "net"), (TrainConfig, "training")):
+        add_settings(parser, cls, skip={s.name for s in specs(cls) if s.flag in skip_flags}, title=title)
+
+
+def configs_from(args: argparse.Namespace):
+    """Validated (NetConfig, TrainConfig) from `add_pair_flags` flags: the training config's seed is the net's (the
+    app keeps them equal), input shape and classes come from the dataset, an MLP for 2-D data."""
+    from .data import load_dataset
+    from .models import NetConfig
+    from .settings import specs
+    from .train import TrainConfig, net_config_for
+
+    tcfg = settings_from(TrainConfig, args, seed=args.seed)
+    tcfg.validate()
+    data = load_dataset(tcfg.dataset, tcfg.data_root, tcfg.data_limit)
+    fields = {s.name: getattr(args, s.name) for s in specs(NetConfig) if s.flag is not None and hasattr(args, s.name)}
+    if not data.is_image and fields.get("arch") == "cnn":
+        fields["arch"] = "mlp"
+    return net_config_for(data, **fields), tcfg
+
+
 # Output flags checked before a subcommand computes anything (a subcommand lists the ones that
 # name a folder, e.g. train's --out, in its `output_folders` default).
-OUTPUT_FLAGS = ("out", "json", "png")
+OUTPUT_FLAGS = ("out", "json", "png", "html")
 
 
 def check_writable(path: str | None, flag: str, folder: bool = False) -> None:
@@ -176,7 +318,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit status."""
+    """Run the CLI; returns the exit status. Its configuration (every RESNET_VIZ_* variable) is read once, here."""
+    from .config import LabConfig, use
+
+    use(LabConfig.from_env())
+    try:
+        return _main(argv)
+    finally:
+        use(None)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
         check_outputs(args)  # before anything is computed

@@ -9,10 +9,9 @@ Local: CIFAR-10, MNIST and Fashion-MNIST through torchvision with
 
 from __future__ import annotations
 
+import functools
 import math
 import os
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -223,8 +222,11 @@ def split_plane_set(x: np.ndarray, y: np.ndarray, train_fraction: float, seed: i
 
 
 def default_root() -> str:
-    """Root folder for local datasets: $RESNET_VIZ_DATA or ~/.cache/resnet_viz/data."""
-    return os.environ.get("RESNET_VIZ_DATA", os.path.join(os.path.expanduser("~"), ".cache", "resnet_viz", "data"))
+    """Root folder for local datasets: the active configuration's (`config.LabConfig.data_root`: $RESNET_VIZ_DATA
+    or ~/.cache/resnet_viz/data)."""
+    from .config import active
+
+    return active().data_root
 
 
 def load_local(name: str, root: str | None = None, limit: int | None = None) -> Dataset:
@@ -262,12 +264,20 @@ def load_local(name: str, root: str | None = None, limit: int | None = None) -> 
     return _to_dataset(name, x_tr, y_tr, x_te, y_te, list(train.classes), mean, std)
 
 
-# Datasets kept in memory by one process (least recently used dropped first); a local
-# dataset can take hundreds of MB, so the cache is bounded by count, and keyed by the
-# folder's real path so that different spellings of one folder share one copy.
-MAX_CACHED_DATASETS = int(os.environ.get("RESNET_VIZ_MAX_DATASETS", "4"))
-_CACHE: OrderedDict[tuple, Dataset] = OrderedDict()
-_CACHE_LOCK = threading.Lock()
+def _memo(size: int):
+    # Datasets kept in memory by one process (least recently used dropped first): a local dataset can take
+    # hundreds of MB, so the memo is bounded by count, and keyed by the folder's real path (`cache_key`) so that
+    # different spellings of one folder share one copy. A plain cache: `functools.lru_cache` (thread-safe; two
+    # sessions asking at the same moment may both load, and one copy is kept).
+    return functools.lru_cache(maxsize=max(int(size), 1))(_load)
+
+
+def set_cache_size(size: int) -> None:
+    """Keep at most `size` datasets in memory from now on (the server's `LabConfig.max_datasets`); a new size
+    empties the memo."""
+    global _loaded
+    if _loaded.cache_info().maxsize != max(int(size), 1):
+        _loaded = _memo(size)
 
 
 def cache_key(name: str, root: str | None = None, limit: int | None = None) -> tuple:
@@ -284,25 +294,21 @@ def cache_key(name: str, root: str | None = None, limit: int | None = None) -> t
 def load_dataset(name: str = "digits", root: str | None = None, limit: int | None = None) -> Dataset:
     """Load a dataset by name (see DATASETS). Results are memoised per process.
 
-    The memo is keyed by `cache_key` and holds at most MAX_CACHED_DATASETS
-    ($RESNET_VIZ_MAX_DATASETS, default 4) datasets, least recently used dropped first.
-    The returned tensors are shared: callers must not modify them in place.
+    The memo is keyed by `cache_key` and holds at most 4 datasets (the active `LabConfig.max_datasets`,
+    $RESNET_VIZ_MAX_DATASETS, once `config.use` is given one), least recently used dropped first. The returned tensors
+    are shared: callers must not modify them in place.
     """
-    key = cache_key(name, root, limit)
-    with _CACHE_LOCK:  # sessions of one server call this from their own threads
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
+    return _loaded(*cache_key(name, root, limit))
+
+
+def _load(name: str, root: str | None, limit: int | None) -> Dataset:
     if name == "digits":
-        ds = load_digits()
-    elif name in ("spirals", "moons", "circles"):
-        ds = load_synthetic(name)
-    elif name in LOCAL:
-        ds = load_local(name, root, limit)
-    else:
-        raise DatasetError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
-    with _CACHE_LOCK:
-        _CACHE[key] = ds
-        while len(_CACHE) > max(MAX_CACHED_DATASETS, 1):
-            _CACHE.popitem(last=False)
-    return ds
+        return load_digits()
+    if name in ("spirals", "moons", "circles"):
+        return load_synthetic(name)
+    if name in LOCAL:
+        return load_local(name, root, limit)
+    raise DatasetError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+
+
+_loaded = _memo(4)  # a server's or a command line's `LabConfig.max_datasets` replaces it (`config.use`)

@@ -33,7 +33,8 @@ import numpy as np
 
 from .models import ConfigError, NetConfig
 from .progress import Progress, notify, part
-from .train import TrainConfig, chance_accuracy, train, training_failure
+from .settings import setting
+from .train import TrainConfig, chance_accuracy, training_failure
 
 
 DEPTH_CHOICES = (3, 6, 9, 12, 15, 18, 27, 36)
@@ -50,13 +51,19 @@ class DegradationSettings:
     study stays brief.
     """
 
-    depths: tuple[int, ...] = (3, 9, 15)
-    seeds: int = 3
-    first_seed: int = 0
-    width: int = 8
-    epochs: int = 6
-    lr: float = 0.05
-    warmup_epochs: float = 1.0
+    depths: tuple[int, ...] = setting(
+        (3, 9, 15), "Depths (blocks)", options=DEPTH_CHOICES, key="deg_depths",
+        help="Two or more. A plain net too deep to train in this budget is named failed to train and left out of "
+             "the comparison (divergence, not degradation).")
+    seeds: int = setting(3, "Seeds", min=1, max=MAX_SEEDS, step=1, key="deg_seeds",
+                         help="Initialisations (and data orders) per net; the spread over them is the margin.")
+    first_seed: int = setting(0, "First seed", min=0, max=10_000, step=1,
+                              help="The seeds are first_seed, first_seed + 1, …")
+    width: int = setting(8, "Width", min=2, max=64, step=1, key="deg_width", help="channels of the first stage")
+    epochs: int = setting(6, "Epochs", min=2, max=40, step=1, key="deg_epochs", help="one of them is warm-up")
+    lr: float = setting(0.05, "Learning rate", min=1e-4, max=1.0, help="the peak learning rate of SGD")
+    warmup_epochs: float = setting(1.0, "Warm-up epochs", min=0.0, max=40.0, flag="--warmup",
+                                   help="linear learning-rate warm-up, in epochs (He et al. 2016 §4.2)")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "depths", tuple(sorted({int(d) for d in self.depths})))
@@ -266,21 +273,16 @@ class DegradationResult:
         """`caption_lines` as one paragraph."""
         return " ".join(self.caption_lines())
 
+    def captions(self) -> dict[str, str]:
+        """"degradation": what the study shows (`caption`)."""
+        return {"degradation": self.caption()}
+
     def to_dict(self) -> dict:
-        """The CLI's JSON: settings, one row per net, the summary and the caption."""
+        """The CLI's JSON: settings, one row per net, the summary and the captions."""
         return {"settings": self.settings.to_dict(), "net": self.base.to_dict(), "train": self.train.to_dict(),
                 "runs": [{**r.to_dict(), "barely_trained": r.barely_trained(self.base.classes)} for r in self.runs],
                 "summary": self.summary(),
-                "degradation_shown": self.degradation_shown, "caption": self.caption()}
-
-
-def default_trainer(data=None):
-    """`trainer(net, cfg, progress) -> Run` of the studies when none is given (the command line, reports):
-    the run shipped with the lab for exactly (net, cfg) when there is one (`assets.shipped_first`: the app
-    loads the same), else `train.train` on `data`. A run store's `trainer()` is the app's."""
-    from .assets import shipped_first
-
-    return shipped_first(lambda net, cfg, progress=None: train(net, cfg, data=data, progress=progress))
+                "degradation_shown": self.degradation_shown, "captions": self.captions()}
 
 
 def degradation_study(base: NetConfig, train_cfg: TrainConfig, settings: DegradationSettings = DegradationSettings(),
@@ -302,6 +304,8 @@ def degradation_study(base: NetConfig, train_cfg: TrainConfig, settings: Degrada
     for net in nets:
         net.validate()
     data = data if data is not None else load_dataset(cfg.dataset, cfg.data_root, cfg.data_limit)
+    from .assets import default_trainer
+
     trainer = trainer or default_trainer(data)
     cost = np.cumsum([0] + [n.depth for n in nets], dtype=float)
     runs = []

@@ -38,6 +38,7 @@ from torch import nn
 from .data import DatasetError, load_dataset
 from .models import ConfigError
 from .progress import Progress, notify, part
+from .settings import setting
 from .util import eval_copy, model_device
 
 
@@ -884,12 +885,17 @@ class EnsembleSettings:
     drawing (Veit Fig. 1).
     """
 
-    samples: int = DEFAULT_SAMPLES
-    seed: int = 0
-    max_k: int = 0
-    include_downsampling: bool = False
-    batch: int = DEFAULT_GRADIENT_BATCH
-    diagram_blocks: int = 3
+    samples: int = setting(DEFAULT_SAMPLES, "Random subsets per k", options=(4, 8, 12, 20, 32, 50), key="ens_samples",
+                           help="Each k uses every subset of k blocks when there are fewer than this.")
+    seed: int = setting(0, "Sampling seed", min=0, max=10_000, step=1, key="ens_seed")
+    max_k: int = setting(0, "Largest k (0 = every deletable block)", min=0, max=200, step=1, key="ens_max_k")
+    include_downsampling: bool = setting(False, "Delete downsampling blocks too", key="ens_include_downsampling",
+                                         help="Deleted downsampling blocks become y = shortcut(x) (subsample + "
+                                              "zero-pad).")
+    batch: int = setting(DEFAULT_GRADIENT_BATCH, "Inputs for the gradient study", options=(32, 64, 128, 256, 360),
+                         key="ens_batch")
+    diagram_blocks: int = setting(3, "Blocks to unroll", min=1, max=MAX_DIAGRAM_BLOCKS, step=1, widget="slider",
+                                  key="ensemble_diagram_n", cli=False)
 
     def validate(self) -> None:
         """ConfigError with a one-line message for settings that cannot be computed."""
@@ -917,9 +923,9 @@ class EnsembleView:
     residual net's gradient by path length, with the captions their numbers support."""
 
     settings: EnsembleSettings
-    lesions: list[LesionResult]  # plain, residual
-    paths: PathGradientResult
-    plain_depth: int
+    lesions: list[LesionResult]  # plain, residual (the command line may study one of them alone)
+    paths: PathGradientResult | None  # None without a residual net
+    plain_depth: int | None  # None without a plain net
 
     @property
     def residual(self) -> LesionResult:
@@ -930,12 +936,12 @@ class EnsembleView:
         """Run-derived captions: "deletion", "k_sweep", "reorder" ("" without swaps) and "paths"."""
         return {"deletion": deletion_caption(self.lesions), "k_sweep": k_sweep_caption(self.lesions),
                 "reorder": reorder_caption(self.lesions) if any(r.reorder is not None for r in self.lesions) else "",
-                "paths": path_gradient_caption(self.paths, self.plain_depth)}
+                "paths": path_gradient_caption(self.paths, self.plain_depth) if self.paths is not None else ""}
 
     def to_dict(self) -> dict:
         """JSON-ready results with their captions."""
         return {"settings": self.settings.to_dict(), "lesions": [r.to_dict() for r in self.lesions],
-                "paths": self.paths.to_dict(), "captions": self.captions()}
+                "paths": self.paths.to_dict() if self.paths is not None else None, "captions": self.captions()}
 
 
 def ensemble_study(plain, residual, settings: EnsembleSettings = EnsembleSettings(), *,
@@ -943,16 +949,23 @@ def ensemble_study(plain, residual, settings: EnsembleSettings = EnsembleSetting
     """Veit et al. 2016's view of a trained pair: `lesion_study` of the plain and the residual
     run (delete one block, k blocks, reorder) and `path_gradient_study` of the residual run.
 
-    `plain`, `residual`: trained `Run`s. `progress(fraction, message)` as the work goes on.
+    `plain`, `residual`: trained `Run`s (one of them may be None: the other is studied alone, as the command
+    line's single `--run` asks). `progress(fraction, message)` as the work goes on.
     """
     settings.validate()
-    check_net(residual.model)
+    runs = [r for r in (plain, residual) if r is not None]
+    if not runs:
+        raise ConfigError("the unrolled-ensemble view needs a trained net")
+    if residual is not None:
+        check_net(residual.model)
     max_k = settings.max_k or None
+    steps = len(runs) + (residual is not None)
     lesions = [lesion_study(run, samples=settings.samples, seed=settings.seed, max_k=max_k,
                             include_downsampling=settings.include_downsampling,
-                            progress=part(progress, i / 3, (i + 1) / 3, f"deleting blocks of the {run.label} net"))
-               for i, run in enumerate((plain, residual))]
-    paths = path_gradient_study(residual, samples=settings.samples, seed=settings.seed, batch=settings.batch,
-                                progress=part(progress, 2 / 3, 1.0, "gradient by path length"))
+                            progress=part(progress, i / steps, (i + 1) / steps, f"deleting blocks of the {run.label} net"))
+               for i, run in enumerate(runs)]
+    paths = None if residual is None else path_gradient_study(
+        residual, samples=settings.samples, seed=settings.seed, batch=settings.batch,
+        progress=part(progress, (steps - 1) / steps, 1.0, "gradient by path length"))
     notify(progress, 1.0, "done")
-    return EnsembleView(settings, lesions, paths, plain.net.depth)
+    return EnsembleView(settings, lesions, paths, plain.net.depth if plain is not None else None)

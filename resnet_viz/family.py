@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from .progress import Progress, notify
+from .settings import setting
 
 # torchvision's names, in the order of the table, with the paper that defines each.
 MODELS: dict[str, str] = {
@@ -68,8 +69,10 @@ class FamilySettings:
     """Which of torchvision's models to count (`MODELS`), at which square image size (224: He
     et al. 2016 Table 1, Simonyan & Zisserman 2015, Xie et al. 2017, Huang et al. 2017)."""
 
-    models: tuple[str, ...] = tuple(MODELS)
-    image_size: int = 224
+    models: tuple[str, ...] = setting(tuple(MODELS), "Models", options=tuple(MODELS), key="fam_models",
+                                      help="torchvision's definitions, built with weights=None on the meta device.")
+    image_size: int = setting(224, "Image size", min=32, max=1024, step=8,
+                              help="square input side in pixels (224: He et al. 2016 Table 1)")
 
     def validate(self) -> None:
         """ValueError (one line) for an unknown model name, no model, or an image too small for
@@ -360,6 +363,30 @@ def family_table(settings: FamilySettings = FamilySettings(), progress: Progress
         rows.append(family_row(name, settings.image_size))
     notify(progress, 1.0, "done")
     return rows
+
+
+@dataclass
+class FamilyView:
+    """What the ResNet family view shows: the table of the chosen models, with the captions their numbers
+    support (He et al. 2016 Table 1)."""
+
+    settings: FamilySettings
+    rows: list[FamilyRow]
+
+    def captions(self) -> dict[str, str]:
+        """"family": the cost comparison (`family_caption`); "stages": per model, where its cost sits."""
+        return {"family": family_caption(self.rows),
+                "stages": " ".join(stage_caption(r) for r in self.rows)}
+
+    def to_dict(self) -> dict:
+        """JSON-ready: the settings, one row per model (`FamilyRow.to_dict`), Table 1 and the captions."""
+        return {"settings": self.settings.to_dict(), "rows": [r.to_dict() for r in self.rows],
+                "table1": table1(self.rows), "captions": self.captions()}
+
+
+def family_study(settings: FamilySettings = FamilySettings(), progress: Progress | None = None) -> FamilyView:
+    """The family view's one computation: `family_table` with the captions of its numbers."""
+    return FamilyView(settings, family_table(settings, progress))
 
 
 # --- findings ---------------------------------------------------------------------------------

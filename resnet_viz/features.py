@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
@@ -34,6 +34,7 @@ from torch import nn
 from .data import Dataset
 from .models import ConfigError
 from .util import eval_copy
+from .settings import setting
 
 METHODS = ("saliency", "ig", "gradcam")
 METHOD_NAMES = {"saliency": "Saliency", "ig": "Integrated Gradients", "gradcam": "Grad-CAM"}
@@ -512,11 +513,18 @@ class FeatureSettings:
     block: the 1-based block whose channels are drawn (it changes no number).
     """
 
-    target: int | None = None
-    cam_block: int | None = None
-    steps: int = DEFAULT_IG_STEPS
-    over: str = OVER[0]
-    block: int = 1
+    # The page draws `target`, `cam_block` and `block` itself: their options come from the trained pair (its
+    # classes, its blocks); `steps` and `over` are drawn from these declarations.
+    target: int | None = setting(None, "Explain", key="feat_target", widget="none",
+                                 help="Which logit the attributions explain (the class index; none: the predicted "
+                                      "class).")
+    cam_block: int | None = setting(None, "Grad-CAM block", key="feat_cam_block", widget="none",
+                                    help="Grad-CAM at this block's output (after the addition), upsampled to the input.")
+    steps: int = setting(DEFAULT_IG_STEPS, "IG steps", options=(50, 100, 200, 300, 500), key="feat_steps",
+                         help="More steps: smaller convergence delta, slower.")
+    over: str = setting(OVER[0], "Statistics over", options=OVER, key="feat_over")
+    block: int = setting(1, "Block", key="feat_block", widget="none",
+                         help="Output of this block after the addition (and its ReLU).")
 
     DISPLAY = ("block",)
 
@@ -548,10 +556,82 @@ class FeatureView:
     stats: dict[str, dict]  # net -> BlockStats.to_dict(), over `settings.over`
     attributions: dict[tuple[str, str], Attribution]  # (method, net) -> map
     methods: tuple[str, ...]
+    input: dict | None = None  # where the input came from: {"source": "test split", "index", "label"} or an image
 
     def statistics_caption(self) -> str:
         """What the block statistics show, from their numbers (`statistics_caption`)."""
-        return statistics_caption(self.stats["plain"], self.stats["residual"])
+        return statistics_caption(self.stats["plain"], self.stats["residual"]) if len(self.stats) == 2 else ""
+
+    def ig_caption(self) -> str:
+        """Integrated Gradients' completeness per net (Sundararajan et al. 2017, §3): the attributions sum to
+        f(x) − f(baseline) up to the convergence delta, said against that gap."""
+        parts = []
+        for (m, k), a in self.attributions.items():
+            if m == "ig" and a.output_gap is not None:
+                share = abs(a.convergence_delta) / max(abs(a.output_gap), 1e-12)
+                parts.append(f"{k} net: the attributions sum to f(x) − f(baseline) = {a.output_gap:.3g} up to "
+                             f"{a.convergence_delta:+.3g} ({share:.0%} of it)")
+        return ("Integrated Gradients' completeness: " + "; ".join(parts) + ". Sundararajan et al. ask for under 5 %; "
+                "more steps bring it down where the gradients along the path are smooth.") if parts else ""
+
+    def captions(self) -> dict[str, str]:
+        """"statistics" and "ig", from this input's numbers."""
+        return {"statistics": self.statistics_caption(), "ig": self.ig_caption()}
+
+    def to_dict(self) -> dict:
+        """JSON-ready: settings, each net's probabilities and prediction, block statistics, every attribution map
+        (with IG's convergence delta and Grad-CAM's block), and the captions."""
+        return {"settings": asdict(self.settings), "input": self.input, "probabilities": self.probabilities,
+                "prediction": {k: int(np.argmax(p)) for k, p in self.probabilities.items()},
+                "block_statistics": self.stats,
+                "attributions": [{"method": m, "net": k, "target": a.target, "map": a.map.tolist(),
+                                  "convergence_delta": a.convergence_delta, "output_gap": a.output_gap,
+                                  "block": None if a.block is None else a.block + 1,
+                                  "layer_shape": None if a.layer_shape is None else list(a.layer_shape)}
+                                 for (m, k), a in self.attributions.items()],
+                "captions": self.captions()}
+
+
+def add_input_args(parser) -> None:
+    """The features view's input on the command line: a test image (--index) or an image file (--image), and
+    --png for the residual net's Integrated-Gradients map."""
+    g = parser.add_argument_group("input")
+    src = g.add_mutually_exclusive_group()
+    src.add_argument("--index", type=int, metavar="I", help="index into the dataset's test split (default 0)")
+    src.add_argument("--image", metavar="FILE", help="an image file instead (PNG, JPEG, ...), made the dataset's input")
+    g.add_argument("--invert", action="store_true", help="with --image: invert it (digits are white strokes on black)")
+    g.add_argument("--crop", action="store_true", help="with --image: crop to the strokes before resizing")
+    g.add_argument("--png", metavar="FILE", help="also write the residual net's Integrated-Gradients map as a PNG")
+
+
+def input_from_args(args, inputs) -> None:
+    """Put the input `--index`/`--image` names into `inputs.extra["x"]` (ConfigError for a bad one); with --png,
+    arrange for the residual net's IG map to be written once computed."""
+    import os
+
+    from .train import read_run_file
+
+    data = inputs.data
+    if data is None:
+        from .data import load_dataset
+
+        t = inputs.train
+        data = inputs.data = load_dataset(t.dataset, t.data_root, t.data_limit)
+    if args.image:
+        if os.path.isdir(args.image):
+            raise ConfigError(f"--image {args.image!r} is a folder, not an image file")
+        blob = read_run_file(args.image, MAX_UPLOAD_BYTES)  # a regular file, with the upload limit
+        inputs.extra["x"] = image_from_bytes(blob, data, invert=args.invert, crop=args.crop).x
+        inputs.extra["input"] = {"source": "image", "file": os.path.basename(args.image), "invert": args.invert,
+                                 "crop": args.crop}
+    else:
+        index = 0 if args.index is None else args.index
+        if not 0 <= index < len(data.x_test):
+            raise ConfigError(f"--index must be from 0 to {len(data.x_test) - 1} (the {data.name} test split), got {index}")
+        inputs.extra["x"] = data.x_test[index]
+        inputs.extra["input"] = {"source": f"{data.name} test split", "index": index, "label": int(data.y_test[index])}
+    if args.png:
+        inputs.extra["png"] = args.png
 
 
 def feature_study(runs: dict, x: torch.Tensor, settings: FeatureSettings = FeatureSettings(), *, data: Dataset,
@@ -593,3 +673,17 @@ def feature_study(runs: dict, x: torch.Tensor, settings: FeatureSettings = Featu
         attributions[m, k] = e.attributions[m]
     notify(progress, 1.0, "done")
     return FeatureView(settings, outputs, probs, stats, attributions, methods)
+
+
+def feature_view(settings: FeatureSettings, inputs) -> FeatureView:
+    """The view's computation for the registry: `feature_study` of `inputs.runs` for `inputs.extra["x"]`, and the
+    residual net's IG map written as a PNG when `inputs.extra["png"]` names a file."""
+    result = feature_study(inputs.runs, inputs.extra["x"], settings, data=inputs.data, progress=inputs.progress)
+    result.input = inputs.extra.get("input")
+    if inputs.extra.get("png"):
+        from .plots.features import attribution_image
+
+        net = "residual" if "residual" in inputs.runs else next(iter(inputs.runs))
+        a = result.attributions["ig", net]
+        attribution_image(a.map, a.signed).save(inputs.extra["png"], format="PNG")
+    return result

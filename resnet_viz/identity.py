@@ -21,6 +21,7 @@ from typing import Callable
 from .degradation import gradient_spreads
 from .models import ConfigError, NetConfig
 from .progress import Progress, Steps
+from .settings import setting
 from .train import Run, TrainConfig
 
 
@@ -90,6 +91,7 @@ PLACEMENT_VARIANTS = ("original", "bn-after", "relu-before", "relu-pre", "pre-ac
 DESCENDANT_VARIANTS = ("original", "shallow-wide", "wide-dropout", "resnext", "se")
 PLAIN = "plain"
 SCALE_SWEEP_DEPTHS = (1, 2, 3, 5, 8, 12, 20, 30, 50)
+MAX_SEEDS = 5
 FAIL = math.inf  # "fail" in He et al. 2016b's tables: training did not converge to a useful error
 # He et al. 2016b, ResNet-110 on CIFAR-10, test error (%): Table 1 (shortcuts) and Table 2 (activation placement).
 # Table 1's constant scaling with 0 on the shortcut "is a plain net" and fails; λ = 0.5 on the shortcut alone fails.
@@ -111,6 +113,12 @@ DESCENDANT_CLAIMS = {
 }
 # A net whose test accuracy is below half-way from chance to 100 % barely trained (named, not ranked as a result).
 WEAK = 0.5
+
+
+def _depths(text: str) -> tuple[int, ...]:
+    from .shattering import parse_depths
+
+    return parse_depths(text)
 
 
 def paper_error(name: str, gate_bias: float = 0.0) -> float | None:
@@ -139,16 +147,26 @@ class IdentitySettings:
     `sweep_points` inputs).
     """
 
-    variants: tuple[str, ...] = ("original", "pre-activation")
-    plain: bool = True
-    seeds: int = 1
-    gate_bias: float = 0.0
-    dropout: float = 0.5
-    random_nets: bool = False
-    sweep_depths: tuple[int, ...] = SCALE_SWEEP_DEPTHS
-    sweep_width: int = 200
-    sweep_seeds: int = 2
-    sweep_points: int = 256
+    variants: tuple[str, ...] = setting(
+        ("original", "pre-activation"), "Variants of the residual block (shortcut: He 2016b Fig. 2; activation "
+        "placement: Fig. 4)", options=tuple(VARIANTS), labels=lambda v: VARIANTS[v].label, key="id_variants",
+        help=" · ".join(f"{v.label}: {v.note}" for v in VARIANTS.values()))
+    plain: bool = setting(True, "Also the plain twin (no shortcuts)", key="id_plain")
+    seeds: int = setting(1, "Seeds per net", min=1, max=5, step=1, key="id_seeds",
+                         help="Initialisations and data orders per net; the table gives mean and range over them.")
+    gate_bias: float = setting(0.0, "Gate bias b_g", min=-10.0, max=10.0, step=1.0, key="id_gate_bias",
+                               help="Initial bias of the gates g(x) = sigmoid(W·x + b_g): g starts near sigmoid(b_g). "
+                                    "He et al. 2016b try 0 and −6.")
+    dropout: float = setting(0.5, "Shortcut dropout rate", min=0.0, max=0.9, step=0.1, key="id_dropout")
+    random_nets: bool = setting(False, "Also random 1-D nets for each λ (shattering; about 20 s)", key="id_random_nets",
+                                help="Lag-1 autocorrelation and size of df/dx of random nets f: ℝ → ℝ against depth "
+                                     "(Balduzzi et al. 2017's experiment). Whether λ < 1 shatters is the lab's own "
+                                     "question, not He et al.'s.")
+    sweep_depths: tuple[int, ...] = setting(SCALE_SWEEP_DEPTHS, "Depths of the random-net sweep", min=1, max=200,
+                                            parse=lambda t: _depths(t), show=lambda v: ",".join(map(str, v)))
+    sweep_width: int = setting(200, "Units a layer of the random nets", min=1, max=1024, step=1)
+    sweep_seeds: int = setting(2, "Random nets per depth", min=1, max=64, step=1)
+    sweep_points: int = setting(256, "Inputs of the random nets", min=3, max=8192, step=1)
 
     def validate(self) -> None:
         """ConfigError with a one-line message for a study that cannot be computed."""
@@ -392,16 +410,18 @@ class IdentityResult:
 
         return scale_sweep_caption(self.settings.sweep_depths, self.curves) if self.curves else ""
 
+    def captions(self) -> dict[str, str]:
+        """"gradients": what the gradient norms show; "sweep": what the random nets show for each λ ("" without)."""
+        return {"gradients": self.gradient_caption(), "sweep": self.sweep_caption()}
+
     def to_dict(self) -> dict:
         """JSON-ready results with their captions."""
         return {"settings": self.settings.to_dict(), "table": self.table(),
                 "runs": {k: [r.summary() for r in rs] for k, rs in self.seed_runs.items()},
                 "gradients": self.gradients, "verdict": self.verdict(), "findings": self.findings(),
-                "gradient_caption": self.gradient_caption(), "random_nets": self.curves,
-                "sweep_caption": self.sweep_caption()}
+                "random_nets": self.curves, "captions": self.captions()}
 
 
-MAX_SEEDS = 5
 GRADIENT_BATCH = 256
 
 
@@ -448,7 +468,7 @@ def identity_study(base: NetConfig, train_cfg: TrainConfig, settings: IdentitySe
     """
     from dataclasses import replace
 
-    from .degradation import default_trainer
+    from .assets import default_trainer
 
     import torch
 

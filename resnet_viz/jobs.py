@@ -13,7 +13,6 @@ cores (`server_policy`).
 from __future__ import annotations
 
 import itertools
-import os
 import threading
 from contextlib import contextmanager
 from typing import Callable, Iterator
@@ -95,10 +94,9 @@ def torch_threads() -> int:
     PyTorch's kernels, and a deep plain net trained for a few hundred steps amplifies those last-digit
     differences (a 15-block plain net of the degradation study: 49 % test accuracy with one thread,
     83 % with two): one policy everywhere makes a report made before class equal the live page."""
-    try:
-        return max(int(os.environ.get("RESNET_VIZ_TORCH_THREADS", "1")), 1)
-    except ValueError:
-        return 1
+    from .config import active
+
+    return active().torch_threads
 
 
 @contextmanager
@@ -116,14 +114,14 @@ def thread_policy(threads: int | None = None) -> Iterator[int]:
         torch.set_num_threads(before)
 
 
-def server_policy() -> int:
+def server_policy(config=None) -> int:
     """The thread and job policy of a server process: one PyTorch thread a job (`torch_threads`,
     unless $RESNET_VIZ_TORCH_THREADS says otherwise) and as many concurrent heavy jobs as cores
     ($RESNET_VIZ_MAX_JOBS overrides). Returns the number of job slots."""
     import torch
 
-    torch.set_num_threads(torch_threads())
-    try:
-        return max(int(os.environ.get("RESNET_VIZ_MAX_JOBS", "")), 1)
-    except ValueError:
-        return max(os.cpu_count() or 1, 1)
+    from .config import active
+
+    config = config or active()
+    torch.set_num_threads(config.torch_threads)
+    return config.max_jobs

@@ -34,6 +34,7 @@ from torch import nn
 
 from .models import ConfigError
 from .progress import Progress, notify, part
+from .settings import setting
 from .util import eval_copy, flat_params, flatten, pick_device
 
 NORMALIZATIONS = ("filter", "layer", "none")
@@ -1039,21 +1040,35 @@ class LandscapeSettings:
     mode, clip: how losses are drawn (log₁₀, or clipped at `clip`); they change no number.
     """
 
-    view: str = VIEWS[0]
-    grid: int = 15
-    span: float = 1.0
-    samples: int = 128
-    seed: int = 0
-    normalization: str = "filter"
-    bias_bn: bool = False
-    nets: tuple[str, ...] = ("plain", "residual")
-    hessian_params: str = "weights"
-    tol: float = DEFAULT_TOL
-    max_iterations: int = DEFAULT_MAX_ITERATIONS
-    curvature_map: bool = False
-    map_grid: int = 5
-    mode: str = "log"
-    clip: float = 10.0
+    view: str = setting(VIEWS[0], "View", options=VIEWS, key="landscape_view")
+    grid: int = setting(15, "Grid points per axis", options=(5, 7, 9, 11, 13, 15, 21, 25, 31, 41, 51), key="ls_grid",
+                        help="Odd, so that θ* is the centre point. Li et al. use 51.")
+    span: float = setting(1.0, "Span (grid covers [−span, span])", min=0.0, max=10.0, step=0.25, key="ls_span")
+    samples: int = setting(128, "Evaluation samples (fixed training subset)", options=(64, 128, 256, 512, 1024, 1437),
+                           key="ls_samples")
+    seed: int = setting(0, "Direction seed", min=0, max=10_000, step=1, key="ls_seed")
+    normalization: str = setting("filter", "Direction normalization", options=NORMALIZATIONS, key="ls_normalization",
+                                 help="filter: Li et al.'s per-filter scaling; try 'none' to see why it matters.")
+    bias_bn: bool = setting(False, "Also perturb biases and BN γ/β", key="ls_bias_bn")
+    nets: tuple[str, ...] = setting(("plain", "residual"), "Nets", options=("plain", "residual"), widget="none")
+    hessian_params: str = setting("weights", "Hessian w.r.t.", options=HESSIAN_PARAMS, key="landscape_hessian_params",
+                                  labels={"weights": "weight tensors only (Li et al.)",
+                                          "all": "all parameters (+ biases, BN γ/β)"},
+                                  help="Li et al. take the Hessian w.r.t. the weight tensors only (tensors with ≥ 2 "
+                                       "axes).")
+    tol: float = setting(DEFAULT_TOL, "Tolerance (relative residual)", options=(1e-2, 1e-3, 1e-4), key="landscape_tol",
+                         labels=lambda v: f"{v:g}")
+    max_iterations: int = setting(DEFAULT_MAX_ITERATIONS, "Most Lanczos steps", min=10, max=200, step=1,
+                                  widget="slider", key="landscape_lanczos",
+                                  help="Lanczos stops earlier once both extreme eigenvalues meet the tolerance.")
+    curvature_map: bool = setting(False, "Also |λmin/λmax| across the plane (Li et al. Fig. 7)", widget="none",
+                                  key="landscape_map_on")
+    map_grid: int = setting(5, "Map grid", options=(3, 5, 7), key="landscape_map_grid",
+                            help="The surface's own directions, on a coarse grid over the same span.")
+    mode: str = setting("log", "Loss scale", options=("log", "clip"), key="landscape_mode",
+                        labels={"log": "log₁₀", "clip": "clipped"})
+    clip: float = setting(10.0, "Ceiling", min=0.01, max=1e6, key="landscape_clip",
+                          help="Losses above this (and overflows) are drawn at the ceiling.")
 
     DISPLAY = ("mode", "clip")  # fields that change no number (left out of `computation`)
 
@@ -1129,6 +1144,10 @@ class LandscapeView:
         """What the Fig. 7 maps show, from their numbers; "" without maps."""
         return curvature_map_caption(self.maps) if self.maps else ""
 
+    def captions(self) -> dict[str, str]:
+        """"view": what the chosen view shows, "map": what the curvature map shows ("" without one)."""
+        return {"view": self.caption(), "map": self.map_caption()}
+
     def to_dict(self) -> dict:
         """JSON-ready results with their captions."""
         def each(d):
@@ -1136,8 +1155,7 @@ class LandscapeView:
 
         return {"settings": self.settings.to_dict(), "surfaces": each(self.surfaces),
                 "interpolations": each(self.interpolations), "trajectories": each(self.trajectories),
-                "curvature": each(self.curvature), "maps": each(self.maps), "caption": self.caption(),
-                "map_caption": self.map_caption()}
+                "curvature": each(self.curvature), "maps": each(self.maps), "captions": self.captions()}
 
 
 def surface_stats(s: Surface, classes: int) -> str:
@@ -1179,6 +1197,9 @@ def landscape_study(runs: dict, settings: LandscapeSettings = LandscapeSettings(
                                   preview=None if preview is None else (lambda srf, k=k: preview(k, srf)))
                          for k, p in each}
     elif s.view == "Interpolation":
+        if not {"plain", "residual"} <= set(runs):
+            raise ConfigError("the interpolation needs a plain net and its residual twin (it runs one's weights in "
+                              "the other)")
         plain, residual = runs["plain"], runs["residual"]
         out = {}
         for run in (plain, residual):

@@ -48,6 +48,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from .settings import setting
+
 ARCHS = ("mlp", "cnn")
 NORMS = ("batch", "none")
 # Where BN and ReLU go around the addition (He et al. 2016b, Fig. 4): (a) "post" original, (b) "bn-after"
@@ -67,17 +69,12 @@ ACTIVATIONS = ("relu", "tanh", "sigmoid")
 MAX_DEPTH = 200
 MAX_WIDTH = 1024
 MAX_SHORTCUT_SCALE = 4.0
-DEFAULT_MEMORY_LIMIT_BYTES = 2 * 1024**3
-
-
 def memory_limit_bytes() -> int:
-    """Training-memory limit: $RESNET_VIZ_MEMORY_LIMIT_GB (GiB) or 2 GiB."""
-    import os
+    """Training-memory limit: the active configuration's (`config.LabConfig.memory_limit_bytes`:
+    $RESNET_VIZ_MEMORY_LIMIT_GB GiB, or 2 GiB)."""
+    from .config import active
 
-    try:
-        return int(float(os.environ["RESNET_VIZ_MEMORY_LIMIT_GB"]) * 1024**3)
-    except (KeyError, ValueError):
-        return DEFAULT_MEMORY_LIMIT_BYTES
+    return active().memory_limit_bytes
 
 
 class ConfigError(ValueError):
@@ -119,24 +116,53 @@ class NetConfig:
                      written before this field existed read back as "relu".
     """
 
-    arch: str = "cnn"
-    depth: int = 15
-    width: int = 16
-    skip: bool = True
-    shortcut_scale: float = 1.0
-    norm: str = "batch"
-    order: str = "post"
-    block: str = "basic"
-    input_shape: tuple[int, ...] = (1, 8, 8)
-    classes: int = 10
-    seed: int = 0
-    shortcut: str = "identity"
-    gate_bias: float = 0.0
-    dropout: float = 0.5
-    cardinality: int = 1
-    branch_dropout: float = 0.0
-    se_ratio: int = 0
-    activation: str = "relu"
+    # Declared once (`settings.setting`): the Build & train form, the pair's name in a link (`key`) and the
+    # `train` flags are generated from these. "more": drawn in the form's expander of shortcut variants.
+    arch: str = setting("cnn", "Architecture", options=ARCHS, key="arch",
+                        help="cnn: CIFAR-style ResNet (He 2016 §4.2); mlp: fully connected blocks. 2-D sets need mlp.")
+    depth: int = setting(15, "Blocks (depth)", min=1, max=MAX_DEPTH, step=1, key="depth",
+                         help="9 basic CNN blocks = ResNet-20, 15 = ResNet-32, 27 = ResNet-56")
+    width: int = setting(16, "Width", min=1, max=MAX_WIDTH, step=1, key="width",
+                         help="units (mlp) or first-stage channels (cnn)")
+    skip: bool = setting(True, "Residual net (--no-skip: its plain twin)", widget="none", flag="--skip")
+    shortcut_scale: float = setting(1.0, "Shortcut scale λ", min=0.0, max=MAX_SHORTCUT_SCALE, step=0.05,
+                                    widget="slider", key="lam",
+                                    help="y = λ·x + F(x). λ = 1 is the identity shortcut; λ < 1 vanishes, λ > 1 "
+                                         "explodes (He 2016b).")
+    norm: str = setting("batch", "Normalisation", options=NORMS, key="norm")
+    order: str = setting("post", "Activation placement (He 2016b Fig. 4)", options=ORDERS, widget="select", key="order",
+                         labels={"post": "(a) original: ReLU after the addition", "bn-after": "(b) BN after the addition",
+                                 "relu-before": "(c) ReLU before the addition", "relu-pre": "(d) ReLU-only pre-activation",
+                                 "pre": "(e) full pre-activation"},
+                         help="Where BN and ReLU go around the addition: (a) the original block of He 2016 … (e) full "
+                              "pre-activation, which keeps the shortcut path a pure identity.")
+    block: str = setting("basic", "Block", options=BLOCKS, key="block",
+                         help="basic: two 3×3 convolutions (or Linear layers); bottleneck (cnn): 1×1, 3×3, 1×1; single "
+                              "(mlp, pre-activation): Balduzzi's one-layer module x + W·relu(BN x)")
+    input_shape: tuple[int, ...] = setting((1, 8, 8), "Input shape", widget="none", cli=False)
+    classes: int = setting(10, "Classes", widget="none", cli=False)
+    seed: int = setting(0, "Seed", min=0, max=10_000, step=1, widget="none",
+                        help="initial weights and data order (the twins share it; the training config's seed follows "
+                             "it on the command line and in the app)")
+    shortcut: str = setting("identity", "Shortcut", options=SHORTCUTS, widget="select", key="shortcut", group="more",
+                            labels={"identity": "identity × λ", "scaled": "constant scaling λ·x + (1 − λ)·F(x)",
+                                    "gate": "exclusive gating", "shortcut-gate": "shortcut-only gating",
+                                    "conv": "1×1 convolution", "dropout": "dropout"},
+                            help="He 2016b Fig. 2. Constant scaling uses λ on the shortcut and 1 − λ on the branch; "
+                                 "the others need λ = 1.")
+    gate_bias: float = setting(0.0, "Gate bias b_g", min=-10.0, max=10.0, step=1.0, key="bg", group="more",
+                               help="initial bias of the gates g(x) = sigmoid(W·x + b_g)")
+    dropout: float = setting(0.5, "Shortcut dropout rate", min=0.0, max=0.9, step=0.1, key="sdrop", group="more",
+                             flag="--shortcut-dropout")
+    cardinality: int = setting(1, "Cardinality (bottleneck only; ResNeXt)", min=1, max=64, step=1, key="groups",
+                               group="more")
+    branch_dropout: float = setting(0.0, "Dropout between the branch's layers (Wide ResNet)", min=0.0, max=0.9,
+                                    step=0.1, key="bdrop", group="more")
+    se_ratio: int = setting(0, "Squeeze-and-excitation ratio r (0 = off)", min=0, max=64, step=1, key="se",
+                            group="more")
+    activation: str = setting("relu", "Activation", options=ACTIVATIONS, key="act", group="more",
+                              help="relu (He et al. 2016, He-initialised), or tanh and sigmoid (Glorot-initialised, as "
+                                   "TensorFlow Playground offers them)")
 
     def __post_init__(self) -> None:
         # JSON gives lists; keep the dataclass hashable and comparable.

@@ -58,6 +58,7 @@ from torch import nn
 
 from .data import MAX_NOISE, PLANE, PLANE_SETS, make_plane_set, split_plane_set
 from .models import ACTIVATIONS, ConfigError, NetConfig, build_model
+from .settings import setting
 from .progress import Progress, notify
 from .util import json_safe
 
@@ -120,10 +121,13 @@ def plane_grid(n: int = GRID) -> tuple[np.ndarray, np.ndarray]:
 # --- settings ----------------------------------------------------------------------------------------
 
 
+DATASET_LABELS = {"spirals": "Spirals", "moons": "Moons", "circles": "Circles", "xor": "XOR (Playground)",
+                  "gaussians": "Two Gaussians (Playground)"}
+
+
 def _f(default, label: str, help: str, **meta):
-    """A settings field: `dataclasses.field` with its widget's and CLI flag's description in `metadata`
-    (label, help, and min/max/step or options), from which a page or a parser can be derived."""
-    return field(default=default, metadata={"label": label, "help": help, **meta})
+    """A declared settings field (`settings.setting`): what its widget, link name and CLI flag need."""
+    return setting(default, label, help=help, **meta)
 
 
 @dataclass(frozen=True)
@@ -137,34 +141,34 @@ class PlaygroundSettings:
     """
 
     dataset: str = _f("spirals", "Dataset", "The 2-D problem: the lab's spirals, moons and circles, and "
-                      "TensorFlow Playground's XOR and two Gaussians.", options=PLANE_SETS)
+                      "TensorFlow Playground's XOR and two Gaussians.", options=PLANE_SETS, key="pg_dataset", labels=DATASET_LABELS, widget="select")
     noise: int = _f(10, "Noise (%)", "Playground's noise slider: how far points stray from their class's "
-                    "shape (XOR: labels read at a jittered point; Gaussians: wider clouds).", min=0, max=50, step=5)
+                    "shape (XOR: labels read at a jittered point; Gaussians: wider clouds).", min=0, max=50, step=5, key="pg_noise", widget="slider")
     train_ratio: int = _f(50, "Training data (%)", "Share of the points used for training; the rest are test "
-                          "points, never trained on.", min=10, max=90, step=10)
-    points: int = _f(1000, "Points", "Training and test points together.", min=100, max=MAX_POINTS, step=100)
+                          "points, never trained on.", min=10, max=90, step=10, key="pg_train_ratio", widget="slider")
+    points: int = _f(1000, "Points", "Training and test points together.", min=100, max=MAX_POINTS, step=100, key="pg_points", widget="slider")
     depth: int = _f(30, "Depth (blocks)", "Hidden layers of the plain net; the residual twin has a shortcut "
-                    "around each.", min=1, max=MAX_DEPTH, step=1)
+                    "around each.", min=1, max=MAX_DEPTH, step=1, key="pg_depth", widget="slider")
     width: int = _f(8, "Width (neurons a layer)", "Units in every hidden layer (Playground allows 8).",
-                    min=1, max=MAX_WIDTH, step=1)
+                    min=1, max=MAX_WIDTH, step=1, key="pg_width", widget="slider")
     activation: str = _f("tanh", "Activation", "The nonlinearity of every layer; ReLU nets are He-initialised, "
-                         "tanh and sigmoid nets Glorot-initialised.", options=ACTIVATIONS)
+                         "tanh and sigmoid nets Glorot-initialised.", options=ACTIVATIONS, key="pg_activation", labels={"relu": "ReLU", "tanh": "tanh", "sigmoid": "sigmoid"})
     norm: str = _f("none", "Batch norm", "'batch' puts a BatchNorm before every activation; Playground has none.",
-                   options=NORMS)
+                   options=NORMS, key="pg_norm", labels={"none": "off", "batch": "on"})
     lr: float = _f(0.01, "Learning rate", "Adam's step size (Playground uses plain SGD and many more steps).",
-                   options=LEARNING_RATES)
-    batch_size: int = _f(64, "Batch size", "Training points a step.", min=1, max=500, step=1)
+                   options=LEARNING_RATES, key="pg_lr", labels=lambda v: f"{v:g}")
+    batch_size: int = _f(64, "Batch size", "Training points a step.", min=1, max=500, step=1, key="pg_batch_size")
     l2: float = _f(0.0, "L2 regularisation", "Playground's L2 rate: pulls every weight (not the biases) towards "
-                   "0 with this factor.", options=L2_RATES)
+                   "0 with this factor.", options=L2_RATES, key="pg_l2", labels=lambda v: f"{v:g}")
     features: tuple[str, ...] = _f(("x1", "x2"), "Input features", "What the first layer sees of each point "
-                                   "(x₁, x₂ and Playground's x₁², x₂², x₁x₂, sin x₁, sin x₂).", options=FEATURE_NAMES)
-    steps: int = _f(300, "Steps", "Optimisation steps of each net.", min=10, max=MAX_STEPS, step=10)
+                                   "(x₁, x₂ and Playground's x₁², x₂², x₁x₂, sin x₁, sin x₂).", options=FEATURE_NAMES, key="pg_features", labels=lambda v: FEATURES[v][0])
+    steps: int = _f(300, "Steps", "Optimisation steps of each net.", min=10, max=MAX_STEPS, step=10, key="pg_steps")
     frames: int = _f(60, "Frames", "Pictures of the boundary taken evenly through training (plus one at step 0).",
-                     min=1, max=MAX_FRAMES, step=1)
+                     min=1, max=MAX_FRAMES, step=1, key="pg_frames")
     seed: int = _f(0, "Seed", "Initial weights (shared by the twins) and order of the batches.",
-                   min=0, max=9999, step=1)
+                   min=0, max=9999, step=1, key="pg_seed")
     data_seed: int = _f(0, "Data seed", "Which points are drawn, and which of them are test points.",
-                        min=0, max=9999, step=1)
+                        min=0, max=9999, step=1, key="pg_data_seed")
 
     def __post_init__(self) -> None:
         # Lists (JSON, widgets) become a tuple, so the settings stay hashable and comparable.
@@ -188,12 +192,12 @@ class PlaygroundSettings:
                     raise ConfigError(f"unknown input feature {bad[0]!r}; choose from: {', '.join(FEATURE_NAMES)}")
                 if len(set(value)) != len(value):
                     raise ConfigError("each input feature can be chosen once")
-            elif "options" in meta:
+            elif meta["options"] is not None:
                 if value not in meta["options"]:
                     opts = ", ".join(f"{o:g}" if isinstance(o, float) else str(o) for o in meta["options"])
                     raise ConfigError(f"{label.lower()} must be one of {opts}; got {value!r}")
             elif isinstance(value, bool) or not isinstance(value, int) or not meta["min"] <= value <= meta["max"]:
-                raise ConfigError(f"{label.lower()} must be a whole number from {meta['min']} to {meta['max']}, "
+                raise ConfigError(f"{label.lower()} must be a whole number from {meta['min']:g} to {meta['max']:g}, "
                                   f"got {value!r}")
         if self.frames > self.steps:
             raise ConfigError(f"frames ({self.frames}) cannot be more than steps ({self.steps})")
@@ -408,7 +412,7 @@ class PlaygroundResult:
 
     def to_dict(self, frames: bool = True) -> dict:
         """JSON-ready result: settings, the plane's grid, frame steps, each net's numbers (and frames:
-        P(class 1) in % on the GRID × GRID grid, rows along x₂), the captions, and the caption of the lesson."""
+        P(class 1) in % on the GRID × GRID grid, rows along x₂) and the captions."""
         caps = self.captions()
         return json_safe({
             "settings": self.settings.to_dict(), "complete": self.complete, "seconds": self.seconds,
@@ -416,7 +420,7 @@ class PlaygroundResult:
                       "extent": [-PLANE, PLANE]},
             "steps": list(self.steps), "plain": self.plain.to_dict(frames), "residual": self.residual.to_dict(frames),
             "lesson_shown": self.lesson_shown, "both_learned": self.both_learned,
-            "caption": caps["lesson"], "captions": caps})
+            "captions": caps})
 
 
 # --- the study -----------------------------------------------------------------------------------------

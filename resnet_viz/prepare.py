@@ -17,19 +17,18 @@ from .progress import Progress, Steps
 
 
 def preset_cost(preset: Preset) -> float:
-    """Training work of a preset in blocks × epochs, for progress and time estimates: the pair,
-    and the nets of its study (degradation depths × seeds, identity variants × seeds)."""
-    from .degradation import DegradationSettings
-    from .identity import IdentitySettings
+    """Training work of a preset in blocks × epochs, for progress and time estimates: its pair where its view
+    shows it (and it is not the default pair, which every server has), and the nets its view's study trains
+    (`registry.View.nets`: degradation depths × seeds, identity variants × seeds). At least 1."""
     from .presets import preset_pair
 
+    view = preset.view_record
+    if view.inputs == "none":
+        return 1.0
     net, cfg = preset_pair(preset)
-    s = preset.settings
-    if isinstance(s, IdentitySettings):
-        return s.seeds * sum(n.depth for n in s.nets(net).values()) * cfg.epochs
-    cost = 2 * net.depth * cfg.epochs if preset.net or preset.train else 0.0
-    if isinstance(s, DegradationSettings):
-        cost += 2 * s.seeds * sum(s.depths) * s.epochs
+    cost = 2 * net.depth * cfg.epochs if view.pair_shown and (preset.net or preset.train) else 0.0
+    if view.nets is not None:
+        cost += sum(n.depth * c.epochs for n, c in view.nets(net, cfg, preset.settings))
     return max(cost, 1.0)
 
 

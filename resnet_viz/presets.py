@@ -22,17 +22,6 @@ from .playground import PlaygroundSettings
 from .shattering import ShatteringSettings
 from .train import TrainConfig, net_config_for
 
-# The view each settings type belongs to: its title and the app page that shows it.
-VIEWS = {
-    DegradationSettings: ("Build & train", "pages/build_train.py"),
-    LandscapeSettings: ("Loss landscape", "pages/landscape.py"),
-    ShatteringSettings: ("Shattered gradients", "pages/shattering.py"),
-    EnsembleSettings: ("Unrolled ensemble", "pages/ensemble.py"),
-    IdentitySettings: ("Identity mappings", "pages/identity.py"),
-    PlaygroundSettings: ("Playground", "pages/playground.py"),
-}
-
-
 @dataclass(frozen=True)
 class Preset:
     """One click in the app, one offline report: a classic comparison at toy scale.
@@ -42,7 +31,7 @@ class Preset:
     summary:  what the class will see and why, with the paper.
     net:      NetConfig field overrides on the default pair's residual net (`net_config_for("digits")`).
     train:    TrainConfig field overrides on `TrainConfig()`.
-    settings: the view's settings (a key of VIEWS), exactly as its page and report use them.
+    settings: the settings of one view of the registry (`registry.view_of`), exactly as its page and report use them.
     """
 
     slug: str
@@ -53,19 +42,26 @@ class Preset:
     train: dict = field(default_factory=dict)
 
     @property
+    def view_record(self):
+        """The registry's record of the view that shows this preset (`registry.view_of`)."""
+        from .registry import view_of
+
+        return view_of(self.settings)
+
+    @property
     def needs_pair(self) -> bool:
-        """True when the view computes from a trained pair (every view but the random nets of shattering)."""
-        return not isinstance(self.settings, ShatteringSettings)
+        """True when the view computes from the pair's nets (trained, or trained by the view from its configs)."""
+        return self.view_record.inputs != "none"
 
     @property
     def view(self) -> str:
         """The title of the view that shows this preset."""
-        return VIEWS[type(self.settings)][0]
+        return self.view_record.title
 
     @property
     def page(self) -> str:
         """The app page that shows this preset, e.g. "pages/landscape.py"."""
-        return VIEWS[type(self.settings)][1]
+        return self.view_record.page
 
 
 PRESETS: tuple[Preset, ...] = (

@@ -57,6 +57,7 @@ from torch import nn
 
 from .models import ConfigError, NetConfig, build_model, memory_limit_bytes as _memory_limit
 from .progress import Progress, Steps
+from .settings import setting
 from .util import eval_copy
 
 DEFAULT_BLOCK = "single"  # Balduzzi's one-layer module x + W·relu(BN x)
@@ -733,7 +734,7 @@ def parse_depths(text: str, most: int | None = MAX_SWEEP_DEPTHS) -> tuple[int, .
     """Comma-separated whole numbers ≥ 1 ("1, 2,5") as a sorted tuple without repeats.
 
     ValueError with a one-line message for anything else or more than `most` depths
-    (None: any number). The page's sweep box and the CLI's depth lists (`cli.depth_list`) read them.
+    (None: any number). The sweep's text box and its `--sweep` flag read them (its declaration's `parse`).
     """
     try:
         depths = sorted({int(t) for t in str(text).split(",") if t.strip()})
@@ -756,15 +757,28 @@ class ShatteringSettings:
     plain net; sweep: the depths of the lag-1-against-depth sweep (empty: no sweep).
     """
 
-    depth: int = DEFAULT_DEPTH
-    width: int = DEFAULT_WIDTH
-    lam: float = 1.0
-    seeds: int = 3
-    points: int = DEFAULT_POINTS
-    bn: bool = True
-    module: str = DEFAULT_BLOCK
-    looks_linear: bool = False
-    sweep: tuple[int, ...] = DEFAULT_SWEEP_DEPTHS
+    depth: int = setting(DEFAULT_DEPTH, "Depth (blocks)", min=1, max=100, step=1, widget="slider", key="sh_depth",
+                         help="Number of residual blocks d. With one-layer modules the plain twin has d hidden ReLU "
+                              "layers; with two-layer blocks, 2d+1.")
+    width: int = setting(DEFAULT_WIDTH, "Width (units a layer)", options=(25, 50, 100, 200, 400), key="sh_width")
+    lam: float = setting(1.0, "Shortcut scale λ", min=0.0, max=1.5, step=0.05, widget="slider", key="sh_lam",
+                         flag="--shortcut-scale",
+                         help="y = λ·x + F(x) in the residual net. Whether λ < 1 shatters again is the lab's own "
+                              "experiment (He et al. 2016b study λ for training, not shattering).")
+    seeds: int = setting(3, "Seeds (random nets)", min=1, max=8, step=1, widget="slider", key="sh_seeds")
+    points: int = setting(DEFAULT_POINTS, "Inputs on [-2, 2]", min=3, max=4096, step=64, key="sh_points")
+    bn: bool = setting(True, "Batch norm", key="sh_bn")
+    module: str = setting(DEFAULT_BLOCK, "Residual module", options=MODULES, key="sh_block", flag="--block",
+                          labels={"single": "One-layer module x + W·ReLU(BN x) (Balduzzi 2017)",
+                                  "basic-post": "Two-layer block, original order (He 2016)",
+                                  "basic-pre": "Two-layer block, pre-activation (He 2016b)"},
+                          help="Balduzzi's one-layer module is what his Thm. 3 (1/√L) describes; the lab's two-layer "
+                               "block (two Linear-BN layers in the branch) is here for comparison.")
+    looks_linear: bool = setting(False, "Looks-linear init (plain net)", key="sh_looks_linear",
+                                 help="CReLU with mirrored weights [W, −W]: the plain net is linear at initialisation.")
+    sweep: tuple[int, ...] = setting(DEFAULT_SWEEP_DEPTHS, "Depths for the sweep (blocks)", key="sh_sweep", min=1,
+                                     max=200, parse=lambda t: parse_depths(t), show=lambda v: ",".join(map(str, v)),
+                                     help="Comma-separated depths of the lag-1-against-depth sweep (empty: no sweep).")
 
     def validate(self) -> None:
         """ConfigError/ValueError with a one-line message for settings that cannot be computed."""
@@ -810,11 +824,14 @@ class ShatteringView:
         """What the sweep shows, from its numbers (`sweep_caption`); "" without a sweep."""
         return sweep_caption(self.sweep) if self.sweep is not None else ""
 
+    def captions(self) -> dict[str, str]:
+        """"setting": what the chosen setting shows; "sweep": what the depth sweep shows ("" without one)."""
+        return {"setting": self.setting_caption(), "sweep": self.sweep_caption()}
+
     def to_dict(self) -> dict:
         """JSON-ready results with their captions."""
         return {"settings": self.settings.to_dict(), "plain": self.plain.to_dict(), "residual": self.residual.to_dict(),
-                "caption": self.setting_caption(),
-                "sweep": None if self.sweep is None else {**self.sweep.to_dict(), "caption": self.sweep_caption()}}
+                "sweep": None if self.sweep is None else self.sweep.to_dict(), "captions": self.captions()}
 
 
 def shattering_study(settings: ShatteringSettings = ShatteringSettings(), *,

@@ -10,14 +10,10 @@ from __future__ import annotations
 
 import time
 
-from .degradation import DegradationSettings, default_trainer
-from .identity import IdentitySettings
-from .landscape import LandscapeSettings
-from .playground import PlaygroundSettings
+from .assets import default_trainer
 from .presets import Preset, preset_pair
 from .progress import Progress, Steps
 from .report import Section
-from .shattering import ShatteringSettings
 from .train import Run
 
 
@@ -225,65 +221,47 @@ def identity_sections(result) -> list[Section]:
 
 
 def sections(preset: Preset, progress: Progress | None = None, trainer=None) -> list[Section]:
-    """The preset's figures with captions (what to look for, what this run measured), computed now
-    with the study function of its view and its settings. Trains on CUDA when present, with
-    `trainer(net, cfg, progress) -> Run` when given (a run store's: see `prepare`)."""
+    """The preset's figures with captions (what to look for, what this run measured), computed now with the
+    study function of its view (`registry`) and its settings: the pair trained first where the view shows it,
+    then the study. Trains on CUDA when present, with `trainer(net, cfg, progress) -> Run` when given (a run
+    store's: see `prepare`); by default the shipped runs are loaded and the rest trained."""
     from .data import load_dataset
+    from .registry import Inputs
 
-    net, cfg = preset_pair(preset)
+    view = preset.view_record
     s = preset.settings
-    pair_cost = 2 * net.depth * cfg.epochs
-    if isinstance(s, ShatteringSettings):
-        from .shattering import shattering_study
-
-        return shattering_sections(shattering_study(s, progress=progress))
-    if isinstance(s, PlaygroundSettings):  # trains its own 2-D nets: no trained pair
-        from .playground import playground_study
-
-        return playground_sections(playground_study(s, progress=progress))
+    if view.inputs == "none":
+        inputs = Inputs(progress=progress)
+        return view.sections(view.compute(s, inputs), inputs)
+    net, cfg = preset_pair(preset)
     data = load_dataset(cfg.dataset, cfg.data_root, cfg.data_limit)
-    if isinstance(s, IdentitySettings):
-        from .identity import identity_study
-
-        return identity_sections(identity_study(net, cfg, s, data=data, progress=progress, trainer=trainer))
-    study_cost = 2 * s.seeds * sum(s.depths) * s.epochs if isinstance(s, DegradationSettings) else pair_cost
-    steps = Steps(progress, pair_cost + study_cost)
     trainer = trainer or default_trainer(data)
-    runs = {}
-    for label, n in (("plain", net.twin()), ("residual", net)):
-        runs[label] = trainer(n, cfg, steps.part(n.depth * cfg.epochs, f"training the {label} net"))
-    rest = steps.part(study_cost)
-    if isinstance(s, DegradationSettings):
-        from .degradation import degradation_study, pair_findings
-
-        result = degradation_study(net, cfg, s, data=data, progress=rest, trainer=trainer)
-        out = training_sections(runs, pair_findings(runs["plain"], runs["residual"])) + degradation_sections(result)
-    elif isinstance(s, LandscapeSettings):
-        from .landscape import landscape_study
-
-        out = landscape_sections(landscape_study(runs, s, data=data, progress=rest), runs)
-    else:
-        from .ensemble import ensemble_study
-
-        out = ensemble_sections(ensemble_study(runs["plain"], runs["residual"], s, progress=rest), runs)
+    pair_cost = 2 * net.depth * cfg.epochs if view.pair_shown else 0
+    study_cost = sum(n.depth * c.epochs for n, c in view.nets(net, cfg, s)) if view.nets else pair_cost or 1
+    steps = Steps(progress, pair_cost + study_cost)
+    inputs = Inputs(net=net, train=cfg, data=data, trainer=trainer)
+    if view.pair_shown:
+        inputs.runs = {label: trainer(n, cfg, steps.part(n.depth * cfg.epochs, f"training the {label} net"))
+                       for label, n in (("plain", net.twin()), ("residual", net))}
+    inputs.progress = steps.part(study_cost)
+    out = view.sections(view.compute(s, inputs), inputs)
     steps.finish()
     return out
 
 
 def report_intro(preset: Preset, seconds: float | None = None) -> str:
-    """The opening paragraph of a preset's report: the summary, the pair and how long it took."""
+    """The opening paragraph of a preset's report: the summary, the pair (or what its view computes) and how
+    long it took."""
     net, cfg = preset_pair(preset)
+    view = preset.view_record
     took = f" Computed in {seconds:.0f} s." if seconds is not None else ""
-    s = preset.settings
-    if isinstance(s, PlaygroundSettings):
-        return (f"{preset.summary} Pair: a plain MLP of {s.depth} {s.activation} layer{'s' if s.depth > 1 else ''} of "
-                f"{s.width} units{' with batch norm' if s.norm == 'batch' else ''} and its residual twin, {s.steps} Adam "
-                f"steps on {s.points} {s.dataset} points. In the app: the '{preset.title}' preset opens the "
-                f"{preset.view} view.{took}")
+    opens = f" In the app: the '{preset.title}' preset opens the {view.title} view.{took}"
+    if view.inputs == "none" and view.describe is not None:
+        return f"{preset.summary} {view.describe(preset.settings)}{opens}"
     return (f"{preset.summary} Pair: {net.name} and its plain twin, width {net.width}"
             f"{f', λ = {net.shortcut_scale:g}' if net.shortcut_scale != 1 else ''}"
             f"{', pre-activation' if net.order == 'pre' else ''}; {cfg.epochs} epochs of {cfg.optimizer.upper()} on "
-            f"{cfg.dataset}. In the app: the '{preset.title}' preset opens the {preset.view} view.{took}")
+            f"{cfg.dataset}.{opens}")
 
 
 def build_report(preset: Preset, progress: Progress | None = None) -> tuple[str, str, list[Section]]:

@@ -22,18 +22,19 @@ import shutil
 import tempfile
 import threading
 import time
-from collections import OrderedDict
 
+from .cache import KeyLock, SingleFlight  # noqa: F401  (KeyLock: also store.KeyLock)
 from .models import NetConfig
 from .progress import Progress
 from .train import Run, RunLoadError, TrainConfig, load_run, save_run, train
 
 
 def default_folder() -> str | None:
-    """Where a server keeps its trained runs: $RESNET_VIZ_RUN_STORE, by default
-    ~/.cache/resnet_viz/runs; None when it is "none" (memory only)."""
-    folder = os.environ.get("RESNET_VIZ_RUN_STORE", os.path.expanduser("~/.cache/resnet_viz/runs"))
-    return None if folder.strip().lower() == "none" else folder
+    """Where a server keeps its trained runs: the active configuration's (`config.LabConfig.run_store`:
+    $RESNET_VIZ_RUN_STORE, by default ~/.cache/resnet_viz/runs); None when it is "none" (memory only)."""
+    from .config import active
+
+    return active().run_store
 
 
 def run_key(net: NetConfig, cfg: TrainConfig) -> str:
@@ -56,41 +57,6 @@ def _default(f: dataclasses.Field):
     return list(value) if isinstance(value, tuple) else value
 
 
-class KeyLock:
-    """The lock of one key while it is asked for (a run being trained, a result being computed), with
-    how many callers hold or wait for it and the holder's last progress, shown to those waiting."""
-
-    __slots__ = ("lock", "users", "state")
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.users = 0
-        self.state = (0.0, "")  # the holder's last (fraction, message)
-
-    def acquire(self, on_wait=None, poll_s: float = 0.5) -> None:
-        """Take the lock; while another caller holds it, call `on_wait(fraction, message)` with that
-        caller's progress every `poll_s` seconds (in the app it draws, so a waiter whose session has
-        gone stops here: its callback raises)."""
-        if on_wait is None:
-            self.lock.acquire()
-            return
-        while not self.lock.acquire(timeout=poll_s):
-            on_wait(*self.state)
-
-    def release(self) -> None:
-        """Give the lock up, forgetting the holder's progress."""
-        self.state = (0.0, "")
-        self.lock.release()
-
-    def reporting(self, progress: Progress | None) -> Progress:
-        """`progress`, also recorded in `state` for the callers waiting on this key."""
-        def report(fraction: float, message: str = "") -> None:
-            self.state = (fraction, message)
-            if progress is not None:
-                progress(fraction, message)
-        return report
-
-
 def run_bytes(run: Run) -> int:
     """Bytes a stored run holds: its model's parameters and buffers and its weight snapshots."""
     tensors = list(run.model.parameters()) + list(run.model.buffers())
@@ -101,55 +67,46 @@ def run_bytes(run: Run) -> int:
 
 
 class RunStore:
-    """LRU store of at most `max_runs` runs and `max_bytes` bytes of them (`run_bytes`), with one
-    lock per key while training.
-
-    A key's lock lives only while some caller holds or waits for it, so the locks, like
-    the runs, stay bounded however many configs a long-running server is asked for. The
-    newest run is always kept, even alone over `max_bytes`.
-    """
+    """Trained runs by config: at most `max_runs` runs and `max_bytes` bytes of them (`run_bytes`) in memory, one
+    training per config at a time (the lab's one cache primitive, `cache.SingleFlight`), on disk in `folder`,
+    shipped runs loaded (`fallback`) rather than trained. The newest run is always kept, even alone over
+    `max_bytes`."""
 
     def __init__(self, max_runs: int = 24, max_bytes: int = 2 * 1024**3, folder: str | None = None,
-                 max_disk_runs: int = 64, fallback=None, gate=None) -> None:
-        self.max_runs, self.max_bytes = max_runs, max_bytes
+                 max_disk_runs: int = 64, fallback=None, gate=None, time_limit_s: float | None = None) -> None:
         self.folder, self.max_disk_runs = folder, max_disk_runs
         self.fallback = fallback  # fallback(net, cfg) -> Run | None, tried before training (shipped runs)
         self.gate = gate  # a jobs.JobGate that bounds how many trainings run at once (None: no bound)
+        self.time_limit_s = time_limit_s  # the longest one training may take (None: `train`'s default)
         if folder:
             os.makedirs(folder, exist_ok=True)
             _remove_stale_temporaries(folder)
-        self._runs: OrderedDict[str, Run] = OrderedDict()
-        self._bytes: dict[str, int] = {}
-        self._lock = threading.Lock()
-        self._key_locks: dict[str, KeyLock] = {}
+        self._cache = SingleFlight(max_runs, max_bytes, size=run_bytes)
+
+    @property
+    def max_runs(self) -> int:
+        """Runs kept in memory at most."""
+        return self._cache.max_entries
+
+    @property
+    def max_bytes(self) -> int | None:
+        """Bytes of runs kept in memory at most (`run_bytes`)."""
+        return self._cache.max_bytes
 
     def get(self, key: str) -> Run | None:
         """The run stored under `key`, or None."""
-        with self._lock:
-            run = self._runs.get(key)
-            if run is not None:
-                self._runs.move_to_end(key)
-            return run
+        return self._cache.get(key)[1]
 
     def put(self, run: Run) -> str:
         """Store a run; returns its key. The least recently used runs go past either limit."""
         key = run_key(run.net, run.train)
-        size = run_bytes(run)
-        with self._lock:
-            self._runs[key] = run
-            self._bytes[key] = size
-            self._runs.move_to_end(key)
-            while len(self._runs) > 1 and (len(self._runs) > self.max_runs
-                                           or sum(self._bytes.values()) > self.max_bytes):
-                old, _ = self._runs.popitem(last=False)
-                self._bytes.pop(old, None)
+        self._cache.put(key, run)
         return key
 
     @property
     def bytes(self) -> int:
         """Bytes held by the stored runs (`run_bytes`)."""
-        with self._lock:
-            return sum(self._bytes.values())
+        return self._cache.bytes
 
     def get_or_train(self, net: NetConfig, cfg: TrainConfig,
                      progress: Progress | None = None) -> tuple[str, Run]:
@@ -168,41 +125,24 @@ class RunStore:
         default pair has no progress callback: it finishes, and its run is kept for everyone.)
         """
         key = run_key(net, cfg)
-        run = self.get(key)
-        if run is not None:
-            return key, run
-        with self._lock:
-            key_lock = self._key_locks.get(key)
-            if key_lock is None:
-                key_lock = self._key_locks[key] = KeyLock()
-            key_lock.users += 1
-        try:
-            waiting = None if progress is None else (  # a second caller waits for the first one's result
-                lambda fraction, message: progress(fraction, "being trained for another session"
-                                                   + (f": {message}" if message else " …")))
-            key_lock.acquire(waiting)
-            try:
-                run = self.get(key) or self._from_disk(key, net, cfg)
-                if run is None and self.fallback is not None:
-                    run = self.fallback(net, cfg)
-                if run is None:
-                    run = self._train(net, cfg, key_lock.reporting(progress))
-                    self._to_disk(key, run)
-                self.put(run)
-            finally:
-                key_lock.release()
-        finally:
-            with self._lock:  # the last caller out drops the key's lock
-                key_lock.users -= 1
-                if key_lock.users == 0:
-                    del self._key_locks[key]
-        return key, run
+        waiting = None if progress is None else (  # a second caller waits for the first one's result
+            lambda fraction, message: progress(fraction, "being trained for another session"
+                                               + (f": {message}" if message else " …")))
+
+        def load_or_train(report: Progress) -> Run:
+            run = self._from_disk(key, net, cfg)
+            if run is None and self.fallback is not None:
+                run = self.fallback(net, cfg)
+            if run is None:
+                run = self._train(net, cfg, report)
+                self._to_disk(key, run)
+            return run
+
+        return key, self._cache.get_or_compute(key, load_or_train, progress, waiting)
 
     def training(self, key: str) -> bool:
         """True while some caller is training the run stored under `key`."""
-        with self._lock:
-            key_lock = self._key_locks.get(key)
-        return key_lock is not None and key_lock.lock.locked()
+        return self._cache.computing(key)
 
     def warm(self, pairs: list[tuple[NetConfig, TrainConfig]]) -> threading.Thread:
         """Train the given configs in a background thread (e.g. the default pair at server start)."""
@@ -222,14 +162,14 @@ class RunStore:
     def _train(self, net: NetConfig, cfg: TrainConfig, progress: Progress | None) -> Run:
         """Train in one of the gate's slots; while waiting for one, `progress(0, "waiting …")` says where."""
         if self.gate is None:
-            return train(net, cfg, progress=progress)
+            return train(net, cfg, progress=progress, time_limit_s=self.time_limit_s)
 
         def waiting(place: int) -> None:
             if progress is not None:
                 progress(0.0, f"waiting for a free slot on this server ({place} in line, {self.gate.slots} at once)")
 
         with self.gate.slot(on_wait=waiting):
-            return train(net, cfg, progress=progress)
+            return train(net, cfg, progress=progress, time_limit_s=self.time_limit_s)
 
     def _from_disk(self, key: str, net: NetConfig, cfg: TrainConfig) -> Run | None:
         """The run saved under `key`, or None; an entry that does not load as exactly this config is removed."""
@@ -271,8 +211,7 @@ class RunStore:
 
     def keys(self) -> list[str]:
         """Keys currently stored, least recently used first."""
-        with self._lock:
-            return list(self._runs)
+        return self._cache.keys()
 
 
 def _remove_stale_temporaries(folder: str, older_than_s: float = 3600) -> None:

@@ -27,6 +27,7 @@ from torch import nn
 from .data import DATASETS, Dataset, load_dataset
 from .models import ConfigError, NetConfig, build_model, check_memory, memory_limit_bytes
 from .progress import Progress
+from .settings import setting
 from .util import flat_params, json_safe, model_device, pick_device  # pick_device: also train.pick_device
 
 OPTIMIZERS = ("sgd", "adam")
@@ -44,23 +45,33 @@ class TrainConfig:
     test accuracy on digits in about 15 s on 2 CPU cores.
     """
 
-    dataset: str = "digits"
-    epochs: int = 8
-    lr: float = 0.05
-    batch_size: int = 64
-    optimizer: str = "sgd"
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    schedule: str = "cosine"
+    dataset: str = setting("digits", "Dataset", options=DATASETS, widget="select", key="data",
+                           help="digits, spirals, moons and circles are embedded. mnist, fashion-mnist and cifar10 are "
+                                "read from a local folder (never downloaded); see the README for what goes where.")
+    epochs: int = setting(8, "Epochs", min=1, max=MAX_EPOCHS, step=1, key="epochs")
+    lr: float = setting(0.05, "Learning rate", min=1e-5, max=10.0, key="lr", help="the peak learning rate")
+    batch_size: int = setting(64, "Batch size", min=2, max=4096, step=1, key="bs")
+    optimizer: str = setting("sgd", "Optimiser", options=OPTIMIZERS, key="opt")
+    momentum: float = setting(0.9, "Momentum", min=0.0, max=0.99, widget="none", help="SGD's (Nesterov) momentum")
+    weight_decay: float = setting(5e-4, "Weight decay", min=0.0, max=1.0, widget="none")
+    schedule: str = setting("cosine", "Schedule", options=SCHEDULES, widget="none",
+                            help="the learning rate after the warm-up: cosine decay or constant")
     # Linear learning-rate warm-up before the schedule (He et al. 2016 §4.2 warm up their deepest nets): one
     # epoch by default, which the deep plain nets of the default pair need to train; as long as the run (a
     # one-epoch run), it ramps the rate over the whole run.
-    warmup_epochs: float = 1.0
-    seed: int = 0
-    data_root: str | None = None
-    data_limit: int | None = None  # training images kept from local datasets
-    grad_norm_steps: int = 30  # steps over which per-block gradient norms are kept
-    checkpoints_per_epoch: int = 2  # weight snapshots kept for the optimisation path
+    warmup_epochs: float = setting(1.0, "Warm-up epochs", min=0.0, max=199.0, step=0.5, key="warmup", flag="--warmup",
+                                   help="linear learning-rate warm-up before the cosine decay; deep plain nets need it "
+                                        "to start training (He et al. 2016 §4.2)")
+    seed: int = setting(0, "Seed", min=0, max=10_000, step=1, key="seed", cli=False,
+                        help="initial weights and data order (the twins share it)")
+    data_root: str | None = setting(None, "Data folder", widget="none",
+                                    help="folder holding local datasets (default $RESNET_VIZ_DATA or "
+                                         "~/.cache/resnet_viz/data); the app uses the server's, never a link's")
+    data_limit: int | None = setting(None, "Training images kept", min=10, max=10_000_000, widget="none",
+                                     help="keep only this many training images of a local dataset")
+    grad_norm_steps: int = setting(30, "Steps with per-block gradient norms", min=0, max=100_000, widget="none")
+    checkpoints_per_epoch: int = setting(2, "Weight snapshots an epoch", min=0, max=100, widget="none",
+                                         help="for the optimisation-path view (Li et al. 2018 §7)")
 
     def to_dict(self) -> dict:
         """Plain-JSON dictionary of the fields."""
@@ -306,13 +317,12 @@ def lr_factor(cfg: TrainConfig, total_steps: int) -> Callable[[int], float]:
 
 
 def default_time_limit() -> float | None:
-    """The longest a training run may take, in seconds: $RESNET_VIZ_MAX_TRAIN_MINUTES (the app sets
-    a default for its server, a lecturer can change it); None (no limit) when unset, as on the CLI."""
-    text = os.environ.get("RESNET_VIZ_MAX_TRAIN_MINUTES", "").strip()
-    try:
-        minutes = float(text) if text else None
-    except ValueError:
-        return None
+    """The longest a training run may take, in seconds: the active configuration's
+    (`config.LabConfig.train_minutes`: $RESNET_VIZ_MAX_TRAIN_MINUTES, a server's default 10 minutes); None (no
+    limit) when it has none, as on the command line."""
+    from .config import active
+
+    minutes = active().train_minutes
     return minutes * 60 if minutes is not None and math.isfinite(minutes) and minutes > 0 else None
 
 

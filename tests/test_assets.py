@@ -100,7 +100,7 @@ def test_a_fresh_training_reproduces_a_shipped_run_exactly(monkeypatch):
     if manifest["cpu_capability"] != torch.backends.cpu.get_cpu_capability():
         pytest.skip(f"assets made on a {manifest['cpu_capability']} CPU, this one is "
                     f"{torch.backends.cpu.get_cpu_capability()}")
-    net, cfg = assets.shipped_configs()["default degradation study"][0]
+    net, cfg = assets.shipped_configs()["default build_train study"][0]
     assert net.depth == min(DegradationSettings().depths) and not net.skip
     shipped, fresh = assets.load_shipped(net, cfg), train(net, cfg)
     assert fresh.history.step_loss == shipped.history.step_loss

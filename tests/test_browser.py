@@ -94,7 +94,7 @@ def test_shattering(browser_page):
     assert_healthy(page, 6)
     shot(page, "shattering")
     # Main control: the depths of the sweep, applied with the form's button.
-    page.get_by_label("Depths for the sweep (blocks)").fill("1,4,16")
+    page.get_by_role("textbox", name="Depths for the sweep (blocks)").fill("1,4,16")
     page.get_by_role("button", name="Apply").first.click()
     wait_idle(page)
     assert_healthy(page, 6)

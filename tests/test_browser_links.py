@@ -66,7 +66,7 @@ def test_the_link_follows_the_widgets_in_forms_fragments_and_pages(server):
     wait_idle(page)
     no_exception(page)
     assert not {"feat_wrong", "ensemble_diagram_n"} & set(query(page))
-    page.get_by_label("Depths for the sweep (blocks)").fill("1,4,16")  # in a form: applied with its button
+    page.get_by_role("textbox", name="Depths for the sweep (blocks)").fill("1,4,16")  # in a form: applied with its button
     page.get_by_role("button", name="Apply").first.click()
     wait_idle(page)
     assert query(page).get("sh_sweep") == ["1,4,16"]

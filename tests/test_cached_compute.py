@@ -9,7 +9,8 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ui.common import _Computed, _computed, cached_compute, clear_computed
+from resnet_viz.cache import SingleFlight
+from ui.common import _computed, cached_compute, clear_computed
 
 
 @pytest.fixture(autouse=True)
@@ -56,15 +57,26 @@ def test_errors_are_raised_and_not_kept():
 
 
 def test_each_namespace_keeps_its_last_entries():
-    store = _Computed()
     for key in "abc":
-        store.put("ns", key, key.upper(), max_entries=2)
-    store.put("other", "a", "kept", max_entries=2)
-    assert store.get("ns", "a") == (False, None)  # least recently used: dropped
-    assert store.get("ns", "c") == (True, "C") and store.get("other", "a") == (True, "kept")
-    store.get("ns", "b")  # b used last: c goes next
-    store.put("ns", "d", "D", max_entries=2)
-    assert store.get("ns", "c") == (False, None) and store.get("ns", "b") == (True, "B")
+        assert cached_compute("ns", key, lambda progress, k=key: k.upper(), max_entries=2) == key.upper()
+    cached_compute("other", "a", lambda progress: "kept", max_entries=2)
+    space = _computed().space("ns", 2)
+    assert space.get("a") == (False, None)  # least recently used: dropped
+    assert space.get("c") == (True, "C") and _computed().space("other", 2).get("a") == (True, "kept")
+    space.get("b")  # b used last: c goes next
+    cached_compute("ns", "d", lambda progress: "D", max_entries=2)
+    assert space.get("c") == (False, None) and space.get("b") == (True, "B")
+
+
+def test_single_flight_bounds_bytes_and_keeps_the_newest():
+    flight = SingleFlight(max_entries=10, max_bytes=10, size=len)
+    flight.put("a", "xxxx")
+    flight.put("b", "yyyy")
+    assert flight.keys() == ["a", "b"] and flight.bytes == 8
+    flight.put("c", "zzzz")  # 12 bytes: the least recently used goes
+    assert flight.keys() == ["b", "c"] and flight.bytes == 8
+    flight.put("big", "w" * 20)  # alone over the bound, the newest is still kept
+    assert flight.keys() == ["big"] and flight.get("big") == (True, "w" * 20)
 
 
 def test_two_callers_asking_the_same_key_compute_it_once():
@@ -89,7 +101,7 @@ def test_two_callers_asking_the_same_key_compute_it_once():
     second.join(10)
     assert len(calls) == 1
     assert len(results) == 2 and results[0] is results[1]
-    assert not _computed()._busy  # the key's lock is dropped by the last caller out
+    assert not _computed().space("test-lock", 16)._busy  # the key's lock is dropped by the last caller out
 
 
 def test_a_waiter_takes_over_when_the_computing_session_stops():
@@ -122,13 +134,13 @@ def test_a_waiter_takes_over_when_the_computing_session_stops():
     second = threading.Thread(target=ask)
     second.start()
     for _ in range(100):  # the second caller is waiting on the key, seeing the first one's progress
-        if _computed()._busy[("test-takeover", "k")].users == 2:
+        if _computed().space("test-takeover", 16)._busy["k"].users == 2:
             break
         time.sleep(0.05)
-    assert _computed()._busy[("test-takeover", "k")].state == (0.3, "a third")
+    assert _computed().space("test-takeover", 16)._busy["k"].state == (0.3, "a third")
     leave.set()
     first.join(10)
     second.join(10)
     assert results == ["closed", "done"] and len(calls) == 2
     assert cached_compute("test-takeover", "k", compute) == "done" and len(calls) == 2
-    assert not _computed()._busy
+    assert not _computed().space("test-takeover", 16)._busy

@@ -47,7 +47,7 @@ def test_diverging_run_is_reported_not_raised(tmp_path):
     (["train", "--depth", "x"], "--depth"),
     (["train", "--lr", "100"], "learning rate"),
     (["train", "--shortcut-scale", "-2"], "λ"),
-    (["train", "--dataset", "imagenet"], "unknown dataset"),
+    (["train", "--dataset", "imagenet"], "'imagenet' is not one of"),
     (["train", "--dataset", "cifar10", "--data-root", "/nonexistent"], "cifar-10-batches-py"),
     (["train", "--width", "1024", "--depth", "200"], "GiB"),
     (["train", "--norm", "group"], "--norm"),

@@ -229,7 +229,7 @@ def test_cli_writes_one_row_per_net(tmp_path):
         assert r["barely_trained"] == (not r["failed_to_train"] and r["test_accuracy"] < 0.55)
         assert len(r["curve"]) == 2 * math.ceil(1437 / 64) and isinstance(r["failed_to_train"], bool)
         assert r["train_loss"] == pytest.approx(r["epoch_train_loss"][-1])
-    assert d["settings"]["depths"] == [3, 6] and isinstance(d["caption"], str)
+    assert d["settings"]["depths"] == [3, 6] and isinstance(d["captions"]["degradation"], str)
     assert main(["degradation", "--depths", "9", "--json", str(out)]) == 2
 
 

@@ -288,27 +288,40 @@ def test_bad_input_gives_clear_messages(tmp_path, default_pair_runs):
     save_run(gone, str(tmp_path / "gone"))
     assert main(["lesion", "--run", str(tmp_path / "gone"), "--quiet"]) == 2
     assert main(["lesion", "--run", str(tmp_path / "missing"), "--quiet"]) == 2
-    assert main(["paths", "--run", str(tmp_path / "gone"), "--samples", "0"]) == 2
+    assert main(["lesion", "--run", str(tmp_path / "res-gone"), "--samples", "0"]) == 2
 
 
 def test_cli_lesion_and_paths(tmp_path, default_pair_runs, capsys):
     plain, residual = default_pair_runs
     save_run(residual, str(tmp_path / "res"))
     save_run(plain, str(tmp_path / "plain"))
-    assert main(["lesion", "--run", str(tmp_path / "res"), "--samples", "4", "--no-reorder", "--quiet",
+    # One run: studied alone (its deletions and its paths).
+    assert main(["lesion", "--run", str(tmp_path / "res"), "--samples", "4", "--quiet",
                  "--json", str(tmp_path / "l.json")]) == 0
     d = json.loads((tmp_path / "l.json").read_text())
-    assert d["downsampling_blocks"] == [5, 10] and len(d["single_block_accuracy"]) == 15
-    assert set(d["k_deleted"]) == {str(k) for k in range(14)} and 0 < d["chance"] < 0.2
-    assert d["base_accuracy"] == pytest.approx(residual.history.test_accuracy)
+    [lesion] = d["lesions"]
+    assert lesion["label"] == "residual" and lesion["downsampling_blocks"] == [5, 10]
+    assert len(lesion["single_block_accuracy"]) == 15
+    assert set(lesion["k_deleted"]) == {str(k) for k in range(14)} and 0 < lesion["chance"] < 0.2
+    assert lesion["base_accuracy"] == pytest.approx(residual.history.test_accuracy)
+    p = d["paths"]
+    assert p["path_length"] == list(range(16)) and len(p["gradient_norm"]) == 16 and len(p["contribution"]) == 16
+    assert d["captions"]["paths"].startswith("Residual net, 15 blocks")
     assert main(["lesion", "--run", str(tmp_path / "res"), "--max-k", "14", "--quiet"]) == 2
     assert "larger than the 13" in capsys.readouterr().err
-    assert main(["paths", "--run", str(tmp_path / "res"), "--samples", "3", "--quiet",
+    # The plain run alone: its deletions, no paths (it has one).
+    assert main(["lesion", "--run", str(tmp_path / "plain"), "--samples", "4", "--quiet",
                  "--json", str(tmp_path / "p.json")]) == 0
-    p = json.loads((tmp_path / "p.json").read_text())
-    assert p["path_length"] == list(range(16)) and len(p["gradient_norm"]) == 16 and len(p["contribution"]) == 16
-    assert main(["paths", "--run", str(tmp_path / "plain"), "--quiet"]) == 2
-    assert "single path" in capsys.readouterr().err
+    d = json.loads((tmp_path / "p.json").read_text())
+    assert [r["label"] for r in d["lesions"]] == ["plain"] and d["paths"] is None and d["captions"]["paths"] == ""
+    # The pair: the page's numbers and captions.
+    assert main(["lesion", "--pair", str(tmp_path / "plain"), str(tmp_path / "res"), "--samples", "4", "--quiet",
+                 "--json", str(tmp_path / "both.json")]) == 0
+    d = json.loads((tmp_path / "both.json").read_text())
+    view = E.ensemble_study(plain, residual, E.EnsembleSettings(samples=4))
+    assert d["captions"] == view.captions()
+    assert main(["lesion", "--pair", str(tmp_path / "plain"), str(tmp_path / "plain"), "--quiet"]) == 2
+    assert "both plain nets" in capsys.readouterr().err
 
 
 # --- captions from the measured results, both ways ---------------------------------------------

@@ -138,8 +138,11 @@ def test_cli_writes_the_table(tmp_path, capsys):
     out = tmp_path / "family.json"
     assert main(["family", "--models", "resnet18,vgg19", "--json", str(out), "--quiet"]) == 0
     assert capsys.readouterr().err == ""
-    data = json.loads(out.read_text())
-    assert isinstance(data, list) and [r["name"] for r in data] == ["resnet18", "vgg19"]
+    view = json.loads(out.read_text())
+    assert view["settings"] == {"models": ["resnet18", "vgg19"], "image_size": 224}
+    assert view["captions"]["stages"].startswith("resnet18: 18 weight layers")
+    data = view["rows"]
+    assert [r["name"] for r in data] == ["resnet18", "vgg19"]
     for r in data:
         assert {"name", "parameters", "macs", "layers", "activation_bytes", "stages", "image_size"} <= set(r)
         assert isinstance(r["parameters"], int) and isinstance(r["macs"], int) and r["image_size"] == 224
@@ -149,7 +152,7 @@ def test_cli_writes_the_table(tmp_path, capsys):
 
 def test_cli_default_is_every_model(capsys):
     assert main(["family", "--quiet"]) == 0
-    assert [r["name"] for r in json.loads(capsys.readouterr().out)] == list(MODELS)
+    assert [r["name"] for r in json.loads(capsys.readouterr().out)["rows"]] == list(MODELS)
 
 
 def test_cli_bad_model_name_exits_2_with_one_line(capsys):

@@ -267,22 +267,26 @@ def test_cli_json_and_png(default_pair_runs, digits, tmp_path):
     folder = save_run(default_pair_runs[1], str(tmp_path / "run"))
     out = tmp_path / "ig.json"
     png = tmp_path / "ig.png"
-    assert main(["features", "--run", folder, "--index", "4", "--json", str(out), "--png", str(png)]) == 0
+    assert main(["features", "--run", folder, "--index", "4", "--json", str(out), "--png", str(png), "--quiet"]) == 0
     d = json.loads(out.read_text())
-    assert d["method"] == "ig" and d["label"] == int(digits.y_test[4])
-    assert np.array(d["attribution"]).shape == (8, 8)
-    assert len(d["probabilities"]) == 10 and d["prediction"] == int(np.argmax(d["probabilities"]))
-    assert sum(map(sum, d["attribution"])) - d["output_difference"] == pytest.approx(d["convergence_delta"], abs=1e-3)
+    assert d["input"] == {"source": "digits test split", "index": 4, "label": int(digits.y_test[4])}
+    maps = {(a["method"], a["net"]): a for a in d["attributions"]}
+    assert set(maps) == {(m, "residual") for m in ("saliency", "ig", "gradcam")}  # one run: that net alone
+    ig = maps["ig", "residual"]
+    assert np.array(ig["map"]).shape == (8, 8)
+    probabilities = d["probabilities"]["residual"]
+    assert len(probabilities) == 10 and d["prediction"]["residual"] == int(np.argmax(probabilities))
+    assert sum(map(sum, ig["map"])) - ig["output_gap"] == pytest.approx(ig["convergence_delta"], abs=1e-3)
+    assert d["captions"]["ig"].startswith("Integrated Gradients' completeness: residual net")
     img = Image.open(png)
     assert img.format == "PNG" and img.size == (256, 256)
     out2 = tmp_path / "cam.json"
-    assert main(["features", "--run", folder, "--index", "4", "--method", "gradcam", "--block", "7",
-                 "--json", str(out2)]) == 0
-    d2 = json.loads(out2.read_text())
-    assert d2["block"] == 7 and d2["layer_shape"] == [4, 4] and "convergence_delta" not in d2
-    assert min(map(min, d2["attribution"])) >= 0
+    assert main(["features", "--run", folder, "--index", "4", "--cam-block", "7", "--json", str(out2), "--quiet"]) == 0
+    cam = {a["method"]: a for a in json.loads(out2.read_text())["attributions"]}["gradcam"]
+    assert cam["block"] == 7 and cam["layer_shape"] == [4, 4] and cam["convergence_delta"] is None
+    assert min(map(min, cam["map"])) >= 0
     assert main(["features", "--run", folder, "--index", "360"]) == 2
-    assert main(["features", "--run", folder, "--method", "gradcam", "--block", "0"]) == 2
+    assert main(["features", "--run", folder, "--cam-block", "0"]) == 2
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not an image")
     assert main(["features", "--run", folder, "--image", str(bad)]) == 2

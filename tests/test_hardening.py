@@ -357,11 +357,15 @@ def subcommands() -> list[str]:
     return sorted(next(a for a in parser._actions if a.dest == "command").choices)
 
 
-RUN_COMMANDS = ("landscape", "lesion", "paths", "features")
+RUN_COMMANDS = ("landscape", "lesion", "features")
 
 
 def test_every_subcommand_is_covered_here():
-    assert set(RUN_COMMANDS) | {"train", "shatter"} <= set(subcommands())
+    from resnet_viz.registry import VIEWS
+
+    # The views of a trained pair are the run subcommands tested here; every view has its subcommand.
+    assert {v.command for v in VIEWS if v.inputs == "pair"} == set(RUN_COMMANDS)
+    assert {v.command for v in VIEWS} | {"train", "report", "prepare"} == set(subcommands())
 
 
 @pytest.mark.parametrize("command", subcommands())
@@ -396,22 +400,22 @@ def test_run_subcommands_refuse_missing_and_corrupt_run_folders(command, good_ru
     meta["net"]["depth"] = 4
     (other / "config.json").write_text(json.dumps(meta))
     assert_one_line_exit_2([command, "--run", str(other)], "does not match")
-    assert_one_line_exit_2([command], "--run")  # required
+    assert_one_line_exit_2([command, *["--run", str(good_run)] * 3], "at most twice")
 
 
 @pytest.mark.parametrize("args, words", [
-    (["landscape", "--grid", "4"], ["odd"]),
-    (["landscape", "--grid", "201"], ["101"]),
+    (["landscape", "--grid", "4"], ["grid points per axis", "'4' is not one of"]),
+    (["landscape", "--grid", "201"], ["'201' is not one of"]),
     (["landscape", "--span", "nan"], ["finite"]),
     (["landscape", "--samples", "0"], ["--samples"]),
+    (["landscape", "--view", "interpolation", "--quiet"], ["plain net and its residual twin"]),
     (["lesion", "--max-k", "99", "--quiet"], ["k = 99"]),  # (without --quiet, progress lines come first)
     (["lesion", "--max-k", "-1"], ["--max-k"]),
-    (["paths", "--max-k", "99", "--quiet"], ["k = 99"]),
     (["features", "--index", "99999"], ["--index", "359"]),
-    (["features", "--block", "99"], ["--block"]),
-    (["features", "--target", "10"], ["--target"]),
-    (["features", "--ig-steps", "100000"], ["steps"]),
-    (["features", "--method", "lime"], ["--method"]),
+    (["features", "--block", "99", "--quiet"], ["block", "from 1 to 3"]),
+    (["features", "--target", "10", "--quiet"], ["target", "from 0 to 9"]),
+    (["features", "--steps", "100000"], ["ig steps"]),
+    (["features", "--over", "everything"], ["--over", "this-input"]),
 ])
 def test_run_subcommands_refuse_bad_flags(good_run, args, words):
     assert_one_line_exit_2([args[0], "--run", str(good_run), *args[1:]], *words)
@@ -427,9 +431,9 @@ def test_features_refuses_bad_image_files(good_run, tmp_path):
 
 @pytest.mark.parametrize("args, words", [
     (["shatter", "--points", "2"], ["points"]),
-    (["shatter", "--low", "2", "--high", "1"], ["low < high"]),
+    (["shatter", "--block", "dense"], ["'dense' is not one of"]),
     (["shatter", "--shortcut-scale", "9"], ["λ"]),
-    (["shatter", "--depth", "200", "--width", "1024", "--points", "8192"], ["GiB"]),
+    (["shatter", "--depth", "200", "--width", "1024", "--points", "8192"], ["--depth", "from 1 to 100"]),
     (["shatter", "--sweep", "0,3"], ["--sweep"]),
     (["shatter", "--seeds", "0"], ["--seeds"]),
     (["train", "--data-limit", "0"], ["--data-limit"]),
@@ -446,7 +450,7 @@ def test_output_paths_that_cannot_be_written_are_one_line(good_run, tmp_path):
     a_file.write_text("x")
     assert_one_line_exit_2(["train", *tiny, "--out", str(a_file)], "File exists")
     assert_one_line_exit_2(["train", *tiny, "--json", str(tmp_path)], "Is a directory")
-    assert_one_line_exit_2(["lesion", "--run", str(good_run), "--max-k", "1", "--no-reorder", "--quiet",
+    assert_one_line_exit_2(["lesion", "--run", str(good_run), "--max-k", "1", "--quiet",
                             "--json", str(tmp_path / "missing" / "out.json")], "No such file")
 
 

@@ -542,34 +542,39 @@ def test_scalar_output_net_is_refused():
 def test_cli_writes_json_and_html_and_refuses_bad_input(small_run, tmp_path, capsys):
     from resnet_viz.cli import main
 
-    folder = save_run(small_run, str(tmp_path / "run"))
+    folder = save_run(small_run, str(tmp_path / "run"))  # a residual run, studied alone
     out, html = tmp_path / "l.json", tmp_path / "l.html"
-    rc = main(["landscape", "--run", folder, "--grid", "3", "--span", "0.5", "--samples", "64",
+    rc = main(["landscape", "--run", folder, "--grid", "5", "--span", "0.5", "--samples", "64",
                "--json", str(out), "--html", str(html), "--quiet"])
     assert rc == 0
     d = json.loads(out.read_text())
-    assert d["alphas"] == [-0.5, 0.0, 0.5] and d["betas"] == [-0.5, 0.0, 0.5]
-    assert len(d["loss"]) == 3 and len(d["loss"][0]) == 3
-    assert d["center_loss"] == d["loss"][1][1]
+    s = d["surfaces"]["residual"]
+    assert list(d["surfaces"]) == ["residual"]
+    assert s["alphas"] == [-0.5, -0.25, 0.0, 0.25, 0.5] and s["betas"] == s["alphas"]
+    assert len(s["loss"]) == 5 and len(s["loss"][0]) == 5
+    assert s["center_loss"] == s["loss"][2][2]
     assert d["settings"]["normalization"] == "filter" and d["settings"]["samples"] == 64
-    assert os.path.getsize(html) > 1000
-    rc = main(["landscape", "--run", folder, "--dim", "1", "--grid", "3", "--samples", "32", "--quiet",
+    assert d["captions"]["view"] and os.path.getsize(html) > 1000
+    rc = main(["landscape", "--run", folder, "--view", "1-d-slices", "--grid", "5", "--samples", "64", "--quiet",
                "--json", str(out)])
     d = json.loads(out.read_text())
-    assert rc == 0 and "betas" not in d and len(d["loss"]) == 3
-    rc = main(["landscape", "--run", folder, "--grid", "3", "--samples", "32", "--quiet", "--json", str(out),
-               "--hessian", "--curvature-map", "3", "--lanczos-steps", "8"])
+    assert rc == 0 and d["settings"]["view"] == "1-D slices" and "Li et al. (§5)" in d["captions"]["view"]
+    assert main(["landscape", "--run", folder, "--view", "interpolation", "--quiet"]) == 2
+    assert "needs a plain net and its residual twin" in capsys.readouterr().err
+    rc = main(["landscape", "--run", folder, "--view", "curvature", "--grid", "5", "--samples", "64", "--quiet",
+               "--json", str(out), "--curvature-map", "--map-grid", "3", "--max-iterations", "10"])
     d = json.loads(out.read_text())
-    assert rc == 0 and d["curvature"]["params"] == "weights" and d["curvature"]["iterations"] <= 8
-    assert isinstance(d["curvature"]["converged"], bool) and d["curvature"]["residual_min"] >= 0
-    assert d["curvature"]["n_params"] == sum(p.numel() for p in small_run.model.parameters() if p.dim() > 1)
-    cm = d["curvature_map"]
+    curvature = d["curvature"]["residual"]
+    assert rc == 0 and curvature["params"] == "weights" and curvature["iterations"] <= 10
+    assert isinstance(curvature["converged"], bool) and curvature["residual_min"] >= 0
+    assert curvature["n_params"] == sum(p.numel() for p in small_run.model.parameters() if p.dim() > 1)
+    cm = d["maps"]["residual"]
     assert len(cm["ratio"]) == 3 and cm["ratio"][1][1] == pytest.approx(
         abs(cm["lambda_min"][1][1] / cm["lambda_max"][1][1]))
     assert cm["settings"]["tol"] == L.MAP_TOL
-    for bad in (["--grid", "1"], ["--grid", "4"], ["--grid", "999"], ["--span", "0"], ["--curvature-map", "4"],
-                ["--hessian-params", "biases"]):
+    for bad in (["--grid", "1"], ["--grid", "4"], ["--grid", "999"], ["--span", "0"], ["--map-grid", "4"],
+                ["--hessian-params", "biases"], ["--view", "4-d"]):
         assert main(["landscape", "--run", folder, "--json", str(out), "--quiet", *bad]) == 2
     assert main(["landscape", "--run", str(tmp_path / "missing"), "--json", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "Traceback" not in err and "odd" in err and "does not exist" in err
+    assert "Traceback" not in err and "'4' is not one of" in err and "does not exist" in err

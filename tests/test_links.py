@@ -14,9 +14,12 @@ import os
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from resnet_viz.registry import VIEWS
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 pytestmark = pytest.mark.timeout(1500)
-PAGES = ("landscape", "shattering", "ensemble", "features", "build_train", "identity")
+# Every view's page (the Playground's links: test_playground.py, whose default study is its own).
+PAGES = tuple(os.path.basename(v.page)[:-3] for v in VIEWS if v.slug != "playground")
 # Small settings so that the default computations stay quick (set as session state, as a user would).
 SMALL = {"landscape": {"ls_grid": 5, "ls_span": 0.5, "ls_samples": 64}, "ensemble": {"ens_samples": 4, "ens_batch": 32},
          "shattering": {"sh_width": 25, "sh_seeds": 1, "sh_points": 64, "sh_sweep": "1,4"}}
@@ -26,7 +29,7 @@ KINDS = ("selectbox", "radio", "slider", "select_slider", "number_input", "check
 CRAFTED = ["inf", "-inf", "1e400", "nan", "-1", "99999999999999999999999", "x", "", "%00", "0x10", "1e308",
            ["1", "x", "1"], ["inf", "2"]]
 # Settings that are no widget (the pair, presenter mode, a started study) crafted alike.
-CUSTOM = {"depth": "inf", "lr": "nan", "epochs": "1e400", "presenter": "inf", "deg_run": "inf", "root": "/etc"}
+CUSTOM = {"depth": "inf", "lr": "nan", "epochs": "1e400", "presenter": "inf", "build_train_run": "inf", "root": "/etc"}
 
 
 def page(name: str, **state) -> AppTest:
@@ -60,6 +63,21 @@ def test_every_settings_widget_is_bound_to_the_link_under_its_key(seeded_store, 
     keyed = {w.key: w for kind in KINDS for w in at.get(kind) if w.key}
     unbound = {k for k, w in keyed.items() if w.proto.query_param_key != k}
     assert unbound <= {"pair_picker"}, unbound  # the pair travels as its own fields (ui/urlstate.py)
+    # Each settings widget is its declaration (resnet_viz.settings): the options it offers, the value it opens with.
+    from resnet_viz import settings as S
+    from ui import settings as U
+
+    [view] = [v for v in VIEWS if v.page == f"pages/{name}.py"]
+    declared = {s.key: s for s in S.specs(view.settings) if s.key and s.widget != "none"}
+    drawn = set(declared) & set(keyed)
+    assert drawn, name
+    defaults = U.defaults(view.settings)
+    for key in drawn:
+        s, w = declared[key], keyed[key]
+        if s.options is not None:
+            assert list(w.options) == [s.label_of(o) for o in s.options], key
+        if key not in SMALL.get(name, {}):
+            assert w.value == defaults[key], (key, w.value, defaults[key])
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -82,7 +100,7 @@ def test_crafted_links_never_raise_nor_leave_a_widget_out_of_bounds(seeded_store
                     assert math.isfinite(float(v)), (value, n, kept)
                 except ValueError:
                     pass
-        assert "root" not in at.query_params and not st_flag(at, "deg_run")
+        assert "root" not in at.query_params and not st_flag(at, "build_train_run")
 
 
 def st_flag(at: AppTest, key: str) -> bool:
@@ -106,11 +124,11 @@ def test_a_link_reopens_the_view_it_names(seeded_store):
 
 def test_a_started_study_and_presenter_mode_travel_in_the_link(seeded_store):
     at = page("build_train", deg_depths=[3], deg_seeds=1)  # one depth: refused at once, nothing trained
-    at.query_params.update({"deg_run": "1", "presenter": "1"})
+    at.query_params.update({"build_train_run": "1", "presenter": "1"})
     at.run()
     assert not at.exception, at.exception
-    assert at.session_state["deg_run"] is True
-    assert at.query_params["deg_run"] == "1"
+    assert at.session_state["build_train_run"] is True
+    assert at.query_params["build_train_run"] == "1"
     assert "presenter" not in at.query_params  # only the switch (lab.py) turns it on; off: left out
 
 
@@ -119,16 +137,13 @@ def test_a_presets_settings_win_over_the_old_link_and_land_in_the_new_one(seeded
     """apply_preset's hand-off (ui.common.url_state), on the default pair: the target page moves the
     preset's settings from the session into its link, and its widgets show them."""
     from resnet_viz.presets import get_preset
-    from ui import views
+    from ui import settings as U
     from ui.common import LINK_PENDING
 
     preset = get_preset(slug)
     name = preset.page.rsplit("/", 1)[-1][:-3]
-    values = views.state(preset.settings)
-    defaults = views.defaults(type(preset.settings))
-    for flag in ("deg_run", "id_run", "landscape_map_on"):  # nothing is trained or mapped here
-        if flag in values:
-            values[flag] = False
+    values = U.state(preset.settings)  # (the preset's run flag is left out: nothing is trained or mapped here)
+    defaults = U.defaults(type(preset.settings))
     if name == "shattering":  # 50 blocks of width 200 take minutes here: the hand-off is the same
         values.update(sh_depth=4, sh_width=25, sh_sweep="1,4")
     at = AppTest.from_file(os.path.join(ROOT, "pages", f"{name}.py"), default_timeout=600)

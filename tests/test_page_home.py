@@ -26,7 +26,7 @@ def test_a_preset_sets_its_pair_and_view_and_opens_its_page(seeded_store):
     assert at.title[0].value == "Shattered gradients"  # the preset's page is open
     net, train = preset_pair(preset)
     assert at.session_state["current_pair"].net == net and at.session_state["current_pair"].train == train
-    from ui import views
+    from ui import settings as U
 
-    for key, value in views.state(preset.settings).items():  # the page's widgets show the preset's settings
+    for key, value in U.state(preset.settings).items():  # the page's widgets show the preset's settings
         assert at.session_state[key] == value

@@ -1,7 +1,7 @@
 """Presets (resnet_viz.presets) and the offline report (`python -m resnet_viz report`, resnet_viz.slides).
 
 A preset is a pair and one view's settings object; its page shows those settings through the
-widget table of ui.views, and its report computes the same study with the same settings.
+widget declarations (ui.settings), and its report computes the same study with the same settings.
 """
 
 from __future__ import annotations
@@ -92,17 +92,19 @@ def test_preset_pairs_survive_a_shared_link():
 
 @pytest.mark.parametrize("preset", PR.PRESETS, ids=lambda p: p.slug)
 def test_preset_settings_are_valid_and_round_trip_through_the_page_widgets(preset):
-    from ui import views
+    from resnet_viz import settings as S
+    from ui import settings as U
 
     preset.settings.validate()
-    state = views.state(preset.settings)
-    assert views.settings(type(preset.settings), state) == preset.settings
-    keys = views.VIEW_KEYS[type(preset.settings)]
-    assert set(state) == set(keys.keys.values()) | ({keys.run_key} if keys.run_key else set())
+    S.check_all(preset.settings)  # every value is one its declaration offers (a widget can show it)
+    state = U.state(preset.settings)
+    assert U.read(type(preset.settings), state) == preset.settings
+    keys = S.keys(type(preset.settings))
+    assert set(state) == set(keys.values())
     # every field of the settings is on the page, or is one the page sets itself
     fields = {f.name for f in dataclasses.fields(preset.settings)}
-    assert fields - set(keys.keys) <= {"first_seed", "lr", "warmup_epochs", "nets", "sweep_depths", "sweep_width",
-                                       "sweep_seeds", "sweep_points"}
+    assert fields - set(keys) <= {"first_seed", "lr", "warmup_epochs", "nets", "curvature_map", "sweep_depths",
+                                  "sweep_width", "sweep_seeds", "sweep_points"}
 
 
 # --- report sections -----------------------------------------------------------------------

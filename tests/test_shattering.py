@@ -253,21 +253,23 @@ def test_line_gradients_on_trained_nets(default_pair_runs):
 
 def test_cli_json(tmp_path):
     out = tmp_path / "s.json"
-    assert main(["shatter", "--depth", "3", "--width", "40", "--points", "64", "--seeds", "2",
-                 "--no-skip", "--json", str(out)]) == 0
+    assert main(["shatter", "--depth", "3", "--width", "25", "--points", "64", "--seeds", "2", "--sweep", "1,2",
+                 "--quiet", "--json", str(out)]) == 0
     d = json.loads(out.read_text())
-    assert len(d["gradients"]) == 64 and len(d["lag1_per_seed"]) == 2
-    assert d["lag1"] == pytest.approx(np.mean(d["lag1_per_seed"]))
-    assert d["settings"]["config"]["skip"] is False and d["settings"]["config"]["depth"] == 3
+    plain = d["plain"]
+    assert len(plain["gradients"]) == 64 and len(plain["lag1_per_seed"]) == 2
+    assert plain["lag1"] == pytest.approx(np.mean(plain["lag1_per_seed"]))
+    assert plain["settings"]["config"]["skip"] is False and plain["settings"]["config"]["depth"] == 3
+    assert d["residual"]["settings"]["config"]["skip"] is True and d["sweep"]["depths"] == [1, 2]
     # the first seed's gradients are the library's
-    g = sh.gradients(sh.shatter_config(3, 40, skip=False), sh.input_grid(64))
-    assert np.allclose(d["gradients"], g.numpy(), atol=1e-6)
+    g = sh.gradients(sh.shatter_config(3, 25, skip=False), sh.input_grid(64))
+    assert np.allclose(plain["gradients"], g.numpy(), atol=1e-6)
 
 
 @pytest.mark.parametrize("args", [["--points", "2"], ["--depth", "0"], ["--width", "5000"],
                                   ["--depth", "200", "--width", "1024", "--points", "8192"],
-                                  ["--skip", "--looks-linear"], ["--sweep", "1,x"],
-                                  ["--block", "single", "--order", "post"], ["--block", "bottleneck"]])
+                                  ["--seeds", "0"], ["--sweep", "1,x"],
+                                  ["--block", "bottleneck"], ["--shortcut-scale", "nan"]])
 def test_cli_bad_input(args, capsys):
     assert main(["shatter", *args, "--json", "-"]) == 2
     err = capsys.readouterr().err.strip()
@@ -364,16 +366,16 @@ def test_scale_sweep_caption_follows_the_data_both_ways():
     assert "RMS of df/dx shrank ×0.5" in text
 
 
-def test_cli_compare_writes_the_pages_caption(tmp_path):
+def test_cli_writes_the_pages_captions(tmp_path):
     out = tmp_path / "c.json"
-    assert main(["shatter", "--depth", "3", "--width", "20", "--points", "32", "--seeds", "2", "--compare",
+    assert main(["shatter", "--depth", "3", "--width", "25", "--points", "32", "--seeds", "2",
                  "--sweep", "1,2", "--quiet", "--json", str(out)]) == 0
     d = json.loads(out.read_text())
-    plain = sh.shatter(sh.shatter_config(3, 20, skip=False), points=32, seeds=2)
-    residual = sh.shatter(sh.shatter_config(3, 20), points=32, seeds=2)
-    assert d["caption"] == sh.setting_caption(plain, residual)
-    assert d["twin"]["settings"]["config"]["skip"] is False and d["settings"]["config"]["block"] == "single"
-    assert d["sweep"]["caption"].startswith("Mean ± std over 2 random nets")
-    assert main(["shatter", "--block", "basic", "--depth", "2", "--width", "20", "--points", "32", "--json",
-                 str(out)]) == 0
-    assert json.loads(out.read_text())["settings"]["config"]["order"] == "post"
+    plain = sh.shatter(sh.shatter_config(3, 25, skip=False), points=32, seeds=2)
+    residual = sh.shatter(sh.shatter_config(3, 25), points=32, seeds=2)
+    assert d["captions"]["setting"] == sh.setting_caption(plain, residual)
+    assert d["plain"]["settings"]["config"]["block"] == "single"
+    assert d["captions"]["sweep"].startswith("Mean ± std over 2 random nets")
+    assert main(["shatter", "--block", "basic-post", "--depth", "2", "--width", "25", "--points", "32",
+                 "--sweep", "1", "--quiet", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["residual"]["settings"]["config"]["order"] == "post"

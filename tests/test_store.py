@@ -23,7 +23,7 @@ def fake_train(monkeypatch):
     """Replace training by a stub run (the store reads .net, .train and the sizes of .model and .trajectory)."""
     calls = []
 
-    def train(net, cfg, progress=None):
+    def train(net, cfg, progress=None, **kw):
         calls.append(net)
         return _stub(net, cfg)
 
@@ -37,14 +37,14 @@ def test_many_configs_leave_no_key_locks_behind(fake_train):
     for seed in range(200):
         store.get_or_train(net.replace(seed=seed), cfg)
     assert len(fake_train) == 200 and len(store.keys()) == 4
-    assert store._key_locks == {}  # was one lock per config ever asked for
+    assert store._cache._busy == {}  # was one lock per config ever asked for
 
 
 def test_concurrent_callers_share_one_training_and_the_last_one_out_drops_the_lock(monkeypatch):
     started, release = threading.Event(), threading.Event()
     calls = []
 
-    def slow_train(net, cfg, progress=None):
+    def slow_train(net, cfg, progress=None, **kw):
         calls.append(net)
         started.set()
         assert release.wait(30)
@@ -59,18 +59,18 @@ def test_concurrent_callers_share_one_training_and_the_last_one_out_drops_the_lo
     for t in threads:
         t.start()
     assert started.wait(30)
-    assert store.training(key) and list(store._key_locks) == [key]
+    assert store.training(key) and list(store._cache._busy) == [key]
     release.set()
     for t in threads:
         t.join(30)
     assert len(calls) == 1 and len({id(run) for _, run in results}) == 1 and len(results) == 5
-    assert not store.training(key) and store._key_locks == {}
+    assert not store.training(key) and store._cache._busy == {}
 
 
 def test_a_failed_training_drops_its_lock_and_the_next_caller_trains_again(monkeypatch):
     calls = []
 
-    def failing_train(net, cfg, progress=None):
+    def failing_train(net, cfg, progress=None, **kw):
         calls.append(net)
         if len(calls) == 1:
             raise RuntimeError("out of memory")
@@ -81,9 +81,9 @@ def test_a_failed_training_drops_its_lock_and_the_next_caller_trains_again(monke
     net, cfg = net_config_for("digits"), TrainConfig()
     with pytest.raises(RuntimeError):
         store.get_or_train(net, cfg)
-    assert store._key_locks == {}
+    assert store._cache._busy == {}
     key, run = store.get_or_train(net, cfg)
-    assert len(calls) == 2 and store.get(key) is run and store._key_locks == {}
+    assert len(calls) == 2 and store.get(key) is run and store._cache._busy == {}
 
 
 def test_store_is_bounded_by_bytes_too():
@@ -149,7 +149,7 @@ def test_a_corrupt_or_foreign_entry_is_removed_and_retrained(tmp_path, damage, m
         d["train"]["epochs"] = 2
         (entry / "config.json").write_text(json.dumps(d))
     calls, real = [], store_mod.train
-    monkeypatch.setattr(store_mod, "train", lambda n, c, progress=None: calls.append(n) or real(n, c))
+    monkeypatch.setattr(store_mod, "train", lambda n, c, progress=None, **kw: calls.append(n) or real(n, c))
     _, run = RunStore(folder=str(tmp_path)).get_or_train(net, cfg)
     assert calls == [net] and run.net == net and run.train == cfg
     assert (entry / "weights.safetensors").is_file()  # saved again, whole
@@ -169,7 +169,7 @@ def test_partial_saves_are_never_read_and_stale_ones_are_removed(tmp_path, monke
     store = RunStore(folder=str(tmp_path))
     assert not old.exists() and partial.exists()  # a young one may be another process's, still writing
     calls = []
-    monkeypatch.setattr(store_mod, "train", lambda n, c, progress=None: calls.append(n) or _stub(n, c))
+    monkeypatch.setattr(store_mod, "train", lambda n, c, progress=None, **kw: calls.append(n) or _stub(n, c))
     monkeypatch.setattr(store_mod, "save_run", lambda run, folder: None)
     store.get_or_train(net, cfg)
     assert calls == [net]  # the partial entry was not taken for a run
@@ -191,7 +191,7 @@ def test_trainings_go_through_the_servers_job_gate(monkeypatch):
     running, most, lock = [0], [0], threading.Lock()
     started, release = threading.Event(), threading.Event()
 
-    def slow_train(net, cfg, progress=None):
+    def slow_train(net, cfg, progress=None, **kw):
         with lock:
             running[0] += 1
             most[0] = max(most[0], running[0])
@@ -265,7 +265,7 @@ def test_a_waiter_sees_the_trainers_progress_and_takes_over_when_the_trainer_lea
     b_closed.set()  # now B's tab closes too: nothing goes on training
     b.join(60)
     assert not b.is_alive() and results == ["closed", "closed"]
-    assert store.keys() == [] and store._key_locks == {}
+    assert store.keys() == [] and store._cache._busy == {}
 
 
 def test_a_waiter_whose_session_leaves_stops_waiting_and_the_trainer_goes_on(one_thread):
@@ -291,7 +291,7 @@ def test_a_waiter_whose_session_leaves_stops_waiting_and_the_trainer_goes_on(one
     assert not b.is_alive() and results == ["closed"]
     release.set()
     a.join(120)
-    assert results == ["closed", "run"] and len(store.keys()) == 1 and store._key_locks == {}
+    assert results == ["closed", "run"] and len(store.keys()) == 1 and store._cache._busy == {}
 
 
 def _call(get_or_train, net, cfg, progress) -> str:

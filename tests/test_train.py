@@ -152,9 +152,9 @@ def test_store_trains_a_config_once_even_when_asked_concurrently(monkeypatch):
     calls = []
     real_train = store_mod.train
 
-    def counting_train(net, cfg, progress=None):
+    def counting_train(net, cfg, progress=None, **kw):
         calls.append(net)
-        return real_train(net, cfg, progress=progress)
+        return real_train(net, cfg, progress=progress, **kw)
 
     monkeypatch.setattr(store_mod, "train", counting_train)
     store = RunStore(max_runs=2)

@@ -16,7 +16,6 @@ import os
 import shutil
 import struct
 import threading
-from collections import OrderedDict
 
 import numpy as np
 import pytest
@@ -104,7 +103,8 @@ def _variants():
              "dataset": "mnist", "epochs": 2, "lr": 0.01, "batch_size": 32, "optimizer": "adam", "momentum": 0.5,
              "weight_decay": 0.0, "schedule": "constant", "warmup_epochs": 2.0, "data_root": "/srv/data",
              "data_limit": 500, "grad_norm_steps": 5, "checkpoints_per_epoch": 1, "shortcut": "gate",
-             "gate_bias": -6.0, "dropout": 0.3, "cardinality": 4, "branch_dropout": 0.3, "se_ratio": 4}
+             "gate_bias": -6.0, "dropout": 0.3, "cardinality": 4, "branch_dropout": 0.3, "se_ratio": 4,
+             "activation": "tanh"}
     out = {}
     for f in dataclasses.fields(NetConfig):
         assert f.name in other, f"new NetConfig field {f.name}: add it here"
@@ -161,7 +161,7 @@ def test_text_from_a_link_shows_as_plain_text_in_the_error_box(seeded_store):
 @pytest.fixture
 def empty_cache(monkeypatch):
     """An empty dataset cache for the test; yields the list of real local loads made."""
-    monkeypatch.setattr(data_mod, "_CACHE", OrderedDict())
+    monkeypatch.setattr(data_mod, "_loaded", data_mod._memo(4))  # a fresh memo; the one as it was back after the test
     calls = []
     real = data_mod.load_local
 
@@ -183,20 +183,20 @@ def test_one_folder_spelled_six_ways_is_loaded_once(tmp_path, monkeypatch, empty
     first = data_mod.load_dataset("mnist", spellings[0], 20)
     for s in spellings[1:]:
         assert data_mod.load_dataset("mnist", s, 20) is first, s
-    assert len(empty_cache) == 1 and len(data_mod._CACHE) == 1
+    assert len(empty_cache) == 1 and data_mod._loaded.cache_info().currsize == 1
     # Embedded sets ignore root and limit: one copy however they are asked for.
     digits = data_mod.load_dataset("digits")
     assert data_mod.load_dataset("digits", "/anything", 5) is digits
 
 
 def test_the_dataset_cache_is_bounded_least_recently_used_first(tmp_path, monkeypatch, empty_cache):
-    monkeypatch.setattr(data_mod, "MAX_CACHED_DATASETS", 2)
+    data_mod.set_cache_size(2)
     folder = fake_mnist(tmp_path / "data")
     a = data_mod.load_dataset("mnist", folder, 10)
     b = data_mod.load_dataset("mnist", folder, 20)
     assert data_mod.load_dataset("mnist", folder, 10) is a  # a used last: b is the one to go
     data_mod.load_dataset("mnist", folder, 30)
-    assert len(data_mod._CACHE) == 2
+    assert data_mod._loaded.cache_info().currsize == 2
     assert data_mod.load_dataset("mnist", folder, 10) is a
     assert data_mod.load_dataset("mnist", folder, 20) is not b  # dropped, loaded again
     assert len(empty_cache) == 4
@@ -354,11 +354,11 @@ def test_weights_are_checked_against_the_config_before_building(tiny_run, tmp_pa
 
 
 def test_outputs_are_checked_before_anything_is_computed(tiny_run, tmp_path, monkeypatch):
-    import resnet_viz.commands.features as features_cmd
     import resnet_viz.commands.train as train_cmd
+    import resnet_viz.train as train_mod
 
     monkeypatch.setattr(train_cmd, "train", lambda *a, **k: pytest.fail("trained before checking --out"))
-    monkeypatch.setattr(features_cmd, "load_run", lambda *a, **k: pytest.fail("computed before checking --png"))
+    monkeypatch.setattr(train_mod, "load_run", lambda *a, **k: pytest.fail("computed before checking --png"))
     a_file = tmp_path / "a-file"
     a_file.write_text("x")
     tiny = ["--depth", "3", "--width", "4", "--epochs", "1", "--quiet"]

@@ -20,6 +20,7 @@ from resnet_viz import landscape as L
 from resnet_viz.assets import default_pair_configs, load_shipped
 from resnet_viz.cli import main
 from resnet_viz.degradation import MARGIN, DegradationSettings, degradation_study, pair_findings
+from resnet_viz.registry import view
 from resnet_viz.train import TrainConfig, net_config_for, train
 
 
@@ -101,12 +102,12 @@ def test_cli_and_app_agree_on_the_shipped_default_studies(tmp_path, seeded_store
     from ui import results
 
     pair = _app_pair()
-    app = results.degradation(pair, DegradationSettings())
+    app = results.result(view("build_train"), DegradationSettings(), pair=pair)
     assert main(["degradation", "--quiet", "--json", str(tmp_path / "d.json")]) == 0
     cli = json.loads((tmp_path / "d.json").read_text())
     assert [r["train_loss"] for r in cli["runs"]] == [r.train_loss for r in app.runs]
-    assert cli["caption"] == app.caption() and cli["degradation_shown"] == app.degradation_shown
-    app_id = results.identity(pair, I.IdentitySettings())
+    assert cli["captions"]["degradation"] == app.caption() and cli["degradation_shown"] == app.degradation_shown
+    app_id = results.result(view("identity"), I.IdentitySettings(), pair=pair)
     assert main(["identity", "--quiet", "--json", str(tmp_path / "i.json")]) == 0
     cli_id = json.loads((tmp_path / "i.json").read_text())
     assert cli_id["verdict"] == app_id.verdict()
@@ -118,15 +119,15 @@ def test_cli_and_app_agree_when_they_train(tmp_path, seeded_store):
     from ui import results
     from ui.common import Pair
 
-    settings = DegradationSettings(depths=(3, 4), seeds=1, first_seed=7, width=4, epochs=2)
+    settings = DegradationSettings(depths=(3, 6), seeds=1, first_seed=7, width=4, epochs=2)
     net = net_config_for("digits", depth=3, width=4)
-    app = results.degradation(Pair(net, TrainConfig()), settings)
-    assert main(["degradation", "--depths", "3,4", "--seeds", "1", "--first-seed", "7", "--width", "4",
+    app = results.result(view("build_train"), settings, pair=Pair(net, TrainConfig()))
+    assert main(["degradation", "--depths", "3,6", "--seeds", "1", "--first-seed", "7", "--width", "4",
                  "--epochs", "2", "--quiet", "--json", str(tmp_path / "d.json")]) == 0
     cli = json.loads((tmp_path / "d.json").read_text())
     losses = [r.train_loss for r in app.runs]
     assert all(math.isfinite(v) for v in losses)
-    assert [r["train_loss"] for r in cli["runs"]] == losses and cli["caption"] == app.caption()
+    assert [r["train_loss"] for r in cli["runs"]] == losses and cli["captions"]["degradation"] == app.caption()
 
 
 def test_a_report_shows_the_numbers_of_its_page(seeded_store):
@@ -139,7 +140,7 @@ def test_a_report_shows_the_numbers_of_its_page(seeded_store):
     preset = get_preset("deletion")
     net, cfg = preset_pair(preset)
     plain, residual = ensure_run(net.twin(), cfg), ensure_run(net, cfg)
-    page = results.ensemble(plain, residual, preset.settings).captions()
+    page = results.result(view("ensemble"), preset.settings, runs={"plain": plain, "residual": residual}).captions()
     text = " ".join(s.caption for s in sections(preset))
     for caption in (page["deletion"], page["k_sweep"], page["paths"]):
         assert caption in text

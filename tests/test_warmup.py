@@ -13,6 +13,7 @@ import os
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from resnet_viz.registry import VIEWS, view
 from ui import warmup
 from ui.common import _computed
 
@@ -21,7 +22,7 @@ pytestmark = [pytest.mark.timeout(900), pytest.mark.usefixtures("one_thread")]
 
 
 def kept() -> dict[str, set]:
-    return {namespace: set(space) for namespace, space in _computed()._spaces.items()}
+    return {namespace: set(space.keys()) for namespace, space in _computed().spaces.items()}
 
 
 def test_every_default_page_finds_its_result_kept_by_the_warm_up(seeded_store):
@@ -30,10 +31,10 @@ def test_every_default_page_finds_its_result_kept_by_the_warm_up(seeded_store):
         compute()
         names.append(name)
     before = kept()
-    assert set(before) == set(names) and all(len(keys) == 1 for keys in before.values())
+    assert set(before) == set(names) == {v.slug for v in VIEWS if v.warm}
+    assert all(len(keys) == 1 for keys in before.values())
     for name in names:
-        page = {"degradation": "build_train"}.get(name, name)  # the page that shows the view
-        at = AppTest.from_file(os.path.join(ROOT, "pages", f"{page}.py"), default_timeout=300).run()
+        at = AppTest.from_file(os.path.join(ROOT, view(name).page), default_timeout=300).run()
         assert not at.exception, (name, at.exception)
         assert kept() == before, f"the {name} page computed a result the warm-up did not keep"
 
@@ -78,8 +79,12 @@ def test_streamlit_runs_no_full_collection_after_every_script_run():
     assert out.stdout.strip() == "False", out.stderr
 
 
-def test_a_family_table_that_fails_still_leaves_the_other_views_warmed_up(seeded_store, monkeypatch, capsys):
+def test_an_early_view_that_fails_still_leaves_the_other_views_warmed_up(seeded_store, monkeypatch, capsys):
     from ui import results
+
+    early = [v.slug for v in VIEWS if v.early]
+    assert early  # (the ResNet family's count: pure Python, before the server answers)
+    real = results.result
 
     started = []
 
@@ -90,12 +95,16 @@ def test_a_family_table_that_fails_still_leaves_the_other_views_warmed_up(seeded
         def start(self):
             started.append(self.target)
 
-    def broken(settings, text=None):
-        raise OSError("torchvision unreadable")
+    def broken(v, settings, **kw):
+        if v.early:
+            raise OSError("torchvision unreadable")
+        return real(v, settings, **kw)
 
     monkeypatch.setenv("RESNET_VIZ_WARM", "1")
-    monkeypatch.setattr(results, "family", broken)
+    monkeypatch.setattr(results, "result", broken)
     monkeypatch.setattr(warmup.threading, "Thread", Thread)
     warmup._start()
     assert started == [warmup._default_views]
-    assert "the family's table was not counted (OSError: torchvision unreadable)" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    for slug in early:
+        assert f"the default {slug} view was not computed (OSError: torchvision unreadable)" in err

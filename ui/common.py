@@ -8,13 +8,10 @@ trained is kept in that student's own `st.session_state`.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import os
 import re
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import streamlit as st
@@ -25,13 +22,21 @@ from resnet_viz.assets import load_shipped, load_shipped_pairs
 from resnet_viz.data import DatasetError
 from resnet_viz.jobs import JobGate, server_policy
 from resnet_viz.models import ConfigError, NetConfig
-from resnet_viz.store import KeyLock, RunStore, default_folder, run_key
+from resnet_viz.cache import SingleFlight
+from resnet_viz.store import RunStore, run_key
 from resnet_viz.train import Run, RunLoadError, TrainConfig, net_config_for
 
 USER_ERRORS = (ConfigError, DatasetError, RunLoadError)
-# On a shared server every training run is bounded in time (resnet_viz.train.default_time_limit):
-# 10 minutes a net unless the lecturer sets RESNET_VIZ_MAX_TRAIN_MINUTES.
-os.environ.setdefault("RESNET_VIZ_MAX_TRAIN_MINUTES", "10")
+
+
+def server_config():
+    """The server's configuration (`resnet_viz.config.LabConfig`): the one app.py made once when the server
+    started, else (a page run on its own, as in AppTest) the environment's now with a server's defaults: on a
+    shared server every training run is bounded in time, 10 minutes a net unless the lecturer sets
+    RESNET_VIZ_MAX_TRAIN_MINUTES."""
+    from resnet_viz import config
+
+    return config.configured() or config.LabConfig.from_env(server=True)
 
 
 @dataclass(frozen=True)
@@ -130,13 +135,13 @@ def run_store() -> RunStore:
     "none": memory only), so a restarted server reuses them; shipped runs are reloaded after an
     eviction instead of retrained.
     """
-    store = RunStore(max_runs=int(os.environ.get("RESNET_VIZ_MAX_RUNS", "24")),
-                     max_bytes=int(float(os.environ.get("RESNET_VIZ_MAX_RUNS_GB", "2")) * 1024**3),
-                     folder=default_folder(), fallback=load_shipped,
-                     gate=job_gate())
+    cfg = server_config()
+    minutes = cfg.train_minutes
+    store = RunStore(max_runs=cfg.max_runs, max_bytes=cfg.max_run_bytes, folder=cfg.run_store, fallback=load_shipped,
+                     gate=job_gate(), time_limit_s=minutes * 60 if minutes else None)
     for run in load_shipped_pairs(list(default_pair().configs)):
         store.put(run)
-    if os.environ.get("RESNET_VIZ_WARM", "1") != "0":
+    if cfg.warm:
         store.warm(list(default_pair().configs))
     return store
 
@@ -151,7 +156,7 @@ def job_gate() -> JobGate:
     the script at that call, so the job stops too. The background warm-up of the default pair
     has no session: it finishes, and its result is kept for everyone.
     """
-    return JobGate(server_policy())
+    return JobGate(server_policy(server_config()))
 
 
 def ensure_run(net: NetConfig, train: TrainConfig, progress=None) -> Run:
@@ -252,9 +257,11 @@ def url_state(*, flags: tuple[str, ...] = (), labels: dict | None = None) -> Non
     that is no widget (e.g. a study that was started): on in the link turns them on, and
     every run writes the pair, presenter mode and the flags back, leaving the widgets'
     names alone. `labels` maps widget keys to their `format_func`, for the settings a
-    preset hands over (`apply_preset`).
+    preset hands over (`apply_preset`); by default a declared setting's own labels (`resnet_viz.settings`).
     """
     from . import urlstate
+
+    from .settings import label_of_key
 
     rerun = False
     # Streamlit drops bad link values of bound widgets itself, except an infinite number, on
@@ -268,7 +275,7 @@ def url_state(*, flags: tuple[str, ...] = (), labels: dict | None = None) -> Non
             urlstate.sync({key: None})  # off in the preset: off, whatever the old link said
         if key in flags or key not in st.session_state:
             continue
-        value = urlstate.url_value(st.session_state[key], (labels or {}).get(key))
+        value = urlstate.url_value(st.session_state[key], (labels or {}).get(key) or label_of_key(key))
         try:
             st.query_params[key] = value
         except StreamlitAPIException:  # already bound (drawn this run): the session value stands
@@ -363,51 +370,22 @@ def show_error(e: Exception) -> None:
 
 
 class _Computed:
-    """Results of `cached_compute`, by namespace: bounded (least recently used out first), with one
-    lock per key being computed so that two sessions asking for the same key compute it once."""
+    """Results of `cached_compute`: one `cache.SingleFlight` a namespace (a view), bounded, each key computed once."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._spaces: dict[str, OrderedDict] = {}
-        self._busy: dict[tuple[str, object], KeyLock] = {}  # keys being computed
+        self.spaces: dict[str, SingleFlight] = {}
 
-    def get(self, namespace: str, key):
-        """(True, result) when stored, else (False, None)."""
+    def space(self, namespace: str, max_entries: int) -> SingleFlight:
+        """The cache of `namespace`, made on first use with room for `max_entries` results."""
         with self._lock:
-            space = self._spaces.get(namespace)
-            if space is None or key not in space:
-                return False, None
-            space.move_to_end(key)
-            return True, space[key]
-
-    def put(self, namespace: str, key, value, max_entries: int) -> None:
-        with self._lock:
-            space = self._spaces.setdefault(namespace, OrderedDict())
-            space[key] = value
-            space.move_to_end(key)
-            while len(space) > max_entries:
-                space.popitem(last=False)
-
-    @contextlib.contextmanager
-    def key_lock(self, namespace: str, key):
-        """The lock of (namespace, key), shared by every caller asking for it now (not acquired), with
-        the computing caller's last (fraction, message) in its `.state` for those who wait."""
-        with self._lock:
-            entry = self._busy.get((namespace, key))
-            if entry is None:
-                entry = self._busy[(namespace, key)] = KeyLock()
-            entry.users += 1
-        try:
-            yield entry
-        finally:
-            with self._lock:  # the last caller out drops the lock
-                entry.users -= 1
-                if entry.users == 0:
-                    del self._busy[(namespace, key)]
+            if namespace not in self.spaces:
+                self.spaces[namespace] = SingleFlight(max_entries)
+            return self.spaces[namespace]
 
     def clear(self) -> None:
         with self._lock:
-            self._spaces.clear()
+            self.spaces.clear()
 
 
 @st.cache_resource(show_spinner=False)
@@ -424,61 +402,60 @@ def cached_compute(namespace: str, key, compute, progress_text: str | None = Non
     """`compute(progress)` for `key`, computed once for the whole server and kept for every session.
 
     `key` is hashable (e.g. a JSON string of the configs and settings) and names the result within
-    `namespace`, which keeps its last `max_entries` keys. Only when it computes does this draw a
-    progress bar titled `progress_text` (moved by `progress(fraction, message)`, removed when done);
-    a stored result draws nothing. When another session is computing the same key, this waits for
-    that result, showing that session's progress, instead of computing it twice. An error is raised, not kept.
-    The result is shared by every session: never change it.
+    `namespace`, which keeps its last `max_entries` keys (the lab's one cache primitive, `cache.SingleFlight`).
+    Only when it computes does this draw a progress bar titled `progress_text` (moved by `progress(fraction,
+    message)`, removed when done), and the computation takes a slot of the server's job queue; a stored result
+    draws nothing. When another session is computing the same key, this waits for that result, showing that
+    session's progress, instead of computing it twice, and computes it itself if that session stops. An error
+    is raised, not kept. The result is shared by every session: never change it.
 
     Why not `st.cache_data`: drawing (a progress bar, previews) from inside a cached function is
     recorded and replayed on a hit, so the drawing happens here, outside any cached function.
     """
-    store = _computed()
-    found, result = store.get(namespace, key)
+    space = _computed().space(namespace, max_entries)
+    found, result = space.get(key)
     if found:
         return result
-    with store.key_lock(namespace, key) as busy:
-        if not busy.lock.acquire(blocking=False):
-            # Another session computes it: show its progress (a draw every half second, which also ends
-            # this wait if this session goes away), then use its result or, if it stopped, compute it here.
-            # (Without `progress_text`, as in the server's warm-up, it waits without drawing.)
-            waiting_bar = st.progress(0.0, text="Being computed for another session …") if progress_text else None
+    # Waiting for another session's computation: its progress, twice a second (a draw, which also ends this wait
+    # if this session goes away). Without `progress_text`, as in the server's warm-up, nothing is drawn.
+    waiting_bar: list = []
 
-            def shown_waiting(fraction: float, message: str) -> None:
-                waiting_bar.progress(min(max(fraction, 0.0), 1.0), text="Being computed for another session"
-                                     + (f": {message}" if message else " …"))
+    def shown_waiting(fraction: float, message: str) -> None:
+        if not waiting_bar:
+            waiting_bar.append(st.progress(0.0, text="Being computed for another session …"))
+        waiting_bar[0].progress(min(max(fraction, 0.0), 1.0), text="Being computed for another session"
+                                + (f": {message}" if message else " …"))
 
-            busy.acquire(shown_waiting if waiting_bar is not None else None)
-            if waiting_bar is not None:
-                waiting_bar.empty()
+    def run(report):
+        for b in waiting_bar:  # another session stopped: this one takes over
+            b.empty()
+        bar = st.progress(0.0, text=progress_text) if progress_text else None
+        shown = [-1.0]
+
+        def draw(fraction: float, message: str = "") -> None:
+            fraction = min(max(float(fraction), 0.0), 1.0)
+            report(fraction, message)
+            if bar is not None and (fraction - shown[0] >= 0.005 or fraction >= 1.0):
+                shown[0] = fraction
+                bar.progress(fraction, text=f"{progress_text}: {message}" if message else progress_text)
+
+        def waiting(place: int) -> None:
+            if bar is not None:
+                bar.progress(0.0, text=f"{progress_text}: waiting for a free slot on this server ({place} in line, "
+                                       f"{job_gate().slots} at once)")
+
         try:
-            found, result = store.get(namespace, key)
-            if found:
-                return result
-            bar = st.progress(0.0, text=progress_text) if progress_text else None
-            shown = [-1.0]
-
-            def draw(fraction: float, message: str = "") -> None:
-                fraction = min(max(float(fraction), 0.0), 1.0)
-                if bar is not None and (fraction - shown[0] >= 0.005 or fraction >= 1.0):
-                    shown[0] = fraction
-                    bar.progress(fraction, text=f"{progress_text}: {message}" if message else progress_text)
-
-            def waiting(place: int) -> None:
-                if bar is not None:
-                    bar.progress(0.0, text=f"{progress_text}: waiting for a free slot on this server ({place} in line, "
-                                           f"{job_gate().slots} at once)")
-
-            try:
-                with job_gate().slot(on_wait=waiting):
-                    result = compute(busy.reporting(draw))
-            finally:
-                if bar is not None:
-                    bar.empty()
-            store.put(namespace, key, result, max_entries)
-            return result
+            with job_gate().slot(on_wait=waiting):
+                return compute(draw)
         finally:
-            busy.release()
+            if bar is not None:
+                bar.empty()
+
+    try:
+        return space.get_or_compute(key, run, on_wait=shown_waiting if progress_text else None)
+    finally:
+        for b in waiting_bar:
+            b.empty()
 
 
 def apply_preset(preset) -> None:
@@ -490,18 +467,34 @@ def apply_preset(preset) -> None:
 
     from resnet_viz.presets import preset_pair
 
-    from . import views
+    from . import urlstate
+    from .settings import state
 
-    pair = Pair(*preset_pair(preset))
-    add_pair(pair)
-    st.session_state["pair_picker"] = pair
+    view = preset.view_record
+    if view.inputs != "none":
+        pair = Pair(*preset_pair(preset))
+        add_pair(pair)
+        st.session_state["pair_picker"] = pair
     keys = st.session_state[LINK_PENDING] = []
-    for key, value in views.state(preset.settings).items():  # the page's widgets show the preset's settings
+    for key, value in state(preset.settings).items():  # the page's widgets show the preset's settings
         st.session_state[key] = copy.deepcopy(value)
         keys.append(key)
+    # A study shown on request is shown at once: the preset asked for it.
+    st.session_state[run_flag(view)] = True
     # The target page moves the settings just set into its link (url_state): they win over the
     # old link. The page's own link starts with the pair and presenter mode only.
-    st.toast(f"Opening **{preset.title}** on the {preset.view} page: preparing {pair.label} "
-             f"({'already trained' if all(run_store().get(run_key(n, t)) for n, t in pair.configs) else 'trained now, with progress there'}) …",
-             icon="⏳")
-    st.switch_page(preset.page, query_params={k: v for k, v in _custom_params(pair).items() if v is not None})
+    if view.inputs != "none":
+        ready = all(run_store().get(run_key(n, t)) for n, t in pair.configs)
+        st.toast(f"Opening **{preset.title}** on the {view.title} page: preparing {pair.label} "
+                 f"({'already trained' if ready else 'loaded or trained now, with progress there'}) …", icon="⏳")
+        query = {k: v for k, v in _custom_params(pair).items() if v is not None}
+    else:
+        st.toast(f"Opening **{preset.title}** on the {view.title} page …", icon="⏳")
+        query = {urlstate.PRESENTER: "1"} if st.session_state.get("presenter") else {}
+    st.switch_page(view.page, query_params=query)
+
+
+def run_flag(view) -> str:
+    """The session key (and link name) that says a view's study was asked for, for a page that computes only on
+    request what would train new nets (`<slug>_run`)."""
+    return f"{view.slug}_run"

@@ -22,14 +22,13 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from resnet_viz.models import ConfigError, NetConfig
+from resnet_viz.settings import specs
 from resnet_viz.train import TrainConfig
 
-# Query names of the pair's fields (short, readable).
-NET_FIELDS = {"arch": "arch", "depth": "depth", "width": "width", "shortcut_scale": "lam", "norm": "norm",
-              "order": "order", "block": "block", "shortcut": "shortcut", "gate_bias": "bg", "dropout": "sdrop",
-              "cardinality": "groups", "branch_dropout": "bdrop", "se_ratio": "se"}
-TRAIN_FIELDS = {"dataset": "data", "epochs": "epochs", "lr": "lr", "warmup_epochs": "warmup", "batch_size": "bs",
-                "optimizer": "opt", "seed": "seed"}
+# Query names of the pair's fields (short, readable): the `key` each field of NetConfig and TrainConfig declares
+# (`resnet_viz.settings`), so a new field with a key is in the links without further edits.
+NET_FIELDS = {s.name: s.key for s in specs(NetConfig) if s.key}
+TRAIN_FIELDS = {s.name: s.key for s in specs(TrainConfig) if s.key}
 PAIR_PARAMS = set(NET_FIELDS.values()) | set(TRAIN_FIELDS.values())
 # Settings a link may not make: on a shared server the data folder is the server's
 # ($RESNET_VIZ_DATA or its default), never a student's; `root=` in a link is ignored.

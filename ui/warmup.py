@@ -2,19 +2,18 @@
 
 Before any student opens a page, `start()` imports the lab (torch, the views, plotly: seconds that
 every first page would otherwise pay), creates the run store (which loads the default pair's
-shipped runs), loads the default dataset and counts the ResNet family's default table (pure
-Python: computed later it would compete with the first students' pages). Then, in one background
-thread, it computes every other view's default result for the default pair through `ui.results`,
-so that the first figures of Loss landscape, Shattered gradients, Unrolled ensemble and Feature
-maps are already kept when a page asks for them. The thread holds one job slot at a time like any job
-(ui.common.job_gate), so students' own work still runs beside it. RESNET_VIZ_WARM=0 skips the
-family's table and the background part (tests).
+shipped runs), loads the default dataset and computes the views marked `early` in the registry
+(pure-Python work that, computed later, would compete with the first students' pages). Then, in one
+background thread, it computes every other `warm` view's default result for the default pair
+through `ui.results`, quickest first, so that each page's first figures are already kept when a page
+asks for them. The thread holds one job slot at a time like any job (ui.common.job_gate), so
+students' own work still runs beside it. RESNET_VIZ_WARM=0 skips the early views and the background
+part (tests).
 """
 
 from __future__ import annotations
 
 import gc
-import os
 import sys
 import threading
 import time
@@ -44,7 +43,6 @@ def _start() -> threading.Thread | None:
     import plotly.graph_objects  # noqa: F401  (imported here once, not in the first session's run)
 
     from resnet_viz.data import load_dataset
-    from resnet_viz.family import FamilySettings
     from resnet_viz.models import estimate_size
 
     from . import common, legacy_guard, results  # noqa: F401
@@ -57,58 +55,54 @@ def _start() -> threading.Thread | None:
     # done here once, not in the first Build & train (architecture diagram) or memory check.
     estimate_size(pair.net, 1)
     _say(f"lab imported, default runs and data loaded in {time.perf_counter() - t0:.1f} s")
-    if os.environ.get("RESNET_VIZ_WARM", "1") == "0":
+    if not common.server_config().warm:
         _freeze()
         done.set()
         return None
-    # The family's default table before the server answers (2-3 s): its count is pure Python, and computed
-    # later, as the first students arrive, it waited behind their jobs and slowed their pages
-    # (family p50 10 s, p95 21 s with 30 sessions opened at once: load_test.py --cold).
-    t1 = time.perf_counter()
-    try:
-        results.family(FamilySettings())
-        _say(f"default family view kept in {time.perf_counter() - t1:.1f} s")
-    except Exception as e:  # the family page counts it itself then; the other views are still warmed up
-        _say(f"the family's table was not counted ({type(e).__name__}: {e})")
+    # Views whose default is pure-Python work (the ResNet family's count: 2-3 s) before the server answers: computed
+    # later, as the first students arrive, it waited behind their jobs and slowed their pages (family p50 10 s, p95
+    # 21 s with 30 sessions opened at once: load_test.py --cold).
+    for name, compute in default_views(early=True):
+        t1 = time.perf_counter()
+        try:
+            compute()
+            _say(f"default {name} view kept in {time.perf_counter() - t1:.1f} s")
+        except Exception as e:  # its page computes it itself then; the other views are still warmed up
+            _say(f"the default {name} view was not computed ({type(e).__name__}: {e})")
     thread = threading.Thread(target=_default_views, name="resnet-viz-warm-views", daemon=True)
     thread.start()
     return thread
 
 
-def default_views() -> list[tuple[str, object]]:
-    """(name, compute) for every view's default result of the default pair, in the order the
-    warm-up computes them; each `compute()` goes through `ui.results`, as the pages do."""
-    from resnet_viz import ensemble as E
-    from resnet_viz import family as F
-    from resnet_viz import features as FT
-    from resnet_viz import identity as I
-    from resnet_viz import landscape as L
-    from resnet_viz import shattering as SH
+def default_views(early: bool = False) -> list[tuple[str, object]]:
+    """(name, compute) for every view's default result (`registry.VIEWS` with `warm`), in the order the warm-up
+    computes them: the views of the default pair's nets first, then the others; each `compute()` goes through
+    `ui.results.result`, as the pages do, with the settings a page opens with (the view's defaults; the features
+    view: test image no. 1). With `early`: only the views computed before the server answers, which need no
+    trained net."""
     from resnet_viz.data import load_dataset
-    from resnet_viz.degradation import DegradationSettings
+    from resnet_viz.registry import VIEWS
 
     from . import common, results
 
+    if early:
+        return [(v.slug, lambda v=v: results.result(v, v.settings())) for v in VIEWS if v.early and v.inputs == "none"]
     pair = common.default_pair()
     plain, residual = (common.ensure_run(net, train) for net, train in pair.configs)
     runs = {"plain": plain, "residual": residual}
     data = load_dataset(pair.train.dataset, pair.train.data_root, pair.train.data_limit)
     x = data.x_test[0].numpy()  # the features page's first input: test image no. 1, no filter
-    n_blocks, conv = len(residual.model.blocks), residual.net.arch == "cnn"
-    features = FT.FeatureSettings(target=None, cam_block=n_blocks if conv else None, steps=FT.DEFAULT_IG_STEPS,
-                                  over=FT.OVER[0], block=1)
-    # Shortest first (seconds on two quiet cores), so students who open a page before the warm-up is done
-    # wait least in all. The family's table is computed before the server answers (`_start`).
-    return [
-        ("features", lambda: results.features(runs, x, results.input_key(x), features, data)),  # 1.2
-        # The degradation and identity studies' nets ship trained: collecting them is quick.
-        ("degradation", lambda: results.degradation(pair, DegradationSettings())),
-        ("identity", lambda: results.identity(pair, I.IdentitySettings())),
-        ("shattering", lambda: results.shattering(SH.ShatteringSettings())),  # 2.0
-        ("ensemble", lambda: results.ensemble(plain, residual, E.EnsembleSettings())),  # 3.2
-        ("landscape", lambda: results.landscape(runs, L.LandscapeSettings())),  # 7.5
-        ("family", lambda: results.family(F.FamilySettings())),  # 2.4 (kept already, unless RESNET_VIZ_WARM=0)
-    ]
+    out = []
+    for v in sorted((v for v in VIEWS if v.warm), key=lambda v: v.warm_seconds):
+        if v.inputs == "pair":
+            extra = {"x": x} if v.cli_input is not None else None
+            out.append((v.slug, lambda v=v, extra=extra: results.result(
+                v, v.settings(), runs=runs, extra=extra, extra_key=results.input_key(x) if extra else "")))
+        elif v.inputs == "config":
+            out.append((v.slug, lambda v=v: results.result(v, v.settings(), pair=pair)))
+        else:
+            out.append((v.slug, lambda v=v: results.result(v, v.settings())))
+    return out
 
 
 def _default_views() -> None:

@@ -121,7 +121,7 @@ def _rows(arch: Architecture, max_blocks: int) -> list[dict]:
     return rows
 
 
-def architecture_figure(arch: Architecture, plain: Architecture | None = None, max_blocks: int = 12) -> go.Figure:
+def architecture_figure(arch: Architecture, plain: Architecture | None = None, max_blocks: int = 16) -> go.Figure:
     """The pair side by side, plain left and residual right (He et al. 2016, Fig. 3), or one net alone.
 
     Each net is a vertical stack of boxes: stem, one box per block listing its branch layers (BN,

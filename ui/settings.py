@@ -1,0 +1,116 @@
+"""A view's settings as widgets, drawn from their declarations (`resnet_viz.settings`): label, help, options or
+limits, the widget kind and its key (which is also its name in the link) are the dataclass's, so a page, a link,
+a preset and the command line cannot disagree.
+
+`widget(cls, name, where)` draws one field's widget where the page wants it (a form, a column, the sidebar),
+bound to the link; `read(cls, state)` builds the settings object from the widgets' values; `state(settings)`
+gives the widget values of a settings object (what a preset writes into the session); `defaults(cls)` the
+widgets' default values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import streamlit as st
+
+from resnet_viz import settings as S
+
+
+def to_widget(spec: S.Spec, value) -> Any:
+    """A field's value as its widget holds it: a list for a multiselect, text for a text box."""
+    if spec.widget == "multiselect":
+        return list(value)
+    if spec.widget == "text":
+        return spec.show(value) if spec.show else ",".join(map(str, value))
+    return value
+
+
+def from_widget(spec: S.Spec, value) -> Any:
+    """A widget's value as the field holds it (ValueError/ConfigError with one line for text it cannot read)."""
+    if spec.widget == "multiselect":
+        return tuple(value)
+    if spec.widget == "text":
+        return spec.parse(value) if spec.parse else tuple(v.strip() for v in str(value).split(",") if v.strip())
+    if spec.kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def defaults(cls: type) -> dict[str, Any]:
+    """Widget key -> the default settings' widget value (what a page starts with)."""
+    return {s.key: to_widget(s, s.default) for s in S.specs(cls) if s.key and s.widget != "none"}
+
+
+def state(settings) -> dict[str, Any]:
+    """Widget key -> widget value for every field of `settings` that its page shows."""
+    return {s.key: to_widget(s, getattr(settings, s.name)) for s in S.specs(type(settings))
+            if s.key and s.widget != "none"}
+
+
+def read(cls: type, values, base=None):
+    """The `cls` settings from widget values (a mapping such as `st.session_state`): fields whose widget holds no
+    value keep `base`'s (default: the class defaults). ValueError/ConfigError for values the settings refuse."""
+    base = base if base is not None else cls()
+    kw = {}
+    for s in S.specs(cls):
+        if s.key and s.key in values and values[s.key] is not None:
+            kw[s.name] = from_widget(s, values[s.key])
+    return dataclasses.replace(base, **kw)
+
+
+def form_widget(cls: type, name: str, value, where=None, **override) -> Any:
+    """Draw the widget of field `name` of `cls` showing `value`, unbound and without a key (a form whose values
+    become a config, e.g. Build & train's pair); returns the field's value (`from_widget`)."""
+    s = dataclasses.replace(S.spec(cls, name), **override)
+    return from_widget(s, _draw(s, where if where is not None else st, to_widget(s, value), key=None, bind=None))
+
+
+def _draw(s: S.Spec, where, value, key, bind) -> Any:
+    kw = dict(key=key, help=s.help or None)
+    if bind is not None:
+        kw["bind"] = bind
+    fmt = {"format_func": s.label_of} if s.labels is not None else {}
+    if s.widget == "checkbox":
+        return where.checkbox(s.label, value=value, **kw)
+    if s.widget == "multiselect":
+        return where.multiselect(s.label, list(s.options), default=value, **fmt, **kw)
+    if s.widget == "text":
+        return where.text_input(s.label, value, **kw)
+    if s.widget == "select_slider":
+        return where.select_slider(s.label, list(s.options), value=value, **fmt, **kw)
+    if s.widget == "radio":
+        return where.radio(s.label, list(s.options), index=list(s.options).index(value), horizontal=True, **fmt, **kw)
+    if s.widget == "select":
+        return where.selectbox(s.label, list(s.options), index=list(s.options).index(value), **fmt, **kw)
+    lo = s.kind(s.min) if s.min is not None else None
+    hi = s.kind(s.max) if s.max is not None else None
+    step = s.kind(s.step) if s.step is not None else None
+    if s.widget == "slider":
+        return where.slider(s.label, lo, hi, value, step, **kw)
+    fmt_number = {"format": "%.4f"} if s.kind is float and s.min is not None and 0 < s.min < 0.01 else {}
+    return where.number_input(s.label, min_value=lo, max_value=hi, value=value, step=step, **fmt_number, **kw)
+
+
+def widget(cls: type, name: str, where=None, **override) -> Any:
+    """Draw the widget of field `name` of `cls` in `where` (default: the page), bound to the link under its key;
+    returns its value as the widget holds it. `override` replaces declared attributes for this drawing (e.g. a
+    `max` that depends on the trained net: its number of blocks)."""
+    from .common import link_bind
+
+    s = dataclasses.replace(S.spec(cls, name), **override)
+    bind = link_bind(s.key) if s.widget == "number" and s.kind is int else "query-params"
+    return _draw(s, where if where is not None else st, to_widget(s, s.default), key=s.key, bind=bind)
+
+
+def label_of_key(key: str):
+    """The option labels (`format_func`) of the declared setting whose widget key is `key`, None when it has none:
+    how that widget spells a value in the link."""
+    from resnet_viz.registry import VIEWS
+
+    for view in VIEWS:
+        for s in S.specs(view.settings):
+            if s.key == key:
+                return s.label_of if s.labels is not None else None
+    return None
