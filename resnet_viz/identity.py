@@ -151,7 +151,8 @@ class IdentitySettings:
         ("original", "pre-activation"), "Variants of the residual block (shortcut: He 2016b Fig. 2; activation "
         "placement: Fig. 4)", options=tuple(VARIANTS), labels=lambda v: VARIANTS[v].label, key="id_variants",
         help=" · ".join(f"{v.label}: {v.note}" for v in VARIANTS.values()))
-    plain: bool = setting(True, "Also the plain twin (no shortcuts)", key="id_plain")
+    plain: bool = setting(True, "Plain twin too", key="id_plain",
+                          help="Also train the residual net's plain twin (no shortcuts) with the same budget.")
     seeds: int = setting(1, "Seeds per net", min=1, max=5, step=1, key="id_seeds",
                          help="Initialisations and data orders per net; the table gives mean and range over them.")
     gate_bias: float = setting(0.0, "Gate bias b_g", min=-10.0, max=10.0, step=1.0, key="id_gate_bias",
@@ -280,7 +281,8 @@ class IdentityResult:
                                                     else "") + ": " + "; ".join(ranked) if ranked else "No net trained")
         if failed:
             text += "; failed to train: " + "; ".join(f"{k} ({rows[k]['failure']})" for k in failed)
-        out.append(text + f" (≈: within a factor {MARGIN:g} of the one before).")
+        ties = any(part.startswith("≈ ") for part in ranked)
+        out.append(text + (f" (≈: within a factor {MARGIN:g} of the one before)." if ties else "."))
         chance = 1 / max(next(iter(self.runs.values())).net.classes, 1)
         weak = [k for k in trained if 1 - rows[k]["test_error"] < chance + WEAK * (1 - chance)]
         if weak:

@@ -648,8 +648,8 @@ def _net_words(t: NetTrace, steps: int) -> str:
                 "to train")
     acc = (f"{_pct(t.final_train_accuracy)} training and {_pct(t.final_test_accuracy)} test accuracy")
     return {"learned": f"the {t.label} net reached {acc} and learned the boundary",
-            "partly": f"the {t.label} net reached {acc}: it learned part of the boundary (it learned it from "
-                      f"{LEARNED_FROM:.0%} training accuracy)",
+            "partly": f"the {t.label} net reached {acc}: it learned part of the boundary (the whole of it "
+                      f"counts from {LEARNED_FROM:.0%} training accuracy)",
             "at chance": f"the {t.label} net stayed at {acc}: it did not learn the boundary at all (chance is "
                          f"{CHANCE:.0%}; below {AT_CHANCE_BELOW:.0%} counts as chance)"}[t.verdict]
 

@@ -7,6 +7,7 @@ import gc
 import json
 
 import numpy as np
+import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
@@ -130,3 +131,14 @@ def test_presenter_mode_wraps_every_title_that_would_be_cut():
     assert len(subplot_titles) == 3 and all(max(lines(t)) <= 1.1 * figures.TITLE_CHARS / 3 + 1 for t in subplot_titles)
     assert fig.layout.margin.t >= 100
 
+
+
+def test_presenter_mode_moves_play_buttons_and_sliders_below_the_larger_ticks():
+    # The Playground's animation controls sit under the loss panels; larger tick labels would cover them.
+    fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1]))
+    fig.update_layout(legend=dict(y=-0.2), updatemenus=[dict(type="buttons", y=-0.09, buttons=[dict(label="▶")])],
+                      sliders=[dict(y=-0.07, steps=[dict(label="0")])])
+    big = enlarged(fig, 1.0)
+    assert big.layout.updatemenus[0].y < -0.09 and big.layout.sliders[0].y < -0.07
+    assert big.layout.legend.y < big.layout.sliders[0].y  # the legend stays below them
+    assert fig.layout.updatemenus[0].y == -0.09  # the shared figure is left alone

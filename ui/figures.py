@@ -145,6 +145,9 @@ def enlarged(fig: go.Figure, share: float = 1.0) -> go.Figure:
             subplot_lines = max(subplot_lines, n)
     if (layout.legend.y or 1) < 0:  # larger tick labels and axis titles: the legend below them moves down
         fig.update_layout(legend_y=layout.legend.y - 0.08, margin_b=(layout.margin.b or 80) + 40)
+    for control in list(layout.updatemenus) + list(layout.sliders):  # so do play buttons and sliders below the plot
+        if control.y is not None and control.y < 0:
+            control.y -= 0.05
     if subplot_lines > 1:
         top = max(top, 40 + 30 * subplot_lines)
     fig.update_layout(margin_t=top)

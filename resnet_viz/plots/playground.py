@@ -116,8 +116,8 @@ def _animate(fig: go.Figure, result: PlaygroundResult) -> None:
                                    args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate",
                                                       transition=dict(duration=0))]),
                               dict(label="▶ Resume", method="animate", args=[None, {**play, "fromcurrent": True}])])],
-        sliders=[dict(active=len(steps) - 1, x=0.26, len=0.74, y=-0.07, yanchor="top", pad=dict(t=0),
-                      currentvalue=dict(prefix="step ", font=dict(size=13, color="#444")),
+        sliders=[dict(active=len(steps) - 1, x=0.3, len=0.7, y=-0.07, yanchor="top", pad=dict(t=0),
+                      currentvalue=dict(prefix="step ", xanchor="right", font=dict(size=13, color="#444")),
                       font=dict(color="rgba(0,0,0,0)"),  # 61 tick labels would overlap: the current value names the step
                       steps=[dict(method="animate", label=str(k),
                                   args=[[str(k)], dict(mode="immediate", frame=dict(duration=0, redraw=True),
