@@ -19,10 +19,20 @@ from ui.preload import PreloadCharts
 @asynccontextmanager
 async def warm_up(_app):
     """At server start: read the server's configuration once (every RESNET_VIZ_* variable: `resnet_viz.config`)
-    and hand it to the lab, then import the lab and start preparing the default views (ui.warmup.start)."""
+    and hand it to the lab, send the lab's log lines to the server's log, then import the lab, connect to the Dask
+    scheduler if one is set ($RESNET_VIZ_DASK) and start preparing the default views (ui.warmup.start)."""
+    import logging
+    import sys
+
     from resnet_viz import config
 
     config.use(config.LabConfig.from_env(server=True))
+    lab_log = logging.getLogger("resnet_viz")  # the lab's own lines in the server's log (trainings, the cluster)
+    if not lab_log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("ResNet Lab: %(message)s"))
+        lab_log.addHandler(handler)
+        lab_log.setLevel(logging.INFO)
     from ui import warmup
 
     warmup.start()

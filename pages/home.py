@@ -6,9 +6,10 @@ import ui.legacy_guard  # noqa: F401  (runs the page through lab.py's navigation
 from resnet_viz.prepare import expected_seconds, prepare, preset_cost
 from resnet_viz.presets import PRESETS
 from resnet_viz.registry import VIEWS
-from ui.common import apply_preset, cached_compute, default_pair, run_store
+from ui.common import apply_preset, cached_compute, cluster_line, cluster_notice, default_pair, run_store
 
 st.title("ResNet Lab")
+cluster_notice()
 st.markdown(
     "Why do skip connections work? Build a **plain** network and its **residual twin** — the same layers and "
     "the same initial weights, only the shortcut `y = F(x) + x` differs — train both for a few seconds, and "
@@ -47,6 +48,7 @@ with st.expander("Before class: prepare every preset", icon=":material/schedule:
         seconds = cached_compute("prepare", default_pair().label, lambda progress: prepare(PRESETS, store, progress),
                                  "Preparing the presets", max_entries=1)
         st.success(f"Every preset is ready ({sum(seconds.values()) / 60:.1f} min). They open at once now.")
+    st.caption(cluster_line() + " For a course of hundreds, see the README's 'For a real course'.")
 
 st.markdown(
     "**In a lecture:** every view opens with the default comparison (a ResNet-32-style CNN on digits, 15 blocks, "

@@ -106,10 +106,11 @@ def shipped_first(trainer):
 def default_trainer(data=None):
     """`trainer(net, cfg, progress) -> Run` of the studies when none is given (the command line, reports):
     the run shipped with the lab for exactly (net, cfg) when there is one (`shipped_first`: the app loads the
-    same), else `train.train` on `data`. A run store's `trainer()` is the app's."""
-    from .train import train
+    same), else trained by the process's executor (`executor.current()`: here on `data`, or on the Dask cluster
+    of `--scheduler`). A run store's `trainer()` is the app's."""
+    from .executor import current
 
-    return shipped_first(lambda net, cfg, progress=None: train(net, cfg, data=data, progress=progress))
+    return shipped_first(lambda net, cfg, progress=None: current().train(net, cfg, data=data, progress=progress))
 
 
 def thin_trajectory(run: Run, keep_every: int = KEEP_EVERY) -> Run:

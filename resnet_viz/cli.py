@@ -20,13 +20,14 @@ import sys
 
 from . import commands
 from .data import DatasetError
+from .executor import ClusterError
 from .models import ConfigError
 from .train import RunLoadError
 from .util import json_safe
 
 # OSError: files the user named (a missing or unwritable --json/--out/--image path, a folder
 # where a file is expected, a file where a folder is expected) are one line, not a traceback.
-USER_ERRORS = (ConfigError, DatasetError, RunLoadError, ValueError, OSError)
+USER_ERRORS = (ConfigError, DatasetError, RunLoadError, ClusterError, ValueError, OSError)
 
 
 class CliError(Exception):
@@ -310,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The full parser, with one subcommand per module in resnet_viz.commands."""
     parser = _Parser(prog="python -m resnet_viz",
                      description="ResNet Lab: plain networks versus their residual twins.")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="send trainings and landscape grids to the Dask scheduler at ADDRESS (tcp://HOST:PORT "
+                             "or tls://HOST:PORT; default $RESNET_VIZ_DASK, else this process)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{commands.__name__}.{info.name}")
@@ -321,17 +325,37 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status. Its configuration (every RESNET_VIZ_* variable) is read once, here."""
     from .config import LabConfig, use
 
+    from .executor import close
+
     use(LabConfig.from_env())
     try:
         return _main(argv)
     finally:
+        close()  # the connection to a Dask scheduler, if any
         use(None)
+
+
+def use_scheduler(address: str) -> None:
+    """Make the Dask scheduler at `address` this command's executor (`resnet_viz.executor`); CliError for an
+    address that is not tcp://HOST:PORT or tls://HOST:PORT."""
+    import dataclasses
+
+    from .config import active, use
+    from .executor import check_address
+
+    try:
+        address = check_address(address)
+    except ValueError as e:
+        raise CliError(f"--scheduler: {e}") from None
+    use(dataclasses.replace(active(), dask=address))
 
 
 def _main(argv: list[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
         check_outputs(args)  # before anything is computed
+        if args.scheduler is not None:
+            use_scheduler(args.scheduler)
         result = args.func(args)
     except CliError as e:
         print(str(e), file=sys.stderr)

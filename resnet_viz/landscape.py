@@ -310,11 +310,82 @@ def _check_classifier(model: nn.Module) -> None:
         raise ConfigError("loss landscapes need a classifier (classes >= 2); this net has a scalar output")
 
 
+class GridJob:
+    """The points of a plane to evaluate, in a form another process can take: the net's eval copy, the flat
+    directions, the evaluation subset and what to compute at each point (`kind`): "loss" (loss and accuracy,
+    `surface`) or "curvature" (the extreme Hessian eigenvalues, `curvature_map`). `evaluate(points)` computes a
+    chunk of points; an executor (`resnet_viz.executor`) runs the chunks in this process or on a Dask cluster's
+    workers, as Li et al. 2018 split their grids over MPI ranks. Every point starts from θ* (it does not depend
+    on the points before it), so any split gives the same numbers."""
+
+    def __init__(self, model: nn.Module, xs: torch.Tensor, ys: torch.Tensor, dirs: Sequence[torch.Tensor], *,
+                 kind: str = "loss", chunk: int = DEFAULT_CHUNK, device=None, params: str = "weights",
+                 tol: float | None = None, max_iterations: int | None = None) -> None:
+        tol = DEFAULT_TOL if tol is None else tol
+        max_iterations = DEFAULT_MAX_ITERATIONS if max_iterations is None else max_iterations
+        self.model, self.xs, self.ys = model, xs, ys
+        self.dirs = [d.detach().cpu() for d in dirs]
+        self.kind, self.chunk, self.device = kind, chunk, None if device is None else str(device)
+        self.params, self.tol, self.max_iterations = params, float(tol), int(max_iterations)
+        self.report_every = 1 if kind == "curvature" else None  # points between progress reports (None: √n)
+        self._evaluator = None  # built where the job runs (never sent)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_evaluator"] = None
+        return state
+
+    def _ready(self):
+        if self._evaluator is None:
+            if self.kind == "loss":
+                fm = _FlatModel(self.model, self.device)
+                self._evaluator = (fm, [fm.vector([d]) for d in self.dirs], self.xs.to(fm.device),
+                                   self.ys.to(fm.device))
+            else:
+                probe = _HessianProbe(self.model, self.xs, self.ys, None, self.params, self.device)
+                self._evaluator = (probe, [probe.fm.vector([d]) for d in self.dirs])
+        return self._evaluator
+
+    def size(self) -> int:
+        """Parameters of the net."""
+        return int(self.dirs[0].numel())
+
+    def token(self) -> str:
+        """A digest of everything the results depend on: the same job has the same token in every process
+        (the cluster's task keys, so two servers asking for the same plane share its tasks)."""
+        import hashlib
+
+        h = hashlib.sha256(f"{self.kind}|{self.chunk}|{self.params}|{self.tol}|{self.max_iterations}".encode())
+        for t in [flat_params(self.model, device="cpu"), *self.dirs, self.xs, self.ys]:
+            h.update(t.detach().cpu().contiguous().numpy().tobytes())
+        for b in self.model.buffers():
+            h.update(b.detach().cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()[:24]
+
+    def evaluate(self, points: Sequence[Sequence[float]]) -> list[tuple]:
+        """For each point (coefficients along the directions): (loss, accuracy) for "loss", (λmin, λmax,
+        Lanczos steps, converged) for "curvature"."""
+        out = []
+        if self.kind == "loss":
+            fm, dirs, xs, ys = self._ready()
+            for coeffs in points:
+                fm.set_point(coeffs, dirs)
+                out.append(fm.loss_acc(xs, ys, self.chunk))
+        else:
+            probe, dirs = self._ready()
+            for coeffs in points:
+                with torch.no_grad():
+                    probe.fm.set_point(coeffs, dirs)
+                c = probe.extremes(tol=self.tol, max_iterations=self.max_iterations, seed=0)
+                out.append((c.lambda_min, c.lambda_max, int(c.iterations), bool(c.converged)))
+        return out
+
+
 def surface(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, grid: int = 21, span: float = 1.0,
             dim: int = 2, samples: int | None = 512, seed: int = 0, normalization: str = "filter",
             include_bias_bn: bool = False, directions: Sequence[Sequence[torch.Tensor]] | None = None,
             device=None, progress: Progress | None = None, preview: Callable[[Surface], None] | None = None,
-            chunk: int = DEFAULT_CHUNK) -> Surface:
+            chunk: int = DEFAULT_CHUNK, executor=None) -> Surface:
     """Loss and accuracy on a 1-D line (dim=1) or 2-D plane around θ* (Li et al. 2018, Fig. 1, 5).
 
     f(α, β) = L(θ* + αδ + βη) on a symmetric grid of `grid` points a side over
@@ -325,9 +396,13 @@ def surface(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, grid: int = 2
     (`evaluation_subset`). Points are computed coarse to fine (`coarse_to_fine_order`);
     `progress(fraction, message)` is called every few points; `preview(partial surface)`
     after each completed level (a coarse regular subgrid, `Surface.subgrid`: a good
-    moment to redraw).
+    moment to redraw). The points are evaluated by `executor` (default: this process's,
+    `executor.current()`: in-process, or split into chunks over a Dask cluster's workers
+    with the same result, `GridJob`).
     The caller's model is not modified (a private copy is used).
     """
+    from .executor import current
+
     if dim not in (1, 2):
         raise ConfigError(f"dim must be 1 or 2, got {dim!r}")
     _check_classifier(model)
@@ -338,11 +413,10 @@ def surface(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, grid: int = 2
         directions = random_directions(model, seed, normalization, include_bias_bn, count=dim)
     elif len(directions) < dim:
         raise ConfigError(f"a {dim}-D surface needs {dim} directions, got {len(directions)}")
-    fm = _FlatModel(model, device)
-    dirs = [fm.vector(d) for d in directions[:dim]]
-    if dirs[0].numel() != fm.flat.numel():
+    dirs = [flatten(d, dtype=torch.float32, device="cpu") for d in directions[:dim]]
+    if dirs[0].numel() != sum(p.numel() for p in model.parameters()):
         raise ConfigError("the directions do not match the model's parameters")
-    xs, ys = xs.to(fm.device), ys.to(fm.device)
+    job = GridJob(model, xs, ys, dirs, kind="loss", chunk=chunk, device=device)
 
     shape = (grid,) if dim == 1 else (grid, grid)
     loss = np.full(shape, np.nan)
@@ -353,20 +427,16 @@ def surface(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, grid: int = 2
                     include_bias_bn=include_bias_bn)
     result = Surface(coords, None if dim == 1 else coords.copy(), loss, acc, evaluated, settings)
     levels = coarse_to_fine_order(grid, dim)
-    total = sum(len(lv) for lv in levels)
-    done = 0
-    report_every = max(grid, 1)
-    for level in levels:
-        for k, idx in enumerate(level):
-            coeffs = [coords[idx[0]]] if dim == 1 else [coords[idx[1]], coords[idx[0]]]
-            fm.set_point(coeffs, dirs)
-            l_val, a_val = fm.loss_acc(xs, ys, chunk)
+    points = [[(coords[idx[0]],) if dim == 1 else (coords[idx[1]], coords[idx[0]]) for idx in level]
+              for level in levels]
+
+    def store(i: int, values: list) -> None:
+        for idx, (l_val, a_val) in zip(levels[i], values):
             loss[idx], acc[idx], evaluated[idx] = l_val, a_val, True
-            done += 1
-            if done % report_every == 0 or done == total:
-                notify(progress, done / total, f"{done}/{total} grid points")
         if preview is not None:
             preview(result)
+
+    (executor or current()).map_points(job, points, progress=progress, on_level=store)
     return result
 
 
@@ -740,7 +810,7 @@ def curvature_map(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, grid: i
                   seed: int = 0, normalization: str = "filter", include_bias_bn: bool = False,
                   directions: Sequence[Sequence[torch.Tensor]] | None = None, samples: int | None = MAP_SAMPLES,
                   params: str = "weights", tol: float = MAP_TOL, max_iterations: int = DEFAULT_MAX_ITERATIONS,
-                  device=None, progress: Progress | None = None) -> CurvatureMap:
+                  device=None, progress: Progress | None = None, executor=None) -> CurvatureMap:
     """The map of |λmin/λmax| over the plane θ* + αδ + βη (Li et al. 2018 §6, Fig. 7).
 
     δ, η are the same directions as the loss plane of `surface` with the same `seed`,
@@ -748,9 +818,12 @@ def curvature_map(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, grid: i
     `grid`×`grid` grid over [−span, span]² containing θ* exactly. At each point the
     extreme Hessian eigenvalues are found as by `hessian_extremes` (same `params`, `tol`,
     `max_iterations`, Lanczos start seed 0), so the centre equals `hessian_extremes` at θ*.
-    Li et al. use a tolerance of 10⁻² here (`MAP_TOL`). `progress(fraction, message)` after each
-    point. The caller's model is not modified (a private copy is used).
+    Li et al. use a tolerance of 10⁻² here (`MAP_TOL`). `progress(fraction, message)` as points are done. The
+    points are evaluated by `executor` (default `executor.current()`, as `surface`). The caller's model is not
+    modified (a private copy is used).
     """
+    from .executor import current
+
     _check_lanczos(params, tol, max_iterations)
     _check_classifier(model)
     coords = grid_coords(grid, span)
@@ -759,25 +832,27 @@ def curvature_map(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, grid: i
         directions = random_directions(model, seed, normalization, include_bias_bn, count=2)
     elif len(directions) < 2:
         raise ConfigError(f"a curvature map needs 2 directions, got {len(directions)}")
-    probe = _HessianProbe(model, x, y, samples, params, device)
-    dirs = [probe.fm.vector(d) for d in directions[:2]]
-    if dirs[0].numel() != probe.fm.flat.numel():
+    xs, ys = evaluation_subset(x, y, samples)
+    dirs = [flatten(d, dtype=torch.float32, device="cpu") for d in directions[:2]]
+    if dirs[0].numel() != sum(p.numel() for p in model.parameters()):
         raise ConfigError("the directions do not match the model's parameters")
+    job = GridJob(model, xs, ys, dirs, kind="curvature", device=device, params=params, tol=tol,
+                  max_iterations=max_iterations)
     shape = (grid, grid)
     lo, hi = np.full(shape, np.nan), np.full(shape, np.nan)
     its, ok = np.zeros(shape, dtype=int), np.zeros(shape, dtype=bool)
-    done, total = 0, grid * grid
-    for level in coarse_to_fine_order(grid, 2):  # the centre first
-        for j, i in level:
-            with torch.no_grad():
-                probe.fm.set_point([coords[i], coords[j]], dirs)
-            c = probe.extremes(tol=tol, max_iterations=max_iterations, seed=0)
-            lo[j, i], hi[j, i], its[j, i], ok[j, i] = c.lambda_min, c.lambda_max, c.iterations, c.converged
-            done += 1
-            notify(progress, done / total, f"{done}/{total} points")
-    settings = dict(grid=grid, span=float(span), seed=seed, samples=len(probe.xs),
+    levels = coarse_to_fine_order(grid, 2)  # the centre first
+    points = [[(coords[i], coords[j]) for j, i in level] for level in levels]
+
+    def store(k: int, values: list) -> None:
+        for (j, i), v in zip(levels[k], values):
+            lo[j, i], hi[j, i], its[j, i], ok[j, i] = v
+
+    (executor or current()).map_points(job, points, progress=progress, on_level=store)
+    n_params = sum(p.numel() for p in hessian_parameters(model, params))
+    settings = dict(grid=grid, span=float(span), seed=seed, samples=len(xs),
                     normalization=normalization if given is None else "given",
-                    include_bias_bn=include_bias_bn, params=params, n_params=probe.n, tol=float(tol),
+                    include_bias_bn=include_bias_bn, params=params, n_params=n_params, tol=float(tol),
                     max_iterations=int(max_iterations))
     return CurvatureMap(coords, coords.copy(), lo, hi, its, ok, settings)
 

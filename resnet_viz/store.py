@@ -10,23 +10,34 @@ hidden temporary folder renamed into place: a run folder is complete or absent),
 restarted server, or a second server process on the same folder, reuses it instead of
 training again. An entry that does not load (partial, corrupt, another config) is
 removed and retrained, never shown.
+
+Several servers (replicas behind a load balancer, issue 27) may share one folder: a config trained through one
+is loaded by the others, and one asked for by two of them at once is trained once (`_disk_lock`: a lock on a
+file of the folder, `fcntl.flock`, held by the process that trains it; the others wait, then load its run).
+Trainings go through the process's executor (`resnet_viz.executor`: in-process, or a Dask cluster).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 
 from .cache import KeyLock, SingleFlight  # noqa: F401  (KeyLock: also store.KeyLock)
 from .models import NetConfig
 from .progress import Progress
-from .train import Run, RunLoadError, TrainConfig, load_run, save_run, train
+from .train import Run, RunLoadError, TrainConfig, load_run, save_run
+
+log = logging.getLogger("resnet_viz")
+LOCKS = ".locks"  # the folder's subfolder of lock files, one a key being trained
 
 
 def default_folder() -> str | None:
@@ -73,8 +84,10 @@ class RunStore:
     `max_bytes`."""
 
     def __init__(self, max_runs: int = 24, max_bytes: int = 2 * 1024**3, folder: str | None = None,
-                 max_disk_runs: int = 64, fallback=None, gate=None, time_limit_s: float | None = None) -> None:
+                 max_disk_runs: int = 64, fallback=None, gate=None, time_limit_s: float | None = None,
+                 executor=None) -> None:
         self.folder, self.max_disk_runs = folder, max_disk_runs
+        self.executor = executor  # where trainings run (None: the process's, `executor.current()`)
         self.fallback = fallback  # fallback(net, cfg) -> Run | None, tried before training (shipped runs)
         self.gate = gate  # a jobs.JobGate that bounds how many trainings run at once (None: no bound)
         self.time_limit_s = time_limit_s  # the longest one training may take (None: `train`'s default)
@@ -134,8 +147,14 @@ class RunStore:
             if run is None and self.fallback is not None:
                 run = self.fallback(net, cfg)
             if run is None:
-                run = self._train(net, cfg, report)
-                self._to_disk(key, run)
+                with self._disk_lock(key, report):  # another server on this folder may be training it
+                    run = self._from_disk(key, net, cfg)
+                    if run is None:
+                        t0 = time.perf_counter()
+                        run = self._train(net, cfg, report)
+                        self._to_disk(key, run)
+                        log.info(f"trained run {key} ({net.name}, seed {net.seed}) in "
+                                 f"{time.perf_counter() - t0:.1f} s")
             return run
 
         return key, self._cache.get_or_compute(key, load_or_train, progress, waiting)
@@ -159,17 +178,50 @@ class RunStore:
         store (kept, shared, and on disk when the store has a folder)."""
         return lambda net, cfg, progress=None: self.get_or_train(net, cfg, progress)[1]
 
+    @contextmanager
+    def _disk_lock(self, key: str, progress: Progress | None, poll_s: float = 0.5):
+        """Hold the lock of `key` shared by every process on this folder (`fcntl.flock` on a file of
+        `LOCKS`; the system releases it when a process dies). While another process holds it,
+        `progress(0, "being trained by another server …")` about twice a second (in the app it draws: a
+        waiter whose session has gone stops). Without a folder, or where locking fails, nothing is held."""
+        fd = None
+        if self.folder:
+            try:
+                os.makedirs(os.path.join(self.folder, LOCKS), exist_ok=True)
+                fd = os.open(os.path.join(self.folder, LOCKS, key), os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:
+                fd = None
+        try:
+            while fd is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if progress is not None:
+                        progress(0.0, "being trained by another server on this run store …")
+                    time.sleep(poll_s)
+                except OSError:  # a file system without locks: each process trains on its own
+                    break
+            yield
+        finally:
+            if fd is not None:
+                os.close(fd)  # releases the lock
+
     def _train(self, net: NetConfig, cfg: TrainConfig, progress: Progress | None) -> Run:
-        """Train in one of the gate's slots; while waiting for one, `progress(0, "waiting …")` says where."""
-        if self.gate is None:
-            return train(net, cfg, progress=progress, time_limit_s=self.time_limit_s)
+        """Train through the executor; in-process in one of the gate's slots (while waiting for one,
+        `progress(0, "waiting …")` says where), on a cluster in its scheduler's queue."""
+        from .executor import current
+
+        executor = self.executor or current()
+        if self.gate is None or executor.remote:
+            return executor.train(net, cfg, progress=progress, time_limit_s=self.time_limit_s)
 
         def waiting(place: int) -> None:
             if progress is not None:
                 progress(0.0, f"waiting for a free slot on this server ({place} in line, {self.gate.slots} at once)")
 
         with self.gate.slot(on_wait=waiting):
-            return train(net, cfg, progress=progress, time_limit_s=self.time_limit_s)
+            return executor.train(net, cfg, progress=progress, time_limit_s=self.time_limit_s)
 
     def _from_disk(self, key: str, net: NetConfig, cfg: TrainConfig) -> Run | None:
         """The run saved under `key`, or None; an entry that does not load as exactly this config is removed."""
@@ -220,7 +272,7 @@ def _remove_stale_temporaries(folder: str, older_than_s: float = 3600) -> None:
     now = time.time()
     for e in os.scandir(folder):
         try:
-            if e.is_dir() and e.name.startswith(".") and now - e.stat().st_mtime > older_than_s:
+            if e.is_dir() and e.name.startswith(".") and e.name != LOCKS and now - e.stat().st_mtime > older_than_s:
                 shutil.rmtree(e.path, ignore_errors=True)
         except OSError:
             pass

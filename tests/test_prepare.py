@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-import resnet_viz.store as store_mod
+import resnet_viz.executor as executor_mod
 from resnet_viz import presets as PR, slides
 from resnet_viz.cli import main
 from conftest import tiny_preset
@@ -27,7 +27,7 @@ def test_prepared_presets_open_without_training(tmp_path, monkeypatch):
     # "original" variant already trained (same config): kept once, shared
     assert len(saved) == 4
     # A server started later on the same folder computes both presets without training anything.
-    monkeypatch.setattr(store_mod, "train", lambda *a, **k: pytest.fail("trained although prepared"))
+    monkeypatch.setattr(executor_mod, "train", lambda *a, **k: pytest.fail("trained although prepared"))
     store = RunStore(folder=str(tmp_path))
     for p in presets:
         assert slides.sections(p, trainer=store.trainer())

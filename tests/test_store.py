@@ -7,6 +7,7 @@ import types
 
 import pytest
 
+import resnet_viz.executor as executor_mod
 import resnet_viz.store as store_mod
 from resnet_viz.store import RunStore, run_key
 from resnet_viz.train import TrainConfig, net_config_for
@@ -27,7 +28,7 @@ def fake_train(monkeypatch):
         calls.append(net)
         return _stub(net, cfg)
 
-    monkeypatch.setattr(store_mod, "train", train)
+    monkeypatch.setattr(executor_mod, "train", train)
     return calls
 
 
@@ -50,7 +51,7 @@ def test_concurrent_callers_share_one_training_and_the_last_one_out_drops_the_lo
         assert release.wait(30)
         return _stub(net, cfg)
 
-    monkeypatch.setattr(store_mod, "train", slow_train)
+    monkeypatch.setattr(executor_mod, "train", slow_train)
     store = RunStore()
     net, cfg = net_config_for("digits"), TrainConfig()
     key = run_key(net, cfg)
@@ -76,7 +77,7 @@ def test_a_failed_training_drops_its_lock_and_the_next_caller_trains_again(monke
             raise RuntimeError("out of memory")
         return _stub(net, cfg)
 
-    monkeypatch.setattr(store_mod, "train", failing_train)
+    monkeypatch.setattr(executor_mod, "train", failing_train)
     store = RunStore()
     net, cfg = net_config_for("digits"), TrainConfig()
     with pytest.raises(RuntimeError):
@@ -116,7 +117,7 @@ def _tiny():
 
 
 def _no_training(monkeypatch):
-    monkeypatch.setattr(store_mod, "train", lambda *a, **k: pytest.fail("trained again"))
+    monkeypatch.setattr(executor_mod, "train", lambda *a, **k: pytest.fail("trained again"))
 
 
 def test_a_restarted_server_reuses_the_runs_on_disk(tmp_path, monkeypatch):
@@ -125,7 +126,7 @@ def test_a_restarted_server_reuses_the_runs_on_disk(tmp_path, monkeypatch):
     net, cfg = _tiny()
     key, first = RunStore(folder=str(tmp_path)).get_or_train(net, cfg)
     assert (tmp_path / key / "weights.safetensors").is_file()
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [store_mod.LOCKS]  # no temporary left
     _no_training(monkeypatch)
     _, again = RunStore(folder=str(tmp_path)).get_or_train(net, cfg)  # a new process on the same folder
     assert again is not first and again.net == net and again.train == cfg
@@ -148,8 +149,8 @@ def test_a_corrupt_or_foreign_entry_is_removed_and_retrained(tmp_path, damage, m
         d = json.loads((entry / "config.json").read_text())
         d["train"]["epochs"] = 2
         (entry / "config.json").write_text(json.dumps(d))
-    calls, real = [], store_mod.train
-    monkeypatch.setattr(store_mod, "train", lambda n, c, progress=None, **kw: calls.append(n) or real(n, c))
+    calls, real = [], executor_mod.train
+    monkeypatch.setattr(executor_mod, "train", lambda n, c, progress=None, **kw: calls.append(n) or real(n, c))
     _, run = RunStore(folder=str(tmp_path)).get_or_train(net, cfg)
     assert calls == [net] and run.net == net and run.train == cfg
     assert (entry / "weights.safetensors").is_file()  # saved again, whole
@@ -169,7 +170,7 @@ def test_partial_saves_are_never_read_and_stale_ones_are_removed(tmp_path, monke
     store = RunStore(folder=str(tmp_path))
     assert not old.exists() and partial.exists()  # a young one may be another process's, still writing
     calls = []
-    monkeypatch.setattr(store_mod, "train", lambda n, c, progress=None, **kw: calls.append(n) or _stub(n, c))
+    monkeypatch.setattr(executor_mod, "train", lambda n, c, progress=None, **kw: calls.append(n) or _stub(n, c))
     monkeypatch.setattr(store_mod, "save_run", lambda run, folder: None)
     store.get_or_train(net, cfg)
     assert calls == [net]  # the partial entry was not taken for a run
@@ -201,7 +202,7 @@ def test_trainings_go_through_the_servers_job_gate(monkeypatch):
             running[0] -= 1
         return _stub(net, cfg)
 
-    monkeypatch.setattr(store_mod, "train", slow_train)
+    monkeypatch.setattr(executor_mod, "train", slow_train)
     store = RunStore(gate=JobGate(1))
     net, cfg = net_config_for("digits"), TrainConfig()
     seen = []

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from resnet_viz import store as store_mod
+from resnet_viz import executor as executor_mod
 from resnet_viz.data import load_dataset
 from resnet_viz.models import ConfigError, build_model
 from resnet_viz.store import RunStore, run_key
@@ -150,13 +150,13 @@ def test_loading_broken_runs_gives_clear_errors(tmp_path):
 
 def test_store_trains_a_config_once_even_when_asked_concurrently(monkeypatch):
     calls = []
-    real_train = store_mod.train
+    real_train = executor_mod.train
 
     def counting_train(net, cfg, progress=None, **kw):
         calls.append(net)
         return real_train(net, cfg, progress=progress, **kw)
 
-    monkeypatch.setattr(store_mod, "train", counting_train)
+    monkeypatch.setattr(executor_mod, "train", counting_train)
     store = RunStore(max_runs=2)
     net = net_config_for("digits", **SMALL)
     results = []

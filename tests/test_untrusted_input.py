@@ -354,10 +354,10 @@ def test_weights_are_checked_against_the_config_before_building(tiny_run, tmp_pa
 
 
 def test_outputs_are_checked_before_anything_is_computed(tiny_run, tmp_path, monkeypatch):
-    import resnet_viz.commands.train as train_cmd
+    import resnet_viz.executor as executor_mod
     import resnet_viz.train as train_mod
 
-    monkeypatch.setattr(train_cmd, "train", lambda *a, **k: pytest.fail("trained before checking --out"))
+    monkeypatch.setattr(executor_mod, "train", lambda *a, **k: pytest.fail("trained before checking --out"))
     monkeypatch.setattr(train_mod, "load_run", lambda *a, **k: pytest.fail("computed before checking --png"))
     a_file = tmp_path / "a-file"
     a_file.write_text("x")

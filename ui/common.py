@@ -20,13 +20,14 @@ from streamlit.errors import StreamlitAPIException
 from . import legacy_guard  # noqa: F401  (a deep link on a fresh server goes through lab.py first)
 from resnet_viz.assets import load_shipped, load_shipped_pairs
 from resnet_viz.data import DatasetError
+from resnet_viz.executor import ClusterError
 from resnet_viz.jobs import JobGate, server_policy
 from resnet_viz.models import ConfigError, NetConfig
 from resnet_viz.cache import SingleFlight
 from resnet_viz.store import RunStore, run_key
 from resnet_viz.train import Run, RunLoadError, TrainConfig, net_config_for
 
-USER_ERRORS = (ConfigError, DatasetError, RunLoadError)
+USER_ERRORS = (ConfigError, DatasetError, RunLoadError, ClusterError)
 
 
 def server_config():
@@ -157,6 +158,24 @@ def job_gate() -> JobGate:
     has no session: it finishes, and its result is kept for everyone.
     """
     return JobGate(server_policy(server_config()))
+
+
+def cluster_line() -> str:
+    """Where this server's heavy work runs, for the lecturer: in this process, or on the Dask cluster at
+    $RESNET_VIZ_DASK with its workers and dashboard link (`resnet_viz.executor`)."""
+    from resnet_viz import executor
+
+    return executor.current().describe()
+
+
+def cluster_notice() -> None:
+    """Once a session: a warning when the server's Dask scheduler cannot be reached (its work runs here)."""
+    from resnet_viz import executor
+
+    message = executor.notice() if server_config().dask else None
+    if message and not st.session_state.get("_cluster_notice_shown"):
+        st.session_state["_cluster_notice_shown"] = True
+        st.warning(message, icon=":material/cloud_off:")
 
 
 def ensure_run(net: NetConfig, train: TrainConfig, progress=None) -> Run:

@@ -48,6 +48,8 @@ def _start() -> threading.Thread | None:
     from . import common, legacy_guard, results  # noqa: F401
 
     legacy_guard.leave_at_server_start()
+    if common.server_config().dask:  # connect now (or say once that it cannot), not in the first student's page
+        _say(common.cluster_line())
     common.run_store()
     pair = common.default_pair()
     load_dataset(pair.train.dataset, pair.train.data_root, pair.train.data_limit)

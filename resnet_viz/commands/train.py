@@ -7,12 +7,13 @@ import argparse
 import sys
 
 from ..cli import add_pair_flags, configs_from, progress_printer, write_json
-from ..train import save_run, train
+from ..executor import current
+from ..train import save_run
 
 
 def _run(args: argparse.Namespace) -> int:
     net, tcfg = configs_from(args)
-    run = train(net, tcfg, progress=progress_printer(args.quiet))
+    run = current().train(net, tcfg, progress=progress_printer(args.quiet))  # here, or on --scheduler's cluster
     if args.out:
         save_run(run, args.out)
     summary = run.summary()
