@@ -175,8 +175,9 @@ class DaskExecutor(Executor):
         self._retrying: threading.Thread | None = None
         self._closed = threading.Event()
         self.warning: str | None = None  # why work runs in-process now (shown once to the lecturer)
-        self._events: dict[str, dict] = {}  # key -> the last progress event
-        self._seen: dict[str, list[str]] = {}  # key -> workers that started it, in order
+        self._waiting: dict[str, int] = {}  # training keys this process waits for -> callers waiting
+        self._events: dict[str, dict] = {}  # key waited for -> its last progress event
+        self._seen: dict[str, list[str]] = {}  # key waited for -> the workers that started it, in order
         if client is not None:
             self._subscribe(client)
 
@@ -246,7 +247,7 @@ class DaskExecutor(Executor):
         def on_event(event) -> None:
             msg = event[1]
             key = msg.get("key")
-            if key is None:
+            if key not in self._waiting:  # another server's training (every client hears every event)
                 return
             workers = self._seen.setdefault(key, [])
             if msg.get("message") == "started":
@@ -294,9 +295,19 @@ class DaskExecutor(Executor):
                                        threads=threads)
         threads = torch_threads() if threads is None else max(int(threads), 1)
         key = f"train-{run_key(net, cfg)}-t{threads}"
-        future = client.submit(train_task, key, net.to_dict(), cfg.to_dict(), time_limit_s, threads, key=key,
-                               pure=False)
-        state = self._wait(future, progress, lambda: self._train_message(key))
+        with self._lock:
+            self._waiting[key] = self._waiting.get(key, 0) + 1
+        try:
+            future = client.submit(train_task, key, net.to_dict(), cfg.to_dict(), time_limit_s, threads, key=key,
+                                   pure=False)
+            state = self._wait(future, progress, lambda: self._train_message(key))
+        finally:
+            with self._lock:
+                self._waiting[key] -= 1
+                if not self._waiting[key]:
+                    del self._waiting[key]
+                    self._events.pop(key, None)
+                    self._seen.pop(key, None)
         return _run_from_state(state)
 
     def _train_message(self, key: str) -> tuple[float, str]:
