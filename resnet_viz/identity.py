@@ -187,8 +187,12 @@ class IdentitySettings:
         """label -> NetConfig of every net the study trains (first seed): the plain twin first, then the variants."""
         out = {PLAIN: base.twin()} if self.plain else {}
         for name in self.variants:
-            out[VARIANTS[name].label] = base.replace(skip=True, gate_bias=self.gate_bias, dropout=self.dropout,
-                                                     **VARIANTS[name].fields(base))
+            net = base.replace(skip=True, **VARIANTS[name].fields(base))
+            if net.shortcut in ("gate", "shortcut-gate"):  # b_g and the drop rate only where they act, so the
+                net = net.replace(gate_bias=self.gate_bias)  # other nets keep their runs when they change
+            if net.shortcut == "dropout":
+                net = net.replace(dropout=self.dropout)
+            out[VARIANTS[name].label] = net
         return out
 
     def scales(self, base: NetConfig) -> tuple[float, ...]:

@@ -107,3 +107,16 @@ def assert_same_state(model: torch.nn.Module, saved: dict) -> None:
     assert now.keys() == saved.keys()
     for k, v in saved.items():
         assert torch.equal(now[k], v), f"{k} changed"
+
+
+@pytest.fixture(scope="session")
+def lab_server():
+    """One `streamlit run app.py` (its warm-up on, its own run store) shared by the browser tests' modules, as one
+    server holds a lecture's sessions: started by the first module that asks, stopped at the end of the run."""
+    import tempfile
+
+    from browser_util import streamlit_server
+
+    with tempfile.TemporaryDirectory() as folder, \
+            streamlit_server(env={"RESNET_VIZ_WARM": "1", "RESNET_VIZ_RUN_STORE": folder}) as url:
+        yield url

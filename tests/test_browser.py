@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from browser_util import CHROMIUM, ROOT, launch, streamlit_server, wait_idle
+from browser_util import CHROMIUM, ROOT, launch, wait_idle
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")]
@@ -16,12 +16,13 @@ SHOTS = os.path.join(ROOT, "artifacts", "screenshots")
 
 
 @pytest.fixture(scope="module")
-def browser_page():
+def browser_page(lab_server):
     from playwright.sync_api import sync_playwright
 
     os.makedirs(SHOTS, exist_ok=True)
-    # As in a lecture: the server trains the default pair in the background from the start.
-    with streamlit_server(env={"RESNET_VIZ_WARM": "1"}) as url, sync_playwright() as p:
+    # As in a lecture: the server (conftest.lab_server) warms every default view up in the background from the start.
+    url = lab_server
+    with sync_playwright() as p:
         browser = launch(p)
         # Tall viewport: Streamlit scrolls inside its own container, so full-page shots need it.
         page = browser.new_page(viewport={"width": 1400, "height": 2400})

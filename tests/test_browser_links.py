@@ -7,7 +7,7 @@ import urllib.parse
 
 import pytest
 
-from browser_util import CHROMIUM, launch, streamlit_server, wait_idle
+from browser_util import CHROMIUM, launch, wait_idle
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")]
@@ -16,12 +16,12 @@ DEFAULT_DEPTH = 50  # the shattering page's default depth (resnet_viz.shattering
 
 
 @pytest.fixture(scope="module")
-def server():
-    """A `streamlit run app.py` on localhost and a Chromium page: (base URL, page, server log path)."""
+def server(lab_server):
+    """The shared `streamlit run app.py` (conftest.lab_server) and a Chromium page: (base URL, page, server log)."""
     from playwright.sync_api import sync_playwright
 
-    with streamlit_server(env={"RESNET_VIZ_WARM": "1"}) as url, sync_playwright() as p:
-        log = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"streamlit-{url.rsplit(':', 1)[1]}.log")
+    url, log = lab_server, lab_server.log
+    with sync_playwright() as p:
         browser = launch(p)
         try:
             yield url, browser.new_page(viewport={"width": 1400, "height": 2400}), log

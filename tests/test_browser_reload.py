@@ -14,7 +14,7 @@ import urllib.parse
 import pytest
 from PIL import Image
 
-from browser_util import CHROMIUM, launch, streamlit_server, wait_idle
+from browser_util import CHROMIUM, launch, wait_idle
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")]
@@ -27,11 +27,12 @@ def _digit_png(path) -> None:
 
 
 @pytest.fixture(scope="module")
-def server():
-    """A `streamlit run app.py` on localhost and a Chromium page: (base URL, page)."""
+def server(lab_server):
+    """The shared `streamlit run app.py` (conftest.lab_server) and a Chromium page: (base URL, page)."""
     from playwright.sync_api import sync_playwright
 
-    with streamlit_server(env={"RESNET_VIZ_WARM": "1"}) as url, sync_playwright() as p:
+    url = lab_server
+    with sync_playwright() as p:
         browser = launch(p)
         try:
             yield url, browser.new_page(viewport={"width": 1400, "height": 2400})

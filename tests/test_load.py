@@ -27,16 +27,25 @@ PAGES = ["home", "build_train", "ensemble"]
 SHOTS = os.path.join(ROOT, "artifacts", "load_test")  # screenshots of failed pages
 
 
+@pytest.fixture(scope="module")
+def lecture_server():
+    """One fresh server for this module's two loads (its warm-up on, its own run store): the browser sessions
+    arrive while it still warms up, the protocol clients once it is done."""
+    with tempfile.TemporaryDirectory() as folder, \
+            streamlit_server(env={"RESNET_VIZ_WARM": "1", "RESNET_VIZ_RUN_STORE": folder}) as url:
+        yield url
+
+
 @pytest.mark.browser
 @needs_chromium
 @pytest.mark.timeout(1500)
-def test_three_sessions_at_once_render_without_failures(capsys):
-    # As in a lecture: the server starts training the default pair at once; all three
-    # sessions ask for it at the same moment and must get the one shared result. Generous
-    # waits: training that pair takes 2 minutes on a busy 2-core machine, longer under load.
-    with streamlit_server(env={"RESNET_VIZ_WARM": "1"}) as url:
-        results, _, _ = asyncio.run(load_test.load(url, SESSIONS, PAGES, page_timeout=600, timeout=1200,
-                                                   reference=False, client="browser", shots=SHOTS))
+def test_three_sessions_at_once_render_without_failures(capsys, lecture_server):
+    # As in a lecture: the server has just started and warms up; all three sessions ask for the
+    # default pair and views at the same moment and must get the one shared result. Generous
+    # waits: training that pair (were its runs not shipped) takes minutes on a busy 2-core machine.
+    url = lecture_server
+    results, _, _ = asyncio.run(load_test.load(url, SESSIONS, PAGES, page_timeout=600, timeout=1200,
+                                               reference=False, client="browser", shots=SHOTS))
     failures = load_test.summarize(results, [], SESSIONS, 0.0)
     report = capsys.readouterr().out
     assert failures == 0, report
@@ -52,20 +61,19 @@ def test_three_sessions_at_once_render_without_failures(capsys):
 
 
 @pytest.mark.timeout(900)
-def test_ten_protocol_clients_render_every_page(capsys):
+def test_ten_protocol_clients_render_every_page(capsys, lecture_server):
     """Ten students without browsers, every page each, once the warm-up is done: no failure, every page
     rendered with its title, each view page with its charts, and each page's run finished."""
-    with tempfile.TemporaryDirectory() as folder, \
-            streamlit_server(env={"RESNET_VIZ_WARM": "1", "RESNET_VIZ_RUN_STORE": folder}) as url:
-        wait_warm(url)
-        results, _, _ = asyncio.run(load_test.load(url, 10, list(load_test.PAGES), page_timeout=300, timeout=600,
-                                                   reference=False, client="protocol"))
-        # The page a browser opens preloads plotly's chart script (ui.preload), which the server serves.
-        request = urllib.request.Request(url + "/shattering", headers={"Accept-Encoding": "gzip"})
-        page = urllib.request.urlopen(request, timeout=30).read().decode()
-        script = re.search(r'<link rel="modulepreload" crossorigin href="\./(static/js/PlotlyChart\.[^"]+)">', page)
-        assert script, page[:500]
-        assert len(urllib.request.urlopen(f"{url}/{script.group(1)}", timeout=30).read()) > 1_000_000
+    url = lecture_server
+    wait_warm(url)
+    results, _, _ = asyncio.run(load_test.load(url, 10, list(load_test.PAGES), page_timeout=300, timeout=600,
+                                               reference=False, client="protocol"))
+    # The page a browser opens preloads plotly's chart script (ui.preload), which the server serves.
+    request = urllib.request.Request(url + "/shattering", headers={"Accept-Encoding": "gzip"})
+    page = urllib.request.urlopen(request, timeout=30).read().decode()
+    script = re.search(r'<link rel="modulepreload" crossorigin href="\./(static/js/PlotlyChart\.[^"]+)">', page)
+    assert script, page[:500]
+    assert len(urllib.request.urlopen(f"{url}/{script.group(1)}", timeout=30).read()) > 1_000_000
     failures = load_test.summarize(results, [], 10, 0.0)
     report = capsys.readouterr().out
     assert failures == 0, report
@@ -142,7 +150,7 @@ def test_the_checker_catches_errors_and_missing_charts():
             out = {}
             for case, name, body in cases:
                 served["body"] = body
-                out[case, name] = await load_test.render(page, "http://lab.invalid", name, 0, 10_000)
+                out[case, name] = await load_test.render(page, "http://lab.invalid", name, 0, 3_000)
             await browser.close()
             return out
 

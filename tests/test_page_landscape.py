@@ -87,6 +87,15 @@ def test_page_shows_both_surfaces_with_one_colour_scale_and_other_views(seeded_s
     assert not at.exception
     assert "every parameter" in " ".join(c.value for c in at.caption)
 
+
+def test_the_curvature_map_draws_both_nets_on_one_colour_scale(seeded_store):
+    """Li et al.'s Fig. 7 map, on a small pair named in the link (a map of the default pair is 18 Lanczos runs of
+    a 15-block net: the test checks the page, test_landscape.py the map's numbers)."""
+    at = _app()
+    at.query_params.update({"depth": "3", "width": "4", "epochs": "1"})
+    at.session_state["landscape_view"] = "Curvature"
+    at.run()
+    assert not at.exception, at.exception
     at.select_slider(key="landscape_map_grid").set_value(3).run()
     at.button(key="landscape_map_go").click().run()
     assert not at.exception, at.exception

@@ -248,6 +248,8 @@ def pick_pair(where=None, key: str = "pair_picker", warn: bool = True) -> tuple[
     pairs = session_pairs()
     current = current_pair_choice()
     index = pairs.index(current) if current in pairs else 0
+    if st.session_state.get(key) in pairs:  # set by a link or a new pair: that value wins, and a default beside
+        index = 0  # it would be a second value for one widget (Streamlit warns in the server's log)
     pair = where.selectbox("Trained pair", pairs, index=index, format_func=lambda p: p.label, key=key,
                            help="Train other pairs on the 'Build & train' page; they appear here.")
     if len(pair.label) > 30:  # the box cuts a long label: say it whole
