@@ -31,6 +31,21 @@ pytestmark = pytest.mark.timeout(300)
 
 @pytest.fixture(scope="module")
 def cluster():
+    # Worker processes are spawned, and a spawned process first runs the parent's __main__ file again: in a
+    # full test run that is the last script AppTest ran, which fails outside it. A __main__ without a file
+    # while the cluster lives (its nannies restart killed workers too).
+    import sys
+    import types
+
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield from _cluster()
+    finally:
+        sys.modules["__main__"] = main
+
+
+def _cluster():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # distributed's own start-up notes (ports, dashboard)
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
