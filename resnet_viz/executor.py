@@ -315,7 +315,7 @@ class DaskExecutor(Executor):
         if msg is None:
             return 0.0, "waiting for a worker of the cluster"
         text = msg["message"] if msg["message"] != "started" else "started"
-        where = f"on {msg['worker']}"
+        where = f"on the cluster's worker {msg['worker']}"
         if len(workers) > 1:
             where = f"{RETRYING} ({msg['worker']}, attempt {len(workers)})"
         return msg["fraction"], f"{text} · {where}"

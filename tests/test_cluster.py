@@ -110,7 +110,7 @@ def test_a_training_on_a_worker_equals_the_in_process_training(on_cluster):
     messages = []
     there = on_cluster.train(net, cfg, progress=lambda f, m: messages.append(m), threads=1)
     _same_run(there, EX.InProcess().train(net, cfg, threads=1))
-    assert any(re.search(r"on tcp://", m) for m in messages), messages  # the page says where it trains
+    assert any(re.search(r"on the cluster.s worker tcp://", m) for m in messages), messages  # the page says where it trains
 
 
 def test_a_killed_worker_s_training_completes_on_the_other(cluster, on_cluster):
@@ -119,7 +119,7 @@ def test_a_killed_worker_s_training_completes_on_the_other(cluster, on_cluster):
 
     def progress(fraction, message):
         messages.append(message)
-        found = re.search(r"on (tcp://\S+)", message)
+        found = re.search(r"worker (tcp://\S+)", message)
         if found and fraction > 0.05 and not killed:  # mid-training: that worker's process dies
             killed.append(found.group(1))
             pid = cluster[1].run(os.getpid, workers=[found.group(1)])[found.group(1)]
