@@ -65,6 +65,12 @@ class Executor:
         """`train.train(net, cfg)` with the lab's thread policy: a `train.Run`."""
         raise NotImplementedError
 
+    def prefetch(self, pairs, *, time_limit_s: float | None = None, threads: int | None = None):
+        """Start training every (net, cfg) of `pairs` at once where that runs them side by side (a cluster), so a
+        study's later `train` calls, one after another, find their runs trained or training. Returns what must be
+        kept while they are wanted (None here: in-process work is not started ahead)."""
+        return None
+
     def map_points(self, job, levels: Sequence[Sequence[tuple[float, ...]]], *, progress: Progress | None = None,
                    on_level: Callable[[int, list], None] | None = None) -> list[list[tuple]]:
         """`job.evaluate(points)` for every level of grid points (a list of coefficient tuples each), returning
@@ -309,6 +315,21 @@ class DaskExecutor(Executor):
                     self._events.pop(key, None)
                     self._seen.pop(key, None)
         return _run_from_state(state)
+
+    def prefetch(self, pairs, *, time_limit_s=None, threads=None):
+        """Submit every training of `pairs` now (the same task keys as `train`, so `train` later joins its task);
+        returns their futures, to be kept while the study runs (dropped, unfinished tasks nobody else wants are
+        cancelled by the scheduler)."""
+        from .jobs import torch_threads
+        from .store import run_key
+
+        client = self.client()
+        if client is None or not pairs:
+            return None
+        threads = torch_threads() if threads is None else max(int(threads), 1)
+        return [client.submit(train_task, key, net.to_dict(), cfg.to_dict(), time_limit_s, threads, key=key,
+                              pure=False)
+                for net, cfg in pairs for key in [f"train-{run_key(net, cfg)}-t{threads}"]]
 
     def _train_message(self, key: str) -> tuple[float, str]:
         msg, workers = self._events.get(key), self._seen.get(key, [])

@@ -159,6 +159,16 @@ class RunStore:
 
         return key, self._cache.get_or_compute(key, load_or_train, progress, waiting)
 
+    def prefetch(self, pairs: list[tuple[NetConfig, TrainConfig]]):
+        """Start training, side by side, every (net, cfg) of `pairs` that is neither kept nor on disk, where the
+        executor runs work side by side (a Dask cluster: `Executor.prefetch`); a study's trainings, asked for one
+        after another, then run at once. Returns what to keep while they are wanted (None in-process)."""
+        from .executor import current
+
+        missing = [(n, c) for n, c in pairs if self.get(run_key(n, c)) is None
+                   and not (self.folder and os.path.isdir(os.path.join(self.folder, run_key(n, c))))]
+        return (self.executor or current()).prefetch(missing, time_limit_s=self.time_limit_s)
+
     def training(self, key: str) -> bool:
         """True while some caller is training the run stored under `key`."""
         return self._cache.computing(key)

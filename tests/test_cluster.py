@@ -132,6 +132,25 @@ def test_a_killed_worker_s_training_completes_on_the_other(cluster, on_cluster):
     cluster[1].wait_for_workers(2, timeout=60)  # the nanny restarts it, for the tests after this one
 
 
+def test_a_study_s_nets_train_side_by_side_on_the_cluster(cluster, on_cluster, tmp_path):
+    """A study asks for its nets one after another; prefetched (ui.results does it with the view's `nets`), they
+    train at the same time on both workers, and the study's sequential calls get those very runs."""
+    from resnet_viz.store import RunStore
+
+    pairs = [_tiny(seed=20 + i, depth=4) for i in range(4)]
+    store = RunStore(folder=str(tmp_path), executor=on_cluster)
+    with distributed.get_task_stream(client=cluster[1]) as stream:
+        held = store.prefetch(pairs)
+        runs = [store.get_or_train(n, c)[1] for n, c in pairs]
+        del held
+    spans = [(t["worker"], min(s["start"] for s in t["startstops"]), max(s["stop"] for s in t["startstops"]))
+             for t in stream.data if str(t["key"]).startswith("train-")]
+    assert len(spans) == 4 and len({w for w, _, _ in spans}) == 2, spans  # each trained once, on both workers
+    assert any(a[1] < b[2] and b[1] < a[2] for a in spans for b in spans if a is not b), spans  # at the same time
+    _same_run(runs[0], EX.InProcess().train(*pairs[0], threads=1))
+    assert store.prefetch(pairs) is None  # all kept now: nothing to start
+
+
 def test_two_servers_asking_at_once_share_one_training_task(cluster):
     """Two app servers, two clients of one scheduler: the training's key is the same, so it runs once."""
     address = cluster[0].scheduler_address

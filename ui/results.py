@@ -70,10 +70,16 @@ def result(view: View, settings, *, pair=None, runs: dict | None = None, text: s
     shared = type(settings)(**computation(settings)) if hasattr(settings, "computation") else settings
 
     def compute(progress):
+        # On a Dask cluster the study's nets start training side by side now (kept while it runs); in-process: nothing.
+        started = None if view.nets is None or net is None else run_store().prefetch(
+            [(n, c) for n, c in view.nets(net, train, shared) if not available(n, c)])
         data = None if train is None else load_dataset(train.dataset, train.data_root, train.data_limit)
         inputs = Inputs(net=net, train=train, runs=runs, data=data, trainer=study_trainer(), progress=progress,
                         preview=preview, extra=dict(extra or {}))
-        return view.compute(shared, inputs)
+        try:
+            return view.compute(shared, inputs)
+        finally:
+            del started  # the study is done (or stopped): its prefetched trainings are no longer wanted
 
     return cached_compute(view.slug, key, compute, text, max_entries=MAX_ENTRIES)
 
@@ -81,14 +87,18 @@ def result(view: View, settings, *, pair=None, runs: dict | None = None, text: s
 def ready(view: View, pair, settings) -> bool:
     """True when every net the view's study would train for `pair` at `settings` is already trained (kept by this
     server or shipped with the lab), so that showing it costs no training: a page then shows it at once."""
+    if view.nets is None:
+        return True
+    return all(available(n, c) for n, c in view.nets(pair.net, pair.train, settings))
+
+
+def available(net, cfg) -> bool:
+    """True when (net, cfg) needs no training: kept by this server or shipped with the lab."""
     from resnet_viz.assets import run_folder, shipped_dir
     from resnet_viz.store import run_key
 
-    if view.nets is None:
-        return True
-    store, folder = run_store(), shipped_dir()
-    return all(store.get(run_key(n, c)) is not None or (folder and os.path.isdir(run_folder(n, c, folder)))
-               for n, c in view.nets(pair.net, pair.train, settings))
+    folder = shipped_dir()
+    return run_store().get(run_key(net, cfg)) is not None or bool(folder and os.path.isdir(run_folder(net, cfg, folder)))
 
 
 def input_key(x) -> str:
