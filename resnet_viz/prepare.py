@@ -10,6 +10,7 @@ command line; the home page has the same action.
 
 from __future__ import annotations
 
+import os
 import time
 
 from .presets import PRESETS, Preset
@@ -48,10 +49,14 @@ def prepare(presets=PRESETS, store=None, progress: Progress | None = None) -> di
     from .slides import sections
     from .store import RunStore, default_folder
 
-    from .assets import load_shipped
+    from .assets import load_shipped, run_folder, shipped_configs, shipped_dir
 
     # The shipped runs are loaded, not trained again: only what a lab lacks (changed settings) is trained.
     store = store if store is not None else RunStore(folder=default_folder(), fallback=load_shipped)
+    # On a Dask cluster every missing net starts at once, side by side (RunStore.prefetch; in-process: nothing).
+    groups, folder = shipped_configs(), shipped_dir()
+    started = store.prefetch([(n, c) for p in presets for n, c in groups.get(f"preset {p.slug}", [])
+                              if not (folder and os.path.isdir(run_folder(n, c, folder)))])
     total = sum(preset_cost(p) for p in presets)
     steps = Steps(progress, total)
     start, done, out = time.perf_counter(), 0.0, {}
@@ -64,4 +69,5 @@ def prepare(presets=PRESETS, store=None, progress: Progress | None = None) -> di
         out[p.slug] = time.perf_counter() - t0
         done += cost
     steps.finish()
+    del started  # every preset is computed: the prefetched trainings are no longer wanted
     return out
