@@ -92,12 +92,34 @@ def wait_warm(url: ServerURL, timeout: float = 600) -> None:
         time.sleep(0.5)
 
 
-def wait_idle(page, timeout_ms: int = 180_000) -> None:
-    """Wait until the Streamlit script has finished running (and the page has settled)."""
-    page.wait_for_timeout(1000)
-    page.wait_for_selector(IDLE, timeout=timeout_ms)
-    page.wait_for_timeout(1000)
-    page.wait_for_selector(IDLE, timeout=timeout_ms)
+# Installed in a page by `wait_idle`: records when the app's script state last changed (a MutationObserver on
+# stApp's data-test-script-state) and when the wait began, so "settled" is a condition on the page (idle for a
+# while since the action before the wait), not a fixed sleep.
+WATCH_SCRIPT_STATE = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app) return false;
+  if (window.__labWatched !== app) {
+    window.__labWatched = app;
+    window.__labChanged = performance.now();
+    new MutationObserver(() => { window.__labChanged = performance.now(); })
+      .observe(app, {attributes: true, attributeFilter: ["data-test-script-state"]});
+  }
+  window.__labCalled = performance.now();
+  return true;
+}"""
+SETTLED = """quiet => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  return !!app && app === window.__labWatched && app.getAttribute("data-test-script-state") === "notRunning"
+    && performance.now() - Math.max(window.__labChanged, window.__labCalled) >= quiet;
+}"""
+
+
+def wait_idle(page, timeout_ms: int = 180_000, quiet_ms: int = 1000) -> None:
+    """Wait until the Streamlit script has finished running and the page has settled: the app's script state is
+    "notRunning" and has not changed for `quiet_ms`, counted from the later of its last change and this call (a
+    rerun that a click, a key or an upload asked for starts within that time), bounded by `timeout_ms`."""
+    page.wait_for_function(WATCH_SCRIPT_STATE, timeout=timeout_ms)
+    page.wait_for_function(SETTLED, arg=quiet_ms, timeout=timeout_ms, polling=100)
 
 
 def launch(playwright):

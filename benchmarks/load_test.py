@@ -50,7 +50,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from browser_util import CHROMIUM, CHROMIUM_ARGS, IDLE, cpu_seconds, rss_mib, streamlit_server, wait_warm  # benchmarks/browser_util.py
+from browser_util import (CHROMIUM, CHROMIUM_ARGS, SETTLED, WATCH_SCRIPT_STATE, cpu_seconds, rss_mib,  # benchmarks/
+                          streamlit_server, wait_warm)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -74,12 +75,11 @@ class PageResult:
     done: float | None = None  # protocol client: seconds to the end of the page's script run
 
 
-async def wait_idle(page, timeout_ms: int) -> None:
-    """Async twin of browser_util.wait_idle: idle, a second later idle again."""
-    await page.wait_for_timeout(1000)
-    await page.wait_for_selector(IDLE, timeout=timeout_ms)
-    await page.wait_for_timeout(1000)
-    await page.wait_for_selector(IDLE, timeout=timeout_ms)
+async def wait_idle(page, timeout_ms: int, quiet_ms: int = 1000) -> None:
+    """Async twin of browser_util.wait_idle: the script idle and unchanged for `quiet_ms` (conditions on the page,
+    bounded by `timeout_ms`)."""
+    await page.wait_for_function(WATCH_SCRIPT_STATE, timeout=timeout_ms)
+    await page.wait_for_function(SETTLED, arg=quiet_ms, timeout=timeout_ms, polling=100)
 
 
 async def render(page, url: str, name: str, session: int, timeout_ms: int, shots: str | None = None) -> PageResult:
