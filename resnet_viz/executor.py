@@ -164,6 +164,20 @@ def points_task(job, points: list, threads: int) -> list:
         return job.evaluate(points)
 
 
+def _threads(threads: int | None) -> int:
+    """PyTorch threads of a task: `threads`, else the lab's thread policy (`jobs.torch_threads`)."""
+    from .jobs import torch_threads
+
+    return torch_threads() if threads is None else max(int(threads), 1)
+
+
+def _train_key(net, cfg, threads: int | None) -> str:
+    """The cluster's task key of a training: its run key and PyTorch thread count, the same in every process."""
+    from .store import run_key
+
+    return f"train-{run_key(net, cfg)}-t{_threads(threads)}"
+
+
 class DaskExecutor(Executor):
     """Heavy work on the Dask scheduler at `address` (tcp:// or tls://; TLS certificates from Dask's own
     configuration, `distributed.comm.tls`). `client` may be given (tests); otherwise one is connected on first
@@ -216,11 +230,15 @@ class DaskExecutor(Executor):
             return self._client
 
     def _connect(self) -> None:
+        self._client, self.warning = self._new_client(), None
+
+    def _new_client(self):
+        """A `distributed.Client` of the scheduler, listening to the trainings' progress events."""
         from distributed import Client
 
         client = Client(self.address, timeout=self.connect_timeout_s, set_as_default=False)
         self._subscribe(client)
-        self._client, self.warning = client, None
+        return client
 
     def _fail(self, e: Exception) -> None:
         """Say once that the scheduler cannot be reached, and retry in the background (called with the lock)."""
@@ -236,14 +254,11 @@ class DaskExecutor(Executor):
             self._retrying.start()
 
     def _retry(self) -> None:
-        from distributed import Client
-
         while not self._closed.wait(self.retry_s):
             try:
-                client = Client(self.address, timeout=self.connect_timeout_s, set_as_default=False)
+                client = self._new_client()
             except Exception:
                 continue
-            self._subscribe(client)
             with self._lock:
                 self._client, self.warning = client, None
             log.warning(f"connected to the Dask scheduler at {self.address}: heavy work goes there again")
@@ -292,20 +307,16 @@ class DaskExecutor(Executor):
     # -- work ------------------------------------------------------------------------------------------------
 
     def train(self, net, cfg, *, progress=None, time_limit_s=None, data=None, threads=None):
-        from .jobs import torch_threads
-        from .store import run_key
 
         client = self.client()
         if client is None:
             return self.fallback.train(net, cfg, progress=progress, time_limit_s=time_limit_s, data=data,
                                        threads=threads)
-        threads = torch_threads() if threads is None else max(int(threads), 1)
-        key = f"train-{run_key(net, cfg)}-t{threads}"
+        key = _train_key(net, cfg, threads)
         with self._lock:
             self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
-            future = client.submit(train_task, key, net.to_dict(), cfg.to_dict(), time_limit_s, threads, key=key,
-                                   pure=False)
+            future = self._submit_training(client, net, cfg, time_limit_s, threads)
             state = self._wait(future, progress, lambda: self._train_message(key))
         finally:
             with self._lock:
@@ -320,16 +331,18 @@ class DaskExecutor(Executor):
         """Submit every training of `pairs` now (the same task keys as `train`, so `train` later joins its task);
         returns their futures, to be kept while the study runs (dropped, unfinished tasks nobody else wants are
         cancelled by the scheduler)."""
-        from .jobs import torch_threads
-        from .store import run_key
-
         client = self.client()
         if client is None or not pairs:
             return None
-        threads = torch_threads() if threads is None else max(int(threads), 1)
-        return [client.submit(train_task, key, net.to_dict(), cfg.to_dict(), time_limit_s, threads, key=key,
-                              pure=False)
-                for net, cfg in pairs for key in [f"train-{run_key(net, cfg)}-t{threads}"]]
+        return [self._submit_training(client, net, cfg, time_limit_s, threads) for net, cfg in pairs]
+
+    @staticmethod
+    def _submit_training(client, net, cfg, time_limit_s, threads):
+        """The future of (net, cfg)'s training task, under its deterministic key (`_train_key`): a task with that
+        key already on the scheduler (another caller's, another server's) is joined, not started again."""
+        key = _train_key(net, cfg, threads)
+        return client.submit(train_task, key, net.to_dict(), cfg.to_dict(), time_limit_s, _threads(threads), key=key,
+                             pure=False)
 
     def _train_message(self, key: str) -> tuple[float, str]:
         msg, workers = self._events.get(key), self._seen.get(key, [])
@@ -364,9 +377,7 @@ class DaskExecutor(Executor):
         client = self.client()
         if client is None:
             return self.fallback.map_points(job, levels, progress=progress, on_level=on_level)
-        from .jobs import torch_threads
-
-        threads, token = torch_threads(), job.token()
+        threads, token = _threads(None), job.token()
         n_workers = max(len(self.workers()), 1)
         shared = client.scatter(job, broadcast=False, hash=False)
         futures, where = [], []  # one future a chunk; where[i] = (level, start, end)
