@@ -5,6 +5,7 @@ page still shows figures and no error. Screenshots go to artifacts/screenshots/.
 """
 
 import os
+import time
 
 import pytest
 
@@ -191,7 +192,12 @@ def test_pair_picker_in_one_place(browser_page, path):
     page = browser_page
     open_page(page, path)
     labels = page.locator('[data-testid="stSidebarUserContent"] [data-testid="stWidgetLabel"]')
-    texts = [t.strip() for t in labels.all_inner_texts() if t.strip()]
+    deadline = time.monotonic() + 15  # the sidebar's widgets may still be drawn after the script is idle: bounded
+    while True:
+        texts = [t.strip() for t in labels.all_inner_texts() if t.strip()]
+        if texts[:2] == ["Presenter mode", "Trained pair"] or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(200)
     assert texts[:2] == ["Presenter mode", "Trained pair"], texts
 
 
