@@ -66,15 +66,22 @@ def run_folder(net: NetConfig, cfg: TrainConfig, folder: str) -> str:
     return os.path.join(folder, run_key(net, cfg))
 
 
+def is_shipped(net: NetConfig, cfg: TrainConfig, folder: str | None = None) -> bool:
+    """True when a run of exactly (net, cfg) is shipped in `folder` (by default `shipped_dir()`): its run
+    folder exists. Cheap (nothing is loaded); `load_shipped` still checks the run inside."""
+    folder = shipped_dir() if folder is None else folder
+    return bool(folder) and os.path.isdir(run_folder(net, cfg, folder))
+
+
 def load_shipped(net: NetConfig, cfg: TrainConfig, folder: str | None = None) -> Run | None:
     """The shipped run for exactly (net, cfg), or None when there is none, it does not load or it was
     trained with another config (the reason is logged; the caller then trains)."""
     folder = shipped_dir() if folder is None else folder
     if not folder:
         return None
-    path = run_folder(net, cfg, folder)
-    if not os.path.isdir(path):
+    if not is_shipped(net, cfg, folder):
         return None
+    path = run_folder(net, cfg, folder)
     try:
         run = load_run(path)
     except Exception as e:  # RunLoadError, OSError, anything else: never worse than training

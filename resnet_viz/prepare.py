@@ -10,7 +10,6 @@ command line; the home page has the same action.
 
 from __future__ import annotations
 
-import os
 import time
 
 from .presets import PRESETS, Preset
@@ -49,14 +48,14 @@ def prepare(presets=PRESETS, store=None, progress: Progress | None = None) -> di
     from .slides import sections
     from .store import RunStore, default_folder
 
-    from .assets import load_shipped, run_folder, shipped_configs, shipped_dir
+    from .assets import is_shipped, load_shipped, shipped_configs
 
     # The shipped runs are loaded, not trained again: only what a lab lacks (changed settings) is trained.
     store = store if store is not None else RunStore(folder=default_folder(), fallback=load_shipped)
     # On a Dask cluster every missing net starts at once, side by side (RunStore.prefetch; in-process: nothing).
-    groups, folder = shipped_configs(), shipped_dir()
+    groups = shipped_configs()
     started = store.prefetch([(n, c) for p in presets for n, c in groups.get(f"preset {p.slug}", [])
-                              if not (folder and os.path.isdir(run_folder(n, c, folder)))])
+                              if not is_shipped(n, c)])
     total = sum(preset_cost(p) for p in presets)
     steps = Steps(progress, total)
     start, done, out = time.perf_counter(), 0.0, {}

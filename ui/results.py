@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 
 import numpy as np
 
@@ -94,11 +93,10 @@ def ready(view: View, pair, settings) -> bool:
 
 def available(net, cfg) -> bool:
     """True when (net, cfg) needs no training: kept by this server or shipped with the lab."""
-    from resnet_viz.assets import run_folder, shipped_dir
+    from resnet_viz.assets import is_shipped
     from resnet_viz.store import run_key
 
-    folder = shipped_dir()
-    return run_store().get(run_key(net, cfg)) is not None or bool(folder and os.path.isdir(run_folder(net, cfg, folder)))
+    return run_store().get(run_key(net, cfg)) is not None or is_shipped(net, cfg)
 
 
 def input_key(x) -> str:
