@@ -8,6 +8,10 @@ import os
 # threads run many times slower than one, and tests check behaviour, not speed. Set before torch
 # is imported; the streamlit servers of the browser tests inherit it.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# The tests that train on two threads share the machine with the other pytest worker (pytest.ini: -n 2):
+# OpenMP threads that spin 1,000 times (not libgomp's 300,000) before they sleep give the core back to it
+# (the default pair on two threads beside a busy core: 39 s spinning, 22 s so). Waiting changes no result.
+os.environ.setdefault("GOMP_SPINCOUNT", "1000")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

@@ -28,7 +28,10 @@ def busy_cores(pid: int, over_s: float = 2.0) -> float:
 def test_closing_every_tab_that_waits_for_a_training_stops_it():
     from playwright.sync_api import sync_playwright
 
-    env = {"RESNET_VIZ_WARM": "0", "RESNET_VIZ_RUN_STORE": "none", "RESNET_VIZ_TORCH_THREADS": "1"}
+    # No training-time limit: on a busy machine the server's estimate for 100 epochs (from the first two steps)
+    # can pass its default 10 min, and it would refuse the training this test needs running.
+    env = {"RESNET_VIZ_WARM": "0", "RESNET_VIZ_RUN_STORE": "none", "RESNET_VIZ_TORCH_THREADS": "1",
+           "RESNET_VIZ_MAX_TRAIN_MINUTES": "0"}
     with streamlit_server(env=env) as url, sync_playwright() as p:
         browser = launch(p)
         try:
