@@ -20,7 +20,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--enable-unsafe-swiftshader"]
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-PAGES = ["", "build_train", "landscape", "shattering", "ensemble", "identity", "family", "features"]
+PAGES = ["", "build_train", "playground", "landscape", "shattering", "ensemble", "identity", "family", "features"]
 
 
 def free_port() -> int:
