@@ -41,6 +41,8 @@ def server(lab_server):
 
 
 def test_features_upload_after_opening_a_link_on_upload(server, tmp_path):
+    from playwright.sync_api import expect
+
     url, page = server
     image = tmp_path / "one.png"
     _digit_png(image)
@@ -49,11 +51,13 @@ def test_features_upload_after_opening_a_link_on_upload(server, tmp_path):
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.get_by_text("Upload an image to see what the nets make of it").count() == 1
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(image))
+    # The upload, then the rerun it starts: on a busy machine the page can look idle in between, so wait
+    # (bounded) for what the rerun draws: both nets' attributions.
+    expect(page.get_by_text("IG convergence delta")).to_have_count(2, timeout=120_000)
     wait_idle(page)
     errors = page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]')
     assert errors.count() == 0, errors.first.inner_text()
     assert page.get_by_text("Attribution settings").count() == 1  # the sidebar expander
-    assert page.get_by_text("IG convergence delta").count() == 2
 
 
 def test_text_from_a_link_renders_as_plain_text(server):
