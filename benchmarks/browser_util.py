@@ -14,13 +14,16 @@ import sys
 import time
 import urllib.request
 
+from resnet_viz.registry import VIEWS
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--enable-unsafe-swiftshader"]
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-PAGES = ["", "build_train", "playground", "landscape", "shattering", "ensemble", "identity", "family", "features"]
+# URL path of each page: Home ("") and every view's page, from the registry (a new view is in the list).
+PAGES = ["", *(os.path.splitext(os.path.basename(v.page))[0] for v in VIEWS)]
 
 
 def free_port() -> int:

@@ -50,13 +50,13 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from browser_util import (CHROMIUM, CHROMIUM_ARGS, SETTLED, WATCH_SCRIPT_STATE, cpu_seconds, rss_mib,  # benchmarks/
+from browser_util import (CHROMIUM, CHROMIUM_ARGS, PAGES as ALL_PAGES, SETTLED, WATCH_SCRIPT_STATE, cpu_seconds, rss_mib,  # benchmarks/
                           streamlit_server, wait_warm)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # URL path of each page ("" is the home page; "home" is the same page by name).
-PAGES = ("home", "build_train", "playground", "landscape", "shattering", "ensemble", "features", "identity", "family")
+PAGES = ("home", *ALL_PAGES[1:])
 VIEW_PAGES = frozenset(PAGES) - {"home", "identity"}  # identity trains on request only
 MAX_SESSIONS = 50
 CHART_WAIT_MS = 120_000  # longest wait for a view page's first chart once its script is idle

@@ -77,8 +77,6 @@ def load_shipped(net: NetConfig, cfg: TrainConfig, folder: str | None = None) ->
     """The shipped run for exactly (net, cfg), or None when there is none, it does not load or it was
     trained with another config (the reason is logged; the caller then trains)."""
     folder = shipped_dir() if folder is None else folder
-    if not folder:
-        return None
     if not is_shipped(net, cfg, folder):
         return None
     path = run_folder(net, cfg, folder)
