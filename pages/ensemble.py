@@ -80,7 +80,7 @@ def diagram_section(n_blocks: int) -> None:
     def draw() -> None:
         st.subheader("The unrolled view")
         n = widget(E.EnsembleSettings, "diagram_blocks")
-        left, right = st.columns([3, 2])
+        left, right = columns([3, 2])
         show(figure(P.unrolled_figure, n), "unrolled", left)
         c = E.path_counts(n_blocks)
         mean = sum(k * v for k, v in zip(c["path_length"], c["count"])) / 2**n_blocks

@@ -29,13 +29,54 @@ def presenter() -> bool:
     return bool(st.session_state.get("presenter", False))
 
 
-def columns(n: int = 2):
-    """`st.columns(n)`: side by side in both modes (a comparison stacked on a projector is no comparison).
-    Each column remembers the share of the page it gets, so that `show` wraps its charts' titles to fit."""
-    cols = st.columns(n, gap="small" if presenter() else "medium")
-    for c in cols:
-        c._lab_share = 1.0 / n
-    return cols
+class Column:
+    """One column of `columns`: the Streamlit column (every call and `with` go to it) and `share`, the part of
+    the page's width it gets, which `show` wraps a chart's titles to. Nothing is set on the Streamlit object
+    (a DeltaGenerator answers any unknown attribute with a function)."""
+
+    __slots__ = ("column", "share")
+
+    def __init__(self, column, share: float) -> None:
+        self.column = column
+        self.share = share
+
+    def __getattr__(self, name: str):
+        if name in Column.__slots__:  # not set yet (a copy being made)
+            raise AttributeError(name)
+        return getattr(self.column, name)
+
+    def __enter__(self) -> "Column":
+        self.column.__enter__()
+        _shares.stack = [*getattr(_shares, "stack", ()), self.share]
+        return self
+
+    def __exit__(self, *exc):
+        _shares.stack = getattr(_shares, "stack", [1.0])[:-1]
+        return self.column.__exit__(*exc)
+
+
+_shares = threading.local()  # shares of the `with column:` blocks the script thread is in, innermost last
+
+
+def columns(spec: int | list = 2) -> list[Column]:
+    """`st.columns(spec)` (a count or relative widths): side by side in both modes (a comparison stacked on a
+    projector is no comparison). Each column knows the share of the page it gets, so that `show` wraps its
+    charts' titles to fit."""
+    weights = [1.0] * spec if isinstance(spec, int) else [float(w) for w in spec]
+    cols = st.columns(spec, gap="small" if presenter() else "medium")
+    return [Column(c, w / sum(weights)) for c, w in zip(cols, weights)]
+
+
+def share_of(where) -> float:
+    """The part of the page's width `where` draws in: a `Column`'s share; for the page itself (None or `st`)
+    that of the `with column:` block the script is in; 1.0 for any other container (a plain `st.columns`
+    column included: pass `share=` to `show` for one)."""
+    if isinstance(where, Column):
+        return where.share
+    if where is None or where is st:
+        stack = getattr(_shares, "stack", None)
+        return stack[-1] if stack else 1.0
+    return 1.0
 
 
 class _Uncacheable(Exception):
@@ -154,16 +195,17 @@ def enlarged(fig: go.Figure, share: float = 1.0) -> go.Figure:
     return fig
 
 
-def show(fig: go.Figure, key: str, where=None, export: bool = True) -> None:
+def show(fig: go.Figure, key: str, where=None, export: bool = True, share: float | None = None) -> None:
     """Draw `fig` full-width with the PNG button of plotly's toolbar (2x scale) and an HTML download.
 
     The HTML (plotly.js embedded, works offline) is only built when clicked.
     In presenter mode fonts are enlarged for a projector: tick labels, legends, titles and the
-    subplot titles (plotly annotations).
+    subplot titles (plotly annotations), and titles wrapped to the chart's `share` of the page's width (by
+    default `share_of(where)`).
     """
-    where = where or st
     if presenter():
-        fig = figure(enlarged, fig, getattr(where, "_lab_share", 1.0))
+        fig = figure(enlarged, fig, float(share if share is not None else share_of(where)))
+    where = where or st
     config = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2, "filename": key}}
     # Streamlit's chart theme sets its own (small) fonts: leave it out in presenter mode.
     where.plotly_chart(fig, width="stretch", config=config, key=f"chart-{key}",
