@@ -18,6 +18,12 @@ import torch  # noqa: E402
 
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
+# AppTests read .streamlit/config.toml, which shows students an uncaught exception's type only (ui/errors.py):
+# a failing test wants its message and traceback. (The browser tests' servers keep the lab's setting.)
+from streamlit import config as _streamlit_config  # noqa: E402
+
+_streamlit_config.set_option("client.showErrorDetails", "full")
+
 # Page tests seed the run store themselves; no background training of the default pair.
 os.environ.setdefault("RESNET_VIZ_WARM", "0")
 # Runs the app trains in tests are kept on disk in a folder of this test session (not ~/.cache).
