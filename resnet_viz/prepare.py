@@ -58,15 +58,34 @@ def prepare(presets=PRESETS, store=None, progress: Progress | None = None) -> di
                               if not is_shipped(n, c)])
     total = sum(preset_cost(p) for p in presets)
     steps = Steps(progress, total)
-    start, done, out = time.perf_counter(), 0.0, {}
+    start, done, out, asked = time.perf_counter(), 0.0, {}, []
+    train = store.trainer()
+
+    def trainer(net, cfg, progress=None):
+        asked.append((net, cfg))
+        return train(net, cfg, progress)
+
     for p in presets:
         cost = preset_cost(p)
         elapsed = time.perf_counter() - start
         left = f", about {elapsed / done * (total - done) / 60:.0f} min left" if done else ""
         t0 = time.perf_counter()
-        sections(p, steps.part(cost, f"{p.title}{left}"), trainer=store.trainer())
+        sections(p, steps.part(cost, f"{p.title}{left}"), trainer=trainer)
         out[p.slug] = time.perf_counter() - t0
         done += cost
-    steps.finish()
     del started  # every preset is computed: the prefetched trainings are no longer wanted
+    check_saved(store, asked)
+    steps.finish()
     return out
+
+
+def check_saved(store, pairs) -> None:
+    """StoreWriteError (an OSError, one clear message) unless every net of `pairs` that `store` trained or read from
+    its folder is there now, read back (`RunStore.unsaved`): a prepared lecture must not lose its nets."""
+    from .store import StoreWriteError
+
+    missing = store.unsaved(pairs)
+    if missing:
+        why = f" ({store.last_write_error})" if store.last_write_error else ""
+        raise StoreWriteError(f"{len(missing)} of the presets' nets are not saved in the run store {store.folder}"
+                              f"{why}; the lecture would train them again")

@@ -15,6 +15,13 @@ Several servers (replicas behind a load balancer, issue 27) may share one folder
 is loaded by the others, and one asked for by two of them at once is trained once (`_disk_lock`: a lock on a
 file of the folder, `fcntl.flock`, held by the process that trains it; the others wait, then load its run).
 Trainings go through the process's executor (`resnet_viz.executor`: in-process, or a Dask cluster).
+
+Nothing lost (issue 36): the folder may hold other files and folders (`--store ~`, a course folder); the store
+uses it without touching them. It deletes only what it wrote itself: its entries (a folder named by a run key,
+holding only run files and its marker, `MARKER`; an entry saved before markers existed, with only run files,
+counts as its own) and its temporaries (`TMP_PREFIX` + key, holding its marker). Every write that fails (a
+read-only or full disk, a store path that is a file) is logged once and kept in `last_write_error` (the app
+shows it, the command line exits non-zero), and `unsaved` re-reads what should be on disk.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -38,6 +46,15 @@ from .train import Run, RunLoadError, TrainConfig, load_run, save_run
 
 log = logging.getLogger("resnet_viz")
 LOCKS = ".locks"  # the folder's subfolder of lock files, one a key being trained
+MARKER = ".resnet-viz-entry"  # written into each entry (and temporary) the store saves: what it may delete
+TMP_PREFIX = ".resnet-viz-tmp-"  # its temporaries: TMP_PREFIX + key + "-" + random, renamed into place when complete
+RUN_FILES = frozenset({"config.json", "history.json", "weights.safetensors", "trajectory.safetensors"})
+_KEY = re.compile(r"[0-9a-f]{16}")
+_TMP = re.compile(re.escape(TMP_PREFIX) + r"[0-9a-f]{16}-[A-Za-z0-9_]+")
+
+
+class StoreWriteError(OSError):
+    """Runs that should be in a run store's folder are not (a write failed); the message says which and why."""
 
 
 def default_folder() -> str | None:
@@ -91,9 +108,16 @@ class RunStore:
         self.fallback = fallback  # fallback(net, cfg) -> Run | None, tried before training (shipped runs)
         self.gate = gate  # a jobs.JobGate that bounds how many trainings run at once (None: no bound)
         self.time_limit_s = time_limit_s  # the longest one training may take (None: `train`'s default)
+        self.last_write_error: str | None = None  # why the latest write to `folder` failed; None after one succeeds
+        self._sources: dict[str, str] = {}  # key -> "disk", "trained" or "fallback": where its run came from
+        self._logged: set[str] = set()
         if folder:
-            os.makedirs(folder, exist_ok=True)
-            _remove_stale_temporaries(folder)
+            try:
+                os.makedirs(folder, exist_ok=True)
+                _remove_stale_temporaries(folder)
+                _probe(folder)
+            except OSError as e:
+                self._write_failed(e)
         self._cache = SingleFlight(max_runs, max_bytes, size=run_bytes)
 
     @property
@@ -144,17 +168,19 @@ class RunStore:
 
         def load_or_train(report: Progress) -> Run:
             run = self._from_disk(key, net, cfg)
+            source = "disk"
             if run is None and self.fallback is not None:
-                run = self.fallback(net, cfg)
+                run, source = self.fallback(net, cfg), "fallback"
             if run is None:
                 with self._disk_lock(key, report):  # another server on this folder may be training it
-                    run = self._from_disk(key, net, cfg)
+                    run, source = self._from_disk(key, net, cfg), "disk"
                     if run is None:
                         t0 = time.perf_counter()
-                        run = self._train(net, cfg, report)
+                        run, source = self._train(net, cfg, report), "trained"
                         self._to_disk(key, run)
                         log.info(f"trained run {key} ({net.name}, seed {net.seed}) in "
                                  f"{time.perf_counter() - t0:.1f} s")
+            self._sources[key] = source
             return run
 
         return key, self._cache.get_or_compute(key, load_or_train, progress, waiting)
@@ -245,44 +271,139 @@ class RunStore:
         except (RunLoadError, OSError, ValueError):
             run = None
         if run is None or run.net != net or run.train != cfg:
-            shutil.rmtree(path, ignore_errors=True)
+            if _own_entry(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                log.warning(f"{path} is not a run of this store: left as it is")
             return None
-        os.utime(path)  # recently used: pruned last
+        try:
+            os.utime(path)  # recently used: pruned last
+        except OSError:
+            pass
         return run
 
     def _to_disk(self, key: str, run: Run) -> None:
-        """Save `run` under `key` atomically (a hidden temporary folder renamed into place); keep at most
-        `max_disk_runs` entries, the least recently used removed first. A failure to write is not an error."""
+        """Save `run` under `key` atomically (a marked hidden temporary folder renamed into place); keep at most
+        `max_disk_runs` of the store's own entries, the least recently used removed first (nothing else in the
+        folder is counted or removed). A failure to write is not raised: it is logged and kept in
+        `last_write_error` (the run stays in memory)."""
         if not self.folder:
             return
-        tmp = None
+        tmp, target = None, os.path.join(self.folder, key)
         try:
-            tmp = tempfile.mkdtemp(prefix=f".{key}-", dir=self.folder)
+            tmp = tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{key}-", dir=self.folder)
+            _mark(tmp, key)
             save_run(run, tmp)
-            os.replace(tmp, os.path.join(self.folder, key))  # fails if another process saved it first: keep theirs
-            tmp = None
-            entries = sorted((e for e in os.scandir(self.folder) if e.is_dir() and not e.name.startswith(".")),
-                             key=lambda e: e.stat().st_mtime)
-            for e in entries[:max(len(entries) - self.max_disk_runs, 0)]:
-                shutil.rmtree(e.path, ignore_errors=True)
-        except OSError:
-            pass
+            try:
+                os.replace(tmp, target)
+                tmp = None
+            except OSError as e:
+                if _own_entry(target):  # another process saved it first: keep theirs
+                    pass
+                elif os.path.lexists(target):
+                    raise OSError(e.errno, f"{target} is in the way and is not a run of this store") from e
+                else:
+                    raise
+            self._evict()
+            self.last_write_error = None
+        except OSError as e:
+            self._write_failed(e, key)
         finally:
             if tmp:
                 shutil.rmtree(tmp, ignore_errors=True)
+
+    def _evict(self) -> None:
+        """Remove the store's least recently used entries beyond `max_disk_runs`; only its own (`_own_entry`)."""
+        entries = []
+        for e in os.scandir(self.folder):
+            try:
+                if _own_entry(e.path):
+                    entries.append((e.stat(follow_symlinks=False).st_mtime, e.path))
+            except OSError:
+                pass
+        for _, path in sorted(entries)[:max(len(entries) - self.max_disk_runs, 0)]:
+            shutil.rmtree(path, ignore_errors=True)
+
+    def _write_failed(self, e: OSError, key: str | None = None) -> None:
+        """Keep (and log once) why a write to the folder failed."""
+        what = f"run {key}" if key else "trained runs"
+        if isinstance(e, FileExistsError) and os.path.exists(self.folder) and not os.path.isdir(self.folder):
+            why = "it is a file, not a folder"
+        else:
+            why = e.strerror or str(e)
+        self.last_write_error = f"cannot save {what} in the run store {self.folder}: {why}"
+        if self.last_write_error not in self._logged:
+            self._logged.add(self.last_write_error)
+            log.warning(f"{self.last_write_error}; trained runs are kept in memory only")
+
+    def unsaved(self, pairs: list[tuple[NetConfig, TrainConfig]]) -> list[str]:
+        """Keys of the `pairs` this store trained or read from its folder that its folder does not hold now,
+        read back as exactly that config (a write failed, or the entry was evicted or removed since). Runs from
+        the `fallback` (shipped) or given to `put` need no entry. Empty without a folder."""
+        if not self.folder:
+            return []
+        out = []
+        for net, cfg in pairs:
+            key = run_key(net, cfg)
+            if self._sources.get(key) not in ("disk", "trained") or key in out:
+                continue
+            try:
+                run = load_run(os.path.join(self.folder, key))
+                ok = run.net == net and run.train == cfg
+            except (RunLoadError, OSError, ValueError):
+                ok = False
+            if not ok:
+                out.append(key)
+        return out
 
     def keys(self) -> list[str]:
         """Keys currently stored, least recently used first."""
         return self._cache.keys()
 
 
+def _mark(path: str, key: str) -> None:
+    """Write the store's marker into a folder it is saving (an entry-to-be)."""
+    with open(os.path.join(path, MARKER), "w") as f:
+        json.dump({"written_by": "resnet_viz.store", "key": key}, f)
+
+
+def _own_entry(path: str) -> bool:
+    """True for a folder the store wrote: named by a run key, a real folder (not a link), holding only run files
+    and the store's marker, with its marker or (an entry saved before markers) a config.json."""
+    if not _KEY.fullmatch(os.path.basename(path)) or os.path.islink(path) or not os.path.isdir(path):
+        return False
+    try:
+        names = set(os.listdir(path))
+    except OSError:
+        return False
+    return names <= RUN_FILES | {MARKER} and bool(names & {MARKER, "config.json"})
+
+
+def _own_temporary(path: str) -> bool:
+    """True for a temporary folder the store made: its name (`TMP_PREFIX` + key + suffix) and its marker."""
+    return (_TMP.fullmatch(os.path.basename(path)) is not None and not os.path.islink(path)
+            and os.path.isdir(path) and os.path.isfile(os.path.join(path, MARKER)))
+
+
+def _probe(folder: str) -> None:
+    """Raise OSError when a file cannot be written in `folder` (read-only, full); leaves nothing behind."""
+    fd, path = tempfile.mkstemp(prefix=f"{TMP_PREFIX}probe-", dir=folder)
+    try:
+        os.write(fd, b"resnet_viz")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+        os.remove(path)
+
+
 def _remove_stale_temporaries(folder: str, older_than_s: float = 3600) -> None:
-    # A save cut off by a restart leaves a hidden temporary folder: never read, removed after an hour
-    # (a younger one may belong to another server process still writing it).
+    # A save cut off by a restart leaves a temporary folder of the store: never read, removed after an hour
+    # (a younger one may belong to another server process still writing it). Only the store's own
+    # (`_own_temporary`): any other hidden folder (.git, .ssh, ...) is left as it is.
     now = time.time()
     for e in os.scandir(folder):
         try:
-            if e.is_dir() and e.name.startswith(".") and e.name != LOCKS and now - e.stat().st_mtime > older_than_s:
+            if _own_temporary(e.path) and now - e.stat(follow_symlinks=False).st_mtime > older_than_s:
                 shutil.rmtree(e.path, ignore_errors=True)
         except OSError:
             pass

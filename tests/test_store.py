@@ -161,11 +161,13 @@ def test_partial_saves_are_never_read_and_stale_ones_are_removed(tmp_path, monke
 
     net, cfg = _tiny()
     key = run_key(net, cfg)
-    partial = tmp_path / f".{key}-cut"
+    partial = tmp_path / f"{store_mod.TMP_PREFIX}{key}-cut"
     partial.mkdir()
+    (partial / store_mod.MARKER).write_text("{}")
     (partial / "config.json").write_text("{}")
-    old = tmp_path / ".other-old"
+    old = tmp_path / f"{store_mod.TMP_PREFIX}{'0' * 16}-old"  # the store's own (its naming and marker), stale
     old.mkdir()
+    (old / store_mod.MARKER).write_text("{}")
     os.utime(old, (0, 0))
     store = RunStore(folder=str(tmp_path))
     assert not old.exists() and partial.exists()  # a young one may be another process's, still writing

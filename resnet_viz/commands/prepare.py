@@ -11,17 +11,20 @@ from ..presets import PRESETS, get_preset
 
 def _run(args: argparse.Namespace) -> int:
     from ..prepare import prepare
-    from ..store import RunStore, default_folder
+    from ..store import RunStore, StoreWriteError, default_folder
 
     presets = [get_preset(s.strip()) for s in args.presets.split(",")] if args.presets else list(PRESETS)
     folder = args.store or default_folder()
     if folder is None:
         raise ValueError("RESNET_VIZ_RUN_STORE is 'none': give --store DIR, the folder the server reads")
-    seconds = prepare(presets, RunStore(folder=folder), progress_printer(args.quiet))
+    store = RunStore(folder=folder)
+    if store.last_write_error:  # before any training: a store that cannot be written would keep nothing
+        raise StoreWriteError(store.last_write_error)
+    seconds = prepare(presets, store, progress_printer(args.quiet))  # StoreWriteError if a net is not saved
     if not args.quiet:
         for slug, s in seconds.items():
             print(f"{slug}: {s:.0f} s", file=sys.stderr)
-        print(f"every preset's nets are in {folder}", file=sys.stderr)
+        print(f"every preset's nets are in {folder} (read back)", file=sys.stderr)
     return 0
 
 
