@@ -157,3 +157,24 @@ def test_prepare_cli_says_it_read_the_nets_back(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(cmd, "get_preset", lambda slug: tiny)
     assert main(["prepare", "--presets", "deletion", "--store", str(tmp_path)]) == 0
     assert "(read back)" in capsys.readouterr().err
+
+
+def test_the_page_warns_once_when_the_store_cannot_save(monkeypatch):
+    import types
+
+    from streamlit.testing.v1 import AppTest
+
+    from ui import common
+
+    error = "cannot save run 0123456789abcdef in the run store /srv/runs: Read-only file system"
+    monkeypatch.setattr(common, "run_store", lambda: types.SimpleNamespace(last_write_error=error))
+
+    def script():
+        from ui import common
+
+        common.store_notice()
+        common.store_notice()
+
+    at = AppTest.from_function(script).run()
+    assert len(at.warning) == 1 and "Read-only file system" in at.warning[0].value
+    assert not at.run().warning  # once a session

@@ -147,6 +147,16 @@ def run_store() -> RunStore:
     return store
 
 
+def store_notice() -> None:
+    """A warning, once a session for each new failure, when the run store cannot save trained runs
+    (`RunStore.last_write_error`: a read-only or full disk, a store path that is a file): they are kept in memory only."""
+    error = run_store().last_write_error
+    if error and error not in st.session_state.setdefault("_store_notices_shown", set()):
+        st.session_state["_store_notices_shown"].add(error)
+        st.warning(f"This server {error}. Trained nets are kept in memory only and will be trained again after a "
+                   "restart; set RESNET_VIZ_RUN_STORE to a folder it can write.", icon=":material/save:")
+
+
 @st.cache_resource
 def job_gate() -> JobGate:
     """The server's one bound on heavy work (resnet_viz.jobs): at most as many trainings and studies
