@@ -7,7 +7,8 @@ from resnet_viz.models import count_parameters
 from resnet_viz.plots import training as plots
 from resnet_viz.registry import view
 from ui import results
-from ui.common import USER_ERRORS, add_pair, pick_pair, run_flag, show_error, train_pair_ui, url_state
+from ui.common import add_pair, pick_pair, run_flag, train_pair_ui, url_state
+from ui.errors import USER_FIXABLE, guard
 from ui.config_form import config_form
 from ui.figures import columns, figure, show
 from ui.settings import read, widget
@@ -22,18 +23,13 @@ st.caption("A plain network and its residual twin: same layers, same initial wei
 
 new_pair = config_form()
 if new_pair is not None:
-    try:
+    with guard("Training the new pair"):
         train_pair_ui(new_pair)
         add_pair(new_pair)
         st.session_state["pair_picker"] = new_pair
-    except USER_ERRORS as e:
-        show_error(e)
 
-try:
+with guard("The trained pair", stop=True):
     pair, plain, residual = pick_pair(warn=False)  # the metrics below name failures
-except USER_ERRORS as e:
-    show_error(e)
-    st.stop()
 
 runs = {"plain": plain, "residual": residual}
 sizes = [count_parameters(run.model) for run in (plain, residual)]
@@ -41,34 +37,37 @@ counts = (f"{sizes[0]:,} parameters in each net" if sizes[0] == sizes[1] else
           f"{sizes[0]:,} parameters in the plain net, {sizes[1]:,} in the residual net (its shortcut has weights)")
 st.subheader(f"{pair.net.arch.upper()}-{pair.net.layer_count}: {pair.net.depth} blocks, {counts}")
 
-for col, (label, run) in zip(st.columns(2), runs.items()):
-    h = run.history
-    with col:
-        st.markdown(f"**{label.capitalize()} net** · trained on `{h.device}` in {h.seconds:.1f} s")
-        m1, m2, m3 = st.columns(3)
-        m1.metric("final train loss", f"{h.train_loss:.4f}" if h.train_loss == h.train_loss else "—")
-        m2.metric("test accuracy", f"{h.test_accuracy:.1%}" if h.test_accuracy == h.test_accuracy else "—")
-        m3.metric("epochs", len(h.epoch_train_loss) - 1)
-        if run.failure:
-            st.warning(f"The {label} net **failed to train**: {run.failure}. Lower the learning rate, add warm-up, "
-                       "or bring the shortcut scale λ back to 1.")
+with guard("The two nets"):
+    for col, (label, run) in zip(st.columns(2), runs.items()):
+        h = run.history
+        with col:
+            st.markdown(f"**{label.capitalize()} net** · trained on `{h.device}` in {h.seconds:.1f} s")
+            m1, m2, m3 = st.columns(3)
+            m1.metric("final train loss", f"{h.train_loss:.4f}" if h.train_loss == h.train_loss else "—")
+            m2.metric("test accuracy", f"{h.test_accuracy:.1%}" if h.test_accuracy == h.test_accuracy else "—")
+            m3.metric("epochs", len(h.epoch_train_loss) - 1)
+            if run.failure:
+                st.warning(f"The {label} net **failed to train**: {run.failure}. Lower the learning rate, add warm-up, "
+                           "or bring the shortcut scale λ back to 1.")
 
 with st.expander("Architecture of this pair"):  # read off the built nets (He et al. 2016, Fig. 3)
-    from resnet_viz.diagram import architecture
-    from resnet_viz.plots.diagram import architecture_figure
-    show(figure(architecture_figure, architecture(pair.net), architecture(pair.net.twin())), "architecture")
+    with guard("Architecture of this pair"):
+        from resnet_viz.diagram import architecture
+        from resnet_viz.plots.diagram import architecture_figure
+        show(figure(architecture_figure, architecture(pair.net), architecture(pair.net.twin())), "architecture")
 
-chance = 1.0 / pair.net.classes
-left, right = columns(2)
-show(figure(plots.loss_curves, runs), "loss_curves", left)
-show(figure(plots.accuracy_curves, runs, chance), "accuracy_curves", right)
-left, right = columns(2)
-show(figure(plots.gradient_norms, runs), "gradient_norms", left)
-with right:
-    st.markdown("**What this pair shows**")
-    st.markdown("\n".join(f"- {line}" for line in pair_findings(plain, residual)) +
-                "\n- Try λ = 0.5 or λ = 1.5 in the sidebar: the shortcut stops being an identity "
-                "(He et al. 2016b, *Identity Mappings in Deep Residual Networks*, §3).")
+with guard("Training curves"):
+    chance = 1.0 / pair.net.classes
+    left, right = columns(2)
+    show(figure(plots.loss_curves, runs), "loss_curves", left)
+    show(figure(plots.accuracy_curves, runs, chance), "accuracy_curves", right)
+    left, right = columns(2)
+    show(figure(plots.gradient_norms, runs), "gradient_norms", left)
+    with right:
+        st.markdown("**What this pair shows**")
+        st.markdown("\n".join(f"- {line}" for line in pair_findings(plain, residual)) +
+                    "\n- Try λ = 0.5 or λ = 1.5 in the sidebar: the shortcut stops being an identity "
+                    "(He et al. 2016b, *Identity Mappings in Deep Residual Networks*, §3).")
 
 st.divider()
 st.header("The degradation problem")
@@ -90,7 +89,7 @@ def _ready(pair, settings: DegradationSettings) -> bool:
     try:
         settings.validate()
         return results.ready(VIEW, pair, settings)
-    except (ValueError, *USER_ERRORS):
+    except USER_FIXABLE:
         return False
 
 
@@ -109,12 +108,9 @@ if go:
 # Shown at once when every net of it is already trained (the default study of the default pair ships trained);
 # a study that would train new nets (1–2 minutes) waits for the button.
 if st.session_state.get(RUN) or _ready(pair, settings):
-    try:
+    with guard("The degradation study"):
         settings.validate()
         result = _degradation(pair, settings)
-    except (ValueError, *USER_ERRORS) as e:
-        show_error(e)
-    else:
         (st.success if result.degradation_shown else st.info)("\n".join(f"- {line}" for line in result.caption_lines()))
         show(figure(plots.degradation_curves, result), "degradation_curves")
         show(figure(plots.degradation, result.summary(), result.runs), "degradation")

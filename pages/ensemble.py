@@ -9,11 +9,11 @@ from resnet_viz import ensemble as E
 from resnet_viz.plots import ensemble as P
 from resnet_viz.registry import view as view_named
 from ui import results
-from ui.common import USER_ERRORS, pick_pair, show_error, url_state
+from ui.common import pick_pair, url_state
+from ui.errors import guard
 from ui.figures import columns, figure, show
 from ui.settings import read, widget
 
-ERRORS = USER_ERRORS + (ValueError,)
 VIEW = view_named("ensemble")
 
 st.title("Unrolled ensemble")
@@ -79,30 +79,34 @@ def diagram_section(n_blocks: int) -> None:
     @st.fragment
     def draw() -> None:
         st.subheader("The unrolled view")
-        n = widget(E.EnsembleSettings, "diagram_blocks")
-        left, right = columns([3, 2])
-        show(figure(P.unrolled_figure, n), "unrolled", left)
-        c = E.path_counts(n_blocks)
-        mean = sum(k * v for k, v in zip(c["path_length"], c["count"])) / 2**n_blocks
-        right.markdown("y₃ = y₂ + f₃(y₂) = … expands into a sum over every choice of branch or shortcut at each "
-                       "block: **2ⁿ paths**, C(n, k) of them of length k (Binomial(n, ½)).")
-        right.metric("Paths in this residual net", f"{2**n_blocks:,}", help=f"{n_blocks} blocks")
-        right.metric("Mean path length", f"{mean:g} of {n_blocks} blocks")
+        with guard("The unrolled view"):  # in the fragment: its own reruns go through it too
+            n = widget(E.EnsembleSettings, "diagram_blocks")
+            left, right = columns([3, 2])
+            show(figure(P.unrolled_figure, n), "unrolled", left)
+            c = E.path_counts(n_blocks)
+            mean = sum(k * v for k, v in zip(c["path_length"], c["count"])) / 2**n_blocks
+            right.markdown("y₃ = y₂ + f₃(y₂) = … expands into a sum over every choice of branch or shortcut at "
+                           "each block: **2ⁿ paths**, C(n, k) of them of length k (Binomial(n, ½)).")
+            right.metric("Paths in this residual net", f"{2**n_blocks:,}", help=f"{n_blocks} blocks")
+            right.metric("Mean path length", f"{mean:g} of {n_blocks} blocks")
 
     draw()
 
 
 url_state()  # the settings widgets keep themselves in the link
 settings = settings_form()
-try:
+with guard("The trained pair", stop=True):
     pair, plain, residual = pick_pair()
-    st.caption("Veit et al. found that a residual net survives losing a block and degrades smoothly as more go, "
-               "while its plain twin collapses, and that most of the gradient travels along short paths. The "
-               "captions below say what this pair shows.")
+st.caption("Veit et al. found that a residual net survives losing a block and degrades smoothly as more go, "
+           "while its plain twin collapses, and that most of the gradient travels along short paths. The "
+           "captions below say what this pair shows.")
+view = None
+with guard("The deletion study"):
     E.check_net(residual.model)
     view = study(plain, residual, settings)
-    lesion_section(view)
-    paths_section(view)
-    diagram_section(residual.net.depth)
-except ERRORS as e:
-    show_error(e)
+if view is not None:  # each section on its own: one that fails leaves the others drawn
+    with guard("Delete one block"):
+        lesion_section(view)
+    with guard("Gradient by path length"):
+        paths_section(view)
+diagram_section(residual.net.depth)

@@ -9,11 +9,10 @@ from resnet_viz import family as F
 from resnet_viz.plots.family import cost_figure
 from resnet_viz.registry import view
 from ui import results
-from ui.common import USER_ERRORS, pick_pair, show_error, url_state
+from ui.common import pick_pair, url_state
+from ui.errors import guard
 from ui.figures import figure, show
 from ui.settings import read, widget
-
-ERRORS = USER_ERRORS + (ValueError,)
 
 st.title("ResNet family")
 st.markdown("He, Zhang, Ren & Sun (2016), Table 1: ResNet-18 to ResNet-152 against VGG-19 (Simonyan & Zisserman "
@@ -23,54 +22,52 @@ st.markdown("He, Zhang, Ren & Sun (2016), Table 1: ResNet-18 to ResNet-152 again
             "multiply-adds and activation memory for one 224×224 image, and the stage layout.")
 
 url_state()
-try:
+with guard("The trained pair", stop=True):
     pair, plain, residual = pick_pair(warn=False)  # only its size is used
-except ERRORS as e:
-    show_error(e)
-    st.stop()
 
 widget(F.FamilySettings, "models")
-try:
+with guard("Counting the models", stop=True):
     settings = read(F.FamilySettings, st.session_state)
     settings.validate()
     rows = results.result(view("family"), settings, text="Counting torchvision's models").rows
     lab = [(run.label, F.net_cost(run.net), run.net.skip) for run in (plain, residual)]
-except ERRORS as e:
-    show_error(e)
-    st.stop()
 
 st.subheader("Computed, next to the papers' figures")
-st.dataframe(
-    [{"model": r.name, "paper": r.paper, "weight layers": r.layers, "parameters (M)": r.parameters / 1e6,
-      "multiply-adds (10⁹)": r.macs / 1e9, "with He's stride placement (10⁹)": r.macs_paper_layout / 1e9,
-      "published multiply-adds (10⁹)": r.published["macs"] / 1e9 if "macs" in r.published else None,
-      "published parameters (M)": r.published["parameters"] / 1e6 if "parameters" in r.published else None,
-      "activations per image (MiB)": r.activation_bytes / 2**20, "source": r.published.get("source", "")}
-     for r in rows],
-    hide_index=True, width="stretch",
-    column_config={c: st.column_config.NumberColumn(format="%.2f") for c in (
-        "parameters (M)", "multiply-adds (10⁹)", "with He's stride placement (10⁹)", "published multiply-adds (10⁹)",
-        "published parameters (M)", "activations per image (MiB)")})
-st.caption("Multiply-adds count convolutions and fully connected layers (output elements × kernel size × input channels per group), as "
-           "He et al. count them; layers are weight layers on the main path (1×1 projection shortcuts not counted); "
-           "activations are every module's output in float32. torchvision strides a downsampling bottleneck's 3×3 "
-           "convolution, He et al. its first 1×1: the column 'with He's stride placement' counts that layout.")
-st.info(F.family_caption(rows) or "Choose ResNet-152 and VGG-19 to compare their cost.")
+with guard("The table of models"):
+    st.dataframe(
+        [{"model": r.name, "paper": r.paper, "weight layers": r.layers, "parameters (M)": r.parameters / 1e6,
+          "multiply-adds (10⁹)": r.macs / 1e9, "with He's stride placement (10⁹)": r.macs_paper_layout / 1e9,
+          "published multiply-adds (10⁹)": r.published["macs"] / 1e9 if "macs" in r.published else None,
+          "published parameters (M)": r.published["parameters"] / 1e6 if "parameters" in r.published else None,
+          "activations per image (MiB)": r.activation_bytes / 2**20, "source": r.published.get("source", "")}
+         for r in rows],
+        hide_index=True, width="stretch",
+        column_config={c: st.column_config.NumberColumn(format="%.2f") for c in (
+            "parameters (M)", "multiply-adds (10⁹)", "with He's stride placement (10⁹)", "published multiply-adds (10⁹)",
+            "published parameters (M)", "activations per image (MiB)")})
+    st.caption("Multiply-adds count convolutions and fully connected layers (output elements × kernel size × input channels per group), as "
+               "He et al. count them; layers are weight layers on the main path (1×1 projection shortcuts not counted); "
+               "activations are every module's output in float32. torchvision strides a downsampling bottleneck's 3×3 "
+               "convolution, He et al. its first 1×1: the column 'with He's stride placement' counts that layout.")
+    st.info(F.family_caption(rows) or "Choose ResNet-152 and VGG-19 to compare their cost.")
 
-show(figure(cost_figure, rows, lab), "family_cost")
-st.caption(F.lab_caption(f"{residual.label} {pair.net.arch.upper()}", lab[1][1], rows, pair.net.input_shape))
+with guard("Cost against accuracy"):
+    show(figure(cost_figure, rows, lab), "family_cost")
+    st.caption(F.lab_caption(f"{residual.label} {pair.net.arch.upper()}", lab[1][1], rows, pair.net.input_shape))
 
-resnets = [r.name for r in rows if r.name in F.RESNETS]
-if resnets:
-    st.subheader("He et al. 2016, Table 1 (computed)")
-    st.dataframe(F.table1(rows), hide_index=True, width="stretch")
+with guard("He et al. 2016, Table 1"):
+    resnets = [r.name for r in rows if r.name in F.RESNETS]
+    if resnets:
+        st.subheader("He et al. 2016, Table 1 (computed)")
+        st.dataframe(F.table1(rows), hide_index=True, width="stretch")
 st.subheader("Stage by stage")
-names = [r.name for r in rows]
-chosen = st.selectbox("Model", names, index=names.index("resnet50") if "resnet50" in names else 0, key="fam_stages",
-                      bind="query-params")
-row = next(r for r in rows if r.name == chosen)
-st.dataframe([{"stage": s.name, "block": s.kind, "blocks": s.blocks, "layout": s.layout,
-               "output size": "×".join(map(str, s.output)), "channels": s.channels,
-               "parameters": f"{s.parameters:,}", "multiply-adds (10⁶)": f"{s.macs / 1e6:,.1f}"} for s in row.stages],
-             hide_index=True, width="stretch")
-st.caption(F.stage_caption(row))
+with guard("Stage by stage"):
+    names = [r.name for r in rows]
+    chosen = st.selectbox("Model", names, index=names.index("resnet50") if "resnet50" in names else 0, key="fam_stages",
+                          bind="query-params")
+    row = next(r for r in rows if r.name == chosen)
+    st.dataframe([{"stage": s.name, "block": s.kind, "blocks": s.blocks, "layout": s.layout,
+                   "output size": "×".join(map(str, s.output)), "channels": s.channels,
+                   "parameters": f"{s.parameters:,}", "multiply-adds (10⁶)": f"{s.macs / 1e6:,.1f}"} for s in row.stages],
+                 hide_index=True, width="stretch")
+    st.caption(F.stage_caption(row))

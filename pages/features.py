@@ -16,13 +16,13 @@ from resnet_viz.train import TrainConfig
 from resnet_viz.registry import view as view_named
 from resnet_viz.settings import spec
 from ui import results
-from ui.common import USER_ERRORS, ensure_run, pick_pair, plain_text, show_error, url_state
+from ui.common import ensure_run, pick_pair, plain_text, url_state
+from ui.errors import guard
 from ui.figures import columns, figure, show
 from ui.settings import widget
 
 VIEW = view_named("features")
 
-ERRORS = USER_ERRORS + (ValueError,)
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "tif", "tiff", "webp"]
 # The view's widgets keep themselves in the link (bind="query-params"), options named as on screen:
 # feat_class=3 is the digit 3, feat_target=class+cat a CIFAR class.
@@ -142,10 +142,8 @@ def pick_upload(data):
 @st.fragment
 def view(pair, plain, residual):
     """The whole view; a fragment, so its widgets rerun only this part of the page."""
-    try:
+    with guard("Feature maps and attributions"):  # in the fragment: its own reruns go through it too
         _view(pair, plain, residual)
-    except ERRORS as e:
-        show_error(e)
 
 
 def _view(pair, plain, residual):
@@ -202,55 +200,56 @@ def _view(pair, plain, residual):
 
     # Block outputs.
     st.subheader("Block outputs")
-    if conv:
-        b = widget(FT.FeatureSettings, "block", widget="slider", default=1, min=1, max=n_blocks, step=1)
-        pair_acts = [result.outputs[k][b - 1] for k in runs]
-        lo = float(min(a.min() for a in pair_acts))
-        hi = float(max(a.max() for a in pair_acts))
-        for col, (k, a) in zip(columns(2), zip(runs, pair_acts)):
-            title = f"{k}: block {b}, {a.shape[0]} channels of {a.shape[1]}×{a.shape[2]}"
-            show(figure(P.channel_grid_figure, a, lo, hi if hi > lo else lo + 1, title), f"feat_grid_{k}", col)
-        st.caption("One colour scale per block, shared by both nets. Compare how much of the input's shape "
-                   "survives in later blocks: in the residual net the shortcut can carry it forward unchanged, "
-                   "while every layer of the plain net has to re-create it.")
-    else:
-        st.info("Block outputs of an MLP are vectors, not images: no channel grids and no Grad-CAM. The "
-                "statistics below and the attributions over the input still apply.")
-    widget(FT.FeatureSettings, "over")
-    show(figure(P.statistics_figure, result.stats["plain"], result.stats["residual"]), "feat_stats")
-    st.caption(result.statistics_caption())
+    with guard("Block outputs"):
+        if conv:
+            b = widget(FT.FeatureSettings, "block", widget="slider", default=1, min=1, max=n_blocks, step=1)
+            pair_acts = [result.outputs[k][b - 1] for k in runs]
+            lo = float(min(a.min() for a in pair_acts))
+            hi = float(max(a.max() for a in pair_acts))
+            for col, (k, a) in zip(columns(2), zip(runs, pair_acts)):
+                title = f"{k}: block {b}, {a.shape[0]} channels of {a.shape[1]}×{a.shape[2]}"
+                show(figure(P.channel_grid_figure, a, lo, hi if hi > lo else lo + 1, title), f"feat_grid_{k}", col)
+            st.caption("One colour scale per block, shared by both nets. Compare how much of the input's shape "
+                       "survives in later blocks: in the residual net the shortcut can carry it forward unchanged, "
+                       "while every layer of the plain net has to re-create it.")
+        else:
+            st.info("Block outputs of an MLP are vectors, not images: no channel grids and no Grad-CAM. The "
+                    "statistics below and the attributions over the input still apply.")
+    with guard("Statistics of the block outputs"):
+        widget(FT.FeatureSettings, "over")
+        show(figure(P.statistics_figure, result.stats["plain"], result.stats["residual"]), "feat_stats")
+        st.caption(result.statistics_caption())
 
     # Attributions.
     st.subheader("Attributions")
-    methods = result.methods
-    attributions = result.attributions
-    feature_names = None if data.is_image else ["x₁", "x₂"]
-    for m in methods:
-        label = FT.METHOD_NAMES[m]
-        if m == "gradcam":
-            label += f" at block {cam_block} ({'×'.join(map(str, attributions[m, 'residual'].layer_shape))}, upsampled)"
-        st.markdown(f"**{label}**")
-        zmax = max(float(np.abs(attributions[m, k].map).max()) for k in runs)
-        for col, k in zip(columns(2), runs):
-            r = attributions[m, k]
-            title = f"{k}: class {data.class_names[r.target]}"
-            show(figure(P.attribution_figure, r.map, raw if data.is_image else None, FT.raw_max(data),
-                                      r.signed, zmax, title, feature_names=feature_names), f"feat_{m}_{k}", col)
-            if m == "ig":
-                rel = abs(r.convergence_delta) / max(abs(r.output_gap), 1e-12)
-                col.metric("IG convergence delta", f"{r.convergence_delta:+.4f}",
-                           f"{100 * rel:.1f}% of f(x) − f(x′) = {r.output_gap:.3f}", delta_color="off",
-                           delta_arrow="off",
-                           help="Completeness: the attributions sum to f(x) − f(x′) up to this delta. "
-                                "Over 5%: raise the IG steps.")
-    st.caption("Saliency: |∂f/∂x|. Integrated Gradients: signed (red raises the class score, blue lowers it), "
-               "from a black baseline x′; their sum is the score's change. Grad-CAM: where the chosen block's "
-               "channels that matter for the class are active. Same colour scale for both nets per method.")
+    with guard("Attributions"):
+        methods = result.methods
+        attributions = result.attributions
+        feature_names = None if data.is_image else ["x₁", "x₂"]
+        for m in methods:
+            label = FT.METHOD_NAMES[m]
+            if m == "gradcam":
+                label += f" at block {cam_block} ({'×'.join(map(str, attributions[m, 'residual'].layer_shape))}, upsampled)"
+            st.markdown(f"**{label}**")
+            zmax = max(float(np.abs(attributions[m, k].map).max()) for k in runs)
+            for col, k in zip(columns(2), runs):
+                r = attributions[m, k]
+                title = f"{k}: class {data.class_names[r.target]}"
+                show(figure(P.attribution_figure, r.map, raw if data.is_image else None, FT.raw_max(data),
+                                          r.signed, zmax, title, feature_names=feature_names), f"feat_{m}_{k}", col)
+                if m == "ig":
+                    rel = abs(r.convergence_delta) / max(abs(r.output_gap), 1e-12)
+                    col.metric("IG convergence delta", f"{r.convergence_delta:+.4f}",
+                               f"{100 * rel:.1f}% of f(x) − f(x′) = {r.output_gap:.3f}", delta_color="off",
+                               delta_arrow="off",
+                               help="Completeness: the attributions sum to f(x) − f(x′) up to this delta. "
+                                    "Over 5%: raise the IG steps.")
+        st.caption("Saliency: |∂f/∂x|. Integrated Gradients: signed (red raises the class score, blue lowers it), "
+                   "from a black baseline x′; their sum is the score's change. Grad-CAM: where the chosen block's "
+                   "channels that matter for the class are active. Same colour scale for both nets per method.")
 
 
-try:
+with guard("The trained pair", stop=True):
     url_state(labels={"feat_target": _target_label})
     pair, plain, residual = pick_pair()
-    view(pair, plain, residual)
-except ERRORS as e:
-    show_error(e)
+view(pair, plain, residual)

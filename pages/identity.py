@@ -10,11 +10,11 @@ from resnet_viz.plots import training as P
 from resnet_viz.plots.compare import block_gradient_figure, identity_colors, recolor, scale_sweep_figure
 from resnet_viz.registry import view as view_named
 from ui import results
-from ui.common import USER_ERRORS, pick_pair, show_error, url_state
+from ui.common import pick_pair, url_state
+from ui.errors import guard
 from ui.figures import columns, show
 from ui.settings import read, widget
 
-ERRORS = USER_ERRORS + (ValueError,)
 VIEW = view_named("identity")
 
 st.title("Identity mappings")
@@ -33,11 +33,8 @@ def study(pair, settings: I.IdentitySettings) -> I.IdentityResult:
 
 # The settings widgets keep themselves in the link, which reopens the same study.
 url_state()
-try:
+with guard("The trained pair", stop=True):
     pair, _, _ = pick_pair(warn=False)  # the table names failed nets itself
-except ERRORS as e:
-    show_error(e)
-    st.stop()
 
 with st.form("identity_form"):
     widget(I.IdentitySettings, "variants")
@@ -47,43 +44,39 @@ with st.form("identity_form"):
     widget(I.IdentitySettings, "random_nets")
     st.form_submit_button("Train the variants", type="primary")
 
-try:
+with guard("The settings", stop=True):
     settings = read(I.IdentitySettings, st.session_state)
     settings.validate()
-except ERRORS as e:
-    show_error(e)
-    st.stop()
-nets = settings.nets(pair.net)
+    nets = settings.nets(pair.net)
 st.caption(f"{len(nets)} nets of {pair.net.depth} blocks on {pair.train.dataset} ({pair.train.epochs} epochs each): the "
            "current pair's own two and the variants, each trained once for everyone (the default comparison ships "
            "trained).")
 
-try:
+with guard("The identity-mapping study", stop=True):
     result = study(pair, settings)
-except ERRORS as e:
-    show_error(e)
-    st.stop()
-
-runs = result.runs
-colors = identity_colors(runs)
+    runs = result.runs
+    colors = identity_colors(runs)
 st.subheader("The variants side by side (He 2016b, Tables 1 and 2 at toy scale)")
 
 
-st.dataframe(result.formatted_table(), hide_index=True, width="stretch")
-st.caption("Mean over the seeds that trained (range in brackets with several seeds). Gates and 1×1 shortcuts add "
-           "parameters only to the residual net: its plain twin's count is given; the branch weights are the same.")
-(st.warning if any(r["failed"] for r in result.table()) else st.info)(
-    "\n".join(f"- {line}" for line in result.verdict_lines()))
-left, right = columns(2)
-show(recolor(P.loss_curves(runs), colors), "identity_loss", left)
-show(recolor(P.accuracy_curves(runs, 1.0 / pair.net.classes), colors), "identity_accuracy", right)
-show(recolor(P.gradient_norms(runs), colors), "identity_gradients")
-st.caption(result.findings())
+with guard("The variants side by side"):
+    st.dataframe(result.formatted_table(), hide_index=True, width="stretch")
+    st.caption("Mean over the seeds that trained (range in brackets with several seeds). Gates and 1×1 shortcuts add "
+               "parameters only to the residual net: its plain twin's count is given; the branch weights are the same.")
+    (st.warning if any(r["failed"] for r in result.table()) else st.info)(
+        "\n".join(f"- {line}" for line in result.verdict_lines()))
+    left, right = columns(2)
+    show(recolor(P.loss_curves(runs), colors), "identity_loss", left)
+    show(recolor(P.accuracy_curves(runs, 1.0 / pair.net.classes), colors), "identity_accuracy", right)
+    show(recolor(P.gradient_norms(runs), colors), "identity_gradients")
+    st.caption(result.findings())
 st.subheader("The gradient reaching each block (He 2016b, eqs. 4–5)")
-show(block_gradient_figure(result.gradients, colors), "identity_block_gradients")
-st.caption(result.gradient_caption())
-if result.curves:
-    st.subheader("Random 1-D nets by λ and depth")
-    curves = {k: {**c, "color": col} for (k, c), col in zip(result.curves.items(), identity_colors(result.curves).values())}
-    show(scale_sweep_figure(settings.sweep_depths, curves), "identity_random_nets")
-    st.caption(result.sweep_caption())
+with guard("The gradient reaching each block"):
+    show(block_gradient_figure(result.gradients, colors), "identity_block_gradients")
+    st.caption(result.gradient_caption())
+with guard("Random 1-D nets by λ and depth"):
+    if result.curves:
+        st.subheader("Random 1-D nets by λ and depth")
+        curves = {k: {**c, "color": col} for (k, c), col in zip(result.curves.items(), identity_colors(result.curves).values())}
+        show(scale_sweep_figure(settings.sweep_depths, curves), "identity_random_nets")
+        st.caption(result.sweep_caption())

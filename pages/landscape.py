@@ -12,11 +12,11 @@ from resnet_viz.plots import landscape as P
 from resnet_viz.plots.common import PLAIN_COLOR, RESIDUAL_COLOR
 from resnet_viz.registry import view as view_named
 from ui import results
-from ui.common import USER_ERRORS, pick_pair, show_error, url_state
+from ui.common import pick_pair, url_state
+from ui.errors import guard
 from ui.figures import columns, figure, show
 from ui.settings import read, widget
 
-ERRORS = USER_ERRORS + (ValueError,)
 VIEW = view_named("landscape")
 
 st.title("Loss landscape")
@@ -85,21 +85,20 @@ def curvature_section(runs: dict, s: L.LandscapeSettings) -> None:
         st.session_state["landscape_map_on"] = True
     if not st.session_state.get("landscape_map_on"):
         return
-    mapped = study(runs, dataclasses.replace(settings, curvature_map=True), "Hessian maps:")
-    maps = mapped.maps
-    zr = P.shared_ratio_range(maps.values())
-    for col, label in zip(columns(2), runs):
-        show(figure(P.curvature_map_figure, maps[label], f"{label}: {runs[label].net.name}", zr), f"curvmap_{label}", col)
-    st.caption(mapped.map_caption())
+    with guard("The curvature maps"):  # the eigenvalues above stay drawn
+        mapped = study(runs, dataclasses.replace(settings, curvature_map=True), "Hessian maps:")
+        maps = mapped.maps
+        zr = P.shared_ratio_range(maps.values())
+        for col, label in zip(columns(2), runs):
+            show(figure(P.curvature_map_figure, maps[label], f"{label}: {runs[label].net.name}", zr),
+                 f"curvmap_{label}", col)
+        st.caption(mapped.map_caption())
 
 
 def main() -> None:
     url_state(flags=("landscape_map_on",))
-    try:
+    with guard("The trained pair", stop=True):
         pair, plain, residual = pick_pair()
-    except ERRORS as e:
-        show_error(e)
-        return
     s = settings_form()
     runs = {"plain": plain, "residual": residual}
     colors = {"plain": PLAIN_COLOR, "residual": RESIDUAL_COLOR}
@@ -114,7 +113,7 @@ def main() -> None:
     shown = [which] if projector else list(runs)
     s = dataclasses.replace(read(L.LandscapeSettings, st.session_state, base=s), nets=tuple(shown))
 
-    try:
+    with guard(view):  # the sub-view shown
         if view in L.SURFACE_VIEWS:
             result = study(runs, s, "Computing the loss surfaces:", preview=view != "1-D slices")
             surfaces = result.surfaces
@@ -153,8 +152,6 @@ def main() -> None:
             st.caption(L.trajectory_caption(trs))
         else:
             curvature_section(runs, s)
-    except ERRORS as e:
-        show_error(e)
 
 
 main()

@@ -12,11 +12,11 @@ from resnet_viz import playground as PG
 from resnet_viz.plots import playground as P
 from resnet_viz.registry import view
 from ui import results
-from ui.common import USER_ERRORS, show_error, url_state
+from ui.common import url_state
+from ui.errors import guard
 from ui.figures import columns, figure, presenter, show
 from ui.settings import read, widget
 
-ERRORS = USER_ERRORS + (ValueError,)
 VIEW = view("playground")
 PREVIEW_EVERY_S = 1.0  # a preview of the boundaries at most this often while training (each costs the browser a redraw)
 
@@ -37,12 +37,9 @@ with st.form("playground_form"):
             widget(PG.PlaygroundSettings, name, col)
     st.form_submit_button("Train the pair", type="primary", icon=":material/play_arrow:")
 
-try:
+with guard("The settings", stop=True):
     settings = read(PG.PlaygroundSettings, st.session_state)
     settings.validate()
-except ERRORS as e:
-    show_error(e)
-    st.stop()
 
 # While the pair trains (first use of these settings on this server), the boundaries so far are drawn here.
 holder = st.empty()
@@ -59,28 +56,28 @@ def preview(partial: PG.PlaygroundResult) -> None:
                         key=f"pg_preview_{len(partial.steps)}", theme=None if presenter() else "streamlit")
 
 
-try:
+with guard("Training the pair", stop=True, where=holder):  # the message takes the preview's place
     result = results.result(VIEW, settings, text="Training the plain net and its residual twin", preview=preview)
-except ERRORS as e:
-    holder.empty()
-    show_error(e)
-    st.stop()
+    caps = result.captions()
 holder.empty()
 
-caps = result.captions()
-st.markdown(f"**This run.** {caps['lesson']}")
-cols = columns(2)
-for col, t in zip(cols, result.nets):
-    a, b = col.columns(2)
-    a.metric(f"{t.label.capitalize()} net: training accuracy", "—" if t.diverged_at else
-             f"{t.final_train_accuracy:.0%}", help=f"Verdict: {t.verdict}.")
-    b.metric(f"{t.label.capitalize()} net: test accuracy", "—" if t.diverged_at else f"{t.final_test_accuracy:.0%}")
-show(figure(P.boundary_figure, result), "playground_boundary")
-st.caption(caps["boundary"])
-show(figure(P.blocks_figure, result), "playground_blocks")
-st.caption(caps["blocks"])
-show(figure(P.gradient_figure, result), "playground_gradient")
-st.caption(caps["gradient"])
+with guard("The accuracies"):
+    st.markdown(f"**This run.** {caps['lesson']}")
+    cols = columns(2)
+    for col, t in zip(cols, result.nets):
+        a, b = col.columns(2)
+        a.metric(f"{t.label.capitalize()} net: training accuracy", "—" if t.diverged_at else
+                 f"{t.final_train_accuracy:.0%}", help=f"Verdict: {t.verdict}.")
+        b.metric(f"{t.label.capitalize()} net: test accuracy", "—" if t.diverged_at else f"{t.final_test_accuracy:.0%}")
+with guard("The decision boundaries"):
+    show(figure(P.boundary_figure, result), "playground_boundary")
+    st.caption(caps["boundary"])
+with guard("What each block draws"):
+    show(figure(P.blocks_figure, result), "playground_blocks")
+    st.caption(caps["blocks"])
+with guard("The gradient down to the first block"):
+    show(figure(P.gradient_figure, result), "playground_gradient")
+    st.caption(caps["gradient"])
 with st.expander("Where this differs from TensorFlow Playground", icon=":material/info:"):
     st.markdown(
         "- **Adam**, not plain SGD, so that a few hundred steps suffice (Playground runs thousands of epochs); "

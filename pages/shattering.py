@@ -17,11 +17,11 @@ from resnet_viz.train import TrainConfig
 from resnet_viz.registry import view
 from resnet_viz.settings import keys
 from ui import results
-from ui.common import USER_ERRORS, ensure_run, link_bind, pick_pair, show_error, url_state
+from ui.common import ensure_run, link_bind, pick_pair, show_error, url_state
+from ui.errors import USER_FIXABLE, guard
 from ui.figures import columns, figure, show
 from ui.settings import read, widget
 
-ERRORS = USER_ERRORS + (ValueError,)
 VIEW = view("shattering")
 
 st.title("Shattered gradients")
@@ -31,11 +31,9 @@ st.markdown("Balduzzi et al. (2017), *The Shattered Gradients Problem: If resnet
             "x + W·ReLU(BN x).")
 
 url_state()  # the widgets below keep themselves in the link
-try:
+pair = plain_run = residual_run = None
+with guard("The trained pair"):  # the random-net experiment below needs no trained pair
     pair, plain_run, residual_run = pick_pair(warn=False)  # random nets first; see trained_nets
-except ERRORS as e:  # the random-net experiment below needs no trained pair
-    show_error(e)
-    pair = plain_run = residual_run = None
 
 
 # --- cached computations ----------------------------------------------------------------
@@ -76,34 +74,35 @@ def random_nets() -> None:
                 widget(sh.ShatteringSettings, name, col)
         widget(sh.ShatteringSettings, "sweep")
         st.form_submit_button("Apply", type="primary")
-    try:
+    with guard("Random nets") as part:
         settings, sweep_error = _settings()
         view = study(settings)
-    except ERRORS as e:
-        show_error(e)
+    if part.failed:
         return
     plain, residual = view.plain, view.residual
 
-    cols = columns(2)
-    for col, r, label in ((cols[0], plain, "Plain net"), (cols[1], residual, "Residual net")):
-        with col:
-            st.metric(f"{label}: lag-1 autocorrelation", f"{r.lag1:.2f}",
-                      help="Correlation between gradients at neighbouring inputs, mean over seeds "
-                           "(1: smooth, 0: white noise).")
-            show(figure(P.gradient_figure, r), f"gradients_{label.split()[0].lower()}")
-            show(figure(P.correlation_figure, r), f"correlation_{label.split()[0].lower()}")
-    show(figure(P.acf_figure, plain, residual), "autocorrelation")
-    st.caption("How to read: white noise is a gradient that jumps at every input (lag-1 near 0, a correlation "
-               "matrix with only its diagonal, an autocorrelation that drops to 0 after one step); brown noise "
-               "wanders smoothly (lag-1 near 1, bands along the diagonal, slow decay). This run: "
-               + view.setting_caption())
+    with guard("The gradients of the random nets"):
+        cols = columns(2)
+        for col, r, label in ((cols[0], plain, "Plain net"), (cols[1], residual, "Residual net")):
+            with col:
+                st.metric(f"{label}: lag-1 autocorrelation", f"{r.lag1:.2f}",
+                          help="Correlation between gradients at neighbouring inputs, mean over seeds "
+                               "(1: smooth, 0: white noise).")
+                show(figure(P.gradient_figure, r), f"gradients_{label.split()[0].lower()}")
+                show(figure(P.correlation_figure, r), f"correlation_{label.split()[0].lower()}")
+        show(figure(P.acf_figure, plain, residual), "autocorrelation")
+        st.caption("How to read: white noise is a gradient that jumps at every input (lag-1 near 0, a correlation "
+                   "matrix with only its diagonal, an autocorrelation that drops to 0 after one step); brown noise "
+                   "wanders smoothly (lag-1 near 1, bands along the diagonal, slow decay). This run: "
+                   + view.setting_caption())
 
     st.subheader("Lag-1 autocorrelation against depth")
     if sweep_error is not None:  # the setting above is drawn; only the sweep waits for valid depths
         show_error(sweep_error)
         return
-    show(figure(P.sweep_figure, view.sweep), "lag1_sweep")
-    st.caption(view.sweep_caption())
+    with guard("Lag-1 autocorrelation against depth"):
+        show(figure(P.sweep_figure, view.sweep), "lag1_sweep")
+        st.caption(view.sweep_caption())
 
 
 def _settings() -> tuple[sh.ShatteringSettings, Exception | None]:
@@ -114,7 +113,7 @@ def _settings() -> tuple[sh.ShatteringSettings, Exception | None]:
         settings = read(sh.ShatteringSettings, values)
         settings.validate()
         return settings, None
-    except ERRORS as e:
+    except USER_FIXABLE as e:
         values.pop(keys(sh.ShatteringSettings)["sweep"], None)
         settings = dataclasses.replace(read(sh.ShatteringSettings, values), sweep=())
         settings.validate()  # an error of the setting itself is raised
@@ -133,23 +132,23 @@ def trained_nets() -> None:
     c = st.columns(2)
     a = c[0].number_input("Test input A", 0, None, 0, key="line_a", bind=link_bind("line_a"))
     b = c[1].number_input("Test input B", 0, None, 1, key="line_b", bind=link_bind("line_b"))
-    try:
+    with guard("The gradients along the line") as part:
         plain, residual, names = cached_line(plain_run.net.to_json(), residual_run.net.to_json(),
                                              residual_run.train.to_json(), int(a), int(b))
-    except ERRORS as e:
-        show_error(e)
+    if part.failed:
         return
-    for run in (plain_run, residual_run):
-        if run.failure:
-            st.warning(f"The {run.label} net of this pair **failed to train** ({run.failure}): its gradients below are "
-                       "those of a broken net.")
-    cols = st.columns(2)
-    cols[0].metric("Trained plain net: lag-1 along the line", f"{plain.lag1:.2f}")
-    cols[1].metric("Trained residual net: lag-1 along the line", f"{residual.lag1:.2f}")
-    show(figure(P.line_figure, plain, residual), "trained_line")
-    st.caption(f"From input A (class {names[0]}) to input B (class {names[1]}): the derivative of the logit each "
-               "net predicts at A, along the straight line, at 256 points. A jagged curve means the trained net's "
-               "gradients are shattered along the way.")
+    with guard("The trained pair's gradients"):
+        for run in (plain_run, residual_run):
+            if run.failure:
+                st.warning(f"The {run.label} net of this pair **failed to train** ({run.failure}): its gradients below are "
+                           "those of a broken net.")
+        cols = st.columns(2)
+        cols[0].metric("Trained plain net: lag-1 along the line", f"{plain.lag1:.2f}")
+        cols[1].metric("Trained residual net: lag-1 along the line", f"{residual.lag1:.2f}")
+        show(figure(P.line_figure, plain, residual), "trained_line")
+        st.caption(f"From input A (class {names[0]}) to input B (class {names[1]}): the derivative of the logit each "
+                   "net predicts at A, along the straight line, at 256 points. A jagged curve means the trained net's "
+                   "gradients are shattered along the way.")
 
 
 random_nets()
