@@ -302,9 +302,12 @@ def check_writable(path: str | None, flag: str, folder: bool = False) -> None:
 
 def check_outputs(args: argparse.Namespace) -> None:
     """`check_writable` for every output flag of the parsed subcommand, before it runs."""
+    from .outputs import check
+
     folders = getattr(args, "output_folders", ())
     for name in OUTPUT_FLAGS:
         check_writable(getattr(args, name, None), f"--{name}", folder=name in folders)
+    check(args, OUTPUT_FLAGS)  # never a run's or the store's own files; each path tried (resnet_viz.outputs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -318,6 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{commands.__name__}.{info.name}")
         module.register(sub)
+    from .outputs import document
+
+    document(sub, OUTPUT_FLAGS)  # each output flag's help says that an earlier output is replaced
     return parser
 
 

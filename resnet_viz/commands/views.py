@@ -39,6 +39,8 @@ def _pair(args: argparse.Namespace):
 
 
 def _run(view: View, args: argparse.Namespace) -> int:
+    if args.html and view.sections is None:  # refused before any work
+        raise CliError(f"{args.command}: this view has no offline page (--html); use --json")
     settings = settings_from(view.settings, args)
     inputs = Inputs(progress=progress_printer(args.quiet))
     if view.inputs == "pair":
@@ -51,8 +53,6 @@ def _run(view: View, args: argparse.Namespace) -> int:
         view.cli_input[1](args, inputs)
     result = view.compute(settings, inputs)
     if args.html:
-        if view.sections is None:
-            raise CliError(f"{args.command}: this view has no offline page (--html); use --json")
         from ..report import write_report
 
         write_report(args.html, view.title, "", view.sections(result, inputs))
