@@ -34,7 +34,7 @@ import numpy as np
 from .models import ConfigError, NetConfig
 from .progress import Progress, notify, part
 from .settings import setting
-from .train import TrainConfig, chance_accuracy, training_failure
+from .train import NO_STEP, TrainConfig, chance_accuracy, failure_advice, training_failure
 
 
 DEPTH_CHOICES = (3, 6, 9, 12, 15, 18, 27, 36)
@@ -318,7 +318,7 @@ def degradation_study(base: NetConfig, train_cfg: TrainConfig, settings: Degrada
         h = run.history
         runs.append(DegradationRun(
             net.depth, net.layer_count, net.skip, net.seed, h.train_loss, h.test_accuracy,
-            training_failure(h, net.classes), math.ceil(len(data.x_train) / cfg.batch_size),
+            training_failure(h, net.classes, net, run.train), math.ceil(len(data.x_train) / cfg.batch_size),
             tuple(h.step_loss), tuple(h.epoch_train_loss), tuple(1 - a for a in h.epoch_test_accuracy)))
     notify(progress, 1.0, "done")
     return DegradationResult(settings, base.replace(width=settings.width), cfg, runs)
@@ -395,8 +395,10 @@ def verdict_lines(result: DegradationResult) -> list[str]:
                      ", yet the deeper ones stay worse on the *training* set (not overfitting), while their residual "
                      "twins do not degrade.")
     elif not result.comparisons("plain"):
-        parts.append("Too few plain nets trained to compare depths: no degradation can be read from this run; "
-                     "lower the learning rate or lengthen the warm-up.")
+        no_step = [r.failure for r in failed if r.failure.startswith(NO_STEP)]
+        parts.append("Too few plain nets trained to compare depths: no degradation can be read from this run; " + (
+            no_step[0].split(": ", 1)[1].split("; ", 1)[-1] + "." if no_step else  # the fix of a run that made no step
+            "lower the learning rate or lengthen the warm-up."))
     else:
         parts.append("This run does not show the degradation problem of He et al. 2016 (Fig. 1) at every depth "
                      f"(differences count beyond the spread over seeds and a factor {MARGIN:g}); see above for where "
@@ -447,8 +449,10 @@ def pair_findings(plain, residual) -> list[str]:
                        ", not degradation (which is about nets that train)"
                 acc = run.history.test_accuracy
                 acc_text = f"{acc:.1%} test accuracy" if acc == acc else "no final accuracy"
-                out.append(f"The **{run.label}** net **failed to train** ({acc_text}): {why}. Its curves show {what}; "
-                           "lower the learning rate, add warm-up, or bring λ back to 1.")
+                advice = failure_advice(why)  # none beyond the failure's own for a run that made no step
+                out.append(f"The **{run.label}** net **failed to train** ({acc_text}): {why}. " + (
+                    f"Its curves show {what}; {advice}." if advice else "It was never trained: there is nothing "
+                                                                        "to compare."))
     elif lp > lr:
         out.append(f"The **plain** net ends with the higher training loss ({lp:.3g} against {lr:.3g}, "
                    f"×{lp / max(lr, 1e-12):.2g}; test accuracy {plain.history.test_accuracy:.1%} against "

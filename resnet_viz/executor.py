@@ -25,6 +25,7 @@ lost; retrying on another". The scheduler unreachable: one warning, in the log a
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import warnings
@@ -44,6 +45,19 @@ RETRYING = "a worker was lost; retrying on another"
 
 class ClusterError(RuntimeError):
     """Work that the cluster could not do (its workers died running it, or the cluster went away)."""
+
+
+def missing_module(e: BaseException) -> ClusterError | None:
+    """What to do when a worker could not import a module of the job (a ModuleNotFoundError, or Dask's plain
+    `Exception: ModuleNotFoundError("No module named 'resnet_viz'")` for a task it could not unpickle); else None."""
+    text = f"{type(e).__name__}: {e}"
+    found = re.search(r"No module named '([^']+)'", text)
+    if found is None or not (isinstance(e, ImportError) or "ModuleNotFoundError" in text):
+        return None
+    module = found.group(1).split(".")[0]
+    what = "resnet_viz" if module == "resnet_viz" else f"{module} (which resnet_viz needs)"
+    return ClusterError(f"the cluster's workers cannot import {what}: install this checkout on every worker "
+                        "(pip install -e '.[cluster]' in the same environment as dask-worker), then restart them")
 
 
 def check_address(address: str) -> str:
@@ -371,6 +385,9 @@ class DaskExecutor(Executor):
             if type(e).__name__ == "KilledWorker":
                 raise ClusterError(f"this job killed {type(e).__name__} workers of the cluster one after another "
                                    "(out of memory?); it was given up") from None
+            missing = missing_module(e)
+            if missing is not None:
+                raise missing from None
             raise
 
     def map_points(self, job, levels, *, progress=None, on_level=None):
@@ -408,6 +425,9 @@ class DaskExecutor(Executor):
                         if type(e).__name__ == "KilledWorker":
                             raise ClusterError("grid points of this plane killed workers of the cluster one after "
                                                "another; it was given up") from None
+                        missing = missing_module(e)
+                        if missing is not None:
+                            raise missing from None
                         raise
                     pending.discard(i)
                     pending_by_level[li] -= 1

@@ -197,7 +197,7 @@ class Run:
     @property
     def failure(self) -> str | None:
         """Why this run failed to train (see `training_failure`), or None when it trained."""
-        return training_failure(self.history, self.net.classes)
+        return training_failure(self.history, self.net.classes, self.net, self.train)
 
     def summary(self) -> dict:
         """The CLI's JSON summary of the run."""
@@ -223,10 +223,17 @@ def chance_accuracy(classes: int) -> float:
     return 1.0 / max(classes, 1)
 
 
-def training_failure(history: History, classes: int) -> str | None:
+NO_STEP = "made no training step"  # how `training_failure` begins for a run that never updated its weights
+
+
+def training_failure(history: History, classes: int, net: NetConfig | None = None,
+                     cfg: TrainConfig | None = None) -> str | None:
     """Why a run failed to train, from its own numbers; None when it trained.
 
     A run failed when (checked in this order)
+      * it made no optimisation step (`NO_STEP`: none recorded, its training loss unchanged), with the cause when
+        `net` and `cfg` are given: BatchNorm skips every batch of one example, so batch size 1, or a training
+        split of one example, trains nothing;
       * its loss became NaN or infinite (`history.diverged`);
       * its final training loss (eval mode, whole train set) is not below
         min(its value at initialisation, ln classes): it ends no better than its
@@ -238,6 +245,13 @@ def training_failure(history: History, classes: int) -> str | None:
     He et al. 2016 (Fig. 1) call a deep plain net "degraded" only when it trains:
     a run that fails this way shows divergence, not degradation.
     """
+    losses = history.epoch_train_loss
+    if not history.step_loss and len(losses) > 1 and all(v == losses[0] for v in losses) and not history.diverged:
+        if net is not None and cfg is not None and net.norm == "batch":
+            why = ("the batch size is 1" if cfg.batch_size == 1 else "the training split holds one example")
+            return (f"{NO_STEP}: {why}, and BatchNorm cannot train on a batch of one example; use a batch size of "
+                    "at least 2 (or no normalisation)")
+        return f"{NO_STEP}: no batch of the training split could be trained on"
     if history.diverged:
         at = f" at step {history.diverged_at_step}" if history.diverged_at_step else ""
         return f"diverged{at}: the loss became NaN or infinite"
@@ -257,6 +271,14 @@ def training_failure(history: History, classes: int) -> str | None:
         if math.isfinite(acc) and acc < chance + 0.1 * (1 - chance):
             return f"test accuracy {acc:.1%} is at chance ({chance:.0%})"
     return None
+
+
+def failure_advice(failure: str | None) -> str:
+    """What to change for a run that failed to train (`training_failure`): none beyond the failure's own for a run
+    that made no step (its cause says it), else the remedies of a run that diverged or did not learn."""
+    if not failure or failure.startswith(NO_STEP):
+        return ""
+    return "lower the learning rate, add warm-up or set the shortcut scale λ to 1"
 
 
 def net_config_for(dataset: Dataset | str, **fields) -> NetConfig:

@@ -115,3 +115,52 @@ def test_an_earlier_output_is_replaced_and_help_says_so(tmp_path, capsys):
     helps = {a.dest: a.help for a in sub.choices["train"]._actions}
     assert "replaced" in helps["json"] and "replaced" in helps["out"]
     assert "replaced" in {a.dest: a.help for a in sub.choices["lesion"]._actions}["html"]
+
+
+# --- advice that matches the failure (issue 36) ---------------------------------------------------------------
+
+
+def test_a_run_that_made_no_step_says_so_not_the_divergence_advice(tmp_path, monkeypatch, capsys):
+    from resnet_viz.degradation import pair_findings
+    from resnet_viz.train import failure_advice
+
+    net = net_config_for("digits", arch="mlp", depth=2, width=4)  # BatchNorm, the default
+    run = train(net, TrainConfig(epochs=1, batch_size=1))  # every batch of one is skipped: no step
+    assert run.history.step_loss == []
+    assert run.failure.startswith("made no training step: the batch size is 1") and "at least 2" in run.failure
+    assert failure_advice(run.failure) == ""
+    assert not any("learning rate" in line for line in pair_findings(run, run))
+    monkeypatch.setattr(executor_mod, "train", lambda *a, **k: run)
+    assert main(["train", *TINY, "--json", str(tmp_path / "s.json")]) == 0
+    err = capsys.readouterr().err
+    assert "failed to train: made no training step" in err and "learning rate" not in err
+    assert json.loads((tmp_path / "s.json").read_text())["failed_to_train"] is True
+
+
+def test_a_diverged_run_keeps_its_advice():
+    from resnet_viz.train import failure_advice
+
+    assert "lower the learning rate" in failure_advice("diverged at step 3: the loss became NaN or infinite")
+
+
+@pytest.mark.parametrize("error", [
+    Exception('ModuleNotFoundError("No module named \'resnet_viz\'")'),  # what Dask answered (issue 36)
+    ModuleNotFoundError("No module named 'resnet_viz'", name="resnet_viz"),
+])
+def test_workers_without_the_package_are_told_what_to_do(error):
+    from resnet_viz.executor import ClusterError, DaskExecutor
+
+    class Future:
+        def result(self, timeout=None):
+            raise error
+
+    with pytest.raises(ClusterError, match=r"cannot import resnet_viz: install this checkout on every worker "
+                                           r"\(pip install -e '\.\[cluster\]'"):
+        DaskExecutor._wait(None, Future(), None, lambda: (0.0, ""))
+
+
+def test_other_worker_errors_pass_through():
+    from resnet_viz.executor import missing_module
+
+    assert missing_module(ValueError("bad value")) is None
+    assert "torch (which resnet_viz needs)" in str(missing_module(ModuleNotFoundError("No module named 'torch'")))

@@ -8,7 +8,7 @@ import sys
 
 from ..cli import add_pair_flags, configs_from, progress_printer, write_json
 from ..executor import current
-from ..train import save_run
+from ..train import failure_advice, save_run
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -17,9 +17,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.out:
         save_run(run, args.out)
     summary = run.summary()
-    if run.failure:
-        print(f"failed to train: {run.failure}; lower the learning rate, add warm-up or set the shortcut scale "
-              "to 1", file=sys.stderr)
+    if run.failure:  # the advice matches the failure (none beyond its own for a run that made no step)
+        advice = failure_advice(run.failure)
+        print(f"failed to train: {run.failure}" + (f"; {advice}" if advice else ""), file=sys.stderr)
     write_json(summary, args.json)
     return 0
 
