@@ -86,6 +86,7 @@ def check_saved(store, pairs) -> None:
 
     missing = store.unsaved(pairs)
     if missing:
-        why = f" ({store.last_write_error})" if store.last_write_error else ""
+        why = (f" ({store.last_write_error})" if store.last_write_error else
+               f" (removed since: the store keeps at most {store.max_disk_runs} runs)")
         raise StoreWriteError(f"{len(missing)} of the presets' nets are not saved in the run store {store.folder}"
                               f"{why}; the lecture would train them again")

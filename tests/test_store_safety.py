@@ -178,3 +178,9 @@ def test_the_page_warns_once_when_the_store_cannot_save(monkeypatch):
     at = AppTest.from_function(script).run()
     assert len(at.warning) == 1 and "Read-only file system" in at.warning[0].value
     assert not at.run().warning  # once a session
+
+
+def test_prepare_fails_when_the_store_cannot_hold_every_net(tmp_path):
+    presets = [tiny_preset(PR.get_preset("preactivation"), depth=3)]  # three nets
+    with pytest.raises(StoreWriteError, match="keeps at most 1 runs"):
+        prepare(presets, RunStore(folder=str(tmp_path), max_disk_runs=1))
