@@ -22,6 +22,13 @@ if "presenter" not in st.session_state and st.query_params.get("presenter") == "
     st.session_state["presenter"] = True
 st.sidebar.toggle("Presenter mode", key="presenter", help="Large fonts for a projector; plain and residual stay "
                   "side by side.")
+# The link says presenter=1 on every page while it is on, Home too (the views' url_state writes it as well): a
+# sidebar link or a preset opens the next page with it, and a copied link opens in presenter mode.
+if st.session_state.get("presenter"):
+    if st.query_params.get("presenter") != "1":
+        st.query_params["presenter"] = "1"
+elif "presenter" in st.query_params:
+    del st.query_params["presenter"]
 if st.session_state.get("presenter"):
     st.html("<style>" + (Path(__file__).parent / "assets" / "presenter.css").read_text() + "</style>")
 # Every page's trained-pair picker goes here, under the presenter switch (ui.common.pick_pair).
