@@ -186,6 +186,37 @@ def test_presenter_mode_keeps_the_comparison_side_by_side(browser_page):
     shot(page, "presenter_features")
 
 
+def test_presenter_mode_stays_on_from_page_to_page(browser_page):
+    """Issue 36: a lecture at 1280×720 opened by a presenter link stays in presenter mode, and its link keeps
+    presenter=1, when the sidebar opens another page or a preset opens its page; the Unrolled ensemble page (whose
+    unrolled view crashed in presenter mode) draws every part, at 1920×1080 too."""
+    page = browser_page.context.browser.new_page(viewport={"width": 1280, "height": 720})  # a session of its own
+    switch = page.locator('[data-testid="stSidebar"]').get_by_role("switch", name="Presenter mode")
+    try:
+        page.goto(f"{browser_page.base_url}/identity?presenter=1")
+        wait_idle(page)
+        assert switch.is_checked()
+        for title, path in (("Unrolled ensemble", "/ensemble"), ("Home", "/")):
+            page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
+            page.wait_for_url(f"**{path}?*presenter=1*")
+            wait_idle(page)
+            assert switch.is_checked(), title
+            assert page.locator('[data-testid="stException"]').count() == 0, title
+            assert "could not be drawn" not in page.locator('[data-testid="stMain"]').inner_text(), title
+            if title == "Unrolled ensemble":
+                assert page.locator(".js-plotly-plot").count() >= 5
+                page.set_viewport_size({"width": 1920, "height": 1080})
+                wait_idle(page)
+                assert page.locator('[data-testid="stException"]').count() == 0
+                page.set_viewport_size({"width": 1280, "height": 720})
+        page.locator(".st-key-preset_preactivation button").click()  # its nets ship trained: it opens at once
+        page.wait_for_url("**/identity?*presenter=1*")
+        wait_idle(page)
+        assert switch.is_checked() and page.locator('[data-testid="stException"]').count() == 0
+    finally:
+        page.close()
+
+
 @pytest.mark.parametrize("path", ["build_train", "landscape", "shattering", "ensemble", "features"])
 def test_pair_picker_in_one_place(browser_page, path):
     """The trained-pair picker is the first control under the presenter switch on every page."""
