@@ -111,17 +111,10 @@ def write_json(obj, path: str | None) -> None:
 # --- flags generated from declared settings (resnet_viz.settings) ------------------------------------------
 
 
-def _within(spec) -> str:
-    """A field's declared limits in words: "from 1 to 200", "at least 1", "at most 9"."""
-    if spec.min is not None and spec.max is not None:
-        return f"from {spec.min:g} to {spec.max:g}"
-    return f"at least {spec.min:g}" if spec.min is not None else f"at most {spec.max:g}"
-
-
 def _tuple_type(spec):
-    """argparse type of a tuple field: its own text reader, or comma-separated values of its elements' type,
-    each one of its options when it has options."""
-    kind = type(spec.default[0]) if spec.default else str
+    """argparse type of a tuple field: its own text reader, or comma-separated values of its items' type
+    (each one of its options when it has options), within its declared domain (`Spec.problem`)."""
+    kind = spec.item or str
 
     def parse(text: str):
         if spec.parse is not None:
@@ -131,20 +124,24 @@ def _tuple_type(spec):
                 raise argparse.ArgumentTypeError(str(e)) from None
         else:
             try:
-                values = tuple(kind(t.strip()) for t in text.split(",") if t.strip())
+                values = tuple(_item_of(spec, t.strip(), kind) for t in text.split(",") if t.strip())
             except ValueError:
                 raise argparse.ArgumentTypeError(f"expected comma-separated {kind.__name__} values, "
                                                  f"got {text!r}") from None
-        out = [v for v in values if spec.min is not None and v < spec.min or spec.max is not None and v > spec.max]
-        if out:
-            raise argparse.ArgumentTypeError(f"{spec.label.lower()} must be {_within(spec)}, got {out[0]}")
-        bad = [v for v in values if spec.options is not None and v not in spec.options]
-        if bad:
-            raise argparse.ArgumentTypeError(f"{spec.label.lower()}: {bad[0]!r} is not one of "
-                                             f"{', '.join(map(str, spec.options))}")
+        why = spec.problem(values)
+        if why:
+            raise argparse.ArgumentTypeError(why)
         return values
 
     return parse
+
+
+def _item_of(spec, text: str, kind):
+    """One item of a tuple flag: an option named as itself or by its `cli_name`, else a `kind` value."""
+    for option in spec.options or ():
+        if text in (str(option), cli_name(option)):
+            return option
+    return kind(float(text)) if kind is int and float(text).is_integer() else kind(text)
 
 
 def cli_name(option) -> str:
@@ -175,17 +172,17 @@ def _choice_type(spec):
 
 
 def _number_type(spec):
-    """argparse type of a number field: a finite int or float within its declared limits."""
+    """argparse type of a number field: a finite int or float in its declared domain (`Spec.problem`: limits, odd,
+    excluded values), whether or not the page's widget offers it."""
     def parse(text: str):
         try:
             v = spec.kind(float(text)) if spec.kind is int and float(text).is_integer() else spec.kind(text)
         except (ValueError, OverflowError):
             raise argparse.ArgumentTypeError(f"{spec.label.lower()}: expected {'an integer' if spec.kind is int else 'a number'}"
                                              f", got {text!r}") from None
-        if isinstance(v, float) and not math.isfinite(v):
-            raise argparse.ArgumentTypeError(f"{spec.label.lower()} must be finite, got {text!r}")
-        if spec.min is not None and v < spec.min or spec.max is not None and v > spec.max:
-            raise argparse.ArgumentTypeError(f"{spec.label.lower()} must be {_within(spec)}, got {text}")
+        why = spec.problem(v)
+        if why:
+            raise argparse.ArgumentTypeError(why)
         return v
 
     return parse
@@ -202,23 +199,32 @@ def add_settings(parser, cls, skip=(), title: str | None = None) -> list[str]:
         if s.flag is None or s.name in skip:
             continue
         shown = (s.show(s.default) if s.show else ",".join(map(str, s.default))) if s.kind is tuple else s.default
-        text = s.label + (f": {s.help}" if s.help else "") + f" (default {shown})"
+        domain = "" if s.kind in (bool, str) and s.options is None else f"; {s.domain_text()}"
+        if s.kind is tuple and s.options is None:
+            domain = f"; each {s.domain_text()}" + (f", at most {s.max_items}" if s.max_items else "")
+        picks = f"; e.g. {', '.join(map(_shown, s.picks))}" if s.picks else ""
+        text = s.label + (f": {s.help}" if s.help else "") + f" (default {shown}{domain}{picks})"
         text = text.replace("%", "%%")
         if s.kind is bool:
             group.add_argument(s.flag, dest=s.name, action=argparse.BooleanOptionalAction, default=s.default, help=text)
         elif s.kind is tuple:
             group.add_argument(s.flag, dest=s.name, type=_tuple_type(s), default=s.default, metavar="A,B,...",
-                               help=text + (f"; from {', '.join(map(str, s.options))}" if s.options else ""))
+                               help=text)
         elif s.options is not None:
             group.add_argument(s.flag, dest=s.name, type=_choice_type(s), default=s.default, metavar="{"
                                + ",".join(map(cli_name, s.options)) + "}",
-                               help=text.replace(f"(default {s.default})", f"(default {cli_name(s.default)})"))
+                               help=text.replace(f"(default {s.default}", f"(default {cli_name(s.default)}")
+                               .replace("; " + s.domain_text(), ""))
         elif s.kind in (int, float):
             group.add_argument(s.flag, dest=s.name, type=_number_type(s), default=s.default, help=text)
         else:
             group.add_argument(s.flag, dest=s.name, default=s.default, help=text)
         names.append(s.name)
     return names
+
+
+def _shown(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def settings_from(cls, args: argparse.Namespace, **fixed):

@@ -31,10 +31,10 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from .models import ConfigError, NetConfig
+from .models import MAX_DEPTH, MAX_WIDTH, ConfigError, NetConfig
 from .progress import Progress, notify, part
-from .settings import setting
-from .train import NO_STEP, TrainConfig, chance_accuracy, failure_advice, training_failure
+from .settings import MAX_SEED, check_all, setting
+from .train import MAX_EPOCHS, NO_STEP, TrainConfig, chance_accuracy, failure_advice, training_failure
 
 
 DEPTH_CHOICES = (3, 6, 9, 12, 15, 18, 27, 36)
@@ -52,30 +52,29 @@ class DegradationSettings:
     """
 
     depths: tuple[int, ...] = setting(
-        (3, 9, 15), "Depths (blocks)", options=DEPTH_CHOICES, key="deg_depths",
+        (3, 9, 15), "Depths (blocks)", min=1, max=MAX_DEPTH, min_items=2, picks=DEPTH_CHOICES, key="deg_depths",
         help="Two or more. A plain net too deep to train in this budget is named failed to train and left out of "
              "the comparison (divergence, not degradation).")
     seeds: int = setting(3, "Seeds", min=1, max=MAX_SEEDS, step=1, key="deg_seeds",
                          help="Initialisations (and data orders) per net; the spread over them is the margin.")
-    first_seed: int = setting(0, "First seed", min=0, max=10_000, step=1,
+    first_seed: int = setting(0, "First seed", min=0, max=MAX_SEED - MAX_SEEDS, step=1,
                               help="The seeds are first_seed, first_seed + 1, …")
-    width: int = setting(8, "Width", min=2, max=64, step=1, key="deg_width", help="channels of the first stage")
-    epochs: int = setting(6, "Epochs", min=2, max=40, step=1, key="deg_epochs", help="one of them is warm-up")
-    lr: float = setting(0.05, "Learning rate", min=1e-4, max=1.0, help="the peak learning rate of SGD")
-    warmup_epochs: float = setting(1.0, "Warm-up epochs", min=0.0, max=40.0, flag="--warmup",
+    width: int = setting(8, "Width", min=1, max=MAX_WIDTH, step=1, key="deg_width", help="channels of the first stage")
+    epochs: int = setting(6, "Epochs", min=1, max=MAX_EPOCHS, step=1, key="deg_epochs",
+                          help="the default's first is warm-up")
+    lr: float = setting(0.05, "Learning rate", min=1e-6, max=10.0, help="the peak learning rate of SGD")
+    warmup_epochs: float = setting(1.0, "Warm-up epochs", min=0.0, max=MAX_EPOCHS, flag="--warmup",
                                    help="linear learning-rate warm-up, in epochs (He et al. 2016 §4.2)")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "depths", tuple(sorted({int(d) for d in self.depths})))
 
     def validate(self) -> None:
-        """Raise ConfigError with a clear message for settings the study cannot run."""
-        if len(self.depths) < 2:
-            raise ConfigError("the degradation study compares at least two depths")
-        if not isinstance(self.seeds, int) or not 1 <= self.seeds <= MAX_SEEDS:
-            raise ConfigError(f"seeds must be an integer from 1 to {MAX_SEEDS}, got {self.seeds!r}")
-        if not isinstance(self.first_seed, int) or self.first_seed < 0:
-            raise ConfigError(f"the first seed must be an integer >= 0, got {self.first_seed!r}")
+        """Raise ConfigError with a clear message for settings the study cannot run: a field outside its declared
+        domain (`settings.check_all`: two depths at least, among them), or a warm-up longer than the run."""
+        check_all(self)
+        if self.warmup_epochs > self.epochs:
+            raise ConfigError(f"warm-up must be from 0 to the {self.epochs} epochs of the run, got {self.warmup_epochs!r}")
 
     @property
     def seed_list(self) -> list[int]:

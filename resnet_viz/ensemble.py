@@ -36,9 +36,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import DatasetError, load_dataset
-from .models import ConfigError
+from .models import MAX_DEPTH, ConfigError
 from .progress import Progress, notify, part
-from .settings import setting
+from .settings import MAX_SEED, check_all, setting
 from .util import eval_copy, model_device
 
 
@@ -47,6 +47,8 @@ MAX_DIAGRAM_BLOCKS = 6  # 64 lanes is the most a drawing stays readable with
 DEFAULT_SAMPLES = 20  # random subsets per k (all subsets when C(n, k) is smaller)
 DEFAULT_REORDER_SAMPLES = 8  # random reorderings per number of swaps
 DEFAULT_GRADIENT_BATCH = 128  # test inputs whose gradients are averaged
+MAX_SAMPLES = 1000  # random subsets per k, at most
+MAX_GRADIENT_BATCH = 4096  # test inputs of the gradient study, at most
 DEFAULT_MAX_EXAMPLES = 1000  # test examples evaluated in the lesion studies
 _ACTIVATION_BUDGET_BYTES = 256 * 1024**2  # cap on activations kept at once
 
@@ -638,6 +640,9 @@ def path_gradient_study(run, *, samples: int = DEFAULT_SAMPLES, seed: int = 0, m
     if not isinstance(batch, int) or batch < 1:
         raise ConfigError(f"batch must be a positive integer, got {batch!r}")
     x, y = evaluation_data(run, batch)
+    if len(y) < batch:
+        raise ConfigError(f"inputs for the gradient study: {batch} asked for, but the test split of "
+                          f"{run.train.dataset} has {len(y)}")
     return gradient_by_path_length(run.model, x, y, samples=samples, seed=seed, max_k=max_k, progress=progress)
 
 
@@ -885,28 +890,26 @@ class EnsembleSettings:
     drawing (Veit Fig. 1).
     """
 
-    samples: int = setting(DEFAULT_SAMPLES, "Random subsets per k", options=(4, 8, 12, 20, 32, 50), key="ens_samples",
+    samples: int = setting(DEFAULT_SAMPLES, "Random subsets per k", min=1, max=MAX_SAMPLES,
+                           picks=(4, 8, 12, 20, 32, 50), key="ens_samples",
                            help="Each k uses every subset of k blocks when there are fewer than this.")
-    seed: int = setting(0, "Sampling seed", min=0, max=10_000, step=1, key="ens_seed")
-    max_k: int = setting(0, "Largest k (0 = every deletable block)", min=0, max=200, step=1, key="ens_max_k")
+    seed: int = setting(0, "Sampling seed", min=0, max=MAX_SEED, step=1, key="ens_seed")
+    max_k: int = setting(0, "Largest k (0 = every deletable block)", min=0, max=MAX_DEPTH, step=1, key="ens_max_k",
+                         help="At most the net's blocks.")
     include_downsampling: bool = setting(False, "Delete downsampling blocks too", key="ens_include_downsampling",
                                          help="Deleted downsampling blocks become y = shortcut(x) (subsample + "
                                               "zero-pad).")
-    batch: int = setting(DEFAULT_GRADIENT_BATCH, "Inputs for the gradient study", options=(32, 64, 128, 256, 360),
-                         key="ens_batch")
+    batch: int = setting(DEFAULT_GRADIENT_BATCH, "Inputs for the gradient study", min=1, max=MAX_GRADIENT_BATCH,
+                         picks=(32, 64, 128, 256, 360), key="ens_batch",
+                         help="Test inputs, at most the test split of the pair's data (digits: 360).")
     diagram_blocks: int = setting(3, "Blocks to unroll", min=1, max=MAX_DIAGRAM_BLOCKS, step=1, widget="slider",
                                   key="ensemble_diagram_n", cli=False)
 
     def validate(self) -> None:
-        """ConfigError with a one-line message for settings that cannot be computed."""
-        if not 1 <= self.samples <= 1000:
-            raise ConfigError(f"samples must be from 1 to 1000, got {self.samples!r}")
-        if self.max_k < 0 or self.seed < 0:
-            raise ConfigError("the largest k and the seed must be ≥ 0")
-        if not 1 <= self.batch <= 4096:
-            raise ConfigError(f"the gradient batch must be from 1 to 4096, got {self.batch!r}")
-        if not 1 <= self.diagram_blocks <= MAX_DIAGRAM_BLOCKS:
-            raise ConfigError(f"the drawing unrolls 1 to {MAX_DIAGRAM_BLOCKS} blocks, got {self.diagram_blocks!r}")
+        """ConfigError with a one-line message for settings outside their declared domains (`settings.check_all`).
+        What depends on the pair is checked by the study: k at most the net's blocks, the batch at most the test
+        split."""
+        check_all(self)
 
     def computation(self) -> dict:
         """The fields that determine the numbers (a cache key): all but the drawing's `diagram_blocks`."""

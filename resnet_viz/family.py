@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from .progress import Progress, notify
-from .settings import setting
+from .settings import check_all, setting
 
 # torchvision's names, in the order of the table, with the paper that defines each.
 MODELS: dict[str, str] = {
@@ -69,21 +69,17 @@ class FamilySettings:
     """Which of torchvision's models to count (`MODELS`), at which square image size (224: He
     et al. 2016 Table 1, Simonyan & Zisserman 2015, Xie et al. 2017, Huang et al. 2017)."""
 
-    models: tuple[str, ...] = setting(tuple(MODELS), "Models", options=tuple(MODELS), key="fam_models",
+    models: tuple[str, ...] = setting(tuple(MODELS), "Models", options=tuple(MODELS), min_items=1, unique=True,
+                                      key="fam_models",
                                       help="torchvision's definitions, built with weights=None on the meta device.")
     image_size: int = setting(224, "Image size", min=32, max=1024, step=8,
                               help="square input side in pixels (224: He et al. 2016 Table 1)")
 
     def validate(self) -> None:
-        """ValueError (one line) for an unknown model name, no model, or an image too small for
-        the five stride-2 stages of these nets (He et al. 2016 Table 1: 224 → 7)."""
-        if not self.models:
-            raise ValueError("choose at least one model")
-        unknown = [m for m in self.models if m not in MODELS]
-        if unknown:
-            raise ValueError(f"unknown model {', '.join(map(repr, unknown))}: choose from {', '.join(MODELS)}")
-        if not isinstance(self.image_size, int) or not 32 <= self.image_size <= 1024:
-            raise ValueError(f"image size must be an integer from 32 to 1024, got {self.image_size!r}")
+        """ConfigError (a ValueError, one line) for a field outside its declared domain (`settings.check_all`): an
+        unknown model name, no model, or an image too small for the five stride-2 stages of these nets (He et al.
+        2016 Table 1: 224 → 7)."""
+        check_all(self)
 
     def to_dict(self) -> dict:
         """JSON-ready settings."""

@@ -32,9 +32,10 @@ import torch
 from torch import nn
 
 from .data import Dataset
-from .models import ConfigError
+from .models import MAX_DEPTH, ConfigError
 from .util import eval_copy
-from .settings import setting
+from .settings import check_all, setting
+from .train import refuse_diverged
 
 METHODS = ("saliency", "ig", "gradcam")
 METHOD_NAMES = {"saliency": "Saliency", "ig": "Integrated Gradients", "gradcam": "Grad-CAM"}
@@ -169,8 +170,10 @@ STEADY = 1.5  # last/first spread within [1/STEADY, STEADY]: "stays at about the
 
 def _spread_trend(std: list[float]) -> tuple[float, float, str]:
     """(last/first ratio, share of block-to-block steps that increase, verdict) of a spread curve."""
-    if len(std) < 2 or std[0] <= 0:
+    if len(std) < 2:
         return float("nan"), float("nan"), "has too few blocks to show a trend"
+    if std[0] <= 0:
+        return float("nan"), float("nan"), "starts from a constant first block, so no trend can be read"
     ratio = std[-1] / std[0]
     ups = sum(b > a for a, b in zip(std, std[1:])) / (len(std) - 1)
     if ratio >= GROWS and ups >= 2 / 3:
@@ -198,11 +201,16 @@ def statistics_caption(plain: BlockStats | dict, residual: BlockStats | dict) ->
     parts, verdicts = [], {}
     for label, s in (("plain", plain), ("residual", residual)):
         std = std_of(s)
+        if std and not all(math.isfinite(v) for v in std):
+            verdicts[label] = "overflows"
+            parts.append(f"{label}: not finite from block {next(i for i, v in enumerate(std) if not math.isfinite(v)) + 1} "
+                         "on (the net diverged in training)")
+            continue
         ratio, ups, verdict = _spread_trend(std)
         verdicts[label] = verdict
         if std:
-            parts.append(f"{label}: {std[0]:.3g} at block 1, {std[-1]:.3g} at block {len(std)} "
-                         f"(×{ratio:.2g}, {ups:.0%} of the steps up): it {verdict}")
+            trend = f" (×{ratio:.2g}, {ups:.0%} of the steps up)" if math.isfinite(ratio) else ""
+            parts.append(f"{label}: {std[0]:.3g} at block 1, {std[-1]:.3g} at block {len(std)}{trend}: it {verdict}")
     text = "Mean, spread and share of dead (≤ 0) units of each block's output against depth. Spread — " + "; ".join(parts) + ". "
     if verdicts.get("residual") == "grows block by block" and verdicts.get("plain") != "grows block by block":
         text += ("As expected: the residual net adds every block's branch to what came before, while batch norm "
@@ -515,30 +523,29 @@ class FeatureSettings:
 
     # The page draws `target`, `cam_block` and `block` itself: their options come from the trained pair (its
     # classes, its blocks); `steps` and `over` are drawn from these declarations.
-    target: int | None = setting(None, "Explain", key="feat_target", widget="none",
+    target: int | None = setting(None, "Explain", min=0, max=100_000, key="feat_target", widget="none",
                                  help="Which logit the attributions explain (the class index; none: the predicted "
                                       "class).")
-    cam_block: int | None = setting(None, "Grad-CAM block", key="feat_cam_block", widget="none",
+    cam_block: int | None = setting(None, "Grad-CAM block", min=1, max=MAX_DEPTH, key="feat_cam_block", widget="none",
                                     help="Grad-CAM at this block's output (after the addition), upsampled to the input.")
-    steps: int = setting(DEFAULT_IG_STEPS, "IG steps", options=(50, 100, 200, 300, 500), key="feat_steps",
+    steps: int = setting(DEFAULT_IG_STEPS, "IG steps", min=1, max=MAX_IG_STEPS, picks=(50, 100, 200, 300, 500),
+                         key="feat_steps",
                          help="More steps: smaller convergence delta, slower.")
     over: str = setting(OVER[0], "Statistics over", options=OVER, key="feat_over")
-    block: int = setting(1, "Block", key="feat_block", widget="none",
+    block: int = setting(1, "Block", min=1, max=MAX_DEPTH, key="feat_block", widget="none",
                          help="Output of this block after the addition (and its ReLU).")
 
     DISPLAY = ("block",)
 
     def validate(self, n_blocks: int, classes: int) -> None:
-        """ConfigError with a one-line message for settings this pair cannot compute."""
+        """ConfigError with a one-line message for settings this pair cannot compute: a field outside its declared
+        domain (`settings.check_all`), a class or a block the pair does not have."""
+        check_all(self)
         if self.target is not None and not 0 <= self.target < classes:
             raise ConfigError(f"target class must be from 0 to {classes - 1}, got {self.target}")
         for name, b in (("Grad-CAM block", self.cam_block), ("block", self.block)):
             if b is not None and not 1 <= b <= n_blocks:
                 raise ConfigError(f"{name} must be from 1 to {n_blocks}, got {b}")
-        if not 1 <= self.steps <= MAX_IG_STEPS:
-            raise ConfigError(f"IG steps must be from 1 to {MAX_IG_STEPS}, got {self.steps}")
-        if self.over not in OVER:
-            raise ConfigError(f"statistics are over {' or '.join(OVER)}, got {self.over!r}")
 
     def computation(self) -> dict:
         """The fields that determine the numbers (a cache key)."""
@@ -650,6 +657,7 @@ def feature_study(runs: dict, x: torch.Tensor, settings: FeatureSettings = Featu
     first = runs["residual"]
     n_blocks = len(first.model.blocks)
     settings.validate(n_blocks, int(first.net.classes))
+    refuse_diverged(runs, "feature maps or attributions")
     conv = first.net.arch == "cnn"
     methods = METHODS if conv else ("saliency", "ig")
     x = torch.as_tensor(x, dtype=torch.float32)

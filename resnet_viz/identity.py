@@ -19,9 +19,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 from .degradation import gradient_spreads
-from .models import ConfigError, NetConfig
+from .models import MAX_DEPTH, MAX_DROPOUT, MAX_GATE_BIAS, MAX_WIDTH, ConfigError, NetConfig
 from .progress import Progress, Steps
-from .settings import setting
+from .settings import check_all, setting
+from .shattering import MAX_POINTS, MAX_SWEEP_DEPTHS, parse_depths
+from .shattering import MAX_SEEDS as MAX_SHATTER_SEEDS
 from .train import Run, TrainConfig
 
 
@@ -116,9 +118,7 @@ WEAK = 0.5
 
 
 def _depths(text: str) -> tuple[int, ...]:
-    from .shattering import parse_depths
-
-    return parse_depths(text)
+    return parse_depths(text, empty=True)  # no depth: no sweep (the random nets are off)
 
 
 def paper_error(name: str, gate_bias: float = 0.0) -> float | None:
@@ -149,37 +149,32 @@ class IdentitySettings:
 
     variants: tuple[str, ...] = setting(
         ("original", "pre-activation"), "Variants of the residual block (shortcut: He 2016b Fig. 2; activation "
-        "placement: Fig. 4)", options=tuple(VARIANTS), labels=lambda v: VARIANTS[v].label, key="id_variants",
+        "placement: Fig. 4)", options=tuple(VARIANTS), min_items=1, unique=True, labels=lambda v: VARIANTS[v].label,
+        key="id_variants",
         help=" · ".join(f"{v.label}: {v.note}" for v in VARIANTS.values()))
     plain: bool = setting(True, "Plain twin too", key="id_plain",
                           help="Also train the residual net's plain twin (no shortcuts) with the same budget.")
     seeds: int = setting(1, "Seeds per net", min=1, max=5, step=1, key="id_seeds",
                          help="Initialisations and data orders per net; the table gives mean and range over them.")
-    gate_bias: float = setting(0.0, "Gate bias b_g", min=-10.0, max=10.0, step=1.0, key="id_gate_bias",
+    gate_bias: float = setting(0.0, "Gate bias b_g", min=-MAX_GATE_BIAS, max=MAX_GATE_BIAS, step=1.0, key="id_gate_bias",
                                help="Initial bias of the gates g(x) = sigmoid(W·x + b_g): g starts near sigmoid(b_g). "
                                     "He et al. 2016b try 0 and −6.")
-    dropout: float = setting(0.5, "Shortcut dropout rate", min=0.0, max=0.9, step=0.1, key="id_dropout")
+    dropout: float = setting(0.5, "Shortcut dropout rate", min=0.0, max=MAX_DROPOUT, step=0.05, key="id_dropout")
     random_nets: bool = setting(False, "Also random 1-D nets for each λ (shattering; about 20 s)", key="id_random_nets",
                                 help="Lag-1 autocorrelation and size of df/dx of random nets f: ℝ → ℝ against depth "
                                      "(Balduzzi et al. 2017's experiment). Whether λ < 1 shatters is the lab's own "
                                      "question, not He et al.'s.")
-    sweep_depths: tuple[int, ...] = setting(SCALE_SWEEP_DEPTHS, "Depths of the random-net sweep", min=1, max=200,
+    sweep_depths: tuple[int, ...] = setting(SCALE_SWEEP_DEPTHS, "Depths of the random-net sweep", min=1, max=MAX_DEPTH,
+                                            max_items=MAX_SWEEP_DEPTHS, unique=True,
                                             parse=lambda t: _depths(t), show=lambda v: ",".join(map(str, v)))
-    sweep_width: int = setting(200, "Units a layer of the random nets", min=1, max=1024, step=1)
-    sweep_seeds: int = setting(2, "Random nets per depth", min=1, max=64, step=1)
-    sweep_points: int = setting(256, "Inputs of the random nets", min=3, max=8192, step=1)
+    sweep_width: int = setting(200, "Units a layer of the random nets", min=1, max=MAX_WIDTH, step=1)
+    sweep_seeds: int = setting(2, "Random nets per depth", min=1, max=MAX_SHATTER_SEEDS, step=1)
+    sweep_points: int = setting(256, "Inputs of the random nets", min=3, max=MAX_POINTS, step=1)
 
     def validate(self) -> None:
-        """ConfigError with a one-line message for a study that cannot be computed."""
-        unknown = [v for v in self.variants if v not in VARIANTS]
-        if unknown:
-            raise ConfigError(f"unknown variant {unknown[0]!r}; choose from {', '.join(VARIANTS)}")
-        if not self.variants:
-            raise ConfigError("choose at least one variant")
-        if len(set(self.variants)) != len(self.variants):
-            raise ConfigError("each variant once")
-        if not 1 <= self.seeds <= MAX_SEEDS:
-            raise ConfigError(f"seeds must be from 1 to {MAX_SEEDS}, got {self.seeds!r}")
+        """ConfigError with a one-line message for a study that cannot be computed: a field outside its declared
+        domain (`settings.check_all`), or a random-net sweep without depths."""
+        check_all(self)
         if self.random_nets and not self.sweep_depths:
             raise ConfigError("the random-net sweep needs depths")
 

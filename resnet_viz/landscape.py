@@ -34,7 +34,8 @@ from torch import nn
 
 from .models import ConfigError
 from .progress import Progress, notify, part
-from .settings import setting
+from .settings import MAX_SEED, check_all, setting
+from .train import refuse_diverged
 from .util import eval_copy, flat_params, flatten, pick_device
 
 NORMALIZATIONS = ("filter", "layer", "none")
@@ -937,6 +938,17 @@ def basin(s: Surface, rise: float = BASIN_RISE) -> Basin:
     return Basin(float(np.mean(radii)), censored, len(losses), rough, rise)
 
 
+def _g(v: float, spec: str = ".3g") -> str:
+    """A loss in a caption: `spec` when finite; "overflow" for a loss beyond the floating-point range, "—" for none."""
+    v = float(v)
+    return format(v, spec) if math.isfinite(v) else "overflow" if v > 0 else "—"
+
+
+def _times(a: float, b: float) -> str:
+    """How many times wider a is than b ("2.1×"; "∞×"-free: "much" when b is 0)."""
+    return f"{a / b:.1f}×" if b > 0 else "much"
+
+
 def _radius_text(b: Basin) -> str:
     return (f"≥ {b.radius:.2f}" if b.censored == b.rays else f"{b.radius:.2f}") + (
         f" ({b.censored} of {b.rays} rays never rise that much within the span)" if 0 < b.censored < b.rays else "")
@@ -962,9 +974,9 @@ def surfaces_caption(plain: Surface, residual: Surface, classes: int) -> str:
             f"{_radius_text(bp)} for the plain net and {_radius_text(br)} for the residual net. ")
     c = width_comparison(bp, br)
     if c > 0:
-        width = f"The residual net's basin is {br.radius / bp.radius:.1f}× wider, as in Li et al. 2018 (Fig. 5)."
+        width = f"The residual net's basin is {_times(br.radius, bp.radius)} wider, as in Li et al. 2018 (Fig. 5)."
     elif c < 0:
-        width = (f"Here the plain net's basin is {bp.radius / br.radius:.1f}× wider, unlike Li et al.'s Fig. 5, "
+        width = (f"Here the plain net's basin is {_times(bp.radius, br.radius)} wider, unlike Li et al.'s Fig. 5, "
                  "where the deep no-skip net sits in the narrower one; at this depth and budget the twins differ "
                  "less than ResNet-56 and its no-skip twin on CIFAR-10 (Li et al. see little difference at 20 layers).")
     else:
@@ -986,7 +998,7 @@ def surfaces_caption(plain: Surface, residual: Surface, classes: int) -> str:
     minima = ""
     if ratio >= 10 or ratio <= 0.1:
         worse = "plain" if ratio >= 10 else "residual"
-        minima = (f" The {worse} net's minimum is also higher (loss at θ* {lp:.3g} against {lr:.3g}); each width is "
+        minima = (f" The {worse} net's minimum is also higher (loss at θ* {_g(lp)} against {_g(lr)}); each width is "
                   "measured from the net's own minimum.")
     return head + width + rough + minima
 
@@ -1002,7 +1014,7 @@ def slices_caption(surfaces: dict[str, Surface]) -> str:
         ends = np.nan_to_num(row[[0, -1]], nan=np.inf)
         line = Surface(g.alphas, None, row, np.zeros_like(row), np.ones_like(row, dtype=bool), g.settings)
         widths[label] = basin(line)
-        parts.append(f"{label} {s.center_loss:.3g} at θ*, {ends[0]:.3g} / {ends[-1]:.3g} at α = ±{g.alphas[-1]:g}, "
+        parts.append(f"{label} {_g(s.center_loss)} at θ*, {_g(ends[0])} / {_g(ends[-1])} at α = ±{g.alphas[-1]:g}, "
                      f"{BASIN_RISE:g} nat higher at |α| = {_radius_text(widths[label])}")
     text = ("The β = 0 row of each plane: the same filter-normalized direction δ through both nets. Loss: "
             + "; ".join(parts) + ". ")
@@ -1062,7 +1074,8 @@ def curvature_caption(curvatures: dict[str, Curvature]) -> str:
         end = (f"converged in {c.iterations} Lanczos steps, relative residual {c.relative_residual:.1g}"
                if c.converged else f"NOT converged after {c.iterations} steps (relative residual "
                f"{c.relative_residual:.1g}): raise the step limit")
-        parts.append(f"{label}: λmax {c.lambda_max:.4g}, λmin {c.lambda_min:.4g}, |λmin/λmax| {c.ratio:.3g} ({end})")
+        parts.append(f"{label}: λmax {_g(c.lambda_max, '.4g')}, λmin {_g(c.lambda_min, '.4g')}, |λmin/λmax| "
+                     f"{_g(c.ratio)} ({end})")
     text = (f"Hessian of the loss at θ* w.r.t. {which} ({any_c.n_params:,} parameters), by Lanczos on "
             f"Hessian-vector products. " + "; ".join(parts) + ". ")
     if set(curvatures) >= {"plain", "residual"}:
@@ -1083,7 +1096,7 @@ def curvature_map_caption(maps: dict[str, CurvatureMap], convex: float = 0.1) ->
         r = m.ratio[np.isfinite(m.ratio)]
         stats[label] = (float(r.mean()) if r.size else float("nan"),
                         float(np.mean(r < convex)) if r.size else float("nan"), int((~m.converged).sum()))
-    parts = [f"{label}: mean {mean:.3g}, {share:.0%} of the points below {convex:g}"
+    parts = [f"{label}: mean {_g(mean)}, {_g(100 * share, '.0f')}% of the points below {convex:g}"
              + (f", {bad} not converged" if bad else "") for label, (mean, share, bad) in stats.items()]
     m0 = next(iter(maps.values()))
     text = (f"|λmin/λmax| on a {len(m0.alphas)}×{len(m0.betas)} grid of the same directions as the loss plane, one "
@@ -1116,29 +1129,33 @@ class LandscapeSettings:
     """
 
     view: str = setting(VIEWS[0], "View", options=VIEWS, key="landscape_view")
-    grid: int = setting(15, "Grid points per axis", options=(5, 7, 9, 11, 13, 15, 21, 25, 31, 41, 51), key="ls_grid",
+    grid: int = setting(15, "Grid points per axis", min=3, max=MAX_GRID, odd=True,
+                        picks=(5, 7, 9, 11, 13, 15, 21, 25, 31, 41, 51), key="ls_grid",
                         help="Odd, so that θ* is the centre point. Li et al. use 51.")
-    span: float = setting(1.0, "Span (grid covers [−span, span])", min=0.0, max=10.0, step=0.25, key="ls_span")
-    samples: int = setting(128, "Evaluation samples (fixed training subset)", options=(64, 128, 256, 512, 1024, 1437),
-                           key="ls_samples")
-    seed: int = setting(0, "Direction seed", min=0, max=10_000, step=1, key="ls_seed")
+    span: float = setting(1.0, "Span (grid covers [−span, span])", min=0.01, max=10.0, step=0.25, key="ls_span")
+    samples: int = setting(128, "Evaluation samples (fixed training subset)", min=1, max=MAX_SAMPLES,
+                           picks=(64, 128, 256, 512, 1024), key="ls_samples",
+                           help="At most the training split of the pair's data (digits: 1437).")
+    seed: int = setting(0, "Direction seed", min=0, max=MAX_SEED, step=1, key="ls_seed")
     normalization: str = setting("filter", "Direction normalization", options=NORMALIZATIONS, key="ls_normalization",
                                  help="filter: Li et al.'s per-filter scaling; try 'none' to see why it matters.")
     bias_bn: bool = setting(False, "Also perturb biases and BN γ/β", key="ls_bias_bn")
-    nets: tuple[str, ...] = setting(("plain", "residual"), "Nets", options=("plain", "residual"), widget="none")
+    nets: tuple[str, ...] = setting(("plain", "residual"), "Nets", options=("plain", "residual"), min_items=1,
+                                    unique=True, widget="none")
     hessian_params: str = setting("weights", "Hessian w.r.t.", options=HESSIAN_PARAMS, key="landscape_hessian_params",
                                   labels={"weights": "weight tensors only (Li et al.)",
                                           "all": "all parameters (+ biases, BN γ/β)"},
                                   help="Li et al. take the Hessian w.r.t. the weight tensors only (tensors with ≥ 2 "
                                        "axes).")
-    tol: float = setting(DEFAULT_TOL, "Tolerance (relative residual)", options=(1e-2, 1e-3, 1e-4), key="landscape_tol",
+    tol: float = setting(DEFAULT_TOL, "Tolerance (relative residual)", min=0.0, max=0.5, picks=(1e-2, 1e-3, 1e-4),
+                         key="landscape_tol",
                          labels=lambda v: f"{v:g}")
-    max_iterations: int = setting(DEFAULT_MAX_ITERATIONS, "Most Lanczos steps", min=10, max=200, step=1,
+    max_iterations: int = setting(DEFAULT_MAX_ITERATIONS, "Most Lanczos steps", min=2, max=MAX_ITERATIONS, step=1,
                                   widget="slider", key="landscape_lanczos",
                                   help="Lanczos stops earlier once both extreme eigenvalues meet the tolerance.")
     curvature_map: bool = setting(False, "Also |λmin/λmax| across the plane (Li et al. Fig. 7)", widget="none",
                                   key="landscape_map_on")
-    map_grid: int = setting(5, "Map grid", options=(3, 5, 7), key="landscape_map_grid",
+    map_grid: int = setting(5, "Map grid", min=3, max=MAX_GRID, odd=True, picks=(3, 5, 7), key="landscape_map_grid",
                             help="The surface's own directions, on a coarse grid over the same span.")
     mode: str = setting("log", "Loss scale", options=("log", "clip"), key="landscape_mode",
                         labels={"log": "log₁₀", "clip": "clipped"})
@@ -1148,21 +1165,17 @@ class LandscapeSettings:
     DISPLAY = ("mode", "clip")  # fields that change no number (left out of `computation`)
 
     def validate(self) -> None:
-        """ConfigError with a one-line message for settings that cannot be computed."""
-        if self.view not in VIEWS:
-            raise ConfigError(f"view must be one of {', '.join(VIEWS)}, got {self.view!r}")
-        if self.normalization not in NORMALIZATIONS:
-            raise ConfigError(f"normalization must be one of {', '.join(NORMALIZATIONS)}, got {self.normalization!r}")
-        if not self.nets or set(self.nets) - {"plain", "residual"}:
-            raise ConfigError("nets must name 'plain' and/or 'residual'")
-        grid_coords(self.grid, self.span)
-        if not 1 <= self.samples <= MAX_SAMPLES:
-            raise ConfigError(f"samples must be from 1 to {MAX_SAMPLES}, got {self.samples!r}")
-        _check_lanczos(self.hessian_params, self.tol, self.max_iterations)
-        if self.curvature_map:
-            grid_coords(self.map_grid, self.span)
-        if self.mode not in ("log", "clip") or not self.clip > 0:
-            raise ConfigError("the loss scale is 'log' or 'clip' with a positive ceiling")
+        """ConfigError with a one-line message for settings outside their declared domains (`settings.check_all`;
+        rules between fields: none). The evaluation samples are checked against the data by `check_data`."""
+        check_all(self)
+
+    def check_data(self, data) -> None:
+        """ConfigError (one line) when the settings ask for more than `data` holds: evaluation samples beyond the
+        training split."""
+        n = len(data.y_train)
+        if self.samples > n:
+            raise ConfigError(f"evaluation samples: {self.samples} asked for, but the training split of "
+                              f"{data.name} has {n}")
 
     def computation(self) -> dict:
         """The fields that determine the numbers (a cache key): all but the display ones and,
@@ -1236,8 +1249,8 @@ class LandscapeView:
 def surface_stats(s: Surface, classes: int) -> str:
     """Loss and accuracy at θ*, the median loss over the plane and the basin's width and roughness (`basin`)."""
     b = basin(s)
-    return (f"loss at θ* {s.center_loss:.3g} ({s.center_accuracy:.0%} accuracy on the evaluation set), median over "
-            f"the plane {np.nanmedian(s.loss):.3g}, {BASIN_RISE:g} nat higher at a distance of {_radius_text(b)}, "
+    return (f"loss at θ* {_g(s.center_loss)} ({s.center_accuracy:.0%} accuracy on the evaluation set), median over "
+            f"the plane {_g(np.nanmedian(s.loss))}, {BASIN_RISE:g} nat higher at a distance of {_radius_text(b)}, "
             f"roughness {b.roughness:.1%}")
 
 
@@ -1262,6 +1275,8 @@ def landscape_study(runs: dict, settings: LandscapeSettings = LandscapeSettings(
     first = next(iter(runs.values()))
     if data is None:
         data = load_dataset(first.train.dataset, first.train.data_root, first.train.data_limit)
+    s.check_data(data)
+    refuse_diverged(runs, "loss landscape")
     x, y = data.x_train, data.y_train
     view = LandscapeView(s, int(first.net.classes))
     names = [k for k in runs if k in s.computation()["nets"]]

@@ -48,7 +48,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .settings import setting
+from .settings import MAX_SEED, ConfigError, check_all, setting
 
 ARCHS = ("mlp", "cnn")
 NORMS = ("batch", "none")
@@ -69,16 +69,14 @@ ACTIVATIONS = ("relu", "tanh", "sigmoid")
 MAX_DEPTH = 200
 MAX_WIDTH = 1024
 MAX_SHORTCUT_SCALE = 4.0
+MAX_GATE_BIAS = 20.0
+MAX_DROPOUT = 0.99  # dropout rates: [0, 0.99]; a rate of 1 drops everything
 def memory_limit_bytes() -> int:
     """Training-memory limit: the active configuration's (`config.LabConfig.memory_limit_bytes`:
     $RESNET_VIZ_MEMORY_LIMIT_GB GiB, or 2 GiB)."""
     from .config import active
 
     return active().memory_limit_bytes
-
-
-class ConfigError(ValueError):
-    """A configuration that cannot be built or trained; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -139,9 +137,9 @@ class NetConfig:
     block: str = setting("basic", "Block", options=BLOCKS, key="block",
                          help="basic: two 3×3 convolutions (or Linear layers); bottleneck (cnn): 1×1, 3×3, 1×1; single "
                               "(mlp, pre-activation): Balduzzi's one-layer module x + W·relu(BN x)")
-    input_shape: tuple[int, ...] = setting((1, 8, 8), "Input shape", widget="none", cli=False)
-    classes: int = setting(10, "Classes", widget="none", cli=False)
-    seed: int = setting(0, "Seed", min=0, max=10_000, step=1, widget="none",
+    input_shape: tuple[int, ...] = setting((1, 8, 8), "Input shape", min=1, widget="none", cli=False)
+    classes: int = setting(10, "Classes", min=1, widget="none", cli=False)
+    seed: int = setting(0, "Seed", min=0, max=MAX_SEED, step=1, widget="none",
                         help="initial weights and data order (the twins share it; the training config's seed follows "
                              "it on the command line and in the app)")
     shortcut: str = setting("identity", "Shortcut", options=SHORTCUTS, widget="select", key="shortcut", group="more",
@@ -150,15 +148,16 @@ class NetConfig:
                                     "conv": "1×1 convolution", "dropout": "dropout"},
                             help="He 2016b Fig. 2. Constant scaling uses λ on the shortcut and 1 − λ on the branch; "
                                  "the others need λ = 1.")
-    gate_bias: float = setting(0.0, "Gate bias b_g", min=-10.0, max=10.0, step=1.0, key="bg", group="more",
+    gate_bias: float = setting(0.0, "Gate bias b_g", min=-MAX_GATE_BIAS, max=MAX_GATE_BIAS, step=1.0, key="bg", group="more",
                                help="initial bias of the gates g(x) = sigmoid(W·x + b_g)")
-    dropout: float = setting(0.5, "Shortcut dropout rate", min=0.0, max=0.9, step=0.1, key="sdrop", group="more",
+    dropout: float = setting(0.5, "Shortcut dropout rate", min=0.0, max=MAX_DROPOUT, step=0.05, key="sdrop", group="more",
                              flag="--shortcut-dropout")
-    cardinality: int = setting(1, "Cardinality (bottleneck only; ResNeXt)", min=1, max=64, step=1, key="groups",
+    cardinality: int = setting(1, "Cardinality (bottleneck only; ResNeXt)", min=1, max=MAX_WIDTH, step=1, key="groups",
                                group="more")
-    branch_dropout: float = setting(0.0, "Dropout between the branch's layers (Wide ResNet)", min=0.0, max=0.9,
-                                    step=0.1, key="bdrop", group="more")
-    se_ratio: int = setting(0, "Squeeze-and-excitation ratio r (0 = off)", min=0, max=64, step=1, key="se",
+    branch_dropout: float = setting(0.0, "Dropout between the branch's layers (Wide ResNet)", min=0.0,
+                                    max=MAX_DROPOUT, step=0.05, key="bdrop", group="more")
+    se_ratio: int = setting(0, "Squeeze-and-excitation ratio r (0 = off)", min=0, max=MAX_WIDTH, step=1, exclude=(1,),
+                            key="se",
                             group="more")
     activation: str = setting("relu", "Activation", options=ACTIVATIONS, key="act", group="more",
                               help="relu (He et al. 2016, He-initialised), or tanh and sigmoid (Glorot-initialised, as "
@@ -240,45 +239,24 @@ class NetConfig:
         return tuple(base + (1 if i < extra else 0) for i in range(3))  # type: ignore[return-value]
 
     def validate(self) -> None:
-        """Raise ConfigError with a clear message when the config is impossible."""
-        if self.arch not in ARCHS:
-            raise ConfigError(f"arch must be one of {ARCHS}, got {self.arch!r}")
-        if self.norm not in NORMS:
-            raise ConfigError(f"norm must be one of {NORMS}, got {self.norm!r}")
-        if self.order not in ORDERS:
-            raise ConfigError(f"order must be one of {ORDERS}, got {self.order!r}")
-        if self.block not in BLOCKS:
-            raise ConfigError(f"block must be one of {BLOCKS}, got {self.block!r}")
+        """Raise ConfigError with a clear message when the config is impossible: a field outside its declared
+        domain (`settings.check_all`), or fields that do not go together."""
+        check_all(self)
         if self.block == "bottleneck" and self.arch != "cnn":
             raise ConfigError("bottleneck blocks exist for the cnn only")
         if self.block == "single" and self.arch != "mlp":
             raise ConfigError("the one-layer module (block 'single', Balduzzi et al. 2017) exists for the mlp "
                               "only; a cnn uses basic or bottleneck blocks")
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
-        if self.shortcut not in SHORTCUTS:
-            raise ConfigError(f"shortcut must be one of {SHORTCUTS}, got {self.shortcut!r}")
         if self.block == "single" and self.shortcut != "identity":
             raise ConfigError("the one-layer module (block 'single') has an identity shortcut only")
         if self.shortcut == "scaled" and not 0 < self.shortcut_scale < 1:
             raise ConfigError(f"constant scaling λ·x + (1 − λ)·F(x) needs 0 < λ < 1, got {self.shortcut_scale!r}")
         if self.shortcut in ("gate", "shortcut-gate", "conv", "dropout") and self.shortcut_scale != 1:
             raise ConfigError(f"shortcut '{self.shortcut}' is not scaled: leave λ at 1")
-        if not (isinstance(self.gate_bias, (int, float)) and math.isfinite(self.gate_bias)
-                and abs(self.gate_bias) <= 20):
-            raise ConfigError(f"gate bias b_g must be in [−20, 20], got {self.gate_bias!r}")
-        if not (isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1):
-            raise ConfigError(f"shortcut dropout rate must be in [0, 1), got {self.dropout!r}")
-        if not isinstance(self.cardinality, int) or self.cardinality < 1:
-            raise ConfigError(f"cardinality must be an integer >= 1, got {self.cardinality!r}")
         if self.cardinality > 1 and self.block != "bottleneck":
             raise ConfigError("cardinality (grouped 3×3 convolutions, ResNeXt) needs bottleneck blocks")
         if self.cardinality > 1 and self.width % self.cardinality:
             raise ConfigError(f"width {self.width} must be a multiple of the cardinality {self.cardinality}")
-        if not (isinstance(self.branch_dropout, (int, float)) and 0 <= self.branch_dropout < 1):
-            raise ConfigError(f"branch dropout must be in [0, 1), got {self.branch_dropout!r}")
-        if not isinstance(self.se_ratio, int) or self.se_ratio < 0 or self.se_ratio == 1:
-            raise ConfigError(f"squeeze-and-excitation ratio must be 0 (off) or an integer >= 2, got {self.se_ratio!r}")
         if self.se_ratio and self.width < self.se_ratio:
             raise ConfigError(f"squeeze-and-excitation with ratio {self.se_ratio} needs width >= {self.se_ratio}")
         if self.block == "single" and (self.se_ratio or self.branch_dropout):
@@ -286,19 +264,10 @@ class NetConfig:
         if self.block == "single" and self.order != "pre":
             raise ConfigError("the one-layer module x + W·relu(BN x) (block 'single', Balduzzi et al. 2017) is "
                               "pre-activation by definition: use order 'pre'")
-        if not isinstance(self.depth, int) or not 1 <= self.depth <= MAX_DEPTH:
-            raise ConfigError(f"depth must be an integer from 1 to {MAX_DEPTH}, got {self.depth!r}")
         if self.arch == "cnn" and self.depth < 3:
             raise ConfigError("a cnn needs depth >= 3 (one block per stage at least)")
-        if not isinstance(self.width, int) or not 1 <= self.width <= MAX_WIDTH:
-            raise ConfigError(f"width must be an integer from 1 to {MAX_WIDTH}, got {self.width!r}")
-        lam = self.shortcut_scale
-        if not (isinstance(lam, (int, float)) and math.isfinite(lam) and 0 <= lam <= MAX_SHORTCUT_SCALE):
-            raise ConfigError(f"shortcut scale λ must be in [0, {MAX_SHORTCUT_SCALE:g}], got {lam!r}")
-        if not isinstance(self.classes, int) or self.classes < 1:
-            raise ConfigError(f"classes (outputs) must be an integer >= 1, got {self.classes!r}")
-        if any(s < 1 for s in self.input_shape) or not self.input_shape:
-            raise ConfigError(f"input shape must be positive, got {self.input_shape}")
+        if not self.input_shape:
+            raise ConfigError("input shape must be positive, got ()")
         if self.arch == "cnn" and len(self.input_shape) != 3:
             raise ConfigError(
                 f"a cnn needs image inputs (channels, height, width); this dataset gives {self.input_shape}: use arch mlp"

@@ -58,7 +58,7 @@ from torch import nn
 
 from .data import MAX_NOISE, PLANE, PLANE_SETS, make_plane_set, split_plane_set
 from .models import ACTIVATIONS, ConfigError, NetConfig, build_model
-from .settings import setting
+from .settings import MAX_SEED, check_all, setting
 from .progress import Progress, notify
 from .util import json_safe
 
@@ -143,7 +143,7 @@ class PlaygroundSettings:
     dataset: str = _f("spirals", "Dataset", "The 2-D problem: the lab's spirals, moons and circles, and "
                       "TensorFlow Playground's XOR and two Gaussians.", options=PLANE_SETS, key="pg_dataset", labels=DATASET_LABELS, widget="select")
     noise: int = _f(10, "Noise (%)", "Playground's noise slider: how far points stray from their class's "
-                    "shape (XOR: labels read at a jittered point; Gaussians: wider clouds).", min=0, max=50, step=5, key="pg_noise", widget="slider")
+                    "shape (XOR: labels read at a jittered point; Gaussians: wider clouds).", min=0, max=round(100 * MAX_NOISE), step=5, key="pg_noise", widget="slider")
     train_ratio: int = _f(50, "Training data (%)", "Share of the points used for training; the rest are test "
                           "points, never trained on.", min=10, max=90, step=10, key="pg_train_ratio", widget="slider")
     points: int = _f(1000, "Points", "Training and test points together.", min=100, max=MAX_POINTS, step=100, key="pg_points", widget="slider")
@@ -156,19 +156,19 @@ class PlaygroundSettings:
     norm: str = _f("none", "Batch norm", "'batch' puts a BatchNorm before every activation; Playground has none.",
                    options=NORMS, key="pg_norm", labels={"none": "off", "batch": "on"})
     lr: float = _f(0.01, "Learning rate", "Adam's step size (Playground uses plain SGD and many more steps).",
-                   options=LEARNING_RATES, key="pg_lr", labels=lambda v: f"{v:g}")
+                   min=1e-5, max=10.0, picks=LEARNING_RATES, key="pg_lr", labels=lambda v: f"{v:g}")
     batch_size: int = _f(64, "Batch size", "Training points a step.", min=1, max=500, step=1, key="pg_batch_size")
     l2: float = _f(0.0, "L2 regularisation", "Playground's L2 rate: pulls every weight (not the biases) towards "
-                   "0 with this factor.", options=L2_RATES, key="pg_l2", labels=lambda v: f"{v:g}")
+                   "0 with this factor.", min=0.0, max=10.0, picks=L2_RATES, key="pg_l2", labels=lambda v: f"{v:g}")
     features: tuple[str, ...] = _f(("x1", "x2"), "Input features", "What the first layer sees of each point "
-                                   "(x₁, x₂ and Playground's x₁², x₂², x₁x₂, sin x₁, sin x₂).", options=FEATURE_NAMES, key="pg_features", labels=lambda v: FEATURES[v][0])
+                                   "(x₁, x₂ and Playground's x₁², x₂², x₁x₂, sin x₁, sin x₂).", options=FEATURE_NAMES, min_items=1, unique=True, key="pg_features", labels=lambda v: FEATURES[v][0])
     steps: int = _f(300, "Steps", "Optimisation steps of each net.", min=10, max=MAX_STEPS, step=10, key="pg_steps")
     frames: int = _f(60, "Frames", "Pictures of the boundary taken evenly through training (plus one at step 0).",
                      min=1, max=MAX_FRAMES, step=1, key="pg_frames")
     seed: int = _f(0, "Seed", "Initial weights (shared by the twins) and order of the batches.",
-                   min=0, max=9999, step=1, key="pg_seed")
+                   min=0, max=MAX_SEED, step=1, key="pg_seed")
     data_seed: int = _f(0, "Data seed", "Which points are drawn, and which of them are test points.",
-                        min=0, max=9999, step=1, key="pg_data_seed")
+                        min=0, max=MAX_SEED, step=1, key="pg_data_seed")
 
     def __post_init__(self) -> None:
         # Lists (JSON, widgets) become a tuple, so the settings stay hashable and comparable.
@@ -180,33 +180,15 @@ class PlaygroundSettings:
         return min(max(int(round(self.train_ratio / 100 * self.points)), 1), self.points - 1)
 
     def validate(self) -> None:
-        """Raise ConfigError with one clear line for settings that cannot be computed."""
-        for f in dataclasses.fields(self):
-            value, meta = getattr(self, f.name), f.metadata
-            label = meta["label"]
-            if f.name == "features":
-                if not value:
-                    raise ConfigError("choose at least one input feature")
-                bad = [v for v in value if v not in FEATURE_NAMES]
-                if bad:
-                    raise ConfigError(f"unknown input feature {bad[0]!r}; choose from: {', '.join(FEATURE_NAMES)}")
-                if len(set(value)) != len(value):
-                    raise ConfigError("each input feature can be chosen once")
-            elif meta["options"] is not None:
-                if value not in meta["options"]:
-                    opts = ", ".join(f"{o:g}" if isinstance(o, float) else str(o) for o in meta["options"])
-                    raise ConfigError(f"{label.lower()} must be one of {opts}; got {value!r}")
-            elif isinstance(value, bool) or not isinstance(value, int) or not meta["min"] <= value <= meta["max"]:
-                raise ConfigError(f"{label.lower()} must be a whole number from {meta['min']:g} to {meta['max']:g}, "
-                                  f"got {value!r}")
+        """Raise ConfigError with one clear line for settings that cannot be computed: a field outside its declared
+        domain (`settings.check_all`), or fields that do not go together."""
+        check_all(self)
         if self.frames > self.steps:
             raise ConfigError(f"frames ({self.frames}) cannot be more than steps ({self.steps})")
         if self.batch_size > self.train_points:
             raise ConfigError(f"batch size {self.batch_size} is more than the {self.train_points} training points")
         if self.norm == "batch" and self.batch_size < 2:
             raise ConfigError("batch norm needs batches of at least 2 points")
-        if self.noise / 100 > MAX_NOISE:  # the bounds above say so already; kept in step with data.py
-            raise ConfigError(f"noise must be at most {MAX_NOISE:.0%}")
 
     def net_config(self) -> NetConfig:
         """The residual net's NetConfig (its plain twin is `.twin()`): one-layer blocks W·act(BN x), so the
@@ -718,16 +700,24 @@ def gradient_sentence(result: PlaygroundResult) -> str:
                 f"(median over the steps).{first}")
     words = (f"The gradient reaching the first block, as a share of the last block's (median over the "
              f"{len(p.grad_first)} steps): plain {_num(rp)}, residual {_num(rr)}.")
-    if rp < VANISHING_BELOW and math.isfinite(rr) and rr >= FACTOR * rp:
+    why = {"tanh": "tanh′ ≤ 1", "sigmoid": "sigmoid′ ≤ 1/4", "relu": "a dead ReLU passes 0"}[result.settings.activation]
+    if not math.isfinite(rr):
+        words += " The residual net's last block got no gradient at all (it diverged or every unit is dead)."
+    elif rp == 0 and rr == 0:
+        words += " Neither net's first block got any of it (exactly 0): every unit on the way down is dead."
+    elif rp == 0:
+        words += (f" None of it reached the plain net's first block (exactly 0 through {depth} layers: {why}); the "
+                  "shortcuts pass it down unchanged (He et al. 2016b, eq. 5).")
+    elif rr == 0:
+        words += " None of it reached the residual net's first block (exactly 0)."
+    elif rp < VANISHING_BELOW and rr >= FACTOR * rp:
         words += (f" In the plain net it vanishes on the way down through {depth} layers (under "
                   f"{VANISHING_BELOW:.0%} of the last block's, {_num(rr / rp)}× less than in the residual net): every "
-                  f"layer multiplies it by W·{result.settings.activation}′, and "
-                  + {"tanh": "tanh′ ≤ 1", "sigmoid": "sigmoid′ ≤ 1/4", "relu": "a dead ReLU passes 0"}[
-                      result.settings.activation]
-                  + "; the shortcuts pass it down unchanged (He et al. 2016b, eq. 5).")
-    elif math.isfinite(rr) and rr >= FACTOR * rp:
+                  f"layer multiplies it by W·{result.settings.activation}′, and {why}; the shortcuts pass it down "
+                  "unchanged (He et al. 2016b, eq. 5).")
+    elif rr >= FACTOR * rp:
         words += f" The plain net's first block gets {_num(rr / rp)}× less of it than the residual net's."
-    elif math.isfinite(rr) and rp >= FACTOR * rr:
+    elif rp >= FACTOR * rr:
         words += f" Here the plain net's first block gets {_num(rp / rr)}× more of it than the residual net's."
     else:
         words += f" No vanishing here: the shares are within a factor {FACTOR:g} of each other."

@@ -55,9 +55,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .models import ConfigError, NetConfig, build_model, memory_limit_bytes as _memory_limit
+from .models import MAX_DEPTH, MAX_SHORTCUT_SCALE, MAX_WIDTH, ConfigError, NetConfig, build_model
+from .models import memory_limit_bytes as _memory_limit
 from .progress import Progress, Steps
-from .settings import setting
+from .settings import check_all, setting
 from .util import eval_copy
 
 DEFAULT_BLOCK = "single"  # Balduzzi's one-layer module x + W·relu(BN x)
@@ -554,9 +555,14 @@ def setting_caption(plain: ShatterResult, residual: ShatterResult) -> str:
     cfg = residual.config
     p, r = plain.lag1, residual.lag1
     n = len(residual.lag1_per_seed)
+    def kind(result: ShatterResult, lag1: float) -> str:
+        if result.rms == 0:  # df/dx = 0 at every input: no gradient to shatter or keep
+            return "0 at every input (every unit on the way is dead)"
+        return f"{noise_kind(lag1)} (lag-1 {lag1:.2f})"
+
     text = (f"At {units(cfg.depth, cfg.block)}, width {cfg.width}{', BN' if cfg.norm == 'batch' else ', no BN'}, "
-            f"mean over {n} net{'s' if n > 1 else ''}: the plain net's gradients are {noise_kind(p)} "
-            f"(lag-1 {p:.2f}), the residual net's {noise_kind(r)} (lag-1 {r:.2f}). ")
+            f"mean over {n} net{'s' if n > 1 else ''}: the plain net's gradients are {kind(plain, p)}, the residual "
+            f"net's {kind(residual, r)}. ")
     if r - p >= CLEAR_DIFFERENCE:
         text += "The shortcuts keep neighbouring gradients more correlated."
     elif p - r >= CLEAR_DIFFERENCE:
@@ -574,10 +580,12 @@ def setting_caption(plain: ShatterResult, residual: ShatterResult) -> str:
     elif lam > 1:
         grow = lam ** cfg.depth
         ratio = residual.rms / plain.rms if plain.rms > 0 else math.inf
+        versus = (f"×{ratio:.3g} the plain net's ({plain.rms:.3g})" if plain.rms > 0 else
+                  "while the plain net's are 0")
         text += (f" With λ = {lam:g} > 1 the shortcut path alone scales the signal and its gradient by "
                  f"λ^{cfg.depth} = {grow:.3g} (He et al. 2016b §3): the residual net's gradients are "
-                 f"{residual.rms:.3g} in size (RMS of df/dx), ×{ratio:.3g} the plain net's "
-                 f"({plain.rms:.3g}){' — they explode' if ratio >= 100 else ''}; their shape is {noise_kind(r)}.")
+                 f"{residual.rms:.3g} in size (RMS of df/dx), {versus}{' — they explode' if ratio >= 100 else ''}; "
+                 f"their shape is {noise_kind(r)}.")
     if plain.looks_linear:
         if p >= 1 - 1e-9:
             text += " The looks-linear plain net is linear at initialisation: its gradient is the same at every input."
@@ -730,16 +738,19 @@ MODULES = ("single", "basic-post", "basic-pre")
 MAX_SWEEP_DEPTHS = 16
 
 
-def parse_depths(text: str, most: int | None = MAX_SWEEP_DEPTHS) -> tuple[int, ...]:
+def parse_depths(text: str, most: int | None = MAX_SWEEP_DEPTHS, empty: bool = False) -> tuple[int, ...]:
     """Comma-separated whole numbers ≥ 1 ("1, 2,5") as a sorted tuple without repeats.
 
     ValueError with a one-line message for anything else or more than `most` depths
-    (None: any number). The sweep's text box and its `--sweep` flag read them (its declaration's `parse`).
+    (None: any number); empty text is no depth with `empty` (the sweep's "no sweep"), else an error. The sweep's
+    text box and its `--sweep` flag read them (its declaration's `parse`).
     """
     try:
         depths = sorted({int(t) for t in str(text).split(",") if t.strip()})
     except ValueError:
         raise ValueError(f"depths must be comma-separated whole numbers, got {str(text)[:40]!r}") from None
+    if not depths and empty:
+        return ()
     if not depths or depths[0] < 1:
         raise ValueError("depths must be whole numbers ≥ 1")
     if most is not None and len(depths) > most:
@@ -757,16 +768,18 @@ class ShatteringSettings:
     plain net; sweep: the depths of the lag-1-against-depth sweep (empty: no sweep).
     """
 
-    depth: int = setting(DEFAULT_DEPTH, "Depth (blocks)", min=1, max=100, step=1, widget="slider", key="sh_depth",
+    depth: int = setting(DEFAULT_DEPTH, "Depth (blocks)", min=1, max=MAX_DEPTH, step=1, widget="slider", key="sh_depth",
                          help="Number of residual blocks d. With one-layer modules the plain twin has d hidden ReLU "
                               "layers; with two-layer blocks, 2d+1.")
-    width: int = setting(DEFAULT_WIDTH, "Width (units a layer)", options=(25, 50, 100, 200, 400), key="sh_width")
-    lam: float = setting(1.0, "Shortcut scale λ", min=0.0, max=1.5, step=0.05, widget="slider", key="sh_lam",
+    width: int = setting(DEFAULT_WIDTH, "Width (units a layer)", min=1, max=MAX_WIDTH, picks=(25, 50, 100, 200, 400),
+                         key="sh_width")
+    lam: float = setting(1.0, "Shortcut scale λ", min=0.0, max=MAX_SHORTCUT_SCALE, step=0.05, widget="slider",
+                         key="sh_lam",
                          flag="--shortcut-scale",
                          help="y = λ·x + F(x) in the residual net. Whether λ < 1 shatters again is the lab's own "
                               "experiment (He et al. 2016b study λ for training, not shattering).")
-    seeds: int = setting(3, "Seeds (random nets)", min=1, max=8, step=1, widget="slider", key="sh_seeds")
-    points: int = setting(DEFAULT_POINTS, "Inputs on [-2, 2]", min=3, max=4096, step=64, key="sh_points")
+    seeds: int = setting(3, "Seeds (random nets)", min=1, max=MAX_SEEDS, step=1, widget="slider", key="sh_seeds")
+    points: int = setting(DEFAULT_POINTS, "Inputs on [-2, 2]", min=3, max=MAX_POINTS, step=64, key="sh_points")
     bn: bool = setting(True, "Batch norm", key="sh_bn")
     module: str = setting(DEFAULT_BLOCK, "Residual module", options=MODULES, key="sh_block", flag="--block",
                           labels={"single": "One-layer module x + W·ReLU(BN x) (Balduzzi 2017)",
@@ -777,17 +790,14 @@ class ShatteringSettings:
     looks_linear: bool = setting(False, "Looks-linear init (plain net)", key="sh_looks_linear",
                                  help="CReLU with mirrored weights [W, −W]: the plain net is linear at initialisation.")
     sweep: tuple[int, ...] = setting(DEFAULT_SWEEP_DEPTHS, "Depths for the sweep (blocks)", key="sh_sweep", min=1,
-                                     max=200, parse=lambda t: parse_depths(t), show=lambda v: ",".join(map(str, v)),
+                                     max=MAX_DEPTH, max_items=MAX_SWEEP_DEPTHS, unique=True,
+                                     parse=lambda t: parse_depths(t, empty=True), show=lambda v: ",".join(map(str, v)),
                                      help="Comma-separated depths of the lag-1-against-depth sweep (empty: no sweep).")
 
     def validate(self) -> None:
-        """ConfigError/ValueError with a one-line message for settings that cannot be computed."""
-        if self.module not in MODULES:
-            raise ConfigError(f"module must be one of {', '.join(MODULES)}, got {self.module!r}")
-        _check_seeds(self.seeds)
-        check_grid(self.points, *DEFAULT_RANGE)
-        if self.sweep:
-            parse_depths(",".join(map(str, self.sweep)))
+        """ConfigError with a one-line message for settings that cannot be computed: a field outside its declared
+        domain (`settings.check_all`), or nets too big for memory at these depths and points."""
+        check_all(self)
         for depth in {self.depth, max(self.sweep, default=1)}:  # before any work: the deepest nets
             check_memory(self.base().replace(depth=depth), self.points)
 

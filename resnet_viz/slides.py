@@ -70,8 +70,42 @@ def degradation_sections(result) -> list[Section]:
 
 
 def landscape_sections(view, runs: dict[str, Run]) -> list[Section]:
-    """The loss-landscape view's planes (Li et al. 2018 Fig. 5) and their 1-D slices."""
-    from .landscape import surface_stats
+    """The loss-landscape view (Li et al. 2018) for its chosen sub-view: the planes (Fig. 5) and their 1-D slices,
+    the interpolations (Goodfellow et al. 2015), the optimisation paths, or the Hessian's extreme eigenvalues with
+    the Fig. 7 maps when they were computed."""
+    from .plots import landscape as P
+    from .plots.common import PLAIN_COLOR, RESIDUAL_COLOR
+
+    s = view.settings
+    if view.surfaces is not None:
+        return _surface_sections(view, runs)
+    if view.interpolations is not None:
+        curves = view.interpolations
+        return [Section("Interpolations between weights", view.caption(), fig) for fig in (
+            P.interpolation_figure([(curves["plain: init → trained"], PLAIN_COLOR),
+                                    (curves["residual: init → trained"], RESIDUAL_COLOR)],
+                                   "Initial → trained weights (Goodfellow et al. 2015)", s.mode, s.clip),
+            P.interpolation_figure([(curves["in the plain net"], PLAIN_COLOR),
+                                    (curves["in the residual net"], RESIDUAL_COLOR)],
+                                   "Plain weights (t=0) → residual weights (t=1)", s.mode, s.clip))]
+    if view.trajectories is not None:
+        trs = view.trajectories
+        zr = P.shared_zrange([t.surface for t in trs.values()], s.mode, s.clip)
+        colors = {"plain": PLAIN_COLOR, "residual": RESIDUAL_COLOR}
+        return [Section(f"{label.capitalize()} net: path of training", view.caption(),
+                        P.trajectory_figure(tr, f"{label}: path of training", colors.get(label, PLAIN_COLOR),
+                                            s.mode, s.clip, zr)) for label, tr in trs.items()]
+    out = [Section("Extreme Hessian eigenvalues at θ*", view.caption(), P.curvature_figure(view.curvature))]
+    if view.maps:
+        zr = P.shared_ratio_range(view.maps.values())
+        out += [Section(f"{label.capitalize()} net: |λmin/λmax| across the plane (Li et al. Fig. 7)", view.map_caption(),
+                        P.curvature_map_figure(m, f"{label}: {runs[label].net.name}", zr))
+                for label, m in view.maps.items()]
+    return out
+
+
+def _surface_sections(view, runs: dict[str, Run]) -> list[Section]:
+    from .landscape import slices_caption, surface_stats
     from .plots import landscape as P
 
     s = view.settings
@@ -85,8 +119,6 @@ def landscape_sections(view, runs: dict[str, Run]) -> list[Section]:
         f"{surface_stats(srf, view.classes)[0].upper()}{surface_stats(srf, view.classes)[1:]}.",
         P.contour_figure(srf, f"{label}: {runs[label].net.name}", s.mode, s.clip, zr))
         for label, srf in view.surfaces.items()]
-    from .landscape import slices_caption
-
     out.append(Section("1-D slices through θ*", f"{slices_caption(view.surfaces)} {view.caption()}",
                        P.slices_figure(view.surfaces, s.mode, s.clip)))
     return out

@@ -27,7 +27,7 @@ from torch import nn
 from .data import DATASETS, Dataset, load_dataset
 from .models import ConfigError, NetConfig, build_model, check_memory, memory_limit_bytes
 from .progress import Progress
-from .settings import setting
+from .settings import MAX_SEED, check_all, setting
 from .util import flat_params, json_safe, model_device, pick_device  # pick_device: also train.pick_device
 
 OPTIMIZERS = ("sgd", "adam")
@@ -49,8 +49,8 @@ class TrainConfig:
                            help="digits, spirals, moons and circles are embedded. mnist, fashion-mnist and cifar10 are "
                                 "read from a local folder (never downloaded); see the README for what goes where.")
     epochs: int = setting(8, "Epochs", min=1, max=MAX_EPOCHS, step=1, key="epochs")
-    lr: float = setting(0.05, "Learning rate", min=1e-5, max=10.0, key="lr", help="the peak learning rate")
-    batch_size: int = setting(64, "Batch size", min=2, max=4096, step=1, key="bs")
+    lr: float = setting(0.05, "Learning rate", min=1e-6, max=10.0, key="lr", help="the peak learning rate")
+    batch_size: int = setting(64, "Batch size", min=1, max=MAX_BATCH, step=1, key="bs")
     optimizer: str = setting("sgd", "Optimiser", options=OPTIMIZERS, key="opt")
     momentum: float = setting(0.9, "Momentum", min=0.0, max=0.99, widget="none", help="SGD's (Nesterov) momentum")
     weight_decay: float = setting(5e-4, "Weight decay", min=0.0, max=1.0, widget="none")
@@ -59,10 +59,10 @@ class TrainConfig:
     # Linear learning-rate warm-up before the schedule (He et al. 2016 §4.2 warm up their deepest nets): one
     # epoch by default, which the deep plain nets of the default pair need to train; as long as the run (a
     # one-epoch run), it ramps the rate over the whole run.
-    warmup_epochs: float = setting(1.0, "Warm-up epochs", min=0.0, max=199.0, step=0.5, key="warmup", flag="--warmup",
+    warmup_epochs: float = setting(1.0, "Warm-up epochs", min=0.0, max=MAX_EPOCHS, step=0.5, key="warmup", flag="--warmup",
                                    help="linear learning-rate warm-up before the cosine decay; deep plain nets need it "
                                         "to start training (He et al. 2016 §4.2)")
-    seed: int = setting(0, "Seed", min=0, max=10_000, step=1, key="seed", cli=False,
+    seed: int = setting(0, "Seed", min=0, max=MAX_SEED, step=1, key="seed", cli=False,
                         help="initial weights and data order (the twins share it)")
     data_root: str | None = setting(None, "Data folder", widget="none",
                                     help="folder holding local datasets (default $RESNET_VIZ_DATA or "
@@ -99,27 +99,11 @@ class TrainConfig:
         return cfg
 
     def validate(self) -> None:
-        """Raise ConfigError with a clear message when the config is impossible."""
-        if self.dataset not in DATASETS:
-            raise ConfigError(f"unknown dataset {self.dataset!r}; choose one of: {', '.join(DATASETS)}")
-        if not isinstance(self.epochs, int) or not 1 <= self.epochs <= MAX_EPOCHS:
-            raise ConfigError(f"epochs must be an integer from 1 to {MAX_EPOCHS}, got {self.epochs!r}")
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and 0 < self.lr <= 10):
-            raise ConfigError(f"learning rate must be in (0, 10], got {self.lr!r}")
-        if not isinstance(self.batch_size, int) or not 1 <= self.batch_size <= MAX_BATCH:
-            raise ConfigError(f"batch size must be an integer from 1 to {MAX_BATCH}, got {self.batch_size!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if self.schedule not in SCHEDULES:
-            raise ConfigError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        if not (isinstance(self.warmup_epochs, (int, float)) and 0 <= self.warmup_epochs <= self.epochs):
+        """Raise ConfigError with a clear message when the config is impossible: a field outside its declared
+        domain (`settings.check_all`), or a warm-up longer than the run."""
+        check_all(self)
+        if self.warmup_epochs > self.epochs:
             raise ConfigError(f"warm-up must be from 0 to the {self.epochs} epochs of the run, got {self.warmup_epochs!r}")
-        if not 0 <= self.momentum < 1:
-            raise ConfigError(f"momentum must be in [0, 1), got {self.momentum!r}")
-        if not 0 <= self.weight_decay <= 1:
-            raise ConfigError(f"weight decay must be in [0, 1], got {self.weight_decay!r}")
-        if self.data_limit is not None and self.data_limit < 10:
-            raise ConfigError(f"data limit must be at least 10 images, got {self.data_limit!r}")
 
 
 @dataclass
@@ -224,6 +208,15 @@ def chance_accuracy(classes: int) -> float:
 
 
 NO_STEP = "made no training step"  # how `training_failure` begins for a run that never updated its weights
+
+
+def refuse_diverged(runs: dict, what: str) -> None:
+    """ConfigError (one line) naming the first of `runs` ({label: Run}) whose training diverged or whose weights are
+    not finite: `what` (a loss landscape, block outputs) cannot be measured on it."""
+    for label, run in runs.items():
+        if run.history.diverged or not all(bool(torch.isfinite(p).all()) for p in run.model.parameters()):
+            raise ConfigError(f"the {label} net diverged in training (its weights give no finite output), so it has "
+                              f"no {what}: train the pair with a lower learning rate or a warm-up")
 
 
 def training_failure(history: History, classes: int, net: NetConfig | None = None,

@@ -130,3 +130,12 @@ def lab_server():
     with tempfile.TemporaryDirectory() as folder, \
             streamlit_server(env={"RESNET_VIZ_WARM": "1", "RESNET_VIZ_RUN_STORE": folder}) as url:
         yield url
+
+# Property-based tests (tests/test_domains.py): derandomized with fixed example counts in CI ("ci"); a longer local
+# run: HYPOTHESIS_PROFILE=long (ten times the examples, random seeds).
+from hypothesis import HealthCheck, settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True,
+                                      suppress_health_check=[HealthCheck.too_slow])
+_hypothesis_settings.register_profile("long", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

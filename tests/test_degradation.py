@@ -181,7 +181,7 @@ def test_gradient_caption_follows_the_measured_spread():
 
 
 def test_settings_are_checked():
-    with pytest.raises(ConfigError, match="two depths"):
+    with pytest.raises(ConfigError, match="at least 2"):
         DegradationSettings(depths=(9,)).validate()
     with pytest.raises(ConfigError, match="seeds"):
         DegradationSettings(seeds=0).validate()

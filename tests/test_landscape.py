@@ -577,4 +577,4 @@ def test_cli_writes_json_and_html_and_refuses_bad_input(small_run, tmp_path, cap
         assert main(["landscape", "--run", folder, "--json", str(out), "--quiet", *bad]) == 2
     assert main(["landscape", "--run", str(tmp_path / "missing"), "--json", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "Traceback" not in err and "'4' is not one of" in err and "does not exist" in err
+    assert "Traceback" not in err and "must be odd, got 4" in err and "does not exist" in err

@@ -305,7 +305,7 @@ def test_json_round_trip_and_hashable():
     (dict(block="triple"), "block"),
 ])
 def test_impossible_configs_are_refused_with_a_message(changes, words):
-    with pytest.raises(ConfigError, match=words):
+    with pytest.raises(ConfigError, match="(?i)" + words):
         NetConfig().replace(**changes)
 
 
@@ -396,13 +396,13 @@ def test_activation_placements_follow_he_2016b_fig_4():
 @pytest.mark.parametrize("kw, words", [
     (dict(shortcut="scaled", shortcut_scale=1.0), "0 < λ < 1"),
     (dict(shortcut="gate", shortcut_scale=0.5), "leave λ at 1"),
-    (dict(shortcut="wormhole"), "shortcut must be one of"),
+    (dict(shortcut="wormhole"), "shortcut.*not one of"),
     (dict(shortcut="dropout", dropout=1.0), "dropout rate"),
     (dict(shortcut="gate", gate_bias=float("nan")), "gate bias"),
     (dict(arch="mlp", block="single", order="pre", shortcut="conv"), "identity shortcut only"),
 ])
 def test_impossible_variants_are_refused_with_a_message(kw, words):
-    with pytest.raises(M.ConfigError, match=words):
+    with pytest.raises(M.ConfigError, match="(?i)" + words):
         M.NetConfig(**kw).validate()
 
 

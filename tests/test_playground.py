@@ -251,7 +251,7 @@ def test_datasets_noise_and_split():
     (dict(depth=0), "depth"), (dict(depth=51), "from 1 to 50"), (dict(activation="swish"), "activation"),
     (dict(features=()), "at least one"), (dict(features=("x1", "x1")), "once"), (dict(features=("z",)), "'z'"),
     (dict(frames=40, steps=20), "frames"), (dict(batch_size=300, points=200), "training points"),
-    (dict(norm="batch", batch_size=1), "batch norm"), (dict(lr=0.5), "learning rate"), (dict(noise=55), "noise"),
+    (dict(norm="batch", batch_size=1), "batch norm"), (dict(lr=20.0), "learning rate"), (dict(noise=55), "noise"),
     (dict(dataset="mnist"), "dataset"), (dict(width=2.5), "width"), (dict(norm="layer"), "batch norm"),
 ])
 def test_settings_refuse_what_cannot_be_computed_with_one_line(change, words):
@@ -267,7 +267,7 @@ def test_settings_metadata_describe_every_field():
     assert [d.name for d in declared] == [f.name for f in dataclasses.fields(PG.PlaygroundSettings)]
     for d in declared:
         assert d.label and d.help and d.key and d.key.startswith("pg_"), d.name
-        if d.options is None:
+        if d.choices is None:
             assert d.min <= d.default <= d.max and d.step >= 1, d.name
     settings.check_all(PG.PlaygroundSettings())  # every default is one its declaration allows
     s = PG.PlaygroundSettings()
@@ -321,7 +321,7 @@ def test_cli_writes_json_and_an_offline_page(tmp_path, capsys):
 
 @pytest.mark.parametrize("args, words", [
     (["--depth", "0"], "depth"), (["--activation", "swish"], "--activation"), (["--features", "x1,z"], "'z'"),
-    (["--lr", "0.5"], "learning rate"), (["--steps", "ten"], "--steps"), (["--frames", "400", "--steps", "100"], "frames"),
+    (["--lr", "20"], "learning rate"), (["--steps", "ten"], "--steps"), (["--frames", "400", "--steps", "100"], "frames"),
     (["--html", "/nonexistent-folder/p.html"], "does not exist"),
 ])
 def test_cli_bad_input_exits_2_with_one_line(args, words, capsys):

@@ -100,10 +100,10 @@ def test_divergence_stops_cleanly_and_is_reported():
 
 @pytest.mark.parametrize("changes, words", [
     (dict(epochs=0), "epochs"), (dict(lr=0.0), "learning rate"), (dict(lr=float("inf")), "learning rate"),
-    (dict(batch_size=0), "batch"), (dict(dataset="nope"), "unknown dataset"), (dict(optimizer="lbfgs"), "optimizer"),
+    (dict(batch_size=0), "batch"), (dict(dataset="nope"), "dataset.*not one of"), (dict(optimizer="lbfgs"), "optimizer"),
 ])
 def test_bad_training_configs_are_refused(changes, words):
-    with pytest.raises(ConfigError, match=words):
+    with pytest.raises(ConfigError, match="(?i)" + words):
         TrainConfig().replace(**changes)
 
 

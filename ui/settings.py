@@ -67,23 +67,27 @@ def form_widget(cls: type, name: str, value, where=None, **override) -> Any:
     return from_widget(s, _draw(s, where if where is not None else st, to_widget(s, value), key=None, bind=None))
 
 
-def _draw(s: S.Spec, where, value, key, bind) -> Any:
+def _draw(s: S.Spec, where, value, key, bind, extra=()) -> Any:
+    """The widget of `s` showing `value`. A choice widget offers the declared picks (or categories) and any value of
+    the domain among `value` and `extra` (what a link or a preset set) that they lack, so it can show it."""
     kw = dict(key=key, help=s.help or None)
     if bind is not None:
         kw["bind"] = bind
     fmt = {"format_func": s.label_of} if s.labels is not None else {}
+    shown = list(value) if isinstance(value, (list, tuple)) else [value]
+    options = s.offered(*shown, *extra)
     if s.widget == "checkbox":
         return where.checkbox(s.label, value=value, **kw)
     if s.widget == "multiselect":
-        return where.multiselect(s.label, list(s.options), default=value, **fmt, **kw)
+        return where.multiselect(s.label, options, default=[v for v in value if v in options], **fmt, **kw)
     if s.widget == "text":
         return where.text_input(s.label, value, **kw)
     if s.widget == "select_slider":
-        return where.select_slider(s.label, list(s.options), value=value, **fmt, **kw)
+        return where.select_slider(s.label, options, value=value, **fmt, **kw)
     if s.widget == "radio":
-        return where.radio(s.label, list(s.options), index=list(s.options).index(value), horizontal=True, **fmt, **kw)
+        return where.radio(s.label, options, index=options.index(value), horizontal=True, **fmt, **kw)
     if s.widget == "select":
-        return where.selectbox(s.label, list(s.options), index=list(s.options).index(value), **fmt, **kw)
+        return where.selectbox(s.label, options, index=options.index(value), **fmt, **kw)
     lo = s.kind(s.min) if s.min is not None else None
     hi = s.kind(s.max) if s.max is not None else None
     step = s.kind(s.step) if s.step is not None else None
@@ -101,7 +105,43 @@ def widget(cls: type, name: str, where=None, **override) -> Any:
 
     s = dataclasses.replace(S.spec(cls, name), **override)
     bind = link_bind(s.key) if s.widget == "number" and s.kind is int else "query-params"
-    return _draw(s, where if where is not None else st, to_widget(s, s.default), key=s.key, bind=bind)
+    # Values beyond the picks that a link or a preset brought stay offered for the session: a widget whose options
+    # change is a new widget to Streamlit, which would drop its value.
+    kept = st.session_state.setdefault(f"_offered_{s.key}", [])
+    for v in [*linked_values(s), *session_values(s)]:
+        if s.choices is not None and v not in s.choices and v not in kept and s.allows_item(v):
+            kept.append(v)
+    extra = list(kept)
+    return _draw(s, where if where is not None else st, to_widget(s, s.default), key=s.key, bind=bind, extra=extra)
+
+
+def session_values(s: S.Spec) -> list:
+    """The value(s) the session holds for the widget of `s` (a preset's), as items of its choices."""
+    value = st.session_state.get(s.key) if s.key else None
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def linked_values(s: S.Spec) -> list:
+    """The values the link holds for the widget of `s` (its key), read as the field's items: a choice widget
+    offers them too when the domain allows them, so a link may name any value of the domain, not only a pick.
+    A link spells an option by its label; text that names no value is left out (Streamlit then drops it)."""
+    if not s.key or s.choices is None or s.key not in st.query_params:
+        return []
+    kind = s.item if s.kind is tuple else s.kind
+    out = []
+    for text in st.query_params.get_all(s.key):
+        for option in s.choices:
+            if text == s.label_of(option):
+                out.append(option)
+                break
+        else:
+            try:
+                out.append(kind(float(text)) if kind is int and float(text).is_integer() else kind(text))
+            except (TypeError, ValueError, OverflowError):
+                pass
+    return out
 
 
 def label_of_key(key: str):
