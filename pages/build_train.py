@@ -6,6 +6,7 @@ from resnet_viz.degradation import DegradationSettings, pair_findings
 from resnet_viz.models import count_parameters
 from resnet_viz.plots import training as plots
 from resnet_viz.registry import view
+from resnet_viz.train import failure_advice
 from ui import results
 from ui.common import add_pair, pick_pair, run_flag, train_pair_ui, url_state
 from ui.errors import USER_FIXABLE, guard
@@ -25,8 +26,7 @@ new_pair = config_form()
 if new_pair is not None:
     with guard("Training the new pair"):
         train_pair_ui(new_pair)
-        add_pair(new_pair)
-        st.session_state["pair_picker"] = new_pair
+        add_pair(new_pair)  # the current pair: the picker below shows it and the link names it
 
 with guard("The trained pair", stop=True):
     pair, plain, residual = pick_pair(warn=False)  # the metrics below name failures
@@ -47,8 +47,9 @@ with guard("The two nets"):
             m2.metric("test accuracy", f"{h.test_accuracy:.1%}" if h.test_accuracy == h.test_accuracy else "—")
             m3.metric("epochs", len(h.epoch_train_loss) - 1)
             if run.failure:
-                st.warning(f"The {label} net **failed to train**: {run.failure}. Lower the learning rate, add warm-up, "
-                           "or bring the shortcut scale λ back to 1.")
+                advice = failure_advice(run.failure)
+                st.warning(f"The {label} net **failed to train**: {run.failure}."
+                           + (f" {advice[0].upper()}{advice[1:]}." if advice else ""))
 
 with st.expander("Architecture of this pair"):  # read off the built nets (He et al. 2016, Fig. 3)
     with guard("Architecture of this pair"):

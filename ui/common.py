@@ -25,7 +25,7 @@ from resnet_viz.jobs import JobGate, server_policy
 from resnet_viz.models import ConfigError, NetConfig
 from resnet_viz.cache import SingleFlight
 from resnet_viz.store import RunStore, run_key
-from resnet_viz.train import Run, RunLoadError, TrainConfig, net_config_for
+from resnet_viz.train import Run, RunLoadError, TrainConfig, failure_advice, net_config_for
 
 USER_ERRORS = (ConfigError, DatasetError, RunLoadError, ClusterError)
 
@@ -254,24 +254,36 @@ def pick_pair(where=None, key: str = "pair_picker", warn: bool = True) -> tuple[
     With `warn`, a net of the pair that failed to train is named in a warning: pages whose
     comparison is the pair itself; pages that show other nets (or name failures themselves) pass False.
     """
+    from . import urlstate
+
     where = where or st.session_state.get(PAIR_SLOT) or st.sidebar
     pairs = session_pairs()
     current = current_pair_choice()
-    index = pairs.index(current) if current in pairs else 0
-    if st.session_state.get(key) in pairs:  # set by a link or a new pair: that value wins, and a default beside
-        index = 0  # it would be a second value for one widget (Streamlit warns in the server's log)
-    pair = where.selectbox("Trained pair", pairs, index=index, format_func=lambda p: p.label, key=key,
-                           help="Train other pairs on the 'Build & train' page; they appear here.")
+    if current not in pairs:
+        pairs.append(current)
+    # The session's current pair is the picker's value on every page: a widget's own state does not cross pages
+    # (each page's picker is another widget to Streamlit), so a pair trained or linked on one page would otherwise
+    # fall back to the first on the next. A choice in the box becomes the current pair (`_picked`) before the run.
+    st.session_state[key] = current
+    pair = where.selectbox("Trained pair", pairs, format_func=lambda p: p.label, key=key, on_change=_picked,
+                           args=(key,), help="Train other pairs on the 'Build & train' page; they appear here.")
     if len(pair.label) > 30:  # the box cuts a long label: say it whole
         where.caption(pair.label)
     st.session_state["current_pair"] = pair
+    urlstate.sync(_custom_params(pair))  # the link names the pair shown (a new one, trained in this run, too)
     plain, residual = train_pair_ui(pair)
     for run in (plain, residual) if warn else ():
         if run.failure:  # every view draws it anyway, so say what it is
+            advice = failure_advice(run.failure)
             st.warning(f"The {run.label} net of this pair **failed to train** ({run.failure}): its figures show a "
-                       "broken net. Train it again with a lower learning rate, a warm-up or λ = 1 on the "
-                       "Build & train page.")
+                       f"broken net." + (f" Train it again on the Build & train page: {advice}." if advice else ""))
     return pair, plain, residual
+
+
+def _picked(key: str) -> None:
+    """The pair picker's callback: the chosen pair becomes the session's current one."""
+    if isinstance(st.session_state.get(key), Pair):
+        st.session_state["current_pair"] = st.session_state[key]
 
 
 # Session key of the settings a preset gives the page it opens (see `apply_preset`).
@@ -298,6 +310,10 @@ def url_state(*, flags: tuple[str, ...] = (), labels: dict | None = None) -> Non
     # Streamlit drops bad link values of bound widgets itself, except an infinite number, on
     # which its integer inputs raise while reading the link: drop those first.
     for name in urlstate.non_finite(st.query_params, keep=urlstate.PAIR_PARAMS):
+        rerun |= urlstate.sync({name: None})
+    # A name given twice for one value is no choice: it is dropped (and said), so it never starts work by itself.
+    for name in urlstate.repeated(st.query_params):
+        st.session_state.setdefault("_url_repeated", []).append(name)
         rerun |= urlstate.sync({name: None})
     # Settings a preset set for this page (apply_preset) move into the link, which its widgets
     # read on their first run: so they win over the old link and a copied link keeps them.
@@ -327,13 +343,15 @@ def url_state(*, flags: tuple[str, ...] = (), labels: dict | None = None) -> Non
             st.info(f"This link sets the {' and '.join(ignored)}, which only the server's settings choose "
                     "(the RESNET_VIZ_DATA environment variable): that part of the link was ignored.")
         if configs is not None:
-            pair = Pair(*configs)
-            add_pair(pair)
-            st.session_state["pair_picker"] = pair
-    for key in flags:
-        if st.query_params.get(key) in urlstate.ON:
+            add_pair(Pair(*configs))
+    repeated = st.session_state.pop("_url_repeated", None)
+    if repeated:
+        st.info(f"This link gives {plain_text(', '.join(dict.fromkeys(repeated)), 120)} more than once: that part of "
+                "the link was ignored.")
+    for key in flags:  # on when the link says so, once (a repeated or garbled flag starts nothing)
+        if st.query_params.get_all(key) in ([v] for v in urlstate.ON):
             st.session_state[key] = True
-    pair = st.session_state.get("pair_picker") or current_pair_choice()
+    pair = current_pair_choice()
     urlstate.sync(_custom_params(pair) | {key: "1" if st.session_state.get(key) else None for key in flags})
 
 
@@ -505,7 +523,6 @@ def apply_preset(preset) -> None:
     if view.inputs != "none":
         pair = Pair(*preset_pair(preset))
         add_pair(pair)
-        st.session_state["pair_picker"] = pair
     keys = st.session_state[LINK_PENDING] = []
     for key, value in state(preset.settings).items():  # the page's widgets show the preset's settings
         st.session_state[key] = copy.deepcopy(value)

@@ -50,8 +50,8 @@ def _cast(text: str, like):
 def _text(value) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
-    if isinstance(value, float):
-        return f"{value:g}"
+    if isinstance(value, float):  # short where that is exact ("0.05"), else every digit: the link names this pair
+        return f"{value:g}" if float(f"{value:g}") == value else repr(value)
     return str(value)
 
 
@@ -140,6 +140,15 @@ def non_finite(params, keep=()) -> list[str]:
             except (ValueError, OverflowError):
                 pass
     return bad
+
+
+def repeated(params) -> list[str]:
+    """Names in `params` (st.query_params) given more than once that name one value (all but a multiselect's):
+    a hand-made or garbled link, whose last value would otherwise be read as if chosen."""
+    from resnet_viz.registry import VIEWS
+
+    many = {s.key for v in VIEWS for s in specs(v.settings) if s.key and s.widget == "multiselect"}
+    return [name for name in params if name not in many and len(params.get_all(name)) > 1]
 
 
 def sync(wanted: Mapping[str, str | None]) -> bool:
