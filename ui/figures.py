@@ -213,3 +213,16 @@ def show(fig: go.Figure, key: str, where=None, export: bool = True, share: float
     if export:
         where.download_button("⤓ interactive HTML", data=lambda: figure_html(fig), file_name=f"{key}.html",
                               mime="text/html", key=f"html-{key}", on_click="ignore", type="tertiary")
+
+
+def caption(text: str, where=None, label: str = "How this was measured") -> None:
+    """Show a caption under its figure: its takeaway, and its details folded in an expander (a
+    `resnet_viz.captions.Caption`); a plain string is shown whole."""
+    from resnet_viz.captions import details_of, takeaway_of
+
+    where = where or st
+    where.caption(takeaway_of(text))
+    details = details_of(text)
+    if details:
+        with where.expander(label):
+            st.caption(details)
