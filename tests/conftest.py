@@ -135,7 +135,7 @@ def lab_server():
 # run: HYPOTHESIS_PROFILE=long (ten times the examples, random seeds).
 from hypothesis import HealthCheck, settings as _hypothesis_settings  # noqa: E402
 
-_hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True,
+_hypothesis_settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True,
                                       suppress_health_check=[HealthCheck.too_slow])
 _hypothesis_settings.register_profile("long", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 _hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

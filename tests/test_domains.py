@@ -321,32 +321,18 @@ def _pair_inputs(runs):
 
 
 LANDSCAPE_CAPS = dict(grid=5, samples=48, max_iterations=6, map_grid=3)
-
-
-@pytest.mark.parametrize("pair", list(PAIRS))
-def test_landscape_over_its_domain(pairs, pair):
-    v = view_named("landscape")
-
-    @hsettings(max_examples=examples(6), deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(settings_of(v.settings, caps=LANDSCAPE_CAPS))
-    def check(settings):
-        inputs = _pair_inputs(pairs[pair])
-        result = _study(v, settings, inputs)
-        if result is not None:
-            _check_result(v, result, inputs)
-
-    check()
-
-
 ENSEMBLE_CAPS = dict(samples=4, batch=48, max_k=4)
+PAIR_VIEWS = {"landscape": (LANDSCAPE_CAPS, 6), "ensemble": (ENSEMBLE_CAPS, 5)}  # caps, examples
 
 
+@pytest.mark.parametrize("slug", list(PAIR_VIEWS))
 @pytest.mark.parametrize("pair", list(PAIRS))
-def test_ensemble_over_its_domain(pairs, pair):
-    v = view_named("ensemble")
+def test_pair_views_over_their_domain(pairs, pair, slug):
+    v = view_named(slug)
+    caps, n = PAIR_VIEWS[slug]
 
-    @hsettings(max_examples=examples(5), deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(settings_of(v.settings, caps=ENSEMBLE_CAPS))
+    @hsettings(max_examples=examples(n), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(settings_of(v.settings, caps=caps))
     def check(settings):
         inputs = _pair_inputs(pairs[pair])
         result = _study(v, settings, inputs)
