@@ -333,6 +333,29 @@ def correlation_matrix(gs: torch.Tensor | np.ndarray) -> np.ndarray:
     return out
 
 
+def acf_matrix(acf: np.ndarray, size: int | None = None) -> np.ndarray:
+    """The autocorrelation function `acf` (r_0, r_1, ...) laid out as a Toeplitz matrix C_ij = r_|i-j|, `size`
+    inputs a side (default: all its lags): the correlation of g_i and g_j as a function of their distance."""
+    r = np.asarray(acf, dtype=np.float64).reshape(-1)
+    n = len(r) if size is None else min(int(size), len(r))
+    lag = np.abs(np.arange(n)[:, None] - np.arange(n)[None, :])
+    return r[lag]
+
+
+def position_correlation_matrix(gs: torch.Tensor | np.ndarray, size: int | None = None) -> np.ndarray:
+    """Correlation of g_i and g_j estimated over positions: the sample autocorrelation of each net's gradient
+    (`autocorrelation`, which averages g_i·g_(i+k) over every position i), averaged over the nets and laid out
+    as a Toeplitz matrix (`acf_matrix`). Unlike `correlation_matrix`, whose entries each rest on as many
+    samples as there are nets (±1 noise with three), every lag rests on all the positions: white noise gives
+    the identity up to about ±1/√(positions·nets), brown noise broad bands along the diagonal."""
+    g = np.asarray(gs, dtype=np.float64)
+    if g.ndim == 1:
+        g = g[None]
+    size = g.shape[1] if size is None else min(int(size), g.shape[1])
+    acf = np.mean([autocorrelation(row, max_lag=size - 1) for row in g], axis=0)
+    return acf_matrix(acf, size)
+
+
 def theory_feedforward(depth: int | np.ndarray, block: str = DEFAULT_BLOCK) -> np.ndarray:
     """Balduzzi et al. 2017 Thm. 1 for the plain twin of a `depth`-module net: 2^-L.
 

@@ -145,6 +145,38 @@ def test_correlation_matrix_of_white_rows_is_identity():
     assert cb[50, 51] > 0.9 and cb[0, 99] < -0.3  # the ends of a centred walk oppose
 
 
+def test_position_correlation_matrix_against_oracles():
+    """The heat map's estimator (issue 32): over positions, three nets of white noise give a bare diagonal
+    (the correlation over three nets alone is ±1 noise), a random walk broad positive bands."""
+    rng = np.random.default_rng(2)
+    white = rng.normal(size=(3, 256))
+    c = sh.position_correlation_matrix(white, 64)
+    assert c.shape == (64, 64) and np.allclose(np.diag(c), 1) and np.allclose(c, c.T)
+    off = c[~np.eye(64, dtype=bool)]
+    assert np.abs(off).max() < 0.15 and abs(off.mean()) < 0.02
+    assert np.abs(sh.correlation_matrix(white)[:64, :64][~np.eye(64, dtype=bool)]).mean() > 0.4  # the old one
+    brown = sh.position_correlation_matrix(np.cumsum(rng.normal(size=(3, 256)), axis=1), 64)
+    assert brown[0, 1] > 0.9 and brown[0, 8] > 0.6  # a band many grid steps wide
+    # the Toeplitz layout of the mean autocorrelation, the same as the figure's
+    acf = np.mean([sh.autocorrelation(g) for g in white], axis=0)
+    assert np.allclose(sh.acf_matrix(acf, 64), c)
+    assert sh.acf_matrix(acf, 5)[4, 1] == acf[3]
+
+
+def test_correlation_figure_shows_a_bare_diagonal_for_white_noise():
+    from resnet_viz.plots import shattering as P
+
+    rng = np.random.default_rng(3)
+    g = rng.normal(size=(3, 256))
+    r = sh.ShatterResult(sh.shatter_config(4, 8, skip=False), False, np.linspace(-2, 2, 256), g,
+                         [sh.lag1_autocorrelation(x) for x in g], np.mean([sh.autocorrelation(x) for x in g], axis=0),
+                         sh.correlation_matrix(g))
+    fig = P.correlation_figure(r)
+    z = np.asarray(fig.data[0].z)
+    assert z.shape == (64, 64) and np.abs(z[~np.eye(64, dtype=bool)]).max() < 0.15
+    assert "over positions" in fig.layout.title.text
+
+
 def test_looks_linear_net_is_linear_at_init():
     cfg = sh.shatter_config(6, 30, skip=False, norm="none")
     base = sh.make_net(cfg)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from ..shattering import LineResult, ShatterResult, SweepResult, theory_feedforward, theory_residual_bn
+from ..shattering import (LineResult, ShatterResult, SweepResult, acf_matrix, theory_feedforward,
+                          theory_residual_bn)
 from .common import COLORS, DIVERGING, color_of, log_axis, style
 
 
@@ -29,22 +30,27 @@ def gradient_figure(result: ShatterResult, y_range: tuple[float, float] | None =
 
 
 def correlation_figure(result: ShatterResult, window: int | None = 64) -> go.Figure:
-    """Heatmap of the gradient correlation matrix over seeds, fixed scale [-1, 1].
+    """Heatmap of the correlation of g_i and g_j, estimated over positions, fixed scale [-1, 1].
 
-    Only the central `window` inputs are drawn (None: all), so a band a few grid
-    steps wide (brown noise) is visible against a bare diagonal (white noise).
+    Entry (i, j) is r_|i-j|, the sample autocorrelation at lag |i - j| averaged over the seeds
+    (`shattering.acf_matrix` of `result.acf`): every lag rests on all the positions of every net, so white
+    noise shows only its diagonal and brown noise broad bands (the correlation over the seeds alone rests on
+    three samples an entry: ±1 noise everywhere). `window` inputs a side are drawn (None: all), so a band a
+    few grid steps wide is visible against a bare diagonal.
     """
     n = len(result.x)
-    lo = 0 if window is None or window >= n else (n - window) // 2
-    hi = n if window is None or window >= n else lo + window
-    xs = result.x[lo:hi]
-    fig = go.Figure(go.Heatmap(z=result.correlation[lo:hi, lo:hi], x=xs, y=xs, zmin=-1, zmax=1,
-                               colorscale=DIVERGING, colorbar=dict(title="corr", thickness=12)))
+    size = n if window is None or window >= n else int(window)
+    lo = (n - size) // 2
+    xs = result.x[lo:lo + size]
+    z = acf_matrix(result.acf, size)
+    fig = go.Figure(go.Heatmap(z=z, x=xs, y=xs, zmin=-1, zmax=1, colorscale=DIVERGING,
+                               colorbar=dict(title="corr", thickness=12),
+                               hovertemplate="x_i %{x:.3f}, x_j %{y:.3f}: r = %{z:.2f}<extra></extra>"))
     fig.update_xaxes(title="x_i")
     fig.update_yaxes(title="x_j", autorange="reversed", scaleanchor="x")
     k = len(result.lag1_per_seed)
-    return style(fig, f"{_kind(result)}: correlation of g over {k} net{'s' if k > 1 else ''} "
-                      f"({hi - lo} central inputs)", 360)
+    return style(fig, f"{_kind(result)}: corr(g_i, g_j) over positions of {k} net{'s' if k > 1 else ''} "
+                      f"({size} neighbouring inputs)", 360)
 
 
 def acf_figure(plain: ShatterResult, residual: ShatterResult, max_lag: int = 60) -> go.Figure:
