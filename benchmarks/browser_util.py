@@ -142,10 +142,11 @@ def screenshot_pages(out_dir: str, pages: list[str], size: tuple[int, int] = (14
         browser = launch(p)
         page = browser.new_page(viewport={"width": size[0], "height": size[1]})
         for name in pages:
-            page.goto(f"{url}/{name}" + ("?presenter=1" if presenter else ""))
+            page.goto(f"{url}/{name}" + (("&" if "?" in name else "?") + "presenter=1" if presenter else ""))
             wait_idle(page)
             page.wait_for_timeout(2000)
-            path = os.path.join(out_dir, f"{name or 'home'}{'_presenter' if presenter else ''}.png")
+            stem = (name or "home").split("?")[0] + (f"_{abs(hash(name)) % 10**6}" if "?" in name else "")
+            path = os.path.join(out_dir, f"{stem}{'_presenter' if presenter else ''}.png")
             page.screenshot(path=path, full_page=full_page)
             print(path)
         browser.close()
