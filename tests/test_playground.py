@@ -166,6 +166,24 @@ def test_frames_and_steps_bookkeeping():
     assert not any(done for _, done in seen)
 
 
+def test_block_pictures_share_one_scale_and_fade_with_their_variation():
+    """Issue 32: plain blocks whose output barely varies over the plane must not look as vivid as block 1."""
+    from resnet_viz.plots import playground as P
+
+    r = PG.playground_study(dataclasses.replace(SMALL, steps=10, frames=2))
+    t = r.plain
+    t.block_spread = [t.stem_spread * v for v in (2.0, 0.5, 6e-6)][:len(t.block_spread)] + \
+        [t.stem_spread * 6e-6] * max(len(t.block_spread) - 3, 0)
+    fig = P.blocks_figure(r)
+    assert fig.layout.coloraxis.cmin == -100 and fig.layout.coloraxis.cmax == 100
+    maps = [tr for tr in fig.data if tr.type == "heatmap"]
+    assert all(tr.coloraxis == "coloraxis" and tr.zmin is None and tr.zmax is None for tr in maps)
+    plain = [np.abs(np.asarray(tr.z, dtype=float)).max() for tr in maps if tr.name.startswith("plain")]
+    assert plain[0] == 100 and 45 <= plain[1] <= 50 and plain[-1] == 0  # full, half, white
+    assert "faded" in fig.layout.title.text and "of full colour" in maps[len(plain) - 1].name
+    assert P.block_fade(float("nan")) == 0 and P.block_fade(3.0) == 1
+
+
 def test_block_maps_are_the_first_principal_component():
     s = dataclasses.replace(SMALL, width=6)
     model = build_model(s.net_config())

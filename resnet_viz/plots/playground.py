@@ -125,14 +125,23 @@ def _animate(fig: go.Figure, result: PlaygroundResult) -> None:
         legend=dict(y=-0.2), margin=dict(b=160))
 
 
+def block_fade(rel: float) -> float:
+    """How strongly a block's picture is drawn: its output's variation over the plane relative to the stem's,
+    capped at 1 (0 for a flat or broken block). Each picture is its PC1 scaled to its own range; faded by this
+    the pictures share one scale, so a block whose output barely varies any more is drawn (almost) white."""
+    return float(min(max(rel, 0.0), 1.0)) if np.isfinite(rel) else 0.0
+
+
 MAX_PER_BAND = 15  # block thumbnails side by side; deeper nets wrap into bands (each: plain row over residual row)
 
 
 def blocks_figure(result: PlaygroundResult) -> go.Figure:
     """What each block draws over the input plane (Playground's neuron thumbnails): one small heatmap a block,
     the first principal component of its output over the plane (`playground.block_maps`), plain row above
-    residual row, block 1 on the left; past MAX_PER_BAND blocks the rows wrap into bands. Hover names the block,
-    the variance its PC1 explains and how much its output varies over the plane relative to the stem's."""
+    residual row, block 1 on the left; past MAX_PER_BAND blocks the rows wrap into bands. Every picture is
+    faded by how much the block's output varies over the plane relative to the stem's (`block_fade`), so all
+    share one colour scale: a block that has faded to 10⁻⁵ of the stem's variation is drawn white. Hover names
+    the block, the variance its PC1 explains, its variation relative to the stem's and its fade."""
     g, gap, row_gap, band_gap = BLOCK_GRID, 2, 2, 12  # in grid cells (a band's gap holds the block numbers)
     depth = result.settings.depth
     bands = -(-depth // MAX_PER_BAND)
@@ -155,7 +164,10 @@ def blocks_figure(result: PlaygroundResult) -> go.Figure:
             name = (f"{t.label} block {b + 1}: PC1 {share:.0%} of the variation, output varies "
                     f"{rel:.2g}× as much as the stem's" if np.isfinite(share) else f"{t.label} block {b + 1}: flat")
             x0, y0 = origin(b, row)
-            fig.add_trace(go.Heatmap(z=m, x0=x0, dx=1, y0=y0, dy=1, coloraxis="coloraxis", name=name,
+            fade = block_fade(rel)
+            name += f"; drawn at {fade:.2g} of full colour" if fade < 1 else ""
+            z = np.rint(np.asarray(m, dtype=np.float32) * fade).astype(np.int8)
+            fig.add_trace(go.Heatmap(z=z, x0=x0, dx=1, y0=y0, dy=1, coloraxis="coloraxis", name=name,
                                      hovertemplate="%{fullData.name}<extra></extra>"))
         for band in range(bands):
             ticks.append(origin(band * per_band, row)[1] + g / 2)
@@ -170,7 +182,8 @@ def blocks_figure(result: PlaygroundResult) -> go.Figure:
                      range=[-1, bands * band_h - band_gap + 6])
     fig.update_layout(coloraxis=dict(colorscale=MAP_SCALE, cmin=-100, cmax=100, showscale=False))
     cell_px = min(820 / width_cells, 5.0)  # the plot area of a page's width, thumbnails at most ~100 px
-    return style(fig, "What each block draws over the plane (PC1 of its output)",
+    return style(fig, "What each block draws over the plane (PC1 of its output, faded by its variation "
+                      "relative to the stem's)",
                  int(80 + cell_px * (bands * band_h - band_gap + 7)))
 
 
