@@ -145,3 +145,16 @@ def test_degradation_axes():
     _decades_only(fig.layout.yaxis)
     fig = training.degradation(summarize(runs), runs)
     assert list(fig.layout.xaxis.ticktext) == ["8", "20", "32"]
+
+
+def test_identity_after_training_panel_labels_its_y_axis():
+    """Issue 32: the shared log axis of the 'after training' panel showed no tick labels."""
+    from resnet_viz.plots.compare import block_gradient_figure
+
+    fig = block_gradient_figure({"plain": {"init": [1e-4, 1e-2, 1.0], "trained": [1e-6, 1e-3, 0.5]},
+                                 "original (λ = 1)": {"init": [0.5, 0.7, 1.0], "trained": [0.2, 0.3, 0.4]}},
+                                {"plain": "#000", "original (λ = 1)": "#f00"})
+    left, right = fig.layout.yaxis, fig.layout.yaxis2
+    assert right.showticklabels is True and right.type == "log"
+    assert list(right.tickvals) == list(left.tickvals) and list(right.ticktext) == list(left.ticktext)
+    assert min(left.tickvals) <= 1e-6 and max(left.tickvals) >= 1.0  # both panels' values labelled

@@ -115,8 +115,11 @@ def block_gradient_figure(gradients: dict[str, dict[str, list[float]]], colors: 
                                      line=dict(color=colors.get(label, PLAIN_COLOR), width=3)), row=1, col=col)
     for col in (1, 2):
         fig.update_xaxes(title="block l (input side → output side)", row=1, col=col)
-    log_axis(fig, "y", row=1, col=1, title="‖∂L/∂x_l‖ (mean over inputs)")
-    log_axis(fig, "y", row=1, col=2)
+    # One set of ticks over both panels (the axes are shared), labelled on both: the after-training panel
+    # sits far from the left axis and its values must be read off it.
+    values = [v for t in fig.data for v in np.asarray(t.y, dtype=float) if np.isfinite(v) and v > 0]
+    log_axis(fig, "y", values=values or None, row=1, col=1, title="‖∂L/∂x_l‖ (mean over inputs)")
+    log_axis(fig, "y", values=values or None, row=1, col=2, showticklabels=True)
     style(fig, "Gradient reaching each block (He 2016b, eqs. 4–5)", height)
     fig.update_layout(margin=dict(t=90))
     return fig
