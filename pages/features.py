@@ -236,7 +236,9 @@ def _view(pair, plain, residual):
                 r = attributions[m, k]
                 title = f"{k}: class {data.class_names[r.target]}"
                 show(figure(P.attribution_figure, r.map, raw if data.is_image else None, FT.raw_max(data),
-                                          r.signed, zmax, title, feature_names=feature_names), f"feat_{m}_{k}", col)
+                                          r.signed, zmax, title, feature_names=feature_names,
+                                          cells=r.layer_shape if m == "gradcam" else None,
+                                          block=r.block + 1 if m == "gradcam" else None), f"feat_{m}_{k}", col)
                 if m == "ig":
                     rel = abs(r.convergence_delta) / max(abs(r.output_gap), 1e-12)
                     col.metric("IG convergence delta", f"{r.convergence_delta:+.4f}",

@@ -331,3 +331,22 @@ def test_feature_study_is_the_view_of_both_nets_for_one_input(default_pair_runs,
     with pytest.raises(ConfigError, match="Grad-CAM block"):
         FT.feature_study(runs, x, FT.FeatureSettings(cam_block=99), data=digits)
     assert FT.FeatureSettings(block=3).computation() == FT.FeatureSettings(block=1).computation()  # display only
+
+
+def test_attribution_figure_says_why_a_map_is_dark_and_grad_cams_resolution():
+    """Issue 32: the plain net's saliency was all black on the shared scale, unexplained; Grad-CAM's coarse
+    cells lit an empty corner of the digit with no word of its resolution."""
+    from resnet_viz.plots import features as P
+
+    raw = np.zeros((1, 8, 8), dtype=np.float32)
+    raw[0, 2:6, 3:5] = 16
+    small = np.full((8, 8), 0.01, dtype=np.float32)
+    fig = P.attribution_figure(small, raw, 16, False, 1.0, "plain: class 3")
+    notes = [a.text for a in fig.layout.annotations]
+    assert any("1/100 of the shared scale" in t and "dark" in t for t in notes)
+    assert fig.data[0].zmax == 1.0  # the scale stays shared: the note explains the dark map
+    bright = P.attribution_figure(small * 50, raw, 16, False, 1.0, "residual: class 3")
+    assert not bright.layout.annotations
+    cam = P.attribution_figure(small * 50, raw, 16, False, 1.0, "residual: class 3", cells=(2, 2), block=15)
+    assert "2×2 cells at block 15" in cam.layout.title.text
+    assert len(cam.layout.shapes) == 2  # the cells' edges: one line across, one down

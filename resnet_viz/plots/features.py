@@ -109,22 +109,40 @@ def statistics_figure(stats_plain: dict, stats_residual: dict, height: int = 320
 
 def attribution_figure(attr_map: np.ndarray, raw_input: np.ndarray | None, vmax_input: float,
                        signed: bool, zmax: float, title: str | None = None, outline: bool = True,
-                       feature_names=None, height: int = 280) -> go.Figure:
+                       feature_names=None, height: int = 280, cells: tuple[int, ...] | None = None,
+                       block: int | None = None) -> go.Figure:
     """An attribution map over its input, on a colour scale fixed by `zmax` (shared by both nets).
 
     Images: the map with the input's strokes outlined (a contour at half of `vmax_input`,
     when `outline`); signed maps (IG) use a diverging scale on [-zmax, zmax], unsigned
     ones [0, zmax]. Vector inputs
-    ([1, features]): a bar per input feature.
+    ([1, features]): a bar per input feature. A map whose own peak is under DARK_BELOW of
+    `zmax` says so under it (how many times smaller: dark on the shared scale, not empty).
+    `cells` (Grad-CAM: the block output's spatial size) and `block` (1-based) put the map's
+    resolution in the title and draw the cells' edges: a cell lights all the pixels it covers,
+    an empty corner of the digit included.
     """
     attr_map = np.asarray(attr_map, dtype=np.float32)
     zmax = float(zmax) if zmax and math.isfinite(zmax) and zmax > 0 else 1.0
+    if cells:
+        where = f" at block {block}" if block is not None else ""
+        title = f"{title}<br>{'×'.join(map(str, cells))} cells{where}, upsampled" if title else \
+            f"{'×'.join(map(str, cells))} cells{where}, upsampled"
+    peak = float(np.nanmax(np.abs(attr_map))) if attr_map.size else 0.0
+    note = None
+    if not math.isfinite(peak) or peak == 0:
+        note = "all zero"
+    elif peak < DARK_BELOW * zmax:
+        note = f"peak 1/{_ratio(zmax / peak)} of the shared scale:<br>dark, not empty"
     if raw_input is None or np.asarray(raw_input).ndim != 3:
         names = list(feature_names or [f"x{i + 1}" for i in range(attr_map.shape[-1])])
         fig = go.Figure(go.Bar(x=names, y=attr_map.reshape(-1), marker_color="#555",
                                hovertemplate="%{x}: %{y:.4f}<extra></extra>"))
         fig.update_yaxes(range=[-zmax * 1.05 if signed else 0, zmax * 1.05], title="attribution")
-        return style(fig, title, height)
+        style(fig, title, height)
+        if note:
+            _note(fig, note)
+        return fig
     fig = go.Figure()
     fig.add_trace(go.Heatmap(z=attr_map, zmin=-zmax if signed else 0, zmax=zmax,
                              colorscale=DIVERGING if signed else ATTRIBUTION_SCALE, zmid=0 if signed else None,
@@ -137,10 +155,31 @@ def attribution_figure(attr_map: np.ndarray, raw_input: np.ndarray | None, vmax_
                                                        size=1), line=dict(color="#000" if signed else "#7fffd4",
                                                                         width=2, smoothing=0.6),
                                  showscale=False, hoverinfo="skip", name="input outline"))
+    if cells and len(cells) == 2:
+        h, w = attr_map.shape[-2:]
+        for k in range(1, cells[0]):  # the cells' edges, in pixel units (pixel centres at integers)
+            fig.add_hline(y=k * h / cells[0] - 0.5, line=dict(color="#9ecae1", width=1, dash="dot"))
+        for k in range(1, cells[1]):
+            fig.add_vline(x=k * w / cells[1] - 0.5, line=dict(color="#9ecae1", width=1, dash="dot"))
     _image_axes(fig)
     style(fig, title, height)
-    fig.update_layout(margin=dict(l=10, r=10, t=40 if title else 10, b=10), showlegend=False)
+    top = 10 if not title else 40 + 22 * title.count("<br>")
+    fig.update_layout(margin=dict(l=10, r=10, t=top, b=44 if note else 10), showlegend=False)
+    if note:
+        _note(fig, note)
     return fig
+
+
+DARK_BELOW = 0.2  # a map whose peak is under this part of the shared scale is named dark, with the ratio
+
+
+def _ratio(r: float) -> str:
+    return f"{r:.0f}" if r >= 10 else f"{r:.1f}"
+
+
+def _note(fig: go.Figure, text: str) -> None:
+    fig.add_annotation(text=text, xref="paper", yref="paper", x=0.5, y=0, yanchor="top", yshift=-4,
+                       showarrow=False, font=dict(size=12, color="#555"))
 
 
 # --- PNG export (Pillow, no kaleido) -----------------------------------------------------
