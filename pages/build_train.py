@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from resnet_viz.degradation import DegradationSettings, pair_findings
+from resnet_viz.degradation import DegradationSettings, pair_caption
 from resnet_viz.models import count_parameters
 from resnet_viz.plots import training as plots
 from resnet_viz.registry import view
@@ -11,7 +11,7 @@ from ui import results
 from ui.common import add_pair, pick_pair, run_flag, train_pair_ui, url_state
 from ui.errors import USER_FIXABLE, guard
 from ui.config_form import config_form
-from ui.figures import columns, figure, show
+from ui.figures import caption, columns, figure, show
 from ui.settings import read, widget
 
 VIEW = view("build_train")
@@ -66,9 +66,9 @@ with guard("Training curves"):
     show(figure(plots.gradient_norms, runs), "gradient_norms", left)
     with right:
         st.markdown("**What this pair shows**")
-        st.markdown("\n".join(f"- {line}" for line in pair_findings(plain, residual)) +
-                    "\n- Try λ = 0.5 or λ = 1.5 in the sidebar: the shortcut stops being an identity "
-                    "(He et al. 2016b, *Identity Mappings in Deep Residual Networks*, §3).")
+        caption(pair_caption(plain, residual), right)
+        st.caption("Try λ = 0.5 or λ = 1.5 in the sidebar: the shortcut stops being an identity "
+                   "(He et al. 2016b, *Identity Mappings in Deep Residual Networks*, §3).")
 
 st.divider()
 st.header("The degradation problem")
@@ -112,7 +112,9 @@ if st.session_state.get(RUN) or _ready(pair, settings):
     with guard("The degradation study"):
         settings.validate()
         result = _degradation(pair, settings)
-        (st.success if result.degradation_shown else st.info)("\n".join(f"- {line}" for line in result.caption_lines()))
+        (st.success if result.degradation_shown else st.info)(result.takeaway())
+        with st.expander("How this was measured"):
+            st.markdown("\n".join(f"- {line}" for line in result.caption_lines()))
         show(figure(plots.degradation_curves, result), "degradation_curves")
         show(figure(plots.degradation, result.summary(), result.runs), "degradation")
 else:

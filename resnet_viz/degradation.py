@@ -31,10 +31,12 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
+from .captions import Caption
 from .models import MAX_DEPTH, MAX_WIDTH, ConfigError, NetConfig
 from .progress import Progress, notify, part
 from .settings import MAX_SEED, check_all, setting
-from .train import MAX_EPOCHS, NO_STEP, TrainConfig, chance_accuracy, failure_advice, training_failure
+from .numbers import count, num, pct, times
+from .train import MAX_EPOCHS, NO_STEP, TrainConfig, chance_accuracy, failure_advice, lr_factor, training_failure
 
 
 DEPTH_CHOICES = (3, 6, 9, 12, 15, 18, 27, 36)
@@ -204,8 +206,8 @@ class Comparison:
         ends = ("higher for every seed" if self.deeper_worse
                 else "lower for every seed" if self.deeper_better else "within the spread over seeds")
         return (f"{self.deep} vs {self.shallow} blocks: the deeper net's loss lies {where} over "
-                f"{max(self.above, 1 - self.above):.0%} of the iterations after the first epoch and ends {ends} "
-                f"(mean {self.final_deep:.3g} vs {self.final_shallow:.3g})")
+                f"{pct(max(self.above, 1 - self.above), 0)} of the iterations after the first epoch and ends {ends} "
+                f"(mean {num(self.final_deep)} vs {num(self.final_shallow)})")
 
 
 @dataclass
@@ -268,9 +270,13 @@ class DegradationResult:
         """What this run shows, sentence by sentence, derived from its numbers (He et al. 2016, Fig. 1)."""
         return verdict_lines(self)
 
-    def caption(self) -> str:
-        """`caption_lines` as one paragraph."""
-        return " ".join(self.caption_lines())
+    def takeaway(self) -> str:
+        """One sentence: what this run shows, with the comparison it makes (`verdict_takeaway`)."""
+        return verdict_takeaway(self)
+
+    def caption(self) -> Caption:
+        """The takeaway, then `caption_lines` as one paragraph (its details)."""
+        return Caption(self.takeaway(), " ".join(self.caption_lines()))
 
     def captions(self) -> dict[str, str]:
         """"degradation": what the study shows (`caption`)."""
@@ -281,7 +287,8 @@ class DegradationResult:
         return {"settings": self.settings.to_dict(), "net": self.base.to_dict(), "train": self.train.to_dict(),
                 "runs": [{**r.to_dict(), "barely_trained": r.barely_trained(self.base.classes)} for r in self.runs],
                 "summary": self.summary(),
-                "degradation_shown": self.degradation_shown, "captions": self.captions()}
+                "degradation_shown": self.degradation_shown, "captions": self.captions(),
+                "takeaways": {k: c.takeaway for k, c in self.captions().items()}}
 
 
 def degradation_study(base: NetConfig, train_cfg: TrainConfig, settings: DegradationSettings = DegradationSettings(),
@@ -371,8 +378,8 @@ def verdict_lines(result: DegradationResult) -> list[str]:
     weak = result.barely_trained()
     if weak:
         parts.append("Slow: " + "; ".join(
-            f"the {r.depth}-block {r.kind} net, seed {r.seed} (training loss {r.train_loss:.3g}, {r.test_accuracy:.0%} "
-            "test accuracy)" for r in weak)
+            f"the {r.depth}-block {r.kind} net, seed {r.seed} (training loss {num(r.train_loss)}, "
+            f"{pct(r.test_accuracy, 0)} test accuracy)" for r in weak)
             + ". It trained, only slowly: that is data, and a deep plain net that trains worst is what He et al. "
               "show (Fig. 1).")
     for kind in ("plain", "residual"):
@@ -403,6 +410,34 @@ def verdict_lines(result: DegradationResult) -> list[str]:
                      f"(differences count beyond the spread over seeds and a factor {MARGIN:g}); see above for where "
                      "it holds, or try other depths, more seeds or a longer budget.")
     return parts
+
+
+def verdict_takeaway(result: DegradationResult) -> str:
+    """The study's one-sentence takeaway (at most 25 words), from the same comparisons as `verdict_lines`: the
+    deepest plain comparison against the residual one when degradation is shown, else the comparison that breaks it,
+    else why none can be made."""
+    plain, residual = result.comparisons("plain"), result.comparisons("residual")
+    if not plain:
+        failed = sum(r.failed for r in result.runs if not r.skip)
+        return (f"Too few plain nets trained to compare depths ({failed} of {sum(not r.skip for r in result.runs)} "
+                "failed): this run shows divergence, not degradation.")
+    if result.degradation_shown:
+        p = plain[-1]
+        text = (f"Degradation: deeper plain nets train worse ({p.deep} blocks end at training loss {num(p.final_deep)} vs "
+                f"{num(p.final_shallow)} at {p.shallow})")
+        if residual:
+            r = residual[-1]
+            return text + f"; deeper residual nets do not ({num(r.final_deep)} vs {num(r.final_shallow)})."
+        return text + "; no residual depths trained to compare."
+    worse = [c for c in residual if c.deeper_worse]
+    if all(c.deeper_worse for c in plain) and worse:
+        c = worse[0]
+        return (f"No clean degradation: the {c.deep}-block residual net also ends higher than the {c.shallow}-block "
+                f"one (training loss {num(c.final_deep)} vs {num(c.final_shallow)}).")
+    c = next(c for c in plain if not c.deeper_worse)
+    how = "lower" if c.deeper_better else "within the spread over seeds"
+    return (f"No degradation at every depth: the {c.deep}-block plain net ends at training loss {num(c.final_deep)} "
+            f"vs {num(c.final_shallow)} at {c.shallow} blocks, {how}.")
 
 
 def gradient_spread(run) -> float:
@@ -447,18 +482,18 @@ def pair_findings(plain, residual) -> list[str]:
                 what = ("divergence" if run.history.diverged else "a net that did not learn") + \
                        ", not degradation (which is about nets that train)"
                 acc = run.history.test_accuracy
-                acc_text = f"{acc:.1%} test accuracy" if acc == acc else "no final accuracy"
+                acc_text = f"{pct(acc)} test accuracy" if acc == acc else "no final accuracy"
                 advice = failure_advice(why)  # none beyond the failure's own for a run that made no step
                 out.append(f"The **{run.label}** net **failed to train** ({acc_text}): {why}. " + (
                     f"Its curves show {what}; {advice}." if advice else "It was never trained: there is nothing "
                                                                         "to compare."))
     elif lp > lr:
-        out.append(f"The **plain** net ends with the higher training loss ({lp:.3g} against {lr:.3g}, "
-                   f"×{lp / max(lr, 1e-12):.2g}; test accuracy {plain.history.test_accuracy:.1%} against "
-                   f"{residual.history.test_accuracy:.1%}).")
+        out.append(f"The **plain** net ends with the higher training loss ({num(lp)} against {num(lr)}, "
+                   f"{times(lp / max(lr, 1e-12))}; test accuracy {pct(plain.history.test_accuracy)} against "
+                   f"{pct(residual.history.test_accuracy)}).")
     else:
-        out.append(f"Here the **residual** net ends with the higher (or equal) training loss ({lr:.3g} against "
-                   f"{lp:.3g}): at this depth the shortcut does not help; try a deeper pair.")
+        out.append(f"Here the **residual** net ends with the higher (or equal) training loss ({num(lr)} against "
+                   f"{num(lp)}): at this depth the shortcut does not help; try a deeper pair.")
     sp, sr = gradient_spread(plain), gradient_spread(residual)
     if math.isfinite(sp) and math.isfinite(sr):
         text = (f"Gradient norms over the first steps span {_span(sp)} across the plain net's blocks and "
@@ -479,7 +514,7 @@ def pair_findings(plain, residual) -> list[str]:
 
 
 def _span(v: float) -> str:
-    return f"a factor {10 ** v:.3g}" if v < 1 else f"{v:.1f} orders of magnitude"
+    return f"a factor {num(10 ** v)}" if v < 1 else f"{v:.1f} orders of magnitude"
 
 
 def gradient_spreads(runs: dict) -> str:
@@ -492,3 +527,74 @@ def gradient_spreads(runs: dict) -> str:
         return ""
     return ("Per-block gradient norms over the first steps span " +
             "; ".join(f"{_span(v)} in the {k} net" for k, v in spreads) + ".")
+
+
+SPIKE = 10.0  # an eval-mode loss this many times above every minibatch loss of its epoch is BN's lag, not training
+
+
+def curve_notes(run, label: str) -> list[str]:
+    """Why a run's eval-mode loss curve (the thick one) jumps where its minibatch losses do not, from its own
+    history: the starting loss and the largest spike after an epoch.
+
+    Both are BatchNorm's running statistics, not the loss the optimiser sees. Before the first step they are
+    0 and 1, so eval-mode BN normalises nothing: a plain net's signal fades through its layers (logits near 0, a
+    loss of ln(classes)), a residual net's sum of branches grows it (logits large, a high loss). After the
+    warm-up epoch, whose last step reaches the peak learning rate, they lag behind weights that moved fast.
+    Measured on the shipped default pair (15 blocks; the plain net retrained for its one warm-up epoch gives the
+    recorded 687 again; then BN's statistics recomputed over the whole training set in train mode, and evaluated):
+    the plain net's 687 after epoch 1 (logit std 393) becomes 1.61, as its last minibatch losses of that epoch
+    (1.6–1.9); the residual net's starting 13.8 (logit std 8.5) becomes 3.3 (first minibatch 3.65), and the plain
+    net's logit std at the start is 2.4×10⁻⁴ (a loss of ln 10 = 2.30).
+    """
+    h, net, cfg = run.history, run.net, run.train
+    n_epochs = len(h.epoch_train_loss) - 1
+    if n_epochs < 1 or not h.step_loss:
+        return []
+    spe = max(len(h.step_loss) // n_epochs, 1)
+    out = []
+    start, first = h.epoch_train_loss[0], h.step_loss[0]
+    if math.isfinite(start) and math.isfinite(first) and start > 2 * first:
+        out.append(f"The {label} net's whole-set loss starts at {num(start)} but its first minibatch's at "
+                   f"{num(first)}: before training, BN's running statistics are 0 and 1, so in eval mode BN "
+                   "normalises nothing" + (f" and the sum of {count(net.depth, 'residual branch', 'residual branches')} "
+                                           "makes the logits large." if net.skip else "."))
+    spikes = [(h.epoch_train_loss[k], k) for k in range(1, n_epochs + 1)
+              if math.isfinite(h.epoch_train_loss[k]) and h.step_loss[(k - 1) * spe:k * spe]
+              and h.epoch_train_loss[k] > SPIKE * max(h.step_loss[(k - 1) * spe:k * spe])]
+    if spikes:
+        value, k = max(spikes)
+        top = max(h.step_loss[(k - 1) * spe:k * spe])
+        rate = cfg.lr * lr_factor(cfg, spe * cfg.epochs)(k * spe - 1)
+        peak = (" after the warm-up, whose last step reaches the peak learning rate "
+                f"{num(rate)}" if cfg.warmup_epochs and k == math.ceil(cfg.warmup_epochs) else "")
+        out.append(f"The {label} net's whole-set loss after epoch {k} ({num(value)}) is {times(value / top, 3)} its "
+                   f"highest minibatch loss of that epoch ({num(top)}): an eval-mode artefact{peak}; BN's running "
+                   "statistics lag behind weights that moved fast, not a loss the optimiser saw.")
+    return out
+
+
+def pair_takeaway(plain, residual) -> str:
+    """The pair's one-sentence takeaway (at most 25 words): which net ends with the higher training loss, by how
+    much, or which one failed to train."""
+    failed = [(label, run) for label, run in (("plain", plain), ("residual", residual)) if run.failure]
+    depth = residual.net.depth
+    if failed:
+        names = " and ".join(label for label, _ in failed)
+        return (f"The {depth}-block {names} net{'s' if len(failed) > 1 else ''} failed to train, so this pair "
+                "shows divergence, not degradation.")
+    lp, lr = plain.history.train_loss, residual.history.train_loss
+    if lp > lr:
+        return (f"The {depth}-block plain net ends with a {times(lp / max(lr, 1e-12))} higher training loss than its "
+                f"residual twin ({num(lp)} vs {num(lr)}).")
+    return (f"Here the {depth}-block residual net ends with the higher or equal training loss ({num(lr)} vs plain "
+            f"{num(lp)}): the shortcut does not help at this depth.")
+
+
+def pair_caption(plain, residual) -> Caption:
+    """What a trained pair shows: `pair_takeaway`, then `pair_findings` and the loss curves' notes
+    (`curve_notes`) as details, without the page's bold marks."""
+    details = [s.replace("**", "") for s in pair_findings(plain, residual)]
+    for label, run in (("plain", plain), ("residual", residual)):
+        if not run.failure:
+            details += curve_notes(run, label)
+    return Caption(pair_takeaway(plain, residual), " ".join(details))

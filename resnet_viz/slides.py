@@ -18,8 +18,9 @@ from .train import Run
 
 
 def _acc(run: Run) -> str:
-    a = run.history.test_accuracy
-    return "—" if a != a else f"{a:.1%}"
+    from .numbers import pct
+
+    return pct(run.history.test_accuracy)
 
 
 def _pct(v: float) -> str:
@@ -30,24 +31,32 @@ def _loss(run: Run) -> str:
     h = run.history
     if h.diverged:
         return f"diverged at step {h.diverged_at_step}"
-    return f"{h.train_loss:.3g}" + (" (failed to train)" if run.failure else "")
+    from .numbers import num
+
+    return num(h.train_loss) + (" (failed to train)" if run.failure else "")
 
 
 def training_sections(runs: dict[str, Run], findings: list[str]) -> list[Section]:
     """The Build & train view of a trained pair: training curves and gradient norms per block."""
     from .plots import training as P
 
+    from .captions import Caption
+    from .degradation import pair_caption
+
     plain, residual = runs["plain"], runs["residual"]
     net, cfg = residual.net, residual.train
+    pair = pair_caption(plain, residual)
     text = " ".join(s.replace("**", "") for s in findings)
     return [
-        Section("Training curves of the deep pair",
-                f"{net.depth} blocks ({net.layer_count} layers), width {net.width}, {cfg.epochs} epochs on "
-                f"{cfg.dataset}, same initial weights and data order. Final training loss: plain {_loss(plain)}, "
-                f"residual {_loss(residual)}; test accuracy: plain {_acc(plain)}, residual {_acc(residual)}. {text}",
+        Section("Training curves of the deep pair", Caption(
+            pair.takeaway,
+            f"{net.depth} blocks ({net.layer_count} layers), width {net.width}, {cfg.epochs} epochs on "
+            f"{cfg.dataset}, same initial weights and data order. Final training loss: plain {_loss(plain)}, "
+            f"residual {_loss(residual)}; test accuracy: plain {_acc(plain)}, residual {_acc(residual)}. {pair.details}"),
                 P.loss_curves(runs)),
-        Section("Gradient norm per block, first steps",
-                f"How large ‖∂L/∂θ‖ is in each block over the first training steps. {text}", P.gradient_norms(runs)),
+        Section("Gradient norm per block, first steps", Caption(
+            pair.takeaway, f"How large ‖∂L/∂θ‖ is in each block over the first training steps. {text}"),
+                P.gradient_norms(runs)),
     ]
 
 
@@ -55,16 +64,20 @@ def degradation_sections(result) -> list[Section]:
     """The degradation study (He et al. 2016 Fig. 1): curves by depth and final loss against depth."""
     from .plots import training as P
 
+    from .captions import Caption
+    from .numbers import count, num
+
     s = result.settings
-    budget = (f"width {s.width}, {s.epochs} epochs (the first a linear warm-up) at learning rate {s.lr:g}, "
-              f"{s.seeds} seed{'s' if s.seeds > 1 else ''} per depth")
+    cap = result.caption()
+    budget = (f"width {s.width}, {count(s.epochs, 'epoch')} (the first a linear warm-up) at learning rate "
+              f"{num(s.lr)}, {count(s.seeds, 'seed')} per depth")
     return [
-        Section("Degradation: training loss and test error against iterations (He et al. 2016, Fig. 1)",
-                f"Plain nets (left) and residual nets (right) at {', '.join(map(str, s.depths))} blocks, {budget}. "
-                f"{result.caption()}", P.degradation_curves(result)),
-        Section("Final training loss against depth",
-                "The final training loss (eval mode, whole train set) of every net; the band is the min–max over "
-                "the seeds that trained, crosses mark nets that failed to train.",
+        Section("Degradation: training loss and test error against iterations (He et al. 2016, Fig. 1)", Caption(
+            cap.takeaway, f"Plain nets (left) and residual nets (right) at {', '.join(map(str, s.depths))} blocks, "
+                          f"{budget}. {cap.details}"), P.degradation_curves(result)),
+        Section("Final training loss against depth", Caption(
+            cap.takeaway, "The final training loss (eval mode, whole train set) of every net; the band is the min–max "
+                          "over the seeds that trained, crosses mark nets that failed to train."),
                 P.degradation(result.summary(), result.runs)),
     ]
 
@@ -179,6 +192,8 @@ def playground_sections(result) -> list[Section]:
 
 def ensemble_sections(view, runs: dict[str, Run]) -> list[Section]:
     """The unrolled-ensemble view (Veit et al. 2016): the unrolled graph, deletions, k-sweep, reorder, paths."""
+    from .captions import details_of, takeaway_of
+    from .numbers import pct
     from .plots import ensemble as P
 
     s, caps = view.settings, view.captions()
@@ -186,20 +201,22 @@ def ensemble_sections(view, runs: dict[str, Run]) -> list[Section]:
     down = ", ".join(str(i + 1) for i in view.residual.downsampling_blocks)
     n = s.diagram_blocks
     out = [Section("The unrolled view",
-                   f"y = y' + f(y') at every block: {n} blocks expand into 2^{n} = {2 ** n} paths, C({n}, k) of them "
+                   f"The trained residual net's {net.depth} blocks unroll into {2 ** net.depth:,} paths, most of them "
+                   f"about {net.depth / 2:g} blocks long. y = y' + f(y') at every block: {n} blocks expand into 2^{n} = {2 ** n} paths, C({n}, k) of them "
                    f"through k residual branches (Veit et al. 2016, Fig. 1). The trained residual net below has "
                    f"{net.depth} blocks: {2 ** net.depth:,} paths.", P.unrolled_figure(n))]
-    for r in view.lesions:
+    deletion, k_sweep = caps["deletion"], caps["k_sweep"]
+    for r in view.lesions:  # each caption the takeaway first, then how it was measured
         out.append(Section(
             f"{r.label.capitalize()} net: delete one block",
-            f"{runs[r.label].net.name}, width {net.width}: test accuracy with one block removed (residual: "
-            f"y = x + F(x) → y = x; plain: y = F(x) → y = x). Hatched bars are downsampling blocks ({down}), where a "
-            f"deleted block becomes y = shortcut(x). Measured: {caps['deletion']}", P.deletion_figure(r)))
+            f"{takeaway_of(deletion)} {runs[r.label].net.name}, width {net.width}: test accuracy with one block removed "
+            f"(residual: y = x + F(x) → y = x; plain: y = F(x) → y = x). Hatched bars are downsampling blocks ({down}), "
+            f"where a deleted block becomes y = shortcut(x). Measured: {details_of(deletion)}", P.deletion_figure(r)))
     ks = view.residual.k_sweep
-    ks_text = ", ".join(f"k={k}: {m:.0%}" for k, m in zip(ks.k, ks.mean)) if ks else ""
+    ks_text = ", ".join(f"k = {k}: {pct(m, 0)}" for k, m in zip(ks.k, ks.mean)) if ks else ""
     out.append(Section("Delete k blocks at once",
-                       f"Up to {s.samples} random sets of k deleted blocks. {caps['k_sweep']} Residual net — {ks_text}.",
-                       P.k_sweep_figure(view.lesions)))
+                       f"{takeaway_of(k_sweep)} Up to {s.samples} random sets of k deleted blocks. {details_of(k_sweep)} "
+                       f"Residual net — {ks_text}.", P.k_sweep_figure(view.lesions)))
     if caps["reorder"]:
         out.append(Section("Reorder blocks", caps["reorder"], P.reorder_figure(view.lesions)))
     out.append(Section("Gradient by path length", caps["paths"], P.path_length_figure(view.paths)))

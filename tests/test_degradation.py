@@ -9,9 +9,10 @@ import math
 import numpy as np
 import pytest
 
+from caption_rules import assert_captions
 from resnet_viz.cli import main
 from resnet_viz.degradation import (DegradationResult, DegradationRun, DegradationSettings, degradation_study,
-                                    gradient_spread, pair_findings, summarize)
+                                    gradient_spread, pair_caption, pair_findings, pair_takeaway, summarize)
 from resnet_viz.models import ConfigError, NetConfig
 from resnet_viz.train import History, Run, TrainConfig, lr_factor, net_config_for, train, training_failure
 
@@ -118,12 +119,16 @@ def test_verdict_says_degradation_only_when_the_curves_show_it():
     res = _result(good)
     assert res.degradation_shown
     assert "degradation problem" in res.caption() and "stays above" in res.caption()
+    assert res.caption().takeaway == ("Degradation: deeper plain nets train worse (9 blocks end at training loss 0.3 vs 0.02 at "
+                                      "3); deeper residual nets do not (0.005 vs 0.02).")
     # The opposite data: the deeper plain net trains better. The caption must not claim degradation.
     flipped = [r if r.skip else _run(r.depth, False, r.seed, 0.30 if r.depth == 3 else 0.02,
                                        _decay(0.30 if r.depth == 3 else 0.02)) for r in good]
     res = _result(flipped)
     assert not res.degradation_shown
     assert "does not show" in res.caption() and "every deeper plain net ends lower" in res.caption()
+    assert res.caption().takeaway.startswith("No degradation at every depth: the 9-block plain net ends at training "
+                                             "loss 0.02 vs 0.3 at 3 blocks, lower.")
     # A blown-up deep plain net is named failed, not degraded.
     failed = [r if (r.depth, r.skip) != (9, False) else _run(9, False, r.seed, 2.25, _decay(2.2),
                                                              failure="test accuracy 10.0% is at chance (10%)")
@@ -138,10 +143,11 @@ def test_verdict_says_degradation_only_when_the_curves_show_it():
     weak = [r if (r.depth, r.skip) != (9, False) else _run(9, False, r.seed, 2.0, _decay(2.0), acc=0.25)
             for r in good]
     res = _result(weak)
-    assert res.degradation_shown and "Slow: the 9-block plain net, seed 0 (training loss 2, 25% test" in res.caption()
+    assert res.degradation_shown and "Slow: the 9-block plain net, seed 0 (training loss 2, 25 % test" in res.caption()
     # Failed nets are left out, and the depths that trained are still compared: here the 9-block plain net failed
     # at every seed, so no plain depths remain to compare and nothing is claimed.
     assert "Too few plain nets trained" in _result(failed).caption()
+    assert _result(failed).caption().takeaway.startswith("Too few plain nets trained to compare depths (2 of 4 failed)")
     # A difference within the margin is no difference: 10 % apart is not degradation.
     close = [r if (r.depth, r.skip) != (9, False) else _run(9, False, r.seed, 0.0205, _decay(0.0205)) for r in good]
     assert not _result(close).degradation_shown
@@ -154,6 +160,10 @@ def test_verdict_says_degradation_only_when_the_curves_show_it():
     worse = [r if (r.depth, r.skip) != (9, True) else _run(9, True, r.seed, 0.05, _decay(0.05)) for r in good]
     res = _result(worse)
     assert not res.degradation_shown and "every deeper residual net stays above the shallower one" in res.caption()
+    assert "the 9-block residual net also ends higher than the 3-block one (training loss 0.05 vs 0.02)" in \
+        res.caption().takeaway
+    for r in (good, flipped, failed, weak, close, same, worse):
+        assert_captions(_result(r).captions())
 
 
 def _pair(plain_norms, residual_norms, plain_loss=0.5, residual_loss=0.01):
@@ -175,6 +185,31 @@ def test_gradient_caption_follows_the_measured_spread():
     text = " ".join(pair_findings(plain, residual))
     assert "4.5 orders of magnitude" in text and "do not vanish" not in text
     assert "residual** net ends with the higher" in text
+    assert pair_takeaway(plain, residual).startswith("Here the 4-block residual net ends with the higher or equal")
+
+
+def test_the_default_pair_and_study_captions_say_one_thing_first(default_pair_runs):
+    """Issue 32: the pair's and the default study's captions open with a takeaway of at most 25 words computed
+    from their numbers; the loss curves' warm-up spike and starting loss are explained from the run's history."""
+    plain, residual = default_pair_runs
+    cap = pair_caption(plain, residual)
+    lp, lr = plain.history.train_loss, residual.history.train_loss
+    assert cap.takeaway == (f"The 15-block plain net ends with a ×{lp / lr:.2g} higher training loss than its residual "
+                            f"twin ({lp:.3g} vs {lr:.3g}).")
+    # The plain net's eval-mode spike after the warm-up epoch (687) is BN's lag: its minibatch losses stay < 2.5.
+    assert "after epoch 1 (687)" in cap.details and "peak learning rate 0.05" in cap.details
+    # The residual net starts at 13.8 in eval mode (BN normalises nothing yet), 3.65 on its first minibatch.
+    assert "starts at 13.8 but its first minibatch's at 3.65" in cap.details and "15 residual branches" in cap.details
+    assert_captions({"pair": cap})
+    from resnet_viz.assets import default_trainer
+    from resnet_viz.data import load_dataset
+
+    net, cfg = residual.net, residual.train
+    study = degradation_study(net, cfg, DegradationSettings(),
+                              trainer=default_trainer(load_dataset(cfg.dataset, cfg.data_root, cfg.data_limit)))
+    assert study.degradation_shown and study.caption().takeaway.startswith("Degradation: deeper plain nets train worse (15")
+    assert_captions(study.captions())
+    assert study.to_dict()["takeaways"]["degradation"] == study.caption().takeaway
 
 
 # --- the study, real training ----------------------------------------------------------------

@@ -22,7 +22,8 @@ def test_opens_with_the_default_pair(seeded_store):
     assert [m.label for m in at.metric].count("test accuracy") == 2
     accs = [float(m.value[:-1]) for m in at.metric if m.label == "test accuracy"]
     assert accs[0] > 80 and accs[1] > 95  # the deep plain net trains, worse than its twin
-    assert any("This is the degradation problem" in s.value for s in at.success)
+    assert any(s.value.startswith("Degradation: deeper plain nets train worse (15 blocks") for s in at.success)
+    assert any("This is the degradation problem" in m.value for m in at.markdown)  # folded: how it was measured
     assert not at.error
 
 
@@ -76,10 +77,14 @@ def test_degradation_study_runs_from_the_form_and_says_what_it_measured(seeded_s
     assert not at.exception and not at.error
     charts = at.get("plotly_chart")
     assert len(charts) == 4 + 2  # the pair's four, He's curves and the final loss against depth
-    caption = [m.value for m in (*at.success, *at.info) if "Plain:" in m.value]
+    # The takeaway first (issue 32), the verdict's lines folded under "How this was measured".
+    takeaway = [m.value for m in (*at.success, *at.info)]
+    assert any("6 blocks" in t or "6-block" in t for t in takeaway), takeaway
+    caption = [m.value for m in at.markdown if "Plain:" in m.value]
     assert caption and "6 vs 3 blocks" in caption[0]
     # The pair's findings come from its own numbers, with He's §4.1 reading of the gradient norms.
-    assert any("Gradient norms over the first steps span" in m.value for m in at.markdown)
+    assert any("higher training loss than its residual twin" in m.value for m in at.caption)
+    assert any("Gradient norms over the first steps span" in m.value for m in at.caption)
 
 
 def test_a_study_with_one_depth_gets_a_message(seeded_store):
