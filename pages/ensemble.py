@@ -6,12 +6,14 @@ from __future__ import annotations
 import streamlit as st
 
 from resnet_viz import ensemble as E
+from resnet_viz.captions import Caption, details_of, takeaway_of
+from resnet_viz.numbers import pct, points
 from resnet_viz.plots import ensemble as P
 from resnet_viz.registry import view as view_named
 from ui import results
 from ui.common import pick_pair, url_state
 from ui.errors import guard
-from ui.figures import columns, figure, show
+from ui.figures import caption, columns, figure, show
 from ui.settings import read, widget
 
 VIEW = view_named("ensemble")
@@ -52,25 +54,28 @@ def lesion_section(view: E.EnsembleView) -> None:
         show(figure(P.deletion_figure, r), f"delete_{r.label}", col)
         down = [i + 1 for i in r.downsampling_blocks]
         typical = E.one_block_accuracy(r)
-        col.metric(f"{r.label}: one block deleted (median block)", f"{typical:.1%}",
-                   delta=f"{typical - r.base_accuracy:+.1%} from intact",
+        # Streamlit colours a delta by its leading ASCII sign: the number style's minus "−" is given as "-".
+        col.metric(f"{r.label}: one block deleted (median block)", pct(typical),
+                   delta=f"{points(typical - r.base_accuracy).replace('−', '-')} from intact",
                    help="The median over the non-downsampling blocks, which one outlier block does not drag down "
                         "(the caption names those)" + (f"; downsampling blocks {down} are hatched" if down else ""))
-    st.caption("Each bar is the test accuracy with one block removed (residual: y = x + F(x) → y = x; plain: "
-               "y = F(x) → y = x). " + P.DOWN_NOTE + ". Measured: " + captions["deletion"])
+    deletion = captions["deletion"]
+    caption(Caption(takeaway_of(deletion),
+                    "Each bar is the test accuracy with one block removed (residual: y = x + F(x) → y = x; plain: "
+                    "y = F(x) → y = x). " + P.DOWN_NOTE + ". Measured: " + details_of(deletion)))
     left, right = columns(2)
     show(figure(P.k_sweep_figure, results), "k_sweep", left)
-    left.caption(captions["k_sweep"])
+    caption(captions["k_sweep"], left)
     if captions["reorder"]:
         show(figure(P.reorder_figure, results), "reorder", right)
-        right.caption(captions["reorder"])
+        caption(captions["reorder"], right)
 
 
 def paths_section(view: E.EnsembleView) -> None:
     """The path-length distribution, g(k) and C(n, k)·g(k) for the residual net."""
     st.subheader("Gradient by path length")
     show(figure(P.path_length_figure, view.paths), "paths")
-    st.caption(view.captions()["paths"])
+    caption(view.captions()["paths"])
 
 
 def diagram_section(n_blocks: int) -> None:

@@ -35,8 +35,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .captions import Caption
 from .data import DatasetError, load_dataset
 from .models import MAX_DEPTH, ConfigError
+from .numbers import num, pct, points, times
 from .progress import Progress, notify, part
 from .settings import MAX_SEED, check_all, setting
 from .util import eval_copy, model_device
@@ -703,7 +705,7 @@ def _deletion_verdict(r: LesionResult) -> str:
         return "barely notices"
     if near_chance(one_block_accuracy(r), r):
         return "falls to near chance"
-    return f"is hurt: it keeps {kept:.0%} of its margin over chance"
+    return f"is hurt: it keeps {pct(kept, 0)} of its margin over chance"
 
 
 def _blocks(items) -> str:
@@ -711,20 +713,34 @@ def _blocks(items) -> str:
     return ", ".join(f"{i}" for i in items[:-1]) + (" and " if len(items) > 1 else "") + f"{items[-1]}" if items else ""
 
 
-def deletion_caption(results: Sequence[LesionResult]) -> str:
+def _deletion_clause(r: LesionResult) -> str:
+    """What deleting one (median) block does to one net, in a few words with its numbers: the takeaway's part."""
+    one, kept = one_block_accuracy(r), margin_kept(one_block_accuracy(r), r.base_accuracy, r.chance)
+    if math.isnan(kept):
+        return f"shows nothing for the {r.label} net, at chance ({pct(r.chance, 0)}) even intact"
+    if near_chance(one, r):
+        return f"drops the {r.label} net to near chance ({pct(one)}; chance {pct(r.chance, 0)})"
+    if one >= r.base_accuracy:
+        return f"leaves the {r.label} net unharmed ({points(one - r.base_accuracy)})"
+    lost = points(r.base_accuracy - one).lstrip("+")
+    return f"costs the {r.label} net {'only ' if kept >= BARELY else ''}{lost}"
+
+
+def deletion_caption(results: Sequence[LesionResult]) -> Caption:
     """Caption of the single-block deletion bars from the measured accuracies (Veit et al. 2016 §4.1,
     Fig. 3a: deleting one block barely hurts a residual net and drops a plain net to chance).
 
-    Per net: the intact accuracy, the median over the non-downsampling blocks with one deleted (its verdict
-    from the share of the margin over chance that survives), the blocks that stand out (`deletion_outliers`)
-    and what deleting each downsampling block does. A verdict is said to agree with Veit et al. when it is
-    theirs, to differ only when it is clearly the opposite (past CLEARLY of the margin), and otherwise that
-    it lies between, with why a toy-scale net may."""
+    Takeaway: what deleting the median block does to each net (`_deletion_clause`). Details, per net: the intact
+    accuracy, the median over the non-downsampling blocks with one deleted (its verdict from the share of the
+    margin over chance that survives), the blocks that stand out (`deletion_outliers`) and what deleting each
+    downsampling block does. A verdict is said to agree with Veit et al. when it is theirs, to differ only when
+    it is clearly the opposite (past CLEARLY of the margin), and otherwise that it lies between, with why a
+    toy-scale net may."""
     parts = []
     for r in results:
         verdict, kept = _deletion_verdict(r), margin_kept(one_block_accuracy(r), r.base_accuracy, r.chance)
-        text = (f"{r.label} net: intact {r.base_accuracy:.1%}; with one block deleted the median block leaves "
-                f"{one_block_accuracy(r):.1%} (chance {r.chance:.0%}), so it {verdict}")
+        text = (f"{r.label} net: intact {pct(r.base_accuracy)}; with one block deleted the median block leaves "
+                f"{pct(one_block_accuracy(r))} (chance {pct(r.chance, 0)}), so it {verdict}")
         if not math.isnan(kept):
             if r.skip:
                 text += (" (as Veit et al. found)" if kept >= BARELY else
@@ -741,14 +757,16 @@ def deletion_caption(results: Sequence[LesionResult]) -> str:
         out = deletion_outliers(r)
         if out:
             text += ("; except block " if len(out) == 1 else "; except blocks ") + _blocks(
-                f"{i + 1} ({a:.0%})" for i, a in out)
+                f"{i + 1} ({pct(a, 0)})" for i, a in out)
             if 0 in [i for i, _ in out]:
                 text += " (block 1 is the first after the stem)"
         if r.downsampling_blocks:
             text += ("; deleting a downsampling block (y = shortcut(x)) leaves " + _blocks(
-                f"{r.single_block_accuracy[i]:.0%} (block {i + 1})" for i in r.downsampling_blocks))
+                f"{pct(r.single_block_accuracy[i], 0)} (block {i + 1})" for i in r.downsampling_blocks))
         parts.append(text)
-    return "; ".join(parts) + "."
+    order = sorted(results, key=lambda r: not r.skip)  # the residual net first: it is the lesson
+    takeaway = "Deleting one block (median) " + " and ".join(_deletion_clause(r) for r in order) + "."
+    return Caption(takeaway, "; ".join(parts) + ".")
 
 
 def _sweep_shape(xs: Sequence[float]) -> tuple[float, float]:
@@ -775,14 +793,14 @@ def _shape(means: Sequence[float], r: LesionResult, what: str) -> tuple[str, boo
         return "is at chance even intact", None
     if fall <= 0.02:
         return "hardly changes", bool(r.skip)
-    words = f"keeps {max(k1, 0):.0%} of its margin over chance after one {what}"
+    words = f"keeps {pct(max(k1, 0), 0)} of its margin over chance after one {what}"
     if near_chance(means[1], r):
         return words + ": it collapses at once", not r.skip
     # Abrupt: one step takes most of the fall and a large part of the margin (the means over a few random
     # sets are noisy: a small wobble is no collapse).
     smooth = step <= SMOOTH * fall or step <= ABRUPT * (r.base_accuracy - r.chance)
     words += (" and falls smoothly from there" if smooth else
-              f", then falls abruptly ({step / fall:.0%} of the fall in one step)")
+              f", then falls abruptly ({pct(step / fall, 0)} of the fall in one step)")
     if r.skip:
         return words, True if k1 >= GRADUAL and smooth else (False if k1 < CLEARLY else None)
     return words, False if k1 > CLEARLY else None
@@ -796,49 +814,78 @@ def _agreement(agrees: bool | None, skip: bool, finding: str) -> str:
     return f", between the two outcomes ({finding})" + (f"; {TOY_NOTE}" if skip else "")
 
 
-def k_sweep_caption(results: Sequence[LesionResult]) -> str:
+def _trend(words: str) -> str:
+    """The few words of a sweep's shape (`_shape`) that a takeaway gives."""
+    for short in ("is at chance even intact", "hardly changes", "collapses at once", "falls smoothly", "falls abruptly"):
+        if short in words:
+            return short
+    return "falls"
+
+
+def _sweep_takeaway(doing: str, rows: list) -> str:
+    """One sentence over the nets' sweeps, the residual net first; `rows`: (net, its shape words, the mean after
+    one step, the mean at the end, the end's name)."""
+    clauses = []
+    for i, (r, words, first, last, end) in enumerate(sorted(rows, key=lambda row: not row[0].skip)):
+        trend = _trend(words)
+        numbers = ("" if trend == "is at chance even intact" else
+                   f" ({pct(first, 0)})" if i and trend == "collapses at once" else
+                   f" ({pct(first, 0)} after one)" if i or trend == "collapses at once" else
+                   f" ({pct(first, 0)} after one, {pct(last, 0)} after {end})")
+        clauses.append(f"the {r.label} net {trend}{numbers}")
+    return f"{doing}, " + "; ".join(clauses) + "."
+
+
+def k_sweep_caption(results: Sequence[LesionResult]) -> Caption:
     """Caption of the k-deletion sweep from the measured means (Veit Fig. 3b: a residual net's error grows
     smoothly with the number of deleted blocks; a plain net is at chance from k = 1), per net with its
-    numbers and whether that is Veit et al.'s finding (`_shape`)."""
-    parts = []
+    numbers and whether that is Veit et al.'s finding (`_shape`); the takeaway gives each net's shape."""
+    parts, rows = [], []
     for r in results:
         ks = r.k_sweep
         if ks is None or len(ks.mean) < 2:
             continue
         words, agrees = _shape(ks.mean, r, "deletion")
+        rows.append((r, words, ks.mean[1], ks.mean[-1], str(ks.k[-1])))
         finding = "a residual net degrades smoothly, Fig. 3b" if r.skip else "a plain net is at chance after one"
-        parts.append(f"{r.label}: {ks.mean[0]:.0%} at k = 0, {ks.mean[1]:.0%} at k = 1, {ks.mean[-1]:.0%} at "
-                     f"k = {ks.k[-1]}: it {words}{_agreement(agrees, r.skip, finding)}")
+        parts.append(f"{r.label}: {pct(ks.mean[0], 0)} at k = 0, {pct(ks.mean[1], 0)} at k = 1, {pct(ks.mean[-1], 0)} "
+                     f"at k = {ks.k[-1]}: it {words}{_agreement(agrees, r.skip, finding)}")
     kept = any(r.k_sweep is not None and not r.settings.get("include_downsampling") and r.downsampling_blocks
                for r in results)
     text = (f"Mean test accuracy over random sets of k deleted blocks{', downsampling blocks kept' if kept else ''} "
             "(band: min to max, dots: single sets). ")
-    return text + ("; ".join(parts) + "." if parts else "No sweep was computed.")
+    if not parts:
+        return Caption("No sweep of deleted blocks was computed.", text)
+    return Caption(_sweep_takeaway("Deleting more blocks", rows), text + "; ".join(parts) + ".")
 
 
-def reorder_caption(results: Sequence[LesionResult]) -> str:
+def reorder_caption(results: Sequence[LesionResult]) -> Caption:
     """Caption of the block-swap sweep from the measured means (Veit Fig. 3c: reordering degrades a residual
     net gradually; a plain net collapses): per net, accuracy in the trained order, after one swap and after
-    the most, and whether that is Veit et al.'s finding (`_shape`)."""
-    parts = []
+    the most, and whether that is Veit et al.'s finding (`_shape`); the takeaway gives each net's shape."""
+    parts, rows = [], []
     for r in results:
         ro = r.reorder
         if ro is None or len(ro.mean_accuracy) < 2:
             continue
         words, agrees = _shape(ro.mean_accuracy, r, "swap")
+        rows.append((r, words, ro.mean_accuracy[1], ro.mean_accuracy[-1], str(ro.mean_swaps[-1])))
         finding = "reordering degrades a residual net gradually, Fig. 3c" if r.skip else "a plain net collapses"
-        parts.append(f"{r.label}: {ro.mean_accuracy[0]:.0%} in the trained order, {ro.mean_accuracy[1]:.0%} after one "
-                     f"swap, {ro.mean_accuracy[-1]:.0%} after {ro.mean_swaps[-1]}: it {words}"
+        parts.append(f"{r.label}: {pct(ro.mean_accuracy[0], 0)} in the trained order, {pct(ro.mean_accuracy[1], 0)} "
+                     f"after one swap, {pct(ro.mean_accuracy[-1], 0)} after {ro.mean_swaps[-1]}: it {words}"
                      f"{_agreement(agrees, r.skip, finding)}")
-    return ("Random swaps of blocks with the same shapes (mean over random orders per number of swaps); Kendall τ = 1 "
-            "is the trained order. " + ("; ".join(parts) + "." if parts else "No block could be swapped."))
+    text = ("Random swaps of blocks with the same shapes (mean over random orders per number of swaps); Kendall τ = 1 "
+            "is the trained order. ")
+    if not parts:
+        return Caption("No two blocks have the same shapes, so none could be swapped.", text)
+    return Caption(_sweep_takeaway("Swapping blocks", rows), text + "; ".join(parts) + ".")
 
 
-def path_gradient_caption(result: PathGradientResult, plain_depth: int | None = None) -> str:
+def path_gradient_caption(result: PathGradientResult, plain_depth: int | None = None) -> Caption:
     """Caption of the gradient-by-path-length study from the measured g(k) and C(n, k)·g(k) (Veit
     §4.3, Fig. 6: the gradient along one path shrinks fast with its length, so the total comes
-    from paths much shorter than the typical length n/2). Says how much g falls and where the
-    window holding 90 % of the total gradient lies against n/2, and the opposite when it does."""
+    from paths much shorter than the typical length n/2). The takeaway: where the window holding 90 % of the
+    total gradient lies against n/2; the details: how much g falls, and the opposite when it does."""
     n = result.n_blocks
     g = [v for v in result.gradient_norm]
     k_last = result.path_length[-1]
@@ -848,32 +895,36 @@ def path_gradient_caption(result: PathGradientResult, plain_depth: int | None = 
         factor = g[0] / g[-1]
         per_step = factor ** (1 / max(k_last, 1))
         if factor >= FAST_DECAY:
-            text += (f": it falls from {g[0]:.2g} at k = 0 to {g[-1]:.2g} at k = {k_last}, a factor {factor:.3g} "
-                     f"(about ×{1 / per_step:.2f} per extra branch): it shrinks fast with k")
+            text += (f": it falls from {num(g[0], 2)} at k = 0 to {num(g[-1], 2)} at k = {k_last}, a factor "
+                     f"{num(factor)} (about {times(1 / per_step)} per extra branch): it shrinks fast with k")
         elif factor > 1:
-            text += (f": it falls only from {g[0]:.2g} to {g[-1]:.2g} (a factor {factor:.3g}) by k = {k_last}: it "
-                     f"shrinks slowly with k")
+            text += (f": it falls only from {num(g[0], 2)} to {num(g[-1], 2)} (a factor {num(factor)}) by k = {k_last}: "
+                     f"it shrinks slowly with k")
         else:
-            text += f": it does not shrink with k ({g[0]:.2g} at k = 0, {g[-1]:.2g} at k = {k_last})"
+            text += f": it does not shrink with k ({num(g[0], 2)} at k = 0, {num(g[-1], 2)} at k = {k_last})"
     text += ". "
     a, b = result.effective
     half = n / 2
+    takeaway = f"90 % of the gradient comes from paths through {a}–{b} of {n} blocks, "
     text += f"Right: summed over all C(n, k) paths of each length, 90 % of the gradient comes from paths of length {a}–{b}"
     if b < half:
+        takeaway += f"all shorter than the typical length {half:g}, as Veit et al. found."
         text += (f", all shorter than the typical path (n/2 = {half:g}): the gradient comes from short paths, as Veit "
                  f"et al. found (Fig. 6: 5–17 of 54 blocks)")
     elif (a + b) / 2 < half:
+        takeaway += f"mostly shorter than the typical length {half:g}, though the window reaches it."
         text += (f": mostly shorter than the typical path (n/2 = {half:g}), though the window reaches it; Veit et al.'s "
                  f"effective paths (5–17 of 54 blocks, Fig. 6) lie well below it, and with {n} blocks the binomial "
                  "spread of path lengths is narrow next to n/2")
     else:
+        takeaway += f"around or above the typical length {half:g}, unlike Veit et al.'s nets."
         text += (f", a window around or above the typical path length n/2 = {half:g}: here the gradient does not come "
                  f"mainly from short paths, unlike Veit et al.'s Fig. 6 (5–17 of 54 blocks); with {n} blocks the "
                  "gradient of a path shrinks too little with its length to favour short paths")
     text += "."
     if plain_depth is not None:
         text += f" The plain twin has a single path, through all {plain_depth} blocks."
-    return text
+    return Caption(takeaway, text)
 
 
 # --- the view: one computation for the page, the CLI and the report --------------------------

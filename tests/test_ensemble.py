@@ -306,7 +306,7 @@ def test_cli_lesion_and_paths(tmp_path, default_pair_runs, capsys):
     assert lesion["base_accuracy"] == pytest.approx(residual.history.test_accuracy)
     p = d["paths"]
     assert p["path_length"] == list(range(16)) and len(p["gradient_norm"]) == 16 and len(p["contribution"]) == 16
-    assert d["captions"]["paths"].startswith("Residual net, 15 blocks")
+    assert d["captions"]["paths"].startswith("90 % of the gradient comes from paths") and "Residual net, 15 blocks" in d["captions"]["paths"]
     assert main(["lesion", "--run", str(tmp_path / "res"), "--max-k", "14", "--quiet"]) == 2
     assert "larger than the 13" in capsys.readouterr().err
     # The plain run alone: its deletions, no paths (it has one).
@@ -341,15 +341,19 @@ def _lesion(label, skip, base, one, ks_mean=None, reorder_mean=None, chance=0.1)
 
 def test_deletion_caption_follows_the_accuracies_both_ways():
     veit = E.deletion_caption([_lesion("plain", False, 0.95, 0.11), _lesion("residual", True, 0.96, 0.95)])
-    assert "plain net: intact 95.0%; with one block deleted the median block leaves 11.0%" in veit
+    assert "plain net: intact 95.0 %; with one block deleted the median block leaves 11.0 %" in veit
     assert "falls to near chance (as Veit et al. found for a plain net)" in veit
     assert "barely notices (as Veit et al. found)" in veit and "unlike" not in veit
+    # The takeaway first: what deleting the median block does to each net, the residual net first.
+    assert veit.takeaway == ("Deleting one block (median) costs the residual net only 1.0 point and drops the plain "
+                             "net to near chance (11.0 %; chance 10 %).")
     flipped = E.deletion_caption([_lesion("plain", False, 0.95, 0.94), _lesion("residual", True, 0.96, 0.12)])
     assert "plain net" in flipped and "barely notices (unlike Veit et al.'s plain net" in flipped
     assert "falls to near chance (unlike Veit et al.'s residual nets" in flipped
     # Between the two outcomes: hurt, but not the opposite of Veit's finding: no "unlike", and why a toy net may.
     middle = E.deletion_caption([_lesion("residual", True, 0.9, 0.75)])
-    assert "is hurt: it keeps 81% of its margin over chance (less robust than Veit" in middle
+    assert "is hurt: it keeps 81 % of its margin over chance (less robust than Veit" in middle
+    assert middle.takeaway == "Deleting one block (median) costs the residual net 15.0 points."
     assert "unlike" not in middle and "54 blocks" in middle
     # Downsampling blocks are left out of the median and named with their own accuracy; an outlier block is named.
     r = _lesion("residual", True, 0.9, 0.9)
@@ -358,7 +362,7 @@ def test_deletion_caption_follows_the_accuracies_both_ways():
     assert E.one_block_accuracy(r) == pytest.approx(0.885)
     assert E.deletion_outliers(r) == [(0, 0.3)]
     text = E.deletion_caption([r])
-    assert "barely notices" in text and "except block 1 (30%)" in text and "10% (block 2)" in text  # numbered from 1
+    assert "barely notices" in text and "except block 1 (30 %)" in text and "10 % (block 2)" in text  # numbered from 1
     # A single outlier does not drag the verdict down (the mean would say "hurt": (0.3 + 0.9 + 0.88 + 0.89) / 4).
     assert "is hurt" not in text
 
@@ -373,9 +377,11 @@ def test_sweep_captions_say_smooth_or_abrupt_from_the_means():
     smooth = _lesion("residual", True, 0.9, 0.85, ks_mean=[0.9, 0.8, 0.7, 0.55, 0.4], reorder_mean=[0.9, 0.8, 0.7, 0.6])
     abrupt = _lesion("plain", False, 0.9, 0.1, ks_mean=[0.9, 0.1, 0.1, 0.1, 0.1], reorder_mean=[0.9, 0.1, 0.1, 0.1])
     text = E.k_sweep_caption([abrupt, smooth])
-    assert "residual: 90% at k = 0, 80% at k = 1, 40% at k = 4: it keeps 88% of its margin over chance after one " \
+    assert text.takeaway == ("Deleting more blocks, the residual net falls smoothly (80 % after one, 40 % after 4); "
+                             "the plain net collapses at once (10 %).")
+    assert "residual: 90 % at k = 0, 80 % at k = 1, 40 % at k = 4: it keeps 88 % of its margin over chance after one " \
            "deletion and falls smoothly from there, as Veit et al. found" in text
-    assert "plain: 90% at k = 0, 10% at k = 1, 10% at k = 4: it keeps 0% of its margin over chance after one " \
+    assert "plain: 90 % at k = 0, 10 % at k = 1, 10 % at k = 4: it keeps 0 % of its margin over chance after one " \
            "deletion: it collapses at once, as Veit et al. found" in text
     flipped = E.k_sweep_caption([_lesion("residual", True, 0.9, 0.1, ks_mean=[0.9, 0.1, 0.1])])
     assert "collapses at once, unlike Veit et al." in flipped
@@ -388,8 +394,10 @@ def test_sweep_captions_say_smooth_or_abrupt_from_the_means():
     flat = E.k_sweep_caption([_lesion("residual", True, 0.9, 0.9, ks_mean=[0.9, 0.9, 0.89])])
     assert "hardly changes" in flat
     text = E.reorder_caption([abrupt, smooth])
-    assert "residual: 90% in the trained order, 80% after one swap, 60% after 3: it keeps 88% of its margin" in text
-    assert "plain: 90% in the trained order, 10% after one swap, 10% after 3: it keeps 0% of its margin over chance " \
+    assert text.takeaway == ("Swapping blocks, the residual net falls smoothly (80 % after one, 60 % after 3); the "
+                             "plain net collapses at once (10 %).")
+    assert "residual: 90 % in the trained order, 80 % after one swap, 60 % after 3: it keeps 88 % of its margin" in text
+    assert "plain: 90 % in the trained order, 10 % after one swap, 10 % after 3: it keeps 0 % of its margin over chance " \
            "after one swap: it collapses at once" in text
 
 
@@ -405,6 +413,8 @@ def test_path_gradient_caption_follows_the_decay_and_the_window_both_ways():
     assert "shrinks fast with k" in fast and "a factor 125" in fast
     assert "all shorter than the typical path (n/2 = 5): the gradient comes from short paths, as Veit" in fast
     assert "single path, through all 10 blocks" in fast
+    assert fast.takeaway == ("90 % of the gradient comes from paths through 1–3 of 10 blocks, all shorter than the "
+                             "typical length 5, as Veit et al. found.")
     slow = E.path_gradient_caption(_paths([1.0, 0.9, 0.8, 0.7, 0.6], (3, 7)))
     assert "shrinks slowly with k" in slow and "shrinks fast" not in slow
     assert "around or above the typical path length" in slow and "unlike Veit" in slow
@@ -413,3 +423,20 @@ def test_path_gradient_caption_follows_the_decay_and_the_window_both_ways():
     # A window mostly below n/2 that reaches it: not called the opposite of Veit et al.
     mostly = E.path_gradient_caption(_paths([1.0, 0.5, 0.25, 0.1, 0.05], (2, 6)))
     assert "mostly shorter than the typical path" in mostly and "unlike" not in mostly
+
+
+def test_every_takeaway_is_one_short_sentence_in_every_branch():
+    # Issue 32: at most MAX_TAKEAWAY_WORDS words, whatever the nets did (at chance intact, unharmed, hurt, collapsed).
+    from resnet_viz.captions import MAX_TAKEAWAY_WORDS, words
+
+    nets = [_lesion("plain", False, 0.95, 0.11, [0.95, 0.5, 0.3, 0.1], [0.95, 0.6, 0.2]),
+            _lesion("plain", False, 0.1, 0.1, [0.1, 0.1, 0.1], [0.1, 0.1]),
+            _lesion("residual", True, 0.96, 0.97, [0.96, 0.95, 0.9], [0.96, 0.96]),
+            _lesion("residual", True, 0.9, 0.5, [0.9, 0.85, 0.82, 0.3, 0.25], [0.9, 0.8, 0.2])]
+    for pair in [(p, r) for p in nets[:2] for r in nets[2:]] + [(n,) for n in nets]:
+        for cap in (E.deletion_caption(pair), E.k_sweep_caption(pair), E.reorder_caption(pair)):
+            assert words(cap.takeaway) <= MAX_TAKEAWAY_WORDS and cap.takeaway.endswith("."), cap.takeaway
+            assert "nan" not in cap and "%" not in cap.replace(" %", ""), cap
+    for g, window in (([1.0, 0.3, 0.09], (1, 3)), ([1.0, 0.9], (3, 7)), ([1.0, 0.5, 0.25], (2, 6))):
+        cap = E.path_gradient_caption(_paths(g, window), plain_depth=10)
+        assert words(cap.takeaway) <= MAX_TAKEAWAY_WORDS, cap.takeaway

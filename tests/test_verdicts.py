@@ -142,6 +142,6 @@ def test_a_report_shows_the_numbers_of_its_page(seeded_store):
     plain, residual = ensure_run(net.twin(), cfg), ensure_run(net, cfg)
     page = results.result(view("ensemble"), preset.settings, runs={"plain": plain, "residual": residual}).captions()
     text = " ".join(s.caption for s in sections(preset))
-    for caption in (page["deletion"], page["k_sweep"], page["paths"]):
-        assert caption in text
+    for caption in (page["deletion"], page["k_sweep"], page["paths"]):  # the takeaway first, then how it was measured
+        assert caption.takeaway in text and caption.details in text
     assert load_shipped(net, cfg).history.train_loss == residual.history.train_loss
