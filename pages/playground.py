@@ -9,12 +9,14 @@ import time
 import streamlit as st
 
 from resnet_viz import playground as PG
+from resnet_viz.captions import details_of, takeaway_of
+from resnet_viz.numbers import MISSING, pct
 from resnet_viz.plots import playground as P
 from resnet_viz.registry import view
 from ui import results
 from ui.common import url_state
 from ui.errors import guard
-from ui.figures import columns, figure, presenter, show
+from ui.figures import caption, columns, figure, presenter, show
 from ui.settings import read, widget
 
 VIEW = view("playground")
@@ -62,22 +64,25 @@ with guard("Training the pair", stop=True, where=holder):  # the message takes t
 holder.empty()
 
 with guard("The accuracies"):
-    st.markdown(f"**This run.** {caps['lesson']}")
+    st.markdown(f"**This run.** {takeaway_of(caps['lesson'])}")
+    with st.expander("How this was measured"):
+        st.caption(details_of(caps["lesson"]))
     cols = columns(2)
     for col, t in zip(cols, result.nets):
         a, b = col.columns(2)
-        a.metric(f"{t.label.capitalize()} net: training accuracy", "—" if t.diverged_at else
-                 f"{t.final_train_accuracy:.0%}", help=f"Verdict: {t.verdict}.")
-        b.metric(f"{t.label.capitalize()} net: test accuracy", "—" if t.diverged_at else f"{t.final_test_accuracy:.0%}")
+        a.metric(f"{t.label.capitalize()} net: training accuracy", pct(t.final_train_accuracy, 0),
+                 help=f"Verdict: {t.verdict}." + (f" {MISSING}: it diverged, so it has no accuracy."
+                                                  if t.diverged_at else ""))
+        b.metric(f"{t.label.capitalize()} net: test accuracy", pct(t.final_test_accuracy, 0))
 with guard("The decision boundaries"):
     show(figure(P.boundary_figure, result), "playground_boundary")
-    st.caption(caps["boundary"])
+    caption(caps["boundary"])
 with guard("What each block draws"):
     show(figure(P.blocks_figure, result), "playground_blocks")
-    st.caption(caps["blocks"])
+    caption(caps["blocks"])
 with guard("The gradient down to the first block"):
     show(figure(P.gradient_figure, result), "playground_gradient")
-    st.caption(caps["gradient"])
+    caption(caps["gradient"])
 with st.expander("Where this differs from TensorFlow Playground", icon=":material/info:"):
     st.markdown(
         "- **Adam**, not plain SGD, so that a few hundred steps suffice (Playground runs thousands of epochs); "

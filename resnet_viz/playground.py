@@ -56,8 +56,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .captions import Caption, takeaway_of
 from .data import MAX_NOISE, PLANE, PLANE_SETS, make_plane_set, split_plane_set
 from .models import ACTIVATIONS, ConfigError, NetConfig, build_model
+from .numbers import MISSING, count, num, pct, points, times
 from .settings import MAX_SEED, check_all, setting
 from .progress import Progress, notify
 from .util import json_safe
@@ -387,8 +389,9 @@ class PlaygroundResult:
                 and abs(r.final_test_accuracy - p.final_test_accuracy) < CLEAR_GAP)
 
     def captions(self) -> dict[str, str]:
-        """Captions from this run's numbers: "lesson" (accuracies, whether the plain net learned the boundary,
-        the gradient reaching the first block), "boundary", "blocks" and "gradient"."""
+        """Captions from this run's numbers (`captions.Caption`: a takeaway, then the details): "lesson" (accuracies,
+        whether the plain net learned the boundary, the gradient reaching the first block), "boundary", "blocks"
+        and "gradient"."""
         return {"lesson": lesson_caption(self), "boundary": boundary_caption(self),
                 "blocks": blocks_caption(self), "gradient": gradient_caption(self)}
 
@@ -402,7 +405,7 @@ class PlaygroundResult:
                       "extent": [-PLANE, PLANE]},
             "steps": list(self.steps), "plain": self.plain.to_dict(frames), "residual": self.residual.to_dict(frames),
             "lesson_shown": self.lesson_shown, "both_learned": self.both_learned,
-            "captions": caps})
+            "captions": caps, "takeaways": {k: takeaway_of(c) for k, c in caps.items()}})
 
 
 # --- the study -----------------------------------------------------------------------------------------
@@ -608,20 +611,20 @@ def _train_pair(settings, data, result, progress, preview) -> None:
 
 
 def _pct(v: float) -> str:
-    return "—" if not math.isfinite(v) else f"{v:.0%}"
+    return pct(v, 0)
 
 
 def _num(v: float) -> str:
-    if not math.isfinite(v):
-        return "—"
-    if v == 0:
-        return "0"
-    if 1e-3 <= abs(v) < 1e4:
-        return f"{v:.2g}" if abs(v) < 1 else f"{v:.3g}"
-    e = math.floor(math.log10(abs(v)))
-    m = v / 10 ** e
-    sup = str(e).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
-    return f"{m:.1f}·10{sup}" if round(m, 1) != 1 else f"10{sup}"
+    return num(v, 2)
+
+
+def _test(t: NetTrace) -> str:
+    """A net's final test accuracy, or that it diverged (no accuracy)."""
+    return f"diverged at step {t.diverged_at}" if t.verdict == "diverged" else f"{_pct(t.final_test_accuracy)} test"
+
+
+_DID = {"learned": "learned the boundary", "partly": "learned part of the boundary",
+        "at chance": "stayed at chance", "diverged": "diverged"}
 
 
 def _net_words(t: NetTrace, steps: int) -> str:
@@ -631,14 +634,14 @@ def _net_words(t: NetTrace, steps: int) -> str:
     acc = (f"{_pct(t.final_train_accuracy)} training and {_pct(t.final_test_accuracy)} test accuracy")
     return {"learned": f"the {t.label} net reached {acc} and learned the boundary",
             "partly": f"the {t.label} net reached {acc}: it learned part of the boundary (the whole of it "
-                      f"counts from {LEARNED_FROM:.0%} training accuracy)",
+                      f"counts from {_pct(LEARNED_FROM)} training accuracy)",
             "at chance": f"the {t.label} net stayed at {acc}: it did not learn the boundary at all (chance is "
-                         f"{CHANCE:.0%}; below {AT_CHANCE_BELOW:.0%} counts as chance)"}[t.verdict]
+                         f"{_pct(CHANCE)}; below {_pct(AT_CHANCE_BELOW)} counts as chance)"}[t.verdict]
 
 
 def _setting_words(s: PlaygroundSettings) -> str:
     feats = ", ".join(FEATURES[f][0] for f in s.features)
-    return (f"{s.depth} block{'s' if s.depth > 1 else ''} of {s.width} {s.activation} units"
+    return (f"{count(s.depth, 'block')} of {s.width} {s.activation} units"
             f"{' with batch norm' if s.norm == 'batch' else ', no batch norm'}, {s.steps} Adam steps on {s.dataset} "
             f"({s.noise} % noise, {s.train_points} training and {s.points - s.train_points} test points; inputs {feats})")
 
@@ -652,19 +655,19 @@ def lesson_caption(result: PlaygroundResult) -> str:
            f"{_net_words(p, s.steps)}."
     gap = r.final_test_accuracy - p.final_test_accuracy
     if result.lesson_shown:
-        verdict = (f" Only the shortcut differs, and it makes the difference: {abs(gap) * 100:.0f} points of test "
-                   f"accuracy (a clear difference from {CLEAR_GAP * 100:.0f})." if math.isfinite(gap) else
+        verdict = (f" Only the shortcut differs, and it makes the difference: {points(abs(gap), 0)[1:]} of test "
+                   f"accuracy (a clear difference from {points(CLEAR_GAP, 0)[1:]})." if math.isfinite(gap) else
                    " Only the shortcut differs, and it makes the difference.")
     elif result.both_learned:
-        verdict = (f" Both learned it, their test accuracies {abs(gap) * 100:.0f} points apart (less than "
-                   f"{CLEAR_GAP * 100:.0f}: no clear difference): at this depth the shortcut is not needed.")
+        verdict = (f" Both learned it, their test accuracies {points(abs(gap), 0)[1:]} apart (less than "
+                   f"{points(CLEAR_GAP, 0)[1:]}: no clear difference): at this depth the shortcut is not needed.")
     elif p.verdict == "learned" and r.verdict != "learned":
         verdict = " Here the plain net did better than its residual twin: the lesson does not show at these settings."
     elif r.verdict != "learned" and p.verdict != "learned":
         verdict = (" Neither net learned the boundary in this budget: more steps, another learning rate or less "
                    "noise may show the difference.")
     else:
-        verdict = (f" Both learned the boundary, the residual net's test accuracy {gap * 100:+.0f} points from the "
+        verdict = (f" Both learned the boundary, the residual net's test accuracy {points(gap, 0)} from the "
                    "plain net's.")
     if s.noise >= 30:
         verdict += f" With {s.noise} % noise no boundary separates every point: compare the nets, not the numbers with 100 %."
@@ -679,7 +682,28 @@ def lesson_caption(result: PlaygroundResult) -> str:
                             "instead.")
             else:
                 verdict += "."
-    return head + verdict + " " + gradient_sentence(result)
+    return Caption(lesson_takeaway(result), head + verdict + " " + gradient_sentence(result))
+
+
+def lesson_takeaway(result: PlaygroundResult) -> str:
+    """The lesson in one sentence (at most 25 words): which net learned the boundary, with both test accuracies,
+    by the same rules as `lesson_caption`."""
+    s, p, r = result.settings, result.plain, result.residual
+    nets = f"{s.depth}-block {s.activation}"
+    if result.lesson_shown:
+        return (f"Only the residual {nets} net learns the {s.dataset} ({_test(r)}); its plain twin "
+                f"{_DID[p.verdict]} ({_test(p)}).")
+    if result.both_learned:
+        return (f"Both {nets} nets learn the {s.dataset} ({_test(r)} residual, {_test(p)} plain): at this depth "
+                "the shortcut is not needed.")
+    if p.verdict == "learned" and r.verdict != "learned":
+        return (f"Here the plain {nets} net learns the {s.dataset} and its residual twin "
+                f"{_DID[r.verdict]} ({_test(p)} vs {_test(r)}).")
+    if r.verdict != "learned" and p.verdict != "learned":
+        return (f"Neither {nets} net learned the {s.dataset} in {s.steps} steps (residual {_test(r)}, "
+                f"plain {_test(p)}).")
+    return (f"Both {nets} nets learned the {s.dataset}, the residual net's test accuracy "
+            f"{points(r.final_test_accuracy - p.final_test_accuracy, 0)} from the plain net's ({_test(r)} vs {_test(p)}).")
 
 
 def gradient_sentence(result: PlaygroundResult) -> str:
@@ -712,59 +736,94 @@ def gradient_sentence(result: PlaygroundResult) -> str:
         words += " None of it reached the residual net's first block (exactly 0)."
     elif rp < VANISHING_BELOW and rr >= FACTOR * rp:
         words += (f" In the plain net it vanishes on the way down through {depth} layers (under "
-                  f"{VANISHING_BELOW:.0%} of the last block's, {_num(rr / rp)}× less than in the residual net): every "
+                  f"{_pct(VANISHING_BELOW)} of the last block's, {times(rr / rp)} less than in the residual net): every "
                   f"layer multiplies it by W·{result.settings.activation}′, and {why}; the shortcuts pass it down "
                   "unchanged (He et al. 2016b, eq. 5).")
     elif rr >= FACTOR * rp:
-        words += f" The plain net's first block gets {_num(rr / rp)}× less of it than the residual net's."
+        words += f" The plain net's first block gets {times(rr / rp)} less of it than the residual net's."
     elif rp >= FACTOR * rr:
-        words += f" Here the plain net's first block gets {_num(rp / rr)}× more of it than the residual net's."
+        words += f" Here the plain net's first block gets {times(rp / rr)} more of it than the residual net's."
     else:
         words += f" No vanishing here: the shares are within a factor {FACTOR:g} of each other."
     return words + first
 
 
 def gradient_caption(result: PlaygroundResult) -> str:
-    """The caption of the gradient figure: what is drawn, and `gradient_sentence`."""
-    return ("‖∂L/∂θ‖ of the first and the last block's parameters at every step, for the minibatch loss "
-            "(log scale; a step where a net got no gradient at all is left out). "
-            + gradient_sentence(result))
+    """The caption of the gradient figure: `gradient_takeaway`, then what is drawn and `gradient_sentence`."""
+    return Caption(gradient_takeaway(result),
+                   "‖∂L/∂θ‖ of the first and the last block's parameters at every step, for the minibatch loss "
+                   "(log scale; a step where a net got no gradient at all is left out). " + gradient_sentence(result))
+
+
+def gradient_takeaway(result: PlaygroundResult) -> str:
+    """One sentence (at most 25 words): the share of the last block's gradient that reaches block 1, plain
+    against residual (medians of `NetTrace.gradient_ratio`)."""
+    p, r = result.plain, result.residual
+    rp, rr = p.gradient_ratio(), r.gradient_ratio()
+    if result.settings.depth == 1:
+        return "With one block, the first block is the last: no gradient has far to go."
+    if not math.isfinite(rp):
+        return (f"The plain net's last block got no gradient, so neither did its first; the residual net's first "
+                f"block got {_num(rr)} of its last block's.")
+    if not math.isfinite(rr):
+        return (f"The residual net's last block got no gradient; the plain net's first block got {_num(rp)} of its "
+                "last block's.")
+    return (f"Block 1 gets {_num(rp)} of the last block's gradient in the plain net and {_num(rr)} in the residual "
+            f"net (median over {count(len(p.grad_first), 'step')}).")
 
 
 def boundary_caption(result: PlaygroundResult) -> str:
     """The caption of the animated boundary figure: what is drawn, and each net's numbers at the last frame."""
     s = result.settings
     every = s.steps / s.frames
-    return (f"Class-1 probability over the input plane (blue: class 1, orange: class 0), a frame every "
+    p, r = result.plain, result.residual
+    takeaway = (f"After {s.steps} steps the residual net {_DID[r.verdict]} ({_test(r)}), the plain net "
+                f"{_DID[p.verdict]} ({_test(p)}).")
+    return Caption(takeaway, f"Class-1 probability over the input plane (blue: class 1, orange: class 0), a frame every "
             f"{every:g} steps from step 0 to {s.steps} ({len(result.steps)} frames); dots: training points, "
             "ringed in black: test points. ▶ plays the training from step 0, the slider picks a step. Under each "
             "net: its loss on the whole training and test sets (eval mode) and the current step. At the last "
             f"step: plain {_pct(result.plain.final_train_accuracy)} / {_pct(result.plain.final_test_accuracy)}, "
             f"residual {_pct(result.residual.final_train_accuracy)} / {_pct(result.residual.final_test_accuracy)} "
-            "training / test accuracy.")
+            "training / test accuracy" + (f" ({MISSING}: a net that diverged has none)" if any(
+                t.verdict == "diverged" for t in result.nets) else "") + ".")
 
 
 def blocks_caption(result: PlaygroundResult) -> str:
     """The caption of the block thumbnails: which quantity is drawn and why, and how much each net's block
     outputs still vary over the plane (relative to the stem's output), from the run."""
     s = result.settings
-    parts = []
+    parts, last = [], {}
     for t in result.nets:
         if not t.block_spread:
             continue
         rel = [v / t.stem_spread if t.stem_spread > 0 else float("nan") for v in t.block_spread]
+        last[t.label] = rel[-1]
         flat = [i + 1 for i, v in enumerate(rel) if math.isfinite(v) and v < FLAT_BELOW]
         share = np.nanmedian(t.block_share) if any(math.isfinite(v) for v in t.block_share) else float("nan")
         text = (f"{t.label}: from {_num(rel[0])} at block 1 to {_num(rel[-1])} at block {len(rel)}, PC1 explaining "
                 f"{_pct(share)} of the variation (median over blocks)")
         if flat:
             text += (f"; {len(flat)} block{'s' if len(flat) > 1 else ''} (from block {flat[0]}) vary by less than "
-                     f"{FLAT_BELOW:.0%} of the stem's output: scaled to their own range they show a shape that has all "
+                     f"{_pct(FLAT_BELOW)} of the stem's output: scaled to their own range they show a shape that has all "
                      "but faded out")
         parts.append(text)
-    return (f"What each block draws over the input plane, as TensorFlow Playground shows each neuron: the first "
+    return Caption(blocks_takeaway(s.depth, last), f"What each block draws over the input plane, as TensorFlow Playground shows each neuron: the first "
             f"principal component of the block's {s.width} outputs over a {BLOCK_GRID}×{BLOCK_GRID} grid of the "
             "plane (the direction in which the block's output varies most across the plane, whatever the order of "
             "its units; one picture a block), its sign chosen to agree with the net's prediction, each scaled to "
             "its own range; plain blocks above, residual blocks below, block 1 on the left. How much the output "
             "still varies over the plane, relative to the stem's: " + "; ".join(parts) + ".")
+
+
+def blocks_takeaway(depth: int, last: dict[str, float]) -> str:
+    """One sentence (at most 25 words): how much the last block's output still varies over the plane, relative to
+    the stem's, in each net (`last`: label -> that ratio), and which net's pictures fade out (FLAT_BELOW)."""
+    p, r = last.get("plain", math.nan), last.get("residual", math.nan)
+    if not (math.isfinite(p) or math.isfinite(r)):
+        return "Each picture is what one block's output draws over the input plane: plain blocks above, residual below."
+    flat = {k for k, v in last.items() if math.isfinite(v) and v < FLAT_BELOW}
+    tail = (": plain pictures fade out" if flat == {"plain"} else ": residual pictures fade out"
+            if flat == {"residual"} else ": both nets' pictures fade out" if flat else "")
+    return (f"Block {depth}'s output varies over the plane by {_num(p)} of the stem's in the plain net, "
+            f"{_num(r)} in the residual{tail}.")

@@ -183,9 +183,12 @@ def playground_sections(result) -> list[Section]:
     loss curves, what each block draws, and the gradient reaching the first block."""
     from .plots import playground as P
 
+    from .captions import Caption
+
     caps = result.captions()
-    return [Section("Decision boundaries through training", f"{caps['boundary']} {caps['lesson']}",
-                    P.boundary_figure(result)),
+    lesson = caps["lesson"]
+    return [Section("Decision boundaries through training",
+                    Caption(lesson.takeaway, f"{caps['boundary']} {lesson.details}"), P.boundary_figure(result)),
             Section("What each block draws", caps["blocks"], P.blocks_figure(result)),
             Section("Gradient reaching the first and the last block", caps["gradient"], P.gradient_figure(result))]
 

@@ -20,7 +20,7 @@ def caption_problems(name: str, text) -> list[str]:
         out.append(f"{name}: takeaway does not end with a period: {t!r}")
     if re.search(r"\d[eE][+-]?\d", str(text)):
         out.append(f"{name}: an e-exponent: {text!r}")
-    if re.search(r"\b(nan|NaN|None|inf)\b", str(text)):
+    if re.search(r"\b(nan|None|inf)\b", str(text)):  # a formatted missing value ("NaN" in prose is fine)
         out.append(f"{name}: nan/None/inf: {text!r}")
     return out
 

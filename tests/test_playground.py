@@ -11,12 +11,14 @@ import dataclasses
 import json
 import math
 import os
+import re
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+from caption_rules import assert_captions
 from resnet_viz import playground as PG
 from resnet_viz.cli import main
 from resnet_viz.models import ConfigError, build_model
@@ -47,8 +49,10 @@ def test_deep_plain_fails_where_its_residual_twin_learns_beyond_the_defaults(dat
         assert p.gradient_ratio() * PG.FACTOR <= res.gradient_ratio() and res.gradient_ratio() > 0.5, (dataset, case)
         caption = r.captions()["lesson"]
         assert "did not learn the boundary at all" in caption or "learned part of the boundary" in caption
-        assert f"{res.final_test_accuracy:.0%} test accuracy and learned the boundary" in caption
-        assert "× less" in caption and "make" in caption
+        assert f"{PG._pct(res.final_test_accuracy)} test accuracy and learned the boundary" in caption
+        assert re.search(r"×\S+ less", caption) and "make" in caption  # a ratio (numbers.times)
+        assert caption.takeaway.startswith(f"Only the residual {case['depth']}-block")
+        assert_captions(r.captions())
 
 
 @pytest.mark.parametrize("dataset", ["spirals", "circles"])
@@ -58,6 +62,8 @@ def test_two_blocks_both_learn(dataset):
         assert r.both_learned and not r.lesson_shown, (dataset, seed, r.plain.final_test_accuracy,
                                                        r.residual.final_test_accuracy)
         assert "no clear difference" in r.captions()["lesson"]
+        assert r.captions()["lesson"].takeaway.startswith("Both 2-block tanh nets learn the")
+        assert_captions(r.captions())
 
 
 def test_divergence_is_detected_and_named():
@@ -68,7 +74,24 @@ def test_divergence_is_detected_and_named():
         assert len(t.probability) == len(r.steps)  # its last picture stays for the frames after
     caption = r.captions()["lesson"]
     assert f"the plain net diverged at step {r.plain.diverged_at}" in caption and "failed to train" in caption
+    assert caption.takeaway == (f"Neither 50-block relu net learned the spirals in 10 steps (residual diverged at step "
+                                f"{r.residual.diverged_at}, plain diverged at step {r.plain.diverged_at}).")
+    assert_captions(r.captions())
     assert json.dumps(r.to_dict(frames=False), allow_nan=False)  # NaN written as null
+
+
+def test_the_default_captions_say_one_thing_first():
+    """Issue 32: every caption of the default run opens with a takeaway of at most 25 words, from its numbers."""
+    r = PG.playground_study(PG.PlaygroundSettings())
+    caps = r.captions()
+    assert_captions(caps)
+    p, res = r.plain, r.residual
+    assert caps["lesson"].takeaway == (f"Only the residual 30-block tanh net learns the spirals "
+                                       f"({PG._pct(res.final_test_accuracy)} test); its plain twin stayed at chance "
+                                       f"({PG._pct(p.final_test_accuracy)} test).")
+    assert caps["gradient"].takeaway.startswith(f"Block 1 gets {PG._num(p.gradient_ratio())} of the last block's")
+    assert caps["blocks"].takeaway.endswith(": plain pictures fade out.")
+    assert r.to_dict(frames=False)["takeaways"]["lesson"] == caps["lesson"].takeaway
 
 
 # --- the activation of NetConfig ------------------------------------------------------------------------
@@ -370,7 +393,9 @@ def test_page_shows_the_default_comparison_animated_without_a_click():
     captions = " ".join(c.value for c in at.caption)
     assert "first principal component" in captions and "‖∂L/∂θ‖" in captions
     lesson = " ".join(m.value for m in at.markdown)
-    assert "**This run.**" in lesson and "the residual net reached" in lesson
+    # The takeaway first (issue 32); how it was measured folded below it.
+    assert "**This run.** Only the residual 30-block tanh net learns the spirals" in lesson
+    assert "the residual net reached" in captions and "Block 1 gets" in captions
     # A link's crafted values never raise; the page still shows the default comparison (already computed).
     at = AppTest.from_file(os.path.join(ROOT, "pages", "playground.py"), default_timeout=180)
     for name in ("pg_depth", "pg_noise", "pg_lr", "pg_batch_size", "pg_features", "pg_dataset", "pg_norm"):
