@@ -158,3 +158,31 @@ def test_identity_after_training_panel_labels_its_y_axis():
     assert right.showticklabels is True and right.type == "log"
     assert list(right.tickvals) == list(left.tickvals) and list(right.ticktext) == list(left.ticktext)
     assert min(left.tickvals) <= 1e-6 and max(left.tickvals) >= 1.0  # both panels' values labelled
+
+
+def test_many_runs_get_one_legend_entry_each_and_room_for_it():
+    """Issue 32: the shortcut-variants preset's 9 nets gave the loss chart 18 legend entries that swallowed
+    the plot, and three stacked 'off scale' notes covered the curves."""
+    from resnet_viz.plots.compare import identity_colors, recolor
+
+    labels = ["plain", "original (λ = 1)", "λ = 0.5", "λ = 1.5", "constant scaling 0.5", "exclusive gating",
+              "shortcut-only gating", "1×1 conv shortcut", "dropout shortcut"]
+    base = np.exp(-np.linspace(0, 5, 200)) * 2.3
+    runs = {k: _run(base, [2.3, 0.5, 0.2, 0.1, 0.05], [2.3, 0.6, 0.3, 0.2, 0.1]) for k in labels}
+    for k in labels[-3:]:  # three runs with a spike: one note, not three
+        runs[k] = _run(base, [2.3, 1e4, 0.5, 0.2, 0.1], [2.3, 2e5, 0.6, 0.3, 0.2])
+    fig = recolor(training.loss_curves(runs), identity_colors(labels))
+    shown = [t.name for t in fig.data if t.showlegend is not False]
+    assert shown == labels  # one entry a run, clicking it hides both its lines
+    assert "dotted: test" in fig.layout.title.text
+    assert fig.layout.height > 420 and fig.layout.margin.b > 40  # the legend's rows get their own room
+    assert [a.text for a in fig.layout.annotations] == ["▲ 3 runs off scale (hover for their peaks)"]
+    for r in runs.values():
+        r.history.epoch_test_accuracy = [0.1, 0.5, 0.8, 0.9, 0.95]
+    acc = recolor(training.accuracy_curves(runs, 0.1), identity_colors(labels))
+    assert [t.name for t in acc.data] == labels
+    assert len({t.line.color for t in acc.data}) == len(labels)  # recolor still finds every run
+    # A pair keeps its two entries a net.
+    pair = training.loss_curves({k: runs[k] for k in labels[:2]})
+    assert [t.name for t in pair.data if t.showlegend is not False] == [
+        "plain: train loss", "plain: test loss", "original (λ = 1): train loss", "original (λ = 1): test loss"]

@@ -19,7 +19,7 @@ def recolor(fig: go.Figure, colors: dict[str, str]) -> go.Figure:
     for t in fig.data:
         for label, color in colors.items():
             name = t.name or ""
-            if t.legendgroup == label or name.startswith(f"{label}:") or name.startswith(f"{label} ("):
+            if t.legendgroup == label or name == label or name.startswith((f"{label}:", f"{label} (")):
                 if getattr(t, "line", None) is not None:
                     t.line.color = color
                 if getattr(t, "marker", None) is not None and t.mode and "markers" in t.mode:

@@ -53,12 +53,41 @@ def _mark_spikes(fig: go.Figure, cap: float, log_y: bool) -> None:
                                  legendgroup=group, name=f"{group}: spike",
                                  hovertemplate=f"{group}: loss {tick_label(peak)} at epoch {x:.2f} "
                                                "(above the axis)<extra></extra>"))
+        if len(peaks) > MAX_SPIKE_NOTES:
+            continue  # one line for all of them, below: stacked notes would cover the curves and each other
         # Short, and pointing inwards: it must fit a half-page chart in presenter mode too.
         right = x > 0.5 * (max(float(np.nanmax(np.asarray(t.x, dtype=float))) for t in fig.data if t.x is not None))
         fig.add_annotation(x=x, y=math.log10(cap) if log_y else cap, yref="y",
                            text=f"{group}: ↑ {tick_label(peak)} (off scale)", showarrow=True, arrowhead=0,
                            ax=-40 if right else 40, ay=18 + 22 * n, xanchor="right" if right else "left",
                            font=dict(color=color))
+    if len(peaks) > MAX_SPIKE_NOTES:
+        fig.add_annotation(x=0, y=1, xref="paper", yref="paper", xanchor="left", yanchor="bottom", showarrow=False,
+                           text=f"▲ {len(peaks)} runs off scale (hover for their peaks)", font=dict(color="#555"))
+
+
+MAX_SPIKE_NOTES = 2  # more runs off scale than this: one line names their count, the markers' hover their peaks
+MANY_RUNS = 3  # more runs than this: one legend entry a run (the line styles are named in the title)
+
+
+def _legend_rows(names: list[str], chars_per_row: int = 70) -> int:
+    """About how many rows a horizontal legend of `names` takes in a half-page chart."""
+    rows, used = 1, 0
+    for name in names:
+        width = len(name) + 6
+        if used and used + width > chars_per_row:
+            rows, used = rows + 1, 0
+        used += width
+    return rows
+
+
+def _fit_legend(fig: go.Figure, height: int) -> go.Figure:
+    """Make the figure taller by the rows its legend below the plot takes, so that the plot keeps its height."""
+    names = [t.name for t in fig.data if t.showlegend is not False and t.name]
+    rows = _legend_rows(names)
+    if rows > 1:
+        fig.update_layout(height=height + 22 * (rows - 1), margin_b=40 + 22 * (rows - 1))
+    return fig
 
 
 def loss_curves(runs: dict, log_y: bool = True) -> go.Figure:
@@ -69,6 +98,7 @@ def loss_curves(runs: dict, log_y: bool = True) -> go.Figure:
     with its value, so the other curves stay readable.
     """
     fig = go.Figure()
+    many = len(runs) > MANY_RUNS
     for label, run in runs.items():
         h = run.history
         steps_per_epoch = max(len(h.step_loss) / max(len(h.epoch_train_loss) - 1, 1), 1)
@@ -78,12 +108,15 @@ def loss_curves(runs: dict, log_y: bool = True) -> go.Figure:
                 x=np.arange(1, len(h.step_loss) + 1) / steps_per_epoch, y=smooth(h.step_loss, 5),
                 mode="lines", line=dict(color=color, width=1), opacity=0.35,
                 name=f"{label}: minibatch loss", legendgroup=label, showlegend=False))
+        # Many runs: one legend entry a run (clicking it hides both its lines), the line styles named in the title.
         fig.add_trace(go.Scatter(
             x=list(range(len(h.epoch_train_loss))), y=h.epoch_train_loss, mode="lines+markers",
-            line=dict(color=color, width=3), name=f"{label}: train loss", legendgroup=label))
+            line=dict(color=color, width=3), name=label if many else f"{label}: train loss", legendgroup=label,
+            hovertemplate=f"{label}: train loss %{{y:.3g}} at epoch %{{x}}<extra></extra>"))
         fig.add_trace(go.Scatter(
             x=list(range(len(h.epoch_test_loss))), y=h.epoch_test_loss, mode="lines",
-            line=dict(color=color, width=2, dash="dot"), name=f"{label}: test loss", legendgroup=label))
+            line=dict(color=color, width=2, dash="dot"), name=f"{label}: test loss", legendgroup=label,
+            showlegend=not many, hovertemplate=f"{label}: test loss %{{y:.3g}} at epoch %{{x}}<extra></extra>"))
     fig.update_xaxes(title="epoch")
     cap = loss_cap([y for t in fig.data for y in t.y], log_y)
     values = [y for t in fig.data for y in t.y if y is not None and (cap is None or y <= cap)]
@@ -93,7 +126,9 @@ def loss_curves(runs: dict, log_y: bool = True) -> go.Figure:
         fig.update_yaxes(title="cross-entropy")
     if cap is not None:
         _mark_spikes(fig, cap, log_y)
-    return style(fig, "Loss (thick: whole train set in eval mode; faint: minibatches)")
+    title = ("Loss (thick: train set in eval mode; dotted: test set; faint: minibatches)" if many else
+             "Loss (thick: whole train set in eval mode; faint: minibatches)")
+    return _fit_legend(style(fig, title), 420)
 
 
 def accuracy_curves(runs: dict, chance: float | None = None) -> go.Figure:
@@ -103,12 +138,13 @@ def accuracy_curves(runs: dict, chance: float | None = None) -> go.Figure:
         h = run.history
         fig.add_trace(go.Scatter(x=list(range(len(h.epoch_test_accuracy))), y=h.epoch_test_accuracy,
                                  mode="lines+markers", line=dict(color=COLORS.get(label), width=3),
-                                 name=f"{label}: test accuracy"))
+                                 name=label if len(runs) > MANY_RUNS else f"{label}: test accuracy", legendgroup=label,
+                                 hovertemplate=f"{label}: test accuracy %{{y:.1%}} at epoch %{{x}}<extra></extra>"))
     if chance is not None:
         fig.add_hline(y=chance, line=dict(color="grey", dash="dash"), annotation_text="chance")
     fig.update_xaxes(title="epoch")
     fig.update_yaxes(title="accuracy", range=[0, 1.02], tickformat=".0%")
-    return style(fig, "Test accuracy")
+    return _fit_legend(style(fig, "Test accuracy"), 420)
 
 
 def gradient_norms(runs: dict) -> go.Figure:
@@ -132,10 +168,13 @@ def gradient_norms(runs: dict) -> go.Figure:
                                  hoverinfo="skip", showlegend=False, legendgroup=label))
         fig.add_trace(go.Scatter(x=blocks, y=np.nanmedian(g, axis=0), mode="lines+markers",
                                  line=dict(color=color, width=3), legendgroup=label,
-                                 name=f"{label} (median of first {g.shape[0]} steps)"))
+                                 name=label if len(runs) > MANY_RUNS else f"{label} (median of first {g.shape[0]} steps)",
+                                 hovertemplate=f"{label}, block %{{x}}: median %{{y:.3g}} over the first "
+                                               f"{g.shape[0]} steps<extra></extra>"))
     fig.update_xaxes(title="block (input side → output side)", dtick=1 if fig.data and len(fig.data[0].x) <= 30 else None)
     log_axis(fig, "y", title="‖∂L/∂θ‖ of the block")
-    return style(fig, "Gradient norm per block, first steps")
+    title = "Gradient norm per block, first steps" + (" (line: median; band: min–max)" if len(runs) > MANY_RUNS else "")
+    return style(fig, title)
 
 
 def _depth_colors(kind: str, n: int) -> list[str]:
