@@ -10,6 +10,7 @@ import json
 import streamlit as st
 
 from resnet_viz import shattering as sh
+from resnet_viz.captions import Caption
 from resnet_viz.data import load_dataset
 from resnet_viz.models import NetConfig
 from resnet_viz.plots import shattering as P
@@ -19,7 +20,7 @@ from resnet_viz.settings import keys
 from ui import results
 from ui.common import ensure_run, link_bind, pick_pair, show_error, url_state
 from ui.errors import USER_FIXABLE, guard
-from ui.figures import columns, figure, show
+from ui.figures import caption, columns, figure, show
 from ui.settings import read, widget
 
 VIEW = view("shattering")
@@ -85,16 +86,17 @@ def random_nets() -> None:
         cols = columns(2)
         for col, r, label in ((cols[0], plain, "Plain net"), (cols[1], residual, "Residual net")):
             with col:
-                st.metric(f"{label}: lag-1 autocorrelation", f"{r.lag1:.2f}",
+                st.metric(f"{label}: lag-1 autocorrelation", sh.lag_text(r.lag1),
                           help="Correlation between gradients at neighbouring inputs, mean over seeds "
                                "(1: smooth, 0: white noise).")
                 show(figure(P.gradient_figure, r), f"gradients_{label.split()[0].lower()}")
                 show(figure(P.correlation_figure, r), f"correlation_{label.split()[0].lower()}")
         show(figure(P.acf_figure, plain, residual), "autocorrelation")
-        st.caption("How to read: white noise is a gradient that jumps at every input (lag-1 near 0, a correlation "
-                   "matrix with only its diagonal, an autocorrelation that drops to 0 after one step); brown noise "
-                   "wanders smoothly (lag-1 near 1, bands along the diagonal, slow decay). This run: "
-                   + view.setting_caption())
+        cap = view.setting_caption()
+        caption(Caption(cap.takeaway, "How to read: white noise is a gradient that jumps at every input (lag-1 near 0, "
+                                      "a correlation matrix with only its diagonal, an autocorrelation that drops to 0 "
+                                      "after one step); brown noise wanders smoothly (lag-1 near 1, bands along the "
+                                      f"diagonal, slow decay). This run: {cap.details}"))
 
     st.subheader("Lag-1 autocorrelation against depth")
     if sweep_error is not None:  # the setting above is drawn; only the sweep waits for valid depths
@@ -102,7 +104,7 @@ def random_nets() -> None:
         return
     with guard("Lag-1 autocorrelation against depth"):
         show(figure(P.sweep_figure, view.sweep), "lag1_sweep")
-        st.caption(view.sweep_caption())
+        caption(view.sweep_caption())
 
 
 def _settings() -> tuple[sh.ShatteringSettings, Exception | None]:

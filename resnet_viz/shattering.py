@@ -55,8 +55,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from .captions import Caption, takeaway_of
 from .models import MAX_DEPTH, MAX_SHORTCUT_SCALE, MAX_WIDTH, ConfigError, NetConfig, build_model
 from .models import memory_limit_bytes as _memory_limit
+from .numbers import MISSING, count, num, times
 from .progress import Progress, Steps
 from .settings import check_all, setting
 from .util import eval_copy
@@ -568,6 +570,29 @@ def _block_note(block: str) -> str:
             "one-layer module x + W·ReLU(BN x) that Thm. 3 describes; pick the module to compare.")
 
 
+def lag_text(v: float) -> str:
+    """A correlation to two decimals, with a true minus sign ('—' when missing)."""
+    return f"{v:.2f}".replace("-", "−") if math.isfinite(v) else MISSING
+
+
+def _lag(result: ShatterResult, lag1: float) -> str:
+    return "0 gradient everywhere" if result.rms == 0 else lag_text(lag1)
+
+
+def setting_takeaway(plain: ShatterResult, residual: ShatterResult) -> str:
+    """One sentence (at most 25 words): the twins' lag-1 at this depth and what the shortcuts did to it, by the
+    rules of `setting_caption` (CLEAR_DIFFERENCE)."""
+    cfg = residual.config
+    p, r = plain.lag1, residual.lag1
+    both = f"lag-1 {_lag(residual, r)} residual vs {_lag(plain, p)} plain"
+    if r - p >= CLEAR_DIFFERENCE:
+        return (f"At {units(cfg.depth, cfg.block)}, shortcuts keep neighbouring gradients correlated: {both} "
+                f"({noise_kind(p) if plain.rms else 'dead'}).")
+    if p - r >= CLEAR_DIFFERENCE:
+        return f"At {units(cfg.depth, cfg.block)}, the plain net's gradients are the more correlated: {both}."
+    return f"At {units(cfg.depth, cfg.block)}, the shortcuts make little difference to the gradients: {both}."
+
+
 def setting_caption(plain: ShatterResult, residual: ShatterResult) -> str:
     """What the plain and residual results of one setting show (Balduzzi et al. 2017), from their lag-1 values.
 
@@ -581,10 +606,10 @@ def setting_caption(plain: ShatterResult, residual: ShatterResult) -> str:
     def kind(result: ShatterResult, lag1: float) -> str:
         if result.rms == 0:  # df/dx = 0 at every input: no gradient to shatter or keep
             return "0 at every input (every unit on the way is dead)"
-        return f"{noise_kind(lag1)} (lag-1 {lag1:.2f})"
+        return f"{noise_kind(lag1)} (lag-1 {lag_text(lag1)})"
 
     text = (f"At {units(cfg.depth, cfg.block)}, width {cfg.width}{', BN' if cfg.norm == 'batch' else ', no BN'}, "
-            f"mean over {n} net{'s' if n > 1 else ''}: the plain net's gradients are {kind(plain, p)}, the residual "
+            f"mean over {count(n, 'net')}: the plain net's gradients are {kind(plain, p)}, the residual "
             f"net's {kind(residual, r)}. ")
     if r - p >= CLEAR_DIFFERENCE:
         text += "The shortcuts keep neighbouring gradients more correlated."
@@ -594,8 +619,8 @@ def setting_caption(plain: ShatterResult, residual: ShatterResult) -> str:
         text += "Here the shortcuts make little difference to how correlated they are."
     lam = cfg.shortcut_scale
     if lam < 1:
-        text += (f" Size of the gradients (RMS of df/dx): residual {residual.rms:.3g}, plain {plain.rms:.3g}; the "
-                 f"shortcut path alone scales them by λ^{cfg.depth} = {lam ** cfg.depth:.3g}.")
+        text += (f" Size of the gradients (RMS of df/dx): residual {num(residual.rms)}, plain {num(plain.rms)}; the "
+                 f"shortcut path alone scales them by λ^{cfg.depth} = {num(lam ** cfg.depth)}.")
         if abs(r) < WHITE_NOISE_BELOW:
             text += f" With λ = {lam:g} < 1 the residual net shatters again, like a plain net ({LAMBDA_NOTE})."
         else:
@@ -603,18 +628,18 @@ def setting_caption(plain: ShatterResult, residual: ShatterResult) -> str:
     elif lam > 1:
         grow = lam ** cfg.depth
         ratio = residual.rms / plain.rms if plain.rms > 0 else math.inf
-        versus = (f"×{ratio:.3g} the plain net's ({plain.rms:.3g})" if plain.rms > 0 else
+        versus = (f"{times(ratio, 3)} the plain net's ({num(plain.rms)})" if plain.rms > 0 else
                   "while the plain net's are 0")
         text += (f" With λ = {lam:g} > 1 the shortcut path alone scales the signal and its gradient by "
-                 f"λ^{cfg.depth} = {grow:.3g} (He et al. 2016b §3): the residual net's gradients are "
-                 f"{residual.rms:.3g} in size (RMS of df/dx), {versus}{' — they explode' if ratio >= 100 else ''}; "
+                 f"λ^{cfg.depth} = {num(grow)} (He et al. 2016b §3): the residual net's gradients are "
+                 f"{num(residual.rms)} in size (RMS of df/dx), {versus}{' — they explode' if ratio >= 100 else ''}; "
                  f"their shape is {noise_kind(r)}.")
     if plain.looks_linear:
         if p >= 1 - 1e-9:
             text += " The looks-linear plain net is linear at initialisation: its gradient is the same at every input."
         else:
-            text += f" The looks-linear plain net's gradient varies along the inputs (lag-1 {p:.2f})."
-    return text + _block_note(cfg.block)
+            text += f" The looks-linear plain net's gradient varies along the inputs (lag-1 {lag_text(p)})."
+    return Caption(setting_takeaway(plain, residual), text + _block_note(cfg.block))
 
 
 def _white_from(depths: list[int], lag1: np.ndarray) -> int | None:
@@ -638,25 +663,25 @@ def sweep_caption(sweep: SweepResult) -> str:
     dmax = depths[-1]
     pm, rm = sweep.mean("plain"), sweep.mean("residual")
     n = sweep.lag1["plain"].shape[1]
-    parts = [f"Mean ± std over {n} random net{'s' if n > 1 else ''} at each depth."]
+    parts = [f"Mean ± std over {count(n, 'random net')} at each depth."]
     plain_name = "the looks-linear plain net" if sweep.looks_linear else "the plain net"
     for name, m in ((plain_name, pm), ("the residual net", rm)):
         w = _white_from(depths, m)
         sd = sweep.std("plain" if m is pm else "residual")[-1]
         if w is not None:
             parts.append(f"For {name}, neighbouring gradients are white noise from {units(w, block)} on "
-                         f"(lag-1 {m[-1]:.2f} ± {sd:.2f} at {units(dmax, block)}).")
+                         f"(lag-1 {lag_text(m[-1])} ± {lag_text(sd)} at {units(dmax, block)}).")
         else:
             parts.append(f"For {name}, neighbouring gradients are still {noise_kind(m[-1])} at {units(dmax, block)} "
-                         f"(lag-1 {m[-1]:.2f} ± {sd:.2f}).")
+                         f"(lag-1 {lag_text(m[-1])} ± {lag_text(sd)}).")
     if len(depths) > 1:
         gap = float(np.mean(rm - pm))  # residual minus plain, averaged over the swept depths
         how = ("the residual net's gradients are more correlated than the plain net's" if gap >= CLEAR_DIFFERENCE
                else "the plain net's gradients are more correlated than the residual net's"
                if gap <= -CLEAR_DIFFERENCE else "both nets' gradients are about equally correlated")
-        parts.append(f"From {units(depths[0], block)} to {dmax}, lag-1 went from {pm[0]:.2f} to {pm[-1]:.2f} for the "
-                     f"plain net and from {rm[0]:.2f} to {rm[-1]:.2f} for the residual net: over the sweep, {how} "
-                     f"(mean gap {gap:+.2f}).")
+        parts.append(f"From {units(depths[0], block)} to {dmax}, lag-1 went from {lag_text(pm[0])} to {lag_text(pm[-1])} for the "
+                     f"plain net and from {lag_text(rm[0])} to {lag_text(rm[-1])} for the residual net: over the sweep, {how} "
+                     f"(mean gap {gap:+.2f}).".replace("gap -", "gap −"))
     lam = sweep.base.shortcut_scale
     if lam < 1:
         w = _white_from(depths, rm)
@@ -667,7 +692,19 @@ def sweep_caption(sweep: SweepResult) -> str:
                  "and 1/√L for L residual modules with BN (Thm. 3). They describe inputs whose ReLU patterns are "
                  "independent; neighbouring inputs share most of theirs, so measured values start near 1: "
                  "compare how fast the curves fall.")
-    return " ".join(parts) + _block_note(block)
+    return Caption(sweep_takeaway(sweep), " ".join(parts) + _block_note(block))
+
+
+def sweep_takeaway(sweep: SweepResult) -> str:
+    """One sentence (at most 25 words): how the twins' mean lag-1 changes from the shallowest to the deepest depth
+    of the sweep."""
+    block, depths = sweep.block, sweep.depths
+    pm, rm = sweep.mean("plain"), sweep.mean("residual")
+    plain = "looks-linear plain" if sweep.looks_linear else "plain"
+    if len(depths) == 1:
+        return f"At {units(depths[0], block)}, lag-1 is {lag_text(pm[0])} in the {plain} net and {lag_text(rm[0])} in the residual net."
+    return (f"From {depths[0]} to {units(depths[-1], block)}, lag-1 goes from {lag_text(pm[0])} to {lag_text(pm[-1])} in the "
+            f"{plain} net and from {lag_text(rm[0])} to {lag_text(rm[-1])} in the residual net.")
 
 
 def scale_sweep_caption(depths: Sequence[int], curves: dict[str, dict], block: str = DEFAULT_BLOCK) -> str:
@@ -858,13 +895,16 @@ class ShatteringView:
         return sweep_caption(self.sweep) if self.sweep is not None else ""
 
     def captions(self) -> dict[str, str]:
-        """"setting": what the chosen setting shows; "sweep": what the depth sweep shows ("" without one)."""
+        """"setting": what the chosen setting shows; "sweep": what the depth sweep shows ("" without one); each a
+        `captions.Caption` (a takeaway, then the details)."""
         return {"setting": self.setting_caption(), "sweep": self.sweep_caption()}
 
     def to_dict(self) -> dict:
-        """JSON-ready results with their captions."""
+        """JSON-ready results with their captions (whole) and their takeaways."""
+        caps = self.captions()
         return {"settings": self.settings.to_dict(), "plain": self.plain.to_dict(), "residual": self.residual.to_dict(),
-                "sweep": None if self.sweep is None else self.sweep.to_dict(), "captions": self.captions()}
+                "sweep": None if self.sweep is None else self.sweep.to_dict(), "captions": caps,
+                "takeaways": {k: takeaway_of(c) for k, c in caps.items()}}
 
 
 def shattering_study(settings: ShatteringSettings = ShatteringSettings(), *,

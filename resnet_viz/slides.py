@@ -138,43 +138,48 @@ def _surface_sections(view, runs: dict[str, Run]) -> list[Section]:
 
 
 def shattering_sections(view) -> list[Section]:
-    """The shattered-gradients view (Balduzzi et al. 2017): gradients, correlations, autocorrelation, sweep."""
+    """The shattered-gradients view (Balduzzi et al. 2017): gradients, correlations, autocorrelation, sweep; each
+    caption opens with the setting's (or the sweep's) takeaway."""
     from . import shattering as sh
+    from .captions import Caption
+    from .numbers import count
     from .plots import shattering as P
 
     s, plain, residual = view.settings, view.plain, view.residual
+    cap = view.setting_caption()
+    lp, lr = sh.lag_text(plain.lag1), sh.lag_text(residual.lag1)
     module = ("one-layer residual modules x + W·ReLU(BN x) (Balduzzi et al. 2017)" if s.block == "single" else
               "the lab's two-layer blocks")
     where = (f"{sh.units(s.depth, s.block)}, {module}; the plain twin has {int(sh.hidden_relu_layers(s.depth, s.block))} "
              f"hidden ReLU layers of {s.width} units ({'BN, ' if s.bn else ''}He initialisation); {s.points} inputs "
              "on [−2, 2]")
-    n = f"{s.seeds} net{'s' if s.seeds > 1 else ''}"
+    n = count(s.seeds, "net")
     out = [
-        Section("Plain net: gradient against input",
-                f"{where}. The gradient df/dx of one random plain net; over {n} its lag-1 autocorrelation is "
-                f"{plain.lag1:.2f}: {sh.noise_kind(plain.lag1)} (1 is smooth, 0 is white noise).",
+        Section("Plain net: gradient against input", Caption(
+            cap.takeaway, f"{where}. The gradient df/dx of one random plain net; over {n} its lag-1 autocorrelation is "
+                          f"{lp}: {sh.noise_kind(plain.lag1)} (1 is smooth, 0 is white noise)."),
                 P.gradient_figure(plain)),
-        Section("Residual net: gradient against input",
-                f"The residual twin (same weights, with shortcuts); lag-1 autocorrelation {residual.lag1:.2f}: "
-                f"{sh.noise_kind(residual.lag1)}.", P.gradient_figure(residual)),
-        Section("Plain net: correlation of gradients",
-                f"Correlation of g_i with g_j over {n}, central inputs: only the diagonal is lit when neighbouring "
-                f"gradients are unrelated, bands along it when they agree. Here: {sh.noise_kind(plain.lag1)} "
-                f"(lag-1 {plain.lag1:.2f}).", P.correlation_figure(plain)),
-        Section("Residual net: correlation of gradients",
-                f"The same for the residual net. Here: {sh.noise_kind(residual.lag1)} (lag-1 {residual.lag1:.2f}).",
+        Section("Residual net: gradient against input", Caption(
+            cap.takeaway, f"The residual twin (same weights, with shortcuts); lag-1 autocorrelation {lr}: "
+                          f"{sh.noise_kind(residual.lag1)}."), P.gradient_figure(residual)),
+        Section("Plain net: correlation of gradients", Caption(
+            cap.takeaway, f"Correlation of g_i with g_j over {n}, central inputs: only the diagonal is lit when "
+                          f"neighbouring gradients are unrelated, bands along it when they agree. Here: "
+                          f"{sh.noise_kind(plain.lag1)} (lag-1 {lp})."), P.correlation_figure(plain)),
+        Section("Residual net: correlation of gradients", Caption(
+            cap.takeaway, f"The same for the residual net. Here: {sh.noise_kind(residual.lag1)} (lag-1 {lr})."),
                 P.correlation_figure(residual)),
-        Section("Autocorrelation of the gradients",
-                "r_k between gradients k grid steps apart (white noise drops to 0 after one step, brown noise "
-                f"decays slowly). {view.setting_caption()}", P.acf_figure(plain, residual)),
+        Section("Autocorrelation of the gradients", Caption(
+            cap.takeaway, "r_k between gradients k grid steps apart (white noise drops to 0 after one step, brown "
+                          f"noise decays slowly). {cap.details}"), P.acf_figure(plain, residual)),
     ]
     if view.sweep is not None:
-        sw = view.sweep
-        table = "; ".join(f"{d}: plain {p:.2f}, residual {r:.2f}"
+        sw, swc = view.sweep, view.sweep_caption()
+        table = "; ".join(f"{d}: plain {sh.lag_text(p)}, residual {sh.lag_text(r)}"
                           for d, p, r in zip(sw.depths, sw.mean("plain"), sw.mean("residual")))
-        out.append(Section("Lag-1 autocorrelation against depth",
-                           f"{view.sweep_caption()} Measured ({'modules' if s.block == 'single' else 'blocks'}: "
-                           f"lag-1) — {table}.", P.sweep_figure(sw)))
+        out.append(Section("Lag-1 autocorrelation against depth", Caption(
+            swc.takeaway, f"{swc.details} Measured ({'modules' if s.block == 'single' else 'blocks'}: lag-1) — "
+                          f"{table}."), P.sweep_figure(sw)))
     return out
 
 

@@ -7,6 +7,8 @@ import os
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from resnet_viz import shattering as sh
+
 PAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pages", "shattering.py")
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -26,7 +28,7 @@ def test_page_shows_default_comparison(seeded_store):
     assert any("Plain net" in s for s in labels) and any("Residual net" in s for s in labels)
     # 2 gradients + 2 matrices + ACF + sweep + trained line
     assert len(at.get("plotly_chart")) == 7
-    values = {m.label: float(m.value) for m in at.metric}
+    values = {m.label: float(m.value.replace("−", "-")) for m in at.metric}  # a true minus sign (numbers)
     assert len(values) == 4  # two random-net metrics, two trained-net metrics
     # defaults (10 blocks, 3 seeds): plain shattered, residual still correlated
     assert values["Plain net: lag-1 autocorrelation"] < 0.2
@@ -64,6 +66,9 @@ def test_block_choice_and_captions_from_this_run(seeded_store):
     assert "residual net's correlated like brown noise" in captions
     assert "still correlated like brown noise at 50 modules" in captions
     assert "not Balduzzi's" not in captions
+    # the takeaway first, then how it was measured (issue 32)
+    assert "At 50 modules, shortcuts keep neighbouring gradients correlated" in captions
+    assert "From 1 to 50 modules, lag-1 goes from" in captions
     # the lab's two-layer block, shallow sweep to stay quick: named honestly, numbers from this run
     radio.set_value("basic-post")
     at.text_input(key="sh_sweep").set_value("1,30")
@@ -73,5 +78,5 @@ def test_block_choice_and_captions_from_this_run(seeded_store):
     assert not at.exception and not at.error
     captions = " ".join(c.value for c in at.caption)
     assert "not Balduzzi's" in captions and "30 blocks" in captions
-    values = {m.label: float(m.value) for m in at.metric}
-    assert f"lag-1 {values['Residual net: lag-1 autocorrelation']:.2f}" in captions
+    values = {m.label: float(m.value.replace("−", "-")) for m in at.metric}  # a true minus sign (numbers)
+    assert f"lag-1 {sh.lag_text(values['Residual net: lag-1 autocorrelation'])}" in captions

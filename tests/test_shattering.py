@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from caption_rules import assert_captions
 from resnet_viz import shattering as sh
 from resnet_viz.cli import main
 from resnet_viz.models import ConfigError
@@ -311,6 +312,17 @@ def test_cli_bad_input(args, capsys):
 # --- captions from the numbers -------------------------------------------------------------
 
 
+def test_the_default_captions_say_one_thing_first():
+    """Issue 32: the default view's captions open with a takeaway of at most 25 words, from its numbers."""
+    v = sh.shattering_study(sh.ShatteringSettings())
+    caps = v.captions()
+    assert_captions(caps)
+    assert caps["setting"].takeaway == (
+        f"At 50 modules, shortcuts keep neighbouring gradients correlated: lag-1 {sh.lag_text(v.residual.lag1)} "
+        f"residual vs {sh.lag_text(v.plain.lag1)} plain (white noise).")
+    assert caps["sweep"].takeaway.startswith("From 1 to 50 modules, lag-1 goes from")
+
+
 def _fake(kind, seeds=3, n=256, skip=True, looks_linear=False, **kw):
     """A ShatterResult whose gradients are synthetic series of a known kind (white, brown or constant)."""
     rng = np.random.default_rng(7)
@@ -334,12 +346,15 @@ def test_setting_caption_follows_the_data_both_ways():
     text = sh.setting_caption(plain, residual)
     assert "plain net's gradients are white noise" in text and "residual net's correlated like brown" in text
     assert "shortcuts keep neighbouring gradients more correlated" in text
+    assert text.takeaway == (f"At 8 modules, shortcuts keep neighbouring gradients correlated: lag-1 "
+                             f"{sh.lag_text(residual.lag1)} residual vs {sh.lag_text(plain.lag1)} plain (white noise).")
     # the opposite data: the caption must say the opposite
     text = sh.setting_caption(_fake("brown", skip=False), _fake("white"))
     assert "plain net's gradients are correlated like brown" in text and "residual net's white noise" in text
     assert "plain net's gradients are the more correlated" in text and "keep neighbouring" not in text
+    assert text.takeaway.startswith("At 8 modules, the plain net's gradients are the more correlated: lag-1 ")
     text = sh.setting_caption(_fake("white", skip=False), _fake("white"))
-    assert "little difference" in text
+    assert "little difference" in text and "little difference" in text.takeaway
     # λ < 1: shattered again only when the residual net's numbers are white noise
     text = sh.setting_caption(_fake("white", skip=False), _fake("white", shortcut_scale=0.5))
     assert "shatters again" in text and "lab's own experiment" in text and "not shattering" in text
@@ -353,6 +368,10 @@ def test_setting_caption_follows_the_data_both_ways():
     assert "not Balduzzi's" in sh.setting_caption(_fake("white", skip=False, block="basic"),
                                                   _fake("brown", block="basic"))
     assert "not Balduzzi's" not in sh.setting_caption(plain, residual)
+    cases = [(_fake(a, skip=False, **kw), _fake(b, **kw)) for a, b in (("white", "brown"), ("brown", "white"),
+                                                                        ("constant", "white"))
+             for kw in ({}, {"shortcut_scale": 0.5}, {"shortcut_scale": 1.5}, {"block": "basic"})]
+    assert_captions({f"setting {i}": sh.setting_caption(p, r) for i, (p, r) in enumerate(cases)})
 
 
 def _sweep(plain, residual, **kw):
@@ -366,6 +385,10 @@ def test_sweep_caption_follows_the_data_both_ways():
     assert "plain net, neighbouring gradients are white noise from 20 modules on" in text
     assert "residual net, neighbouring gradients are still correlated like brown noise at 50 modules" in text
     assert "residual net's gradients are more correlated than the plain net's" in text
+    assert text.takeaway == ("From 1 to 50 modules, lag-1 goes from 0.99 to 0.00 in the plain net and from 0.99 to "
+                             "0.75 in the residual net.")
+    assert_captions({"sweep": text, "one depth": sh.sweep_caption(sh.SweepResult(
+        [50], {k: np.array([[v, v]]) for k, v in (("plain", -0.07), ("residual", 0.7))}, sh.shatter_config()))})
     text = sh.sweep_caption(_sweep([0.99, 0.95, 0.85, 0.75], [0.99, 0.6, 0.05, 0.0]))
     assert "plain net, neighbouring gradients are still correlated like brown noise" in text
     assert "residual net, neighbouring gradients are white noise from 20 modules on" in text
@@ -407,7 +430,9 @@ def test_cli_writes_the_pages_captions(tmp_path):
     residual = sh.shatter(sh.shatter_config(3, 25), points=32, seeds=2)
     assert d["captions"]["setting"] == sh.setting_caption(plain, residual)
     assert d["plain"]["settings"]["config"]["block"] == "single"
-    assert d["captions"]["sweep"].startswith("Mean ± std over 2 random nets")
+    assert d["captions"]["sweep"].startswith("From 1 to 2 modules, lag-1 goes from")
+    assert "Mean ± std over two random nets" in d["captions"]["sweep"]
+    assert d["takeaways"]["setting"] == sh.setting_caption(plain, residual).takeaway
     assert main(["shatter", "--block", "basic-post", "--depth", "2", "--width", "25", "--points", "32",
                  "--sweep", "1", "--quiet", "--json", str(out)]) == 0
     assert json.loads(out.read_text())["residual"]["settings"]["config"]["order"] == "post"
