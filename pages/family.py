@@ -6,12 +6,14 @@ from __future__ import annotations
 import streamlit as st
 
 from resnet_viz import family as F
+from resnet_viz.captions import details_of, takeaway_of
+from resnet_viz.numbers import MISSING
 from resnet_viz.plots.family import cost_figure
 from resnet_viz.registry import view
 from ui import results
 from ui.common import pick_pair, url_state
 from ui.errors import guard
-from ui.figures import figure, show
+from ui.figures import caption, figure, show
 from ui.settings import read, widget
 
 st.title("ResNet family")
@@ -33,27 +35,38 @@ with guard("Counting the models", stop=True):
     lab = [(run.label, F.net_cost(run.net), run.net.skip) for run in (plain, residual)]
 
 st.subheader("Computed, next to the papers' figures")
+def published(r: F.FamilyRow, key: str, unit: float) -> str:
+    """A published figure in the column's unit, or '—' (footnoted under the table) where none is recorded."""
+    return f"{r.published[key] / unit:.2f}" if key in r.published else MISSING
+
+
 with guard("The table of models"):
     st.dataframe(
         [{"model": r.name, "paper": r.paper, "weight layers": r.layers, "parameters (M)": r.parameters / 1e6,
           "multiply-adds (10⁹)": r.macs / 1e9, "with He's stride placement (10⁹)": r.macs_paper_layout / 1e9,
-          "published multiply-adds (10⁹)": r.published["macs"] / 1e9 if "macs" in r.published else None,
-          "published parameters (M)": r.published["parameters"] / 1e6 if "parameters" in r.published else None,
-          "activations per image (MiB)": r.activation_bytes / 2**20, "source": r.published.get("source", "")}
+          "published multiply-adds (10⁹)": published(r, "macs", 1e9),
+          "published parameters (M)": published(r, "parameters", 1e6),
+          "activations per image (MiB)": r.activation_bytes / 2**20, "source": r.published.get("source", MISSING)}
          for r in rows],
         hide_index=True, width="stretch",
         column_config={c: st.column_config.NumberColumn(format="%.2f") for c in (
-            "parameters (M)", "multiply-adds (10⁹)", "with He's stride placement (10⁹)", "published multiply-adds (10⁹)",
-            "published parameters (M)", "activations per image (MiB)")})
+            "parameters (M)", "multiply-adds (10⁹)", "with He's stride placement (10⁹)", "activations per image (MiB)")})
     st.caption("Multiply-adds count convolutions and fully connected layers (output elements × kernel size × input channels per group), as "
                "He et al. count them; layers are weight layers on the main path (1×1 projection shortcuts not counted); "
                "activations are every module's output in float32. torchvision strides a downsampling bottleneck's 3×3 "
-               "convolution, He et al. its first 1×1: the column 'with He's stride placement' counts that layout.")
-    st.info(F.family_caption(rows) or "Choose ResNet-152 and VGG-19 to compare their cost.")
+               "convolution, He et al. its first 1×1: the column 'with He's stride placement' counts that layout. "
+               f"{MISSING}: no published figure is recorded for that model (the lab lists only figures printed in the "
+               "source named: He et al.'s Table 1 prints no parameter counts, and none is listed for WRN-50-2 and "
+               "DenseNet-121).")
+    found = F.family_caption(rows)
+    st.info(takeaway_of(found) or "Choose ResNet-152 and VGG-19, or two ResNets, to compare their cost.")
+    if details_of(found):
+        with st.expander("How this was measured"):
+            st.caption(details_of(found))
 
 with guard("Cost against accuracy"):
     show(figure(cost_figure, rows, lab), "family_cost")
-    st.caption(F.lab_caption(f"{residual.label} {pair.net.arch.upper()}", lab[1][1], rows, pair.net.input_shape))
+    caption(F.lab_caption(f"{residual.label} {pair.net.arch.upper()}", lab[1][1], rows, pair.net.input_shape))
 
 with guard("He et al. 2016, Table 1"):
     resnets = [r.name for r in rows if r.name in F.RESNETS]

@@ -32,6 +32,8 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
+from .captions import Caption
+from .numbers import count, num, pct, times
 from .progress import Progress, notify
 from .settings import check_all, setting
 
@@ -370,9 +372,9 @@ class FamilyView:
     rows: list[FamilyRow]
 
     def captions(self) -> dict[str, str]:
-        """"family": the cost comparison (`family_caption`); "stages": per model, where its cost sits."""
-        return {"family": family_caption(self.rows),
-                "stages": " ".join(stage_caption(r) for r in self.rows)}
+        """"family": the cost comparison (`family_caption`); "stages": where the models' cost sits
+        (`stages_caption`). Each a `captions.Caption` (a takeaway, then the details), "" when it has nothing."""
+        return {"family": family_caption(self.rows), "stages": stages_caption(self.rows)}
 
     def to_dict(self) -> dict:
         """JSON-ready: the settings, one row per model (`FamilyRow.to_dict`), Table 1 and the captions."""
@@ -387,53 +389,65 @@ def family_study(settings: FamilySettings = FamilySettings(), progress: Progress
 
 # --- findings ---------------------------------------------------------------------------------
 
-def _g(macs: float) -> str:
-    return f"{macs / 1e9:.1f}·10⁹"
-
-
 def _m(params: float) -> str:
     return f"{params / 1e6:.1f} M"
 
 
-def family_caption(rows: list[FamilyRow]) -> str:
+def _paper_name(name: str) -> str:
+    return name.upper().replace("VGG", "VGG-")
+
+
+def family_caption(rows: list[FamilyRow]) -> Caption | str:
     """What the table says, from its numbers: whether ResNet-152 costs fewer multiply-adds than
-    VGG-19 (He et al. 2016 §4.1: 11.3 vs 19.6 ·10⁹) and how parameters and multiply-adds grow
-    with depth; empty when the models it compares are not in `rows`."""
+    VGG-19 (He et al. 2016 §4.1: 11.3 vs 19.6 ×10⁹) and how parameters and multiply-adds grow
+    with depth; "" when the models it compares are not in `rows`. The takeaway is the first comparison
+    the rows allow (ResNet-152 against VGG, else ResNet-18 against the deepest ResNet)."""
     by = {r.name: r for r in rows}
-    out = []
+    out, takeaway = [], ""
     deep, vgg = by.get("resnet152"), by.get("vgg19") or by.get("vgg16")
     if deep and vgg:
         ratio = deep.macs / vgg.macs
         word = "fewer" if ratio < 1 else "more"
-        out.append(f"ResNet-152 ({deep.layers} weight layers) needs {_g(deep.macs)} multiply-adds per image, "
-                   f"{word} than {vgg.name.upper().replace('VGG', 'VGG-')} ({vgg.layers} layers, {_g(vgg.macs)}): "
-                   f"{ratio:.2f}× its cost with {deep.parameters / vgg.parameters:.2f}× its parameters "
-                   f"({_m(deep.parameters)} vs {_m(vgg.parameters)}). He et al. 2016 print 11.3 vs "
-                   f"{19.6 if vgg.name == 'vgg19' else 15.3}·10⁹.")
+        takeaway = (f"ResNet-152 ({deep.layers} weight layers) needs {word} multiply-adds per image than the "
+                    f"{vgg.layers}-layer {_paper_name(vgg.name)}: {num(deep.macs)} vs {num(vgg.macs)}.")
+        out.append(f"ResNet-152's multiply-adds are {times(ratio)} {_paper_name(vgg.name)}'s, its parameters "
+                   f"{times(deep.parameters / vgg.parameters)} ({_m(deep.parameters)} vs "
+                   f"{_m(vgg.parameters)}). He et al. 2016 print {num(11.3e9)} vs "
+                   f"{num(19.6e9 if vgg.name == 'vgg19' else 15.3e9)}.")
         if deep.macs_paper_layout != deep.macs:
             out.append(f"With the stride on the first 1×1 convolution of each downsampling bottleneck, as in "
-                       f"He's original models, ResNet-152 needs {_g(deep.macs_paper_layout)}; torchvision strides "
+                       f"He's original models, ResNet-152 needs {num(deep.macs_paper_layout)}; torchvision strides "
                        f"the 3×3 instead.")
     resnets = [by[n] for n in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152") if n in by]
     if len(resnets) >= 2:
         a, b = resnets[0], resnets[-1]
-        out.append(f"From {a.name} to {b.name} the depth grows {b.layers / a.layers:.1f}×, the multiply-adds "
-                   f"{b.macs / a.macs:.1f}× and the parameters {b.parameters / a.parameters:.1f}×: bottleneck "
-                   f"blocks (1×1 · 3×3 · 1×1) keep the cost of depth low.")
-    return " ".join(out)
+        depth, macs = b.layers / a.layers, b.macs / a.macs
+        growth = (f"From {a.name} to {b.name} the depth grows {times(depth)}, the multiply-adds {times(macs)} and "
+                  f"the parameters {times(b.parameters / a.parameters)}")
+        if not takeaway:
+            takeaway = growth + "."
+            growth = ""
+        out.append((growth + ": " if growth else "") + "bottleneck blocks (1×1 · 3×3 · 1×1) keep the cost of depth "
+                   "low" + ("." if macs < depth else ", though here the multiply-adds grow at least as fast as the "
+                            "depth."))
+    if not takeaway:
+        return ""
+    details = " ".join(out)
+    return Caption(takeaway, details[0].upper() + details[1:] if details else "")
 
 
-def lab_caption(name: str, cost: ModelCost, rows: list[FamilyRow], input_shape: tuple[int, ...]) -> str:
+def lab_caption(name: str, cost: ModelCost, rows: list[FamilyRow], input_shape: tuple[int, ...]) -> Caption | str:
     """How a lab net compares with the smallest model of `rows` (He et al. 2016's counting)."""
     if not rows:
         return ""
     small = min(rows, key=lambda r: r.macs)
     shape = "×".join(map(str, input_shape))
-    return (f"The lab's {name} net: {cost.parameters:,} parameters and {cost.macs:,} multiply-adds per "
-            f"{shape} input, {small.parameters / max(cost.parameters, 1):,.0f}× fewer parameters and "
-            f"{small.macs / max(cost.macs, 1):,.0f}× fewer multiply-adds than {small.name} at "
-            f"{small.image_size}×{small.image_size}.")
-
+    macs = small.macs / max(cost.macs, 1)
+    return Caption(
+        f"The lab's {name} net needs {num(macs)} times fewer multiply-adds than {small.name}: "
+        f"{num(cost.macs)} per {shape} digit vs {num(small.macs)} per {small.image_size}×{small.image_size} image.",
+        f"It has {cost.parameters:,} parameters, {num(small.parameters / max(cost.parameters, 1))} times fewer than "
+        f"{small.name}'s {small.parameters:,}.")
 
 
 def table1(rows: list[FamilyRow]) -> list[dict[str, str]]:
@@ -451,17 +465,39 @@ def table1(rows: list[FamilyRow]) -> list[dict[str, str]]:
             line[r.name] = r.stages[i].layout
         lines.append(line)
     flops = {"layer name": "multiply-adds", "output size": ""}
-    flops.update({r.name: f"{r.macs / 1e9:.2f}·10⁹" for r in nets})
+    flops.update({r.name: num(r.macs) for r in nets})
     return lines + [flops]
 
 
 def stage_caption(row: FamilyRow) -> str:
     """Where a model's cost sits, from its stages (He et al. 2016 Table 1): the stage with the most
-    multiply-adds and the one with the most parameters, with their shares."""
+    multiply-adds and the one with the most parameters, with their shares (one sentence)."""
     if not row.stages:
         return ""
     heavy = max(row.stages, key=lambda s: s.macs)
     big = max(row.stages, key=lambda s: s.parameters)
     return (f"{row.name}: {row.layers} weight layers; the costliest stage is {heavy.name} "
-            f"({heavy.macs / max(row.macs, 1):.0%} of the multiply-adds), the largest {big.name} "
-            f"({big.parameters / max(row.parameters, 1):.0%} of the parameters).")
+            f"({pct(heavy.macs / max(row.macs, 1), 0)} of the multiply-adds), the largest {big.name} "
+            f"({pct(big.parameters / max(row.parameters, 1), 0)} of the parameters).")
+
+
+def stages_caption(rows: list[FamilyRow]) -> Caption | str:
+    """Where the cost of every model of `rows` sits (`stage_caption` each), with a takeaway over them: in how many
+    the stage with the most parameters comes after the one with the most multiply-adds (late stages work on few
+    pixels with many channels)."""
+    staged = [r for r in rows if r.stages]
+    if not staged:
+        return ""
+    later = sum(max(range(len(r.stages)), key=lambda i: r.stages[i].parameters)
+                > max(range(len(r.stages)), key=lambda i: r.stages[i].macs) for r in staged)
+    n = count(len(staged), "model")
+    if later == 0:
+        return Caption(f"In {'this model' if len(staged) == 1 else 'all ' + n} the most parameters sit in the same stage as "
+                       "the most multiply-adds or before it.", " ".join(stage_caption(r) for r in staged))
+    if later == len(staged):
+        lead = f"In all {n}" if len(staged) > 2 else f"In {'both' if len(staged) == 2 else 'this'} {n.split()[1]}"
+    else:
+        lead = f"In {count(later, 'model').split()[0]} of {n}"
+    takeaway = (f"{lead} the most parameters sit in a later stage than the most multiply-adds"
+                + (": late stages have few pixels, many channels." if 2 * later > len(staged) else "."))
+    return Caption(takeaway, " ".join(stage_caption(r) for r in staged))

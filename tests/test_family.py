@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from resnet_viz.cli import main
-from resnet_viz.family import MODELS, FamilySettings, family_caption, family_row, family_table, model_cost, net_cost, table1
+from resnet_viz.family import (MODELS, FamilySettings, family_caption, family_row, family_table, model_cost, net_cost,
+                               stages_caption, table1)
 from resnet_viz.models import NetConfig, build_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -90,10 +91,22 @@ def test_activation_memory_by_hand():
 
 def test_caption_is_computed(rows):
     text = family_caption(list(rows.values()))
-    assert "fewer than VGG-19" in text and f"{rows['resnet152'].macs / 1e9:.1f}" in text
+    # Issue 32: a takeaway first (the comparison, with its numbers as ×10ⁿ), then the details.
+    assert text.takeaway.startswith("ResNet-152 (152 weight layers) needs fewer multiply-adds per image than the "
+                                    "19-layer VGG-19: 1.15×10¹⁰ vs 1.96×10¹⁰")
+    assert "He et al. 2016 print 1.13×10¹⁰ vs 1.96×10¹⁰" in text.details and "·10" not in text
     swapped = [r.__class__(**{**r.__dict__, "macs": 30e9}) if r.name == "resnet152" else r for r in rows.values()]
-    assert "more than VGG-19" in family_caption(swapped)
+    assert "needs more multiply-adds per image than the 19-layer VGG-19" in family_caption(swapped).takeaway
     assert family_caption([rows["resnet18"]]) == ""
+    two = family_caption([rows["resnet18"], rows["resnet50"]])  # no VGG: the growth with depth is the takeaway
+    assert two.takeaway == "From resnet18 to resnet50 the depth grows ×2.8, the multiply-adds ×2.3 and the parameters ×2.2."
+    stages = stages_caption(list(rows.values()))
+    assert stages.takeaway.startswith("In eight of ten models the most parameters sit in a later stage")
+    assert "resnet18: 18 weight layers; the costliest stage is conv2_x (25 % of the multiply-adds)" in stages.details
+    assert stages_caption([rows["resnet101"]]).takeaway == ("In this model the most parameters sit in the same stage "
+                                                            "as the most multiply-adds or before it.")
+    assert stages_caption([rows["resnet18"]]).takeaway.startswith("In this model the most parameters sit in a later")
+    assert table1(list(rows.values()))[-1]["resnet50"] == "4.09×10⁹"
 
 
 def test_model_cost_of_an_mlp_against_a_hand_count():
@@ -140,7 +153,7 @@ def test_cli_writes_the_table(tmp_path, capsys):
     assert capsys.readouterr().err == ""
     view = json.loads(out.read_text())
     assert view["settings"] == {"models": ["resnet18", "vgg19"], "image_size": 224}
-    assert view["captions"]["stages"].startswith("resnet18: 18 weight layers")
+    assert view["captions"]["stages"].startswith("In both models") and "resnet18: 18 weight layers" in view["captions"]["stages"]
     data = view["rows"]
     assert [r["name"] for r in data] == ["resnet18", "vgg19"]
     for r in data:
@@ -174,7 +187,11 @@ def test_page_shows_table_chart_and_stages(seeded_store):
     names = [t["name"] for t in specs[0]["data"]]
     assert any(n.startswith("lab:") for n in names) and "resnet" in names and "vgg" in names
     assert specs[0]["layout"]["xaxis"]["type"] == "log" and specs[0]["layout"]["yaxis"]["type"] == "log"
-    assert any("fewer than VGG-19" in i.value for i in at.info)
+    assert any("needs fewer multiply-adds per image than the 19-layer VGG-19" in i.value for i in at.info)
+    # A figure no source prints is '—', footnoted under the table (issue 32), never None.
+    table = at.dataframe[0].value
+    assert "—" in set(table["published parameters (M)"]) and not table.isna().any().any()
+    assert any("—: no published figure is recorded" in c.value for c in at.caption)
 
     at.selectbox(key="fam_stages").set_value("vgg19").run()
     assert not at.exception
