@@ -9,8 +9,10 @@ import numpy as np
 import streamlit as st
 
 from resnet_viz import features as FT
+from resnet_viz.captions import Caption, details_of, takeaway_of
 from resnet_viz.data import load_dataset
 from resnet_viz.models import NetConfig
+from resnet_viz.numbers import num, pct
 from resnet_viz.plots import features as P
 from resnet_viz.train import TrainConfig
 from resnet_viz.registry import view as view_named
@@ -18,7 +20,7 @@ from resnet_viz.settings import spec
 from ui import results
 from ui.common import ensure_run, pick_pair, plain_text, url_state
 from ui.errors import guard
-from ui.figures import columns, figure, show
+from ui.figures import caption as show_caption, columns, figure, show
 from ui.settings import widget
 
 VIEW = view_named("features")
@@ -218,7 +220,7 @@ def _view(pair, plain, residual):
     with guard("Statistics of the block outputs"):
         widget(FT.FeatureSettings, "over")
         show(figure(P.statistics_figure, result.stats["plain"], result.stats["residual"]), "feat_stats")
-        st.caption(result.statistics_caption())
+        show_caption(result.statistics_caption())
 
     # Attributions.
     st.subheader("Attributions")
@@ -242,13 +244,15 @@ def _view(pair, plain, residual):
                 if m == "ig":
                     rel = abs(r.convergence_delta) / max(abs(r.output_gap), 1e-12)
                     col.metric("IG convergence delta", f"{r.convergence_delta:+.4f}",
-                               f"{100 * rel:.1f}% of f(x) − f(x′) = {r.output_gap:.3f}", delta_color="off",
+                               f"{pct(rel)} of f(x) − f(x′) = {num(r.output_gap)}", delta_color="off",
                                delta_arrow="off",
                                help="Completeness: the attributions sum to f(x) − f(x′) up to this delta. "
-                                    "Over 5%: raise the IG steps.")
-        st.caption("Saliency: |∂f/∂x|. Integrated Gradients: signed (red raises the class score, blue lowers it), "
-                   "from a black baseline x′; their sum is the score's change. Grad-CAM: where the chosen block's "
-                   "channels that matter for the class are active. Same colour scale for both nets per method.")
+                                    "Over 5 %: raise the IG steps.")
+        ig = result.captions()["ig"]
+        how = ("Saliency: |∂f/∂x|. Integrated Gradients: signed (red raises the class score, blue lowers it), "
+               "from a black baseline x′; their sum is the score's change. Grad-CAM: where the chosen block's "
+               "channels that matter for the class are active. Same colour scale for both nets per method.")
+        show_caption(Caption(takeaway_of(ig), f"{how} {details_of(ig)}") if ig else how)
 
 
 with guard("The trained pair", stop=True):

@@ -31,8 +31,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from .captions import Caption
 from .data import Dataset
 from .models import MAX_DEPTH, ConfigError
+from .numbers import num, pct, times
 from .util import eval_copy
 from .settings import check_all, setting
 from .train import refuse_diverged
@@ -165,6 +167,7 @@ def block_statistics(outputs: list[torch.Tensor]) -> BlockStats:
 
 
 GROWS = 1.5  # last/first spread at least this, with most steps up: "grows block by block"
+IG_COMPLETE = 0.05  # Sundararajan et al.'s bound on IG's convergence delta, as a share of f(x) − f(baseline)
 STEADY = 1.5  # last/first spread within [1/STEADY, STEADY]: "stays at about the same scale"
 
 
@@ -187,30 +190,41 @@ def _spread_trend(std: list[float]) -> tuple[float, float, str]:
     return ratio, ups, verdict
 
 
-def statistics_caption(plain: BlockStats | dict, residual: BlockStats | dict) -> str:
+_SHORT_TREND = {"has too few blocks to show a trend": "shows no trend (too few blocks)",
+                "starts from a constant first block, so no trend can be read": "shows no trend (a constant first block)",
+                "overflows": "overflows (the net diverged)"}
+
+
+def statistics_caption(plain: BlockStats | dict, residual: BlockStats | dict) -> Caption:
     """Caption of the block-statistics figure from the measured spreads (std of each block's output).
 
     He et al. 2016's identity shortcuts add every block's branch to what came before, so a
     residual net's activations tend to grow with depth (He et al. 2016b eq. 4: x_L = x_l + Σ F),
     while in a plain BN net each block re-normalises; this says what the two nets measured here
-    do (first and last block's spread, share of steps that increase) and whether that matches.
+    do (first and last block's spread, share of steps that increase) and whether that matches. The takeaway:
+    each net's trend with its last/first ratio, the residual net first.
     """
     def std_of(s):
         return list(s["std"] if isinstance(s, dict) else s.std)
 
-    parts, verdicts = [], {}
+    parts, verdicts, clauses = [], {}, {}
     for label, s in (("plain", plain), ("residual", residual)):
         std = std_of(s)
         if std and not all(math.isfinite(v) for v in std):
             verdicts[label] = "overflows"
+            clauses[label] = f"the {label} net's {_SHORT_TREND['overflows']}"
             parts.append(f"{label}: not finite from block {next(i for i, v in enumerate(std) if not math.isfinite(v)) + 1} "
                          "on (the net diverged in training)")
             continue
         ratio, ups, verdict = _spread_trend(std)
         verdicts[label] = verdict
+        ratio_text = f" ({times(ratio)})" if math.isfinite(ratio) else ""
+        clauses[label] = f"the {label} net's {_SHORT_TREND.get(verdict, verdict)}{ratio_text}"
         if std:
-            trend = f" (×{ratio:.2g}, {ups:.0%} of the steps up)" if math.isfinite(ratio) else ""
-            parts.append(f"{label}: {std[0]:.3g} at block 1, {std[-1]:.3g} at block {len(std)}{trend}: it {verdict}")
+            trend = f" ({times(ratio)}, {pct(ups, 0)} of the steps up)" if math.isfinite(ratio) else ""
+            parts.append(f"{label}: {num(std[0])} at block 1, {num(std[-1])} at block {len(std)}{trend}: it {verdict}")
+    takeaway = ("Through the blocks, " + clauses["residual"].replace(" net's ", " net's spread ", 1)
+                + "; " + clauses["plain"] + ".")
     text = "Mean, spread and share of dead (≤ 0) units of each block's output against depth. Spread — " + "; ".join(parts) + ". "
     if verdicts.get("residual") == "grows block by block" and verdicts.get("plain") != "grows block by block":
         text += ("As expected: the residual net adds every block's branch to what came before, while batch norm "
@@ -220,7 +234,7 @@ def statistics_caption(plain: BlockStats | dict, residual: BlockStats | dict) ->
     else:
         text += ("Here the two nets' spreads do not differ in the usual way (a residual net's growing with depth, a "
                  "plain BN net's staying level).")
-    return text
+    return Caption(takeaway, text)
 
 
 # --- attributions -----------------------------------------------------------------------
@@ -569,20 +583,31 @@ class FeatureView:
         """What the block statistics show, from their numbers (`statistics_caption`)."""
         return statistics_caption(self.stats["plain"], self.stats["residual"]) if len(self.stats) == 2 else ""
 
-    def ig_caption(self) -> str:
+    def ig_caption(self) -> Caption | str:
         """Integrated Gradients' completeness per net (Sundararajan et al. 2017, §3): the attributions sum to
-        f(x) − f(baseline) up to the convergence delta, said against that gap."""
-        parts = []
+        f(x) − f(baseline) up to the convergence delta, said against that gap; the takeaway gives each net's
+        share and whether it is under the 5 % Sundararajan et al. ask for."""
+        parts, shares = [], {}
         for (m, k), a in self.attributions.items():
             if m == "ig" and a.output_gap is not None:
                 share = abs(a.convergence_delta) / max(abs(a.output_gap), 1e-12)
-                parts.append(f"{k} net: the attributions sum to f(x) − f(baseline) = {a.output_gap:.3g} up to "
-                             f"{a.convergence_delta:+.3g} ({share:.0%} of it)")
-        return ("Integrated Gradients' completeness: " + "; ".join(parts) + ". Sundararajan et al. ask for under 5 %; "
-                "more steps bring it down where the gradients along the path are smooth.") if parts else ""
+                shares[k] = share
+                delta = ("+" if a.convergence_delta > 0 else "") + num(a.convergence_delta)
+                parts.append(f"{k} net: the attributions sum to f(x) − f(baseline) = {num(a.output_gap)} up to "
+                             f"{delta} ({pct(share)} of it)")
+        if not parts:
+            return ""
+        within = " and ".join(f"{pct(v)} ({k})" for k, v in shares.items())
+        over = [k for k, v in shares.items() if v > IG_COMPLETE]
+        verdict = ("under the 5 % asked for" if not over else
+                   f"over the 5 % asked for in the {' and '.join(over)} net{'s' if len(over) > 1 else ''}: "
+                   "raise the steps")
+        return Caption(f"Integrated Gradients' attributions add up to f(x) − f(baseline) within {within}: {verdict}.",
+                       "Integrated Gradients' completeness: " + "; ".join(parts) + ". Sundararajan et al. ask for "
+                       "under 5 %; more steps bring it down where the gradients along the path are smooth.")
 
     def captions(self) -> dict[str, str]:
-        """"statistics" and "ig", from this input's numbers."""
+        """"statistics" and "ig", from this input's numbers (`captions.Caption`s; "" where there is none)."""
         return {"statistics": self.statistics_caption(), "ig": self.ig_caption()}
 
     def to_dict(self) -> dict:

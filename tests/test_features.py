@@ -277,7 +277,8 @@ def test_cli_json_and_png(default_pair_runs, digits, tmp_path):
     probabilities = d["probabilities"]["residual"]
     assert len(probabilities) == 10 and d["prediction"]["residual"] == int(np.argmax(probabilities))
     assert sum(map(sum, ig["map"])) - ig["output_gap"] == pytest.approx(ig["convergence_delta"], abs=1e-3)
-    assert d["captions"]["ig"].startswith("Integrated Gradients' completeness: residual net")
+    assert d["captions"]["ig"].startswith("Integrated Gradients' attributions add up to f(x) − f(baseline) within")
+    assert "Integrated Gradients' completeness: residual net" in d["captions"]["ig"]
     img = Image.open(png)
     assert img.format == "PNG" and img.size == (256, 256)
     out2 = tmp_path / "cam.json"
@@ -299,7 +300,9 @@ def test_statistics_caption_follows_the_measured_spreads_both_ways():
     growing = {"mean": [0.0] * 4, "std": [1.0, 1.5, 2.2, 3.0], "dead_fraction": [0.0] * 4}
     level = BlockStats(mean=[0.0] * 4, std=[1.0, 1.1, 0.95, 1.05], dead_fraction=[0.0] * 4)
     usual = statistics_caption(level, growing)
-    assert "residual: 1 at block 1, 3 at block 4 (×3, 100% of the steps up): it grows block by block" in usual
+    assert "residual: 1 at block 1, 3 at block 4 (×3, 100 % of the steps up): it grows block by block" in usual
+    assert usual.takeaway == ("Through the blocks, the residual net's spread grows block by block (×3); the plain "
+                              "net's stays at about the same scale (×1.1).")
     assert "plain: 1 at block 1, 1.05 at block 4" in usual and "stays at about the same scale" in usual
     assert "As expected" in usual
     flipped = statistics_caption(growing, level)
@@ -308,6 +311,9 @@ def test_statistics_caption_follows_the_measured_spreads_both_ways():
     assert "do not differ in the usual way" in same
     shrinking = statistics_caption(level, {"std": [3.0, 2.0, 1.0]})
     assert "residual" in shrinking and "it shrinks" in shrinking and "As expected" not in shrinking
+    short = statistics_caption({"std": [1.0]}, {"std": [0.0, 1.0]})
+    assert short.takeaway == ("Through the blocks, the residual net's spread shows no trend (a constant first block); "
+                              "the plain net's shows no trend (too few blocks).")
 
 
 def test_feature_study_is_the_view_of_both_nets_for_one_input(default_pair_runs, digits):
