@@ -142,3 +142,23 @@ def test_presenter_mode_moves_play_buttons_and_sliders_below_the_larger_ticks():
     assert big.layout.updatemenus[0].y < -0.09 and big.layout.sliders[0].y < -0.07
     assert big.layout.legend.y < big.layout.sliders[0].y  # the legend stays below them
     assert fig.layout.updatemenus[0].y == -0.09  # the shared figure is left alone
+
+
+def test_presenter_title_sits_above_the_subplot_titles():
+    """Issue 32: at 1280×720 the degradation chart's wrapped title, centred in the top margin, ran into its
+    subplot titles; a three-line subplot title was cut at the top."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("plain nets: training loss", "residual nets: training loss"))
+    fig.update_layout(title="Training loss and test error against iterations (mean over seeds; band: min–max)",
+                      margin=dict(t=50))
+    big = enlarged(fig, 1.0)
+    title = big.layout.title
+    assert title.text.count("<br>") == 1 and title.y == 1 and title.yref == "container" and title.yanchor == "top"
+    # two title lines (30 px each) and one subplot-title line (28 px) fit above the plots
+    assert big.layout.margin.t >= 16 + 2 * 30 + 28
+    three = make_subplots(rows=1, cols=3, subplot_titles=("Paths of each length (32768 in all)", "b", "c"))
+    three.update_layout(margin=dict(t=20))
+    big = enlarged(three, 0.5)
+    lines = max(a.text.count("<br>") + 1 for a in big.layout.annotations)
+    assert lines >= 3 and big.layout.margin.t >= 28 * lines + 8

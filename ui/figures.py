@@ -161,10 +161,12 @@ def enlarged(fig: go.Figure, share: float = 1.0) -> go.Figure:
     fig.update_annotations(font_size=PRESENTER_FONT + 2)
     chars = TITLE_CHARS * share
     top = fig.layout.margin.t or 0
-    text, lines = _wrap(fig.layout.title.text, chars)
-    if lines > 1:
-        fig.update_layout(title_text=text)
-        top = max(top, 30 + 32 * lines)
+    text, _ = _wrap(fig.layout.title.text, chars)
+    title_lines = _lines(text)
+    if title_lines:
+        # At the top of the chart, not centred in the top margin: a wrapped title centred there ran into the
+        # subplot titles under it (the degradation chart).
+        fig.update_layout(title=dict(text=text, y=1, yref="container", yanchor="top", pad=dict(t=12)))
     # Axis titles (a little smaller font: more characters fit) and subplot titles, by the width of their axis.
     layout = fig.layout
     for name in [k for k in layout.to_plotly_json() if k.startswith(("xaxis", "yaxis"))]:
@@ -176,23 +178,29 @@ def enlarged(fig: go.Figure, share: float = 1.0) -> go.Figure:
             if n > 1 and name.startswith("xaxis") and (layout.legend.y or 1) < 0:  # a legend below the axis moves down
                 fig.update_layout(legend_y=(layout.legend.y or 0) - 0.08 * (n - 1),
                                   margin_b=(layout.margin.b or 80) + 28 * (n - 1))
-    subplot_lines = 1
+    subplot_lines = 0
     widths = [(layout[k].domain or (0, 1)) for k in layout.to_plotly_json() if k.startswith("xaxis")]
     for ann in fig.layout.annotations:
         if ann.text and ann.xref == "paper" and ann.yref == "paper" and (ann.y or 0) >= 0.95:
             span = min((d[1] - d[0] for d in widths if d[0] - 1e-6 <= (ann.x or 0) <= d[1] + 1e-6), default=1.0)
-            text, n = _wrap(ann.text, 1.1 * chars * span)
+            text, _ = _wrap(ann.text, 1.1 * chars * span)
             ann.text = text
-            subplot_lines = max(subplot_lines, n)
+            subplot_lines = max(subplot_lines, _lines(text))
     if (layout.legend.y or 1) < 0:  # larger tick labels and axis titles: the legend below them moves down
         fig.update_layout(legend_y=layout.legend.y - 0.08, margin_b=(layout.margin.b or 80) + 40)
     for control in list(layout.updatemenus) + list(layout.sliders):  # so do play buttons and sliders below the plot
         if control.y is not None and control.y < 0:
             control.y -= 0.05
-    if subplot_lines > 1:
-        top = max(top, 40 + 30 * subplot_lines)
-    fig.update_layout(margin_t=top)
+    # The top margin holds the title's lines and, under them, the subplot titles' lines (which sit just above
+    # their plots): neither is cut at the top nor runs into the other.
+    need = (16 + 30 * title_lines if title_lines else 10) + (28 * subplot_lines + 8 if subplot_lines else 0)
+    fig.update_layout(margin_t=max(top, need))
     return fig
+
+
+def _lines(text: str | None) -> int:
+    """How many lines plotly draws `text` on (0 for none)."""
+    return text.count("<br>") + 1 if text else 0
 
 
 def show(fig: go.Figure, key: str, where=None, export: bool = True, share: float | None = None) -> None:
