@@ -440,3 +440,22 @@ def test_every_takeaway_is_one_short_sentence_in_every_branch():
     for g, window in (([1.0, 0.3, 0.09], (1, 3)), ([1.0, 0.9], (3, 7)), ([1.0, 0.5, 0.25], (2, 6))):
         cap = E.path_gradient_caption(_paths(g, window), plain_depth=10)
         assert words(cap.takeaway) <= MAX_TAKEAWAY_WORDS, cap.takeaway
+
+
+def test_level_labels_and_path_labels_cover_no_bar():
+    """Issue 32: in presenter mode the 'chance 10%' labels covered bars, and the path-length panel's labels sat
+    on its bars and under its subplot title."""
+    from resnet_viz.plots import ensemble as PE
+
+    r = _lesion("residual", True, 0.96, 0.95, ks_mean=[0.96, 0.9, 0.5, 0.1], reorder_mean=[0.96, 0.8])
+    for fig in (PE.deletion_figure(r), PE.k_sweep_figure([r]), PE.reorder_figure([r])):
+        assert not fig.layout.annotations  # no label on the plot
+        assert "chance 10%" in [t.name for t in fig.data if t.showlegend is not False]
+        assert fig.layout.showlegend is not False
+    assert "intact 96.0%" in [t.name for t in PE.deletion_figure(r).data]
+    paths = E.PathGradientResult(12, 8, list(range(13)), [1] * 13, [1.0] * 13, [0.0] * 13, [1] * 13,
+                                 [0.1 * (k < 6) + 0.01 for k in range(13)], (2, 5), 1.0)
+    fig = PE.path_length_figure(paths)
+    assert fig.layout.yaxis3.range[1] >= 1.4 * max(paths.contribution)  # headroom above the bars for the labels
+    labels = [a for a in fig.layout.annotations if a.yref == "y3 domain"]
+    assert [a.text for a in labels] == ["90 %: lengths 2-5", "n/2"] and labels[1].yshift < 0  # two rows

@@ -13,6 +13,7 @@ from ..models import ConfigError
 from .common import RESIDUAL_COLOR, SEQUENTIAL, color_of, log_axis, style
 
 CHANCE_COLOR = "#888888"
+PATH_HEADROOM = 1.45  # the total-gradient panel's y-axis reaches this × its highest bar: room for two label rows
 DOWN_NOTE = "Hatched bars (↓) are downsampling blocks, deleted as y = shortcut(x) (subsample + zero-pad)"
 
 
@@ -77,28 +78,31 @@ def deletion_figure(result: LesionResult, title: str | None = None) -> go.Figure
     color = color_of(result.skip)
     fig = go.Figure(go.Bar(
         x=list(range(1, n + 1)), y=result.single_block_accuracy, marker_color=color, name="block deleted",
+        showlegend=False,
         marker_pattern_shape=["/" if i in down else "" for i in range(n)],
         customdata=[("downsampling: y = shortcut(x)" if i in down else "y = x") for i in range(n)],
         hovertemplate="block %{x} deleted (%{customdata})<br>accuracy %{y:.1%}<extra></extra>"))
-    fig.add_hline(y=result.base_accuracy, line=dict(color=color, dash="dash"),
-                  annotation_text=f"intact {result.base_accuracy:.1%}", annotation_position="top left")
-    fig.add_hline(y=result.chance, line=dict(color=CHANCE_COLOR, dash="dot"),
-                  annotation_text=f"chance {result.chance:.0%}", annotation_position="bottom right",
-                  annotation_bgcolor="rgba(255,255,255,0.85)")
-    style(fig, title or f"{result.label}: delete one block", height=360)
+    # The two levels are named in the legend under the plot: a label on the line covered the bars (presenter mode).
+    _level(fig, result.base_accuracy, f"intact {result.base_accuracy:.1%}", dict(color=color, dash="dash"))
+    _level(fig, result.chance, f"chance {result.chance:.0%}", dict(color=CHANCE_COLOR, dash="dot"))
+    style(fig, title or f"{result.label}: delete one block", height=380)
     fig.update_xaxes(title="deleted block", tickvals=list(range(1, n + 1)) if n <= 30 else None,
                      ticktext=[f"{i + 1}↓" if i in down else str(i + 1) for i in range(n)] if n <= 30 else None)
     fig.update_yaxes(title="test accuracy", range=[0, 1.05], tickformat=".0%")
-    fig.update_layout(showlegend=False)
     return fig
 
 
+def _level(fig: go.Figure, y: float, name: str, line: dict) -> None:
+    """A horizontal line across the plot at `y`, named `name` in the legend (not on the plot, where a label
+    covers the bars or points it crosses)."""
+    fig.add_hline(y=y, line=line)
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=line, name=name, hoverinfo="skip"))
+
+
 def _chance_line(fig: go.Figure, chance: float | None) -> None:
-    """A dotted line labelled "chance" at accuracy `chance` (none for None)."""
+    """A dotted line at accuracy `chance`, named "chance" in the legend (none for None)."""
     if chance is not None:
-        fig.add_hline(y=chance, line=dict(color=CHANCE_COLOR, dash="dot"), annotation_text="chance",
-                      annotation_position="bottom right",
-                      annotation_bgcolor="rgba(255,255,255,0.85)")
+        _level(fig, chance, f"chance {chance:.0%}", dict(color=CHANCE_COLOR, dash="dot"))
 
 
 def k_sweep_figure(results: Sequence[LesionResult]) -> go.Figure:
@@ -172,13 +176,19 @@ def path_length_figure(result: PathGradientResult) -> go.Figure:
     fig.add_trace(go.Bar(x=k, y=result.contribution, marker_color=RESIDUAL_COLOR, showlegend=False,
                          hovertemplate="length %{x}: %{y:.2e}<extra></extra>"), 1, 3)
     a, b = result.effective
-    fig.add_vrect(x0=a - 0.5, x1=b + 0.5, fillcolor="#ffd92f", opacity=0.3, line_width=0, row=1, col=3, layer="below",
-                  annotation_text=f"90 %: lengths {a}-{b}", annotation_position="top left",
-                  annotation_bgcolor="rgba(255,255,255,0.85)")
+    fig.add_vrect(x0=a - 0.5, x1=b + 0.5, fillcolor="#ffd92f", opacity=0.3, line_width=0, row=1, col=3, layer="below")
     # The typical path length n/2: Veit's effective paths lie well below it.
-    fig.add_vline(x=n / 2, line=dict(color="gray", dash="dot"), row=1, col=3,
-                  annotation_text="n/2", annotation_position="bottom right")  # below the window's label
+    fig.add_vline(x=n / 2, line=dict(color="gray", dash="dot"), row=1, col=3)
+    # Their labels in headroom above the bars, on two rows (the window's, then n/2's): on the bars they covered
+    # them, and at the top edge the window's label ran into the subplot title.
+    top = max([v for v in result.contribution if v == v] or [1.0])
+    fig.update_yaxes(range=[0, top * PATH_HEADROOM], row=1, col=3)
+    fig.add_annotation(x=a - 0.5, y=1, xref="x3", yref="y3 domain", xanchor="left", yanchor="top", showarrow=False,
+                       text=f"90 %: lengths {a}-{b}", bgcolor="rgba(255,255,255,0.85)")
+    fig.add_annotation(x=n / 2, y=1, xref="x3", yref="y3 domain", xanchor="left", yanchor="top", yshift=-30,
+                       showarrow=False, text="n/2", bgcolor="rgba(255,255,255,0.85)")
     style(fig, None, height=360)
+    fig.update_layout(margin=dict(t=50))  # room for a subplot title on two lines
     log_axis(fig, "y", row=1, col=2)
     for col in (1, 2, 3):
         fig.update_xaxes(title="path length k", row=1, col=col, range=[-0.6, n + 0.6])
