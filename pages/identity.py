@@ -12,7 +12,7 @@ from resnet_viz.registry import view as view_named
 from ui import results
 from ui.common import pick_pair, url_state
 from ui.errors import guard
-from ui.figures import columns, show
+from ui.figures import caption, columns, show
 from ui.settings import read, widget
 
 VIEW = view_named("identity")
@@ -61,10 +61,12 @@ st.subheader("The variants side by side (He 2016b, Tables 1 and 2 at toy scale)"
 
 with guard("The variants side by side"):
     st.dataframe(result.formatted_table(), hide_index=True, width="stretch")
-    st.caption("Mean over the seeds that trained (range in brackets with several seeds). Gates and 1×1 shortcuts add "
-               "parameters only to the residual net: its plain twin's count is given; the branch weights are the same.")
-    (st.warning if any(r["failed"] for r in result.table()) else st.info)(
-        "\n".join(f"- {line}" for line in result.verdict_lines()))
+    st.caption("Mean over the seeds that trained (range in brackets with several seeds; '—' where no seed trained). "
+               "Gates and 1×1 shortcuts add parameters only to the residual net: its plain twin's count is given; the "
+               "branch weights are the same.")
+    (st.warning if any(r["failed"] for r in result.table()) else st.info)(result.verdict_takeaway())
+    with st.expander("The full ranking, against He et al. 2016b"):
+        st.markdown("\n".join(f"- {line}" for line in result.verdict_lines()))
     left, right = columns(2)
     show(recolor(P.loss_curves(runs), colors), "identity_loss", left)
     show(recolor(P.accuracy_curves(runs, 1.0 / pair.net.classes), colors), "identity_accuracy", right)
@@ -73,7 +75,7 @@ with guard("The variants side by side"):
 st.subheader("The gradient reaching each block (He 2016b, eqs. 4–5)")
 with guard("The gradient reaching each block"):
     show(block_gradient_figure(result.gradients, colors), "identity_block_gradients")
-    st.caption(result.gradient_caption())
+    caption(result.gradient_caption())
 with guard("Random 1-D nets by λ and depth"):
     if result.curves:
         st.subheader("Random 1-D nets by λ and depth")

@@ -18,8 +18,10 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
+from .captions import MAX_TAKEAWAY_WORDS, Caption, words
 from .degradation import gradient_spreads
 from .models import MAX_DEPTH, MAX_DROPOUT, MAX_GATE_BIAS, MAX_WIDTH, ConfigError, NetConfig
+from .numbers import MISSING, count, num, pct, points, times
 from .progress import Progress, Steps
 from .settings import check_all, setting
 from .shattering import MAX_POINTS, MAX_SWEEP_DEPTHS, parse_depths
@@ -237,24 +239,51 @@ class IdentityResult:
     def formatted_table(self) -> list[dict[str, str]]:
         """`table()` as text for a page or a report (He 2016b's Tables 1–2 at toy scale): each net's parameters
         (and its plain twin's where the shortcut adds some), final training loss and test error (mean, with the
-        range over seeds when there are several) and how many seeds failed to train, with the first reason."""
+        range over seeds when there are several; '—' where no seed trained, as the column "failed to train"
+        says) and, only when some net failed, how many seeds failed to train ("no" for a net that always trained),
+        with the first reason."""
         def rng(r: dict, key: str, fmt) -> str:
             mean, lo, hi = r[key], r[f"{key}_min"], r[f"{key}_max"]
             if mean != mean:
-                return "—"
+                return MISSING
             return fmt(mean) + (f" ({fmt(lo)}–{fmt(hi)})" if r["seeds"] > 1 and hi > lo else "")
 
+        rows = self.table()
+        any_failed = any(r["failed"] for r in rows)
         return [{"net": r["net"],
                  "parameters": f"{r['parameters']:,}" + (f" (plain {r['plain_parameters']:,})"
                                                          if r["parameters"] != r["plain_parameters"] else ""),
-                 "final training loss": rng(r, "train_loss", lambda v: f"{v:.4g}"),
-                 "test error": rng(r, "test_error", lambda v: f"{v:.1%}"),
-                 "failed to train": f"{r['failed']}/{r['seeds']}: {r['failure']}" if r["failed"] else ""}
-                for r in self.table()]
+                 "final training loss": rng(r, "train_loss", num),
+                 "test error": rng(r, "test_error", pct),
+                 **({"failed to train": f"{r['failed']} of {r['seeds']}: {r['failure']}" if r["failed"] else "no"}
+                    if any_failed else {})}
+                for r in rows]
 
-    def verdict(self) -> str:
-        """The full ranking as measured, and where it agrees with He et al. 2016b's Tables 1–2 (`verdict_lines`)."""
-        return " ".join(self.verdict_lines())
+    def verdict(self) -> Caption:
+        """The full ranking as measured, and where it agrees with He et al. 2016b's Tables 1–2 (`verdict_lines`),
+        after a takeaway: which net ends with the lowest and which with the highest training loss, and how many
+        failed to train (`verdict_takeaway`)."""
+        return Caption(self.verdict_takeaway(), " ".join(self.verdict_lines()))
+
+    def verdict_takeaway(self) -> str:
+        """One sentence: the nets with the lowest and the highest mean final training loss, with their losses and
+        test errors, and how many nets failed to train (shorter forms where the labels are long)."""
+        rows = {r["net"]: r for r in self.table()}
+        trained = sorted((k for k, r in rows.items() if r["failed"] < r["seeds"]), key=lambda k: rows[k]["train_loss"])
+        failed = [k for k, r in rows.items() if r["failed"] == r["seeds"]]
+        gone = f"; {count(len(failed), 'net')} failed to train" if failed else ""
+        if not trained:
+            return f"No net trained: {'the only net' if len(rows) == 1 else 'all ' + count(len(rows), 'net')} failed."
+        best, worst = rows[trained[0]], rows[trained[-1]]
+        if len(trained) == 1:
+            return _fit(f"Only {trained[0]} trained: final training loss {num(best['train_loss'])}, test error "
+                        f"{pct(best['test_error'])}{gone}.", f"Only {trained[0]} trained{gone}.")
+        return _fit(f"Lowest final training loss: {trained[0]}, {num(best['train_loss'])} (test error "
+                    f"{pct(best['test_error'])}); highest: {trained[-1]}, {num(worst['train_loss'])} "
+                    f"({pct(worst['test_error'])}){gone}.",
+                    f"Lowest final training loss: {trained[0]}, {num(best['train_loss'])}; highest: {trained[-1]}, "
+                    f"{num(worst['train_loss'])}{gone}.",
+                    f"Lowest final training loss: {trained[0]}; highest: {trained[-1]}{gone}.")
 
     def verdict_lines(self) -> list[str]:
         """What this run measured, sentence by sentence, from its numbers only (He et al. 2016b, Tables 1–2):
@@ -274,7 +303,7 @@ class IdentityResult:
         for i, k in enumerate(trained):
             r = rows[k]
             tie = i > 0 and r["train_loss"] < MARGIN * rows[trained[i - 1]]["train_loss"]
-            ranked.append(("≈ " if tie else "") + f"{k} {r['train_loss']:.3g} (test error {r['test_error']:.1%}"
+            ranked.append(("≈ " if tie else "") + f"{k} {num(r['train_loss'])} (test error {pct(r['test_error'])}"
                           + (f", {r['failed']} of {r['seeds']} seeds failed" if r["failed"] else "") + ")")
         text = ("Ranked by final training loss" + (f", mean over {self.settings.seeds} seeds" if self.settings.seeds > 1
                                                     else "") + ": " + "; ".join(ranked) if ranked else "No net trained")
@@ -285,7 +314,7 @@ class IdentityResult:
         chance = 1 / max(next(iter(self.runs.values())).net.classes, 1)
         weak = [k for k in trained if 1 - rows[k]["test_error"] < chance + WEAK * (1 - chance)]
         if weak:
-            out.append("Barely trained: " + ", ".join(f"{k} ({1 - rows[k]['test_error']:.0%} test accuracy)"
+            out.append("Barely trained: " + ", ".join(f"{k} ({pct(1 - rows[k]['test_error'], 0)} test accuracy)"
                                                        for k in weak)
                        + ". They did train, only barely in this budget: their loss is data, their test error says "
                          "little.")
@@ -312,7 +341,7 @@ class IdentityResult:
             ratio = r["train_loss"] / ref["train_loss"] if label not in failed and ref["train_loss"] > 0 else math.inf
             if paper == FAIL:
                 said = (f"{label} fails to train" if label in failed else
-                        f"{label} ends with a {'higher' if ratio >= 1 else 'lower'} training loss (×{ratio:.2g})")
+                        f"{label} ends with a {'higher' if ratio >= 1 else 'lower'} training loss ({times(ratio)})")
                 (agree if label in failed or ratio >= MARGIN else differ).append(said + " (paper: fails)")
                 continue
             if label in failed:
@@ -322,7 +351,7 @@ class IdentityResult:
             here = 1 if gap >= ERROR_MARGIN else -1 if gap <= -ERROR_MARGIN else 0
             there = 1 if paper > PAPER_ERROR["original"] else -1
             said = (f"{label}: {'higher' if gap > 0 else 'lower' if gap < 0 else 'the same'} test error "
-                    f"({r['test_error']:.1%}; paper {paper:g} %), training loss ×{ratio:.2g}")
+                    f"({pct(r['test_error'])}; paper {paper:g} %), training loss {times(ratio)}")
             if here == 0 and (ratio >= CLEAR_RATIO and there > 0 or ratio <= 1 / CLEAR_RATIO and there < 0):
                 here = there  # test errors tie at this scale, but training shows the paper's direction clearly
                 said += f" ({'higher' if there > 0 else 'lower'} training loss, the paper's direction)"
@@ -341,18 +370,20 @@ class IdentityResult:
                 continue
             gap = r["test_error"] - ref["test_error"]
             holds = gap <= -ERROR_MARGIN if want == "lower" else gap < ERROR_MARGIN
-            claims.append(f"{label} {r['test_error']:.1%} against {ref['test_error']:.1%}: "
+            claims.append(f"{label} {pct(r['test_error'])} against {pct(ref['test_error'])}: "
                           + ("holds" if holds else "not seen") + f" here ({who}: {claim})")
         if not (agree or differ or tied or claims):
             return []
         if not (agree or differ or tied):
-            return [f"Test error against the original block, with a margin of {ERROR_MARGIN:.0%}: " + "; ".join(claims)
+            return [f"Test error against the original block, with a margin of {points(ERROR_MARGIN, 0).lstrip('+')}: "
+                    + "; ".join(claims)
                     + "."]
-        out = [f"Against the original block (test error {ref['test_error']:.1%}, training loss {ref['train_loss']:.3g}; "
+        out = [f"Against the original block (test error {pct(ref['test_error'])}, training loss {num(ref['train_loss'])}; "
                f"He et al. 2016b, ResNet-110 on CIFAR-10: {PAPER_ERROR['original']:g} %):"
                + (f" as in the paper, {'; '.join(agree)}." if agree else "")
                + (f" Unlike the paper, {'; '.join(differ)}." if differ else "")
-               + (f" Within {ERROR_MARGIN:.0%} of test error here (a tie at this scale): {'; '.join(tied)}."
+               + (f" Within {points(ERROR_MARGIN, 0).lstrip('+')} of test error here (a tie at this scale): "
+                  f"{'; '.join(tied)}."
                   if tied else "")
                + (f" Test error of the descendants: {'; '.join(claims)}." if claims else "")] + notes
         if differ or tied:
@@ -366,17 +397,22 @@ class IdentityResult:
         (`degradation.gradient_spreads`; the ranking is the verdict's)."""
         return gradient_spreads(self.runs)
 
-    def gradient_caption(self) -> str:
+    def gradient_caption(self) -> Caption:
         """How the gradient reaching the first block compares with the last one's, per net, at
         initialisation and after training (He 2016b eqs. 4–5: with λ on every shortcut the
-        shortcut path scales it by the product of the λs) — from this run's numbers."""
-        parts = []
+        shortcut path scales it by the product of the λs) — from this run's numbers. The takeaway: the range of
+        first/last ratios over the nets at initialisation, and after training."""
+        parts, init_ratio, trained_ratio = [], {}, {}
         for label, g in self.gradients.items():
             init, trained = g["init"], g["trained"]
             if not init or not init[-1] > 0:
                 continue
             r0, r1 = init[0] / init[-1], (trained[0] / trained[-1] if trained and trained[-1] > 0 else math.nan)
-            parts.append(f"{label}: first/last block ×{r0:.3g} at initialisation, ×{r1:.3g} trained")
+            init_ratio[label] = r0
+            if r1 == r1:
+                trained_ratio[label] = r1
+            parts.append(f"{label}: first/last block {times(r0, 3)} at initialisation, "
+                         + (f"{times(r1, 3)} trained" if r1 == r1 else "no gradient at the last block trained"))
         lam = [(k, n) for k, n in self.nets.items() if k != PLAIN and n.shortcut == "identity" and n.shortcut_scale != 1]
         text = ("‖∂L/∂x_l‖ at each block's input, mean over a batch of training inputs. " + "; ".join(parts) + ".")
         ref = next((k for k, n in self.nets.items() if k != PLAIN and n.shortcut == "identity"
@@ -387,18 +423,18 @@ class IdentityResult:
                 continue
             grew = init[0] / init[-1]
             want = n.shortcut_scale ** (len(init) - 1)
-            text += (f" For {k}, the shortcut path alone would scale the gradient by λ^{len(init) - 1} = {want:.3g} "
-                     f"from the last block to the first; measured ×{grew:.3g} through the whole net")
+            text += (f" For {k}, the shortcut path alone would scale the gradient by λ^{len(init) - 1} = {num(want)} "
+                     f"from the last block to the first; measured {times(grew, 3)} through the whole net")
             r = self.gradients.get(ref, {}).get("init") if ref else None
             if r and r[-1] > 0:
                 rel = grew / (r[0] / r[-1])
                 how = ("smaller" if rel < 0.9 else "larger" if rel > 1.1 else "about the same")
-                text += (f", ×{rel:.3g} of the identity net's ({how}: "
+                text += (f", {times(rel, 3)} of the identity net's ({how}: "
                          + ("the shortcut path shows through" if (rel < 0.9) == (n.shortcut_scale < 1) and how !=
                             "about the same" else "the branches, kept at scale by BN, carry most of it here")
                          + ")")
             text += "."
-        return text
+        return Caption(_ratio_takeaway(init_ratio, trained_ratio), text)
 
     @property
     def nets(self) -> dict[str, NetConfig]:
@@ -421,6 +457,28 @@ class IdentityResult:
                 "runs": {k: [r.summary() for r in rs] for k, rs in self.seed_runs.items()},
                 "gradients": self.gradients, "verdict": self.verdict(), "findings": self.findings(),
                 "random_nets": self.curves, "captions": self.captions()}
+
+
+def _fit(*sentences: str) -> str:
+    """The first of `sentences` of at most MAX_TAKEAWAY_WORDS words (the last one otherwise)."""
+    return next((t for t in sentences if words(t) <= MAX_TAKEAWAY_WORDS), sentences[-1])
+
+
+def _span(ratios: dict[str, float]) -> str:
+    """"×a (net) to ×b (net)" over the nets' ratios, or "×a (net)" for one net (or all equal)."""
+    lo, hi = min(ratios, key=ratios.get), max(ratios, key=ratios.get)
+    if times(ratios[lo], 3) == times(ratios[hi], 3):
+        return f"{times(ratios[lo], 3)} ({lo if len(ratios) == 1 else 'every net'})"
+    return f"{times(ratios[lo], 3)} ({lo}) to {times(ratios[hi], 3)} ({hi})"
+
+
+def _ratio_takeaway(init: dict[str, float], trained: dict[str, float]) -> str:
+    """The takeaway of the gradient caption: the first block's gradient against the last block's, over the nets."""
+    if not init:
+        return "No net had a gradient at its last block to compare the first block's with."
+    first = f"At initialisation the first block's gradient is {_span(init)} the last block's"
+    later = f"; after training {_span(trained)}" if trained else ""
+    return _fit(f"{first}{later}.", f"{first}.")
 
 
 GRADIENT_BATCH = 256

@@ -231,11 +231,25 @@ def ensemble_sections(view, runs: dict[str, Run]) -> list[Section]:
     return out
 
 
+def _error_takeaway(rows: list[dict]) -> str:
+    """The identity report's test-accuracy takeaway: the lowest and the highest test error over the nets."""
+    from .numbers import pct
+
+    have = sorted((r for r in rows if r["test_error"] == r["test_error"]), key=lambda r: r["test_error"])
+    if not have:
+        return "No net has a test error: none trained."
+    if len(have) == 1 or pct(have[0]["test_error"]) == pct(have[-1]["test_error"]):
+        return f"Test error {pct(have[0]['test_error'])} for {'every net' if len(have) > 1 else have[0]['net']}."
+    return (f"Test error from {pct(have[0]['test_error'])} ({have[0]['net']}) to {pct(have[-1]['test_error'])} "
+            f"({have[-1]['net']}).")
+
+
 def identity_sections(result) -> list[Section]:
     """The identity-mapping study (He et al. 2016b): training curves, test accuracy, gradient norms and,
     with random nets, lag-1 and size of df/dx by λ."""
     from .plots import training as P
     from .plots.compare import block_gradient_figure, identity_colors, recolor, scale_sweep_figure, table_figure
+    from .numbers import pct
 
     runs = result.runs
     colors = identity_colors(runs)
@@ -243,18 +257,20 @@ def identity_sections(result) -> list[Section]:
     notes = " ".join(f"{label}: {note}." for label, note in result.notes.items())
     setting = (f"{net.depth} blocks ({net.layer_count} layers), width {net.width}, {cfg.epochs} epochs on "
                f"{cfg.dataset}, the same initial weights and data order for every net")
+    verdict = result.verdict()
     out = [
         Section("The variants side by side (He et al. 2016b, Tables 1 and 2 at toy scale)",
-                f"{setting}. Parameters (a gated or 1×1 shortcut adds some to the residual net only; its plain twin's "
-                "count is given), final training loss and test error (mean over the seeds that trained, range in "
-                f"brackets with several seeds). {result.verdict()}", table_figure(result.formatted_table())),
+                f"{verdict.takeaway} {setting}. Parameters (a gated or 1×1 shortcut adds some to the residual net only; "
+                "its plain twin's count is given), final training loss and test error (mean over the seeds that "
+                f"trained, range in brackets with several seeds; '—' where no seed trained). {verdict.details}",
+                table_figure(result.formatted_table())),
         Section("Training curves of every variant",
                 f"{notes} A spike far above the rest is cut off at the top of the axis and named there. "
                 f"{result.findings()}", recolor(P.loss_curves(runs), colors)),
         Section("Test accuracy",
-                "Test accuracy per epoch of every net (chance is "
-                f"{1 / net.classes:.0%}). Test error: " + "; ".join(
-                    f"{row['net']} {_pct(row['test_error'])}" + (" (failed to train)" if row["failed"] else "")
+                f"{_error_takeaway(result.table())} Test accuracy per epoch of every net (chance is "
+                f"{pct(1 / net.classes, 0)}). Test error: " + "; ".join(
+                    f"{row['net']} {pct(row['test_error'])}" + (" (failed to train)" if row["failed"] else "")
                     for row in result.table()) + ".",
                 recolor(P.accuracy_curves(runs, 1.0 / net.classes), colors)),
         Section("Gradient norm per block, first steps",

@@ -77,7 +77,16 @@ def test_study_table_counts_seeds_parameters_and_failures():
     assert r.runs["exclusive gating"].net.gate_bias == -1.0
     assert set(r.gradients) == set(rows) and all(len(g["init"]) == 3 for g in r.gradients.values())
     best = min((k for k in rows if rows[k]["failed"] < 2), key=lambda k: rows[k]["train_loss"])
-    assert r.verdict().startswith(f"Ranked by final training loss, mean over 2 seeds: {best} ")
+    assert r.verdict().details.startswith(f"Ranked by final training loss, mean over 2 seeds: {best} ")
+    # Issue 32: a takeaway first (the lowest and the highest loss), at most 25 words; "failed to train" only with a
+    # failure, "no" for the nets that always trained; a loss as m×10ⁿ, never 1e-05.
+    assert r.verdict().takeaway.startswith(f"Lowest final training loss: {best}")
+    assert len(r.verdict().takeaway.split()) <= 25 and len(r.gradient_caption().takeaway.split()) <= 25
+    table = r.formatted_table()
+    failed = any(row["failed"] for row in r.table())
+    assert all(("failed to train" in row) == failed for row in table)
+    if failed:
+        assert {row["failed to train"] for row in table} - {"no"} and all(row["failed to train"] for row in table)
     assert "λ = 1.5" in r.gradient_caption() and "λ^2" in r.gradient_caption()
 
 
@@ -126,3 +135,55 @@ def test_page_trains_the_chosen_variants_and_shows_table_and_gradients(seeded_st
     assert "plain" in table["parameters"].iloc[2]  # the gated net names its plain twin's count
     assert len(at.get("plotly_chart")) == 4  # loss, accuracy, parameter gradients, gradient per block
     assert any("‖∂L/∂x_l‖" in c.value for c in at.caption)
+
+
+def _rows(*nets):
+    """table() rows: (name, train loss, test error, failed seeds of 1)."""
+    return [{"net": n, "parameters": 10, "plain_parameters": 10, "seeds": 1, "train_loss": loss, "train_loss_min": loss,
+             "train_loss_max": loss, "test_error": err, "test_error_min": err, "test_error_max": err,
+             "failed": failed, "failure": "diverged" if failed else None} for n, loss, err, failed in nets]
+
+
+class _Table(I.IdentityResult):
+    def __init__(self, rows):
+        self._rows = rows
+
+    def table(self):
+        return self._rows
+
+
+def test_verdict_takeaway_and_table_in_every_branch():
+    # Issue 32: one sentence of at most 25 words whatever trained; '—' for a net with no number, the "failed to train"
+    # column only when a net failed ("no" for the others); losses as m×10ⁿ.
+    nan = float("nan")
+    both = _Table(_rows(("plain", 0.07, 0.047, 0), ("original (λ = 1)", 1.2e-5, 0.017, 0)))
+    assert both.verdict_takeaway() == ("Lowest final training loss: original (λ = 1), 1.2×10⁻⁵ (test error 1.7 %); "
+                                       "highest: plain, 0.07 (4.7 %).")
+    assert [set(row) for row in both.formatted_table()] == [{"net", "parameters", "final training loss", "test error"}] * 2
+    assert both.formatted_table()[1]["final training loss"] == "1.2×10⁻⁵"
+    failing = _Table(_rows(("plain", nan, 0.9, 1), ("original (λ = 1)", 0.01, 0.02, 0)))
+    assert failing.verdict_takeaway() == ("Only original (λ = 1) trained: final training loss 0.01, test error 2.0 %; "
+                                          "one net failed to train.")
+    table = failing.formatted_table()
+    assert table[0]["final training loss"] == "—" and table[0]["failed to train"] == "1 of 1: diverged"
+    assert table[1]["failed to train"] == "no"
+    assert _Table(_rows(("plain", nan, nan, 1))).verdict_takeaway() == "No net trained: the only net failed."
+    many = _Table(_rows(*[(f"exclusive gating (b_g = {b})", 0.01 * (b + 1), 0.02, 0) for b in range(6)],
+                        ("shortcut-only gating (b_g = 0)", nan, nan, 1)))
+    assert len(many.verdict_takeaway().split()) <= 25
+
+
+def test_page_shows_the_takeaway_and_folds_the_ranking(seeded_store):
+    # Issue 32: the verdict's one sentence in the box, the full ranking folded; no "failed to train" column of empty
+    # cells when every net trained; the gradient caption's takeaway under its figure.
+    import os
+
+    from streamlit.testing.v1 import AppTest
+
+    page = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pages", "identity.py")
+    at = AppTest.from_file(page, default_timeout=120).run()
+    assert not at.exception, at.exception
+    assert at.info[0].value.startswith("Lowest final training loss: ") and len(at.info[0].value.split()) <= 25
+    assert any(e.label == "The full ranking, against He et al. 2016b" for e in at.expander)
+    assert "failed to train" not in at.dataframe[0].value.columns
+    assert any(c.value.startswith("At initialisation the first block's gradient is ×") for c in at.caption)
