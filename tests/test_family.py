@@ -228,3 +228,32 @@ def test_counting_leaves_the_autograd_of_other_threads_alone():
     finally:
         finish.set()
         counting.join(30)
+
+
+def test_cost_chart_labels_do_not_cover_each_other():
+    """Issue 32: in presenter mode the scatter's labels ran into each other (ResNet-50 and ResNeXt-50,
+    ResNet-152 and WRN-50-2, the VGGs)."""
+    import math
+    import types
+
+    from resnet_viz.plots import family as PF
+
+    numbers = [("resnet18", 1814073344, 11689512), ("resnet34", 3663761408, 21797672),
+               ("resnet50", 4089184256, 25557032), ("resnet101", 7801405440, 44549160),
+               ("resnet152", 11513626624, 60192808), ("resnext50_32x4d", 4230479872, 25028904),
+               ("wide_resnet50_2", 11398021120, 68883240), ("densenet121", 2834161664, 7978856),
+               ("vgg16", 15470264320, 138357544), ("vgg19", 19632062464, 143667240)]
+    assert [PF.short_name(n) for n, _, _ in numbers[4:]] == ["ResNet-152", "ResNeXt-50", "WRN-50-2", "DenseNet-121",
+                                                             "VGG-16", "VGG-19"]
+    pts = [(m, p, PF.short_name(n)) for n, m, p in numbers]
+    xs, ys = [math.log10(m) for m, _, _ in pts], [math.log10(p) for _, p, _ in pts]
+    places = PF.label_places(pts, (min(xs) - 0.3, max(xs) + 0.3), (min(ys) - 0.3, max(ys) + 0.3))
+    boxes = [b for _, b in places]
+    area = sum((b[2] - b[0]) * (b[3] - b[1]) for b in boxes)
+    covered = sum(PF._overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    assert covered < 0.01 * area  # at most a sliver, at presenter mode's text size
+    rows = [types.SimpleNamespace(name=n, macs=m, parameters=p, layers=1, image_size=224) for n, m, p in numbers]
+    fig = PF.cost_figure(rows)
+    shown = {t: pos for tr in fig.data for t, pos in zip(tr.text, tr.textposition)}
+    assert shown == {PF.short_name(n): place for (n, _, _), (place, _) in zip(numbers, places)}
+    assert fig.layout.xaxis.range is not None  # the axes' ranges are the ones the labels were placed in
