@@ -8,13 +8,14 @@ import dataclasses
 import streamlit as st
 
 from resnet_viz import landscape as L
+from resnet_viz.numbers import num, pct
 from resnet_viz.plots import landscape as P
 from resnet_viz.plots.common import PLAIN_COLOR, RESIDUAL_COLOR
 from resnet_viz.registry import view as view_named
 from ui import results
 from ui.common import pick_pair, url_state
 from ui.errors import guard
-from ui.figures import columns, figure, show
+from ui.figures import caption, columns, figure, show
 from ui.settings import read, widget
 
 VIEW = view_named("landscape")
@@ -66,14 +67,14 @@ def curvature_section(runs: dict, s: L.LandscapeSettings) -> None:
     curv = view.curvature
     for col, label in zip(st.columns(2), runs):
         c = curv[label]
-        col.metric(f"{label}: λmax", f"{c.lambda_max:.4g}")
-        col.metric(f"{label}: λmin", f"{c.lambda_min:.4g}")
+        col.metric(f"{label}: λmax", num(c.lambda_max, 4))
+        col.metric(f"{label}: λmin", num(c.lambda_min, 4))
         col.metric(f"{label}: |λmin/λmax|", f"{c.ratio:.3f}")
         col.metric(f"{label}: Lanczos steps", f"{c.iterations}",
                    "converged" if c.converged else "not converged", delta_color="normal" if c.converged else "inverse",
-                   help=f"relative residual ‖Hv − λv‖/|λ| = {c.relative_residual:.1g} (tolerance {c.tol:g})")
+                   help=f"relative residual ‖Hv − λv‖/|λ| = {num(c.relative_residual, 1)} (tolerance {num(c.tol)})")
     show(figure(P.curvature_figure, curv), "curvature")
-    st.caption(view.caption())
+    caption(view.caption())
 
     st.subheader("|λmin/λmax| across the plane (Li et al. Fig. 7)")
     g1, g2 = st.columns([1, 3])
@@ -92,7 +93,7 @@ def curvature_section(runs: dict, s: L.LandscapeSettings) -> None:
         for col, label in zip(columns(2), runs):
             show(figure(P.curvature_map_figure, maps[label], f"{label}: {runs[label].net.name}", zr),
                  f"curvmap_{label}", col)
-        st.caption(mapped.map_caption())
+        caption(mapped.map_caption())
 
 
 def main() -> None:
@@ -130,8 +131,8 @@ def main() -> None:
                     title = f"{label}: {runs[label].net.name}"
                     show(figure(draw, srf, title, mode, clip, zr, height=720 if projector else 460), f"surface_{label}", col)
                     col.metric(f"{label}: loss at θ*", f"{srf.center_loss:.4f}",
-                               help=f"accuracy at θ* {srf.center_accuracy:.1%} on {srf.settings['samples']} samples")
-            st.caption(result.caption())
+                               help=f"accuracy at θ* {pct(srf.center_accuracy)} on {srf.settings['samples']} samples")
+            caption(result.caption())
         elif view == "Interpolation":
             result = study(runs, s, "Interpolating:")
             curves = result.interpolations
@@ -142,14 +143,14 @@ def main() -> None:
             show(figure(P.interpolation_figure,
                 [(curves["in the plain net"], PLAIN_COLOR), (curves["in the residual net"], RESIDUAL_COLOR)],
                 "Plain weights (t=0) → residual weights (t=1)", mode, clip), "interp_twins", right)
-            st.caption(result.caption())
+            caption(result.caption())
         elif view == "Trajectory":
             trs = study(runs, s, "Projecting the optimisation paths:").trajectories
             zr = P.shared_zrange([t.surface for t in trs.values()], mode, clip)
             for col, label in zip(columns(len(shown)), shown):
                 show(figure(P.trajectory_figure, trs[label], f"{label}: path of training", colors[label], mode, clip,
                                          zr, height=720 if projector else 460), f"traj_{label}", col)
-            st.caption(L.trajectory_caption(trs))
+            caption(L.trajectory_caption(trs))
         else:
             curvature_section(runs, s)
 

@@ -32,7 +32,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .captions import Caption, takeaway_of
 from .models import ConfigError
+from .numbers import num, pct, times
 from .progress import Progress, notify, part
 from .settings import MAX_SEED, check_all, setting
 from .train import refuse_diverged
@@ -938,19 +940,22 @@ def basin(s: Surface, rise: float = BASIN_RISE) -> Basin:
     return Basin(float(np.mean(radii)), censored, len(losses), rough, rise)
 
 
-def _g(v: float, spec: str = ".3g") -> str:
-    """A loss in a caption: `spec` when finite; "overflow" for a loss beyond the floating-point range, "—" for none."""
-    v = float(v)
-    return format(v, spec) if math.isfinite(v) else "overflow" if v > 0 else "—"
+def _g(v: float, digits: int = 3) -> str:
+    """A loss in a caption (`numbers.num`): "overflow" for a loss beyond the floating-point range, "—" for none."""
+    return num(v, digits)
 
 
 def _times(a: float, b: float) -> str:
-    """How many times wider a is than b ("2.1×"; "∞×"-free: "much" when b is 0)."""
-    return f"{a / b:.1f}×" if b > 0 else "much"
+    """How many times wider a is than b ("×2.1"; "much" when b is 0)."""
+    return times(a / b) if b > 0 else "much"
+
+
+def _radius(b: Basin) -> str:
+    return f"≥ {b.radius:.2f}" if b.censored == b.rays else f"{b.radius:.2f}"
 
 
 def _radius_text(b: Basin) -> str:
-    return (f"≥ {b.radius:.2f}" if b.censored == b.rays else f"{b.radius:.2f}") + (
+    return _radius(b) + (
         f" ({b.censored} of {b.rays} rays never rise that much within the span)" if 0 < b.censored < b.rays else "")
 
 
@@ -973,6 +978,12 @@ def surfaces_caption(plain: Surface, residual: Surface, classes: int) -> str:
             f"risen {BASIN_RISE:g} nat above its value at θ*: along {bp.rays} rays it lies at a mean distance of "
             f"{_radius_text(bp)} for the plain net and {_radius_text(br)} for the residual net. ")
     c = width_comparison(bp, br)
+    takeaway = (f"The residual net's basin is {_times(br.radius, bp.radius)} wider than the plain net's (edge at "
+                f"{_radius(br)} vs {_radius(bp)}), as in Li et al." if c > 0 else
+                f"Here the plain net's basin is {_times(bp.radius, br.radius)} wider than the residual net's (edge at "
+                f"{_radius(bp)} vs {_radius(br)}), unlike Li et al." if c < 0 else
+                f"Both basins are about as wide (edge at {_radius(bp)} plain vs {_radius(br)} residual, within a factor "
+                f"{WIDER:g}).")
     if c > 0:
         width = f"The residual net's basin is {_times(br.radius, bp.radius)} wider, as in Li et al. 2018 (Fig. 5)."
     elif c < 0:
@@ -983,13 +994,13 @@ def surfaces_caption(plain: Surface, residual: Surface, classes: int) -> str:
         width = (f"Both basins are about as wide (within a factor {WIDER:g}); Li et al. see this at 20 layers and the "
                  "gap only from 56 layers on.")
     if bp.roughness >= ROUGH and bp.roughness > 2 * br.roughness:
-        rough = (f" The plain surface is the rougher one ({bp.roughness:.1%} of its rise along the rays goes downhill "
-                 f"away from θ*, {br.roughness:.1%} for the residual net): Li et al.'s chaotic no-skip surface.")
+        rough = (f" The plain surface is the rougher one ({pct(bp.roughness)} of its rise along the rays goes downhill "
+                 f"away from θ*, {pct(br.roughness)} for the residual net): Li et al.'s chaotic no-skip surface.")
     elif br.roughness >= ROUGH and br.roughness > 2 * bp.roughness:
-        rough = (f" Here the residual surface is the rougher one ({br.roughness:.1%} of its rise goes downhill away "
-                 f"from θ*, {bp.roughness:.1%} for the plain net), unlike Li et al.")
+        rough = (f" Here the residual surface is the rougher one ({pct(br.roughness)} of its rise goes downhill away "
+                 f"from θ*, {pct(bp.roughness)} for the plain net), unlike Li et al.")
     else:
-        rough = (f" Both rise smoothly away from θ* (roughness {bp.roughness:.1%} and {br.roughness:.1%}: the share "
+        rough = (f" Both rise smoothly away from θ* (roughness {pct(bp.roughness)} and {pct(br.roughness)}: the share "
                  "of the rise along the rays that goes downhill): the chaotic no-skip surfaces of Li et al. belong to "
                  "56–110-layer nets trained for hundreds of epochs on CIFAR-10; at this toy scale the twins differ in "
                  "width, not in chaos.")
@@ -1000,7 +1011,7 @@ def surfaces_caption(plain: Surface, residual: Surface, classes: int) -> str:
         worse = "plain" if ratio >= 10 else "residual"
         minima = (f" The {worse} net's minimum is also higher (loss at θ* {_g(lp)} against {_g(lr)}); each width is "
                   "measured from the net's own minimum.")
-    return head + width + rough + minima
+    return Caption(takeaway, head + width + rough + minima)
 
 
 def slices_caption(surfaces: dict[str, Surface]) -> str:
@@ -1014,15 +1025,24 @@ def slices_caption(surfaces: dict[str, Surface]) -> str:
         ends = np.nan_to_num(row[[0, -1]], nan=np.inf)
         line = Surface(g.alphas, None, row, np.zeros_like(row), np.ones_like(row, dtype=bool), g.settings)
         widths[label] = basin(line)
-        parts.append(f"{label} {_g(s.center_loss)} at θ*, {_g(ends[0])} / {_g(ends[-1])} at α = ±{g.alphas[-1]:g}, "
+        parts.append(f"{label} {_g(s.center_loss)} at θ*, {_g(ends[0])} / {_g(ends[-1])} at α = ±{num(g.alphas[-1])}, "
                      f"{BASIN_RISE:g} nat higher at |α| = {_radius_text(widths[label])}")
     text = ("The β = 0 row of each plane: the same filter-normalized direction δ through both nets. Loss: "
             + "; ".join(parts) + ". ")
+    rise = f"{BASIN_RISE:g} nat higher at |α| = "
     if set(widths) >= {"plain", "residual"}:
         c = width_comparison(widths["plain"], widths["residual"])
         text += ("Both rise about as fast away from θ*." if c == 0 else
                  f"The {'plain' if c > 0 else 'residual'} net's loss rises faster away from θ* (the sharper minimum).")
-    return text
+        at = f"({rise}{_radius(widths['plain'])} plain, {_radius(widths['residual'])} residual)"
+        takeaway = (f"Along the same direction, both nets' loss rises about as fast away from θ* {at}." if c == 0 else
+                    f"Along the same direction, the {'plain' if c > 0 else 'residual'} net's loss rises faster away "
+                    f"from θ* {at}.")
+    else:
+        takeaway = "Along this direction, " + "; ".join(
+            f"the {label} net's loss is {_g(s.center_loss)} at θ* and {rise}{_radius(widths[label])}"
+            for label, s in surfaces.items()) + "."
+    return Caption(takeaway, text)
 
 
 def interpolation_barrier(interp: Interpolation) -> float:
@@ -1039,12 +1059,14 @@ def interpolation_caption(curves: dict[str, Interpolation], tol: float = 1e-3) -
     """Caption of init → trained interpolations from the curves (Goodfellow et al. 2015 found a
     monotone decrease, no barrier, on this line): says per curve whether the loss falls
     monotonically on [0, 1] or how high the barrier is."""
-    parts = []
+    parts, short = [], []
     for label, c in curves.items():
         b = interpolation_barrier(c)
         parts.append(f"{label}: the loss falls monotonically from t = 0 to 1 (no barrier on this line)" if b <= tol
-                     else f"{label}: a barrier of {b:.3g} above the lowest loss before it")
-    return "; ".join(parts) + "."
+                     else f"{label}: a barrier of {num(b)} above the lowest loss before it")
+        short.append(f"the {label} net's loss falls monotonically" if b <= tol else
+                     f"the {label} net's loss crosses a barrier of {num(b)}")
+    return Caption("From initial to trained weights, " + "; ".join(short) + ".", "; ".join(parts) + ".")
 
 
 def trajectory_caption(trajectories: dict[str, "Trajectory"]) -> str:
@@ -1057,10 +1079,13 @@ def trajectory_caption(trajectories: dict[str, "Trajectory"]) -> str:
         verdict = ("most of the path lies in this plane" if share >= 0.8 else
                    "a good part of the path lies in this plane" if share >= 0.5 else
                    "less than half of the path's variance lies in this plane, so the picture misses much of it")
-        parts.append(f"{label}: {100 * tr.explained_variance[0]:.0f}% + {100 * tr.explained_variance[1]:.0f}% "
-                     f"= {100 * share:.0f}% of the variance, {verdict}")
-    return ("Weight checkpoints projected on the first two PCA directions of θ_i − θ_final (Li et al. §7), over "
-            "the loss in that plane. " + "; ".join(parts) + ".")
+        parts.append(f"{label}: {pct(tr.explained_variance[0], 0)} + {pct(tr.explained_variance[1], 0)} "
+                     f"= {pct(share, 0)} of the variance, {verdict}")
+    held = " and ".join(f"{pct(float(np.sum(tr.explained_variance)), 0)} of the {label} path's"
+                        for label, tr in trajectories.items())
+    return Caption(f"The plane of the first two PCA directions holds {held} variance.",
+                   "Weight checkpoints projected on the first two PCA directions of θ_i − θ_final (Li et al. §7), over "
+                   "the loss in that plane. " + "; ".join(parts) + ".")
 
 
 def curvature_caption(curvatures: dict[str, Curvature]) -> str:
@@ -1071,10 +1096,10 @@ def curvature_caption(curvatures: dict[str, Curvature]) -> str:
              "Li et al. do" if any_c.params == "weights" else "every parameter (weights, biases, BN γ/β)")
     parts = []
     for label, c in curvatures.items():
-        end = (f"converged in {c.iterations} Lanczos steps, relative residual {c.relative_residual:.1g}"
+        end = (f"converged in {c.iterations} Lanczos steps, relative residual {num(c.relative_residual, 1)}"
                if c.converged else f"NOT converged after {c.iterations} steps (relative residual "
-               f"{c.relative_residual:.1g}): raise the step limit")
-        parts.append(f"{label}: λmax {_g(c.lambda_max, '.4g')}, λmin {_g(c.lambda_min, '.4g')}, |λmin/λmax| "
+               f"{num(c.relative_residual, 1)}): raise the step limit")
+        parts.append(f"{label}: λmax {_g(c.lambda_max, 4)}, λmin {_g(c.lambda_min, 4)}, |λmin/λmax| "
                      f"{_g(c.ratio)} ({end})")
     text = (f"Hessian of the loss at θ* w.r.t. {which} ({any_c.n_params:,} parameters), by Lanczos on "
             f"Hessian-vector products. " + "; ".join(parts) + ". ")
@@ -1084,7 +1109,14 @@ def curvature_caption(curvatures: dict[str, Curvature]) -> str:
         text += ("Both minima are about equally convex by this measure." if c == 0 else
                  f"The {'residual' if c > 0 else 'plain'} net's minimum is the more nearly convex here "
                  f"(smaller |λmin/λmax|).")
-    return text + " Near 0 means locally convex; larger values mean negative curvature a 2-D plot can hide."
+        ratios = f"|λmin/λmax| {_g(r)} residual vs {_g(p)} plain"
+        takeaway = (f"Both minima are about equally convex ({ratios})." if c == 0 else
+                    f"The {'residual' if c > 0 else 'plain'} net's minimum is the more nearly convex ({ratios}).")
+    else:
+        takeaway = "At θ*, " + "; ".join(f"the {label} net's |λmin/λmax| is {_g(c.ratio)}"
+                                         for label, c in curvatures.items()) + " (near 0: locally convex)."
+    return Caption(takeaway, text + " Near 0 means locally convex; larger values mean negative curvature a 2-D plot "
+                                    "can hide.")
 
 
 def curvature_map_caption(maps: dict[str, CurvatureMap], convex: float = 0.1) -> str:
@@ -1096,7 +1128,7 @@ def curvature_map_caption(maps: dict[str, CurvatureMap], convex: float = 0.1) ->
         r = m.ratio[np.isfinite(m.ratio)]
         stats[label] = (float(r.mean()) if r.size else float("nan"),
                         float(np.mean(r < convex)) if r.size else float("nan"), int((~m.converged).sum()))
-    parts = [f"{label}: mean {_g(mean)}, {_g(100 * share, '.0f')}% of the points below {convex:g}"
+    parts = [f"{label}: mean {_g(mean)}, {pct(share, 0)} of the points below {convex:g}"
              + (f", {bad} not converged" if bad else "") for label, (mean, share, bad) in stats.items()]
     m0 = next(iter(maps.values()))
     text = (f"|λmin/λmax| on a {len(m0.alphas)}×{len(m0.betas)} grid of the same directions as the loss plane, one "
@@ -1107,7 +1139,15 @@ def curvature_map_caption(maps: dict[str, CurvatureMap], convex: float = 0.1) ->
                  "The residual net's region is the more convex, as in Li et al." if c > 0 else
                  "The plain net's region is the more convex here, unlike Li et al.'s deep no-skip nets (their Fig. 7 "
                  "contrast is for 56–110-layer nets trained to convergence on CIFAR-10)")
-    return text
+        means = f"mean |λmin/λmax| {_g(stats['residual'][0])} residual vs {_g(stats['plain'][0])} plain"
+        takeaway = (f"Across the plane both nets are about equally convex ({means})." if c == 0 else
+                    f"Across the plane the residual net's region is the more convex ({means}), as in Li et al." if c > 0
+                    else f"Across the plane the plain net's region is the more convex ({means}), unlike Li et al.")
+    else:
+        takeaway = "Across the plane, " + "; ".join(
+            f"the {label} net's mean |λmin/λmax| is {_g(mean)}, {pct(share, 0)} of points below {convex:g}"
+            for label, (mean, share, _) in stats.items()) + "."
+    return Caption(takeaway, text)
 
 
 # --- the view: one computation for the page, the CLI and the report --------------------------
@@ -1212,16 +1252,23 @@ class LandscapeView:
         if self.surfaces is not None:
             s = self.surfaces
             if self.settings.view == "1-D slices":
-                return slices_caption(s) + " Li et al. (§5) relate wide, flat minima to better generalisation."
+                cap = slices_caption(s)
+                return Caption(cap.takeaway, cap.details + " Li et al. (§5) relate wide, flat minima to better "
+                                                           "generalisation.")
             if len(s) == 2:
                 return surfaces_caption(s["plain"], s["residual"], self.classes)
-            return ("Same seed, so the same directions as the other net, and one colour scale. Li et al. (2018, "
-                    "Fig. 5) compare a deep plain net's surface with its residual twin's.")
+            (label, one), = s.items()
+            b = basin(one)
+            return Caption(f"The {label} net's loss rises {BASIN_RISE:g} nat above its minimum ({_g(one.center_loss)}) "
+                           f"at a mean distance of {_radius(b)} from θ*.",
+                           "Same seed, so the same directions as the other net, and one colour scale. Li et al. (2018, "
+                           "Fig. 5) compare a deep plain net's surface with its residual twin's.")
         if self.interpolations is not None:
-            return ("Left: the straight line from the initial to the trained weights (Goodfellow et al. 2015). "
-                    + interpolation_caption({k: self.interpolations[f"{k}: init → trained"] for k in ("plain", "residual")})
-                    + " Right: the twins share initial weights and shapes, so their trained weights can be mixed; "
-                      "each curve runs the mixture in one architecture.")
+            cap = interpolation_caption({k: self.interpolations[f"{k}: init → trained"] for k in ("plain", "residual")})
+            return Caption(cap.takeaway, "Left: the straight line from the initial to the trained weights (Goodfellow "
+                                         f"et al. 2015). {cap.details} Right: the twins share initial weights and "
+                                         "shapes, so their trained weights can be mixed; each curve runs the mixture in "
+                                         "one architecture.")
         if self.trajectories is not None:
             return trajectory_caption(self.trajectories)
         if self.curvature is not None:
@@ -1233,7 +1280,8 @@ class LandscapeView:
         return curvature_map_caption(self.maps) if self.maps else ""
 
     def captions(self) -> dict[str, str]:
-        """"view": what the chosen view shows, "map": what the curvature map shows ("" without one)."""
+        """"view": what the chosen view shows, "map": what the curvature map shows ("" without one); each a
+        `captions.Caption` (a takeaway, then the details)."""
         return {"view": self.caption(), "map": self.map_caption()}
 
     def to_dict(self) -> dict:
@@ -1243,15 +1291,16 @@ class LandscapeView:
 
         return {"settings": self.settings.to_dict(), "surfaces": each(self.surfaces),
                 "interpolations": each(self.interpolations), "trajectories": each(self.trajectories),
-                "curvature": each(self.curvature), "maps": each(self.maps), "captions": self.captions()}
+                "curvature": each(self.curvature), "maps": each(self.maps), "captions": self.captions(),
+                "takeaways": {k: takeaway_of(c) for k, c in self.captions().items()}}
 
 
 def surface_stats(s: Surface, classes: int) -> str:
     """Loss and accuracy at θ*, the median loss over the plane and the basin's width and roughness (`basin`)."""
     b = basin(s)
-    return (f"loss at θ* {_g(s.center_loss)} ({s.center_accuracy:.0%} accuracy on the evaluation set), median over "
-            f"the plane {_g(np.nanmedian(s.loss))}, {BASIN_RISE:g} nat higher at a distance of {_radius_text(b)}, "
-            f"roughness {b.roughness:.1%}")
+    return (f"loss at θ* {_g(s.center_loss)} ({pct(s.center_accuracy, 0)} accuracy on the evaluation set), median "
+            f"over the plane {_g(np.nanmedian(s.loss))}, {BASIN_RISE:g} nat higher at a distance of {_radius_text(b)}, "
+            f"roughness {pct(b.roughness)}")
 
 
 def landscape_study(runs: dict, settings: LandscapeSettings = LandscapeSettings(), *, data=None,

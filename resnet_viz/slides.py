@@ -118,21 +118,26 @@ def landscape_sections(view, runs: dict[str, Run]) -> list[Section]:
 
 
 def _surface_sections(view, runs: dict[str, Run]) -> list[Section]:
+    from .captions import Caption
     from .landscape import slices_caption, surface_stats
     from .plots import landscape as P
 
     s = view.settings
     zr = P.shared_zrange(view.surfaces.values(), s.mode, s.clip)
     net, cfg = runs["residual"].net, runs["residual"].train
+    cap = view.caption()
     out = [Section(
-        f"{label.capitalize()} net: loss surface",
-        f"{runs[label].net.name}, width {net.width}, trained {cfg.epochs} epochs. f(α, β) = L(θ* + αδ + βη) on a "
-        f"{s.grid}×{s.grid} grid over [−{s.span:g}, {s.span:g}]², {s.normalization}-normalized directions from seed "
-        f"{s.seed} (the same for both nets), one colour scale for both. "
-        f"{surface_stats(srf, view.classes)[0].upper()}{surface_stats(srf, view.classes)[1:]}.",
+        f"{label.capitalize()} net: loss surface", Caption(
+            cap.takeaway,
+            f"{runs[label].net.name}, width {net.width}, trained {cfg.epochs} epochs. f(α, β) = L(θ* + αδ + βη) on a "
+            f"{s.grid}×{s.grid} grid over [−{s.span:g}, {s.span:g}]², {s.normalization}-normalized directions from "
+            f"seed {s.seed} (the same for both nets), one colour scale for both. "
+            f"{surface_stats(srf, view.classes)[0].upper()}{surface_stats(srf, view.classes)[1:]}."),
         P.contour_figure(srf, f"{label}: {runs[label].net.name}", s.mode, s.clip, zr))
         for label, srf in view.surfaces.items()]
-    out.append(Section("1-D slices through θ*", f"{slices_caption(view.surfaces)} {view.caption()}",
+    sl = slices_caption(view.surfaces)
+    details = cap.details if cap.takeaway == sl.takeaway else f"{sl.details} {cap}"  # the 1-D view: its own caption
+    out.append(Section("1-D slices through θ*", Caption(sl.takeaway, details),
                        P.slices_figure(view.surfaces, s.mode, s.clip)))
     return out
 

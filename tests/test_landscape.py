@@ -13,6 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from caption_rules import assert_captions
 from conftest import assert_same_state, state_dict_copy
 from resnet_viz import landscape as L
 from resnet_viz.models import ConfigError, NetConfig, build_model
@@ -480,13 +481,30 @@ def test_surfaces_caption_follows_the_measured_basins_both_ways():
     narrow, wide = _bowl(0.2, center=1.0, n=41), _bowl(0.5, center=1e-3, n=41)
     text = L.surfaces_caption(narrow, wide, classes=10)
     assert "mean distance of 0.20 for the plain net and 0.50 for the residual net" in text
-    assert "residual net's basin is 2.5× wider, as in Li et al." in text
+    assert "residual net's basin is ×2.5 wider, as in Li et al." in text
+    assert text.takeaway == ("The residual net's basin is ×2.5 wider than the plain net's (edge at 0.50 vs 0.20), as "
+                             "in Li et al.")
     assert "plain net's minimum is also higher" in text and "Both rise smoothly" in text
     text = L.surfaces_caption(wide, narrow, classes=10)
-    assert "plain net's basin is 2.5× wider, unlike Li et al." in text
-    assert "about as wide" in L.surfaces_caption(_bowl(0.5), _bowl(0.45), classes=10)
+    assert "plain net's basin is ×2.5 wider, unlike Li et al." in text
+    assert text.takeaway.startswith("Here the plain net's basin is ×2.5 wider than the residual net's")
+    same = L.surfaces_caption(_bowl(0.5), _bowl(0.45), classes=10)
+    assert "about as wide" in same and same.takeaway.startswith("Both basins are about as wide")
     rough = L.surfaces_caption(_bowl(0.3, ripple=1.0), _bowl(0.3), classes=10)
     assert "The plain surface is the rougher one" in rough
+    assert_captions({"narrow-wide": L.surfaces_caption(narrow, wide, classes=10), "same": same, "rough": rough,
+                     "wide-narrow": text})
+
+
+def test_the_default_captions_say_one_thing_first(default_pair_runs):
+    """Issue 32: the default view's caption opens with a takeaway of at most 25 words, from its numbers (the residual
+    basin the wider, by the caption's margin, as `test_verdicts` checks on every seed)."""
+    runs = dict(zip(("plain", "residual"), default_pair_runs))
+    view = L.landscape_study(runs, L.LandscapeSettings())
+    caps = view.captions()
+    assert_captions({"view": caps["view"]})
+    assert caps["view"].takeaway.startswith("The residual net's basin is ×") and caps["map"] == ""
+    assert view.to_dict()["takeaways"]["view"] == caps["view"].takeaway
 
 
 def test_slices_interpolation_and_trajectory_captions_follow_the_data():
@@ -494,17 +512,26 @@ def test_slices_interpolation_and_trajectory_captions_follow_the_data():
     steep = _surface(np.full((3, 3), 1.0) + np.array([[0, 0, 0], [5, 0, 5], [0, 0, 0]]))
     assert "plain net's loss rises faster" in L.slices_caption({"plain": steep, "residual": flat})
     assert "residual net's loss rises faster" in L.slices_caption({"plain": flat, "residual": steep})
+    assert L.slices_caption({"plain": steep, "residual": flat}).takeaway.startswith(
+        "Along the same direction, the plain net's loss rises faster away from θ* (1 nat higher at |α| = ")
     ts = np.linspace(0, 1, 5)
     mono = L.Interpolation(ts, np.array([2.0, 1.5, 1.0, 0.5, 0.1]), np.zeros(5))
     bump = L.Interpolation(ts, np.array([2.0, 1.5, 2.5, 0.5, 0.1]), np.zeros(5))
     assert L.interpolation_barrier(mono) == 0 and L.interpolation_barrier(bump) == pytest.approx(1.0)
     text = L.interpolation_caption({"plain": mono, "residual": bump})
     assert "plain: the loss falls monotonically" in text and "residual: a barrier of 1" in text
+    assert text.takeaway == ("From initial to trained weights, the plain net's loss falls monotonically; the residual "
+                             "net's loss crosses a barrier of 1.")
     low = L.Trajectory(np.zeros((3, 2)), np.array([0.9, 0.05]), [], [0, 1, 2])
     high = L.Trajectory(np.zeros((3, 2)), np.array([0.3, 0.1]), [], [0, 1, 2])
     text = L.trajectory_caption({"plain": low, "residual": high})
-    assert "plain: 90% + 5% = 95% of the variance, most of the path lies in this plane" in text
-    assert "residual: 30% + 10% = 40% of the variance, less than half" in text
+    assert "plain: 90 % + 5 % = 95 % of the variance, most of the path lies in this plane" in text
+    assert "residual: 30 % + 10 % = 40 % of the variance, less than half" in text
+    assert text.takeaway == ("The plane of the first two PCA directions holds 95 % of the plain path's and 40 % of the "
+                             "residual path's variance.")
+    assert_captions({"slices": L.slices_caption({"plain": steep, "residual": flat}), "one slice": L.slices_caption(
+        {"plain": steep}), "interpolation": L.interpolation_caption({"plain": mono, "residual": bump}),
+        "trajectory": text})
 
 
 def test_curvature_captions_follow_the_measured_ratios_both_ways():
@@ -517,6 +544,10 @@ def test_curvature_captions_follow_the_measured_ratios_both_ways():
     stuck = L.Curvature(10.0, -2.0, 100, False, 1e-1, 1e-1, "all", 1200, 1e-3)
     text = L.curvature_caption({"plain": stuck, "residual": stuck})
     assert "NOT converged after 100 steps" in text and "every parameter" in text and "about equally" in text
+    assert text.takeaway.startswith("Both minima are about equally convex (|λmin/λmax| 0.2 residual vs 0.2 plain)")
+    assert L.curvature_caption({"plain": rough, "residual": convex}).takeaway == (
+        "The residual net's minimum is the more nearly convex (|λmin/λmax| 0.001 residual vs 0.2 plain).")
+    assert_captions({"curvature": text, "one": L.curvature_caption({"plain": rough})})
 
     g = L.grid_coords(3, 1.0)
 
@@ -528,6 +559,11 @@ def test_curvature_captions_follow_the_measured_ratios_both_ways():
     assert "residual net's region is the more convex, as in Li" in L.curvature_map_caption({"plain": wild, "residual": smooth})
     assert "plain net's region is the more convex here, unlike Li et al." in L.curvature_map_caption(
         {"plain": smooth, "residual": wild})
+    maps = {"residual": L.curvature_map_caption({"plain": wild, "residual": smooth}),
+            "plain": L.curvature_map_caption({"plain": smooth, "residual": wild}),
+            "one": L.curvature_map_caption({"plain": smooth})}
+    assert maps["residual"].takeaway.startswith("Across the plane the residual net's region is the more convex")
+    assert_captions(maps)
 
 
 def test_scalar_output_net_is_refused():
