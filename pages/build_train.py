@@ -4,6 +4,7 @@ import streamlit as st
 
 from resnet_viz.degradation import DegradationSettings, pair_caption
 from resnet_viz.models import count_parameters
+from resnet_viz.numbers import MISSING, count, num, pct
 from resnet_viz.plots import training as plots
 from resnet_viz.registry import view
 from resnet_viz.train import failure_advice
@@ -43,8 +44,9 @@ with guard("The two nets"):
         with col:
             st.markdown(f"**{label.capitalize()} net** · trained on `{h.device}` in {h.seconds:.1f} s")
             m1, m2, m3 = st.columns(3)
-            m1.metric("final train loss", f"{h.train_loss:.4f}" if h.train_loss == h.train_loss else "—")
-            m2.metric("test accuracy", f"{h.test_accuracy:.1%}" if h.test_accuracy == h.test_accuracy else "—")
+            m1.metric("final train loss", num(h.train_loss),
+                      help=f"{MISSING}: it diverged, so it has no final loss" if h.diverged else None)
+            m2.metric("test accuracy", pct(h.test_accuracy))
             m3.metric("epochs", len(h.epoch_train_loss) - 1)
             if run.failure:
                 advice = failure_advice(run.failure)
@@ -100,8 +102,9 @@ with st.form("degradation"):
         widget(DegradationSettings, name, col)
     go = st.form_submit_button("Run the degradation study", type="primary")
 settings = read(DegradationSettings, st.session_state)
-st.caption(f"{2 * len(settings.depths) * settings.seeds} nets: SGD at {settings.lr:g} with {settings.warmup_epochs:g} "
-           "epoch of linear warm-up, then cosine. The default study ships trained; other settings train once for "
+warm = settings.warmup_epochs
+st.caption(f"{count(2 * len(settings.depths) * settings.seeds, 'net').capitalize()}: SGD at {num(settings.lr)} with "
+           f"{num(warm)} epoch{'' if warm == 1 else 's'} of linear warm-up, then cosine. The default study ships trained; other settings train once for "
            "everyone (about 1–2 minutes on a 2-core laptop).")
 if go:
     st.session_state[RUN] = True
