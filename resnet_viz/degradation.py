@@ -548,7 +548,7 @@ def curve_notes(run, label: str) -> list[str]:
     """
     h, net, cfg = run.history, run.net, run.train
     n_epochs = len(h.epoch_train_loss) - 1
-    if n_epochs < 1 or not h.step_loss:
+    if n_epochs < 1 or not h.step_loss or net.norm != "batch":  # the cause measured is BN's; other nets: no claim
         return []
     spe = max(len(h.step_loss) // n_epochs, 1)
     out = []

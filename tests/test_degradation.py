@@ -12,7 +12,8 @@ import pytest
 from caption_rules import assert_captions
 from resnet_viz.cli import main
 from resnet_viz.degradation import (DegradationResult, DegradationRun, DegradationSettings, degradation_study,
-                                    gradient_spread, pair_caption, pair_findings, pair_takeaway, summarize)
+                                    curve_notes, gradient_spread, pair_caption, pair_findings, pair_takeaway,
+                                    summarize)
 from resnet_viz.models import ConfigError, NetConfig
 from resnet_viz.train import History, Run, TrainConfig, lr_factor, net_config_for, train, training_failure
 
@@ -186,6 +187,18 @@ def test_gradient_caption_follows_the_measured_spread():
     assert "4.5 orders of magnitude" in text and "do not vanish" not in text
     assert "residual** net ends with the higher" in text
     assert pair_takeaway(plain, residual).startswith("Here the 4-block residual net ends with the higher or equal")
+
+
+def test_curve_notes_explain_a_spike_and_a_high_start_only_where_the_history_shows_them():
+    h = History(step_loss=[3.0] * 10 + [1.0] * 10, epoch_train_loss=[13.0, 500.0, 0.5])
+    cfg = TrainConfig(epochs=2, warmup_epochs=1.0, lr=0.05)
+    notes = " ".join(curve_notes(Run(NetConfig(depth=3, skip=True), cfg, None, h), "residual"))
+    assert "after epoch 1 (500) is ×167 its highest minibatch loss of that epoch (3)" in notes
+    assert "peak learning rate 0.05" in notes and "starts at 13 but its first minibatch's at 3" in notes
+    assert "sum of three residual branches" in notes
+    calm = History(step_loss=[3.0] * 10 + [1.0] * 10, epoch_train_loss=[2.3, 2.0, 0.5])
+    assert curve_notes(Run(NetConfig(depth=3), cfg, None, calm), "plain") == []
+    assert curve_notes(Run(NetConfig(depth=3, norm="none"), cfg, None, h), "plain") == []  # BN's lag only with BN
 
 
 def test_the_default_pair_and_study_captions_say_one_thing_first(default_pair_runs):
