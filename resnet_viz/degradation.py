@@ -542,9 +542,9 @@ def curve_notes(run, label: str) -> list[str]:
     warm-up epoch, whose last step reaches the peak learning rate, they lag behind weights that moved fast.
     Measured on the shipped default pair (`benchmarks/warmup_spike.py`; 15 blocks; a net retrained for its one
     warm-up epoch gives the recorded 687 again; then BN's statistics recomputed over the whole training set in
-    train mode, and evaluated): the plain net's 687 after epoch 1 (logit std 393) becomes 1.61, as its last minibatch losses of that epoch
-    (1.6–1.9); the residual net's starting 13.8 (logit std 8.5) becomes 3.3 (first minibatch 3.65), and the plain
-    net's logit std at the start is 2.4×10⁻⁴ (a loss of ln 10 = 2.30).
+    train mode, and evaluated): the plain net's 687 after epoch 1 (logit std 393) becomes 1.61, as its last
+    minibatch losses of that epoch (1.6–1.9); the residual net's starting 13.8 (logit std 8.5) becomes 3.3 (first
+    minibatch 3.65), and the plain net's logit std at the start is 2.4×10⁻⁴ (a loss of ln 10 = 2.30).
     """
     h, net, cfg = run.history, run.net, run.train
     n_epochs = len(h.epoch_train_loss) - 1
