@@ -441,11 +441,22 @@ class IdentityResult:
         """label -> the first seed's NetConfig of every net."""
         return {k: r.net for k, r in self.runs.items()}
 
-    def sweep_caption(self) -> str:
-        """What the random nets show for each λ, from their numbers; "" without the sweep."""
-        from .shattering import scale_sweep_caption
+    def sweep_caption(self) -> Caption | str:
+        """What the random nets show for each λ, from their numbers (`shattering.scale_sweep_caption`), after a
+        takeaway: each net's lag-1 at the deepest depth (1 smooth, 0 white noise); "" without the sweep."""
+        from .shattering import scale_sweep_caption, units
 
-        return scale_sweep_caption(self.settings.sweep_depths, self.curves) if self.curves else ""
+        if not self.curves:
+            return ""
+        depth = units(int(self.settings.sweep_depths[-1]), "single")
+        lag1 = {label.replace("residual, ", ""): c["lag1"][-1] for label, c in self.curves.items()}
+        each = ", ".join(f"{num(v, 2)} ({label})" for label, v in lag1.items())
+        lo, hi = min(lag1, key=lag1.get), max(lag1, key=lag1.get)
+        return Caption(_fit(f"At {depth}, the lag-1 correlation of neighbouring gradients is {each}.",
+                            f"At {depth}, lag-1 of df/dx is {each}.",
+                            f"At {depth}, lag-1 of df/dx runs from {num(lag1[lo], 2)} ({lo}) to {num(lag1[hi], 2)} "
+                            f"({hi})."),
+                       scale_sweep_caption(self.settings.sweep_depths, self.curves))
 
     def captions(self) -> dict[str, str]:
         """"gradients": what the gradient norms show; "sweep": what the random nets show for each λ ("" without)."""

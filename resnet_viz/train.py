@@ -258,7 +258,9 @@ def training_failure(history: History, classes: int, net: NetConfig | None = Non
         bar = min(start, guess)
         if not final < bar:
             ref = "its value at initialisation" if start <= guess else f"ln {classes} = {guess:.2f}, the loss of guessing"
-            return f"final training loss {final:.3g} is not below {ref} ({bar:.3g})"
+            from .numbers import num
+
+            return f"final training loss {num(final)} is not below {ref} ({num(bar)})"
         chance = chance_accuracy(classes)
         acc = history.test_accuracy
         if math.isfinite(acc) and acc < chance + 0.1 * (1 - chance):
