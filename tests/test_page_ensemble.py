@@ -48,6 +48,15 @@ def test_page_shows_deletion_sweeps_paths_and_diagram(seeded_store):
     assert len(lanes) == 8  # n = 3 by default: the 8 paths of Veit Fig. 1
     assert len(at.metric) == 4
     assert at.metric[2].value == "32,768"
+    # Issue 32: an accuracy difference is in percentage points, with an ASCII sign (Streamlit colours it by that);
+    # each caption shows its takeaway and folds how it was measured.
+    plain_delta, residual_delta = at.metric[0].delta, at.metric[1].delta
+    assert plain_delta.startswith("-") and plain_delta.endswith(" points from intact") and "%" not in plain_delta
+    assert residual_delta.endswith(" from intact") and "point" in residual_delta
+    takeaways = [c.value for c in at.caption]
+    assert any(t.startswith("Deleting one block (median) costs the residual net") for t in takeaways)
+    assert any(t.startswith("90 % of the gradient comes from paths through") for t in takeaways)
+    assert sum(e.label == "How this was measured" for e in at.expander) >= 4
 
     at.slider(key="ensemble_diagram_n").set_value(4).run()
     assert not at.exception

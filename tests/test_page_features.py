@@ -53,6 +53,12 @@ def test_page_default_view_filters_and_upload(seeded_store, default_pair_runs):
         assert metrics[f"{run.label} net predicts"].value == str(pred)
     deltas = [m for m in at.metric if m.label == "IG convergence delta"]
     assert len(deltas) == 2 and all(abs(float(m.value)) < 0.5 for m in deltas)
+    assert all(" % of f(x) − f(x′) = " in m.delta for m in deltas)
+    # Issue 32: the statistics and the attributions each open with their takeaway; the rest is folded.
+    takeaways = [c.value for c in at.caption]
+    assert any(t.startswith("Through the blocks, the residual net's spread") for t in takeaways)
+    assert any(t.startswith("Integrated Gradients' attributions add up to f(x) − f(baseline) within") for t in takeaways)
+    assert sum(e.label == "How this was measured" for e in at.expander) >= 2
 
     # A deeper block: the first of the second stage, 32 channels of 4x4 (15 blocks, 5 a stage).
     at.slider(key="feat_block").set_value(6).run()
