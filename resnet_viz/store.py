@@ -185,6 +185,51 @@ class RunStore:
 
         return key, self._cache.get_or_compute(key, load_or_train, progress, waiting)
 
+    def get_or_train_all(self, configs: list[tuple[NetConfig, TrainConfig]], progress: list[Progress | None] | None = None,
+                         tick=None, poll_s: float = 0.2) -> list[Run]:
+        """The stored runs for `configs` (a pair's twins), those not stored trained side by side: each in a thread of
+        its own through `get_or_train`, so through the job gate (on two cores a pair takes about one net's time; one
+        PyTorch thread a job, so the runs equal those trained one after the other, bit for bit).
+
+        `progress[i]` is called from net i's thread (it must not draw); `tick()` is called in the calling thread
+        about every `poll_s` while they train (a page draws its bars there). An exception from `tick` (the session
+        went away) stops the trainings at their next step and is raised; a training's own error is raised after
+        all have ended."""
+        runs: list[Run | None] = [self.get(run_key(net, cfg)) for net, cfg in configs]
+        todo = [i for i, run in enumerate(runs) if run is None]
+        progress = progress or [None] * len(configs)
+        gone = threading.Event()
+        failed: dict[int, BaseException] = {}
+
+        def work(i: int) -> None:
+            def report(fraction: float, message: str) -> None:
+                if gone.is_set():
+                    raise _Abandoned
+                if progress[i] is not None:
+                    progress[i](fraction, message)
+
+            try:
+                runs[i] = self.get_or_train(*configs[i], progress=report)[1]
+            except BaseException as e:  # raised in the caller's thread below
+                failed[i] = e
+
+        threads = [threading.Thread(target=work, args=(i,), name=f"resnet-viz-train-{i}", daemon=True) for i in todo]
+        for t in threads:
+            t.start()
+        try:
+            while any(t.is_alive() for t in threads):
+                for t in threads:
+                    t.join(timeout=poll_s / len(threads))
+                if tick is not None:
+                    tick()
+        except BaseException:
+            gone.set()
+            raise
+        for i in todo:
+            if i in failed:
+                raise failed[i]
+        return runs  # type: ignore[return-value]
+
     def prefetch(self, pairs: list[tuple[NetConfig, TrainConfig]]):
         """Start training, side by side, every (net, cfg) of `pairs` that is neither kept nor on disk, where the
         executor runs work side by side (a Dask cluster: `Executor.prefetch`); a study's trainings, asked for one
@@ -394,6 +439,11 @@ def _probe(folder: str) -> None:
     finally:
         os.close(fd)
         os.remove(path)
+
+
+class _Abandoned(BaseException):
+    """Raised in a training's progress callback once its caller has stopped waiting (`get_or_train_all`), to stop
+    that training at its next step."""
 
 
 def _remove_stale_temporaries(folder: str, older_than_s: float = 3600) -> None:

@@ -192,66 +192,39 @@ def ensure_run(net: NetConfig, train: TrainConfig, progress=None) -> Run:
     return run_store().get_or_train(net, train, progress=progress)[1]
 
 
-class _SessionGone(BaseException):
-    """Raised in a training's progress callback once the session that asked for it has gone (or rerun), to stop
-    that training as Streamlit's own StopException stops one in the script thread."""
-
-
 def train_pair_ui(pair: Pair) -> tuple[Run, Run]:
-    """Train (or fetch) both nets of `pair` side by side, showing one progress bar per net.
+    """Train (or fetch) both nets of `pair` side by side (`RunStore.get_or_train_all`: each in a thread of its own,
+    through the server's job gate), showing one progress bar per net.
 
-    Each net that is not stored yet trains in a thread of its own through the run store (and so through the
-    server's job gate: on two cores the twins take about one net's time; one PyTorch thread a job, so the runs are
-    the same bit for bit as trained one after the other). The script thread draws both bars about twice a second;
-    when this session goes away, its draw stops the script, and the trainings stop at their next step (as a
-    training in the script thread always did); a waiter in another session then trains the net itself."""
+    The nets' threads only note their progress; this script thread draws both bars about twice a second. When
+    this session goes away, that draw stops the script and the trainings stop at their next step (as a training
+    in the script thread always did); a waiter in another session then trains the net itself."""
     store = run_store()
     configs = list(pair.configs)
-    runs: list[Run | None] = [store.get(run_key(net, train)) for net, train in configs]
-    todo = [i for i, run in enumerate(runs) if run is None]
+    todo = [i for i, (net, train) in enumerate(configs) if store.get(run_key(net, train)) is None]
     if not todo:
-        return runs[0], runs[1]
+        return tuple(store.get_or_train_all(configs))  # type: ignore[return-value]
     kinds = {i: "residual" if configs[i][0].skip else "plain" for i in todo}
     # Someone else (or the warm-up) may be training a net: its bar says so while this session waits.
     bars = {i: st.progress(0.0, text=f"The {kinds[i]} net is being trained for this server (first use) …"
                            if store.training(run_key(*configs[i])) else f"Training the {kinds[i]} net …")
             for i in todo}
     shown = {i: (0.0, "") for i in todo}
-    gone = threading.Event()
-    failed: dict[int, BaseException] = {}
 
-    def work(i: int) -> None:
-        def progress(fraction: float, message: str) -> None:
-            if gone.is_set():
-                raise _SessionGone
-            shown[i] = (fraction, message)
+    def noter(i: int):
+        return lambda fraction, message: shown.__setitem__(i, (fraction, message))
 
-        try:
-            runs[i] = ensure_run(*configs[i], progress)
-        except BaseException as e:  # handed to the script thread (a _SessionGone stays there)
-            failed[i] = e
+    def draw() -> None:  # in the script thread: raises once this session has gone
+        for i in todo:
+            fraction, message = shown[i]
+            text = (f"The {kinds[i]} net is {message}" if message.startswith("being trained for another") else
+                    f"Training the {kinds[i]} net: {message}" if message else f"Training the {kinds[i]} net …")
+            bars[i].progress(min(max(fraction, 0.0), 1.0), text=text)
 
-    threads = [threading.Thread(target=work, args=(i,), name=f"resnet-viz-train-{kinds[i]}", daemon=True)
-               for i in todo]
-    for t in threads:
-        t.start()
-    try:
-        while any(t.is_alive() for t in threads):
-            for t in threads:
-                t.join(timeout=0.4 / len(threads))
-            for i in todo:  # a draw: raises here (and ends the wait) when this session has gone
-                fraction, message = shown[i]
-                text = (f"The {kinds[i]} net is {message}" if message.startswith("being trained for another")
-                        else f"Training the {kinds[i]} net: {message}" if message else f"Training the {kinds[i]} net …")
-                bars[i].progress(min(max(fraction, 0.0), 1.0), text=text)
-    except BaseException:
-        gone.set()  # the trainings stop at their next step
-        raise
+    runs = store.get_or_train_all(configs, [noter(i) if i in todo else None for i in range(len(configs))],
+                                  tick=draw, poll_s=0.4)
     for i in todo:
         bars[i].empty()
-    for i in todo:
-        if i in failed:
-            raise failed[i]
     return runs[0], runs[1]
 
 

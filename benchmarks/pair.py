@@ -1,0 +1,55 @@
+"""Benchmark: a pair's twins trained side by side against one net, measured in the same run (issue 35).
+
+The app trains a pair's two nets at once through the server's job gate (`RunStore.get_or_train_all`, one PyTorch
+thread a job, as many jobs as cores). On two cores the pair should take about one net's time: the goal is a ratio
+(pair wall time / one net's wall time) of at most 1.2. Also prints the ratio of training the twins one after the
+other, the old way (about 2).
+
+    python benchmarks/pair.py [--depth 9] [--width 16] [--epochs 3] [--repeat 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+from resnet_viz.jobs import JobGate
+from resnet_viz.store import RunStore
+from resnet_viz.train import TrainConfig, net_config_for, train
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--depth", type=int, default=9)
+    p.add_argument("--width", type=int, default=16)
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--repeat", type=int, default=2)
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="job slots (the server's: cores)")
+    a = p.parse_args()
+    base = net_config_for("digits", depth=a.depth, width=a.width)
+    one, pair, serial = [], [], []
+    for r in range(a.repeat):
+        seed = 1000 + r  # a new pair each time: nothing is stored yet
+        cfg = TrainConfig(epochs=a.epochs, seed=seed)
+        configs = [(base.replace(skip=False, seed=seed), cfg), (base.replace(skip=True, seed=seed), cfg)]
+        t = time.perf_counter()
+        train(*configs[1], threads=1)
+        one.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        for net, c in configs:
+            train(net, c, threads=1)
+        serial.append(time.perf_counter() - t)
+        store = RunStore(folder=None, gate=JobGate(a.jobs))
+        t = time.perf_counter()
+        store.get_or_train_all(configs)
+        pair.append(time.perf_counter() - t)
+    best = min(one)
+    print(f"{os.cpu_count()} cores, {a.jobs} job slots; {a.depth} blocks, width {a.width}, {a.epochs} epochs")
+    print(f"one net: {best:.2f} s; twins one after the other: {min(serial):.2f} s; side by side: {min(pair):.2f} s")
+    print(f"ratio side by side / one net: {min(pair) / best:.2f} (goal <= 1.2); one after the other: "
+          f"{min(serial) / best:.2f}")
+
+
+if __name__ == "__main__":
+    main()
