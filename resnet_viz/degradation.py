@@ -205,7 +205,7 @@ class Comparison:
         where = "above" if self.above > 0.5 else "below"
         ends = ("higher for every seed" if self.deeper_worse
                 else "lower for every seed" if self.deeper_better else "within the spread over seeds")
-        return (f"{self.deep} vs {self.shallow} blocks: the deeper net's loss lies {where} over "
+        return (f"{self.deep} vs {self.shallow} blocks: the deeper net's loss lies {where} at "
                 f"{pct(max(self.above, 1 - self.above), 0)} of the iterations after the first epoch and ends {ends} "
                 f"(mean {num(self.final_deep)} vs {num(self.final_shallow)})")
 

@@ -724,7 +724,7 @@ def scale_sweep_caption(depths: Sequence[int], curves: dict[str, dict], block: s
         r, rms = c["lag1"][-1], c["rms"]
         grow = rms[-1] / rms[0] if rms[0] > 0 else float("inf")
         size = "grew" if grow >= 1 else "shrank"
-        bits.append(f"{label}: lag-1 {r:.2f} ({noise_kind(r)}), RMS of df/dx {size} ×{grow:.3g} from "
+        bits.append(f"{label}: lag-1 {lag_text(r)} ({noise_kind(r)}), RMS of df/dx {size} {times(grow, 3)} from "
                     f"{units(depths[0], block)} to {dmax}")
     text = f"At {units(dmax, block)} — " + "; ".join(bits) + "."
     for label, c in curves.items():

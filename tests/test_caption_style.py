@@ -39,13 +39,7 @@ STYLES = {
 TAKEAWAY = "takeaway"  # the page's captions are Captions with a short takeaway
 
 # (source, style) pairs not yet converted (issue 32 is being done view by view): they may fail, and show what remains.
-NOT_YET: dict[tuple[str, str], str] = {
-    ("build_train", "over 100%"): "Build & train (resnet_viz/degradation.py): 'lies above over 100 % of the iterations'",
-    ("degradation", "over 100%"): "Build & train's degradation preset (resnet_viz/degradation.py): 'lies above over "
-                                  "100 % of the iterations'",
-    ("shortcut-scale", "e-exponent"): "Identity mappings' random-net sweep: its details come from "
-                                      "resnet_viz/shattering.scale_sweep_caption ('×3.6e+04')",
-}
+NOT_YET: dict[tuple[str, str], str] = {}
 
 SOURCES = [f"view:{v.slug}" for v in VIEWS] + [f"preset:{p.slug}" for p in PR.PRESETS]
 CHEAPER = {"landscapes": "its grid at the default's (15×15, not 21×21): the same captions' code, 19 s less"}
