@@ -41,16 +41,17 @@ def published(r: F.FamilyRow, key: str, unit: float) -> str:
 
 
 with guard("The table of models"):
-    st.dataframe(
-        [{"model": r.name, "paper": r.paper, "weight layers": r.layers, "parameters (M)": r.parameters / 1e6,
-          "multiply-adds (10⁹)": r.macs / 1e9, "with He's stride placement (10⁹)": r.macs_paper_layout / 1e9,
+    # st.table, not st.dataframe: its cells and headers wrap, so every column shows on a 1280-pixel projector
+    # (a dataframe's columns past the right edge scroll with no visible bar; issue 32).
+    st.table(
+        [{"model": r.name, "paper": r.paper, "weight layers": r.layers, "parameters (M)": f"{r.parameters / 1e6:.2f}",
+          "multiply-adds (10⁹)": f"{r.macs / 1e9:.2f}",
+          "with He's stride placement (10⁹)": f"{r.macs_paper_layout / 1e9:.2f}",
           "published multiply-adds (10⁹)": published(r, "macs", 1e9),
           "published parameters (M)": published(r, "parameters", 1e6),
-          "activations per image (MiB)": r.activation_bytes / 2**20, "source": r.published.get("source", MISSING)}
-         for r in rows],
-        hide_index=True, width="stretch",
-        column_config={c: st.column_config.NumberColumn(format="%.2f") for c in (
-            "parameters (M)", "multiply-adds (10⁹)", "with He's stride placement (10⁹)", "activations per image (MiB)")})
+          "activations per image (MiB)": f"{r.activation_bytes / 2**20:.2f}",
+          "source": r.published.get("source", MISSING)}
+         for r in rows], hide_index=True)
     st.caption("Multiply-adds count convolutions and fully connected layers (output elements × kernel size × input channels per group), as "
                "He et al. count them; layers are weight layers on the main path (1×1 projection shortcuts not counted); "
                "activations are every module's output in float32. torchvision strides a downsampling bottleneck's 3×3 "
@@ -72,15 +73,15 @@ with guard("He et al. 2016, Table 1"):
     resnets = [r.name for r in rows if r.name in F.RESNETS]
     if resnets:
         st.subheader("He et al. 2016, Table 1 (computed)")
-        st.dataframe(F.table1(rows), hide_index=True, width="stretch")
+        st.table(F.table1(rows), hide_index=True)  # wraps: ten models' layouts show on a projector
 st.subheader("Stage by stage")
 with guard("Stage by stage"):
     names = [r.name for r in rows]
     chosen = st.selectbox("Model", names, index=names.index("resnet50") if "resnet50" in names else 0, key="fam_stages",
                           bind="query-params")
     row = next(r for r in rows if r.name == chosen)
-    st.dataframe([{"stage": s.name, "block": s.kind, "blocks": s.blocks, "layout": s.layout,
-                   "output size": "×".join(map(str, s.output)), "channels": s.channels,
-                   "parameters": f"{s.parameters:,}", "multiply-adds (10⁶)": f"{s.macs / 1e6:,.1f}"} for s in row.stages],
-                 hide_index=True, width="stretch")
+    st.table([{"stage": s.name, "block": s.kind, "blocks": s.blocks, "layout": s.layout,
+               "output size": "×".join(map(str, s.output)), "channels": s.channels,
+               "parameters": f"{s.parameters:,}", "multiply-adds (10⁶)": f"{s.macs / 1e6:,.1f}"} for s in row.stages],
+             hide_index=True)
     st.caption(F.stage_caption(row))

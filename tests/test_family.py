@@ -181,7 +181,8 @@ def test_page_shows_table_chart_and_stages(seeded_store):
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
     assert at.title[0].value == "ResNet family"
-    assert len(at.dataframe) == 3  # the family table, Table 1, the chosen model's stages
+    # the family table, Table 1, the chosen model's stages: tables that wrap, every column on a projector (issue 32)
+    assert len(at.table) == 3 and not at.dataframe
     specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     assert len(specs) == 1
     names = [t["name"] for t in specs[0]["data"]]
@@ -189,7 +190,7 @@ def test_page_shows_table_chart_and_stages(seeded_store):
     assert specs[0]["layout"]["xaxis"]["type"] == "log" and specs[0]["layout"]["yaxis"]["type"] == "log"
     assert any("needs fewer multiply-adds per image than the 19-layer VGG-19" in i.value for i in at.info)
     # A figure no source prints is '—', footnoted under the table (issue 32), never None.
-    table = at.dataframe[0].value
+    table = at.table[0].value
     assert "—" in set(table["published parameters (M)"]) and not table.isna().any().any()
     assert any("—: no published figure is recorded" in c.value for c in at.caption)
 
