@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .captions import Caption
+from .captions import Caption, takeaway_of
 from .data import DatasetError, load_dataset
 from .models import MAX_DEPTH, ConfigError
 from .numbers import num, pct, points, times
@@ -993,9 +993,11 @@ class EnsembleView:
                 "paths": path_gradient_caption(self.paths, self.plain_depth) if self.paths is not None else ""}
 
     def to_dict(self) -> dict:
-        """JSON-ready results with their captions."""
+        """JSON-ready results with their captions (whole) and their takeaways."""
+        caps = self.captions()
         return {"settings": self.settings.to_dict(), "lesions": [r.to_dict() for r in self.lesions],
-                "paths": self.paths.to_dict() if self.paths is not None else None, "captions": self.captions()}
+                "paths": self.paths.to_dict() if self.paths is not None else None, "captions": caps,
+                "takeaways": {k: takeaway_of(c) for k, c in caps.items()}}
 
 
 def ensemble_study(plain, residual, settings: EnsembleSettings = EnsembleSettings(), *,

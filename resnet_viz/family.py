@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from .captions import Caption
+from .captions import Caption, takeaway_of
 from .numbers import count, num, pct, times
 from .progress import Progress, notify
 from .settings import check_all, setting
@@ -377,9 +377,11 @@ class FamilyView:
         return {"family": family_caption(self.rows), "stages": stages_caption(self.rows)}
 
     def to_dict(self) -> dict:
-        """JSON-ready: the settings, one row per model (`FamilyRow.to_dict`), Table 1 and the captions."""
+        """JSON-ready: the settings, one row per model (`FamilyRow.to_dict`), Table 1, the captions (whole) and their
+        takeaways."""
+        caps = self.captions()
         return {"settings": self.settings.to_dict(), "rows": [r.to_dict() for r in self.rows],
-                "table1": table1(self.rows), "captions": self.captions()}
+                "table1": table1(self.rows), "captions": caps, "takeaways": {k: takeaway_of(c) for k, c in caps.items()}}
 
 
 def family_study(settings: FamilySettings = FamilySettings(), progress: Progress | None = None) -> FamilyView:

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .captions import Caption
+from .captions import Caption, takeaway_of
 from .data import Dataset
 from .models import MAX_DEPTH, ConfigError
 from .numbers import num, pct, times
@@ -612,7 +612,8 @@ class FeatureView:
 
     def to_dict(self) -> dict:
         """JSON-ready: settings, each net's probabilities and prediction, block statistics, every attribution map
-        (with IG's convergence delta and Grad-CAM's block), and the captions."""
+        (with IG's convergence delta and Grad-CAM's block), the captions (whole) and their takeaways."""
+        caps = self.captions()
         return {"settings": asdict(self.settings), "input": self.input, "probabilities": self.probabilities,
                 "prediction": {k: int(np.argmax(p)) for k, p in self.probabilities.items()},
                 "block_statistics": self.stats,
@@ -621,7 +622,7 @@ class FeatureView:
                                   "block": None if a.block is None else a.block + 1,
                                   "layer_shape": None if a.layer_shape is None else list(a.layer_shape)}
                                  for (m, k), a in self.attributions.items()],
-                "captions": self.captions()}
+                "captions": caps, "takeaways": {k: takeaway_of(c) for k, c in caps.items()}}
 
 
 def add_input_args(parser) -> None:

@@ -18,7 +18,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
-from .captions import MAX_TAKEAWAY_WORDS, Caption, words
+from .captions import MAX_TAKEAWAY_WORDS, Caption, takeaway_of, words
 from .degradation import gradient_spreads
 from .models import MAX_DEPTH, MAX_DROPOUT, MAX_GATE_BIAS, MAX_WIDTH, ConfigError, NetConfig
 from .numbers import MISSING, count, num, pct, points, times
@@ -463,11 +463,12 @@ class IdentityResult:
         return {"gradients": self.gradient_caption(), "sweep": self.sweep_caption()}
 
     def to_dict(self) -> dict:
-        """JSON-ready results with their captions."""
+        """JSON-ready results with their captions (whole) and their takeaways."""
+        caps = self.captions()
         return {"settings": self.settings.to_dict(), "table": self.table(),
                 "runs": {k: [r.summary() for r in rs] for k, rs in self.seed_runs.items()},
                 "gradients": self.gradients, "verdict": self.verdict(), "findings": self.findings(),
-                "random_nets": self.curves, "captions": self.captions()}
+                "random_nets": self.curves, "captions": caps, "takeaways": {k: takeaway_of(c) for k, c in caps.items()}}
 
 
 def _fit(*sentences: str) -> str:

@@ -21,7 +21,7 @@ import re
 import pytest
 
 from resnet_viz import presets as PR
-from resnet_viz.captions import MAX_TAKEAWAY_WORDS, Caption, words
+from resnet_viz.captions import MAX_TAKEAWAY_WORDS, Caption, takeaway_of, words
 from resnet_viz.registry import VIEWS, Inputs
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -57,6 +57,7 @@ class _Sources:
     def __init__(self) -> None:
         self.texts: dict[str, dict[str, str]] = {}
         self.page: dict[str, dict] = {}  # source -> captions() as the page gets them
+        self.takeaways: dict[str, dict | None] = {}  # source -> to_dict()["takeaways"] (None without)
         self._results: dict = {}  # (view, computation, pair) -> (result, inputs)
 
     def _compute(self, view, settings, net, cfg):
@@ -99,7 +100,9 @@ class _Sources:
         caps = result.captions()
         self.page[source] = caps
         out = {f"page:{k}": str(v) for k, v in caps.items()}
-        out |= {f"json:{k}": str(v) for k, v in (result.to_dict().get("captions") or {}).items()}
+        d = result.to_dict()
+        out |= {f"json:{k}": str(v) for k, v in (d.get("captions") or {}).items()}
+        self.takeaways[source] = d.get("takeaways")
         if view.sections is not None:
             out |= {f"report:{s.title}": str(s.caption) for s in view.sections(result, inputs)}
         self.texts[source] = out
@@ -142,3 +145,12 @@ def test_every_view_and_preset_has_captions(sources):
         kind, slug = source.split(":")
         view = PR.get_preset(slug).view_record if kind == "preset" else next(v for v in VIEWS if v.slug == slug)
         assert (view.sections is None) == (not any(k.startswith("report:") for k in texts)), source
+
+
+def test_the_json_keeps_each_takeaway_beside_its_whole_caption(sources):
+    # The command line's JSON holds each caption whole under "captions" and its takeaway under "takeaways".
+    for source in SOURCES:
+        texts = sources.get(source)
+        page = sources.page[source]
+        assert sources.takeaways[source] == {k: takeaway_of(v) for k, v in page.items()}, source
+        assert all(texts[f"json:{k}"] == str(v) for k, v in page.items()), source
