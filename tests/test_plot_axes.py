@@ -180,8 +180,8 @@ def test_many_runs_get_one_legend_entry_each_and_room_for_it():
     for r in runs.values():
         r.history.epoch_test_accuracy = [0.1, 0.5, 0.8, 0.9, 0.95]
     acc = recolor(training.accuracy_curves(runs, 0.1), identity_colors(labels))
-    assert [t.name for t in acc.data] == labels
-    assert len({t.line.color for t in acc.data}) == len(labels)  # recolor still finds every run
+    assert [t.name for t in acc.data] == labels + ["chance 10%"] and not acc.layout.annotations
+    assert len({t.line.color for t in acc.data[:-1]}) == len(labels)  # recolor still finds every run
     # A pair keeps its two entries a net.
     pair = training.loss_curves({k: runs[k] for k in labels[:2]})
     assert [t.name for t in pair.data if t.showlegend is not False] == [

@@ -162,7 +162,7 @@ def attribution_figure(attr_map: np.ndarray, raw_input: np.ndarray | None, vmax_
         for k in range(1, cells[1]):
             fig.add_vline(x=k * w / cells[1] - 0.5, line=dict(color="#9ecae1", width=1, dash="dot"))
     _image_axes(fig)
-    style(fig, title, height)
+    style(fig, title, height + (34 if note else 0))  # the note's room: the map keeps the other net's size
     top = 10 if not title else 40 + 22 * title.count("<br>")
     fig.update_layout(margin=dict(l=10, r=10, t=top, b=44 if note else 10), showlegend=False)
     if note:

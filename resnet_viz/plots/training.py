@@ -67,7 +67,7 @@ def _mark_spikes(fig: go.Figure, cap: float, log_y: bool) -> None:
 
 
 MAX_SPIKE_NOTES = 2  # more runs off scale than this: one line names their count, the markers' hover their peaks
-MANY_RUNS = 3  # more runs than this: one legend entry a run (the line styles are named in the title)
+MANY_RUNS = 2  # more runs than this: one legend entry a run (the line styles are named in the title)
 
 
 def _legend_rows(names: list[str], chars_per_row: int = 70) -> int:
@@ -140,8 +140,10 @@ def accuracy_curves(runs: dict, chance: float | None = None) -> go.Figure:
                                  mode="lines+markers", line=dict(color=COLORS.get(label), width=3),
                                  name=label if len(runs) > MANY_RUNS else f"{label}: test accuracy", legendgroup=label,
                                  hovertemplate=f"{label}: test accuracy %{{y:.1%}} at epoch %{{x}}<extra></extra>"))
-    if chance is not None:
-        fig.add_hline(y=chance, line=dict(color="grey", dash="dash"), annotation_text="chance")
+    if chance is not None:  # named in the legend: a label on the line covered the curves that end near chance
+        fig.add_hline(y=chance, line=dict(color="grey", dash="dash"))
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=dict(color="grey", dash="dash"),
+                                 name=f"chance {chance:.0%}", hoverinfo="skip"))
     fig.update_xaxes(title="epoch")
     fig.update_yaxes(title="accuracy", range=[0, 1.02], tickformat=".0%")
     return _fit_legend(style(fig, "Test accuracy"), 420)
