@@ -156,7 +156,7 @@ def test_presenter_title_sits_above_the_subplot_titles():
     title = big.layout.title
     assert title.text.count("<br>") == 1 and title.y == 1 and title.yref == "container" and title.yanchor == "top"
     # two title lines (30 px each) and one subplot-title line (28 px) fit above the plots
-    assert big.layout.margin.t >= 16 + 2 * 30 + 28
+    assert big.layout.margin.t >= 26 + 2 * 30 + 28
     three = make_subplots(rows=1, cols=3, subplot_titles=("Paths of each length (32768 in all)", "b", "c"))
     three.update_layout(margin=dict(t=20))
     big = enlarged(three, 0.5)

@@ -166,7 +166,8 @@ def enlarged(fig: go.Figure, share: float = 1.0) -> go.Figure:
     if title_lines:
         # At the top of the chart, not centred in the top margin: a wrapped title centred there ran into the
         # subplot titles under it (the degradation chart).
-        fig.update_layout(title=dict(text=text, y=1, yref="container", yanchor="top", pad=dict(t=12)))
+        # (plotly.js places a title's first line about 20 px above a top anchor: a 32 px pad keeps it whole.)
+        fig.update_layout(title=dict(text=text, y=1, yref="container", yanchor="top", pad=dict(t=32)))
     # Axis titles (a little smaller font: more characters fit) and subplot titles, by the width of their axis.
     layout = fig.layout
     for name in [k for k in layout.to_plotly_json() if k.startswith(("xaxis", "yaxis"))]:
@@ -193,7 +194,7 @@ def enlarged(fig: go.Figure, share: float = 1.0) -> go.Figure:
             control.y -= 0.05
     # The top margin holds the title's lines and, under them, the subplot titles' lines (which sit just above
     # their plots): neither is cut at the top nor runs into the other.
-    need = (16 + 30 * title_lines if title_lines else 10) + (28 * subplot_lines + 8 if subplot_lines else 0)
+    need = (26 + 30 * title_lines if title_lines else 10) + (28 * subplot_lines + 8 if subplot_lines else 0)
     fig.update_layout(margin_t=max(top, need))
     return fig
 

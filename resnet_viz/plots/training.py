@@ -228,7 +228,8 @@ def degradation_curves(result) -> go.Figure:
     fig.update_yaxes(title="cross-entropy", row=1, col=1)
     fig.update_yaxes(title="test error", tickformat=".0%", rangemode="tozero", row=2, col=1)
     fig.update_xaxes(title="iteration", row=2)
-    return style(fig, "Training loss and test error against iterations (mean over seeds; band: min–max)", height=620)
+    style(fig, "Training loss and test error against iterations (mean over seeds; band: min–max)", height=620)
+    return fig.update_layout(margin_t=80)  # the title above the subplot titles, not touching them
 
 
 def degradation(summary: dict, runs=None) -> go.Figure:
