@@ -162,3 +162,19 @@ def test_presenter_title_sits_above_the_subplot_titles():
     big = enlarged(three, 0.5)
     lines = max(a.text.count("<br>") + 1 for a in big.layout.annotations)
     assert lines >= 3 and big.layout.margin.t >= 28 * lines + 8
+
+
+def test_presenter_mode_gives_a_long_legend_its_rows_under_the_axis():
+    """Issue 32: in a half-page column at 1280×720 the shortcut-variants preset's legend took the loss chart's
+    place and ran over its axis title: the legend goes to the bottom of the chart, which grows by its rows."""
+    fig = go.Figure([go.Scatter(x=[0, 1], y=[0, i], name=f"variant number {i}") for i in range(9)])
+    fig.update_layout(height=420, legend=dict(orientation="h", y=-0.18), margin=dict(t=50, b=40))
+    fig.update_xaxes(title="epoch")
+    big = enlarged(fig, 0.5)
+    assert big.layout.legend.yref == "container" and big.layout.legend.y == 0 and big.layout.legend.yanchor == "bottom"
+    rows = 9  # one 'variant number i' a row in half of the page
+    assert big.layout.margin.b >= figures.AXIS_ROOM_PX + figures.LEGEND_ROW_PX * rows
+    assert big.layout.height - big.layout.margin.t - big.layout.margin.b >= figures.PLOT_MIN_PX
+    two = enlarged(go.Figure([go.Scatter(y=[0, 1], name="plain"), go.Scatter(y=[1, 0], name="residual")])
+                   .update_layout(legend=dict(orientation="h", y=-0.18)), 1.0)
+    assert two.layout.margin.b == figures.AXIS_ROOM_PX + figures.LEGEND_ROW_PX + 10  # one row

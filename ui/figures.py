@@ -170,12 +170,15 @@ def enlarged(fig: go.Figure, share: float = 1.0) -> go.Figure:
         fig.update_layout(title=dict(text=text, y=1, yref="container", yanchor="top", pad=dict(t=32)))
     # Axis titles (a little smaller font: more characters fit) and subplot titles, by the width of their axis.
     layout = fig.layout
+    axis_lines = 1
     for name in [k for k in layout.to_plotly_json() if k.startswith(("xaxis", "yaxis"))]:
         axis = layout[name]
         if axis.title and axis.title.text:
             span = (axis.domain[1] - axis.domain[0]) if axis.domain else 1.0
             text, n = _wrap(axis.title.text, chars * span)
             axis.title.text = text
+            if n > 1 and name.startswith("xaxis"):
+                axis_lines = max(axis_lines, n)
             if n > 1 and name.startswith("xaxis") and (layout.legend.y or 1) < 0:  # a legend below the axis moves down
                 fig.update_layout(legend_y=(layout.legend.y or 0) - 0.08 * (n - 1),
                                   margin_b=(layout.margin.b or 80) + 28 * (n - 1))
@@ -196,7 +199,33 @@ def enlarged(fig: go.Figure, share: float = 1.0) -> go.Figure:
     # their plots): neither is cut at the top nor runs into the other.
     need = (26 + 30 * title_lines if title_lines else 10) + (28 * subplot_lines + 8 if subplot_lines else 0)
     fig.update_layout(margin_t=max(top, need))
+    _legend_below(fig, share, axis_lines)
     return fig
+
+
+LEGEND_CHARS = 75  # characters of legend entries that fit across a full-width chart in presenter mode
+LEGEND_ROW_PX, AXIS_ROOM_PX, PLOT_MIN_PX = 30, 100, 300
+
+
+def _legend_below(fig: go.Figure, share: float, axis_lines: int) -> None:
+    """A legend under the plot (and no play buttons or slider there) moves to the bottom of the chart, under the
+    x-axis's tick labels and title, and the chart grows by the rows it takes at presenter size: a long legend
+    in a half-page column (an identity study's nine nets) took the plot's place and ran over the axis title."""
+    layout = fig.layout
+    if (layout.legend.y or 1) >= 0 or layout.showlegend is False or layout.updatemenus or layout.sliders:
+        return
+    names = [t.name for t in fig.data if t.showlegend is not False and t.name]
+    if len(names) < 2 and layout.showlegend is not True:
+        return  # plotly shows no legend for a single trace
+    rows, used, per_row = 1, 0, LEGEND_CHARS * share
+    for name in names:
+        width = len(name) + 5  # the symbol and the gap
+        if used and used + width > per_row:
+            rows, used = rows + 1, 0
+        used += width
+    bottom = AXIS_ROOM_PX + 28 * (axis_lines - 1) + LEGEND_ROW_PX * rows + 10
+    fig.update_layout(legend=dict(yref="container", y=0, yanchor="bottom"), margin_b=bottom,
+                      height=max(layout.height or 450, (layout.margin.t or 0) + bottom + PLOT_MIN_PX))
 
 
 def _lines(text: str | None) -> int:

@@ -61,9 +61,9 @@ def _mark_spikes(fig: go.Figure, cap: float, log_y: bool) -> None:
                            text=f"{group}: ↑ {tick_label(peak)} (off scale)", showarrow=True, arrowhead=0,
                            ax=-40 if right else 40, ay=18 + 22 * n, xanchor="right" if right else "left",
                            font=dict(color=color))
-    if len(peaks) > MAX_SPIKE_NOTES:
-        fig.add_annotation(x=0, y=1, xref="paper", yref="paper", xanchor="left", yanchor="bottom", showarrow=False,
-                           text=f"▲ {len(peaks)} runs off scale (hover for their peaks)", font=dict(color="#555"))
+    if len(peaks) > MAX_SPIKE_NOTES:  # a legend entry: a note on the plot covered curves or the title
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", marker=dict(symbol="triangle-up", size=10,
+                                 color="#555"), name=f"▲ {len(peaks)} runs off scale (hover)", hoverinfo="skip"))
 
 
 MAX_SPIKE_NOTES = 2  # more runs off scale than this: one line names their count, the markers' hover their peaks
@@ -195,7 +195,7 @@ def degradation_curves(result) -> go.Figure:
     failed to train are left out and named in the legend.
     """
     depths = list(result.settings.depths)
-    fig = make_subplots(rows=2, cols=2, shared_xaxes=True, shared_yaxes="rows", vertical_spacing=0.08,
+    fig = make_subplots(rows=2, cols=2, shared_xaxes=True, shared_yaxes="rows", vertical_spacing=0.11,
                         horizontal_spacing=0.04, row_heights=[0.62, 0.38],
                         subplot_titles=("plain nets: training loss", "residual nets: training loss",
                                         "plain nets: test error", "residual nets: test error"))
