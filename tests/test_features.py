@@ -355,4 +355,6 @@ def test_attribution_figure_says_why_a_map_is_dark_and_grad_cams_resolution():
     assert not bright.layout.annotations
     cam = P.attribution_figure(small * 50, raw, 16, False, 1.0, "residual: class 3", cells=(2, 2), block=15)
     assert "2×2 cells at block 15" in cam.layout.title.text
-    assert len(cam.layout.shapes) == 2  # the cells' edges: one line across, one down
+    assert len(cam.layout.shapes) == 2  # the cells' edges: one line across, one down, over the image only
+    assert all(sh.xref == "x" and sh.yref == "y" and min(sh.y0, sh.y1) >= -0.5 and max(sh.y0, sh.y1) <= 7.5
+               for sh in cam.layout.shapes)

@@ -157,10 +157,11 @@ def attribution_figure(attr_map: np.ndarray, raw_input: np.ndarray | None, vmax_
                                  showscale=False, hoverinfo="skip", name="input outline"))
     if cells and len(cells) == 2:
         h, w = attr_map.shape[-2:]
-        for k in range(1, cells[0]):  # the cells' edges, in pixel units (pixel centres at integers)
-            fig.add_hline(y=k * h / cells[0] - 0.5, line=dict(color="#9ecae1", width=1, dash="dot"))
+        edge = dict(type="line", xref="x", yref="y", line=dict(color="#9ecae1", width=1, dash="dot"))
+        for k in range(1, cells[0]):  # the cells' edges across the image only (pixel centres at integers)
+            fig.add_shape(**edge, x0=-0.5, x1=w - 0.5, y0=k * h / cells[0] - 0.5, y1=k * h / cells[0] - 0.5)
         for k in range(1, cells[1]):
-            fig.add_vline(x=k * w / cells[1] - 0.5, line=dict(color="#9ecae1", width=1, dash="dot"))
+            fig.add_shape(**edge, y0=-0.5, y1=h - 0.5, x0=k * w / cells[1] - 0.5, x1=k * w / cells[1] - 0.5)
     _image_axes(fig)
     style(fig, title, height + (34 if note else 0))  # the note's room: the map keeps the other net's size
     top = 10 if not title else 40 + 22 * title.count("<br>")
