@@ -173,7 +173,7 @@ def test_many_runs_get_one_legend_entry_each_and_room_for_it():
         runs[k] = _run(base, [2.3, 1e4, 0.5, 0.2, 0.1], [2.3, 2e5, 0.6, 0.3, 0.2])
     fig = recolor(training.loss_curves(runs), identity_colors(labels))
     shown = [t.name for t in fig.data if t.showlegend is not False]
-    assert shown == labels + ["▲ 3 runs off scale (hover)"]  # one entry a run, clicking it hides both its lines
+    assert shown == labels + ["3 runs off scale (hover the ▲)"]  # one entry a run, clicking it hides both its lines
     assert "dotted: test" in fig.layout.title.text
     assert fig.layout.height > 420 and fig.layout.margin.b > 40  # the legend's rows get their own room
     assert not fig.layout.annotations  # three runs off scale: one legend entry, not three notes on the curves

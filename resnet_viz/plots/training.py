@@ -63,7 +63,7 @@ def _mark_spikes(fig: go.Figure, cap: float, log_y: bool) -> None:
                            font=dict(color=color))
     if len(peaks) > MAX_SPIKE_NOTES:  # a legend entry: a note on the plot covered curves or the title
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", marker=dict(symbol="triangle-up", size=10,
-                                 color="#555"), name=f"▲ {len(peaks)} runs off scale (hover)", hoverinfo="skip"))
+                                 color="#555"), name=f"{len(peaks)} runs off scale (hover the ▲)", hoverinfo="skip"))
 
 
 MAX_SPIKE_NOTES = 2  # more runs off scale than this: one line names their count, the markers' hover their peaks
