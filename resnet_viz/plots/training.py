@@ -58,7 +58,9 @@ def _mark_spikes(fig: go.Figure, cap: float, log_y: bool) -> None:
         # Short, and pointing inwards: it must fit a half-page chart in presenter mode too.
         right = x > 0.5 * (max(float(np.nanmax(np.asarray(t.x, dtype=float))) for t in fig.data if t.x is not None))
         fig.add_annotation(x=x, y=math.log10(cap) if log_y else cap, yref="y",
-                           text=f"{group}: ↑ {tick_label(peak)} (off scale)", showarrow=True, arrowhead=0,
+                           # a long run name in a half-page chart ran past its right edge: then the colour names it
+                           text=(f"{group}: " if len(group) <= 12 else "") + f"↑ {tick_label(peak)} (off scale)",
+                           showarrow=True, arrowhead=0,
                            ax=-40 if right else 40, ay=18 + 22 * n, xanchor="right" if right else "left",
                            font=dict(color=color))
     if len(peaks) > MAX_SPIKE_NOTES:  # a legend entry: a note on the plot covered curves or the title
