@@ -186,3 +186,11 @@ def test_many_runs_get_one_legend_entry_each_and_room_for_it():
     pair = training.loss_curves({k: runs[k] for k in labels[:2]})
     assert [t.name for t in pair.data if t.showlegend is not False] == [
         "plain: train loss", "plain: test loss", "original (λ = 1): train loss", "original (λ = 1): test loss"]
+
+
+def test_a_long_run_name_stays_out_of_its_spike_note():
+    steps = list(np.exp(-np.linspace(0, 5, 200)) * 2.3)
+    runs = {"ResNeXt (cardinality 4)": _run(steps, [2.3, 1e4, 0.5, 0.2, 0.1], [2.3, 2e5, 0.6, 0.3, 0.2]),
+            "original (λ = 1)": _run(steps, [2.3, 0.5, 0.1, 0.05, 0.02], [2.3, 0.6, 0.2, 0.1, 0.08])}
+    notes = [a.text for a in training.loss_curves(runs).layout.annotations]
+    assert notes == ["↑ 2·10⁵ (off scale)"]  # coloured as its run; the marker's hover names it
