@@ -172,8 +172,11 @@ def test_trained_pair_lesion_behaviour(default_pair_runs):
 def test_k_sweep_and_reorder_figures(default_pair_runs):
     res = [E.lesion_study(r, samples=3, max_k=2, reorder_samples=2) for r in default_pair_runs]
     assert res[0].k_sweep.k == [0, 1, 2] and res[0].k_sweep.subsets[2] == 3
-    assert len(P.k_sweep_figure(res).data) == 6
-    assert len(P.reorder_figure(res).data) == 2
+    traces = P.k_sweep_figure(res).data  # per net: band, subsets, mean; and the chance level, named in the legend
+    assert len([t for t in traces if t.name and t.name.split(":")[0].split(" ")[0] in ("plain", "residual")]) == 4
+    assert len(traces) == 7 and any("chance" in (t.name or "") for t in traces)
+    reorder = P.reorder_figure(res).data  # one cloud a net, and the chance level
+    assert [t.name for t in reorder][:2] == ["plain", "residual"] and "chance" in reorder[2].name
     fig = P.deletion_figure(res[1])
     assert list(fig.data[0].marker.pattern.shape) == [""] * 5 + ["/"] + [""] * 4 + ["/"] + [""] * 4
 
