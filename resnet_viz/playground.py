@@ -805,14 +805,14 @@ def blocks_caption(result: PlaygroundResult) -> str:
                 f"{_pct(share)} of the variation (median over blocks)")
         if flat:
             text += (f"; {len(flat)} block{'s' if len(flat) > 1 else ''} (from block {flat[0]}) vary by less than "
-                     f"{_pct(FLAT_BELOW)} of the stem's output: scaled to their own range they show a shape that has all "
-                     "but faded out")
+                     f"{_pct(FLAT_BELOW)} of the stem's output: their pictures have faded to white")
         parts.append(text)
     return Caption(blocks_takeaway(s.depth, last), f"What each block draws over the input plane, as TensorFlow Playground shows each neuron: the first "
             f"principal component of the block's {s.width} outputs over a {BLOCK_GRID}×{BLOCK_GRID} grid of the "
             "plane (the direction in which the block's output varies most across the plane, whatever the order of "
-            "its units; one picture a block), its sign chosen to agree with the net's prediction, each scaled to "
-            "its own range; plain blocks above, residual blocks below, block 1 on the left. How much the output "
+            "its units; one picture a block), its sign chosen to agree with the net's prediction, on one colour "
+            "scale, each picture faded by how much the block's output varies over the plane relative to the stem's "
+            "(capped at 1); plain blocks above, residual blocks below, block 1 on the left. How much the output "
             "still varies over the plane, relative to the stem's: " + "; ".join(parts) + ".")
 
 

@@ -168,7 +168,8 @@ def shattering_sections(view) -> list[Section]:
             cap.takeaway, f"The residual twin (same weights, with shortcuts); lag-1 autocorrelation {lr}: "
                           f"{sh.noise_kind(residual.lag1)}."), P.gradient_figure(residual)),
         Section("Plain net: correlation of gradients", Caption(
-            cap.takeaway, f"Correlation of g_i with g_j over {n}, central inputs: only the diagonal is lit when "
+            cap.takeaway, f"Correlation of g_i with g_j estimated over positions (each net's autocorrelation by "
+                          f"lag, averaged over {n}): only the diagonal is lit when "
                           f"neighbouring gradients are unrelated, bands along it when they agree. Here: "
                           f"{sh.noise_kind(plain.lag1)} (lag-1 {lp})."), P.correlation_figure(plain)),
         Section("Residual net: correlation of gradients", Caption(
