@@ -52,3 +52,23 @@ def test_a_linked_pair_trains_both_nets_at_once_and_as_one_after_the_other(seede
         for (name, a), b in zip(alone.model.state_dict().items(), stored.model.state_dict().values()):
             assert torch.equal(a, b), name
         assert alone.history.step_loss == stored.history.step_loss
+
+
+def test_the_command_line_trains_twins_side_by_side(tmp_path):
+    """`train --twins`: both nets, as `train` and `train --no-skip` give them one after the other, bit for bit."""
+    import json
+
+    from resnet_viz.cli import main
+    from resnet_viz.train import load_run
+
+    tiny = ["--arch", "mlp", "--depth", "3", "--width", "8", "--epochs", "1", "--quiet"]
+    assert main(["train", *tiny, "--twins", "--out", str(tmp_path / "pair"), "--json", str(tmp_path / "p.json")]) == 0
+    summary = json.loads((tmp_path / "p.json").read_text())
+    assert set(summary) == {"plain", "residual"}
+    assert main(["train", *tiny, "--no-skip", "--out", str(tmp_path / "plain")]) == 0
+    assert main(["train", *tiny, "--out", str(tmp_path / "residual")]) == 0
+    for label in ("plain", "residual"):
+        twin, alone = load_run(str(tmp_path / "pair" / label)), load_run(str(tmp_path / label))
+        assert twin.net == alone.net and twin.net.skip == (label == "residual")
+        for (name, a), b in zip(twin.model.state_dict().items(), alone.model.state_dict().values()):
+            assert torch.equal(a, b), name
