@@ -940,11 +940,6 @@ def basin(s: Surface, rise: float = BASIN_RISE) -> Basin:
     return Basin(float(np.mean(radii)), censored, len(losses), rough, rise)
 
 
-def _g(v: float, digits: int = 3) -> str:
-    """A loss in a caption (`numbers.num`): "overflow" for a loss beyond the floating-point range, "—" for none."""
-    return num(v, digits)
-
-
 def _times(a: float, b: float) -> str:
     """How many times wider a is than b ("×2.1"; "much" when b is 0)."""
     return times(a / b) if b > 0 else "much"
@@ -1009,7 +1004,7 @@ def surfaces_caption(plain: Surface, residual: Surface, classes: int) -> str:
     minima = ""
     if ratio >= 10 or ratio <= 0.1:
         worse = "plain" if ratio >= 10 else "residual"
-        minima = (f" The {worse} net's minimum is also higher (loss at θ* {_g(lp)} against {_g(lr)}); each width is "
+        minima = (f" The {worse} net's minimum is also higher (loss at θ* {num(lp)} against {num(lr)}); each width is "
                   "measured from the net's own minimum.")
     return Caption(takeaway, head + width + rough + minima)
 
@@ -1025,7 +1020,7 @@ def slices_caption(surfaces: dict[str, Surface]) -> str:
         ends = np.nan_to_num(row[[0, -1]], nan=np.inf)
         line = Surface(g.alphas, None, row, np.zeros_like(row), np.ones_like(row, dtype=bool), g.settings)
         widths[label] = basin(line)
-        parts.append(f"{label} {_g(s.center_loss)} at θ*, {_g(ends[0])} / {_g(ends[-1])} at α = ±{num(g.alphas[-1])}, "
+        parts.append(f"{label} {num(s.center_loss)} at θ*, {num(ends[0])} / {num(ends[-1])} at α = ±{num(g.alphas[-1])}, "
                      f"{BASIN_RISE:g} nat higher at |α| = {_radius_text(widths[label])}")
     text = ("The β = 0 row of each plane: the same filter-normalized direction δ through both nets. Loss: "
             + "; ".join(parts) + ". ")
@@ -1040,7 +1035,7 @@ def slices_caption(surfaces: dict[str, Surface]) -> str:
                     f"from θ* {at}.")
     else:
         takeaway = "Along this direction, " + "; ".join(
-            f"the {label} net's loss is {_g(s.center_loss)} at θ* and {rise}{_radius(widths[label])}"
+            f"the {label} net's loss is {num(s.center_loss)} at θ* and {rise}{_radius(widths[label])}"
             for label, s in surfaces.items()) + "."
     return Caption(takeaway, text)
 
@@ -1099,8 +1094,8 @@ def curvature_caption(curvatures: dict[str, Curvature]) -> str:
         end = (f"converged in {c.iterations} Lanczos steps, relative residual {num(c.relative_residual, 1)}"
                if c.converged else f"NOT converged after {c.iterations} steps (relative residual "
                f"{num(c.relative_residual, 1)}): raise the step limit")
-        parts.append(f"{label}: λmax {_g(c.lambda_max, 4)}, λmin {_g(c.lambda_min, 4)}, |λmin/λmax| "
-                     f"{_g(c.ratio)} ({end})")
+        parts.append(f"{label}: λmax {num(c.lambda_max, 4)}, λmin {num(c.lambda_min, 4)}, |λmin/λmax| "
+                     f"{num(c.ratio)} ({end})")
     text = (f"Hessian of the loss at θ* w.r.t. {which} ({any_c.n_params:,} parameters), by Lanczos on "
             f"Hessian-vector products. " + "; ".join(parts) + ". ")
     if set(curvatures) >= {"plain", "residual"}:
@@ -1109,11 +1104,11 @@ def curvature_caption(curvatures: dict[str, Curvature]) -> str:
         text += ("Both minima are about equally convex by this measure." if c == 0 else
                  f"The {'residual' if c > 0 else 'plain'} net's minimum is the more nearly convex here "
                  f"(smaller |λmin/λmax|).")
-        ratios = f"|λmin/λmax| {_g(r)} residual vs {_g(p)} plain"
+        ratios = f"|λmin/λmax| {num(r)} residual vs {num(p)} plain"
         takeaway = (f"Both minima are about equally convex ({ratios})." if c == 0 else
                     f"The {'residual' if c > 0 else 'plain'} net's minimum is the more nearly convex ({ratios}).")
     else:
-        takeaway = "At θ*, " + "; ".join(f"the {label} net's |λmin/λmax| is {_g(c.ratio)}"
+        takeaway = "At θ*, " + "; ".join(f"the {label} net's |λmin/λmax| is {num(c.ratio)}"
                                          for label, c in curvatures.items()) + " (near 0: locally convex)."
     return Caption(takeaway, text + " Near 0 means locally convex; larger values mean negative curvature a 2-D plot "
                                     "can hide.")
@@ -1128,7 +1123,7 @@ def curvature_map_caption(maps: dict[str, CurvatureMap], convex: float = 0.1) ->
         r = m.ratio[np.isfinite(m.ratio)]
         stats[label] = (float(r.mean()) if r.size else float("nan"),
                         float(np.mean(r < convex)) if r.size else float("nan"), int((~m.converged).sum()))
-    parts = [f"{label}: mean {_g(mean)}, {pct(share, 0)} of the points below {convex:g}"
+    parts = [f"{label}: mean {num(mean)}, {pct(share, 0)} of the points below {convex:g}"
              + (f", {bad} not converged" if bad else "") for label, (mean, share, bad) in stats.items()]
     m0 = next(iter(maps.values()))
     text = (f"|λmin/λmax| on a {len(m0.alphas)}×{len(m0.betas)} grid of the same directions as the loss plane, one "
@@ -1139,13 +1134,13 @@ def curvature_map_caption(maps: dict[str, CurvatureMap], convex: float = 0.1) ->
                  "The residual net's region is the more convex, as in Li et al." if c > 0 else
                  "The plain net's region is the more convex here, unlike Li et al.'s deep no-skip nets (their Fig. 7 "
                  "contrast is for 56–110-layer nets trained to convergence on CIFAR-10)")
-        means = f"mean |λmin/λmax| {_g(stats['residual'][0])} residual vs {_g(stats['plain'][0])} plain"
+        means = f"mean |λmin/λmax| {num(stats['residual'][0])} residual vs {num(stats['plain'][0])} plain"
         takeaway = (f"Across the plane both nets are about equally convex ({means})." if c == 0 else
                     f"Across the plane the residual net's region is the more convex ({means}), as in Li et al." if c > 0
                     else f"Across the plane the plain net's region is the more convex ({means}), unlike Li et al.")
     else:
         takeaway = "Across the plane, " + "; ".join(
-            f"the {label} net's mean |λmin/λmax| is {_g(mean)}, {pct(share, 0)} of points below {convex:g}"
+            f"the {label} net's mean |λmin/λmax| is {num(mean)}, {pct(share, 0)} of points below {convex:g}"
             for label, (mean, share, _) in stats.items()) + "."
     return Caption(takeaway, text)
 
@@ -1259,7 +1254,7 @@ class LandscapeView:
                 return surfaces_caption(s["plain"], s["residual"], self.classes)
             (label, one), = s.items()
             b = basin(one)
-            return Caption(f"The {label} net's loss rises {BASIN_RISE:g} nat above its minimum ({_g(one.center_loss)}) "
+            return Caption(f"The {label} net's loss rises {BASIN_RISE:g} nat above its minimum ({num(one.center_loss)}) "
                            f"at a mean distance of {_radius(b)} from θ*.",
                            "Same seed, so the same directions as the other net, and one colour scale. Li et al. (2018, "
                            "Fig. 5) compare a deep plain net's surface with its residual twin's.")
@@ -1298,8 +1293,8 @@ class LandscapeView:
 def surface_stats(s: Surface, classes: int) -> str:
     """Loss and accuracy at θ*, the median loss over the plane and the basin's width and roughness (`basin`)."""
     b = basin(s)
-    return (f"loss at θ* {_g(s.center_loss)} ({pct(s.center_accuracy, 0)} accuracy on the evaluation set), median "
-            f"over the plane {_g(np.nanmedian(s.loss))}, {BASIN_RISE:g} nat higher at a distance of {_radius_text(b)}, "
+    return (f"loss at θ* {num(s.center_loss)} ({pct(s.center_accuracy, 0)} accuracy on the evaluation set), median "
+            f"over the plane {num(np.nanmedian(s.loss))}, {BASIN_RISE:g} nat higher at a distance of {_radius_text(b)}, "
             f"roughness {pct(b.roughness)}")
 
 

@@ -23,10 +23,6 @@ def _acc(run: Run) -> str:
     return pct(run.history.test_accuracy)
 
 
-def _pct(v: float) -> str:
-    return "—" if v != v else f"{v:.1%}"
-
-
 def _loss(run: Run) -> str:
     h = run.history
     if h.diverged:
