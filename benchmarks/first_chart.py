@@ -9,6 +9,10 @@ launching the server, and from opening the page, to the first plotly chart drawn
   before: RESNET_VIZ_SHIPPED_RUNS=none: the server trains the default pair (as before issue 14)
   after:  the shipped runs in assets/runs are loaded at startup
 
+With --presets: every preset (or those named) on its own fresh server: Home is opened the moment the server
+answers, the preset's "Open" clicked at once, and timed from the click to the target page's first chart (and to
+the page settled), against the 3 s goal (issue 35).
+
 With --pages: every view page on its own fresh server instead, opened the moment it answers and
 once its warm-up (ui/warmup.py) has computed every default view, against the 3 s goal; each line
 also says when the frontend's websocket opened and when the first chart's message reached the
@@ -19,6 +23,7 @@ same run). Times on a shared machine are pessimistic.
 
     python benchmarks/first_chart.py [--repeats 1] [--threads N]
     python benchmarks/first_chart.py --pages [PAGE ...]
+    python benchmarks/first_chart.py --presets [SLUG ...]
 """
 
 from __future__ import annotations
@@ -84,6 +89,53 @@ def first_chart(env: dict, page_name: str = PAGE, warm: bool = False) -> tuple[f
     return t_chart - t_launch, t_chart - t_open, marks
 
 
+def preset_chart(env: dict, slug: str) -> tuple[float, float, str]:
+    """(seconds from the click on the preset's "Open" on Home to the target page's first visible chart, seconds to
+    the page settled, the page's URL path) on a fresh server with an empty run store of its own, Home opened the
+    moment the server answers."""
+    import tempfile
+
+    from playwright.sync_api import sync_playwright
+
+    from browser_util import wait_idle
+
+    with tempfile.TemporaryDirectory() as folder, \
+            streamlit_server(env={"RESNET_VIZ_WARM": "1", "RESNET_VIZ_RUN_STORE": folder, **env}, timeout=120) as url, \
+            sync_playwright() as p:
+        browser = launch(p)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1200})
+            page.goto(url, timeout=TIMEOUT_MS)
+            button = page.locator(f".st-key-preset_{slug} button")
+            button.wait_for(timeout=TIMEOUT_MS)
+            t_click = time.perf_counter()
+            button.click()
+            page.wait_for_url(lambda u: u.rstrip("/") != url.rstrip("/") and "/?" not in u, timeout=TIMEOUT_MS)
+            page.wait_for_selector(".js-plotly-plot >> visible=true", timeout=TIMEOUT_MS)
+            t_chart = time.perf_counter()
+            wait_idle(page, timeout_ms=TIMEOUT_MS)
+            t_idle = time.perf_counter()
+            if page.locator('[data-testid="stException"]').count():
+                raise RuntimeError(f"{slug}: the page showed an exception")
+            path = page.url.split("//", 1)[1].split("/", 1)[1]
+        finally:
+            browser.close()
+    return t_chart - t_click, t_idle - t_click, path
+
+
+def every_preset(slugs: list[str], repeats: int, env: dict) -> int:
+    """Time each preset, clicked on Home of its own fresh server, to its first chart; print the times and their
+    ratio to the 3 s goal."""
+    goal, worst = 3.0, 0.0
+    for slug in slugs:
+        best = min((preset_chart(env, slug) for _ in range(repeats)), key=lambda r: r[0])
+        worst = max(worst, best[0])
+        print(f"{slug:22s} first chart {best[0]:5.1f} s after the click, settled {best[1]:5.1f} s "
+              f"({best[2]}), {best[0] / goal:.2f}x the 3 s goal", flush=True)
+    print(f"slowest preset: first chart {worst:.1f} s after the click, {worst / goal:.2f}x the 3 s goal")
+    return 0
+
+
 def main() -> int:
     """Measure both cases and print the ratio."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -92,8 +144,14 @@ def main() -> int:
     parser.add_argument("--pages", nargs="*", default=None, choices=VIEW_PAGES,
                         help="instead: time every view page (or those named) on its own fresh server, "
                              "with the shipped runs, against the goal of 3 s from opening the page")
+    parser.add_argument("--presets", nargs="*", default=None,
+                        help="instead: time every preset (or those named), clicked on Home of its own fresh server")
     args = parser.parse_args()
     extra = {"OMP_NUM_THREADS": str(args.threads)} if args.threads else {}
+    if args.presets is not None:
+        from resnet_viz.presets import preset_slugs
+
+        return every_preset(args.presets or preset_slugs(), args.repeats, extra)
     if args.pages is not None:
         return every_page(args.pages or list(VIEW_PAGES), args.repeats, extra)
     cases = {"before (training)": {"RESNET_VIZ_SHIPPED_RUNS": "none"}, "after (shipped runs)": {}}

@@ -38,6 +38,7 @@ from .train import Run, TrainConfig, load_run, net_config_for, save_run
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Folder of shipped run folders; $RESNET_VIZ_SHIPPED_RUNS overrides it ("" or "none": load nothing).
 SHIPPED_DIR = os.path.join(ROOT, "assets", "runs")
+RESULTS_DIR = os.path.join(ROOT, "assets", "results")  # shipped view results (`resnet_viz.results`)
 MANIFEST = "manifest.json"
 KEEP_EVERY = 2
 
@@ -191,6 +192,63 @@ def make_shipped(folder: str = SHIPPED_DIR, keep_every: int = KEEP_EVERY, progre
     return manifest
 
 
+def shipped_results() -> list[tuple[str, object, object]]:
+    """(purpose, view, settings) of every result the lab ships (`resnet_viz.results`): each stored view's default
+    on the default pair, and each preset's on its pair."""
+    from .presets import PRESETS
+    from .registry import VIEWS
+
+    out = [(f"default {v.slug}", v, v.settings()) for v in VIEWS if v.stored]
+    return out + [(f"preset {p.slug}", p.view_record, p.settings) for p in PRESETS if p.view_record.stored]
+
+
+def make_shipped_results(folder: str = RESULTS_DIR, progress=None) -> dict:
+    """Compute every result of `shipped_results()` from the shipped runs (the lab's thread policy: one PyTorch
+    thread) and write them to `folder` (emptied first) under their keys (`results.result_key`), with a manifest
+    saying what each is for. Returns the manifest."""
+    from .data import load_dataset
+    from .presets import PRESETS, preset_pair
+    from .progress import Steps
+    from .registry import Inputs
+    from .results import ResultStore, result_key, shipped_resolver, study
+
+    wanted = shipped_results()
+    steps = Steps(progress, len(wanted))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(_threads())
+    manifest: dict = {"torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+                      "threads": _threads(), "results": {}}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            store = ResultStore(tmp, None, max_entries=len(wanted) + 1)
+            for purpose, view, settings in wanted:
+                slug = purpose.split(" ", 1)[1]
+                net, cfg = (preset_pair(next(p for p in PRESETS if p.slug == slug)) if purpose.startswith("preset")
+                            else default_pair_configs()[1])
+                inputs = Inputs(progress=steps.part(1, purpose))
+                if view.inputs != "none":
+                    inputs.net, inputs.train = net, cfg
+                    inputs.data = load_dataset(cfg.dataset, cfg.data_root, cfg.data_limit)
+                    inputs.trainer = default_trainer(inputs.data)
+                if view.inputs == "pair":
+                    inputs.runs = {label: inputs.trainer(n, cfg) for label, n in (("plain", net.twin()), ("residual", net))}
+                key = result_key(view, settings, net=inputs.net, train=inputs.train, runs=inputs.runs)
+                study(view, settings, inputs, store=store, resolve=shipped_resolver(), key=key)
+                if store.has(key):
+                    manifest["results"].setdefault(key, {"view": view.slug, "for": []})["for"].append(purpose)
+            if os.path.isdir(folder):
+                shutil.rmtree(folder)
+            os.makedirs(folder)
+            for key in manifest["results"]:
+                shutil.copytree(os.path.join(tmp, key), os.path.join(folder, key))
+    finally:
+        torch.set_num_threads(threads)
+    steps.finish()
+    with open(os.path.join(folder, MANIFEST), "w") as f:
+        json.dump(manifest, f, indent=1, sort_keys=True)
+    return manifest
+
+
 def _threads() -> int:
     from .jobs import torch_threads
 
@@ -213,6 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=SHIPPED_DIR, help="folder of the run folders (default: %(default)s)")
     parser.add_argument("--keep-every", type=int, default=KEEP_EVERY,
                         help="the default pair keeps every k-th weight checkpoint and the last (default: %(default)s)")
+    parser.add_argument("--results", default=RESULTS_DIR, help="folder of the shipped results (default: %(default)s)")
+    parser.add_argument("--results-only", action="store_true",
+                        help="compute the shipped results again from the shipped runs, without training")
     parser.add_argument("--list", action="store_true", help="print what would be shipped and exit")
     args = parser.parse_args(argv)
     if args.keep_every < 1:
@@ -220,12 +281,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         for purpose, group in shipped_configs().items():
             print(f"{purpose}: {len(group)} nets")
+        for purpose, view, _ in shipped_results():
+            print(f"{purpose}: the {view.title} view's result")
         return 0
     from .cli import progress_printer
 
-    manifest = make_shipped(args.out, args.keep_every, progress_printer(False))
-    size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(args.out) for f in fs)
-    print(f"{len(manifest['runs'])} runs, {size / 1024**2:.1f} MB -> {args.out}", file=sys.stderr)
+    if not args.results_only:
+        manifest = make_shipped(args.out, args.keep_every, progress_printer(False))
+        size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(args.out) for f in fs)
+        print(f"{len(manifest['runs'])} runs, {size / 1024**2:.1f} MB -> {args.out}", file=sys.stderr)
+    manifest = make_shipped_results(args.results, progress_printer(False))
+    size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(args.results) for f in fs)
+    print(f"{len(manifest['results'])} results, {size / 1024**2:.1f} MB -> {args.results}", file=sys.stderr)
     return 0
 
 

@@ -49,6 +49,8 @@ class LabConfig:
     data_root:       the folder of local datasets ($RESNET_VIZ_DATA, default ~/.cache/resnet_viz/data).
     max_datasets:    datasets kept in memory ($RESNET_VIZ_MAX_DATASETS, 4).
     shipped_runs:    the folder of shipped runs ($RESNET_VIZ_SHIPPED_RUNS, default assets/runs; "none": none).
+    shipped_results: the folder of shipped view results ($RESNET_VIZ_SHIPPED_RESULTS, default assets/results;
+                     "none": none, every result computed).
     warm:            warm the server up at start ($RESNET_VIZ_WARM, 1; 0: no).
     dask:            the address of a Dask scheduler heavy work goes to ($RESNET_VIZ_DASK; none: in-process).
     """
@@ -63,6 +65,7 @@ class LabConfig:
     data_root: str
     max_datasets: int
     shipped_runs: str | None
+    shipped_results: str | None
     warm: bool
     dask: str | None
 
@@ -73,7 +76,7 @@ class LabConfig:
         env = os.environ if env is None else env
         home = os.path.expanduser("~")
         minutes = _number(env, "RESNET_VIZ_MAX_TRAIN_MINUTES", 10.0 if server else 0.0)
-        from .assets import SHIPPED_DIR
+        from .assets import RESULTS_DIR, SHIPPED_DIR
 
         return cls(
             run_store=_folder(env, "RESNET_VIZ_RUN_STORE", os.path.join(home, ".cache", "resnet_viz", "runs")),
@@ -86,6 +89,7 @@ class LabConfig:
             data_root=env.get("RESNET_VIZ_DATA") or os.path.join(home, ".cache", "resnet_viz", "data"),
             max_datasets=max(_number(env, "RESNET_VIZ_MAX_DATASETS", 4, int), 1),
             shipped_runs=_folder(env, "RESNET_VIZ_SHIPPED_RUNS", SHIPPED_DIR),
+            shipped_results=_folder(env, "RESNET_VIZ_SHIPPED_RESULTS", RESULTS_DIR),
             warm=env.get("RESNET_VIZ_WARM", "1").strip() != "0",
             dask=_folder(env, "RESNET_VIZ_DASK", None),
         )

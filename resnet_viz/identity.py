@@ -505,7 +505,8 @@ def block_input_gradients(model, x, y) -> list[float]:
     examples of (x, y), with L the summed cross-entropy (so each example's gradient is its own).
 
     BN uses the batch's statistics, as in training, on a copy (the model and its running
-    statistics are not touched).
+    statistics are not touched). Dropout (in a branch or on the shortcut) draws its masks from a fixed seed, so the
+    numbers are the same whatever ran before in the process (a page, a report, a test).
     """
     import copy
 
@@ -514,7 +515,8 @@ def block_input_gradients(model, x, y) -> list[float]:
 
     net = copy.deepcopy(model).cpu().train()
     inputs = []
-    with torch.enable_grad():
+    with torch.enable_grad(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
         h = net.stem(x.float())
         for block in net.blocks:
             h = h.detach().requires_grad_(True) if not inputs else h

@@ -10,6 +10,7 @@ command line; the home page has the same action.
 
 from __future__ import annotations
 
+import os
 import time
 
 from .presets import PRESETS, Preset
@@ -41,10 +42,13 @@ def expected_seconds(runs, presets=PRESETS) -> float | None:
     return sum(preset_cost(p) for p in presets) * min(paces) if paces else None
 
 
-def prepare(presets=PRESETS, store=None, progress: Progress | None = None) -> dict[str, float]:
+def prepare(presets=PRESETS, store=None, progress: Progress | None = None, results=None) -> dict[str, float]:
     """Compute every preset in `presets` with `store` (a RunStore, by default one on the server's
-    folder, `store.default_folder()`) training its nets; returns seconds per preset. Progress
-    messages say which preset and the time left, estimated from the work done so far."""
+    folder, `store.default_folder()`) training its nets, and keep each preset's result in `results` (a
+    `results.ResultStore`, by default `results` in the run store's folder, with the shipped results: a preset
+    whose result ships costs nothing); returns seconds per preset. Progress messages say which preset and the
+    time left, estimated from the work done so far."""
+    from .results import ResultStore, shipped_dir, shipped_resolver
     from .slides import sections
     from .store import RunStore, default_folder
 
@@ -60,6 +64,10 @@ def prepare(presets=PRESETS, store=None, progress: Progress | None = None) -> di
     steps = Steps(progress, total)
     start, done, out, asked = time.perf_counter(), 0.0, {}, []
     train = store.trainer()
+    # Each preset's result is kept beside the runs (read by the server's pages, the reports and the command line).
+    results = results if results is not None else ResultStore(os.path.join(store.folder, "results") if store.folder
+                                                              else None, shipped_dir())
+    resolve = shipped_resolver(store)
 
     def trainer(net, cfg, progress=None):
         asked.append((net, cfg))
@@ -70,7 +78,7 @@ def prepare(presets=PRESETS, store=None, progress: Progress | None = None) -> di
         elapsed = time.perf_counter() - start
         left = f", about {elapsed / done * (total - done) / 60:.0f} min left" if done else ""
         t0 = time.perf_counter()
-        sections(p, steps.part(cost, f"{p.title}{left}"), trainer=trainer)
+        sections(p, steps.part(cost, f"{p.title}{left}"), trainer=trainer, results=results, resolve=resolve)
         out[p.slug] = time.perf_counter() - t0
         done += cost
     del started  # every preset is computed: the prefetched trainings are no longer wanted

@@ -84,6 +84,9 @@ class View:
     cli_input: tuple[Callable, Callable] | None = None  # (add its flags, put them into Inputs): a view's own input
     shows_pair: bool | None = None  # its page and report show the trained pair itself (default: a "pair" view)
     describe: Callable | None = None  # describe(settings) -> what a "none" view computes, for a report's intro
+    stored: bool = True  # its results are kept on disk and shipped (`results.study`); False: always computed
+    result_version: int = 1  # raise it when the study computes other numbers: stored and shipped results are then
+    #                          computed again (`results.result_key`); the shipped ones by `python -m resnet_viz.assets`
 
     @property
     def pair_shown(self) -> bool:
@@ -254,7 +257,7 @@ VIEWS: tuple[View, ...] = (  # in lecture order, as the navigation shows them
          "pre-activation keeps the path a pure identity.",
          "He, Zhang, Ren, Sun 2016b — Identity Mappings in Deep Residual Networks",
          IdentitySettings, "config", _identity, _identity_sections, _identity_nets, command="identity",
-         warm_seconds=1.0,
+         warm_seconds=1.0, result_version=2,  # 2: dropout's masks in the gradient measurement from a fixed seed
          command_help="shortcut and activation variants trained side by side (He et al. 2016b)"),
     View("family", "ResNet family", ":material/table_chart:", "pages/family.py",
          "ResNet-18 to 152, ResNeXt, Wide ResNet, DenseNet and VGG at full size: layers, parameters and "
@@ -266,6 +269,7 @@ VIEWS: tuple[View, ...] = (  # in lecture order, as the navigation shows them
          "What each block computes for one input, and where the nets look (saliency, integrated gradients, "
          "Grad-CAM).", "Simonyan 2014; Sundararajan 2017; Selvaraju 2017",
          FeatureSettings, "pair", _features, command="features", cli_input=_features_cli(), warm_seconds=1.2,
+         stored=False,  # quick, and its result carries its input's description and writes the --png file
          command_help="block outputs and attributions of a trained pair for one input (Sundararajan 2017, Selvaraju 2017)"),
 )
 

@@ -295,19 +295,24 @@ def identity_sections(result) -> list[Section]:
     return out
 
 
-def sections(preset: Preset, progress: Progress | None = None, trainer=None) -> list[Section]:
-    """The preset's figures with captions (what to look for, what this run measured), computed now with the
-    study function of its view (`registry`) and its settings: the pair trained first where the view shows it,
-    then the study. Trains on CUDA when present, with `trainer(net, cfg, progress) -> Run` when given (a run
-    store's: see `prepare`); by default the shipped runs are loaded and the rest trained."""
+def sections(preset: Preset, progress: Progress | None = None, trainer=None, results=None,
+             resolve=None) -> list[Section]:
+    """The preset's figures with captions (what to look for, what this run measured), from the study of its view
+    (`registry`) with its settings: the pair trained first where the view shows it, then the study's result read
+    where it is kept (`results.study`: the `results` store, by default the process's, with the shipped ones) or
+    computed now and kept. Trains on CUDA when present, with `trainer(net, cfg, progress) -> Run` when given (a
+    run store's: see `prepare`); by default the shipped runs are loaded and the rest trained. `resolve(net, cfg)`
+    finds the runs a kept result names (`results.shipped_resolver`, by default the shipped runs)."""
     from .data import load_dataset
     from .registry import Inputs
+
+    from .results import shipped_resolver, study
 
     view = preset.view_record
     s = preset.settings
     if view.inputs == "none":
         inputs = Inputs(progress=progress)
-        return view.sections(view.compute(s, inputs), inputs)
+        return view.sections(study(view, s, inputs, store=results), inputs)
     net, cfg = preset_pair(preset)
     data = load_dataset(cfg.dataset, cfg.data_root, cfg.data_limit)
     trainer = trainer or default_trainer(data)
@@ -319,7 +324,7 @@ def sections(preset: Preset, progress: Progress | None = None, trainer=None) -> 
         inputs.runs = {label: trainer(n, cfg, steps.part(n.depth * cfg.epochs, f"training the {label} net"))
                        for label, n in (("plain", net.twin()), ("residual", net))}
     inputs.progress = steps.part(study_cost)
-    out = view.sections(view.compute(s, inputs), inputs)
+    out = view.sections(study(view, s, inputs, store=results, resolve=resolve or shipped_resolver()), inputs)
     steps.finish()
     return out
 

@@ -134,6 +134,12 @@ class RunStore:
         """The run stored under `key`, or None."""
         return self._cache.get(key)[1]
 
+    def stored(self, net: NetConfig, cfg: TrainConfig) -> Run | None:
+        """The run of (net, cfg) kept in memory or in the folder, never trained (and never the fallback's)."""
+        key = run_key(net, cfg)
+        run = self.get(key)
+        return run if run is not None else self._from_disk(key, net, cfg)
+
     def put(self, run: Run) -> str:
         """Store a run; returns its key. The least recently used runs go past either limit."""
         key = run_key(run.net, run.train)

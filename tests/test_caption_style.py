@@ -63,7 +63,7 @@ class _Sources:
     def _compute(self, view, settings, net, cfg):
         from resnet_viz.assets import default_trainer
         from resnet_viz.data import load_dataset
-        from ui.results import computation
+        from resnet_viz.results import computation
 
         key = (view.slug, repr(computation(settings)), net.to_json() if view.inputs != "none" else "",
                cfg.to_json() if view.inputs != "none" else "")

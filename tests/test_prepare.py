@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 
 import resnet_viz.executor as executor_mod
-from resnet_viz import presets as PR, slides
+from resnet_viz import presets as PR, registry, slides
 from resnet_viz.cli import main
 from conftest import tiny_preset
 from resnet_viz.prepare import expected_seconds, prepare, preset_cost
+from resnet_viz.results import ResultStore, shipped_resolver
 from resnet_viz.store import RunStore
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -22,15 +23,20 @@ def test_prepared_presets_open_without_training(tmp_path, monkeypatch):
     assert set(seconds) == {"preactivation", "deletion"}
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0 and any("min left" in m for _, m in seen)
-    saved = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
+    saved = [p for p in tmp_path.iterdir() if not p.name.startswith(".") and p.name != "results"]
     # plain (pre-order twin), original, pre-activation; the deletion pair, whose residual net is the
     # "original" variant already trained (same config): kept once, shared
     assert len(saved) == 4
-    # A server started later on the same folder computes both presets without training anything.
+    # Each preset's result is kept beside the runs.
+    kept = [p for p in (tmp_path / "results").iterdir() if not p.name.startswith(".")]
+    assert len(kept) == 2
+    # A server started later on the same folder shows both presets without training or computing anything.
     monkeypatch.setattr(executor_mod, "train", lambda *a, **k: pytest.fail("trained although prepared"))
+    monkeypatch.setattr(registry.View, "compute", lambda *a, **k: pytest.fail("computed although prepared"))
     store = RunStore(folder=str(tmp_path))
+    results = ResultStore(str(tmp_path / "results"))
     for p in presets:
-        assert slides.sections(p, trainer=store.trainer())
+        assert slides.sections(p, trainer=store.trainer(), results=results, resolve=shipped_resolver(store))
 
 
 def test_preset_cost_counts_every_net_of_the_study():

@@ -454,7 +454,8 @@ def clear_computed() -> None:
     _computed().clear()
 
 
-def cached_compute(namespace: str, key, compute, progress_text: str | None = None, max_entries: int = 16):
+def cached_compute(namespace: str, key, compute, progress_text: str | None = None, max_entries: int = 16,
+                   load=None):
     """`compute(progress)` for `key`, computed once for the whole server and kept for every session.
 
     `key` is hashable (e.g. a JSON string of the configs and settings) and names the result within
@@ -465,6 +466,9 @@ def cached_compute(namespace: str, key, compute, progress_text: str | None = Non
     session's progress, instead of computing it twice, and computes it itself if that session stops. An error
     is raised, not kept. The result is shared by every session: never change it.
 
+    `load()`, when given, is tried first: a result kept elsewhere (on disk), read without a progress bar or a place
+    in the job queue; None when it has none.
+
     Why not `st.cache_data`: drawing (a progress bar, previews) from inside a cached function is
     recorded and replayed on a hit, so the drawing happens here, outside any cached function.
     """
@@ -472,6 +476,11 @@ def cached_compute(namespace: str, key, compute, progress_text: str | None = Non
     found, result = space.get(key)
     if found:
         return result
+    if load is not None and not space.computing(key):
+        result = load()
+        if result is not None:
+            space.put(key, result)
+            return result
     # Waiting for another session's computation: its progress, twice a second (a draw, which also ends this wait
     # if this session goes away). Without `progress_text`, as in the server's warm-up, nothing is drawn.
     waiting_bar: list = []

@@ -1,39 +1,21 @@
 """Each view's one computation, kept for every session under one key (ui.common.cached_compute).
 
-`result(view, settings, ...)` computes a view of the registry (`resnet_viz.registry`) through its study
-function: the pages call it, and so does the server's warm-up (ui.warmup) with the default pair and each view's
+`result(view, settings, ...)` reads a view's result kept on disk (`resnet_viz.results`: this server's, written when
+it computed one or by `prepare`, or shipped with the lab) or computes it through its study function (and keeps
+it there): the pages call it, and so does the server's warm-up (ui.warmup) with the default pair and each view's
 default settings, so a result the warm-up computed is, key for key, the one a page asks for. `text` titles the
 progress bar drawn while computing (None: nothing is drawn, as in the warm-up).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
-
-import numpy as np
-
 from resnet_viz.data import load_dataset
 from resnet_viz.registry import Inputs, View
+from resnet_viz.results import array_key, default_store, result_key, shared_settings, shipped_resolver, study
 
 from .common import cached_compute, run_store
 
-MAX_ENTRIES = 32  # results kept per view
-
-
-def _jsonable(v):
-    if isinstance(v, tuple):
-        return [_jsonable(x) for x in v]
-    return v
-
-
-def computation(settings) -> dict:
-    """The fields of `settings` that determine the numbers (a cache key): its own `computation()` where it has one
-    (fields that change no number left out), else every field."""
-    if hasattr(settings, "computation"):
-        return settings.computation()
-    return {f.name: _jsonable(getattr(settings, f.name)) for f in dataclasses.fields(settings)}
+MAX_ENTRIES = 32  # results kept in memory per view
 
 
 def study_trainer():
@@ -56,37 +38,38 @@ def result(view: View, settings, *, pair=None, runs: dict | None = None, text: s
     if runs is not None:
         first = runs["residual"] if "residual" in runs else next(iter(runs.values()))
         net, train = first.net.replace(skip=True), first.train
-        configs = {k: (r.net.to_json(), r.train.to_json()) for k, r in runs.items()}
     elif pair is not None:
         net, train = pair.net, pair.train
-        configs = (net.to_json(), train.to_json())
     else:
-        net = train = configs = None
-    key = json.dumps([configs, computation(settings), extra_key], sort_keys=True)
+        net = train = None
+    key = result_key(view, settings, net=net, train=train, runs=runs, extra_key=extra_key)
+    store, resolve = default_store(), shipped_resolver(run_store())
 
-    # The result is computed from the fields in its key only (the display fields at their defaults): it is
-    # shared by every session, whatever display settings each one has.
-    shared = type(settings)(**computation(settings)) if hasattr(settings, "computation") else settings
+    def load():  # kept on disk (this server's, or shipped): read at once, without a place in the job queue
+        return store.get(key, resolve) if view.stored else None
 
     def compute(progress):
         # On a Dask cluster the study's nets start training side by side now (kept while it runs); in-process: nothing.
         started = None if view.nets is None or net is None else run_store().prefetch(
-            [(n, c) for n, c in view.nets(net, train, shared) if not available(n, c)])
+            [(n, c) for n, c in view.nets(net, train, settings) if not available(n, c)])
         data = None if train is None else load_dataset(train.dataset, train.data_root, train.data_limit)
         inputs = Inputs(net=net, train=train, runs=runs, data=data, trainer=study_trainer(), progress=progress,
                         preview=preview, extra=dict(extra or {}))
-        try:
-            return view.compute(shared, inputs)
+        try:  # computed from the fields in its key only (display fields at their defaults): shared by every session
+            return study(view, shared_settings(settings), inputs, store=store, resolve=resolve, key=key)
         finally:
             del started  # the study is done (or stopped): its prefetched trainings are no longer wanted
 
-    return cached_compute(view.slug, key, compute, text, max_entries=MAX_ENTRIES)
+    return cached_compute(view.slug, key, compute, text, max_entries=MAX_ENTRIES, load=load)
 
 
 def ready(view: View, pair, settings) -> bool:
     """True when every net the view's study would train for `pair` at `settings` is already trained (kept by this
-    server or shipped with the lab), so that showing it costs no training: a page then shows it at once."""
+    server or shipped with the lab), or its result is kept, so that showing it costs no training: a page then shows
+    it at once."""
     if view.nets is None:
+        return True
+    if view.stored and default_store().has(result_key(view, settings, net=pair.net, train=pair.train)):
         return True
     return all(available(n, c) for n, c in view.nets(pair.net, pair.train, settings))
 
@@ -100,5 +83,5 @@ def available(net, cfg) -> bool:
 
 
 def input_key(x) -> str:
-    """The key of one input of the features view (a hash of its float32 values)."""
-    return hashlib.sha1(np.ascontiguousarray(x, dtype=np.float32).tobytes()).hexdigest()
+    """The key of one input of the features view (`results.array_key`)."""
+    return array_key(x)

@@ -14,6 +14,7 @@ import argparse
 from ..cli import (CliError, add_pair_flags, add_settings, configs_from, progress_printer, settings_from,
                    write_json)
 from ..registry import VIEWS, Inputs, View
+from ..results import study
 
 
 def _pair(args: argparse.Namespace):
@@ -51,7 +52,7 @@ def _run(view: View, args: argparse.Namespace) -> int:
         inputs.net, inputs.train = configs_from(args)
     if view.cli_input is not None:
         view.cli_input[1](args, inputs)
-    result = view.compute(settings, inputs)
+    result = study(view, settings, inputs)  # kept (this machine's results, or shipped), or computed now and kept
     if args.html:
         from ..report import write_report
 
