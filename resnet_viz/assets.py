@@ -106,17 +106,32 @@ def shipped_first(trainer):
     def first(net, cfg, progress=None):
         run = load_shipped(net, cfg)
         return run if run is not None else trainer(net, cfg, progress)
+
+    ahead = getattr(trainer, "prefetch", None)
+    if ahead is not None:  # nets started side by side: those not shipped
+        first.prefetch = lambda pairs: ahead([(n, c) for n, c in pairs if not is_shipped(n, c)])
     return first
 
 
-def default_trainer(data=None):
-    """`trainer(net, cfg, progress) -> Run` of the studies when none is given (the command line, reports):
-    the run shipped with the lab for exactly (net, cfg) when there is one (`shipped_first`: the app loads the
-    same), else trained by the process's executor (`executor.current()`: here on `data`, or on the Dask cluster
-    of `--scheduler`). A run store's `trainer()` is the app's."""
-    from .executor import current
+_store = None
 
-    return shipped_first(lambda net, cfg, progress=None: current().train(net, cfg, data=data, progress=progress))
+
+def default_trainer(data=None):
+    """`trainer(net, cfg, progress) -> Run` of the studies when none is given (the command line, reports, a
+    notebook): the run shipped with the lab for exactly (net, cfg) when there is one (`shipped_first`: the app
+    loads the same), else trained by the process's executor (`executor.current()`, or the Dask cluster of
+    `--scheduler`) through one run store of the process, in memory, whose job gate has a slot a core: a study's
+    nets train side by side (`RunStore.prefetch`), each with one PyTorch thread, as in the app. A run store's
+    `trainer()` is the app's. (`data` is not needed: each net's dataset is loaded, once, from its config.)"""
+    import os as _os
+
+    from .jobs import JobGate
+    from .store import RunStore
+
+    global _store
+    if _store is None:
+        _store = RunStore(max_runs=64, gate=JobGate(_os.cpu_count() or 1))
+    return shipped_first(_store.trainer())
 
 
 def thin_trajectory(run: Run, keep_every: int = KEEP_EVERY) -> Run:

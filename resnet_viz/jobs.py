@@ -27,6 +27,11 @@ class JobGate:
         self._running = 0
         self._queue: list[int] = []  # tickets waiting, in arrival order
         self._tickets = itertools.count()
+        self._held = threading.local()  # .depth: how deep the calling thread is inside `slot` (0: holds none)
+
+    def holds(self) -> bool:
+        """True when the calling thread holds a slot."""
+        return getattr(self._held, "depth", 0) > 0
 
     def _ready(self, ticket: int) -> bool:
         # Called with the condition held: a slot is free and `ticket` is first in line.
@@ -52,14 +57,58 @@ class JobGate:
     @contextmanager
     def slot(self, on_wait: Callable[[int], None] | None = None, poll_s: float = 0.5) -> Iterator[None]:
         """Hold one slot for the body. While it waits, `on_wait(place in queue)` is called at once and
-        then every `poll_s` seconds, so a page can say "2nd in line".
+        then every `poll_s` seconds, so a page can say "2nd in line". A thread that holds a slot already (a
+        study training its nets in its own thread) keeps that one: one thread, one core, one slot.
 
         One queued job a session: in the app `on_wait` draws, and a drawing call raises once the
         session has rerun or gone (Streamlit stops its script there), so a job whose session moved
         on leaves the queue within `poll_s`, before the session's next job has waited long."""
+        if self.holds():
+            self._held.depth += 1
+            try:
+                yield
+            finally:
+                self._held.depth = max(self._held.depth - 1, 0)
+            return
+        self._acquire(on_wait, poll_s)
+        self._held.depth = 1
+        try:
+            yield
+        finally:
+            held, self._held.depth = self._held.depth > 0, 0
+            if held:  # (not when a `lent` body's caller stopped before it had its slot again)
+                self._release()
+
+    @contextmanager
+    def lent(self, on_wait: Callable[[int], None] | None = None, poll_s: float = 0.5) -> Iterator[None]:
+        """Give the calling thread's slot back for the body, and take one again after it, first in line: a study
+        that waits for trainings running in slots of their own (its nets trained side by side) does not hold a
+        slot while it waits. Nothing happens when the thread holds no slot."""
+        depth = getattr(self._held, "depth", 0)
+        if depth == 0:
+            yield
+            return
+        self._held.depth = 0
+        self._release()
+        try:
+            yield
+        finally:
+            self._acquire(on_wait, poll_s, first=True)
+            self._held.depth = depth
+
+    def _release(self) -> None:
+        with self._cond:
+            self._running -= 1
+            self._cond.notify_all()
+
+    def _acquire(self, on_wait: Callable[[int], None] | None, poll_s: float, first: bool = False) -> None:
+        """Wait for a slot in arrival order (`first`: ahead of everyone waiting) and take it."""
         with self._cond:
             ticket = next(self._tickets)
-            self._queue.append(ticket)
+            if first:
+                self._queue.insert(0, ticket)
+            else:
+                self._queue.append(ticket)
             try:
                 while not self._ready(ticket):
                     if on_wait is not None:
@@ -78,12 +127,6 @@ class JobGate:
                 raise
             self._queue.remove(ticket)
             self._running += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._running -= 1
-                self._cond.notify_all()
 
 
 def torch_threads() -> int:

@@ -48,6 +48,7 @@ def prepare(presets=PRESETS, store=None, progress: Progress | None = None, resul
     `results.ResultStore`, by default `results` in the run store's folder, with the shipped results: a preset
     whose result ships costs nothing); returns seconds per preset. Progress messages say which preset and the
     time left, estimated from the work done so far."""
+    from .jobs import JobGate
     from .results import ResultStore, shipped_dir, shipped_resolver
     from .slides import sections
     from .store import RunStore, default_folder
@@ -55,8 +56,10 @@ def prepare(presets=PRESETS, store=None, progress: Progress | None = None, resul
     from .assets import is_shipped, load_shipped, shipped_configs
 
     # The shipped runs are loaded, not trained again: only what a lab lacks (changed settings) is trained.
-    store = store if store is not None else RunStore(folder=default_folder(), fallback=load_shipped)
-    # On a Dask cluster every missing net starts at once, side by side (RunStore.prefetch; in-process: nothing).
+    store = store if store is not None else RunStore(folder=default_folder(), fallback=load_shipped,
+                                                     gate=JobGate(os.cpu_count() or 1))
+    # Every missing net starts at once, side by side (RunStore.prefetch: on a Dask cluster's workers, or in-process
+    # through the store's job gate, a core each); the presets then find them trained or training.
     groups = shipped_configs()
     started = store.prefetch([(n, c) for p in presets for n, c in groups.get(f"preset {p.slug}", [])
                               if not is_shipped(n, c)])

@@ -105,7 +105,16 @@ class View:
 
             t = inputs.train
             inputs.data = load_dataset(t.dataset, t.data_root, t.data_limit)
-        return self.study(settings, inputs)
+        # The nets the study trains start side by side now, where its trainer can (a run store's: on two cores
+        # in-process, on every worker of a Dask cluster); the study then asks for them one after another.
+        ahead = getattr(inputs.trainer, "prefetch", None)
+        started = ahead(self.nets(inputs.net, inputs.train, settings)) if (
+            ahead is not None and self.nets is not None and inputs.net is not None) else None
+        try:
+            return self.study(settings, inputs)
+        finally:
+            if started is not None and hasattr(started, "close"):
+                started.close()  # the study is done (or stopped): the trainings not finished are no longer wanted
 
 
 # --- each view's computation and report, as the registry calls them ----------------------------------------

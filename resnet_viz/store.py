@@ -37,7 +37,7 @@ import shutil
 import tempfile
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from .cache import KeyLock, SingleFlight  # noqa: F401  (KeyLock: also store.KeyLock)
 from .models import NetConfig
@@ -110,6 +110,7 @@ class RunStore:
         self.time_limit_s = time_limit_s  # the longest one training may take (None: `train`'s default)
         self.last_write_error: str | None = None  # why the latest write to `folder` failed; None after one succeeds
         self._sources: dict[str, str] = {}  # key -> "disk", "trained" or "fallback": where its run came from
+        self._ahead: set[str] = set()  # keys being trained ahead, side by side (`prefetch`)
         self._logged: set[str] = set()
         if folder:
             try:
@@ -168,9 +169,10 @@ class RunStore:
         default pair has no progress callback: it finishes, and its run is kept for everyone.)
         """
         key = run_key(net, cfg)
-        waiting = None if progress is None else (  # a second caller waits for the first one's result
-            lambda fraction, message: progress(fraction, "being trained for another session"
-                                               + (f": {message}" if message else " …")))
+
+        def waiting(fraction: float, message: str) -> None:  # a second caller waits for the first one's result
+            what = "being trained side by side" if key in self._ahead else "being trained for another session"
+            progress(fraction, what + (f": {message}" if message else " …"))
 
         def load_or_train(report: Progress) -> Run:
             run = self._from_disk(key, net, cfg)
@@ -189,7 +191,11 @@ class RunStore:
             self._sources[key] = source
             return run
 
-        return key, self._cache.get_or_compute(key, load_or_train, progress, waiting)
+        # A caller holding a slot of the job queue (a study training its nets) gives it back while it waits for or
+        # trains this run (a training takes a slot of its own): the nets started side by side (`prefetch`) run.
+        with self.gate.lent() if self.gate is not None else nullcontext():
+            return key, self._cache.get_or_compute(key, load_or_train, progress,
+                                                   waiting if progress is not None else None)
 
     def get_or_train_all(self, configs: list[tuple[NetConfig, TrainConfig]], progress: list[Progress | None] | None = None,
                          tick=None, poll_s: float = 0.2) -> list[Run]:
@@ -237,14 +243,21 @@ class RunStore:
         return runs  # type: ignore[return-value]
 
     def prefetch(self, pairs: list[tuple[NetConfig, TrainConfig]]):
-        """Start training, side by side, every (net, cfg) of `pairs` that is neither kept nor on disk, where the
-        executor runs work side by side (a Dask cluster: `Executor.prefetch`); a study's trainings, asked for one
-        after another, then run at once. Returns what to keep while they are wanted (None in-process)."""
-        from .executor import current
+        """Start training, side by side, every (net, cfg) of `pairs` that is neither kept nor on disk: on a Dask
+        cluster as its tasks (`Executor.prefetch`), in-process in threads of their own through the job gate (when
+        it has two slots or more: one PyTorch thread a job, so each run equals the one trained alone, bit for
+        bit). A study's trainings, asked for one after another, then find their runs trained or training. Returns
+        what to keep while they are wanted: once it is closed or dropped, the trainings not finished stop."""
+        from .executor import InProcess, current
 
-        missing = [(n, c) for n, c in pairs if self.get(run_key(n, c)) is None
-                   and not (self.folder and os.path.isdir(os.path.join(self.folder, run_key(n, c))))]
-        return (self.executor or current()).prefetch(missing, time_limit_s=self.time_limit_s)
+        missing = list({run_key(n, c): (n, c) for n, c in pairs if self.get(run_key(n, c)) is None
+                        and not (self.folder and os.path.isdir(os.path.join(self.folder, run_key(n, c))))}.values())
+        executor = self.executor or current()
+        started = executor.prefetch(missing, time_limit_s=self.time_limit_s)
+        if started is None and isinstance(executor, InProcess) and self.gate is not None and self.gate.slots > 1 \
+                and missing:
+            started = Ahead(self, missing)
+        return started
 
     def training(self, key: str) -> bool:
         """True while some caller is training the run stored under `key`."""
@@ -262,8 +275,13 @@ class RunStore:
 
     def trainer(self):
         """`trainer(net, cfg, progress) -> Run` for the studies: every net they train goes through this
-        store (kept, shared, and on disk when the store has a folder)."""
-        return lambda net, cfg, progress=None: self.get_or_train(net, cfg, progress)[1]
+        store (kept, shared, and on disk when the store has a folder). Its `prefetch(pairs)` is the store's:
+        a study's nets started side by side (`registry.View.compute`)."""
+        def train(net, cfg, progress=None):
+            return self.get_or_train(net, cfg, progress)[1]
+
+        train.prefetch = self.prefetch
+        return train
 
     @contextmanager
     def _disk_lock(self, key: str, progress: Progress | None, poll_s: float = 0.5):
@@ -445,6 +463,45 @@ def _probe(folder: str) -> None:
     finally:
         os.close(fd)
         os.remove(path)
+
+
+class Ahead:
+    """Trainings of a store started ahead, side by side, in threads of their own (`RunStore.prefetch` in-process):
+    each waits for a slot of the store's job gate, in the order given. `close()` (or dropping it) stops those not
+    finished at their next step; a caller that asked for one of them meanwhile trains it itself."""
+
+    def __init__(self, store: RunStore, pairs: list[tuple[NetConfig, TrainConfig]]) -> None:
+        self.keys = [run_key(n, c) for n, c in pairs]
+        self._gone = threading.Event()
+        self._store = store
+        store._ahead.update(self.keys)
+        self.threads = [threading.Thread(target=self._train, args=(store, n, c), daemon=True,
+                                         name=f"resnet-viz-ahead-{run_key(n, c)}") for n, c in pairs]
+        for t in self.threads:
+            t.start()
+
+    def _train(self, store: RunStore, net: NetConfig, cfg: TrainConfig) -> None:
+        gone = self._gone
+
+        def report(fraction: float, message: str) -> None:
+            if gone.is_set():
+                raise _Abandoned
+
+        try:
+            if not gone.is_set():
+                store.get_or_train(net, cfg, progress=report)
+        except BaseException as e:  # the caller asking for this run trains it itself and sees the error
+            if not isinstance(e, _Abandoned):
+                log.info(f"training {net.name} ahead failed ({type(e).__name__}: {e})")
+        finally:
+            store._ahead.discard(run_key(net, cfg))
+
+    def close(self) -> None:
+        """Stop the trainings not finished (at their next step)."""
+        self._gone.set()
+
+    def __del__(self) -> None:
+        self._gone.set()
 
 
 class _Abandoned(BaseException):

@@ -49,16 +49,12 @@ def result(view: View, settings, *, pair=None, runs: dict | None = None, text: s
         return store.get(key, resolve) if view.stored else None
 
     def compute(progress):
-        # On a Dask cluster the study's nets start training side by side now (kept while it runs); in-process: nothing.
-        started = None if view.nets is None or net is None else run_store().prefetch(
-            [(n, c) for n, c in view.nets(net, train, settings) if not available(n, c)])
+        # The study's nets train side by side through the server's job queue (View.compute, RunStore.prefetch).
         data = None if train is None else load_dataset(train.dataset, train.data_root, train.data_limit)
         inputs = Inputs(net=net, train=train, runs=runs, data=data, trainer=study_trainer(), progress=progress,
                         preview=preview, extra=dict(extra or {}))
-        try:  # computed from the fields in its key only (display fields at their defaults): shared by every session
-            return study(view, shared_settings(settings), inputs, store=store, resolve=resolve, key=key)
-        finally:
-            del started  # the study is done (or stopped): its prefetched trainings are no longer wanted
+        # Computed from the fields in its key only (display fields at their defaults): shared by every session.
+        return study(view, shared_settings(settings), inputs, store=store, resolve=resolve, key=key)
 
     return cached_compute(view.slug, key, compute, text, max_entries=MAX_ENTRIES, load=load)
 
