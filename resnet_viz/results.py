@@ -27,6 +27,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from typing import Callable
 
 import numpy as np
@@ -325,12 +326,18 @@ class ResultStore:
             if tmp:
                 shutil.rmtree(tmp, ignore_errors=True)
 
-    def _evict(self) -> None:
-        entries = []
+    def _evict(self, stale_s: float = 3600) -> None:
+        """Remove this store's least recently used entries past `max_entries`, and its temporaries older than
+        `stale_s` (a write cut off by a restart); nothing else in the folder."""
+        entries, now = [], time.time()
         for e in os.scandir(self.folder):
             try:
                 if _own_entry(e.path):
                     entries.append((e.stat(follow_symlinks=False).st_mtime, e.path))
+                elif (e.name.startswith(TMP_PREFIX) and e.is_dir(follow_symlinks=False)
+                      and os.path.isfile(os.path.join(e.path, MARKER))
+                      and now - e.stat(follow_symlinks=False).st_mtime > stale_s):
+                    shutil.rmtree(e.path, ignore_errors=True)
             except OSError:
                 pass
         for _, path in sorted(entries)[:max(len(entries) - self.max_entries, 0)]:

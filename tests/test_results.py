@@ -8,6 +8,7 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -112,6 +113,15 @@ def test_the_store_keeps_reads_and_touches_only_its_own_entries(tmp_path):
     kept = sorted(p.name for p in tmp_path.iterdir())
     assert kept == sorted(["0" * R.KEY_CHARS, "b" * R.KEY_CHARS, "d" * R.KEY_CHARS])
     assert (foreign / "notes.txt").read_text() == "a student's file"
+    # A temporary of the store left by a write cut off long ago is removed; a fresh one (a write going on) is not.
+    old, fresh = tmp_path / (R.TMP_PREFIX + "old"), tmp_path / (R.TMP_PREFIX + "fresh")
+    for t in (old, fresh):
+        t.mkdir()
+        (t / R.MARKER).write_text("")
+    os.utime(old, (1, 1))
+    store.put("e" * R.KEY_CHARS, first)
+    assert not old.exists() and fresh.exists()
+    shutil.rmtree(fresh)
     # A corrupt entry of the store is removed (and computed again by the caller); the foreign folder is not read.
     (tmp_path / ("d" * R.KEY_CHARS) / "arrays.safetensors").write_bytes(b"garbage")
     assert store.get("d" * R.KEY_CHARS) is None and not (tmp_path / ("d" * R.KEY_CHARS)).exists()
