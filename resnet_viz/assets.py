@@ -1,5 +1,12 @@
-"""Trained runs shipped with the lab, in `assets/runs/`: the default pair, the nets of every view's
-default study on it, and every net of every preset.
+"""Trained runs shipped with the lab, in the package's `shipped/runs/` (`SHIPPED_DIR`): the default pair, the nets
+of every view's default study on it, and every net of every preset; and the views' results computed from them, in
+`shipped/results/` (`RESULTS_DIR`, read by `resnet_viz.results`).
+
+Both are package data (pyproject.toml's `[tool.setuptools.package-data]`), found with `importlib.resources`, so an
+installed lab carries them as a checkout does: `pip install -e .`, a plain `pip install .` and Colab's
+`pip install git+…` alike. For a normal install (files on disk, not a zip) the package's resources are a real folder,
+which is what the run store and the result store read; the app, the command line and the notebook API all read
+them from there.
 
 A fresh server, the command line and the reports load them instead of training (issue 14: the
 first figures are there at once; issue 24: every preset opens at once, and a report made on any
@@ -29,16 +36,23 @@ import os
 import shutil
 import sys
 import tempfile
+from importlib.resources import files
 
 import torch
 
 from .models import NetConfig
 from .train import Run, TrainConfig, load_run, net_config_for, save_run
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+def _package_folder(*parts: str) -> str:
+    """A folder of the package's data, as a path: `importlib.resources.files` of this package (a real folder on disk
+    for a normal install or a checkout; the lab is not meant to run from a zip)."""
+    return os.fspath(files(__package__).joinpath(*parts))
+
+
 # Folder of shipped run folders; $RESNET_VIZ_SHIPPED_RUNS overrides it ("" or "none": load nothing).
-SHIPPED_DIR = os.path.join(ROOT, "assets", "runs")
-RESULTS_DIR = os.path.join(ROOT, "assets", "results")  # shipped view results (`resnet_viz.results`)
+SHIPPED_DIR = _package_folder("shipped", "runs")
+RESULTS_DIR = _package_folder("shipped", "results")  # shipped view results (`resnet_viz.results`)
 MANIFEST = "manifest.json"
 KEEP_EVERY = 2
 
@@ -47,7 +61,7 @@ log = logging.getLogger(__name__)
 
 def shipped_dir() -> str | None:
     """The folder of shipped runs: the active configuration's (`config.LabConfig.shipped_runs`:
-    $RESNET_VIZ_SHIPPED_RUNS when set, "" or "none" turning loading off: None; else `assets/runs`)."""
+    $RESNET_VIZ_SHIPPED_RUNS when set, "" or "none" turning loading off: None; else `SHIPPED_DIR`)."""
     from .config import active
 
     return active().shipped_runs

@@ -48,8 +48,10 @@ class LabConfig:
     memory_limit_bytes: the training-memory estimate a config may need ($RESNET_VIZ_MEMORY_LIMIT_GB, 2).
     data_root:       the folder of local datasets ($RESNET_VIZ_DATA, default ~/.cache/resnet_viz/data).
     max_datasets:    datasets kept in memory ($RESNET_VIZ_MAX_DATASETS, 4).
-    shipped_runs:    the folder of shipped runs ($RESNET_VIZ_SHIPPED_RUNS, default assets/runs; "none": none).
-    shipped_results: the folder of shipped view results ($RESNET_VIZ_SHIPPED_RESULTS, default assets/results;
+    shipped_runs:    the folder of shipped runs ($RESNET_VIZ_SHIPPED_RUNS, default the package data's shipped/runs,
+                     `assets.SHIPPED_DIR`; "none": none).
+    shipped_results: the folder of shipped view results ($RESNET_VIZ_SHIPPED_RESULTS, default the package data's
+                     shipped/results, `assets.RESULTS_DIR`;
                      "none": none, every result computed).
     warm:            warm the server up at start ($RESNET_VIZ_WARM, 1; 0: no).
     dask:            the address of a Dask scheduler heavy work goes to ($RESNET_VIZ_DASK; none: in-process).

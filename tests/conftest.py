@@ -46,8 +46,8 @@ def one_thread():
 
 @pytest.fixture(scope="session")
 def default_pair_runs():
-    """(plain, residual) runs of the app's default pair on digits: the shipped ones (assets/runs, checked in
-    test_assets.py), trained when they are missing.
+    """(plain, residual) runs of the app's default pair on digits: the shipped ones (resnet_viz/shipped/runs,
+    checked in test_assets.py), trained when they are missing.
 
     Tests must treat them as read-only (as the app does with its cached runs).
     """

@@ -1,6 +1,7 @@
-"""The shipped runs (assets/runs, issues 14 and 24): every net of the default pair, of the default studies and
-of every preset ships, loads, matches its config exactly and reaches its recorded accuracy; a fresh training
-on this machine reproduces them; a missing, corrupt or stale one is trained instead, without crashing."""
+"""The shipped runs (resnet_viz/shipped/runs, package data: issues 14, 24 and 34): every net of the default pair,
+of the default studies and of every preset ships, loads, matches its config exactly and reaches its recorded
+accuracy; a fresh training on this machine reproduces them; a missing, corrupt or stale one is trained instead,
+without crashing."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def test_shipped_runs_match_the_default_pair_and_reach_their_accuracy(monkeypatc
     assert [(n.to_json(), c.to_json()) for n, c in pairs] == \
         [(n.to_json(), c.to_json()) for n, c in assets.default_pair_configs()]
     runs = assets.load_shipped_pairs(pairs)
-    assert len(runs) == 2, "assets/runs lacks the default pair or it is stale: run python -m resnet_viz.assets"
+    assert len(runs) == 2, "the shipped runs lack the default pair or it is stale: run python -m resnet_viz.assets"
     data = load_dataset("digits")
     for run, (net, cfg) in zip(runs, pairs):
         assert run.net.to_json() == net.to_json() and run.train.to_json() == cfg.to_json()
@@ -62,7 +63,7 @@ def test_shipped_runs_match_the_default_pair_and_reach_their_accuracy(monkeypatc
 
 
 def test_every_net_of_the_default_studies_and_the_presets_ships(monkeypatch):
-    """Every preset opens at once on a fresh server: each net it needs loads from assets/runs, exactly its
+    """Every preset opens at once on a fresh server: each net it needs loads from the shipped runs, exactly its
     config, with its history; the manifest lists exactly these runs, trained with one thread."""
     from resnet_viz.store import run_key
 
@@ -70,7 +71,7 @@ def test_every_net_of_the_default_studies_and_the_presets_ships(monkeypatch):
     wanted = assets.shipped_configs()
     keys = {run_key(n, c) for group in wanted.values() for n, c in group}
     manifest = json.load(open(os.path.join(assets.SHIPPED_DIR, assets.MANIFEST)))
-    assert set(manifest["runs"]) == keys, "assets/runs is stale: run python -m resnet_viz.assets"
+    assert set(manifest["runs"]) == keys, "the shipped runs are stale: run python -m resnet_viz.assets"
     assert manifest["threads"] == 1
     on_disk = {e.name for e in os.scandir(assets.SHIPPED_DIR) if e.is_dir()}
     assert on_disk == keys
