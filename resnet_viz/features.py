@@ -658,13 +658,18 @@ def input_from_args(args, inputs) -> None:
         inputs.extra["input"] = {"source": "image", "file": os.path.basename(args.image), "invert": args.invert,
                                  "crop": args.crop}
     else:
-        index = 0 if args.index is None else args.index
-        if not 0 <= index < len(data.x_test):
-            raise ConfigError(f"--index must be from 0 to {len(data.x_test) - 1} (the {data.name} test split), got {index}")
-        inputs.extra["x"] = data.x_test[index]
-        inputs.extra["input"] = {"source": f"{data.name} test split", "index": index, "label": int(data.y_test[index])}
+        inputs.extra["x"], inputs.extra["input"] = input_at(data, 0 if args.index is None else args.index, "--index")
     if args.png:
         inputs.extra["png"] = args.png
+
+
+def input_at(data: Dataset, index: int, name: str = "index") -> tuple[torch.Tensor, dict]:
+    """The input the view studies when it is the `index`-th of the test split (the command line's --index, the
+    notebook API's `index`), and its description for the result ({"source", "index", "label"}); ConfigError naming
+    `name` for an index outside the split."""
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(data.x_test):
+        raise ConfigError(f"{name} must be from 0 to {len(data.x_test) - 1} (the {data.name} test split), got {index!r}")
+    return data.x_test[index], {"source": f"{data.name} test split", "index": int(index), "label": int(data.y_test[index])}
 
 
 def feature_study(runs: dict, x: torch.Tensor, settings: FeatureSettings = FeatureSettings(), *, data: Dataset,

@@ -297,3 +297,22 @@ def view_of(settings) -> View:
         if isinstance(settings, v.settings):
             return v
     raise KeyError(f"no view has settings of type {type(settings).__name__}")
+
+
+def pair_inputs(view: View, *, runs: dict | None = None, net=None, train=None, **more) -> Inputs:
+    """The `Inputs` of `view` for a pair, as the command line and the notebook API build them (`more`: Inputs' other
+    fields, e.g. `progress`, `trainer`). A "pair" view: the trained `runs` ({"plain", "residual"}, or one of them)
+    and their configs (the residual net's, `net`, and their training config, `train`); a "config" view (it trains
+    nets of its own): the pair's configs, from `runs` when given (kept too where its page shows the pair,
+    `View.pair_shown`: the report's training curves) or else `net` and `train`; a "none" view: nothing of the pair.
+    The result's key (`results.result_key`) is the same whichever way the pair was given."""
+    inputs = Inputs(**more)
+    if view.inputs == "none":
+        return inputs
+    if runs:
+        first = runs["residual"] if "residual" in runs else next(iter(runs.values()))
+        net, train = first.net.replace(skip=True), first.train
+        if view.inputs == "pair" or view.pair_shown:
+            inputs.runs = dict(runs)
+    inputs.net, inputs.train = net, train
+    return inputs

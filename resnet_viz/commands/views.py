@@ -13,7 +13,7 @@ import argparse
 
 from ..cli import (CliError, add_pair_flags, add_settings, configs_from, progress_printer, settings_from,
                    write_json)
-from ..registry import VIEWS, Inputs, View
+from ..registry import VIEWS, View, pair_inputs
 from ..results import study
 
 
@@ -43,13 +43,9 @@ def _run(view: View, args: argparse.Namespace) -> int:
     if args.html and view.sections is None:  # refused before any work
         raise CliError(f"{args.command}: this view has no offline page (--html); use --json")
     settings = settings_from(view.settings, args)
-    inputs = Inputs(progress=progress_printer(args.quiet))
-    if view.inputs == "pair":
-        inputs.runs = _pair(args)
-        first = next(iter(inputs.runs.values()))
-        inputs.net, inputs.train = first.net.replace(skip=True), first.train
-    elif view.inputs == "config":
-        inputs.net, inputs.train = configs_from(args)
+    runs = _pair(args) if view.inputs == "pair" else None
+    net, train = configs_from(args) if view.inputs == "config" else (None, None)
+    inputs = pair_inputs(view, runs=runs, net=net, train=train, progress=progress_printer(args.quiet))
     if view.cli_input is not None:
         view.cli_input[1](args, inputs)
     result = study(view, settings, inputs)  # kept (this machine's results, or shipped), or computed now and kept
