@@ -19,6 +19,7 @@ meaning the module, whichever was imported first.
 
 from __future__ import annotations
 
+import copyreg
 import sys
 import types
 
@@ -42,6 +43,16 @@ class _ViewModule(types.ModuleType):
         import inspect
 
         return inspect.signature(self.__call__)
+
+
+def _reduce_view_module(module: _ViewModule):
+    """Pickled as a module is (cloudpickle, Dask): imported again by name."""
+    import importlib
+
+    return importlib.import_module, (module.__name__,)
+
+
+copyreg.pickle(_ViewModule, _reduce_view_module)
 
 
 class _Package(types.ModuleType):

@@ -74,6 +74,12 @@ def test_a_view_function_is_its_module_made_callable():
     assert L is rv.landscape and L is sys.modules["resnet_viz.landscape"] and L.LandscapeSettings().grid == 15
     assert FT is rv.features and FT.feature_study is sys.modules["resnet_viz.features"].feature_study
     assert inspect.signature(rv.landscape) == inspect.signature(api.landscape)
+    cloudpickle = pytest.importorskip("cloudpickle")  # what Dask sends to its workers: a module goes by its name
+
+    def grid():
+        return L.LandscapeSettings().grid
+
+    assert cloudpickle.loads(cloudpickle.dumps(grid))() == 15 and cloudpickle.loads(cloudpickle.dumps(L)) is L
 
 
 def _cli_json(tmp_path, monkeypatch, name: str, args: list[str]) -> dict:
