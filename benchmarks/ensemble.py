@@ -21,15 +21,14 @@ from __future__ import annotations
 
 import argparse
 
-from timing import best_of
-
 import torch
 import torch.nn.functional as F
+from timing import best_of
 
-from resnet_viz import ensemble as E
 from resnet_viz.data import load_dataset
 from resnet_viz.models import build_model
 from resnet_viz.train import History, Run, TrainConfig, net_config_for
+from resnet_viz.views import ensemble as E
 
 
 def main() -> None:

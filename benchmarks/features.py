@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import argparse
 
+import torch
 from timing import best_of
 
-import torch
-
-from resnet_viz import features as FT
 from resnet_viz.data import load_dataset
 from resnet_viz.models import build_model
 from resnet_viz.train import net_config_for
+from resnet_viz.views import features as FT
 
 
 def main() -> None:

@@ -17,14 +17,13 @@ from __future__ import annotations
 import argparse
 import copy
 
-from timing import best_of
-
 import torch
 import torch.nn.functional as F
+from timing import best_of
 
-from resnet_viz import landscape as L
 from resnet_viz.data import load_dataset
 from resnet_viz.train import TrainConfig, net_config_for, train
+from resnet_viz.views import landscape as L
 
 
 def main() -> None:

@@ -27,8 +27,8 @@ from resnet_viz.train import TrainConfig, net_config_for, train
 
 def study(repeat: int, jobs: int) -> None:
     """The degradation study's wall time with one job slot and with `jobs`, fresh nets each time."""
-    from resnet_viz.degradation import DegradationSettings
     from resnet_viz.registry import Inputs, view
+    from resnet_viz.views.degradation import DegradationSettings
 
     v = view("build_train")
     times: dict[int, list[float]] = {1: [], jobs: []}

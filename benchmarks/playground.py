@@ -1,4 +1,4 @@
-"""Benchmark of the Playground view (`resnet_viz.playground.playground_study`) against a bare PyTorch loop
+"""Benchmark of the Playground view (`resnet_viz.views.playground.playground_study`) against a bare PyTorch loop
 measured in the same run, and the measurements its defaults were chosen by.
 
 Timing (default): the issue's pair, a 30-block width-8 plain net and its residual twin on 1,000 spiral
@@ -26,7 +26,13 @@ import torch.nn.functional as F
 
 from resnet_viz.jobs import thread_policy
 from resnet_viz.models import build_model
-from resnet_viz.playground import PlaygroundSettings, make_optimizer, batch_order, playground_data, playground_study
+from resnet_viz.views.playground import (
+    PlaygroundSettings,
+    batch_order,
+    make_optimizer,
+    playground_data,
+    playground_study,
+)
 
 
 def bare_pair(settings: PlaygroundSettings, threads: int) -> float:

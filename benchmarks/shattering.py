@@ -18,11 +18,10 @@ import argparse
 import os
 import time
 
+import torch
 from timing import best_of
 
-import torch
-
-from resnet_viz import shattering as sh
+from resnet_viz.views import shattering as sh
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Peak memory and time of converting one large upload (`resnet_viz.features.image_from_bytes`).
+"""Peak memory and time of converting one large upload (`resnet_viz.views.features.image_from_bytes`).
 
 Each case runs in a fresh child process, which reports its resident memory before the call
 and its peak (ru_maxrss) after it; the difference is the call's peak extra memory. The
@@ -55,7 +55,7 @@ def child(path: str) -> None:
 
     torch.set_num_threads(1)
     from resnet_viz.data import load_dataset
-    from resnet_viz.features import image_from_bytes
+    from resnet_viz.views.features import image_from_bytes
 
     data = load_dataset("digits")
     with open(path, "rb") as f:

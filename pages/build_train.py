@@ -2,16 +2,16 @@
 
 import streamlit as st
 
-from resnet_viz.degradation import DegradationSettings, pair_caption
 from resnet_viz.models import count_parameters
 from resnet_viz.numbers import MISSING, count, num, pct
 from resnet_viz.plots import training as plots
 from resnet_viz.registry import view
 from resnet_viz.train import failure_advice
+from resnet_viz.views.degradation import DegradationSettings, pair_caption
 from ui import results
 from ui.common import add_pair, pick_pair, run_flag, train_pair_ui, url_state
-from ui.errors import USER_FIXABLE, guard
 from ui.config_form import config_form
+from ui.errors import USER_FIXABLE, guard
 from ui.figures import caption, columns, figure, show
 from ui.settings import read, widget
 
@@ -19,7 +19,7 @@ VIEW = view("build_train")
 RUN = run_flag(VIEW)  # in the link: reopens a study that had to be started
 url_state(flags=(RUN,))
 
-st.title("Build & train")
+st.title(VIEW.title)
 st.caption("A plain network and its residual twin: same layers, same initial weights, same data order — "
            "only the shortcut differs (He et al. 2016, *Deep Residual Learning for Image Recognition*).")
 

@@ -1,15 +1,15 @@
 """Unrolled-ensemble view (Veit et al. 2016): delete and reorder blocks, gradient by path length.
-Thin page: widgets in, `resnet_viz.ensemble` call (cached per run and settings), figures out."""
+Thin page: widgets in, `resnet_viz.views.ensemble` call (cached per run and settings), figures out."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from resnet_viz import ensemble as E
 from resnet_viz.captions import Caption, details_of, takeaway_of
 from resnet_viz.numbers import pct, points
 from resnet_viz.plots import ensemble as P
 from resnet_viz.registry import view as view_named
+from resnet_viz.views import ensemble as E
 from ui import results
 from ui.common import pick_pair, url_state
 from ui.errors import guard
@@ -18,7 +18,7 @@ from ui.settings import read, widget
 
 VIEW = view_named("ensemble")
 
-st.title("Unrolled ensemble")
+st.title(VIEW.title)
 st.markdown("Veit, Wilber & Belongie (2016), *Residual Networks Behave Like Ensembles of Relatively Shallow "
             "Networks*: n residual blocks unroll into 2ⁿ paths; delete blocks at test time and see who survives.")
 

@@ -1,22 +1,24 @@
 """The ResNet family at full size (He et al. 2016 Table 1 and Fig. 3), with the lab's pair on the same axes.
-Thin page: widgets in, `resnet_viz.family.family_table` (cached), figures and captions out."""
+Thin page: widgets in, `resnet_viz.views.family.family_table` (cached), figures and captions out."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from resnet_viz import family as F
 from resnet_viz.captions import details_of, takeaway_of
 from resnet_viz.numbers import MISSING
 from resnet_viz.plots.family import cost_figure
 from resnet_viz.registry import view
+from resnet_viz.views import family as F
 from ui import results
 from ui.common import pick_pair, url_state
 from ui.errors import guard
 from ui.figures import caption, figure, show
 from ui.settings import read, widget
 
-st.title("ResNet family")
+VIEW = view("family")
+
+st.title(VIEW.title)
 st.markdown("He, Zhang, Ren & Sun (2016), Table 1: ResNet-18 to ResNet-152 against VGG-19 (Simonyan & Zisserman "
             "2015), and their descendants: ResNeXt (Xie et al. 2017), Wide ResNet (Zagoruyko & Komodakis 2016), "
             "DenseNet (Huang et al. 2017). Every figure below is **computed** from torchvision's own definitions, "
@@ -31,7 +33,7 @@ widget(F.FamilySettings, "models")
 with guard("Counting the models", stop=True):
     settings = read(F.FamilySettings, st.session_state)
     settings.validate()
-    rows = results.result(view("family"), settings, text="Counting torchvision's models").rows
+    rows = results.result(VIEW, settings, text="Counting torchvision's models").rows
     lab = [(run.label, F.net_cost(run.net), run.net.skip) for run in (plain, residual)]
 
 st.subheader("Computed, next to the papers' figures")

@@ -1,5 +1,5 @@
 """Feature maps and attributions: what the plain and the residual net see in one input.
-Thin page: widgets in, `resnet_viz.features` calls (cached per run, input and method), figures out."""
+Thin page: widgets in, `resnet_viz.views.features` calls (cached per run, input and method), figures out."""
 
 from __future__ import annotations
 
@@ -8,19 +8,20 @@ import json
 import numpy as np
 import streamlit as st
 
-from resnet_viz import features as FT
 from resnet_viz.captions import Caption, details_of, takeaway_of
 from resnet_viz.data import load_dataset
 from resnet_viz.models import NetConfig
 from resnet_viz.numbers import num, pct
 from resnet_viz.plots import features as P
-from resnet_viz.train import TrainConfig
 from resnet_viz.registry import view as view_named
 from resnet_viz.settings import spec
+from resnet_viz.train import TrainConfig
+from resnet_viz.views import features as FT
 from ui import results
 from ui.common import ensure_run, pick_pair, plain_text, url_state
 from ui.errors import guard
-from ui.figures import caption as show_caption, columns, figure, show
+from ui.figures import caption as show_caption
+from ui.figures import columns, figure, show
 from ui.settings import widget
 
 VIEW = view_named("features")
@@ -34,7 +35,7 @@ ANY_CLASS, PREDICTED = "any class", "predicted class"
 def _target_label(c: str) -> str:
     return c if c == PREDICTED else f"class {c}"
 
-st.title("Feature maps and attributions")
+st.title(VIEW.title)
 st.markdown("What each net sees in one input: every block's output (He et al. 2016), and which input pixels "
             "drive the prediction: Saliency (Simonyan et al. 2014), Integrated Gradients (Sundararajan et al. "
             "2017), Grad-CAM (Selvaraju et al. 2017).")

@@ -1,14 +1,14 @@
 """Identity mappings (He et al. 2016b): shortcut scale λ and activation placement, trained side by side.
-Thin page: widgets in, `resnet_viz.identity.identity_study` (cached), figures and captions out."""
+Thin page: widgets in, `resnet_viz.views.identity.identity_study` (cached), figures and captions out."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from resnet_viz import identity as I
 from resnet_viz.plots import training as P
 from resnet_viz.plots.compare import block_gradient_figure, identity_colors, recolor, scale_sweep_figure
 from resnet_viz.registry import view as view_named
+from resnet_viz.views import identity as I
 from ui import results
 from ui.common import pick_pair, url_state
 from ui.errors import guard
@@ -17,7 +17,7 @@ from ui.settings import read, widget
 
 VIEW = view_named("identity")
 
-st.title("Identity mappings")
+st.title(VIEW.title)
 st.markdown("He, Zhang, Ren & Sun (2016b), *Identity Mappings in Deep Residual Networks*: with y = λ·x + F(x) the "
             "shortcut path scales the signal and its gradient by λⁿ over n blocks, so only λ = 1 keeps it intact "
             "(§3, Table 1); moving BN and ReLU into the branch (full pre-activation, Fig. 4e) makes that path a pure "

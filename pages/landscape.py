@@ -1,5 +1,5 @@
 """Loss landscape view: plain and residual surfaces along the same filter-normalized directions
-(Li et al. 2018). Thin page: widgets in, `resnet_viz.landscape` call (cached), figures out."""
+(Li et al. 2018). Thin page: widgets in, `resnet_viz.views.landscape` call (cached), figures out."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import dataclasses
 
 import streamlit as st
 
-from resnet_viz import landscape as L
 from resnet_viz.numbers import num, pct
 from resnet_viz.plots import landscape as P
 from resnet_viz.plots.common import PLAIN_COLOR, RESIDUAL_COLOR
 from resnet_viz.registry import view as view_named
+from resnet_viz.views import landscape as L
 from ui import results
 from ui.common import pick_pair, url_state
 from ui.errors import guard
@@ -20,7 +20,7 @@ from ui.settings import read, widget
 
 VIEW = view_named("landscape")
 
-st.title("Loss landscape")
+st.title(VIEW.title)
 st.markdown("Li, Xu, Taylor, Studer & Goldstein (2018), *Visualizing the Loss Landscape of Neural Nets*: "
             "the loss around the trained weights, f(α, β) = L(θ* + αδ + βη), along filter-normalized random directions.")
 

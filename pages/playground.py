@@ -1,6 +1,6 @@
 """Playground (after TensorFlow Playground, Smilkov et al. 2017): a deep plain MLP and its residual twin learning
 a 2-D problem side by side. Thin page: widgets in (labels, bounds and help from the settings' field metadata),
-one cached `resnet_viz.playground.playground_study` call, figures and captions out."""
+one cached `resnet_viz.views.playground.playground_study` call, figures and captions out."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import time
 
 import streamlit as st
 
-from resnet_viz import playground as PG
 from resnet_viz.captions import details_of, takeaway_of
 from resnet_viz.numbers import MISSING, pct
 from resnet_viz.plots import playground as P
 from resnet_viz.registry import view
+from resnet_viz.views import playground as PG
 from ui import results
 from ui.common import url_state
 from ui.errors import guard
@@ -22,7 +22,7 @@ from ui.settings import read, widget
 VIEW = view("playground")
 PREVIEW_EVERY_S = 1.0  # a preview of the boundaries at most this often while training (each costs the browser a redraw)
 
-st.title("Playground")
+st.title(VIEW.title)
 st.markdown("After TensorFlow Playground (Smilkov, Carter, Sculley, Viégas & Wattenberg 2017, *Direct-manipulation "
             "visualization of deep networks*): a deep **plain** MLP and its **residual twin** — the same layers and "
             "initial weights, trained on the same batches; only the shortcut y = x + W·act(x) differs — learning a "

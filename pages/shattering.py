@@ -1,6 +1,6 @@
 """Shattered gradients view (Balduzzi et al. 2017): gradients of random 1-D nets with depth, plain
 against residual, with Balduzzi's one-layer residual modules by default. Thin page: widgets in,
-`resnet_viz.shattering` call (cached), figures and captions computed from the results out."""
+`resnet_viz.views.shattering` call (cached), figures and captions computed from the results out."""
 
 from __future__ import annotations
 
@@ -9,23 +9,24 @@ import json
 
 import streamlit as st
 
-from resnet_viz import shattering as sh
 from resnet_viz.captions import Caption
 from resnet_viz.data import load_dataset
 from resnet_viz.models import NetConfig
 from resnet_viz.plots import shattering as P
-from resnet_viz.train import TrainConfig
 from resnet_viz.registry import view
 from resnet_viz.settings import keys
+from resnet_viz.train import TrainConfig
+from resnet_viz.views import shattering as sh
 from ui import results
-from ui.common import ensure_run, link_bind, pick_pair, show_error, url_state
+from ui.common import ensure_run, pick_pair, show_error, url_state
 from ui.errors import USER_FIXABLE, guard
 from ui.figures import caption, columns, figure, show
 from ui.settings import read, widget
+from ui.urlstate import link_bind
 
 VIEW = view("shattering")
 
-st.title("Shattered gradients")
+st.title(VIEW.title)
 st.markdown("Balduzzi et al. (2017), *The Shattered Gradients Problem: If resnets are the answer, then what is "
             "the question?* — random nets f: ℝ → ℝ at initialisation: how correlated are the gradients df/dx at "
             "neighbouring inputs, without and with shortcuts? The default residual module is Balduzzi's, "

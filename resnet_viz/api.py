@@ -36,11 +36,24 @@ import threading
 import time
 from typing import Callable
 
+import numpy as np
+import torch
+
+from .assets import default_pair_configs, load_shipped, shipped_first
+from .captions import Caption, takeaway_of
+from .data import load_dataset
+from .jobs import JobGate
 from .models import NetConfig
+from .numbers import pct
+from .plots.family import cost_figure
+from .plots.features import attribution_figure, statistics_figure
 from .registry import VIEWS, View, pair_inputs
 from .report import Section
+from .results import study
 from .settings import ConfigError, Spec, specs
-from .train import Run, TrainConfig
+from .store import RunStore, default_folder
+from .train import Run, TrainConfig, load_run, net_config_for
+from .views.features import input_at, raw_max
 
 
 class UnknownSetting(ConfigError, TypeError):
@@ -73,7 +86,6 @@ class Pair:
     def load(cls, plain: str, residual: str) -> "Pair":
         """The pair saved in two run folders (`python -m resnet_viz train --twins --out DIR` writes DIR/plain and
         DIR/residual; `train.save_run`)."""
-        from .train import load_run
 
         return cls(load_run(plain), load_run(residual))
 
@@ -93,7 +105,6 @@ class Pair:
         return {"plain": self.plain, "residual": self.residual}
 
     def __repr__(self) -> str:
-        from .numbers import pct
 
         n, t = self.net, self.train
         net = f"{n.arch.upper()}-{n.layer_count}, {n.depth} blocks of width {n.width}"
@@ -116,9 +127,6 @@ def run_store():
     ~/.cache/resnet_viz/runs), so a pair trained here is one the app and the command line find trained, and the
     other way round; the shipped runs loaded rather than trained (`assets.load_shipped`); as many trainings at once
     as cores (`jobs.JobGate`), one PyTorch thread each, as the app trains them."""
-    from .assets import load_shipped
-    from .jobs import JobGate
-    from .store import RunStore, default_folder
 
     folder = default_folder()
     with _stores_lock:
@@ -132,7 +140,6 @@ def default_pair() -> Pair:
     epochs of SGD with one of warm-up; `assets.default_pair_configs()`) and its plain twin, He et al. 2016's
     comparison at toy scale. Loaded from the runs shipped with the lab (trained only where they are missing), so
     every view's default result is the shipped one, as on a fresh server."""
-    from .assets import default_pair_configs
 
     return _trained(default_pair_configs())
 
@@ -160,8 +167,6 @@ def train_pair(**fields) -> Pair:
     PyTorch thread each (on a GPU when there is one), through the app's run store (`run_store()`): a pair trained
     before, here, in the app or by `python -m resnet_viz prepare`, or shipped with the lab, is loaded, not trained.
     Progress shows in a notebook. ConfigError (one line) for an unknown field or a value outside its domain."""
-    from .data import load_dataset
-    from .train import net_config_for
 
     valid = pair_fields()
     for name, value in fields.items():
@@ -260,7 +265,7 @@ class _Progress:
 
 
 def name_of(view: View) -> str:
-    """The API's name of `view`: its library module's (`resnet_viz.landscape` -> `landscape`), where its settings
+    """The API's name of `view`: its library module's (`resnet_viz.views.landscape` -> `landscape`), where its settings
     and its study live; the Build & train view's study is `degradation`."""
     return view.settings.__module__.rpartition(".")[2]
 
@@ -329,7 +334,6 @@ class ViewResult:
         return "\n".join(parts)
 
     def __repr__(self) -> str:
-        from .captions import takeaway_of
 
         lines = [f"<{name_of(self.view)}: {self.view.title} ({self.view.paper})"]
         for name, caption in self.captions.items():
@@ -342,7 +346,6 @@ class ViewResult:
 
 def _caption_html(caption) -> str:
     """A caption under its figure: a `captions.Caption`'s takeaway in bold, then its details; other text as it is."""
-    from .captions import Caption
 
     style = "style='margin:0.3em 0 1.2em 0'"
     if isinstance(caption, Caption) and caption.takeaway:
@@ -352,7 +355,6 @@ def _caption_html(caption) -> str:
 
 def _family_sections(result, inputs) -> list[Section]:
     """The family view's main figure (its page draws the same): cost of every model, from torchvision's definitions."""
-    from .plots.family import cost_figure
 
     return [Section("Cost of the ResNet family, computed from torchvision's definitions", result.captions()["family"],
                     cost_figure(result.rows))]
@@ -361,10 +363,7 @@ def _family_sections(result, inputs) -> list[Section]:
 def _features_sections(result, inputs) -> list[Section]:
     """The feature view's figures that need no widget (its page draws the same): the block outputs' statistics and
     each net's Integrated-Gradients map (Sundararajan et al. 2017) on one colour scale."""
-    import numpy as np
 
-    from .features import raw_max
-    from .plots.features import attribution_figure, statistics_figure
 
     data, caps = inputs.data, result.captions()
     out = []
@@ -418,11 +417,7 @@ def _settings(view: View, where: str, given: dict):
 def _features_input(inputs, index, x) -> None:
     """The features view's input: the `index`-th image of the pair's test split (`features.input_at`, as the
     command line's --index), or `x`, an input of the dataset's shape."""
-    import numpy as np
-    import torch
 
-    from .data import load_dataset
-    from .features import input_at
 
     t = inputs.train
     data = inputs.data = load_dataset(t.dataset, t.data_root, t.data_limit)
@@ -440,8 +435,6 @@ def _features_input(inputs, index, x) -> None:
 
 
 def _compute(view: View, where: str, pair, kwargs: dict) -> ViewResult:
-    from .assets import shipped_first
-    from .results import study
 
     extra = {k: kwargs.pop(k) for k in ("index", "x") if view.slug == "features" and k in kwargs}
     settings = _settings(view, where, kwargs)

@@ -13,9 +13,21 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from importlib.resources import files
 from typing import Mapping
 
 GIB = 1024**3
+
+
+def _package_folder(*parts: str) -> str:
+    """A folder of the package's data, as a path: `importlib.resources.files` of this package (a real folder on disk
+    for a normal install or a checkout; the lab is not meant to run from a zip)."""
+    return os.fspath(files(__package__).joinpath(*parts))
+
+
+# The runs and results shipped with the lab, package data (`resnet_viz.assets`, made by `resnet_viz.shipping`).
+SHIPPED_DIR = _package_folder("shipped", "runs")
+RESULTS_DIR = _package_folder("shipped", "results")
 
 
 def _number(env: Mapping[str, str], name: str, default: float, kind=float):
@@ -78,7 +90,6 @@ class LabConfig:
         env = os.environ if env is None else env
         home = os.path.expanduser("~")
         minutes = _number(env, "RESNET_VIZ_MAX_TRAIN_MINUTES", 10.0 if server else 0.0)
-        from .assets import RESULTS_DIR, SHIPPED_DIR
 
         return cls(
             run_store=_folder(env, "RESNET_VIZ_RUN_STORE", os.path.join(home, ".cache", "resnet_viz", "runs")),
@@ -101,14 +112,10 @@ _active: LabConfig | None = None
 
 
 def use(config: LabConfig | None) -> None:
-    """Make `config` the active configuration of this process (None: read the environment at each call again),
-    and size what it bounds that lives in the process already (the datasets kept in memory)."""
+    """Make `config` the active configuration of this process (None: read the environment at each call again).
+    What it bounds that lives in the process already reads it at its next use (the datasets kept in memory)."""
     global _active
     _active = config
-    if config is not None:
-        from .data import set_cache_size
-
-        set_cache_size(config.max_datasets)
 
 
 def active() -> LabConfig:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .config import active, configured
+
 EMBEDDED = ("digits", "spirals", "moons", "circles")
 LOCAL = ("mnist", "fashion-mnist", "cifar10")
 DATASETS = EMBEDDED + LOCAL
@@ -224,7 +226,6 @@ def split_plane_set(x: np.ndarray, y: np.ndarray, train_fraction: float, seed: i
 def default_root() -> str:
     """Root folder for local datasets: the active configuration's (`config.LabConfig.data_root`: $RESNET_VIZ_DATA
     or ~/.cache/resnet_viz/data)."""
-    from .config import active
 
     return active().data_root
 
@@ -295,9 +296,12 @@ def load_dataset(name: str = "digits", root: str | None = None, limit: int | Non
     """Load a dataset by name (see DATASETS). Results are memoised per process.
 
     The memo is keyed by `cache_key` and holds at most 4 datasets (the active `LabConfig.max_datasets`,
-    $RESNET_VIZ_MAX_DATASETS, once `config.use` is given one), least recently used dropped first. The returned tensors
-    are shared: callers must not modify them in place.
+    $RESNET_VIZ_MAX_DATASETS, once `config.use` is given one: read here at each call), least recently used
+    dropped first. The returned tensors are shared: callers must not modify them in place.
     """
+    config = configured()
+    if config is not None:  # a server's or a command line's configuration sizes the memo
+        set_cache_size(config.max_datasets)
     return _loaded(*cache_key(name, root, limit))
 
 
@@ -311,4 +315,4 @@ def _load(name: str, root: str | None, limit: int | None) -> Dataset:
     raise DatasetError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
 
 
-_loaded = _memo(4)  # a server's or a command line's `LabConfig.max_datasets` replaces it (`config.use`)
+_loaded = _memo(4)  # a server's or a command line's `LabConfig.max_datasets` replaces it (`load_dataset`)

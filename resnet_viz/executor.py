@@ -31,8 +31,11 @@ import time
 import warnings
 from typing import Callable, Sequence
 
+from .config import active
+from .jobs import thread_policy, torch_threads
+from .models import NetConfig, build_model
 from .progress import Progress, notify
-from .train import train
+from .train import History, Run, TrainConfig, run_key, train
 
 log = logging.getLogger("resnet_viz")
 PROGRESS_TOPIC = "resnet-viz-progress"  # the Dask event topic of training progress
@@ -120,7 +123,6 @@ class InProcess(Executor):
         return out
 
     def describe(self) -> str:
-        from .config import active
 
         return f"Heavy work runs in this server process ({active().max_jobs} jobs at once)."
 
@@ -136,8 +138,6 @@ def _run_state(run) -> dict:
 
 
 def _run_from_state(state: dict):
-    from .models import NetConfig, build_model
-    from .train import History, Run, TrainConfig
 
     net = NetConfig.from_dict(state["net"])
     model = build_model(net)
@@ -151,8 +151,6 @@ def train_task(key: str, net: dict, cfg: dict, time_limit_s: float | None, threa
     `PROGRESS_TOPIC` (at most about three a second) tagged with `key` and the worker's address."""
     from distributed import get_worker
 
-    from .models import NetConfig
-    from .train import TrainConfig
 
     worker = get_worker()
     last = [0.0]
@@ -172,7 +170,6 @@ def train_task(key: str, net: dict, cfg: dict, time_limit_s: float | None, threa
 
 def points_task(job, points: list, threads: int) -> list:
     """On a worker: `job.evaluate(points)` with `threads` PyTorch threads."""
-    from .jobs import thread_policy
 
     with thread_policy(threads):
         return job.evaluate(points)
@@ -180,14 +177,12 @@ def points_task(job, points: list, threads: int) -> list:
 
 def _threads(threads: int | None) -> int:
     """PyTorch threads of a task: `threads`, else the lab's thread policy (`jobs.torch_threads`)."""
-    from .jobs import torch_threads
 
     return torch_threads() if threads is None else max(int(threads), 1)
 
 
 def _train_key(net, cfg, threads: int | None) -> str:
     """The cluster's task key of a training: its run key and PyTorch thread count, the same in every process."""
-    from .store import run_key
 
     return f"train-{run_key(net, cfg)}-t{_threads(threads)}"
 
@@ -454,7 +449,6 @@ _current_lock = threading.Lock()
 def current() -> Executor:
     """This process's executor: a `DaskExecutor` for the active configuration's scheduler address
     (`config.LabConfig.dask`), else `InProcess`. Made once per address."""
-    from .config import active
 
     global _current, _current_for
     address = active().dask

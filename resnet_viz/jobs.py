@@ -17,6 +17,10 @@ import threading
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
+import torch
+
+from .config import active
+
 
 class JobGate:
     """At most `slots` jobs at once; the others wait first come, first served."""
@@ -137,7 +141,6 @@ def torch_threads() -> int:
     PyTorch's kernels, and a deep plain net trained for a few hundred steps amplifies those last-digit
     differences (a 15-block plain net of the degradation study: 49 % test accuracy with one thread,
     83 % with two): one policy everywhere makes a report made before class equal the live page."""
-    from .config import active
 
     return active().torch_threads
 
@@ -146,7 +149,6 @@ def torch_threads() -> int:
 def thread_policy(threads: int | None = None) -> Iterator[int]:
     """Run the body with `threads` PyTorch threads (default `torch_threads()`) in the calling thread,
     then restore the count it had. Yields the count used."""
-    import torch
 
     n = torch_threads() if threads is None else max(int(threads), 1)
     before = torch.get_num_threads()
@@ -161,9 +163,7 @@ def server_policy(config=None) -> int:
     """The thread and job policy of a server process: one PyTorch thread a job (`torch_threads`,
     unless $RESNET_VIZ_TORCH_THREADS says otherwise) and as many concurrent heavy jobs as cores
     ($RESNET_VIZ_MAX_JOBS overrides). Returns the number of job slots."""
-    import torch
 
-    from .config import active
 
     config = config or active()
     torch.set_num_threads(config.torch_threads)

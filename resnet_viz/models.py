@@ -45,9 +45,10 @@ import threading
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
+from .config import active
 from .settings import MAX_SEED, ConfigError, check_all, setting
 
 ARCHS = ("mlp", "cnn")
@@ -74,7 +75,6 @@ MAX_DROPOUT = 0.99  # dropout rates: [0, 0.99]; a rate of 1 drops everything
 def memory_limit_bytes() -> int:
     """Training-memory limit: the active configuration's (`config.LabConfig.memory_limit_bytes`:
     $RESNET_VIZ_MEMORY_LIMIT_GB GiB, or 2 GiB)."""
-    from .config import active
 
     return active().memory_limit_bytes
 

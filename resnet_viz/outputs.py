@@ -23,7 +23,7 @@ import argparse
 import os
 import tempfile
 
-from .store import LOCKS, MARKER, RUN_FILES, _own_entry, _own_temporary
+from .store import LOCKS, MARKER, RUN_FILES, _own_entry, _own_temporary, default_folder
 
 FILE_NOTE = "an existing file there is replaced"
 FOLDER_NOTE = "an earlier run folder there is replaced; a folder whose config.json or weights are not a run's is refused"
@@ -45,7 +45,6 @@ def is_run_folder(path: str) -> bool:
 
 def _stores(args: argparse.Namespace) -> list[str]:
     """Run store folders this command knows: the configured one and `--store`."""
-    from .store import default_folder
 
     found = [getattr(args, "store", None)]
     try:

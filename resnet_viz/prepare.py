@@ -13,15 +13,20 @@ from __future__ import annotations
 import os
 import time
 
-from .presets import PRESETS, Preset
+from .assets import is_shipped, load_shipped
+from .jobs import JobGate
+from .presets import PRESETS, Preset, preset_pair
 from .progress import Progress, Steps
+from .results import ResultStore, shipped_dir, shipped_resolver
+from .shipping import shipped_configs
+from .slides import sections
+from .store import RunStore, StoreWriteError, default_folder
 
 
 def preset_cost(preset: Preset) -> float:
     """Training work of a preset in blocks × epochs, for progress and time estimates: its pair where its view
     shows it (and it is not the default pair, which every server has), and the nets its view's study trains
     (`registry.View.nets`: degradation depths × seeds, identity variants × seeds). At least 1."""
-    from .presets import preset_pair
 
     view = preset.view_record
     if view.inputs == "none":
@@ -48,12 +53,7 @@ def prepare(presets=PRESETS, store=None, progress: Progress | None = None, resul
     `results.ResultStore`, by default `results` in the run store's folder, with the shipped results: a preset
     whose result ships costs nothing); returns seconds per preset. Progress messages say which preset and the
     time left, estimated from the work done so far."""
-    from .jobs import JobGate
-    from .results import ResultStore, shipped_dir, shipped_resolver
-    from .slides import sections
-    from .store import RunStore, default_folder
 
-    from .assets import is_shipped, load_shipped, shipped_configs
 
     # The shipped runs are loaded, not trained again: only what a lab lacks (changed settings) is trained.
     store = store if store is not None else RunStore(folder=default_folder(), fallback=load_shipped,
@@ -93,7 +93,6 @@ def prepare(presets=PRESETS, store=None, progress: Progress | None = None, resul
 def check_saved(store, pairs) -> None:
     """StoreWriteError (an OSError, one clear message) unless every net of `pairs` that `store` trained or read from
     its folder is there now, read back (`RunStore.unsaved`): a prepared lecture must not lose its nets."""
-    from .store import StoreWriteError
 
     missing = store.unsaved(pairs)
     if missing:

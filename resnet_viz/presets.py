@@ -13,14 +13,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .degradation import DegradationSettings
-from .ensemble import EnsembleSettings
-from .identity import DESCENDANT_VARIANTS, PLACEMENT_VARIANTS, SHORTCUT_VARIANTS, IdentitySettings
-from .landscape import LandscapeSettings
 from .models import NetConfig
-from .playground import PlaygroundSettings
-from .shattering import ShatteringSettings
+from .registry import view_of
 from .train import TrainConfig, net_config_for
+from .views.degradation import DegradationSettings
+from .views.ensemble import EnsembleSettings
+from .views.identity import DESCENDANT_VARIANTS, PLACEMENT_VARIANTS, SHORTCUT_VARIANTS, IdentitySettings
+from .views.landscape import LandscapeSettings
+from .views.playground import PlaygroundSettings
+from .views.shattering import ShatteringSettings
+
 
 @dataclass(frozen=True)
 class Preset:
@@ -44,7 +46,6 @@ class Preset:
     @property
     def view_record(self):
         """The registry's record of the view that shows this preset (`registry.view_of`)."""
-        from .registry import view_of
 
         return view_of(self.settings)
 

@@ -3,11 +3,12 @@
 Every long computation in `resnet_viz` (training, studies, surfaces, sweeps, reports) takes
 an optional keyword argument `progress` of type `Progress`: it is called with the share of
 the work done (0..1) and a short text saying what is being computed. The app draws it as a
-progress bar, the CLI prints it (`cli.progress_printer`), tests record it.
+progress bar, the CLI prints it (`progress_printer`), tests record it.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Callable
 
 Progress = Callable[[float, str], None]  # progress(fraction done 0..1, what is being computed)
@@ -61,3 +62,22 @@ class Steps:
     def finish(self) -> None:
         """Report the whole work done."""
         notify(self.progress, 1.0, "done")
+
+
+def progress_printer(quiet: bool = False):
+    """The CLI's one progress printer: `progress(fraction, message)` as lines on stderr.
+
+    One line when the step (the message before its first colon) changes; within a
+    long step at most one every 10 %.
+    """
+    last = {"head": None, "pct": -100}
+
+    def progress(fraction: float, message: str) -> None:
+        head = message.split(":")[0]
+        pct = int(100 * fraction)
+        if quiet or (head == last["head"] and pct - last["pct"] < 10 and fraction < 1):
+            return
+        last.update(head=head, pct=pct)
+        print(f"[{pct:3d}%] {message}", file=sys.stderr, flush=True)
+
+    return progress

@@ -17,14 +17,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .degradation import DegradationSettings
-from .ensemble import EnsembleSettings
-from .family import FamilySettings
-from .features import FeatureSettings
-from .identity import IdentitySettings
-from .landscape import LandscapeSettings
-from .playground import PlaygroundSettings
-from .shattering import ShatteringSettings
+from .data import load_dataset
+from .plots import compare as plots_compare
+from .plots import ensemble as plots_ensemble
+from .plots import landscape as plots_landscape
+from .plots import playground as plots_playground
+from .plots import shattering as plots_shattering
+from .plots import training as plots_training
+from .views import degradation, ensemble, family, features, identity, landscape, playground, shattering
+from .views.degradation import DegradationSettings
+from .views.ensemble import EnsembleSettings
+from .views.family import FamilySettings
+from .views.features import FeatureSettings
+from .views.identity import IdentitySettings
+from .views.landscape import LandscapeSettings
+from .views.playground import PlaygroundSettings
+from .views.shattering import ShatteringSettings
 
 INPUTS = ("pair", "config", "none")
 
@@ -86,7 +94,7 @@ class View:
     describe: Callable | None = None  # describe(settings) -> what a "none" view computes, for a report's intro
     stored: bool = True  # its results are kept on disk and shipped (`results.study`); False: always computed
     result_version: int = 1  # raise it when the study computes other numbers: stored and shipped results are then
-    #                          computed again (`results.result_key`); the shipped ones by `python -m resnet_viz.assets`
+    #                          computed again (`results.result_key`); the shipped ones by `python -m resnet_viz.shipping`
 
     @property
     def pair_shown(self) -> bool:
@@ -101,7 +109,6 @@ class View:
         """The view's result for `settings` (validated here) and `inputs`: its study function."""
         inputs = inputs or Inputs()
         if inputs.data is None and inputs.train is not None and self.inputs != "none":
-            from .data import load_dataset
 
             t = inputs.train
             inputs.data = load_dataset(t.dataset, t.data_root, t.data_limit)
@@ -117,128 +124,20 @@ class View:
                 started.close()  # the study is done (or stopped): the trainings not finished are no longer wanted
 
 
-# --- each view's computation and report, as the registry calls them ----------------------------------------
-
-
-def _trainer(i: Inputs):
-    from .assets import default_trainer
-
-    return i.trainer or default_trainer(i.data)
-
-
-def _degradation(s, i: Inputs):
-    from .degradation import degradation_study
-
-    return degradation_study(i.net, i.train, s, data=i.data, progress=i.progress, trainer=_trainer(i))
-
-
-def _degradation_sections(result, i: Inputs):
-    from .degradation import pair_findings
-    from .slides import degradation_sections, training_sections
-
-    out = training_sections(i.runs, pair_findings(i.runs["plain"], i.runs["residual"])) if i.runs else []
-    return out + degradation_sections(result)
-
-
-def _degradation_nets(net, cfg, s):
-    return [(n, s.train_config(cfg).replace(seed=n.seed)) for n in s.nets(net)]
-
-
-def _landscape(s, i: Inputs):
-    from .landscape import landscape_study
-
-    return landscape_study(i.runs, s, data=i.data, progress=i.progress, preview=i.preview)
-
-
-def _landscape_sections(result, i: Inputs):
-    from .slides import landscape_sections
-
-    return landscape_sections(result, i.runs)
-
-
-def _shattering(s, i: Inputs):
-    from .shattering import shattering_study
-
-    return shattering_study(s, progress=i.progress)
-
-
-def _shattering_sections(result, i: Inputs):
-    from .slides import shattering_sections
-
-    return shattering_sections(result)
-
-
-def _ensemble(s, i: Inputs):
-    from .ensemble import ensemble_study
-
-    return ensemble_study(i.runs.get("plain"), i.runs.get("residual"), s, progress=i.progress)
-
-
-def _ensemble_sections(result, i: Inputs):
-    from .slides import ensemble_sections
-
-    return ensemble_sections(result, i.runs)
-
-
-def _identity(s, i: Inputs):
-    from .identity import identity_study
-
-    return identity_study(i.net, i.train, s, data=i.data, progress=i.progress, trainer=_trainer(i))
-
-
-def _identity_sections(result, i: Inputs):
-    from .slides import identity_sections
-
-    return identity_sections(result)
-
-
-def _identity_nets(net, cfg, s):
-    return [(n.replace(seed=n.seed + k), cfg.replace(seed=cfg.seed + k))
-            for n in s.nets(net).values() for k in range(s.seeds)]
-
-
-def _family(s, i: Inputs):
-    from .family import family_study
-
-    return family_study(s, progress=i.progress)
-
-
-def _features(s, i: Inputs):
-    from .features import feature_view
-
-    return feature_view(s, i)
-
-
-def _features_cli():
-    from .features import add_input_args, input_from_args
-
-    return add_input_args, input_from_args
-
-
-def _playground(s, i: Inputs):
-    from .playground import playground_study
-
-    return playground_study(s, progress=i.progress, preview=i.preview)
-
-
-def _playground_sections(result, i: Inputs):
-    from .slides import playground_sections
-
-    return playground_sections(result)
-
-
 VIEWS: tuple[View, ...] = (  # in lecture order, as the navigation shows them
     View("build_train", "Build & train", ":material/construction:", "pages/build_train.py",
          "Training curves, gradient norm per block, and the **degradation problem**: deeper plain nets reach a "
          "higher *training* loss.", "He, Zhang, Ren, Sun 2016 — Deep Residual Learning for Image Recognition",
-         DegradationSettings, "config", _degradation, _degradation_sections, _degradation_nets, command="degradation",
+         DegradationSettings, "config", degradation.view_study, plots_training.sections, degradation.view_nets,
+         command="degradation",
          shows_pair=True, warm_seconds=0.5,
          command_help="plain and residual nets at several depths and seeds (He et al. 2016, Fig. 1)"),
     View("playground", "Playground", ":material/scatter_plot:", "pages/playground.py",
          "A deep plain MLP and its residual twin learning a 2-D problem, TensorFlow-Playground style: the boundary "
          "forming through training, what each block draws, and the gradient that reaches the first block.",
          "Smilkov, Carter, Sculley, Viégas, Wattenberg 2017 — Direct-Manipulation Visualization of Deep Networks",
-         PlaygroundSettings, "none", _playground, _playground_sections, command="playground", warm_seconds=3.0,
+         PlaygroundSettings, "none", playground.view_study, plots_playground.sections, command="playground",
+         warm_seconds=3.0,
          describe=lambda s: (f"Pair: a plain MLP of {s.depth} {s.activation} layer{'s' if s.depth > 1 else ''} of "
                              f"{s.width} units{' with batch norm' if s.norm == 'batch' else ''} and its residual "
                              f"twin, {s.steps} Adam steps on {s.points} {s.dataset} points."),
@@ -247,37 +146,40 @@ VIEWS: tuple[View, ...] = (  # in lecture order, as the navigation shows them
          "The loss along two filter-normalised random directions: a deep plain net sits in a narrower basin than "
          "its residual twin (and, from about 56 layers trained to convergence, on a chaotic surface).",
          "Li, Xu, Taylor, Studer, Goldstein 2018 — Visualizing the Loss Landscape of Neural Nets",
-         LandscapeSettings, "pair", _landscape, _landscape_sections, command="landscape", warm_seconds=7.5,
+         LandscapeSettings, "pair", landscape.view_study, plots_landscape.sections, command="landscape",
+         warm_seconds=7.5,
          command_help="loss landscapes of a trained pair along the same filter-normalized directions (Li et al. 2018)"),
     View("shattering", "Shattered gradients", ":material/grain:", "pages/shattering.py",
          "Gradients with respect to the input become white noise with depth in plain nets, but stay correlated "
          "(brown noise) in residual nets.", "Balduzzi et al. 2017 — The Shattered Gradients Problem",
-         ShatteringSettings, "none", _shattering, _shattering_sections, command="shatter", warm_seconds=2.0,
+         ShatteringSettings, "none", shattering.view_study, plots_shattering.sections, command="shatter",
+         warm_seconds=2.0,
          describe=lambda s: (f"Random nets f: ℝ → ℝ at initialisation: {s.depth} {s.module} modules of {s.width} "
                              f"units, {s.seeds} seeds, {s.points} inputs."),
          command_help="gradients of random 1-D nets and how correlated they are, by depth (Balduzzi et al. 2017)"),
     View("ensemble", "Unrolled ensemble", ":material/account_tree:", "pages/ensemble.py",
          "n residual blocks unroll into 2ⁿ paths; deleting a block barely hurts a residual net but ruins a plain one.",
          "Veit, Wilber, Belongie 2016 — Residual Networks Behave Like Ensembles of Relatively Shallow Networks",
-         EnsembleSettings, "pair", _ensemble, _ensemble_sections, command="lesion", warm_seconds=9.0,
+         EnsembleSettings, "pair", ensemble.view_study, plots_ensemble.sections, command="lesion", warm_seconds=9.0,
          command_help="delete and reorder blocks of a trained pair, gradient by path length (Veit et al. 2016)"),
     View("identity", "Identity mappings", ":material/compare_arrows:", "pages/identity.py",
          "Which shortcut, and where the activation goes: λ·x on the shortcut fades or explodes over depth; full "
          "pre-activation keeps the path a pure identity.",
          "He, Zhang, Ren, Sun 2016b — Identity Mappings in Deep Residual Networks",
-         IdentitySettings, "config", _identity, _identity_sections, _identity_nets, command="identity",
+         IdentitySettings, "config", identity.view_study, plots_compare.sections, identity.view_nets, command="identity",
          warm_seconds=1.0, result_version=2,  # 2: dropout's masks in the gradient measurement from a fixed seed
          command_help="shortcut and activation variants trained side by side (He et al. 2016b)"),
     View("family", "ResNet family", ":material/table_chart:", "pages/family.py",
          "ResNet-18 to 152, ResNeXt, Wide ResNet, DenseNet and VGG at full size: layers, parameters and "
          "multiply-adds counted from torchvision's definitions (Table 1), with the lab's own pair on the same axes.",
          "He, Zhang, Ren, Sun 2016 — Table 1; Xie 2017; Zagoruyko & Komodakis 2016; Huang 2017",
-         FamilySettings, "none", _family, command="family", early=True, warm_seconds=2.4,
+         FamilySettings, "none", family.view_study, command="family", early=True, warm_seconds=2.4,
          command_help="torchvision's ResNets and their descendants counted on the meta device (He et al. 2016 Table 1)"),
     View("features", "Feature maps", ":material/visibility:", "pages/features.py",
          "What each block computes for one input, and where the nets look (saliency, integrated gradients, "
          "Grad-CAM).", "Simonyan 2014; Sundararajan 2017; Selvaraju 2017",
-         FeatureSettings, "pair", _features, command="features", cli_input=_features_cli(), warm_seconds=1.2,
+         FeatureSettings, "pair", features.feature_view, command="features",
+         cli_input=(features.add_input_args, features.input_from_args), warm_seconds=1.2,
          stored=False,  # quick, and its result carries its input's description and writes the --png file
          command_help="block outputs and attributions of a trained pair for one input (Sundararajan 2017, Selvaraju 2017)"),
 )

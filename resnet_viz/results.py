@@ -6,7 +6,7 @@ two 15-block nets, the identity study's gradients. Its result depends only on wh
 inputs: the weights of a trained pair (a digest of every tensor, so a pair trained elsewhere never borrows
 another's result), or the pair's configs for a view that trains nets of its own from them. `ResultStore` keeps
 results under their key in a folder (the server's, beside its runs; `prepare` fills it before class) and reads
-the lab's shipped ones (`assets/results`, made by `python -m resnet_viz.assets`, one for every preset and every
+the lab's shipped ones (`assets/results`, made by `python -m resnet_viz.shipping`, one for every preset and every
 view's default), and `study` is the one way in: kept, or computed now and kept. The pages (`ui/results.py`),
 the command line's view subcommands, the reports (`slides.sections`) and `prepare` all call it.
 
@@ -32,8 +32,14 @@ from typing import Callable
 
 import numpy as np
 import torch
+from safetensors.torch import load_file, save_file
 
+from .assets import load_shipped
 from .captions import Caption
+from .config import active
+from .models import NetConfig
+from .store import default_folder as runs_folder
+from .train import Run, TrainConfig
 
 RESULTS_FORMAT = 1  # the layout of a stored result; a change makes every stored and shipped result a miss
 MARKER = ".resnet-viz-result"
@@ -111,7 +117,6 @@ def encode(obj, arrays: dict[str, torch.Tensor]):
     """A JSON tree of `obj`, its arrays and tensors moved into `arrays` (named by their order). Dataclasses of
     this package, lists, tuples, dicts, sets, numbers (NaN and ±inf too), strings, captions, numpy arrays and
     scalars, tensors and trained runs (as their configs); UnstorableResult for anything else."""
-    from .train import Run
 
     if obj is None or isinstance(obj, (bool, int, float)) and type(obj) in (bool, int, float):
         return obj
@@ -171,8 +176,6 @@ def decode(tree, arrays: dict[str, torch.Tensor], resolve: Callable | None):
         t = arrays[str(tree["name"])]
         return t.numpy() if kind == "array" else t
     if kind == "run":
-        from .models import NetConfig
-        from .train import TrainConfig
 
         net, cfg = NetConfig.from_dict(tree["net"]), TrainConfig.from_dict(tree["train"])
         run = resolve(net, cfg) if resolve is not None else None
@@ -209,7 +212,6 @@ def _hashable(k):
 def write_result(result, folder: str) -> None:
     """Write `result` into `folder` (created): result.json and arrays.safetensors. UnstorableResult when it holds
     what `encode` cannot write."""
-    from safetensors.torch import save_file
 
     arrays: dict[str, torch.Tensor] = {}
     tree = encode(result, arrays)
@@ -222,7 +224,6 @@ def write_result(result, folder: str) -> None:
 def read_result(folder: str, resolve: Callable | None = None):
     """The result `write_result` wrote into `folder`; runs inside it from `resolve(net, cfg)`. OSError, ValueError
     or LookupError when it cannot be read back (missing, corrupt, another format, a run no longer available)."""
-    from safetensors.torch import load_file
 
     with open(os.path.join(folder, "result.json")) as f:
         doc = json.load(f)
@@ -241,7 +242,6 @@ def read_result(folder: str, resolve: Callable | None = None):
 def default_folder() -> str | None:
     """Where a server keeps computed results: `results` in its run store's folder (`store.default_folder`); None
     when runs are kept in memory only."""
-    from .store import default_folder as runs_folder
 
     folder = runs_folder()
     return os.path.join(folder, "results") if folder else None
@@ -249,7 +249,6 @@ def default_folder() -> str | None:
 
 def shipped_dir() -> str | None:
     """The folder of shipped results: the active configuration's (`config.LabConfig.shipped_results`)."""
-    from .config import active
 
     return active().shipped_results
 
@@ -401,7 +400,6 @@ def study(view, settings, inputs, *, store: ResultStore | None = None, resolve: 
 def shipped_resolver(store=None) -> Callable:
     """resolve(net, cfg) -> Run | None for `read_result`: the run kept by `store` (a RunStore: in memory or on
     its disk, never trained) or shipped with the lab."""
-    from .assets import load_shipped
 
     def resolve(net, cfg):
         if store is not None:

@@ -26,9 +26,7 @@ shows it, the command line exits non-zero), and `unsaved` re-reads what should b
 
 from __future__ import annotations
 
-import dataclasses
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -40,9 +38,11 @@ import time
 from contextlib import contextmanager, nullcontext
 
 from .cache import KeyLock, SingleFlight  # noqa: F401  (KeyLock: also store.KeyLock)
+from .config import active
+from .executor import InProcess, current
 from .models import NetConfig
 from .progress import Progress
-from .train import Run, RunLoadError, TrainConfig, load_run, save_run
+from .train import Run, RunLoadError, TrainConfig, load_run, run_key, save_run  # noqa: F401  (run_key: also store.run_key)
 
 log = logging.getLogger("resnet_viz")
 LOCKS = ".locks"  # the folder's subfolder of lock files, one a key being trained
@@ -60,29 +60,8 @@ class StoreWriteError(OSError):
 def default_folder() -> str | None:
     """Where a server keeps its trained runs: the active configuration's (`config.LabConfig.run_store`:
     $RESNET_VIZ_RUN_STORE, by default ~/.cache/resnet_viz/runs); None when it is "none" (memory only)."""
-    from .config import active
 
     return active().run_store
-
-
-def run_key(net: NetConfig, cfg: TrainConfig) -> str:
-    """Stable short key of a (net, training) config pair: a hash of the fields that differ from their defaults.
-
-    A field added later with a default that keeps the old behaviour leaves every existing key (stored and
-    shipped runs) as it was. Should a default value ever change, two configs could share a key across versions;
-    a run read back under a key is always checked against the config asked for (`RunStore._from_disk`,
-    `assets.load_shipped`), so that can only cost a retraining, never a wrong run."""
-    def changed(c) -> dict:
-        defaults = {f.name: _default(f) for f in dataclasses.fields(c)}
-        return {k: v for k, v in c.to_dict().items() if v != defaults[k]}
-
-    text = json.dumps(changed(net), sort_keys=True) + "|" + json.dumps(changed(cfg), sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _default(f: dataclasses.Field):
-    value = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-    return list(value) if isinstance(value, tuple) else value
 
 
 def run_bytes(run: Run) -> int:
@@ -248,7 +227,6 @@ class RunStore:
         it has two slots or more: one PyTorch thread a job, so each run equals the one trained alone, bit for
         bit). A study's trainings, asked for one after another, then find their runs trained or training. Returns
         what to keep while they are wanted: once it is closed or dropped, the trainings not finished stop."""
-        from .executor import InProcess, current
 
         missing = list({run_key(n, c): (n, c) for n, c in pairs if self.get(run_key(n, c)) is None
                         and not (self.folder and os.path.isdir(os.path.join(self.folder, run_key(n, c))))}.values())
@@ -315,7 +293,6 @@ class RunStore:
     def _train(self, net: NetConfig, cfg: TrainConfig, progress: Progress | None) -> Run:
         """Train through the executor; in-process in one of the gate's slots (while waiting for one,
         `progress(0, "waiting …")` says where), on a cluster in its scheduler's queue."""
-        from .executor import current
 
         executor = self.executor or current()
         if self.gate is None or executor.remote:

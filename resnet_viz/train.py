@@ -12,6 +12,7 @@ weights (no pickle is ever loaded).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -22,10 +23,15 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 from torch import nn
 
+from .config import active
 from .data import DATASETS, Dataset, load_dataset
+from .jobs import thread_policy
 from .models import ConfigError, NetConfig, build_model, check_memory, memory_limit_bytes
+from .numbers import num
 from .progress import Progress
 from .settings import MAX_SEED, check_all, setting
 from .util import flat_params, json_safe, model_device, pick_device  # pick_device: also train.pick_device
@@ -258,7 +264,6 @@ def training_failure(history: History, classes: int, net: NetConfig | None = Non
         bar = min(start, guess)
         if not final < bar:
             ref = "its value at initialisation" if start <= guess else f"ln {classes} = {guess:.2f}, the loss of guessing"
-            from .numbers import num
 
             return f"final training loss {num(final)} is not below {ref} ({num(bar)})"
         chance = chance_accuracy(classes)
@@ -337,7 +342,6 @@ def default_time_limit() -> float | None:
     """The longest a training run may take, in seconds: the active configuration's
     (`config.LabConfig.train_minutes`: $RESNET_VIZ_MAX_TRAIN_MINUTES, a server's default 10 minutes); None (no
     limit) when it has none, as on the command line."""
-    from .config import active
 
     minutes = active().train_minutes
     return minutes * 60 if minutes is not None and math.isfinite(minutes) and minutes > 0 else None
@@ -404,7 +408,6 @@ def train(net: NetConfig, cfg: TrainConfig = TrainConfig(), *, data: Dataset | N
     $RESNET_VIZ_MAX_TRAIN_MINUTES, none when unset). `progress(fraction, message)` (resnet_viz.progress)
     is called after every optimisation step with the epoch, step and minibatch loss.
     """
-    from .jobs import thread_policy
 
     with thread_policy(threads):
         return _train(net, cfg, data=data, progress=progress, device=device,
@@ -522,10 +525,29 @@ class RunLoadError(ValueError):
     """A run folder that cannot be loaded; the message says what is wrong."""
 
 
+def run_key(net: NetConfig, cfg: TrainConfig) -> str:
+    """Stable short key of a (net, training) config pair: a hash of the fields that differ from their defaults.
+
+    A field added later with a default that keeps the old behaviour leaves every existing key (stored and
+    shipped runs) as it was. Should a default value ever change, two configs could share a key across versions;
+    a run read back under a key is always checked against the config asked for (`RunStore._from_disk`,
+    `assets.load_shipped`), so that can only cost a retraining, never a wrong run."""
+    def changed(c) -> dict:
+        defaults = {f.name: _default(f) for f in dataclasses.fields(c)}
+        return {k: v for k, v in c.to_dict().items() if v != defaults[k]}
+
+    text = json.dumps(changed(net), sort_keys=True) + "|" + json.dumps(changed(cfg), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _default(f: dataclasses.Field):
+    value = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+    return list(value) if isinstance(value, tuple) else value
+
+
 def save_run(run: Run, folder: str) -> str:
     """Write `run` to `folder` (created): config.json, history.json, weights.safetensors,
     trajectory.safetensors. Returns the folder."""
-    from safetensors.torch import save_file
 
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, "config.json"), "w") as f:
@@ -582,7 +604,6 @@ def _read_json(path: str, max_bytes: int):
 
 def _safetensors_shapes(path: str, max_bytes: int) -> dict[str, tuple[int, ...]]:
     """Tensor names and shapes of a safetensors file, read from its header only (no tensor loaded)."""
-    from safetensors import safe_open
 
     info = os.stat(path)
     name, folder = os.path.basename(path), os.path.dirname(path) or "."
@@ -606,7 +627,6 @@ def load_run(folder: str) -> Run:
     device, from the safetensors header) and the config against the memory limit
     before any tensor is allocated. Raises RunLoadError naming the missing or broken file.
     """
-    from safetensors.torch import load_file
 
     if not os.path.isdir(folder):
         raise RunLoadError(f"run folder {folder!r} does not exist")

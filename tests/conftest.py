@@ -82,12 +82,12 @@ def tiny_preset(preset, depth: int = 6):
     """The same preset (resnet_viz.presets) at toy-of-toy scale, so every study runs in a test."""
     import dataclasses
 
-    from resnet_viz.degradation import DegradationSettings
-    from resnet_viz.ensemble import EnsembleSettings
-    from resnet_viz.identity import IdentitySettings
-    from resnet_viz.landscape import LandscapeSettings
-    from resnet_viz.playground import PlaygroundSettings
-    from resnet_viz.shattering import ShatteringSettings
+    from resnet_viz.views.degradation import DegradationSettings
+    from resnet_viz.views.ensemble import EnsembleSettings
+    from resnet_viz.views.identity import IdentitySettings
+    from resnet_viz.views.landscape import LandscapeSettings
+    from resnet_viz.views.playground import PlaygroundSettings
+    from resnet_viz.views.shattering import ShatteringSettings
 
     s = preset.settings
     if isinstance(s, DegradationSettings):
@@ -133,7 +133,8 @@ def lab_server():
 
 # Property-based tests (tests/test_domains.py): derandomized with fixed example counts in CI ("ci"); a longer local
 # run: HYPOTHESIS_PROFILE=long (ten times the examples, random seeds).
-from hypothesis import HealthCheck, settings as _hypothesis_settings  # noqa: E402
+from hypothesis import HealthCheck  # noqa: E402
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
 
 _hypothesis_settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True,
                                       suppress_health_check=[HealthCheck.too_slow])

@@ -50,14 +50,14 @@ def test_one_function_per_view_of_the_registry_with_the_pages_settings():
     for v in VIEWS:
         name = api.name_of(v)
         f = getattr(rv, name)
-        assert callable(f) and f.__call__ is api.FUNCTIONS[name] and f.__call__.view is v
+        assert f is api.FUNCTIONS[name] and f.view is v
         params = inspect.signature(f).parameters
         assert ("pair" in params) == (v.inputs != "none")
         defaults = v.settings()
         for field in dataclasses.fields(v.settings):
             assert params[field.name].kind is inspect.Parameter.KEYWORD_ONLY
             assert params[field.name].default == getattr(defaults, field.name), (name, field.name)
-        doc = f.__call__.__doc__
+        doc = f.__doc__
         assert v.title in doc and v.paper in doc and "Returns" in doc and "ConfigError" in doc
         for s in specs(v.settings):
             shown = list(s.default) if isinstance(s.default, tuple) else s.default
@@ -66,20 +66,13 @@ def test_one_function_per_view_of_the_registry_with_the_pages_settings():
                 assert s.domain_text() in doc, (name, s.name)
 
 
-def test_a_view_function_is_its_module_made_callable():
-    """`rv.landscape` is the module resnet_viz.landscape (imports of it keep working), and calling it is the view."""
-    from resnet_viz import landscape as L
-    import resnet_viz.features as FT
+def test_a_view_function_is_the_api_and_the_views_module_stays_a_module():
+    """`rv.landscape` is the API's function; the view's study, settings and result are in resnet_viz.views.landscape."""
+    from resnet_viz.views import landscape as L
 
-    assert L is rv.landscape and L is sys.modules["resnet_viz.landscape"] and L.LandscapeSettings().grid == 15
-    assert FT is rv.features and FT.feature_study is sys.modules["resnet_viz.features"].feature_study
-    assert inspect.signature(rv.landscape) == inspect.signature(api.landscape)
-    cloudpickle = pytest.importorskip("cloudpickle")  # what Dask sends to its workers: a module goes by its name
-
-    def grid():
-        return L.LandscapeSettings().grid
-
-    assert cloudpickle.loads(cloudpickle.dumps(grid))() == 15 and cloudpickle.loads(cloudpickle.dumps(L)) is L
+    assert rv.landscape is api.landscape and inspect.isfunction(rv.landscape)
+    assert L.__name__ == "resnet_viz.views.landscape" and L.LandscapeSettings().grid == 15
+    assert rv.landscape.view.settings is L.LandscapeSettings
 
 
 def _cli_json(tmp_path, monkeypatch, name: str, args: list[str]) -> dict:

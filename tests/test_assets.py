@@ -12,7 +12,7 @@ import shutil
 import pytest
 import torch
 
-from resnet_viz import assets
+from resnet_viz import assets, shipping
 from resnet_viz.data import load_dataset
 from resnet_viz.store import RunStore, run_key
 from resnet_viz.train import TrainConfig, evaluate, net_config_for, save_run, train
@@ -43,7 +43,7 @@ def test_shipped_runs_match_the_default_pair_and_reach_their_accuracy(monkeypatc
     assert [(n.to_json(), c.to_json()) for n, c in pairs] == \
         [(n.to_json(), c.to_json()) for n, c in assets.default_pair_configs()]
     runs = assets.load_shipped_pairs(pairs)
-    assert len(runs) == 2, "the shipped runs lack the default pair or it is stale: run python -m resnet_viz.assets"
+    assert len(runs) == 2, "the shipped runs lack the default pair or it is stale: run python -m resnet_viz.shipping"
     data = load_dataset("digits")
     for run, (net, cfg) in zip(runs, pairs):
         assert run.net.to_json() == net.to_json() and run.train.to_json() == cfg.to_json()
@@ -68,10 +68,10 @@ def test_every_net_of_the_default_studies_and_the_presets_ships(monkeypatch):
     from resnet_viz.store import run_key
 
     monkeypatch.delenv("RESNET_VIZ_SHIPPED_RUNS", raising=False)
-    wanted = assets.shipped_configs()
+    wanted = shipping.shipped_configs()
     keys = {run_key(n, c) for group in wanted.values() for n, c in group}
     manifest = json.load(open(os.path.join(assets.SHIPPED_DIR, assets.MANIFEST)))
-    assert set(manifest["runs"]) == keys, "the shipped runs are stale: run python -m resnet_viz.assets"
+    assert set(manifest["runs"]) == keys, "the shipped runs are stale: run python -m resnet_viz.shipping"
     assert manifest["threads"] == 1
     on_disk = {e.name for e in os.scandir(assets.SHIPPED_DIR) if e.is_dir()}
     assert on_disk == keys
@@ -96,14 +96,14 @@ def test_a_fresh_training_reproduces_a_shipped_run_exactly(monkeypatch):
     forward pass before any update is still equal bit for bit, the first update differs by rounding only
     (< 1e-5 relative; a change to the training would differ by far more), and the outcome agrees within the
     margins the verdicts use (checked on fresh trainings in test_verdicts.py)."""
-    from resnet_viz.degradation import DegradationSettings
+    from resnet_viz.views.degradation import DegradationSettings
 
     monkeypatch.delenv("RESNET_VIZ_SHIPPED_RUNS", raising=False)
     manifest = json.load(open(os.path.join(assets.SHIPPED_DIR, assets.MANIFEST)))
     if manifest["cpu_capability"] != torch.backends.cpu.get_cpu_capability():
         pytest.skip(f"assets made on a {manifest['cpu_capability']} CPU, this one is "
                     f"{torch.backends.cpu.get_cpu_capability()}")
-    net, cfg = assets.shipped_configs()["default build_train study"][0]
+    net, cfg = shipping.shipped_configs()["default build_train study"][0]
     assert net.depth == min(DegradationSettings().depths) and not net.skip
     shipped, fresh = assets.load_shipped(net, cfg), train(net, cfg)
     a, b = fresh.history.step_loss, shipped.history.step_loss
@@ -133,7 +133,7 @@ def test_a_fresh_server_store_holds_the_default_pair_without_training(fresh_stor
         assert store.get(run_key(net, cfg)) is not None
         store.get_or_train(net, cfg)  # found, not trained
     # A preset's net that is not the default pair's is loaded from the shipped runs when asked for, not trained.
-    net, cfg = assets.shipped_configs()["preset shortcut-variants"][-1]
+    net, cfg = shipping.shipped_configs()["preset shortcut-variants"][-1]
     assert store.get(run_key(net, cfg)) is None
     assert store.get_or_train(net, cfg)[1].net == net
 
@@ -174,7 +174,7 @@ def _break(folder: str, how: str) -> None:
 def test_a_missing_corrupt_or_stale_shipped_run_is_trained_instead(tmp_path, tiny, how):
     net, cfg, trained = tiny
     folder = str(tmp_path / "runs")
-    save_run(assets.thin_trajectory(trained), assets.run_folder(net, cfg, folder))
+    save_run(shipping.thin_trajectory(trained), assets.run_folder(net, cfg, folder))
     assert assets.load_shipped(net, cfg, folder) is not None  # intact: used
     _break(assets.run_folder(net, cfg, folder), how)
     assert assets.load_shipped(net, cfg, folder) is None
@@ -205,7 +205,7 @@ def test_the_server_store_trains_when_the_shipped_runs_are_broken(fresh_store, m
 
 def test_thin_trajectory_keeps_the_first_and_last_checkpoints(tiny):
     _, _, run = tiny
-    thin = assets.thin_trajectory(run, 2)
+    thin = shipping.thin_trajectory(run, 2)
     n = run.trajectory.shape[0]
     assert thin.history.checkpoint_steps[0] == 0 and thin.history.checkpoint_steps[-1] == run.history.checkpoint_steps[-1]
     assert thin.trajectory.shape[0] == len(thin.history.checkpoint_steps) == len(range(0, n, 2)) + ((n - 1) % 2)
@@ -215,7 +215,7 @@ def test_thin_trajectory_keeps_the_first_and_last_checkpoints(tiny):
 
 def test_the_path_view_draws_from_the_shipped_checkpoints(monkeypatch):
     """Li et al.'s optimisation path (Landscape page, Trajectory) works on the thinned trajectory."""
-    from resnet_viz import landscape as L
+    from resnet_viz.views import landscape as L
 
     monkeypatch.delenv("RESNET_VIZ_SHIPPED_RUNS", raising=False)
     data = load_dataset("digits")

@@ -6,13 +6,12 @@ import os
 import urllib.parse
 
 import pytest
-
 from browser_util import CHROMIUM, launch, wait_idle
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")]
 WARNING = "had its value set via the Session State API"
-DEFAULT_DEPTH = 50  # the shattering page's default depth (resnet_viz.shattering.ShatteringSettings)
+DEFAULT_DEPTH = 50  # the shattering page's default depth (resnet_viz.views.shattering.ShatteringSettings)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +85,7 @@ def test_a_crafted_link_opens_without_an_error(server):
     assert "sh_points" not in q
     assert slider_value(page, "Depth (blocks)") == str(DEFAULT_DEPTH)
     # Dropping the bad values added a history entry: Back returns to the crafted link, whose widgets
-    # are bound by now (ui.common.link_bind).
+    # are bound by now (ui.urlstate.link_bind).
     for _ in range(2):  # back through this link's entries, towards the crafted one: never an exception
         page.go_back()
         wait_idle(page)

@@ -79,8 +79,8 @@ def test_help_documents_every_flag():
 def test_identity_writes_the_study_the_page_shows(tmp_path):
     # The CLI and the page call the same identity_study: the JSON holds its table, verdict and curves,
     # and training is deterministic on the CPU, so an in-process study gives the same numbers.
-    from resnet_viz.identity import IdentitySettings, identity_study
     from resnet_viz.train import TrainConfig, net_config_for
+    from resnet_viz.views.identity import IdentitySettings, identity_study
 
     out = tmp_path / "id.json"
     assert main(["identity", "--depth", "3", "--width", "4", "--epochs", "1", "--variants", "scale-1.5,pre-activation",

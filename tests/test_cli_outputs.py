@@ -121,8 +121,8 @@ def test_an_earlier_output_is_replaced_and_help_says_so(tmp_path, capsys):
 
 
 def test_a_run_that_made_no_step_says_so_not_the_divergence_advice(tmp_path, monkeypatch, capsys):
-    from resnet_viz.degradation import pair_findings
     from resnet_viz.train import failure_advice
+    from resnet_viz.views.degradation import pair_findings
 
     net = net_config_for("digits", arch="mlp", depth=2, width=4)  # BatchNorm, the default
     run = train(net, TrainConfig(epochs=1, batch_size=1))  # every batch of one is skipped: no step

@@ -19,12 +19,12 @@ import torch
 distributed = pytest.importorskip("distributed")
 
 from resnet_viz import executor as EX  # noqa: E402
-from resnet_viz import landscape as L  # noqa: E402
 from resnet_viz.assets import default_pair_configs, load_shipped  # noqa: E402
 from resnet_viz.cli import main  # noqa: E402
 from resnet_viz.data import load_dataset  # noqa: E402
 from resnet_viz.store import run_key  # noqa: E402
 from resnet_viz.train import TrainConfig, net_config_for  # noqa: E402
+from resnet_viz.views import landscape as L  # noqa: E402
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -177,10 +177,10 @@ def test_two_servers_asking_at_once_share_one_training_task(cluster):
 
 
 def test_an_unreachable_scheduler_falls_back_in_process_and_says_so_once(monkeypatch):
+    import socket
+
     from browser_util import ROOT
     from streamlit.testing.v1 import AppTest
-
-    import socket
 
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))

@@ -8,15 +8,23 @@ import math
 
 import numpy as np
 import pytest
-
 from caption_rules import assert_captions
+
 from resnet_viz.cli import main
-from resnet_viz.degradation import (DegradationResult, DegradationRun, DegradationSettings, degradation_study,
-                                    curve_notes, gradient_spread, pair_caption, pair_findings, pair_takeaway,
-                                    summarize)
 from resnet_viz.models import ConfigError, NetConfig
 from resnet_viz.train import History, Run, TrainConfig, lr_factor, net_config_for, train, training_failure
-
+from resnet_viz.views.degradation import (
+    DegradationResult,
+    DegradationRun,
+    DegradationSettings,
+    curve_notes,
+    degradation_study,
+    gradient_spread,
+    pair_caption,
+    pair_findings,
+    pair_takeaway,
+    summarize,
+)
 
 # --- the warm-up schedule ----------------------------------------------------------------
 
@@ -282,7 +290,7 @@ def test_cli_writes_one_row_per_net(tmp_path):
 
 
 def test_gradient_spreads_name_every_net():
-    from resnet_viz.degradation import gradient_spreads
+    from resnet_viz.views.degradation import gradient_spreads
 
     level, steep = [[1.0, 1.1, 0.9]] * 2, [[1e-3, 1e-1, 1.0]] * 2
     a, b = _pair(level, steep)

@@ -22,13 +22,16 @@ import os
 import re
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from resnet_viz import settings as S
 from resnet_viz.cli import build_parser
 from resnet_viz.data import DatasetError
 from resnet_viz.models import NetConfig
-from resnet_viz.registry import VIEWS, Inputs, view as view_named
+from resnet_viz.registry import VIEWS, Inputs
+from resnet_viz.registry import view as view_named
 from resnet_viz.train import TrainConfig, net_config_for, train
 from resnet_viz.util import json_safe
 
@@ -285,7 +288,7 @@ def test_playground_over_its_domain(settings):
 def test_playground_caption_of_a_deep_relu_pair_without_batch_norm():
     """The issue's crash: a deep ReLU pair without BN whose plain net's first block gets exactly zero gradient
     (ZeroDivisionError in `gradient_sentence`)."""
-    from resnet_viz.playground import PlaygroundSettings, gradient_sentence
+    from resnet_viz.views.playground import PlaygroundSettings, gradient_sentence
 
     v = view_named("playground")
     s = PlaygroundSettings(depth=30, width=8, activation="relu", norm="none", steps=40, frames=4)

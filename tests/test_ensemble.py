@@ -9,18 +9,17 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import assert_same_state, state_dict_copy
 from scipy.stats import binom
 from torch import nn
 
-from conftest import assert_same_state, state_dict_copy
-from resnet_viz import ensemble as E
 from resnet_viz.cli import main
 from resnet_viz.data import DatasetError
 from resnet_viz.models import Block, ConfigError, NetConfig, ResNet, build_model
 from resnet_viz.plots import ensemble as P
+from resnet_viz.train import History, Run, TrainConfig, save_run
 from resnet_viz.util import eval_copy
-from resnet_viz.train import Run, History, TrainConfig, save_run
-
+from resnet_viz.views import ensemble as E
 
 # --- independent helpers --------------------------------------------------------------
 

@@ -11,9 +11,18 @@ import torch
 from torch import nn
 
 from resnet_viz.cli import main
-from resnet_viz.family import (MODELS, FamilySettings, family_caption, family_row, family_table, model_cost, net_cost,
-                               stages_caption, table1)
 from resnet_viz.models import NetConfig, build_model
+from resnet_viz.views.family import (
+    MODELS,
+    FamilySettings,
+    family_caption,
+    family_row,
+    family_table,
+    model_cost,
+    net_cost,
+    stages_caption,
+    table1,
+)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAGE = os.path.join(ROOT, "pages", "family.py")
@@ -208,7 +217,7 @@ def test_counting_leaves_the_autograd_of_other_threads_alone():
 
     from torch import nn
 
-    from resnet_viz.family import model_cost
+    from resnet_viz.views.family import model_cost
 
     inside, finish = threading.Event(), threading.Event()
 

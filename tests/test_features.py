@@ -11,14 +11,23 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import assert_same_state, state_dict_copy
 from PIL import Image
 
-import resnet_viz.features as FT
+import resnet_viz.views.features as FT
 from resnet_viz.data import load_dataset
-from resnet_viz.features import (MAX_UPLOAD_BYTES, UploadError, block_outputs, block_statistics,
-                                 default_baseline, explain, image_from_bytes, predictions, select_indices)
 from resnet_viz.models import ConfigError, NetConfig, build_model
-from conftest import assert_same_state, state_dict_copy
+from resnet_viz.views.features import (
+    MAX_UPLOAD_BYTES,
+    UploadError,
+    block_outputs,
+    block_statistics,
+    default_baseline,
+    explain,
+    image_from_bytes,
+    predictions,
+    select_indices,
+)
 
 
 @pytest.fixture(scope="module")
@@ -295,7 +304,7 @@ def test_cli_json_and_png(default_pair_runs, digits, tmp_path):
 
 
 def test_statistics_caption_follows_the_measured_spreads_both_ways():
-    from resnet_viz.features import BlockStats, statistics_caption
+    from resnet_viz.views.features import BlockStats, statistics_caption
 
     growing = {"mean": [0.0] * 4, "std": [1.0, 1.5, 2.2, 3.0], "dead_fraction": [0.0] * 4}
     level = BlockStats(mean=[0.0] * 4, std=[1.0, 1.1, 0.95, 1.05], dead_fraction=[0.0] * 4)

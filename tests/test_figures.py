@@ -14,7 +14,7 @@ import pytest
 from resnet_viz.models import NetConfig
 from resnet_viz.plots import features as PF
 from resnet_viz.plots import shattering as PS
-from resnet_viz.shattering import SweepResult
+from resnet_viz.views.shattering import SweepResult
 from ui import figures
 from ui.figures import enlarged, figure
 
@@ -111,7 +111,7 @@ def test_presenter_mode_wraps_every_title_that_would_be_cut():
     """At 1280×720 a projector shows a chart in one of two columns about half a page wide: its title, its axis
     titles and its subplot titles are wrapped to fit (Unrolled ensemble's were cut), a full-width one is left."""
     from resnet_viz.plots import ensemble as PE
-    from resnet_viz import ensemble as E
+    from resnet_viz.views import ensemble as E
 
     def lines(text):
         return [len(line) for line in text.split("<br>")]

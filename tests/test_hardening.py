@@ -223,8 +223,8 @@ def test_features_page_shows_an_mlp_pair_on_image_data(seeded_store):
 def test_landscape_offers_no_zero_span_then_draws_again(seeded_store):
     """The span's widget starts at its domain's lowest value (a zero span, a grid of one point, cannot be asked
     for; the flag refuses it, tests/test_landscape.py), and another span draws again."""
-    from resnet_viz.landscape import LandscapeSettings
     from resnet_viz.settings import spec
+    from resnet_viz.views.landscape import LandscapeSettings
 
     at = app("landscape").run()
     assert_works(at, 2)

@@ -1,4 +1,4 @@
-"""The identity-mapping study (resnet_viz.identity, He et al. 2016b) and its page."""
+"""The identity-mapping study (resnet_viz.views.identity, He et al. 2016b) and its page."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import os
 import pytest
 import torch
 
-from resnet_viz import identity as I
 from resnet_viz.models import ConfigError, build_model
 from resnet_viz.train import TrainConfig, net_config_for
+from resnet_viz.views import identity as I
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = dict(depth=3, width=4)

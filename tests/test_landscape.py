@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
 from caption_rules import assert_captions
 from conftest import assert_same_state, state_dict_copy
-from resnet_viz import landscape as L
+
 from resnet_viz.models import ConfigError, NetConfig, build_model
 from resnet_viz.train import TrainConfig, evaluate, net_config_for, save_run, train
+from resnet_viz.views import landscape as L
 
 
 def _bn_mlp(seed: int = 0, norm: str = "batch", depth: int = 1, width: int = 6):

@@ -31,7 +31,7 @@ def test_page_default_view_filters_and_upload(seeded_store, default_pair_runs):
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
-    assert at.title[0].value == "Feature maps and attributions"
+    assert at.title[0].value == "Feature maps"
     specs = _specs(at)
     titles = _titles(specs)
     # input + 2 probability charts + 2 channel grids + statistics + 3 methods x 2 nets

@@ -1,4 +1,4 @@
-"""The Playground view (resnet_viz.playground, after TensorFlow Playground, Smilkov et al. 2017): the lesson over
+"""The Playground view (resnet_viz.views.playground, after TensorFlow Playground, Smilkov et al. 2017): the lesson over
 seeds, depths and datasets, the twins, the bookkeeping, the gradient against autograd on a hand-built net, the
 features, the settings, determinism and threads, the CLI and the page.
 
@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
 from caption_rules import assert_captions
-from resnet_viz import playground as PG
+
 from resnet_viz.cli import main
 from resnet_viz.models import ConfigError, build_model
+from resnet_viz.views import playground as PG
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -15,7 +15,7 @@ from resnet_viz.models import NetConfig
 from resnet_viz.plots import common, training
 from resnet_viz.plots.ensemble import path_length_figure
 from resnet_viz.plots.shattering import sweep_figure
-from resnet_viz.shattering import SweepResult
+from resnet_viz.views.shattering import SweepResult
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SUP = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")
@@ -117,7 +117,7 @@ def test_depth_axes_label_every_depth_in_full():
 
 
 def test_path_gradient_axis_decades_only():
-    from resnet_viz.ensemble import PathGradientResult
+    from resnet_viz.views.ensemble import PathGradientResult
 
     n = 8
     g = [10.0 ** -k for k in range(n + 1)]
@@ -130,8 +130,8 @@ def test_path_gradient_axis_decades_only():
 
 def test_degradation_axes():
     """He's Fig. 1 at toy scale: layers labelled as they are, the loss axis in decades."""
-    from resnet_viz.degradation import DegradationResult, DegradationRun, DegradationSettings, summarize
     from resnet_viz.train import TrainConfig
+    from resnet_viz.views.degradation import DegradationResult, DegradationRun, DegradationSettings, summarize
 
     runs = []
     for depth, layers in ((3, 8), (9, 20), (15, 32)):

@@ -13,14 +13,15 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import tiny_preset
-from resnet_viz import presets as PR, slides
+
+from resnet_viz import presets as PR
+from resnet_viz import slides
 from resnet_viz.cli import main
 from resnet_viz.models import check_memory
-from resnet_viz.degradation import DegradationSettings
-from resnet_viz.identity import IdentitySettings
 from resnet_viz.report import render_report
+from resnet_viz.views.degradation import DegradationSettings
+from resnet_viz.views.identity import IdentitySettings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -16,8 +16,8 @@ import torch
 
 from resnet_viz import results as R
 from resnet_viz.captions import Caption
-from resnet_viz.family import FamilySettings, FamilyView, ModelCost
 from resnet_viz.registry import VIEWS, Inputs, view
+from resnet_viz.views.family import FamilySettings, FamilyView, ModelCost
 
 
 @dataclasses.dataclass
@@ -86,13 +86,13 @@ def test_what_is_not_the_labs_is_never_written_or_rebuilt(tmp_path):
         with pytest.raises(ValueError):
             R.decode({"t": "dataclass", "class": name, "fields": {}}, {}, None)
     with pytest.raises(ValueError):
-        R.decode({"t": "dataclass", "class": "resnet_viz.family:ModelCost", "fields": {"parameters": 1}}, {}, None)
+        R.decode({"t": "dataclass", "class": "resnet_viz.views.family:ModelCost", "fields": {"parameters": 1}}, {}, None)
     with pytest.raises(ValueError):
         R.decode({"t": "pickle", "data": "..."}, {}, None)
 
 
 def _family(models=("resnet18",)) -> FamilyView:
-    from resnet_viz.family import family_study
+    from resnet_viz.views.family import family_study
 
     return family_study(FamilySettings(models=models))
 
@@ -206,7 +206,7 @@ def _manifest():
 
 
 def test_every_preset_and_every_stored_default_ships_its_result():
-    from resnet_viz.assets import shipped_results
+    from resnet_viz.shipping import shipped_results
 
     purposes = {p for entry in _manifest()["results"].values() for p in entry["for"]}
     assert purposes == {purpose for purpose, _, _ in shipped_results()}
@@ -214,7 +214,7 @@ def test_every_preset_and_every_stored_default_ships_its_result():
 
 
 def _shipped_cases():
-    from resnet_viz.assets import shipped_results
+    from resnet_viz.shipping import shipped_results
 
     return [pytest.param(purpose, v, s, id=purpose.replace(" ", "-")) for purpose, v, s in shipped_results()]
 
@@ -223,7 +223,7 @@ def _shipped_cases():
 def test_a_shipped_result_is_what_a_fresh_computation_gives(purpose, v, settings, tmp_path):
     """The shipped result is found under the key of the shipped pair (or the preset's), and equals the study
     computed now, number for number (its JSON, captions included): a change in a study that forgets to raise the
-    view's `result_version` fails here (regenerate with `python -m resnet_viz.assets --results-only`)."""
+    view's `result_version` fails here (regenerate with `python -m resnet_viz.shipping --results-only`)."""
     from resnet_viz.assets import RESULTS_DIR, default_pair_configs, default_trainer
     from resnet_viz.data import load_dataset
     from resnet_viz.presets import PRESETS, preset_pair
@@ -240,7 +240,7 @@ def test_a_shipped_result_is_what_a_fresh_computation_gives(purpose, v, settings
         inputs.runs = {label: inputs.trainer(n, cfg) for label, n in (("plain", net.twin()), ("residual", net))}
     key = R.result_key(v, settings, net=inputs.net, train=inputs.train, runs=inputs.runs)
     shipped = R.ResultStore(None, RESULTS_DIR).get(key, R.shipped_resolver())
-    assert shipped is not None, f"{purpose}: no shipped result under its key; run python -m resnet_viz.assets --results-only"
+    assert shipped is not None, f"{purpose}: no shipped result under its key; run python -m resnet_viz.shipping --results-only"
     fresh = v.compute(R.shared_settings(settings), inputs)
     a, b = shipped.to_dict(), fresh.to_dict()
     assert _close(a, b), f"{purpose}: the shipped result differs from a fresh computation"

@@ -8,14 +8,13 @@ import json
 import numpy as np
 import pytest
 import torch
+from caption_rules import assert_captions
+from conftest import assert_same_state, state_dict_copy
 from torch import nn
 
-from caption_rules import assert_captions
-from resnet_viz import shattering as sh
 from resnet_viz.cli import main
 from resnet_viz.models import ConfigError
-
-from conftest import assert_same_state, state_dict_copy
+from resnet_viz.views import shattering as sh
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

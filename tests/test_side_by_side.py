@@ -10,12 +10,12 @@ import time
 import pytest
 
 import resnet_viz.executor as executor_mod
-from resnet_viz.degradation import DegradationSettings
 from resnet_viz.jobs import JobGate
 from resnet_viz.registry import Inputs, view
 from resnet_viz.results import weights_digest
 from resnet_viz.store import RunStore
 from resnet_viz.train import TrainConfig, net_config_for, train
+from resnet_viz.views.degradation import DegradationSettings
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

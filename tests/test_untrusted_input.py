@@ -411,7 +411,7 @@ def _encoded(img, fmt: str, **kw) -> bytes:
 def test_a_large_upload_is_downscaled_while_decoding_and_converts_alike(monkeypatch, fmt, crop):
     from PIL import Image
 
-    from resnet_viz import features as FT
+    from resnet_viz.views import features as FT
 
     digits = data_mod.load_dataset("digits")
     small = Image.new("L", (32, 32))
@@ -436,7 +436,7 @@ def test_a_large_upload_is_downscaled_while_decoding_and_converts_alike(monkeypa
 def test_a_downscaled_jpeg_keeps_its_exif_orientation():
     from PIL import Image
 
-    from resnet_viz.features import image_from_bytes
+    from resnet_viz.views.features import image_from_bytes
 
     digits = data_mod.load_dataset("digits")
     img = Image.new("RGB", (3000, 2000), (255, 255, 255))
@@ -450,7 +450,7 @@ def test_a_downscaled_jpeg_keeps_its_exif_orientation():
 def test_a_palette_upload_with_transparency_is_downscaled():
     from PIL import Image
 
-    from resnet_viz.features import image_from_bytes
+    from resnet_viz.views.features import image_from_bytes
 
     digits = data_mod.load_dataset("digits")
     img = Image.new("P", (2048, 2048), 0)

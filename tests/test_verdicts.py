@@ -14,14 +14,14 @@ import math
 
 import pytest
 
-from resnet_viz import ensemble as E
-from resnet_viz import identity as I
-from resnet_viz import landscape as L
 from resnet_viz.assets import default_pair_configs, load_shipped
 from resnet_viz.cli import main
-from resnet_viz.degradation import MARGIN, DegradationSettings, degradation_study, pair_findings
 from resnet_viz.registry import view
 from resnet_viz.train import TrainConfig, net_config_for, train
+from resnet_viz.views import ensemble as E
+from resnet_viz.views import identity as I
+from resnet_viz.views import landscape as L
+from resnet_viz.views.degradation import MARGIN, DegradationSettings, degradation_study, pair_findings
 
 
 def lessons(plain, residual) -> dict[str, bool]:

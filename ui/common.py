@@ -8,6 +8,7 @@ trained is kept in that student's own `st.session_state`.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 import threading
@@ -16,15 +17,22 @@ from dataclasses import dataclass
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from . import legacy_guard  # noqa: F401  (a deep link on a fresh server goes through lab.py first)
+from resnet_viz import config, executor
 from resnet_viz.assets import load_shipped, load_shipped_pairs
+from resnet_viz.cache import SingleFlight
 from resnet_viz.data import DatasetError
 from resnet_viz.executor import ClusterError
 from resnet_viz.jobs import JobGate, server_policy
 from resnet_viz.models import ConfigError, NetConfig
-from resnet_viz.cache import SingleFlight
+from resnet_viz.presets import preset_pair
 from resnet_viz.store import RunStore, run_key
 from resnet_viz.train import Run, RunLoadError, TrainConfig, failure_advice, net_config_for
+
+from . import (
+    legacy_guard,  # noqa: F401  (a deep link on a fresh server goes through lab.py first)
+    urlstate,
+)
+from .settings import label_of_key, state
 
 USER_ERRORS = (ConfigError, DatasetError, RunLoadError, ClusterError)
 
@@ -34,7 +42,6 @@ def server_config():
     started, else (a page run on its own, as in AppTest) the environment's now with a server's defaults: on a
     shared server every training run is bounded in time, 10 minutes a net unless the lecturer sets
     RESNET_VIZ_MAX_TRAIN_MINUTES."""
-    from resnet_viz import config
 
     return config.configured() or config.LabConfig.from_env(server=True)
 
@@ -172,14 +179,12 @@ def job_gate() -> JobGate:
 def cluster_line() -> str:
     """Where this server's heavy work runs, for the lecturer: in this process, or on the Dask cluster at
     $RESNET_VIZ_DASK with its workers and dashboard link (`resnet_viz.executor`)."""
-    from resnet_viz import executor
 
     return executor.current().describe()
 
 
 def cluster_notice() -> None:
     """Once a session: a warning when the server's Dask scheduler cannot be reached (its work runs here)."""
-    from resnet_viz import executor
 
     message = executor.notice() if server_config().dask else None
     if message and not st.session_state.get("_cluster_notice_shown"):
@@ -261,7 +266,6 @@ def pick_pair(where=None, key: str = "pair_picker", warn: bool = True) -> tuple[
     With `warn`, a net of the pair that failed to train is named in a warning: pages whose
     comparison is the pair itself; pages that show other nets (or name failures themselves) pass False.
     """
-    from . import urlstate
 
     where = where or st.session_state.get(PAIR_SLOT) or st.sidebar
     pairs = session_pairs()
@@ -309,9 +313,7 @@ def url_state(*, flags: tuple[str, ...] = (), labels: dict | None = None) -> Non
     names alone. `labels` maps widget keys to their `format_func`, for the settings a
     preset hands over (`apply_preset`); by default a declared setting's own labels (`resnet_viz.settings`).
     """
-    from . import urlstate
 
-    from .settings import label_of_key
 
     rerun = False
     # Streamlit drops bad link values of bound widgets itself, except an infinite number, on
@@ -362,19 +364,8 @@ def url_state(*, flags: tuple[str, ...] = (), labels: dict | None = None) -> Non
     urlstate.sync(_custom_params(pair) | {key: "1" if st.session_state.get(key) else None for key in flags})
 
 
-def link_bind(key: str) -> str | None:
-    """`bind=` for an integer `st.number_input` with this key: "query-params", or None for a run where
-    the link holds an infinite number under `key`. Streamlit's integer input raises OverflowError
-    reading one; url_state drops such values before a widget is bound, but the browser's Back button
-    can bring one back for a widget already bound. Unbound for that run, the widget clears it."""
-    from . import urlstate
-
-    return None if key in urlstate.non_finite(st.query_params) else "query-params"
-
-
 def _custom_params(pair: Pair) -> dict[str, str | None]:
     """The query parameters `url_state` writes for `pair` and presenter mode (None: absent)."""
-    from . import urlstate
 
     wanted: dict[str, str | None] = dict.fromkeys(urlstate.PAIR_PARAMS | set(urlstate.SERVER_PARAMS))
     wanted.update(urlstate.pair_params(pair.net, pair.train, default_pair()))
@@ -528,12 +519,8 @@ def apply_preset(preset) -> None:
 
     The pair is trained (with progress) by the target page's `pick_pair` if it is not stored yet.
     """
-    import copy
 
-    from resnet_viz.presets import preset_pair
 
-    from . import urlstate
-    from .settings import state
 
     view = preset.view_record
     if view.inputs != "none":

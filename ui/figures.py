@@ -13,8 +13,8 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from resnet_viz.captions import details_of, takeaway_of
 from resnet_viz.report import figure_html
-
 
 MAX_FIGURES = 256  # figures kept by `figure` for the whole server (least recently drawn dropped first)
 PRESENTER_FONT = 20  # plotly base font in presenter mode; titles and subplot titles a little larger
@@ -256,7 +256,6 @@ def show(fig: go.Figure, key: str, where=None, export: bool = True, share: float
 def caption(text: str, where=None, label: str = "How this was measured") -> None:
     """Show a caption under its figure: its takeaway, and its details folded in an expander (a
     `resnet_viz.captions.Caption`); a plain string is shown whole."""
-    from resnet_viz.captions import details_of, takeaway_of
 
     where = where or st
     where.caption(takeaway_of(text))

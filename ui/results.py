@@ -9,9 +9,11 @@ progress bar drawn while computing (None: nothing is drawn, as in the warm-up).
 
 from __future__ import annotations
 
+from resnet_viz.assets import is_shipped, shipped_first
 from resnet_viz.data import load_dataset
 from resnet_viz.registry import Inputs, View
 from resnet_viz.results import array_key, default_store, result_key, shared_settings, shipped_resolver, study
+from resnet_viz.store import run_key
 
 from .common import cached_compute, run_store
 
@@ -23,7 +25,6 @@ def study_trainer():
     as it is, without taking a place in the server's run store (the study's result keeps what it needs, and 18
     shipped nets would push the students' pairs out of the store's LRU); any other net is trained once through
     the store (kept, shared, on disk)."""
-    from resnet_viz.assets import shipped_first
 
     return shipped_first(run_store().trainer())
 
@@ -72,8 +73,6 @@ def ready(view: View, pair, settings) -> bool:
 
 def available(net, cfg) -> bool:
     """True when (net, cfg) needs no training: kept by this server or shipped with the lab."""
-    from resnet_viz.assets import is_shipped
-    from resnet_viz.store import run_key
 
     return run_store().get(run_key(net, cfg)) is not None or is_shipped(net, cfg)
 

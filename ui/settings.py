@@ -16,6 +16,9 @@ from typing import Any
 import streamlit as st
 
 from resnet_viz import settings as S
+from resnet_viz.registry import VIEWS
+
+from .urlstate import link_bind
 
 
 def to_widget(spec: S.Spec, value) -> Any:
@@ -101,7 +104,6 @@ def widget(cls: type, name: str, where=None, **override) -> Any:
     """Draw the widget of field `name` of `cls` in `where` (default: the page), bound to the link under its key;
     returns its value as the widget holds it. `override` replaces declared attributes for this drawing (e.g. a
     `max` that depends on the trained net: its number of blocks)."""
-    from .common import link_bind
 
     s = dataclasses.replace(S.spec(cls, name), **override)
     bind = link_bind(s.key) if s.widget == "number" and s.kind is int else "query-params"
@@ -147,7 +149,6 @@ def linked_values(s: S.Spec) -> list:
 def label_of_key(key: str):
     """The option labels (`format_func`) of the declared setting whose widget key is `key`, None when it has none:
     how that widget spells a value in the link."""
-    from resnet_viz.registry import VIEWS
 
     for view in VIEWS:
         for s in S.specs(view.settings):

@@ -21,9 +21,11 @@ from collections.abc import Callable, Mapping
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
+from resnet_viz.data import EMBEDDED, load_dataset
 from resnet_viz.models import ConfigError, NetConfig
+from resnet_viz.registry import VIEWS
 from resnet_viz.settings import specs
-from resnet_viz.train import TrainConfig
+from resnet_viz.train import TrainConfig, net_config_for
 
 # Query names of the pair's fields (short, readable): the `key` each field of NetConfig and TrainConfig declares
 # (`resnet_viz.settings`), so a new field with a key is in the links without further edits.
@@ -75,8 +77,6 @@ def pair_from_params(params: dict, default) -> tuple | None:
     except (ValueError, TypeError, OverflowError) as e:  # OverflowError: depth=inf
         raise ConfigError(f"the link holds a bad value: {e}") from None
     net_kw["seed"] = train_kw.get("seed", default.net.seed)
-    from resnet_viz.data import EMBEDDED, load_dataset
-    from resnet_viz.train import net_config_for
 
     train = dataclasses.replace(default.train, **train_kw)
     if train.dataset not in EMBEDDED and train.data_limit is None:
@@ -145,7 +145,6 @@ def non_finite(params, keep=()) -> list[str]:
 def repeated(params) -> list[str]:
     """Names in `params` (st.query_params) given more than once that name one value (all but a multiselect's):
     a hand-made or garbled link, whose last value would otherwise be read as if chosen."""
-    from resnet_viz.registry import VIEWS
 
     many = {s.key for v in VIEWS for s in specs(v.settings) if s.key and s.widget == "multiselect"}
     return [name for name in params if name not in many and len(params.get_all(name)) > 1]
@@ -170,3 +169,11 @@ def sync(wanted: Mapping[str, str | None]) -> bool:
         except (StreamlitAPIException, KeyError):
             pass
     return changed
+
+
+def link_bind(key: str) -> str | None:
+    """`bind=` for an integer `st.number_input` with this key: "query-params", or None for a run where
+    the link holds an infinite number under `key`. Streamlit's integer input raises OverflowError
+    reading one; url_state drops such values before a widget is bound, but the browser's Back button
+    can bring one back for a widget already bound. Unbound for that run, the widget clears it."""
+    return None if key in non_finite(st.query_params) else "query-params"

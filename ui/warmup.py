@@ -18,6 +18,12 @@ import sys
 import threading
 import time
 
+from resnet_viz.data import load_dataset
+from resnet_viz.models import estimate_size
+from resnet_viz.registry import VIEWS
+
+from . import common, legacy_guard, results
+
 _started = threading.Event()
 done = threading.Event()  # set when every default view is kept (or the warm-up gave up)
 
@@ -42,10 +48,7 @@ def _start() -> threading.Thread | None:
     t0 = time.perf_counter()
     import plotly.graph_objects  # noqa: F401  (imported here once, not in the first session's run)
 
-    from resnet_viz.data import load_dataset
-    from resnet_viz.models import estimate_size
 
-    from . import common, legacy_guard, results  # noqa: F401
 
     legacy_guard.leave_at_server_start()
     if common.server_config().dask:  # connect now (or say once that it cannot), not in the first student's page
@@ -82,10 +85,7 @@ def default_views(early: bool = False) -> list[tuple[str, object]]:
     `ui.results.result`, as the pages do, with the settings a page opens with (the view's defaults; the features
     view: test image no. 1). With `early`: only the views computed before the server answers, which need no
     trained net."""
-    from resnet_viz.data import load_dataset
-    from resnet_viz.registry import VIEWS
 
-    from . import common, results
 
     if early:
         return [(v.slug, lambda v=v: results.result(v, v.settings())) for v in VIEWS if v.early and v.inputs == "none"]

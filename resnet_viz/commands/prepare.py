@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli import progress_printer
+from ..prepare import prepare
 from ..presets import PRESETS, get_preset
+from ..progress import progress_printer
+from ..store import RunStore, StoreWriteError, default_folder
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..prepare import prepare
-    from ..store import RunStore, StoreWriteError, default_folder
 
     presets = [get_preset(s.strip()) for s in args.presets.split(",")] if args.presets else list(PRESETS)
     folder = args.store or default_folder()

@@ -6,8 +6,9 @@ import argparse
 import os
 import sys
 
-from ..cli import progress_printer
 from ..presets import PRESETS, get_preset
+from ..progress import progress_printer
+from ..report import write_report
 from ..slides import build_report
 
 
@@ -34,7 +35,6 @@ def _run(args: argparse.Namespace) -> int:
     _check_writable(args.out)
     progress = progress_printer(args.quiet)
 
-    from ..report import write_report
 
     title, intro, sections = build_report(preset, progress)
     try:

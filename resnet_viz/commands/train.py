@@ -4,10 +4,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from ..cli import add_pair_flags, configs_from, progress_printer, write_json
 from ..executor import current
+from ..flags import add_pair_flags, configs_from, write_json
+from ..jobs import JobGate
+from ..progress import progress_printer
+from ..store import RunStore
 from ..train import failure_advice, save_run
 
 
@@ -26,10 +30,7 @@ def _run(args: argparse.Namespace) -> int:
 def _twins(args: argparse.Namespace, net, tcfg) -> int:
     """The net and its twin trained side by side (`RunStore.get_or_train_all`, one PyTorch thread each, as many at
     once as cores), saved as OUT/plain and OUT/residual; the JSON holds both summaries."""
-    import os
 
-    from ..jobs import JobGate
-    from ..store import RunStore
 
     configs = [(net.replace(skip=False), tcfg), (net.replace(skip=True), tcfg)]
     store = RunStore(folder=None, gate=JobGate(os.cpu_count() or 1))

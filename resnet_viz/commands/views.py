@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import (CliError, add_pair_flags, add_settings, configs_from, progress_printer, settings_from,
-                   write_json)
+from ..assets import default_pair_configs, default_trainer
+from ..flags import CliError, add_pair_flags, add_settings, configs_from, settings_from, write_json
+from ..progress import progress_printer
 from ..registry import VIEWS, View, pair_inputs
+from ..report import write_report
 from ..results import study
+from ..settings import specs
+from ..train import load_run
 
 
 def _pair(args: argparse.Namespace):
     """{"plain": Run, "residual": Run} from --pair or --run (one run: studied alone), else the default pair."""
-    from ..assets import default_pair_configs, default_trainer
-    from ..train import load_run
 
     if args.pair:
         runs = [load_run(p) for p in args.pair]
@@ -50,7 +52,6 @@ def _run(view: View, args: argparse.Namespace) -> int:
         view.cli_input[1](args, inputs)
     result = study(view, settings, inputs)  # kept (this machine's results, or shipped), or computed now and kept
     if args.html:
-        from ..report import write_report
 
         write_report(args.html, view.title, "", view.sections(result, inputs))
     write_json(result.to_dict(), args.json)
@@ -58,7 +59,6 @@ def _run(view: View, args: argparse.Namespace) -> int:
 
 
 def _register(sub, view: View) -> None:
-    from ..settings import specs
 
     p = sub.add_parser(view.command, help=view.command_help,
                        description=f"The {view.title} view of the app ({view.paper}), without a UI: its settings "

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .common import PLAIN_COLOR, log_axis, style
+from ..numbers import pct
+from ..report import Section
+from . import training as T
+from .common import PLAIN_COLOR, RESIDUAL_COLOR, log_axis, style
 
 
 def recolor(fig: go.Figure, colors: dict[str, str]) -> go.Figure:
@@ -79,9 +84,7 @@ def identity_colors(labels) -> dict[str, str]:
     """A colour for each net of an identity-mapping comparison, by its label: the plain net, the
     pre-activation net, residual nets by their shortcut scale ("λ = 0.5", "original (λ = 1)"), and
     distinct colours for the other variants (gates, 1×1 and dropout shortcuts, placements)."""
-    import re
 
-    from .common import RESIDUAL_COLOR
 
     out, others = {}, iter(OTHER_COLORS * 2)
     for label in labels:
@@ -123,3 +126,67 @@ def block_gradient_figure(gradients: dict[str, dict[str, list[float]]], colors: 
     style(fig, "Gradient reaching each block (He 2016b, eqs. 4–5)", height)
     fig.update_layout(margin=dict(t=90))
     return fig
+
+
+# --- the view in a report (`slides`, `registry.View.sections`) --------------------------------------------------
+
+
+def _error_takeaway(rows: list[dict]) -> str:
+    """The identity report's test-accuracy takeaway: the lowest and the highest test error over the nets."""
+    have = sorted((r for r in rows if r["test_error"] == r["test_error"]), key=lambda r: r["test_error"])
+    if not have:
+        return "No net has a test error: none trained."
+    if len(have) == 1 or pct(have[0]["test_error"]) == pct(have[-1]["test_error"]):
+        return f"Test error {pct(have[0]['test_error'])} for {'every net' if len(have) > 1 else have[0]['net']}."
+    return (f"Test error from {pct(have[0]['test_error'])} ({have[0]['net']}) to {pct(have[-1]['test_error'])} "
+            f"({have[-1]['net']}).")
+
+
+def identity_sections(result) -> list[Section]:
+    """The identity-mapping study (He et al. 2016b): training curves, test accuracy, gradient norms and,
+    with random nets, lag-1 and size of df/dx by λ."""
+    runs = result.runs
+    colors = identity_colors(runs)
+    net, cfg = next(iter(runs.values())).net, next(iter(runs.values())).train
+    notes = " ".join(f"{label}: {note}." for label, note in result.notes.items())
+    setting = (f"{net.depth} blocks ({net.layer_count} layers), width {net.width}, {cfg.epochs} epochs on "
+               f"{cfg.dataset}, the same initial weights and data order for every net")
+    verdict = result.verdict()
+    out = [
+        Section("The variants side by side (He et al. 2016b, Tables 1 and 2 at toy scale)",
+                f"{verdict.takeaway} {setting}. Parameters (a gated or 1×1 shortcut adds some to the residual net only; "
+                "its plain twin's count is given), final training loss and test error (mean over the seeds that "
+                f"trained, range in brackets with several seeds; '—' where no seed trained). {verdict.details}",
+                table_figure(result.formatted_table())),
+        Section("Training curves of every variant",
+                f"{notes} A spike far above the rest is cut off at the top of the axis and named there. "
+                f"{result.findings()}", recolor(T.loss_curves(runs), colors)),
+        Section("Test accuracy",
+                f"{_error_takeaway(result.table())} Test accuracy per epoch of every net (chance is "
+                f"{pct(1 / net.classes, 0)}). Test error: " + "; ".join(
+                    f"{row['net']} {pct(row['test_error'])}" + (" (failed to train)" if row["failed"] else "")
+                    for row in result.table()) + ".",
+                recolor(T.accuracy_curves(runs, 1.0 / net.classes), colors)),
+        Section("Gradient norm per block, first steps",
+                "‖∂L/∂θ‖ per block over the first steps (median, band: min to max). With an identity shortcut and "
+                "pre-activation the path from any block to the output is a pure identity (He et al. 2016b, eqs. "
+                f"4–5). {result.findings()}", recolor(T.gradient_norms(runs), colors)),
+    ]
+    out.append(Section("Gradient reaching each block (He et al. 2016b, eqs. 4–5)", result.gradient_caption(),
+                       block_gradient_figure(result.gradients, colors)))
+    if result.curves:
+        s = result.settings
+        curves = {k: {**c, "color": c2} for (k, c), c2 in zip(result.curves.items(),
+                                                              identity_colors(result.curves).values())}
+        out.append(Section(
+            "Gradients of random nets by λ and depth",
+            f"Random nets f: ℝ → ℝ of Balduzzi's one-layer modules y = λ·x + W·ReLU(BN x) ({s.sweep_width} units; "
+            f"{s.sweep_seeds} seeds, {s.sweep_points} inputs). Left: lag-1 autocorrelation of df/dx (1 smooth, 0 "
+            f"white noise); right: the gradient's size, RMS of df/dx. {result.sweep_caption()}",
+            scale_sweep_figure(s.sweep_depths, curves)))
+    return out
+
+
+def sections(result, inputs) -> list[Section]:
+    """The identity-mapping view in a report (`registry`): `identity_sections`."""
+    return identity_sections(result)

@@ -8,8 +8,12 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
-from ..ensemble import MAX_DIAGRAM_BLOCKS, LesionResult, PathGradientResult, path_counts, unrolled_paths
+from ..captions import details_of, takeaway_of
 from ..models import ConfigError
+from ..numbers import pct
+from ..report import Section
+from ..train import Run
+from ..views.ensemble import MAX_DIAGRAM_BLOCKS, LesionResult, PathGradientResult, path_counts, unrolled_paths
 from .common import RESIDUAL_COLOR, SEQUENTIAL, color_of, log_axis, style
 
 CHANCE_COLOR = "#888888"
@@ -194,3 +198,40 @@ def path_length_figure(result: PathGradientResult) -> go.Figure:
         fig.update_xaxes(title="path length k", row=1, col=col, range=[-0.6, n + 0.6])
     fig.update_yaxes(title="paths", row=1, col=1)
     return fig
+
+
+# --- the view in a report (`slides`, `registry.View.sections`) --------------------------------------------------
+
+
+def ensemble_sections(view, runs: dict[str, Run]) -> list[Section]:
+    """The unrolled-ensemble view (Veit et al. 2016): the unrolled graph, deletions, k-sweep, reorder, paths."""
+    s, caps = view.settings, view.captions()
+    net = runs["residual"].net
+    down = ", ".join(str(i + 1) for i in view.residual.downsampling_blocks)
+    n = s.diagram_blocks
+    out = [Section("The unrolled view",
+                   f"The trained residual net's {net.depth} blocks unroll into {2 ** net.depth:,} paths, most of them "
+                   f"about {net.depth / 2:g} blocks long. y = y' + f(y') at every block: {n} blocks expand into 2^{n} = {2 ** n} paths, C({n}, k) of them "
+                   f"through k residual branches (Veit et al. 2016, Fig. 1). The trained residual net below has "
+                   f"{net.depth} blocks: {2 ** net.depth:,} paths.", unrolled_figure(n))]
+    deletion, k_sweep = caps["deletion"], caps["k_sweep"]
+    for r in view.lesions:  # each caption the takeaway first, then how it was measured
+        out.append(Section(
+            f"{r.label.capitalize()} net: delete one block",
+            f"{takeaway_of(deletion)} {runs[r.label].net.name}, width {net.width}: test accuracy with one block removed "
+            f"(residual: y = x + F(x) → y = x; plain: y = F(x) → y = x). Hatched bars are downsampling blocks ({down}), "
+            f"where a deleted block becomes y = shortcut(x). Measured: {details_of(deletion)}", deletion_figure(r)))
+    ks = view.residual.k_sweep
+    ks_text = ", ".join(f"k = {k}: {pct(m, 0)}" for k, m in zip(ks.k, ks.mean)) if ks else ""
+    out.append(Section("Delete k blocks at once",
+                       f"{takeaway_of(k_sweep)} Up to {s.samples} random sets of k deleted blocks. {details_of(k_sweep)} "
+                       f"Residual net — {ks_text}.", k_sweep_figure(view.lesions)))
+    if caps["reorder"]:
+        out.append(Section("Reorder blocks", caps["reorder"], reorder_figure(view.lesions)))
+    out.append(Section("Gradient by path length", caps["paths"], path_length_figure(view.paths)))
+    return out
+
+
+def sections(result, inputs) -> list[Section]:
+    """The unrolled-ensemble view in a report (`registry`): `ensemble_sections` of the trained pair."""
+    return ensemble_sections(result, inputs.runs)

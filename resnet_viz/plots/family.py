@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Sequence
 
 import plotly.graph_objects as go
 
-from ..family import FamilyRow, ModelCost
+from ..views.family import FamilyRow, ModelCost
 from .common import color_of, log_axis, style
 
 # One colour per family (the lab's plain and residual nets keep the lab's own colours).
@@ -97,7 +98,6 @@ def label_places(points: Sequence[tuple[float, float, str]], x_range: tuple[floa
 def short_name(name: str) -> str:
     """The papers' name of a torchvision model, shorter on a crowded chart: 'resnet50' -> 'ResNet-50',
     'resnext50_32x4d' -> 'ResNeXt-50', 'wide_resnet50_2' -> 'WRN-50-2', 'densenet121' -> 'DenseNet-121'."""
-    import re
 
     for pattern, form in ((r"resnext(\d+)_.*", "ResNeXt-{}"), (r"wide_resnet(\d+)_(\d+)", "WRN-{}-{}"),
                           (r"resnet(\d+)", "ResNet-{}"), (r"densenet(\d+)", "DenseNet-{}"), (r"vgg(\d+)", "VGG-{}")):

@@ -13,8 +13,21 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from ..landscape import Curvature, CurvatureMap, Interpolation, Surface, Trajectory
-from .common import COLORS, SEQUENTIAL, style
+from ..captions import Caption
+from ..report import Section
+from ..train import Run
+from ..views.landscape import (
+    BASIN_RISE,
+    LOSS_CEILING,
+    Curvature,
+    CurvatureMap,
+    Interpolation,
+    Surface,
+    Trajectory,
+    slices_caption,
+    surface_stats,
+)
+from .common import COLORS, PLAIN_COLOR, RESIDUAL_COLOR, SEQUENTIAL, style
 
 MODES = ("log", "clip")
 DEFAULT_CLIP = 10.0
@@ -68,7 +81,6 @@ def contour_figure(s: Surface, title: str, mode: str = "log", clip: float = DEFA
     """Filled contour of a 2-D surface (Li et al. 2018 Fig. 5 style), θ* marked at (0, 0), and the basin's
     edge drawn as a white line: where the loss has risen BASIN_RISE nats above its value at θ* (the width
     the caption measures, `landscape.basin`)."""
-    from ..landscape import BASIN_RISE, LOSS_CEILING
 
     g = s.subgrid()
     z = display_values(g.loss, mode, clip)
@@ -213,3 +225,65 @@ def curvature_map_figure(m: CurvatureMap, title: str, zrange: tuple[float, float
     fig.update_xaxes(title="α (direction δ)")
     fig.update_yaxes(title="β (direction η)", scaleanchor="x", scaleratio=1)
     return fig
+
+
+# --- the view in a report (`slides`, `registry.View.sections`) --------------------------------------------------
+
+
+def landscape_sections(view, runs: dict[str, Run]) -> list[Section]:
+    """The loss-landscape view (Li et al. 2018) for its chosen sub-view: the planes (Fig. 5) and their 1-D slices,
+    the interpolations (Goodfellow et al. 2015), the optimisation paths, or the Hessian's extreme eigenvalues with
+    the Fig. 7 maps when they were computed."""
+    s = view.settings
+    if view.surfaces is not None:
+        return _surface_sections(view, runs)
+    if view.interpolations is not None:
+        curves = view.interpolations
+        return [Section("Interpolations between weights", view.caption(), fig) for fig in (
+            interpolation_figure([(curves["plain: init → trained"], PLAIN_COLOR),
+                                    (curves["residual: init → trained"], RESIDUAL_COLOR)],
+                                   "Initial → trained weights (Goodfellow et al. 2015)", s.mode, s.clip),
+            interpolation_figure([(curves["in the plain net"], PLAIN_COLOR),
+                                    (curves["in the residual net"], RESIDUAL_COLOR)],
+                                   "Plain weights (t=0) → residual weights (t=1)", s.mode, s.clip))]
+    if view.trajectories is not None:
+        trs = view.trajectories
+        zr = shared_zrange([t.surface for t in trs.values()], s.mode, s.clip)
+        colors = {"plain": PLAIN_COLOR, "residual": RESIDUAL_COLOR}
+        return [Section(f"{label.capitalize()} net: path of training", view.caption(),
+                        trajectory_figure(tr, f"{label}: path of training", colors.get(label, PLAIN_COLOR),
+                                            s.mode, s.clip, zr)) for label, tr in trs.items()]
+    out = [Section("Extreme Hessian eigenvalues at θ*", view.caption(), curvature_figure(view.curvature))]
+    if view.maps:
+        zr = shared_ratio_range(view.maps.values())
+        out += [Section(f"{label.capitalize()} net: |λmin/λmax| across the plane (Li et al. Fig. 7)", view.map_caption(),
+                        curvature_map_figure(m, f"{label}: {runs[label].net.name}", zr))
+                for label, m in view.maps.items()]
+    return out
+
+
+def _surface_sections(view, runs: dict[str, Run]) -> list[Section]:
+
+    s = view.settings
+    zr = shared_zrange(view.surfaces.values(), s.mode, s.clip)
+    net, cfg = runs["residual"].net, runs["residual"].train
+    cap = view.caption()
+    out = [Section(
+        f"{label.capitalize()} net: loss surface", Caption(
+            cap.takeaway,
+            f"{runs[label].net.name}, width {net.width}, trained {cfg.epochs} epochs. f(α, β) = L(θ* + αδ + βη) on a "
+            f"{s.grid}×{s.grid} grid over [−{s.span:g}, {s.span:g}]², {s.normalization}-normalized directions from "
+            f"seed {s.seed} (the same for both nets), one colour scale for both. "
+            f"{surface_stats(srf, view.classes)[0].upper()}{surface_stats(srf, view.classes)[1:]}."),
+        contour_figure(srf, f"{label}: {runs[label].net.name}", s.mode, s.clip, zr))
+        for label, srf in view.surfaces.items()]
+    sl = slices_caption(view.surfaces)
+    details = cap.details if cap.takeaway == sl.takeaway else f"{sl.details} {cap}"  # the 1-D view: its own caption
+    out.append(Section("1-D slices through θ*", Caption(sl.takeaway, details),
+                       slices_figure(view.surfaces, s.mode, s.clip)))
+    return out
+
+
+def sections(result, inputs) -> list[Section]:
+    """The loss-landscape view in a report (`registry`): `landscape_sections` of the trained pair."""
+    return landscape_sections(result, inputs.runs)

@@ -12,8 +12,10 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..captions import Caption
 from ..data import PLANE
-from ..playground import BLOCK_GRID, PlaygroundResult
+from ..report import Section
+from ..views.playground import BLOCK_GRID, PlaygroundResult
 from .common import COLORS, log_axis, style
 
 CLASS_COLORS = ("#f59322", "#0877bd")  # Playground's: class 0 orange, class 1 blue
@@ -205,3 +207,22 @@ def gradient_figure(result: PlaygroundResult) -> go.Figure:
     if finite:
         log_axis(fig, "y", values=finite)
     return style(fig, "Gradient reaching the first and the last block", 360)
+
+
+# --- the view in a report (`slides`, `registry.View.sections`) --------------------------------------------------
+
+
+def playground_sections(result) -> list[Section]:
+    """The Playground view (after TensorFlow Playground, Smilkov et al. 2017): the animated boundaries with the
+    loss curves, what each block draws, and the gradient reaching the first block."""
+    caps = result.captions()
+    lesson = caps["lesson"]
+    return [Section("Decision boundaries through training",
+                    Caption(lesson.takeaway, f"{caps['boundary']} {lesson.details}"), boundary_figure(result)),
+            Section("What each block draws", caps["blocks"], blocks_figure(result)),
+            Section("Gradient reaching the first and the last block", caps["gradient"], gradient_figure(result))]
+
+
+def sections(result, inputs) -> list[Section]:
+    """The Playground view in a report (`registry`): `playground_sections`."""
+    return playground_sections(result)

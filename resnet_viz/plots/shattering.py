@@ -5,8 +5,18 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from ..shattering import (LineResult, ShatterResult, SweepResult, acf_matrix, theory_feedforward,
-                          theory_residual_bn)
+from ..captions import Caption
+from ..numbers import count
+from ..report import Section
+from ..views import shattering as sh
+from ..views.shattering import (
+    LineResult,
+    ShatterResult,
+    SweepResult,
+    acf_matrix,
+    theory_feedforward,
+    theory_residual_bn,
+)
 from .common import COLORS, DIVERGING, color_of, log_axis, style
 
 
@@ -104,3 +114,53 @@ def line_figure(plain: LineResult, residual: LineResult) -> go.Figure:
     fig.update_xaxes(title="t along x(t) = (1-t)·image A + t·image B")
     fig.update_yaxes(title="d logit / dt")
     return style(fig, "Trained nets: gradient of the logit along a line", 340)
+
+
+# --- the view in a report (`slides`, `registry.View.sections`) --------------------------------------------------
+
+
+def shattering_sections(view) -> list[Section]:
+    """The shattered-gradients view (Balduzzi et al. 2017): gradients, correlations, autocorrelation, sweep; each
+    caption opens with the setting's (or the sweep's) takeaway."""
+    s, plain, residual = view.settings, view.plain, view.residual
+    cap = view.setting_caption()
+    lp, lr = sh.lag_text(plain.lag1), sh.lag_text(residual.lag1)
+    module = ("one-layer residual modules x + W·ReLU(BN x) (Balduzzi et al. 2017)" if s.block == "single" else
+              "the lab's two-layer blocks")
+    where = (f"{sh.units(s.depth, s.block)}, {module}; the plain twin has {int(sh.hidden_relu_layers(s.depth, s.block))} "
+             f"hidden ReLU layers of {s.width} units ({'BN, ' if s.bn else ''}He initialisation); {s.points} inputs "
+             "on [−2, 2]")
+    n = count(s.seeds, "net")
+    out = [
+        Section("Plain net: gradient against input", Caption(
+            cap.takeaway, f"{where}. The gradient df/dx of one random plain net; over {n} its lag-1 autocorrelation is "
+                          f"{lp}: {sh.noise_kind(plain.lag1)} (1 is smooth, 0 is white noise)."),
+                gradient_figure(plain)),
+        Section("Residual net: gradient against input", Caption(
+            cap.takeaway, f"The residual twin (same weights, with shortcuts); lag-1 autocorrelation {lr}: "
+                          f"{sh.noise_kind(residual.lag1)}."), gradient_figure(residual)),
+        Section("Plain net: correlation of gradients", Caption(
+            cap.takeaway, f"Correlation of g_i with g_j estimated over positions (each net's autocorrelation by "
+                          f"lag, averaged over {n}): only the diagonal is lit when "
+                          f"neighbouring gradients are unrelated, bands along it when they agree. Here: "
+                          f"{sh.noise_kind(plain.lag1)} (lag-1 {lp})."), correlation_figure(plain)),
+        Section("Residual net: correlation of gradients", Caption(
+            cap.takeaway, f"The same for the residual net. Here: {sh.noise_kind(residual.lag1)} (lag-1 {lr})."),
+                correlation_figure(residual)),
+        Section("Autocorrelation of the gradients", Caption(
+            cap.takeaway, "r_k between gradients k grid steps apart (white noise drops to 0 after one step, brown "
+                          f"noise decays slowly). {cap.details}"), acf_figure(plain, residual)),
+    ]
+    if view.sweep is not None:
+        sw, swc = view.sweep, view.sweep_caption()
+        table = "; ".join(f"{d}: plain {sh.lag_text(p)}, residual {sh.lag_text(r)}"
+                          for d, p, r in zip(sw.depths, sw.mean("plain"), sw.mean("residual")))
+        out.append(Section("Lag-1 autocorrelation against depth", Caption(
+            swc.takeaway, f"{swc.details} Measured ({'modules' if s.block == 'single' else 'blocks'}: lag-1) — "
+                          f"{table}."), sweep_figure(sw)))
+    return out
+
+
+def sections(result, inputs) -> list[Section]:
+    """The shattered-gradients view in a report (`registry`): `shattering_sections`."""
+    return shattering_sections(result)

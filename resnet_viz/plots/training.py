@@ -9,9 +9,12 @@ import plotly.colors as px_colors
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..degradation import smooth
+from ..captions import Caption
+from ..numbers import count, num, pct
+from ..report import Section
+from ..train import Run
+from ..views.degradation import pair_caption, pair_findings, smooth
 from .common import COLORS, log_axis, style, tick_label
-
 
 # A loss more than this factor above the 90th percentile of a figure's losses is a spike:
 # the axis stops there (1.5 decades on a log axis) and the spike is marked on the top edge.
@@ -190,7 +193,7 @@ def _depth_colors(kind: str, n: int) -> list[str]:
 def degradation_curves(result) -> go.Figure:
     """He et al. 2016, Fig. 1 at toy scale: training loss and test error against iterations.
 
-    `result` is a `resnet_viz.degradation.DegradationResult`. Top row: minibatch
+    `result` is a `resnet_viz.views.degradation.DegradationResult`. Top row: minibatch
     training loss (mean over the seeds that trained, smoothed over half an epoch;
     band: min to max over seeds), one curve per depth, plain panel beside residual
     panel on a shared log axis. Bottom row: test error at each epoch end. Runs that
@@ -237,7 +240,7 @@ def degradation_curves(result) -> go.Figure:
 def degradation(summary: dict, runs=None) -> go.Figure:
     """Final training loss against depth for plain and residual nets (He et al. 2016, Fig. 1).
 
-    `summary` is `resnet_viz.degradation.summarize(runs)`; the band is the min-max
+    `summary` is `resnet_viz.views.degradation.summarize(runs)`; the band is the min-max
     over the seeds that trained, the line their mean; single seeds as dots when
     `runs` are given, and runs that failed to train as crosses on the top edge.
     """
@@ -272,3 +275,63 @@ def degradation(summary: dict, runs=None) -> go.Figure:
              title="layers (weight layers on the longest path)")
     log_axis(fig, "y", title="final training loss (eval mode)")
     return style(fig, "Final training loss against depth", height=420)
+
+
+# --- the view in a report (`slides`, `registry.View.sections`) --------------------------------------------------
+
+
+def _acc(run: Run) -> str:
+
+    return pct(run.history.test_accuracy)
+
+
+def _loss(run: Run) -> str:
+    h = run.history
+    if h.diverged:
+        return f"diverged at step {h.diverged_at_step}"
+
+    return num(h.train_loss) + (" (failed to train)" if run.failure else "")
+
+
+def training_sections(runs: dict[str, Run], findings: list[str]) -> list[Section]:
+    """The Build & train view of a trained pair: training curves and gradient norms per block."""
+    plain, residual = runs["plain"], runs["residual"]
+    net, cfg = residual.net, residual.train
+    pair = pair_caption(plain, residual)
+    text = " ".join(s.replace("**", "") for s in findings)
+    return [
+        Section("Training curves of the deep pair", Caption(
+            pair.takeaway,
+            f"{net.depth} blocks ({net.layer_count} layers), width {net.width}, {cfg.epochs} epochs on "
+            f"{cfg.dataset}, same initial weights and data order. Final training loss: plain {_loss(plain)}, "
+            f"residual {_loss(residual)}; test accuracy: plain {_acc(plain)}, residual {_acc(residual)}. {pair.details}"),
+                loss_curves(runs)),
+        Section("Gradient norm per block, first steps", Caption(
+            pair.takeaway, f"How large ‖∂L/∂θ‖ is in each block over the first training steps. {text}"),
+                gradient_norms(runs)),
+    ]
+
+
+def degradation_sections(result) -> list[Section]:
+    """The degradation study (He et al. 2016 Fig. 1): curves by depth and final loss against depth."""
+    s = result.settings
+    cap = result.caption()
+    budget = (f"width {s.width}, {count(s.epochs, 'epoch')} (the first a linear warm-up) at learning rate "
+              f"{num(s.lr)}, {count(s.seeds, 'seed')} per depth")
+    return [
+        Section("Degradation: training loss and test error against iterations (He et al. 2016, Fig. 1)", Caption(
+            cap.takeaway, f"Plain nets (left) and residual nets (right) at {', '.join(map(str, s.depths))} blocks, "
+                          f"{budget}. {cap.details}"), degradation_curves(result)),
+        Section("Final training loss against depth", Caption(
+            cap.takeaway, "The final training loss (eval mode, whole train set) of every net; the band is the min–max "
+                          "over the seeds that trained, crosses mark nets that failed to train."),
+                degradation(result.summary(), result.runs)),
+    ]
+
+
+def sections(result, inputs) -> list[Section]:
+    """The Build & train view in a report (`registry`): the trained pair's curves and gradient norms when it is
+    given, then the degradation study (He et al. 2016 Fig. 1)."""
+    runs = inputs.runs
+    out = training_sections(runs, pair_findings(runs["plain"], runs["residual"])) if runs else []
+    return out + degradation_sections(result)

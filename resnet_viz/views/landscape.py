@@ -23,6 +23,7 @@ afterwards, also when an evaluation fails half-way.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Sequence
@@ -32,13 +33,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .captions import Caption, takeaway_of
-from .models import ConfigError
-from .numbers import num, pct, times
-from .progress import Progress, notify, part
-from .settings import MAX_SEED, check_all, setting
-from .train import refuse_diverged
-from .util import eval_copy, flat_params, flatten, pick_device
+from ..captions import Caption, takeaway_of
+from ..data import load_dataset
+from ..executor import current
+from ..models import ConfigError, build_model
+from ..numbers import num, pct, times
+from ..progress import Progress, notify, part
+from ..settings import MAX_SEED, check_all, setting
+from ..train import refuse_diverged
+from ..util import eval_copy, flat_params, flatten, pick_device
 
 NORMALIZATIONS = ("filter", "layer", "none")
 MAX_GRID = 101  # points per axis; Li use 51
@@ -356,7 +359,6 @@ class GridJob:
     def token(self) -> str:
         """A digest of everything the results depend on: the same job has the same token in every process
         (the cluster's task keys, so two servers asking for the same plane share its tasks)."""
-        import hashlib
 
         h = hashlib.sha256(f"{self.kind}|{self.chunk}|{self.params}|{self.tol}|{self.max_iterations}".encode())
         for t in [flat_params(self.model, device="cpu"), *self.dirs, self.xs, self.ys]:
@@ -404,7 +406,6 @@ def surface(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, grid: int = 2
     with the same result, `GridJob`).
     The caller's model is not modified (a private copy is used).
     """
-    from .executor import current
 
     if dim not in (1, 2):
         raise ConfigError(f"dim must be 1 or 2, got {dim!r}")
@@ -825,7 +826,6 @@ def curvature_map(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, grid: i
     points are evaluated by `executor` (default `executor.current()`, as `surface`). The caller's model is not
     modified (a private copy is used).
     """
-    from .executor import current
 
     _check_lanczos(params, tol, max_iterations)
     _check_classifier(model)
@@ -1311,8 +1311,6 @@ def landscape_study(runs: dict, settings: LandscapeSettings = LandscapeSettings(
     `settings.curvature_map`, Li's Fig. 7 map). `preview(net, partial surface)` after each
     refinement level of a plane; `progress(fraction, message)` as the work goes on.
     """
-    from .data import load_dataset
-    from .models import build_model
 
     settings.validate()
     s = settings
@@ -1372,3 +1370,11 @@ def landscape_study(runs: dict, settings: LandscapeSettings = LandscapeSettings(
                          for i, k in enumerate(names)}
     notify(progress, 1.0, "done")
     return view
+
+
+# --- its entry in the registry (`registry.VIEWS`) ------------------------------------------------------------
+
+
+def view_study(settings: LandscapeSettings, inputs) -> LandscapeView:
+    """The registry's computation of the loss-landscape view: `landscape_study` of the trained pair (`inputs.runs`)."""
+    return landscape_study(inputs.runs, settings, data=inputs.data, progress=inputs.progress, preview=inputs.preview)

@@ -31,13 +31,14 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from .captions import Caption
-from .models import MAX_DEPTH, MAX_WIDTH, ConfigError, NetConfig
-from .progress import Progress, notify, part
-from .settings import MAX_SEED, check_all, setting
-from .numbers import count, num, pct, times
-from .train import MAX_EPOCHS, NO_STEP, TrainConfig, chance_accuracy, failure_advice, lr_factor, training_failure
-
+from ..assets import default_trainer
+from ..captions import Caption
+from ..data import load_dataset
+from ..models import MAX_DEPTH, MAX_WIDTH, ConfigError, NetConfig
+from ..numbers import count, num, pct, times
+from ..progress import Progress, notify, part
+from ..settings import MAX_SEED, check_all, setting
+from ..train import MAX_EPOCHS, NO_STEP, TrainConfig, chance_accuracy, failure_advice, lr_factor, training_failure
 
 DEPTH_CHOICES = (3, 6, 9, 12, 15, 18, 27, 36)
 MAX_SEEDS = 10
@@ -302,7 +303,6 @@ def degradation_study(base: NetConfig, train_cfg: TrainConfig, settings: Degrada
     `trainer(net, cfg, progress) -> Run` trains one net (default `train.train` on `data`; the
     app passes its run store's, so the nets are kept on disk and shared).
     """
-    from .data import load_dataset
 
     settings.validate()
     cfg = settings.train_config(train_cfg)
@@ -310,7 +310,6 @@ def degradation_study(base: NetConfig, train_cfg: TrainConfig, settings: Degrada
     for net in nets:
         net.validate()
     data = data if data is not None else load_dataset(cfg.dataset, cfg.data_root, cfg.data_limit)
-    from .assets import default_trainer
 
     trainer = trainer or default_trainer(data)
     cost = np.cumsum([0] + [n.depth for n in nets], dtype=float)
@@ -598,3 +597,20 @@ def pair_caption(plain, residual) -> Caption:
         if not run.failure:
             details += curve_notes(run, label)
     return Caption(pair_takeaway(plain, residual), " ".join(details))
+
+
+# --- its entry in the registry (`registry.VIEWS`) ------------------------------------------------------------
+
+
+def view_study(settings: DegradationSettings, inputs) -> DegradationResult:
+    """The registry's computation of the Build & train view: `degradation_study` of the pair's configs
+    (`inputs.net`, `inputs.train`) with `inputs.trainer` (default: the shipped runs, else trained)."""
+
+    return degradation_study(inputs.net, inputs.train, settings, data=inputs.data, progress=inputs.progress,
+                             trainer=inputs.trainer or default_trainer(inputs.data))
+
+
+def view_nets(net: NetConfig, cfg: TrainConfig, settings: DegradationSettings) -> list[tuple[NetConfig, TrainConfig]]:
+    """Every (net, cfg) the degradation study trains for the pair (net, cfg): its depths × seeds, plain and
+    residual, with the study's budget."""
+    return [(n, settings.train_config(cfg).replace(seed=n.seed)) for n in settings.nets(net)]

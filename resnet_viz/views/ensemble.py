@@ -35,14 +35,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .captions import Caption, takeaway_of
-from .data import DatasetError, load_dataset
-from .models import MAX_DEPTH, ConfigError
-from .numbers import num, pct, points, times
-from .progress import Progress, notify, part
-from .settings import MAX_SEED, check_all, setting
-from .util import eval_copy, model_device
-
+from ..captions import Caption, takeaway_of
+from ..data import DatasetError, load_dataset
+from ..models import MAX_DEPTH, ConfigError
+from ..numbers import num, pct, points, times
+from ..progress import Progress, notify, part
+from ..settings import MAX_SEED, check_all, setting
+from ..util import eval_copy, model_device
 
 MIN_BLOCKS = 2  # one block unrolls into two paths: nothing to see
 MAX_DIAGRAM_BLOCKS = 6  # 64 lanes is the most a drawing stays readable with
@@ -1025,3 +1024,12 @@ def ensemble_study(plain, residual, settings: EnsembleSettings = EnsembleSetting
         progress=part(progress, (steps - 1) / steps, 1.0, "gradient by path length"))
     notify(progress, 1.0, "done")
     return EnsembleView(settings, lesions, paths, plain.net.depth if plain is not None else None)
+
+
+# --- its entry in the registry (`registry.VIEWS`) ------------------------------------------------------------
+
+
+def view_study(settings: EnsembleSettings, inputs) -> EnsembleView:
+    """The registry's computation of the unrolled-ensemble view: `ensemble_study` of the trained pair (`inputs.runs`:
+    "plain" and "residual", or one of them)."""
+    return ensemble_study(inputs.runs.get("plain"), inputs.runs.get("residual"), settings, progress=inputs.progress)

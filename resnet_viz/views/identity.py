@@ -14,19 +14,25 @@ experiment; that question is the lab's own, not He et al.'s).
 
 from __future__ import annotations
 
+import copy
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable
 
-from .captions import MAX_TAKEAWAY_WORDS, Caption, takeaway_of, words
+import torch
+import torch.nn.functional as F
+
+from ..assets import default_trainer
+from ..captions import MAX_TAKEAWAY_WORDS, Caption, takeaway_of, words
+from ..data import load_dataset
+from ..models import MAX_DEPTH, MAX_DROPOUT, MAX_GATE_BIAS, MAX_WIDTH, ConfigError, NetConfig, build_model
+from ..numbers import MISSING, count, num, pct, points, times
+from ..progress import Progress, Steps
+from ..settings import check_all, setting
+from ..train import Run, TrainConfig
 from .degradation import gradient_spreads
-from .models import MAX_DEPTH, MAX_DROPOUT, MAX_GATE_BIAS, MAX_WIDTH, ConfigError, NetConfig
-from .numbers import MISSING, count, num, pct, points, times
-from .progress import Progress, Steps
-from .settings import check_all, setting
-from .shattering import MAX_POINTS, MAX_SWEEP_DEPTHS, parse_depths
+from .shattering import MAX_POINTS, MAX_SWEEP_DEPTHS, parse_depths, scale_sweep, scale_sweep_caption, units
 from .shattering import MAX_SEEDS as MAX_SHATTER_SEEDS
-from .train import Run, TrainConfig
 
 
 @dataclass(frozen=True)
@@ -444,7 +450,6 @@ class IdentityResult:
     def sweep_caption(self) -> Caption | str:
         """What the random nets show for each λ, from their numbers (`shattering.scale_sweep_caption`), after a
         takeaway: each net's lag-1 at the deepest depth (1 smooth, 0 white noise); "" without the sweep."""
-        from .shattering import scale_sweep_caption, units
 
         if not self.curves:
             return ""
@@ -508,10 +513,7 @@ def block_input_gradients(model, x, y) -> list[float]:
     statistics are not touched). Dropout (in a branch or on the shortcut) draws its masks from a fixed seed, so the
     numbers are the same whatever ran before in the process (a page, a report, a test).
     """
-    import copy
 
-    import torch
-    import torch.nn.functional as F
 
     net = copy.deepcopy(model).cpu().train()
     inputs = []
@@ -539,14 +541,8 @@ def identity_study(base: NetConfig, train_cfg: TrainConfig, settings: IdentitySe
     one net (default `train.train`; the app passes its run store's). ConfigError for impossible
     settings, before any work.
     """
-    from dataclasses import replace
 
-    from .assets import default_trainer
 
-    import torch
-
-    from .data import load_dataset
-    from .models import build_model
 
     settings.validate()
     nets = settings.nets(base)
@@ -575,7 +571,6 @@ def identity_study(base: NetConfig, train_cfg: TrainConfig, settings: IdentitySe
                              sum(p.numel() for p in build_model(run.net.replace(skip=False), "meta").parameters()))
     curves = None
     if settings.random_nets:
-        from .shattering import scale_sweep
 
         curves = scale_sweep(settings.sweep_depths, settings.scales(base), width=settings.sweep_width,
                              seeds=settings.sweep_seeds, points=settings.sweep_points,
@@ -583,3 +578,20 @@ def identity_study(base: NetConfig, train_cfg: TrainConfig, settings: IdentitySe
     steps.finish()
     return IdentityResult(settings, {k: v[0] for k, v in seed_runs.items()}, seed_runs, gradients, parameters, curves,
                           {VARIANTS[v].label: VARIANTS[v].note for v in settings.variants})
+
+
+# --- its entry in the registry (`registry.VIEWS`) ------------------------------------------------------------
+
+
+def view_study(settings: IdentitySettings, inputs) -> IdentityResult:
+    """The registry's computation of the identity-mapping view: `identity_study` of the pair's configs with
+    `inputs.trainer` (default: the shipped runs, else trained)."""
+
+    return identity_study(inputs.net, inputs.train, settings, data=inputs.data, progress=inputs.progress,
+                          trainer=inputs.trainer or default_trainer(inputs.data))
+
+
+def view_nets(net: NetConfig, cfg: TrainConfig, settings: IdentitySettings) -> list[tuple[NetConfig, TrainConfig]]:
+    """Every (net, cfg) the identity study trains: each variant of `net` (and its plain twin) for every seed."""
+    return [(n.replace(seed=n.seed + k), cfg.replace(seed=cfg.seed + k))
+            for n in settings.nets(net).values() for k in range(settings.seeds)]

@@ -25,19 +25,22 @@ from __future__ import annotations
 
 import io
 import math
+import os
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 
-from .captions import Caption, takeaway_of
-from .data import Dataset
-from .models import MAX_DEPTH, ConfigError
-from .numbers import num, pct, times
-from .util import eval_copy
-from .settings import check_all, setting
-from .train import refuse_diverged
+from ..captions import Caption, takeaway_of
+from ..data import Dataset, load_dataset
+from ..models import MAX_DEPTH, ConfigError
+from ..numbers import num, pct, times
+from ..plots.features import attribution_image
+from ..progress import notify
+from ..settings import check_all, setting
+from ..train import read_run_file, refuse_diverged
+from ..util import eval_copy
 
 METHODS = ("saliency", "ig", "gradcam")
 METHOD_NAMES = {"saliency": "Saliency", "ig": "Integrated Gradients", "gradcam": "Grad-CAM"}
@@ -640,13 +643,10 @@ def add_input_args(parser) -> None:
 def input_from_args(args, inputs) -> None:
     """Put the input `--index`/`--image` names into `inputs.extra["x"]` (ConfigError for a bad one); with --png,
     arrange for the residual net's IG map to be written once computed."""
-    import os
 
-    from .train import read_run_file
 
     data = inputs.data
     if data is None:
-        from .data import load_dataset
 
         t = inputs.train
         data = inputs.data = load_dataset(t.dataset, t.data_root, t.data_limit)
@@ -683,7 +683,6 @@ def feature_study(runs: dict, x: torch.Tensor, settings: FeatureSettings = Featu
     Grad-CAM only for a CNN (block outputs are images). `progress(fraction, message)` after each
     attribution. The runs are never modified.
     """
-    from .progress import notify
 
     first = runs["residual"]
     n_blocks = len(first.model.blocks)
@@ -720,7 +719,6 @@ def feature_view(settings: FeatureSettings, inputs) -> FeatureView:
     result = feature_study(inputs.runs, inputs.extra["x"], settings, data=inputs.data, progress=inputs.progress)
     result.input = inputs.extra.get("input")
     if inputs.extra.get("png"):
-        from .plots.features import attribution_image
 
         net = "residual" if "residual" in inputs.runs else next(iter(inputs.runs))
         a = result.attributions["ig", net]

@@ -56,13 +56,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .captions import Caption, takeaway_of
-from .data import MAX_NOISE, PLANE, PLANE_SETS, make_plane_set, split_plane_set
-from .models import ACTIVATIONS, ConfigError, NetConfig, build_model
-from .numbers import MISSING, count, num, pct, points, times
-from .settings import MAX_SEED, check_all, setting
-from .progress import Progress, notify
-from .util import json_safe
+from ..captions import Caption, takeaway_of
+from ..data import MAX_NOISE, PLANE, PLANE_SETS, make_plane_set, split_plane_set
+from ..jobs import thread_policy
+from ..models import ACTIVATIONS, ConfigError, NetConfig, build_model
+from ..numbers import MISSING, count, num, pct, points, times
+from ..progress import Progress, notify
+from ..settings import MAX_SEED, check_all, setting
+from ..util import json_safe
 
 # --- the input features (Playground's) -------------------------------------------------------------
 
@@ -515,7 +516,6 @@ def playground_study(settings: PlaygroundSettings = PlaygroundSettings(), *, pro
     `progress(fraction, message)` as training goes on; `preview(partial result)` after every frame, with
     the frames so far (`complete` False), so a page can draw the first frames before training ends.
     """
-    from .jobs import thread_policy
 
     settings.validate()
     notify(progress, 0.0, f"drawing {settings.points} {settings.dataset} points and building the twins")
@@ -827,3 +827,11 @@ def blocks_takeaway(depth: int, last: dict[str, float]) -> str:
             if flat == {"residual"} else ": both nets' pictures fade out" if flat else "")
     return (f"Block {depth}'s output varies over the plane by {_num(p)} of the stem's in the plain net, "
             f"{_num(r)} in the residual{tail}.")
+
+
+# --- its entry in the registry (`registry.VIEWS`) ------------------------------------------------------------
+
+
+def view_study(settings: PlaygroundSettings, inputs) -> PlaygroundResult:
+    """The registry's computation of the Playground view: `playground_study` (its own 2-D nets, no pair)."""
+    return playground_study(settings, progress=inputs.progress, preview=inputs.preview)

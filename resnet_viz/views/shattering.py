@@ -55,13 +55,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from .captions import Caption, takeaway_of
-from .models import MAX_DEPTH, MAX_SHORTCUT_SCALE, MAX_WIDTH, ConfigError, NetConfig, build_model
-from .models import memory_limit_bytes as _memory_limit
-from .numbers import MISSING, count, num, times
-from .progress import Progress, Steps
-from .settings import check_all, setting
-from .util import eval_copy
+from ..captions import Caption, takeaway_of
+from ..models import MAX_DEPTH, MAX_SHORTCUT_SCALE, MAX_WIDTH, ConfigError, NetConfig, build_model
+from ..models import memory_limit_bytes as _memory_limit
+from ..numbers import MISSING, count, num, times
+from ..progress import Progress, Steps
+from ..settings import check_all, setting
+from ..util import eval_copy
 
 DEFAULT_BLOCK = "single"  # Balduzzi's one-layer module x + W·relu(BN x)
 BLOCK_KINDS = ("single", "basic")  # the module, and the lab's two-layer block for comparison
@@ -956,3 +956,11 @@ def scale_sweep(depths: Sequence[int], scales: Sequence[float], *, width: int = 
         curves[label] = {"lag1": lag1, "rms": rms, "lam": lam}
     steps.finish()
     return curves
+
+
+# --- its entry in the registry (`registry.VIEWS`) ------------------------------------------------------------
+
+
+def view_study(settings: ShatteringSettings, inputs) -> ShatteringView:
+    """The registry's computation of the shattered-gradients view: `shattering_study` (random nets, no pair)."""
+    return shattering_study(settings, progress=inputs.progress)

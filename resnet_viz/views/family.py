@@ -32,10 +32,11 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from .captions import Caption, takeaway_of
-from .numbers import count, num, pct, times
-from .progress import Progress, notify
-from .settings import check_all, setting
+from ..captions import Caption, takeaway_of
+from ..models import build_model
+from ..numbers import count, num, pct, times
+from ..progress import Progress, notify
+from ..settings import check_all, setting
 
 # torchvision's names, in the order of the table, with the paper that defines each.
 MODELS: dict[str, str] = {
@@ -216,7 +217,6 @@ def net_cost(cfg) -> ModelCost:
     """`model_cost` of the lab's net of `cfg` (a `NetConfig`): its counts depend on the config alone,
     so the net is built on the meta device and the (frozen) result is kept per config (64 at most),
     as every session's family page asks for its pair's at each render."""
-    from .models import build_model
 
     cfg.validate()
     return model_cost(build_model(cfg, "meta"), cfg.input_shape)
@@ -503,3 +503,11 @@ def stages_caption(rows: list[FamilyRow]) -> Caption | str:
     takeaway = (f"{lead} the most parameters sit in a later stage than the most multiply-adds"
                 + (": late stages have few pixels, many channels." if 2 * later > len(staged) else "."))
     return Caption(takeaway, " ".join(stage_caption(r) for r in staged))
+
+
+# --- its entry in the registry (`registry.VIEWS`) ------------------------------------------------------------
+
+
+def view_study(settings: FamilySettings, inputs) -> FamilyView:
+    """The registry's computation of the ResNet-family view: `family_study` (torchvision's definitions, no pair)."""
+    return family_study(settings, progress=inputs.progress)
