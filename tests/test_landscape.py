@@ -614,3 +614,21 @@ def test_cli_writes_json_and_html_and_refuses_bad_input(small_run, tmp_path, cap
     assert main(["landscape", "--run", str(tmp_path / "missing"), "--json", str(out)]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "must be odd, got 4" in err and "does not exist" in err
+
+def test_the_package_stays_the_home_of_its_classes_for_kept_results_and_the_api():
+    """resnet_viz.views.landscape is a package of modules by concern (issue 33); a kept result names each dataclass
+    by module and qualified name (resnet_viz.results.encode; the shipped results say "resnet_viz.views.landscape:
+    Surface"), and the notebook API names the view after its settings' module: both stay the package's."""
+    from resnet_viz import api
+    from resnet_viz import results as R
+    from resnet_viz.registry import view
+
+    for cls in (L.Surface, L.CurvatureMap, L.Curvature, L.Interpolation, L.Trajectory, L.LandscapeSettings,
+                L.LandscapeView):
+        assert cls.__module__ == "resnet_viz.views.landscape", cls
+        assert getattr(L, cls.__qualname__) is cls
+    s = L.Surface(np.zeros(3), None, np.zeros(3), np.zeros(3), np.ones(3, dtype=bool))
+    tree = R.encode(L.LandscapeView(L.LandscapeSettings(), 10, surfaces={"plain": s}), {})
+    assert tree["class"] == "resnet_viz.views.landscape:LandscapeView"
+    assert "resnet_viz.views.landscape:Surface" in json.dumps(tree)
+    assert api.name_of(view("landscape")) == "landscape"
