@@ -364,7 +364,6 @@ def _features_sections(result, inputs) -> list[Section]:
     """The feature view's figures that need no widget (its page draws the same): the block outputs' statistics and
     each net's Integrated-Gradients map (Sundararajan et al. 2017) on one colour scale."""
 
-
     data, caps = inputs.data, result.captions()
     out = []
     if {"plain", "residual"} <= set(result.stats):
@@ -417,7 +416,6 @@ def _settings(view: View, where: str, given: dict):
 def _features_input(inputs, index, x) -> None:
     """The features view's input: the `index`-th image of the pair's test split (`features.input_at`, as the
     command line's --index), or `x`, an input of the dataset's shape."""
-
 
     t = inputs.train
     data = inputs.data = load_dataset(t.dataset, t.data_root, t.data_limit)

@@ -58,7 +58,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status. Its configuration (every RESNET_VIZ_* variable) is read once, here."""
 
-
     use(LabConfig.from_env())
     try:
         return _main(argv)
@@ -70,7 +69,6 @@ def main(argv: list[str] | None = None) -> int:
 def use_scheduler(address: str) -> None:
     """Make the Dask scheduler at `address` this command's executor (`resnet_viz.executor`); CliError for an
     address that is not tcp://HOST:PORT or tls://HOST:PORT."""
-
 
     try:
         address = check_address(address)

@@ -151,7 +151,6 @@ def train_task(key: str, net: dict, cfg: dict, time_limit_s: float | None, threa
     `PROGRESS_TOPIC` (at most about three a second) tagged with `key` and the worker's address."""
     from distributed import get_worker
 
-
     worker = get_worker()
     last = [0.0]
 

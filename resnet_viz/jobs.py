@@ -164,7 +164,6 @@ def server_policy(config=None) -> int:
     unless $RESNET_VIZ_TORCH_THREADS says otherwise) and as many concurrent heavy jobs as cores
     ($RESNET_VIZ_MAX_JOBS overrides). Returns the number of job slots."""
 
-
     config = config or active()
     torch.set_num_threads(config.torch_threads)
     return config.max_jobs

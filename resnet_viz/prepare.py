@@ -54,7 +54,6 @@ def prepare(presets=PRESETS, store=None, progress: Progress | None = None, resul
     whose result ships costs nothing); returns seconds per preset. Progress messages say which preset and the
     time left, estimated from the work done so far."""
 
-
     # The shipped runs are loaded, not trained again: only what a lab lacks (changed settings) is trained.
     store = store if store is not None else RunStore(folder=default_folder(), fallback=load_shipped,
                                                      gate=JobGate(os.cpu_count() or 1))

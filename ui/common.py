@@ -314,7 +314,6 @@ def url_state(*, flags: tuple[str, ...] = (), labels: dict | None = None) -> Non
     preset hands over (`apply_preset`); by default a declared setting's own labels (`resnet_viz.settings`).
     """
 
-
     rerun = False
     # Streamlit drops bad link values of bound widgets itself, except an infinite number, on
     # which its integer inputs raise while reading the link: drop those first.
@@ -519,8 +518,6 @@ def apply_preset(preset) -> None:
 
     The pair is trained (with progress) by the target page's `pick_pair` if it is not stored yet.
     """
-
-
 
     view = preset.view_record
     if view.inputs != "none":

@@ -48,8 +48,6 @@ def _start() -> threading.Thread | None:
     t0 = time.perf_counter()
     import plotly.graph_objects  # noqa: F401  (imported here once, not in the first session's run)
 
-
-
     legacy_guard.leave_at_server_start()
     if common.server_config().dask:  # connect now (or say once that it cannot), not in the first student's page
         _say(common.cluster_line())
@@ -85,7 +83,6 @@ def default_views(early: bool = False) -> list[tuple[str, object]]:
     `ui.results.result`, as the pages do, with the settings a page opens with (the view's defaults; the features
     view: test image no. 1). With `early`: only the views computed before the server answers, which need no
     trained net."""
-
 
     if early:
         return [(v.slug, lambda v=v: results.result(v, v.settings())) for v in VIEWS if v.early and v.inputs == "none"]

@@ -35,7 +35,6 @@ def _run(args: argparse.Namespace) -> int:
     _check_writable(args.out)
     progress = progress_printer(args.quiet)
 
-
     title, intro, sections = build_report(preset, progress)
     try:
         write_report(args.out, title, intro, sections)

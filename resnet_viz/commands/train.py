@@ -31,7 +31,6 @@ def _twins(args: argparse.Namespace, net, tcfg) -> int:
     """The net and its twin trained side by side (`RunStore.get_or_train_all`, one PyTorch thread each, as many at
     once as cores), saved as OUT/plain and OUT/residual; the JSON holds both summaries."""
 
-
     configs = [(net.replace(skip=False), tcfg), (net.replace(skip=True), tcfg)]
     store = RunStore(folder=None, gate=JobGate(os.cpu_count() or 1))
     printers = [progress_printer(args.quiet) for _ in configs]

@@ -85,7 +85,6 @@ def identity_colors(labels) -> dict[str, str]:
     pre-activation net, residual nets by their shortcut scale ("λ = 0.5", "original (λ = 1)"), and
     distinct colours for the other variants (gates, 1×1 and dropout shortcuts, placements)."""
 
-
     out, others = {}, iter(OTHER_COLORS * 2)
     for label in labels:
         m = re.search(r"λ = ([0-9.]+)", label)

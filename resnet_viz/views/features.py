@@ -644,7 +644,6 @@ def input_from_args(args, inputs) -> None:
     """Put the input `--index`/`--image` names into `inputs.extra["x"]` (ConfigError for a bad one); with --png,
     arrange for the residual net's IG map to be written once computed."""
 
-
     data = inputs.data
     if data is None:
 

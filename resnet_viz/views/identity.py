@@ -514,7 +514,6 @@ def block_input_gradients(model, x, y) -> list[float]:
     numbers are the same whatever ran before in the process (a page, a report, a test).
     """
 
-
     net = copy.deepcopy(model).cpu().train()
     inputs = []
     with torch.enable_grad(), torch.random.fork_rng(devices=[]):
@@ -541,8 +540,6 @@ def identity_study(base: NetConfig, train_cfg: TrainConfig, settings: IdentitySe
     one net (default `train.train`; the app passes its run store's). ConfigError for impossible
     settings, before any work.
     """
-
-
 
     settings.validate()
     nets = settings.nets(base)
