@@ -615,6 +615,7 @@ def test_cli_writes_json_and_html_and_refuses_bad_input(small_run, tmp_path, cap
     err = capsys.readouterr().err
     assert "Traceback" not in err and "must be odd, got 4" in err and "does not exist" in err
 
+
 def test_the_package_stays_the_home_of_its_classes_for_kept_results_and_the_api():
     """resnet_viz.views.landscape is a package of modules by concern (issue 33); a kept result names each dataclass
     by module and qualified name (resnet_viz.results.encode; the shipped results say "resnet_viz.views.landscape:

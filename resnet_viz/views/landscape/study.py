@@ -198,54 +198,89 @@ def landscape_study(runs: dict, settings: LandscapeSettings = LandscapeSettings(
     x, y = data.x_train, data.y_train
     view = LandscapeView(s, int(first.net.classes))
     names = [k for k in runs if k in s.computation()["nets"]]
-    each = [(k, part(progress, i / len(names), (i + 1) / len(names), f"{k} net")) for i, k in enumerate(names)]
     if s.view in SURFACE_VIEWS:
-        view.surfaces = {k: plane(runs[k].model, x, y, grid=s.grid, span=s.span, samples=s.samples, seed=s.seed,
-                                  normalization=s.normalization, include_bias_bn=s.bias_bn, progress=p,
-                                  preview=None if preview is None else (lambda srf, k=k: preview(k, srf)))
-                         for k, p in each}
+        view.surfaces = _planes(runs, names, x, y, s, progress, preview)
     elif s.view == "Interpolation":
-        if not {"plain", "residual"} <= set(runs):
-            raise ConfigError("the interpolation needs a plain net and its residual twin (it runs one's weights in "
-                              "the other)")
-        plain, residual = runs["plain"], runs["residual"]
-        out = {}
-        for run in (plain, residual):
-            notify(progress, len(out) / 4, f"interpolating: {run.label} init → trained")
-            out[f"{run.label}: init → trained"] = interpolate(build_model(run.net), run.model, x, y, samples=s.samples,
-                                                              label=f"{run.label}: init → trained")
-        for host in (plain, residual):
-            notify(progress, len(out) / 4, f"interpolating: plain → residual weights in the {host.label} net")
-            out[f"in the {host.label} net"] = interpolate(plain.model, residual.model, x, y, samples=s.samples,
-                                                          evaluate_in=host.model, label=f"run in the {host.label} net")
-        view.interpolations = out
+        view.interpolations = _interpolations(runs, x, y, s, progress)
     elif s.view == "Trajectory":
-        view.trajectories = {}
-        for k, p in each:
-            run = runs[k]
-            if run.trajectory is None:
-                raise ConfigError("this run kept no weight checkpoints, so its path cannot be drawn")
-            tr = trajectory(run.model, run.trajectory, x, y, steps=run.history.checkpoint_steps,
-                            grid=min(s.grid, MAX_TRAJECTORY_GRID), samples=s.samples, progress=p)
-            tr.directions = []  # not needed for drawing; keeps results small
-            view.trajectories[k] = tr
+        view.trajectories = _trajectories(runs, names, x, y, s, progress)
     else:
-        share = 0.2 if s.curvature_map else 1.0
-        view.curvature = {}
-        for i, k in enumerate(names):
-            notify(progress, share * i / len(names), f"Hessian-vector products: {k} net")
-            view.curvature[k] = hessian_extremes(runs[k].model, x, y, samples=s.samples, params=s.hessian_params,
-                                                 tol=s.tol, max_iterations=s.max_iterations)
-        if s.curvature_map:
-            view.maps = {k: curvature_map(runs[k].model, x, y, grid=s.map_grid, span=s.span, samples=s.samples,
-                                          seed=s.seed, normalization=s.normalization, include_bias_bn=s.bias_bn,
-                                          params=s.hessian_params, max_iterations=s.max_iterations,
-                                          progress=part(progress, share + (1 - share) * i / len(names),
-                                                        share + (1 - share) * (i + 1) / len(names),
-                                                        f"curvature map: {k} net"))
-                         for i, k in enumerate(names)}
+        view.curvature, view.maps = _curvatures(runs, names, x, y, s, progress)
     notify(progress, 1.0, "done")
     return view
+
+
+def _each(names: list[str], progress: Progress | None) -> list[tuple[str, Progress | None]]:
+    """Each net with its equal share of the progress."""
+    return [(k, part(progress, i / len(names), (i + 1) / len(names), f"{k} net")) for i, k in enumerate(names)]
+
+
+def _planes(runs: dict, names: list[str], x, y, s: LandscapeSettings, progress: Progress | None,
+            preview: Callable[[str, Surface], None] | None) -> dict[str, Surface]:
+    """The 2-D loss surface f(α, β) = L(θ* + αδ + βη) of each net along the same filter-normalized directions (one
+    seed; Li et al. 2018 §4, Fig. 5), shown as contours, 3-D surfaces or their β = 0 slices."""
+    return {k: plane(runs[k].model, x, y, grid=s.grid, span=s.span, samples=s.samples, seed=s.seed,
+                     normalization=s.normalization, include_bias_bn=s.bias_bn, progress=p,
+                     preview=None if preview is None else (lambda srf, k=k: preview(k, srf)))
+            for k, p in _each(names, progress)}
+
+
+def _interpolations(runs: dict, x, y, s: LandscapeSettings, progress: Progress | None) -> dict[str, Interpolation]:
+    """The straight lines θ(t) = (1 − t)θ_start + tθ_end (Goodfellow et al. 2015; Li et al. 2018 §3): each net's
+    initial → trained weights, then the plain → the residual trained weights run in each architecture (the twins
+    share shapes)."""
+    if not {"plain", "residual"} <= set(runs):
+        raise ConfigError("the interpolation needs a plain net and its residual twin (it runs one's weights in "
+                          "the other)")
+    plain, residual = runs["plain"], runs["residual"]
+    out = {}
+    for run in (plain, residual):
+        notify(progress, len(out) / 4, f"interpolating: {run.label} init → trained")
+        out[f"{run.label}: init → trained"] = interpolate(build_model(run.net), run.model, x, y, samples=s.samples,
+                                                          label=f"{run.label}: init → trained")
+    for host in (plain, residual):
+        notify(progress, len(out) / 4, f"interpolating: plain → residual weights in the {host.label} net")
+        out[f"in the {host.label} net"] = interpolate(plain.model, residual.model, x, y, samples=s.samples,
+                                                      evaluate_in=host.model, label=f"run in the {host.label} net")
+    return out
+
+
+def _trajectories(runs: dict, names: list[str], x, y, s: LandscapeSettings,
+                  progress: Progress | None) -> dict[str, Trajectory]:
+    """Each net's optimisation path projected on the first two PCA directions of θ_i − θ_final, over the loss in
+    that plane (Li et al. 2018 §7), on a grid of at most MAX_TRAJECTORY_GRID points a side."""
+    out = {}
+    for k, p in _each(names, progress):
+        run = runs[k]
+        if run.trajectory is None:
+            raise ConfigError("this run kept no weight checkpoints, so its path cannot be drawn")
+        tr = trajectory(run.model, run.trajectory, x, y, steps=run.history.checkpoint_steps,
+                        grid=min(s.grid, MAX_TRAJECTORY_GRID), samples=s.samples, progress=p)
+        tr.directions = []  # not needed for drawing; keeps results small
+        out[k] = tr
+    return out
+
+
+def _curvatures(runs: dict, names: list[str], x, y, s: LandscapeSettings, progress: Progress | None
+                ) -> tuple[dict[str, Curvature], dict[str, CurvatureMap] | None]:
+    """Each net's extreme Hessian eigenvalues at θ* (Li et al. 2018 §6) and, with `s.curvature_map`, its map of
+    |λmin/λmax| over the plane of the loss surface's directions (Li's Fig. 7; None without), which then takes
+    four fifths of the progress."""
+    share = 0.2 if s.curvature_map else 1.0
+    curvature = {}
+    for i, k in enumerate(names):
+        notify(progress, share * i / len(names), f"Hessian-vector products: {k} net")
+        curvature[k] = hessian_extremes(runs[k].model, x, y, samples=s.samples, params=s.hessian_params,
+                                        tol=s.tol, max_iterations=s.max_iterations)
+    if not s.curvature_map:
+        return curvature, None
+    maps = {k: curvature_map(runs[k].model, x, y, grid=s.map_grid, span=s.span, samples=s.samples,
+                             seed=s.seed, normalization=s.normalization, include_bias_bn=s.bias_bn,
+                             params=s.hessian_params, max_iterations=s.max_iterations,
+                             progress=part(progress, share + (1 - share) * i / len(names),
+                                           share + (1 - share) * (i + 1) / len(names), f"curvature map: {k} net"))
+            for i, k in enumerate(names)}
+    return curvature, maps
 
 
 # --- its entry in the registry (`registry.VIEWS`) ------------------------------------------------------------
