@@ -9,7 +9,7 @@ import streamlit as st
 # run at once, on a fresh server, could be cut by a rerun and leave the other sessions a half-imported package:
 # KeyError 'ui', seen in the load test.)
 from resnet_viz.registry import VIEWS
-from ui import common
+from ui import common, warmup
 
 # An emoji favicon is drawn as inline SVG; a ":material/...:" one would be fetched from a font CDN.
 st.set_page_config(page_title="ResNet Lab", page_icon="🧱", layout="wide")
@@ -34,5 +34,6 @@ if st.session_state.get("presenter"):
 # Every page's trained-pair picker goes here, under the presenter switch (ui.common.pick_pair).
 st.session_state["_pair_slot"] = st.sidebar.container()  # ui.common.PAIR_SLOT
 common.store_notice()  # a run store that cannot save trained runs is said (once a session for each failure) …
-page.run()
+with warmup.page_run():  # the server's warm-up waits while a page runs (ui.warmup.yield_to_pages)
+    page.run()
 common.store_notice()  # … including a failure of this run's trainings

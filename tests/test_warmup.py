@@ -108,3 +108,37 @@ def test_an_early_view_that_fails_still_leaves_the_other_views_warmed_up(seeded_
     err = capsys.readouterr().err
     for slug in early:
         assert f"the default {slug} view was not computed (OSError: torchvision unreadable)" in err
+
+
+def test_the_warm_up_waits_while_a_page_runs_and_not_for_ever():
+    """The warm-up yields to pages students are waiting for (issue 35): before each default view it waits until no
+    page script runs (lab.py wraps every run in `page_run`), at most `limit_s`."""
+    import threading
+    import time
+
+    from ui import warmup
+
+    assert warmup.yield_to_pages(limit_s=5) < 0.5  # no page: at once
+    entered, leave = threading.Event(), threading.Event()
+
+    def page():
+        with warmup.page_run():
+            entered.set()
+            leave.wait(10)
+
+    t = threading.Thread(target=page)
+    t.start()
+    entered.wait(10)
+    threading.Timer(0.6, leave.set).start()
+    waited = warmup.yield_to_pages(limit_s=5)
+    assert 0.5 <= waited < 4, waited  # until the page was done
+    t.join(10)
+    entered.clear()
+    leave.clear()
+    t = threading.Thread(target=page)
+    t.start()
+    entered.wait(10)
+    waited = warmup.yield_to_pages(limit_s=0.3)  # a long page (training a pair) does not stop the warm-up for good
+    assert 0.3 <= waited < 2, waited
+    leave.set()
+    t.join(10)

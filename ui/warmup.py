@@ -17,6 +17,7 @@ import gc
 import sys
 import threading
 import time
+from contextlib import contextmanager
 
 from resnet_viz.data import load_dataset
 from resnet_viz.models import estimate_size
@@ -104,9 +105,37 @@ def default_views(early: bool = False) -> list[tuple[str, object]]:
     return out
 
 
+_pages = threading.Condition()
+_running = [0]  # page scripts running now in this server (`page_run`)
+
+
+@contextmanager
+def page_run():
+    """Around a page's script run (lab.py): while any page runs, the warm-up waits before its next view
+    (`yield_to_pages`), so a student's first page does not share the cores with it."""
+    with _pages:
+        _running[0] += 1
+    try:
+        yield
+    finally:
+        with _pages:
+            _running[0] -= 1
+            _pages.notify_all()
+
+
+def yield_to_pages(limit_s: float = 5.0) -> float:
+    """Wait until no page script runs, at most `limit_s` seconds (a page that runs long, training a pair, does not
+    stop the warm-up for good); returns the seconds waited."""
+    t0 = time.perf_counter()
+    with _pages:
+        _pages.wait_for(lambda: _running[0] == 0, timeout=limit_s)
+    return time.perf_counter() - t0
+
+
 def _default_views() -> None:
     try:
         for name, compute in default_views():
+            yield_to_pages()
             t0 = time.perf_counter()
             compute()
             _say(f"default {name} view kept in {time.perf_counter() - t0:.1f} s")
