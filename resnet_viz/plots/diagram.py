@@ -17,6 +17,7 @@ checked: "shortcut" (one arc per drawn residual block box), "block-plain" / "blo
 from __future__ import annotations
 
 import textwrap
+from dataclasses import dataclass, field
 
 import plotly.graph_objects as go
 
@@ -133,11 +134,39 @@ def architecture_figure(arch: Architecture, plain: Architecture | None = None, m
     """
     nets = [a for a in (plain, arch) if a is not None]
     nets.sort(key=lambda a: a.skip)  # plain left, residual right, whichever way they came
-    if len(nets) == 2:
-        centres = [27.0, 63.0]
-    else:
-        centres = [40.0]
+    centres = [27.0, 63.0] if len(nets) == 2 else [40.0]
     columns = [_rows(a, max_blocks) for a in nets]
+    heights, tops, total = _row_positions(columns)
+    fig = go.Figure()
+    canvas = _Canvas()
+    for a, rows, cx in zip(nets, columns, centres):
+        column = _Column.of(a, cx, alone=len(nets) == 1)
+        canvas.label(cx, 17, f"<b>{a.title}</b>", 14, column.color)
+        canvas.label(cx, 37, f"{a.total_params:,} parameters", 11)
+        for i, row in enumerate(rows):
+            _draw_row(canvas, column, row, tops[i], heights[i], tops[i + 1] if i + 1 < len(rows) else None)
+        _draw_stages(canvas, column)
+        _add_column_traces(fig, column)
+    key = _key(nets)
+    if key:
+        canvas.label(50, total - 14, "<br>".join(key), color="#555555")
+    # Text as a scatter trace with its sizes set (not annotations): the boxes are sized for it in pixels, and
+    # a presenter's larger annotation font would spill the labels out of the figure.
+    x, y, text, size, color, position = zip(*canvas.labels)
+    fig.add_trace(go.Scatter(x=x, y=y, text=text, mode="text", textposition=position, showlegend=False,
+                             hoverinfo="skip", name="labels", textfont=dict(size=size, color=color)))
+    style(fig, height=int(total) + 10)
+    fig.update_layout(shapes=canvas.shapes, margin=dict(l=10, r=10, t=10, b=10),
+                      hovermode="closest", showlegend=False)
+    fig.update_xaxes(visible=False, range=[0, 100], fixedrange=True)
+    fig.update_yaxes(visible=False, range=[total, 0], fixedrange=True)
+    return fig
+
+
+def _row_positions(columns: list[list[dict]]) -> tuple[list[float], list[float], float]:
+    """(height of each row: its tallest box across the columns, top of each row, the figure's height), in px from
+    the top: the column titles above, a gap below each stem and block box for the ⊕ and what follows the
+    addition, the key below."""
     n_rows = max(len(c) for c in columns)
 
     def height(row: dict) -> float:
@@ -151,104 +180,167 @@ def architecture_figure(arch: Architecture, plain: Architecture | None = None, m
         tops.append(y)
         kind_here = columns[-1][i]["kind"] if i < len(columns[-1]) else "block"
         y += h + (GAP if kind_here in ("stem", "block") else 18)
-    total = y - 18 + FOOTER
+    return heights, tops, y - 18 + FOOTER
 
-    fig = go.Figure()
-    shapes: list[dict] = []
-    labels: list[tuple] = []  # (x, y, text, size, colour, position): text outside the boxes
 
-    def label(x, y, text, size=10, color=TEXT_COLOR, position="middle center"):
-        labels.append((x, y, text, size, color, position))
-    for a, rows, cx in zip(nets, columns, centres):
-        color = RESIDUAL_COLOR if a.skip else PLAIN_COLOR
-        side = "right" if a.skip or len(nets) == 1 else "left"
-        name = "residual" if a.skip else "plain"
-        arc_x = cx + HALF + 2.5
+@dataclass
+class _Canvas:
+    """What the figure collects before it is drawn: its shapes (boxes, lines, arcs, named) and the text outside
+    the boxes, as (x, y, text, size, colour, position)."""
+
+    shapes: list[dict] = field(default_factory=list)
+    labels: list[tuple] = field(default_factory=list)
+
+    def label(self, x, y, text, size=10, color=TEXT_COLOR, position="middle center") -> None:
+        """Text outside the boxes, drawn at the end as one trace."""
+        self.labels.append((x, y, text, size, color, position))
+
+
+@dataclass
+class _Column:
+    """One net's column: where it sits (x in the axis' 0 … 100 units: its centre, the shortcut arcs, the stage
+    brackets and their labels, on the outer side) and the text and markers collected box by box, drawn as a
+    few traces (`_add_column_traces`)."""
+
+    arch: Architecture
+    cx: float
+    name: str
+    color: str
+    arc_x: float
+    bracket_x: float
+    label_x: float
+    outward: str
+    text_x: list = field(default_factory=list)
+    text_y: list = field(default_factory=list)
+    texts: list = field(default_factory=list)
+    hovers: list = field(default_factory=list)
+    sizes: list = field(default_factory=list)
+    plus_x: list = field(default_factory=list)
+    plus_y: list = field(default_factory=list)
+    split_x: list = field(default_factory=list)
+    split_y: list = field(default_factory=list)
+    after_x: list = field(default_factory=list)
+    after_y: list = field(default_factory=list)
+    after_t: list = field(default_factory=list)
+    tag_x: list = field(default_factory=list)
+    tag_y: list = field(default_factory=list)
+    tag_t: list = field(default_factory=list)
+    stage_spans: dict[int, list[float]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, a: Architecture, cx: float, alone: bool) -> "_Column":
+        """The column of `a` centred at `cx`: labels on the right for the residual net or a net alone, on the left
+        for the plain net beside its twin."""
+        side = "right" if a.skip or alone else "left"
         bracket_x = cx + HALF + 7.5 if side == "right" else cx - HALF - 2.0
-        label_x = bracket_x + 0.6 if side == "right" else bracket_x - 0.6
-        label(cx, 17, f"<b>{a.title}</b>", 14, color)
-        label(cx, 37, f"{a.total_params:,} parameters", 11)
-        outward = "middle right" if side == "right" else "middle left"
-        text_x, text_y, texts, hovers, sizes = [], [], [], [], []
-        plus_x, plus_y, split_x, split_y = [], [], [], []
-        after_x, after_y, after_t, tag_x, tag_y, tag_t = [], [], [], [], [], []
-        stage_spans: dict[int, list[float]] = {}
-        for i, row in enumerate(rows):
-            top, h = tops[i], heights[i]
-            bottom = top + h
-            kind = row["kind"]
-            if i + 1 < len(rows):  # the line down to the next box
-                shapes.append(dict(type="line", x0=cx, x1=cx, y0=bottom, y1=tops[i + 1], layer="below",
-                                   line=dict(color="#999999", width=1.5), name="flow"))
-            text_x.append(cx)
-            text_y.append(top + h / 2)
-            texts.append("<br>".join(row["lines"]))
-            hovers.append(row.get("hover", row["lines"][0]))
-            sizes.append(FONT + (1 if kind in ("input", "output") else 0))
-            if kind in ("input", "output"):
-                continue
-            if kind in ("stem", "head"):
-                shapes.append(dict(type="rect", x0=cx - HALF, x1=cx + HALF, y0=top, y1=bottom, layer="below",
-                                   fillcolor="#f4f4f4", line=dict(color=PART_COLOR, width=1.2),
-                                   name=f"{kind}-{name}"))
-                label(label_x, top + h / 2, row["side"], position=outward)
-                continue
-            run: list[BlockInfo] = row["run"]
-            b = run[0]
-            border = DOWN_COLOR if b.downsample else color
-            if len(run) > 1:  # a deck of cards: the collapsed blocks behind the box
-                for k in (2, 1):
-                    shapes.append(dict(type="rect", x0=cx - HALF + 0.7 * k, x1=cx + HALF + 0.7 * k,
-                                       y0=top - 4 * k, y1=bottom - 4 * k, layer="below", fillcolor="white",
-                                       line=dict(color=border, width=1), name="stack"))
-            shapes.append(dict(type="rect", x0=cx - HALF, x1=cx + HALF, y0=top, y1=bottom, layer="below",
-                               fillcolor=_tint(color, 0.07) if not b.downsample else _tint(DOWN_COLOR, 0.07),
-                               line=dict(color=border, width=2.6 if b.downsample else 1.3),
-                               name=f"block-{name}"))
-            stage_spans.setdefault(row["stage"].index, [top, bottom])[1] = bottom
-            if b.after:  # what follows the addition (or, in the plain net, the branch)
-                after_x.append(cx - 0.8)
-                after_y.append(bottom + 27)
-                after_t.append(b.after)
-            if a.skip:
-                ys, yp = top - 9, bottom + 12  # split point above the box, ⊕ below it
-                rx, ry = 1.2, 8.0
-                path = (f"M {cx},{ys} L {arc_x - rx},{ys} Q {arc_x},{ys} {arc_x},{ys + ry} "
-                        f"L {arc_x},{yp - ry} Q {arc_x},{yp} {arc_x - rx},{yp} L {cx + 0.9},{yp}")
-                shapes.append(dict(type="path", path=path, layer="below", name="shortcut",
-                                   line=dict(color=color, width=1.8, dash="dot" if b.downsample else "solid")))
-                plus_x.append(cx)
-                plus_y.append(yp)
-                split_x.append(cx)
-                split_y.append(ys)
-                tag_x.append(arc_x + 0.5)
-                tag_y.append((ys + yp) / 2)
-                tag_t.append(b.tag)
-        for stage_index, (y0, y1) in stage_spans.items():
-            stage = a.stages[stage_index]
-            shapes.append(dict(type="line", x0=bracket_x, x1=bracket_x, y0=y0, y1=y1, name="stage",
-                               line=dict(color="#bbbbbb", width=2)))
-            title = "blocks" if len(a.stages) == 1 else f"stage {stage_index + 1}"
-            label(label_x, (y0 + y1) / 2, f"<b>{title}</b><br>{len(stage.blocks)} block"
-                  f"{'s' if len(stage.blocks) > 1 else ''}<br>→ {shape_text(stage.out_shape)}<br>"
-                  f"{stage.params:,} params", position=outward)
-        fig.add_trace(go.Scatter(x=text_x, y=text_y, text=texts, mode="text", name=name, showlegend=False,
-                                 textfont=dict(size=sizes, color=TEXT_COLOR), hovertext=hovers,
-                                 hovertemplate="%{hovertext}<extra>" + name + "</extra>"))
-        if after_x:
-            fig.add_trace(go.Scatter(x=after_x, y=after_y, text=after_t, mode="text", textposition="middle left",
-                                     showlegend=False, hoverinfo="skip", name=f"{name}: after the addition",
-                                     textfont=dict(size=10, color="#666666")))
-        if plus_x:
-            fig.add_trace(go.Scatter(x=split_x, y=split_y, mode="markers", showlegend=False, hoverinfo="skip",
-                                     name="split", marker=dict(size=5, color=color)))
-            fig.add_trace(go.Scatter(x=plus_x, y=plus_y, mode="markers", showlegend=False, name="⊕",
-                                     hovertemplate="addition ⊕: F(x) + shortcut(x)<extra></extra>",
-                                     marker=dict(symbol="circle-cross", size=15, color="white",
-                                                 line=dict(color=color, width=1.6))))
-            fig.add_trace(go.Scatter(x=tag_x, y=tag_y, text=tag_t, mode="text", textposition="middle right",
-                                     showlegend=False, hoverinfo="skip", name="shortcut kind",
-                                     textfont=dict(size=10, color=color)))
+        return cls(a, cx, "residual" if a.skip else "plain", RESIDUAL_COLOR if a.skip else PLAIN_COLOR,
+                   arc_x=cx + HALF + 2.5, bracket_x=bracket_x,
+                   label_x=bracket_x + 0.6 if side == "right" else bracket_x - 0.6,
+                   outward="middle right" if side == "right" else "middle left")
+
+
+def _draw_row(canvas: _Canvas, col: _Column, row: dict, top: float, h: float, next_top: float | None) -> None:
+    """One box of a column: the line down to the next box, the box's text, and its shape (stem and head grey,
+    with their side label; a block by `_draw_block`; input and output are text only)."""
+    cx, bottom, kind = col.cx, top + h, row["kind"]
+    if next_top is not None:  # the line down to the next box
+        canvas.shapes.append(dict(type="line", x0=cx, x1=cx, y0=bottom, y1=next_top, layer="below",
+                                  line=dict(color="#999999", width=1.5), name="flow"))
+    col.text_x.append(cx)
+    col.text_y.append(top + h / 2)
+    col.texts.append("<br>".join(row["lines"]))
+    col.hovers.append(row.get("hover", row["lines"][0]))
+    col.sizes.append(FONT + (1 if kind in ("input", "output") else 0))
+    if kind in ("input", "output"):
+        return
+    if kind in ("stem", "head"):
+        canvas.shapes.append(dict(type="rect", x0=cx - HALF, x1=cx + HALF, y0=top, y1=bottom, layer="below",
+                                  fillcolor="#f4f4f4", line=dict(color=PART_COLOR, width=1.2),
+                                  name=f"{kind}-{col.name}"))
+        canvas.label(col.label_x, top + h / 2, row["side"], position=col.outward)
+        return
+    _draw_block(canvas, col, row, top, bottom)
+
+
+def _draw_block(canvas: _Canvas, col: _Column, row: dict, top: float, bottom: float) -> None:
+    """A block's box (He et al. 2016, Fig. 3): tinted in the net's colour, a purple border where it changes the
+    shape, a deck of cards behind a box standing for several blocks; what follows the addition below it; in the
+    residual net the shortcut arc from the split above the box to the addition ⊕ below it (dotted where the
+    shape changes), tagged with the shortcut's kind."""
+    cx, color = col.cx, col.color
+    run: list[BlockInfo] = row["run"]
+    b = run[0]
+    border = DOWN_COLOR if b.downsample else color
+    if len(run) > 1:  # a deck of cards: the collapsed blocks behind the box
+        for k in (2, 1):
+            canvas.shapes.append(dict(type="rect", x0=cx - HALF + 0.7 * k, x1=cx + HALF + 0.7 * k,
+                                      y0=top - 4 * k, y1=bottom - 4 * k, layer="below", fillcolor="white",
+                                      line=dict(color=border, width=1), name="stack"))
+    canvas.shapes.append(dict(type="rect", x0=cx - HALF, x1=cx + HALF, y0=top, y1=bottom, layer="below",
+                              fillcolor=_tint(color, 0.07) if not b.downsample else _tint(DOWN_COLOR, 0.07),
+                              line=dict(color=border, width=2.6 if b.downsample else 1.3),
+                              name=f"block-{col.name}"))
+    col.stage_spans.setdefault(row["stage"].index, [top, bottom])[1] = bottom
+    if b.after:  # what follows the addition (or, in the plain net, the branch)
+        col.after_x.append(cx - 0.8)
+        col.after_y.append(bottom + 27)
+        col.after_t.append(b.after)
+    if col.arch.skip:
+        arc_x = col.arc_x
+        ys, yp = top - 9, bottom + 12  # split point above the box, ⊕ below it
+        rx, ry = 1.2, 8.0
+        path = (f"M {cx},{ys} L {arc_x - rx},{ys} Q {arc_x},{ys} {arc_x},{ys + ry} "
+                f"L {arc_x},{yp - ry} Q {arc_x},{yp} {arc_x - rx},{yp} L {cx + 0.9},{yp}")
+        canvas.shapes.append(dict(type="path", path=path, layer="below", name="shortcut",
+                                  line=dict(color=color, width=1.8, dash="dot" if b.downsample else "solid")))
+        col.plus_x.append(cx)
+        col.plus_y.append(yp)
+        col.split_x.append(cx)
+        col.split_y.append(ys)
+        col.tag_x.append(arc_x + 0.5)
+        col.tag_y.append((ys + yp) / 2)
+        col.tag_t.append(b.tag)
+
+
+def _draw_stages(canvas: _Canvas, col: _Column) -> None:
+    """A bracket beside each stage's blocks, labelled with its blocks, output shape and parameters."""
+    a = col.arch
+    for stage_index, (y0, y1) in col.stage_spans.items():
+        stage = a.stages[stage_index]
+        canvas.shapes.append(dict(type="line", x0=col.bracket_x, x1=col.bracket_x, y0=y0, y1=y1, name="stage",
+                                  line=dict(color="#bbbbbb", width=2)))
+        title = "blocks" if len(a.stages) == 1 else f"stage {stage_index + 1}"
+        canvas.label(col.label_x, (y0 + y1) / 2, f"<b>{title}</b><br>{len(stage.blocks)} block"
+                     f"{'s' if len(stage.blocks) > 1 else ''}<br>→ {shape_text(stage.out_shape)}<br>"
+                     f"{stage.params:,} params", position=col.outward)
+
+
+def _add_column_traces(fig: go.Figure, col: _Column) -> None:
+    """A column's text and markers as traces: the boxes' text (with its hover), what follows each addition, and
+    in the residual net the split points, the additions ⊕ and the shortcuts' kinds."""
+    name, color = col.name, col.color
+    fig.add_trace(go.Scatter(x=col.text_x, y=col.text_y, text=col.texts, mode="text", name=name, showlegend=False,
+                             textfont=dict(size=col.sizes, color=TEXT_COLOR), hovertext=col.hovers,
+                             hovertemplate="%{hovertext}<extra>" + name + "</extra>"))
+    if col.after_x:
+        fig.add_trace(go.Scatter(x=col.after_x, y=col.after_y, text=col.after_t, mode="text",
+                                 textposition="middle left", showlegend=False, hoverinfo="skip",
+                                 name=f"{name}: after the addition", textfont=dict(size=10, color="#666666")))
+    if col.plus_x:
+        fig.add_trace(go.Scatter(x=col.split_x, y=col.split_y, mode="markers", showlegend=False, hoverinfo="skip",
+                                 name="split", marker=dict(size=5, color=color)))
+        fig.add_trace(go.Scatter(x=col.plus_x, y=col.plus_y, mode="markers", showlegend=False, name="⊕",
+                                 hovertemplate="addition ⊕: F(x) + shortcut(x)<extra></extra>",
+                                 marker=dict(symbol="circle-cross", size=15, color="white",
+                                             line=dict(color=color, width=1.6))))
+        fig.add_trace(go.Scatter(x=col.tag_x, y=col.tag_y, text=col.tag_t, mode="text", textposition="middle right",
+                                 showlegend=False, hoverinfo="skip", name="shortcut kind",
+                                 textfont=dict(size=10, color=color)))
+
+
+def _key(nets: list[Architecture]) -> list[str]:
+    """The key's lines below the figure: the border of the blocks that change the shape, and the shortcut kinds
+    drawn (He 2016b Fig. 2)."""
     blocks = [b for a in nets for b in a.blocks]
     key = []
     if any(b.downsample for b in blocks):
@@ -259,16 +351,4 @@ def architecture_figure(arch: Architecture, plain: Architecture | None = None, m
     kinds = dict.fromkeys(words[b.shortcut_kind] for b in blocks if b.shortcut_kind in words)
     if kinds:
         key.append("⊕ addition · shortcut " + ", ".join(kinds))
-    if key:
-        label(50, total - 14, "<br>".join(key), color="#555555")
-    # Text as a scatter trace with its sizes set (not annotations): the boxes are sized for it in pixels, and
-    # a presenter's larger annotation font would spill the labels out of the figure.
-    x, y, text, size, color, position = zip(*labels)
-    fig.add_trace(go.Scatter(x=x, y=y, text=text, mode="text", textposition=position, showlegend=False,
-                             hoverinfo="skip", name="labels", textfont=dict(size=size, color=color)))
-    style(fig, height=int(total) + 10)
-    fig.update_layout(shapes=shapes, margin=dict(l=10, r=10, t=10, b=10),
-                      hovermode="closest", showlegend=False)
-    fig.update_xaxes(visible=False, range=[0, 100], fixedrange=True)
-    fig.update_yaxes(visible=False, range=[total, 0], fixedrange=True)
-    return fig
+    return key
