@@ -433,10 +433,26 @@ def image_from_bytes(blob: bytes, data: Dataset, invert: bool = False, crop: boo
     Raises UploadError for an empty file, a file over `max_bytes`, something that is
     not an image, a broken image, or one over `max_pixels`, and for non-image data.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     if not data.is_image:
         raise UploadError(f"{data.name} is not image data: uploads need an image dataset (e.g. digits)")
+    rgb, steps = _decode_upload(_open_upload(blob, max_bytes, max_pixels))
+    original = rgb.copy()
+    original.thumbnail((256, 256))
+    _, height, width = data.input_shape
+    img, looks_inverted = _to_channels(rgb, data, invert, steps)
+    fill = _border_colour(img)
+    if crop:
+        img = _crop_to_strokes(img, steps)
+    img = _pad_to_aspect(img, height, width, crop, fill, steps)
+    raw, x = _to_input(img, data, steps)
+    return UploadedImage(np.asarray(original), raw, x, steps, looks_inverted)
+
+
+def _open_upload(blob: bytes, max_bytes: int, max_pixels: int):
+    """The uploaded bytes opened as a Pillow image (its header read, nothing decoded yet); UploadError for an
+    empty file, one over `max_bytes`, one Pillow cannot read, or an image over `max_pixels`."""
+    from PIL import Image, UnidentifiedImageError
+
     if blob is None or len(blob) == 0:
         raise UploadError("the file is empty")
     if len(blob) > max_bytes:
@@ -452,7 +468,16 @@ def image_from_bytes(blob: bytes, data: Dataset, invert: bool = False, crop: boo
     if w * h > max_pixels or w < 1 or h < 1:
         raise UploadError(f"the image is {w}×{h} pixels, over the limit of {max_pixels / 1e6:.0f} megapixels: "
                           f"upload a smaller image")
-    fmt, mode = im.format or "image", im.mode
+    return im
+
+
+def _decode_upload(im) -> tuple:
+    """(RGB image, steps so far): `im`'s first frame decoded at most WORK_SIDE pixels a side (`_decode_small`),
+    turned as its EXIF orientation says, and its transparent parts composited on white; UploadError when the
+    data turn out truncated or corrupt."""
+    from PIL import Image, ImageOps
+
+    (w, h), fmt, mode = im.size, im.format or "image", im.mode
     try:
         im.seek(0)  # animated formats: the first frame
         im, reduced = _decode_small(im, WORK_SIDE)
@@ -467,11 +492,15 @@ def image_from_bytes(blob: bytes, data: Dataset, invert: bool = False, crop: boo
         steps.append("transparent parts composited on white")
     flat = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
     flat.alpha_composite(rgba)
-    rgb = flat.convert("RGB")
-    original = rgb.copy()
-    original.thumbnail((256, 256))
+    return flat.convert("RGB"), steps
 
-    channels, height, width = data.input_shape
+
+def _to_channels(rgb, data: Dataset, invert: bool, steps: list[str]) -> tuple:
+    """(image in `data`'s channels, whether it looks inverted: mostly bright, i.e. dark strokes on light paper):
+    grayscale for one channel, RGB for three, inverted when asked (the digits are light strokes on dark)."""
+    from PIL import ImageOps
+
+    channels = data.input_shape[0]
     img = rgb.convert("L") if channels == 1 else rgb
     if channels == 1:
         steps.append("converted to grayscale")
@@ -481,19 +510,34 @@ def image_from_bytes(blob: bytes, data: Dataset, invert: bool = False, crop: boo
     if invert:
         img = ImageOps.invert(img)
         steps.append("inverted (dark strokes on light → light strokes on dark)")
-    # The background: the median colour of the border (before any crop), for padding.
+    return img, looks_inverted
+
+
+def _border_colour(img) -> tuple[int, ...]:
+    """The background: the median colour of the image's border (before any crop), for padding."""
     arr = np.asarray(img)
     edge = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]])
-    fill = tuple(int(v) for v in np.median(edge.reshape(len(edge), -1), axis=0))
-    if crop:
-        gray = np.asarray(img.convert("L"), dtype=np.float32)
-        border = np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]]))
-        ys, xs = np.nonzero(np.abs(gray - border) > 64)
-        if len(ys):
-            box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
-            img = img.crop(box)
-            steps.append(f"cropped to the strokes ({box[2] - box[0]}×{box[3] - box[1]})")
-    # Pad to the target aspect ratio with the border colour, so strokes are not stretched.
+    return tuple(int(v) for v in np.median(edge.reshape(len(edge), -1), axis=0))
+
+
+def _crop_to_strokes(img, steps: list[str]):
+    """`img` cut to the box of the pixels whose gray level differs by more than 64 from the border's median (as it
+    is when nothing stands out)."""
+    gray = np.asarray(img.convert("L"), dtype=np.float32)
+    border = np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]]))
+    ys, xs = np.nonzero(np.abs(gray - border) > 64)
+    if len(ys):
+        box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+        img = img.crop(box)
+        steps.append(f"cropped to the strokes ({box[2] - box[0]}×{box[3] - box[1]})")
+    return img
+
+
+def _pad_to_aspect(img, height: int, width: int, crop: bool, fill: tuple[int, ...], steps: list[str]):
+    """`img` centred on a canvas of the input's aspect ratio filled with the border colour, so strokes are not
+    stretched; after a crop, with the datasets' empty margin (the strokes fill the central 3/4)."""
+    from PIL import Image
+
     iw, ih = img.size
     if crop:
         # Leave an empty margin like the datasets' (digits: strokes in the central 6x6 of 8x8;
@@ -509,7 +553,16 @@ def image_from_bytes(blob: bytes, data: Dataset, invert: bool = False, crop: boo
         canvas.paste(img, ((tw - iw) // 2, (th - ih) // 2))
         img = canvas
         steps.append(f"padded to {tw}×{th} with the border colour")
-    # Resize each channel in floating point, so the area average is not rounded to 8 bits.
+    return img
+
+
+def _to_input(img, data: Dataset, steps: list[str]) -> tuple[np.ndarray, torch.Tensor]:
+    """(raw image in the dataset's range, the net's input): each channel resized to the input's size with a box
+    filter in floating point (an area average not rounded to 8 bits, as the digits' 8x8 counts were made from
+    32x32 bitmaps), scaled 0..255 → the raw range, normalised with the training split's mean and std."""
+    from PIL import Image
+
+    _, height, width = data.input_shape
     planes = [np.asarray(band.convert("F").resize((width, height), Image.Resampling.BOX), dtype=np.float32)
               for band in img.split()]
     steps.append(f"resized to {width}×{height} (box filter: area average)")
@@ -520,7 +573,7 @@ def image_from_bytes(blob: bytes, data: Dataset, invert: bool = False, crop: boo
     std = np.asarray(data.std, dtype=np.float32).reshape(-1, 1, 1)
     x = torch.from_numpy(((raw - mean) / std).astype(np.float32))
     steps.append("normalised with the training split's mean and std")
-    return UploadedImage(np.asarray(original), raw, x, steps, looks_inverted)
+    return raw, x
 
 
 # --- the view: one computation for the page and the CLI -------------------------------------------
