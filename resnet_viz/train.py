@@ -415,6 +415,8 @@ def train(net: NetConfig, cfg: TrainConfig = TrainConfig(), *, data: Dataset | N
 
 
 def _train(net: NetConfig, cfg: TrainConfig, *, data, progress, device, memory_limit_bytes, time_limit_s) -> Run:
+    """`train` under the lab's thread policy: the configs, the data and the memory checked before any work, then
+    the epochs, each followed by the loss and accuracy on both splits, until the last or a NaN or infinite loss."""
     net.validate()
     cfg.validate()
     data = data or load_dataset(cfg.dataset, cfg.data_root, cfg.data_limit)
@@ -423,93 +425,140 @@ def _train(net: NetConfig, cfg: TrainConfig, *, data, progress, device, memory_l
             f"the net expects inputs {net.input_shape} and {net.classes} classes, "
             f"but {data.name} has {data.input_shape} and {data.classes}"
         )
-    n = len(data.x_train)
-    steps_per_epoch = math.ceil(n / cfg.batch_size)
-    total = steps_per_epoch * cfg.epochs
-    snap_every = checkpoint_interval(cfg, steps_per_epoch)
+    steps_per_epoch = math.ceil(len(data.x_train) / cfg.batch_size)
     check_run_memory(net, cfg, snapshots=checkpoint_count(cfg, steps_per_epoch), limit_bytes=memory_limit_bytes)
-    device = pick_device(device)
+    run = _Training(net, cfg, data, pick_device(device), progress,
+                    time_limit_s if time_limit_s is not None else default_time_limit())
+    h = run.history
+    start = time.perf_counter()
+    run.record_epoch()
+    for epoch in range(1, cfg.epochs + 1):
+        run.epoch(epoch)
+        if h.diverged:
+            break
+        run.record_epoch()
+        if not math.isfinite(h.epoch_train_loss[-1]):
+            h.diverged, h.diverged_at_step = True, run.step
+            break
+    h.seconds = time.perf_counter() - start
+    return run.finish()
 
-    model = build_model(net, device)
-    gen = torch.Generator().manual_seed(cfg.seed)
+
+def _optimizer(model: nn.Module, cfg: TrainConfig, total_steps: int):
+    """(optimiser, schedule): SGD with Nesterov momentum, or Adam, with weight decay, and the learning rate scaled
+    step by step by `lr_factor` (linear warm-up, then cosine or constant)."""
     if cfg.optimizer == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                               weight_decay=cfg.weight_decay, nesterov=cfg.momentum > 0)
     else:
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(cfg, total))
-    x_train, y_train = data.x_train.to(device), data.y_train.to(device)
-    block_params = [list(b.parameters()) for b in model.blocks]
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(cfg, total_steps))
 
-    h = History(device=str(device))
-    limit = time_limit_s if time_limit_s is not None else default_time_limit()
-    started, step_times = time.perf_counter(), []
-    first = flat_params(model, device="cpu")
-    # The snapshots go into one tensor allocated once: a list stacked at the end would briefly hold
-    # every snapshot twice (measured: peak RSS twice the snapshots' size, benchmarks/run_memory.py).
-    snapshots = torch.empty((checkpoint_count(cfg, steps_per_epoch), first.numel()), dtype=first.dtype)
-    snapshots[0], kept = first, 1
-    h.checkpoint_steps.append(0)
 
-    def record_epoch() -> None:
-        tl, ta = evaluate(model, data.x_train, data.y_train)
-        vl, va = evaluate(model, data.x_test, data.y_test)
+class _Training:
+    """One training run between its steps: the model, its optimiser and schedule, the data on the device, the
+    `History` recorded so far, and the weight snapshots kept for the optimisation-path view (Li et al. 2018 §7)
+    in one tensor allocated once (a list stacked at the end would briefly hold every snapshot twice: peak RSS
+    twice the snapshots' size, benchmarks/run_memory.py)."""
+
+    def __init__(self, net: NetConfig, cfg: TrainConfig, data: Dataset, device: torch.device,
+                 progress: Progress | None, limit: float | None) -> None:
+        self.net, self.cfg, self.data, self.device, self.progress, self.limit = net, cfg, data, device, progress, limit
+        steps_per_epoch = math.ceil(len(data.x_train) / cfg.batch_size)
+        self.total = steps_per_epoch * cfg.epochs
+        self.snap_every = checkpoint_interval(cfg, steps_per_epoch)
+        self.model = build_model(net, device)
+        self.gen = torch.Generator().manual_seed(cfg.seed)
+        self.opt, self.sched = _optimizer(self.model, cfg, self.total)
+        self.x_train, self.y_train = data.x_train.to(device), data.y_train.to(device)
+        self.block_params = [list(b.parameters()) for b in self.model.blocks]
+        self.history = History(device=str(device))
+        self.started, self.step_times = time.perf_counter(), []
+        first = flat_params(self.model, device="cpu")
+        self.snapshots = torch.empty((checkpoint_count(cfg, steps_per_epoch), first.numel()), dtype=first.dtype)
+        self.snapshots[0], self.kept = first, 1
+        self.history.checkpoint_steps.append(0)
+        self.step = 0
+
+    def record_epoch(self) -> None:
+        """Loss and accuracy of the model on the whole training and test splits (eval mode)."""
+        h, data = self.history, self.data
+        tl, ta = evaluate(self.model, data.x_train, data.y_train)
+        vl, va = evaluate(self.model, data.x_test, data.y_test)
         h.epoch_train_loss.append(tl)
         h.epoch_train_accuracy.append(ta)
         h.epoch_test_loss.append(vl)
         h.epoch_test_accuracy.append(va)
 
-    start = time.perf_counter()
-    record_epoch()
-    step = 0
-    for epoch in range(1, cfg.epochs + 1):
-        model.train()
-        order = torch.randperm(n, generator=gen).to(device)
+    def epoch(self, epoch: int) -> None:
+        """One pass over the training split in minibatches of a fresh random order (from the config's seed), in
+        train mode; a batch of one is skipped under BatchNorm, which cannot train on it. Stops at a NaN or
+        infinite loss (`history.diverged`); `progress` after every step."""
+        cfg, n = self.cfg, len(self.data.x_train)
+        self.model.train()
+        order = torch.randperm(n, generator=self.gen).to(self.device)
         for i in range(0, n, cfg.batch_size):
             idx = order[i:i + cfg.batch_size]
-            if len(idx) < 2 and net.norm == "batch":
+            if len(idx) < 2 and self.net.norm == "batch":
                 continue  # BatchNorm cannot train on a batch of one
-            if limit is not None and step in (1, 2):  # time two steps, refuse what would run too long
-                step_times.append(time.perf_counter())
-                if step == 2:  # the faster of the two (the first one pays for warm-up)
-                    check_time(min(step_times[1] - step_times[0], step_times[0] - started), total, limit)
-            loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            value = loss.item()
-            step += 1
-            h.step_loss.append(value)
-            if not math.isfinite(value):
-                h.diverged, h.diverged_at_step = True, step
+            self._check_time()
+            value = self._step(idx)
+            if self.history.diverged:
                 break
-            if step <= cfg.grad_norm_steps:
-                h.grad_norms.append([
-                    math.sqrt(sum(float(p.grad.pow(2).sum()) for p in ps if p.grad is not None))
-                    for ps in block_params
-                ])
-            opt.step()
-            sched.step()
-            if snap_every and step % snap_every == 0:
-                snapshots[kept], kept = flat_params(model, device="cpu"), kept + 1
-                h.checkpoint_steps.append(step)
-            if progress is not None:
-                progress(step / total, f"epoch {epoch}/{cfg.epochs}, step {step}/{total}, loss {value:.4f}")
-        if h.diverged:
-            break
-        record_epoch()
-        if not math.isfinite(h.epoch_train_loss[-1]):
-            h.diverged, h.diverged_at_step = True, step
-            break
-    h.seconds = time.perf_counter() - start
-    model = model.cpu().eval()
-    # A run is shared read-only by every session: drop the last step's gradients (they would
-    # double its memory) so that it holds only what it is.
-    model.zero_grad(set_to_none=True)
-    if h.checkpoint_steps[-1] != step:
-        snapshots[kept], kept = flat_params(model, device="cpu"), kept + 1
-        h.checkpoint_steps.append(step)
-    # Fewer than allocated (a diverged run, skipped steps): keep only those, not the whole buffer.
-    return Run(net, cfg, model, h, snapshots if kept == len(snapshots) else snapshots[:kept].clone())
+            if self.progress is not None:
+                self.progress(self.step / self.total,
+                              f"epoch {epoch}/{cfg.epochs}, step {self.step}/{self.total}, loss {value:.4f}")
+
+    def _check_time(self) -> None:
+        """Time the first two steps and refuse (ConfigError) a run that would take longer than the limit at the
+        faster of them (the first one pays for warm-up)."""
+        if self.limit is not None and self.step in (1, 2):
+            self.step_times.append(time.perf_counter())
+            if self.step == 2:
+                t = self.step_times
+                check_time(min(t[1] - t[0], t[0] - self.started), self.total, self.limit)
+
+    def _step(self, idx: torch.Tensor) -> float:
+        """One optimisation step on the minibatch `idx`: its cross-entropy loss (recorded), for the first
+        `grad_norm_steps` steps the gradient norm of each block's parameters (the vanishing gradients a shortcut
+        prevents, He et al. 2016b), then the update, and a weight snapshot every `snap_every` steps. A NaN or
+        infinite loss marks the run diverged, without an update."""
+        h = self.history
+        loss = F.cross_entropy(self.model(self.x_train[idx]), self.y_train[idx])
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        value = loss.item()
+        self.step += 1
+        h.step_loss.append(value)
+        if not math.isfinite(value):
+            h.diverged, h.diverged_at_step = True, self.step
+            return value
+        if self.step <= self.cfg.grad_norm_steps:
+            h.grad_norms.append([
+                math.sqrt(sum(float(p.grad.pow(2).sum()) for p in ps if p.grad is not None))
+                for ps in self.block_params
+            ])
+        self.opt.step()
+        self.sched.step()
+        if self.snap_every and self.step % self.snap_every == 0:
+            self._snapshot()
+        return value
+
+    def _snapshot(self) -> None:
+        """Keep the current weights (flattened, on the CPU) and their step."""
+        self.snapshots[self.kept], self.kept = flat_params(self.model, device="cpu"), self.kept + 1
+        self.history.checkpoint_steps.append(self.step)
+
+    def finish(self) -> Run:
+        """The trained Run: the model on the CPU in eval mode without gradients (a run is shared read-only by every
+        session: the last step's gradients would double its memory), the final weights as the last snapshot, and
+        only the snapshots taken (a diverged run or skipped steps take fewer than allocated)."""
+        self.model = self.model.cpu().eval()
+        self.model.zero_grad(set_to_none=True)
+        if self.history.checkpoint_steps[-1] != self.step:
+            self._snapshot()
+        snapshots = self.snapshots if self.kept == len(self.snapshots) else self.snapshots[:self.kept].clone()
+        return Run(self.net, self.cfg, self.model, self.history, snapshots)
 
 
 def train_pair(net: NetConfig, cfg: TrainConfig = TrainConfig(), **kw) -> tuple[Run, Run]:
@@ -630,6 +679,15 @@ def load_run(folder: str) -> Run:
 
     if not os.path.isdir(folder):
         raise RunLoadError(f"run folder {folder!r} does not exist")
+    net, tcfg = _read_config(folder)
+    expected = _expected_shapes(folder, net)
+    history = _read_history(folder)
+    model = _read_weights(folder, net, expected)
+    return Run(net, tcfg, model.eval(), history, _read_trajectory(folder, model))
+
+
+def _read_config(folder: str) -> tuple[NetConfig, TrainConfig]:
+    """The net and training configs of `folder`'s config.json, the net's validated."""
     try:
         meta = _read_json(os.path.join(folder, "config.json"), MAX_CONFIG_BYTES)
         net = NetConfig.from_dict(meta["net"])
@@ -641,8 +699,12 @@ def load_run(folder: str) -> Run:
         if isinstance(e, RunLoadError):
             raise
         raise RunLoadError(f"config.json in {folder!r} is broken: {str(e)[:200]}") from None
-    # The net the config describes, on the meta device (shapes only, no forward pass: that would cost
-    # seconds on a fresh process): refused when its weights exceed the memory limit.
+    return net, tcfg
+
+
+def _expected_shapes(folder: str, net: NetConfig) -> dict[str, tuple[int, ...]]:
+    """The name and shape of each tensor of the net the config describes, built on the meta device (shapes only, no
+    forward pass: that would cost seconds on a fresh process); refused when its weights exceed the memory limit."""
     try:
         expected = {k: tuple(v.shape) for k, v in build_model(net, device="meta").state_dict().items()}
     except (ConfigError, RuntimeError, ValueError) as e:
@@ -651,17 +713,28 @@ def load_run(folder: str) -> Run:
     if 4 * n_params > limit:
         raise RunLoadError(f"config.json in {folder!r} describes a net of {n_params:,} parameters (about "
                            f"{4 * n_params / 1024**3:.1f} GiB), over the memory limit of {limit / 1024**3:.1f} GiB: not built")
+    return expected
+
+
+def _read_history(folder: str) -> History:
+    """The training history of `folder`'s history.json (an empty one when there is none)."""
     try:
-        history = History.from_dict(_read_json(os.path.join(folder, "history.json"), MAX_HISTORY_BYTES))
+        return History.from_dict(_read_json(os.path.join(folder, "history.json"), MAX_HISTORY_BYTES))
     except FileNotFoundError:
-        history = History()
+        return History()
     except (TypeError, ValueError, AttributeError) as e:
         if isinstance(e, RunLoadError):
             raise
         raise RunLoadError(f"history.json in {folder!r} is broken: {str(e)[:200]}") from None
+
+
+def _read_weights(folder: str, net: NetConfig, expected: dict[str, tuple[int, ...]]) -> nn.Module:
+    """The net built from its config with the weights of weights.safetensors, whose tensor names and shapes are
+    checked against `expected` from the file's header before any tensor is read."""
     path = os.path.join(folder, "weights.safetensors")
     if not os.path.exists(path):
         raise RunLoadError(f"{folder!r} has no weights.safetensors")
+    n_params = sum(math.prod(shape) for shape in expected.values())
     # Header slack: names, dtypes and offsets of each tensor, as JSON.
     shapes = _safetensors_shapes(path, 8 * n_params + 1024 * (len(expected) + 16))
     mismatch = sorted(set(shapes) ^ set(expected)) or [k for k in expected if shapes[k] != expected[k]]
@@ -678,17 +751,25 @@ def load_run(folder: str) -> Run:
         model.load_state_dict(state, strict=True)
     except Exception as e:  # safetensors raises its own error types for corrupt files
         raise RunLoadError(f"weights.safetensors in {folder!r} does not match its config or is corrupt: {str(e).splitlines()[0][:200]}") from None
-    trajectory = None
+    return model
+
+
+def _read_trajectory(folder: str, model: nn.Module) -> torch.Tensor | None:
+    """The weight snapshots of trajectory.safetensors (float32, the last row the model's exact final weights), for
+    the optimisation-path view (Li et al. 2018 §7); None when there are none or they do not fit the net (the path
+    view is optional: the run loads without it)."""
     tpath = os.path.join(folder, "trajectory.safetensors")
-    if os.path.exists(tpath):
-        try:  # the path view is optional: a trajectory that does not fit the net is dropped, the run loads
-            n_flat = sum(p.numel() for p in model.parameters())
-            found = _safetensors_shapes(tpath, memory_limit_bytes())
-            if list(found) == ["trajectory"] and len(found["trajectory"]) == 2 and found["trajectory"][1] == n_flat:
-                trajectory = load_file(tpath)["trajectory"]
-                if trajectory.dtype != torch.float32:  # checkpoints kept at half precision (shipped runs)
-                    trajectory = trajectory.float()
-                    trajectory[-1] = flat_params(model, device="cpu")  # the final weights, exact
-        except Exception:
-            trajectory = None
-    return Run(net, tcfg, model.eval(), history, trajectory)
+    if not os.path.exists(tpath):
+        return None
+    try:
+        n_flat = sum(p.numel() for p in model.parameters())
+        found = _safetensors_shapes(tpath, memory_limit_bytes())
+        if not (list(found) == ["trajectory"] and len(found["trajectory"]) == 2 and found["trajectory"][1] == n_flat):
+            return None
+        trajectory = load_file(tpath)["trajectory"]
+        if trajectory.dtype != torch.float32:  # checkpoints kept at half precision (shipped runs)
+            trajectory = trajectory.float()
+            trajectory[-1] = flat_params(model, device="cpu")  # the final weights, exact
+        return trajectory
+    except Exception:
+        return None
