@@ -530,41 +530,71 @@ def playground_study(settings: PlaygroundSettings = PlaygroundSettings(), *, pro
 
 
 def _train_pair(settings, data, result, progress, preview) -> None:
+    """Train the twins of `result` step by step on the same minibatches (`_Twins`), a frame at each of
+    `settings.frame_steps()` and what each block draws at the end; `progress` about a hundred times."""
     start = time.perf_counter()
-    traces = result.nets
-    models = [build_model(t.config) for t in traces]
-    opts = [make_optimizer(m, settings.lr, settings.l2) for m in models]
-    order = batch_order(len(data.x_train), settings.steps, settings.batch_size, settings.seed)
-    y_train = torch.from_numpy(data.y_train)
-    frame_at = set(settings.frame_steps())
-    ends = [(list(m.blocks[0].parameters()), list(m.blocks[-1].parameters())) for m in models]
-    alive = [True, True]
-    spent = [0.0, 0.0]
-    for m in models:
-        m.train()
+    twins = _Twins(settings, data, result, preview)
+    twins.frame(0)
+    report_every = max(settings.steps // 100, 1)
+    for step in range(1, settings.steps + 1):
+        losses = twins.step(step)
+        if step in twins.frame_at:
+            twins.frame(step)
+        # Let the other threads of the process run: these tiny ops hold the GIL most of the time, and in the app
+        # the web server and the other sessions share it.
+        time.sleep(0)
+        if progress is not None and (step % report_every == 0 or step == settings.steps):
+            notify(progress, step / settings.steps,
+                   f"training both nets: step {step}/{settings.steps}, minibatch loss plain {losses[0]:.3g}, "
+                   f"residual {losses[1]:.3g}")
+    twins.draw_blocks()
+    result.seconds = time.perf_counter() - start
 
-    def frame(step: int) -> None:
-        result.steps.append(step)
-        for i, (m, t) in enumerate(zip(models, traces)):
+
+class _Twins:
+    """The plain net and its residual twin training side by side (Smilkov et al. 2017's Playground, on the twins):
+    their models (the same initial weights), Adam optimisers, the minibatch order both follow, the parameters of
+    each net's first and last block, whether each is still training (not diverged), and the time spent on each."""
+
+    def __init__(self, settings, data, result, preview) -> None:
+        self.settings, self.data, self.result, self.preview = settings, data, result, preview
+        self.traces = result.nets
+        self.models = [build_model(t.config) for t in self.traces]
+        self.opts = [make_optimizer(m, settings.lr, settings.l2) for m in self.models]
+        self.order = batch_order(len(data.x_train), settings.steps, settings.batch_size, settings.seed)
+        self.y_train = torch.from_numpy(data.y_train)
+        self.frame_at = set(settings.frame_steps())
+        self.ends = [(list(m.blocks[0].parameters()), list(m.blocks[-1].parameters())) for m in self.models]
+        self.alive = [True, True]
+        self.spent = [0.0, 0.0]
+        for m in self.models:
+            m.train()
+
+    def frame(self, step: int) -> None:
+        """A frame at `step`: each net's P(class 1) over the plane and its loss and accuracy on both splits
+        (`_record_frame`); a stopped net keeps its last picture and gets NaN numbers. Then `preview`."""
+        self.result.steps.append(step)
+        for i, (m, t) in enumerate(zip(self.models, self.traces)):
             t0 = time.perf_counter()
-            if alive[i]:
-                _record_frame(m, t, data)
+            if self.alive[i]:
+                _record_frame(m, t, self.data)
             else:  # stopped: its last picture stays, its numbers are NaN from here on
                 t.probability.append(t.probability[-1])
                 for series in (t.train_loss, t.test_loss, t.train_accuracy, t.test_accuracy):
                     series.append(float("nan"))
-            spent[i] += time.perf_counter() - t0
-        if preview is not None:
-            preview(result)
+            self.spent[i] += time.perf_counter() - t0
+        if self.preview is not None:
+            self.preview(self.result)
 
-    frame(0)
-    report_every = max(settings.steps // 100, 1)
-    for step in range(1, settings.steps + 1):
-        idx = order[step - 1]
-        xb, yb = data.x_train[idx], y_train[idx]
+    def step(self, step: int) -> list[float]:
+        """One Adam step of each net still training on the same minibatch; records the gradient norms of its first
+        and last block before the update (vanishing gradients: Bengio et al. 1994, Glorot & Bengio 2010; He et
+        al. 2016b eq. 5). A NaN or infinite loss stops that net (`diverged_at`). Returns the minibatch losses."""
+        idx = self.order[step - 1]
+        xb, yb = self.data.x_train[idx], self.y_train[idx]
         losses = []
-        for i, (m, opt, t) in enumerate(zip(models, opts, traces)):
-            if not alive[i]:
+        for i, (m, opt, t) in enumerate(zip(self.models, self.opts, self.traces)):
+            if not self.alive[i]:
                 losses.append(float("nan"))
                 continue
             t0 = time.perf_counter()
@@ -574,37 +604,33 @@ def _train_pair(settings, data, result, progress, preview) -> None:
             value = loss.item()
             losses.append(value)
             if not math.isfinite(value):
-                alive[i], t.diverged_at = False, step
+                self.alive[i], t.diverged_at = False, step
                 t.grad_first.append(float("nan"))
                 t.grad_last.append(float("nan"))
             else:
-                t.grad_first.append(_grad_norm(ends[i][0]))
-                t.grad_last.append(_grad_norm(ends[i][1]))
+                t.grad_first.append(_grad_norm(self.ends[i][0]))
+                t.grad_last.append(_grad_norm(self.ends[i][1]))
                 opt.step()
-            spent[i] += time.perf_counter() - t0
-        if step in frame_at:
-            frame(step)
-        # Let the other threads of the process run: these tiny ops hold the GIL most of the time, and in the app
-        # the web server and the other sessions share it.
-        time.sleep(0)
-        if progress is not None and (step % report_every == 0 or step == settings.steps):
-            notify(progress, step / settings.steps,
-                   f"training both nets: step {step}/{settings.steps}, minibatch loss plain {losses[0]:.3g}, "
-                   f"residual {losses[1]:.3g}")
-    for i, (m, t) in enumerate(zip(models, traces)):
-        t0 = time.perf_counter()
-        # The reference for the maps' signs: the net's P(class 1) on the thumbnails' grid.
-        with torch.inference_mode():
-            m.eval()
-            out = m(data.x_block_grid)
-        ref = torch.softmax(out, 1)[:, 1].numpy() if torch.isfinite(out).all() else None
-        maps, shares, spreads, stem = block_maps(m, data.x_block_grid, ref)
-        maps = np.nan_to_num(maps, nan=0.0)
-        t.block_maps = np.rint(100 * maps).astype(np.int8).reshape(len(maps), BLOCK_GRID, BLOCK_GRID)
-        t.block_share, t.block_spread, t.stem_spread = shares, spreads, stem
-        spent[i] += time.perf_counter() - t0
-        t.seconds = spent[i]
-    result.seconds = time.perf_counter() - start
+            self.spent[i] += time.perf_counter() - t0
+        return losses
+
+    def draw_blocks(self) -> None:
+        """What each block of each net draws over the plane (`block_maps`: its output's first principal component,
+        signed to agree with the net's P(class 1)), as int8 percentages; then each net's time."""
+        data = self.data
+        for i, (m, t) in enumerate(zip(self.models, self.traces)):
+            t0 = time.perf_counter()
+            # The reference for the maps' signs: the net's P(class 1) on the thumbnails' grid.
+            with torch.inference_mode():
+                m.eval()
+                out = m(data.x_block_grid)
+            ref = torch.softmax(out, 1)[:, 1].numpy() if torch.isfinite(out).all() else None
+            maps, shares, spreads, stem = block_maps(m, data.x_block_grid, ref)
+            maps = np.nan_to_num(maps, nan=0.0)
+            t.block_maps = np.rint(100 * maps).astype(np.int8).reshape(len(maps), BLOCK_GRID, BLOCK_GRID)
+            t.block_share, t.block_spread, t.stem_spread = shares, spreads, stem
+            self.spent[i] += time.perf_counter() - t0
+            t.seconds = self.spent[i]
 
 
 # --- captions ------------------------------------------------------------------------------------------
