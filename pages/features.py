@@ -166,7 +166,24 @@ def _view(pair, plain, residual):
         return
     x, y, raw, caption = picked
     key = results.input_key(x)
+    settings, cam_block = _settings(side, data, conv, n_blocks)
+    result = study(runs, x, key, settings, data)
 
+    _show_input(result, data, runs, x, y, raw, caption)
+    st.subheader("Block outputs")
+    with guard("Block outputs"):
+        _show_block_outputs(result, runs, conv, n_blocks)
+    with guard("Statistics of the block outputs"):
+        _show_statistics(result)
+    st.subheader("Attributions")
+    with guard("Attributions"):
+        _show_attributions(result, data, runs, raw, cam_block)
+
+
+def _settings(side, data, conv: bool, n_blocks: int) -> tuple[FT.FeatureSettings, int]:
+    """(the view's settings, Grad-CAM's block): the class to explain, Grad-CAM's block and the IG steps from the
+    sidebar's widgets; the block shown and what the statistics run over from their widgets' last state (they are
+    drawn further down, beside their figures)."""
     with side.expander("Attribution settings", expanded=True):
         names = [str(c) for c in data.class_names]
         valid_choice("feat_target", [PREDICTED] + names, PREDICTED)
@@ -185,9 +202,11 @@ def _view(pair, plain, residual):
     settings = FT.FeatureSettings(target=target, cam_block=cam_block if conv and cam_block != n_blocks else None,
                                   steps=int(steps), over=over,
                                   block=min(max(int(block), 1), n_blocks))
-    result = study(runs, x, key, settings, data)
+    return settings, cam_block
 
-    # Input and predictions.
+
+def _show_input(result, data, runs: dict, x, y, raw, caption: str) -> None:
+    """The input (an image, or a 2-D point's coordinates) and each net's predicted class with its probabilities."""
     st.markdown(caption)
     cols = st.columns([1, 2, 2]) if data.is_image else st.columns([0.01, 2, 2])
     if data.is_image:
@@ -201,59 +220,65 @@ def _view(pair, plain, residual):
         col.plotly_chart(figure(P.probabilities_figure, probs, data.class_names, run.net.skip, y, height=220),
                          key=f"feat_probs_{k}")
 
-    # Block outputs.
-    st.subheader("Block outputs")
-    with guard("Block outputs"):
-        if conv:
-            b = widget(FT.FeatureSettings, "block", widget="slider", default=1, min=1, max=n_blocks, step=1)
-            pair_acts = [result.outputs[k][b - 1] for k in runs]
-            lo = float(min(a.min() for a in pair_acts))
-            hi = float(max(a.max() for a in pair_acts))
-            for col, (k, a) in zip(columns(2), zip(runs, pair_acts)):
-                title = f"{k}: block {b}, {a.shape[0]} channels of {a.shape[1]}×{a.shape[2]}"
-                show(figure(P.channel_grid_figure, a, lo, hi if hi > lo else lo + 1, title), f"feat_grid_{k}", col)
-            st.caption("One colour scale per block, shared by both nets. Compare how much of the input's shape "
-                       "survives in later blocks: in the residual net the shortcut can carry it forward unchanged, "
-                       "while every layer of the plain net has to re-create it.")
-        else:
-            st.info("Block outputs of an MLP are vectors, not images: no channel grids and no Grad-CAM. The "
-                    "statistics below and the attributions over the input still apply.")
-    with guard("Statistics of the block outputs"):
-        widget(FT.FeatureSettings, "over")
-        show(figure(P.statistics_figure, result.stats["plain"], result.stats["residual"]), "feat_stats")
-        show_caption(result.statistics_caption())
 
-    # Attributions.
-    st.subheader("Attributions")
-    with guard("Attributions"):
-        methods = result.methods
-        attributions = result.attributions
-        feature_names = None if data.is_image else ["x₁", "x₂"]
-        for m in methods:
-            label = FT.METHOD_NAMES[m]
-            if m == "gradcam":
-                label += f" at block {cam_block} ({'×'.join(map(str, attributions[m, 'residual'].layer_shape))}, upsampled)"
-            st.markdown(f"**{label}**")
-            zmax = max(float(np.abs(attributions[m, k].map).max()) for k in runs)
-            for col, k in zip(columns(2), runs):
-                r = attributions[m, k]
-                title = f"{k}: class {data.class_names[r.target]}"
-                show(figure(P.attribution_figure, r.map, raw if data.is_image else None, FT.raw_max(data),
-                                          r.signed, zmax, title, feature_names=feature_names,
-                                          cells=r.layer_shape if m == "gradcam" else None,
-                                          block=r.block + 1 if m == "gradcam" else None), f"feat_{m}_{k}", col)
-                if m == "ig":
-                    rel = abs(r.convergence_delta) / max(abs(r.output_gap), 1e-12)
-                    col.metric("IG convergence delta", f"{r.convergence_delta:+.4f}",
-                               f"{pct(rel)} of f(x) − f(x′) = {num(r.output_gap)}", delta_color="off",
-                               delta_arrow="off",
-                               help="Completeness: the attributions sum to f(x) − f(x′) up to this delta. "
-                                    "Over 5 %: raise the IG steps.")
-        ig = result.captions()["ig"]
-        how = ("Saliency: |∂f/∂x|. Integrated Gradients: signed (red raises the class score, blue lowers it), "
-               "from a black baseline x′; their sum is the score's change. Grad-CAM: where the chosen block's "
-               "channels that matter for the class are active. Same colour scale for both nets per method.")
-        show_caption(Caption(takeaway_of(ig), f"{how} {details_of(ig)}") if ig else how)
+def _show_block_outputs(result, runs: dict, conv: bool, n_blocks: int) -> None:
+    """The chosen block's output channels of both nets on one colour scale (He et al. 2016: the shortcut can carry
+    the input's shape forward); a note for an MLP, whose block outputs are vectors."""
+    if conv:
+        b = widget(FT.FeatureSettings, "block", widget="slider", default=1, min=1, max=n_blocks, step=1)
+        pair_acts = [result.outputs[k][b - 1] for k in runs]
+        lo = float(min(a.min() for a in pair_acts))
+        hi = float(max(a.max() for a in pair_acts))
+        for col, (k, a) in zip(columns(2), zip(runs, pair_acts)):
+            title = f"{k}: block {b}, {a.shape[0]} channels of {a.shape[1]}×{a.shape[2]}"
+            show(figure(P.channel_grid_figure, a, lo, hi if hi > lo else lo + 1, title), f"feat_grid_{k}", col)
+        st.caption("One colour scale per block, shared by both nets. Compare how much of the input's shape "
+                   "survives in later blocks: in the residual net the shortcut can carry it forward unchanged, "
+                   "while every layer of the plain net has to re-create it.")
+    else:
+        st.info("Block outputs of an MLP are vectors, not images: no channel grids and no Grad-CAM. The "
+                "statistics below and the attributions over the input still apply.")
+
+
+def _show_statistics(result) -> None:
+    """The block outputs' statistics against depth, over this input or the whole test split, with their caption."""
+    widget(FT.FeatureSettings, "over")
+    show(figure(P.statistics_figure, result.stats["plain"], result.stats["residual"]), "feat_stats")
+    show_caption(result.statistics_caption())
+
+
+def _show_attributions(result, data, runs: dict, raw, cam_block: int) -> None:
+    """Each method's attribution maps for both nets on one colour scale per method: Saliency (Simonyan et al.
+    2014), Integrated Gradients with its convergence delta (Sundararajan et al. 2017) and Grad-CAM at the chosen
+    block (Selvaraju et al. 2017); then how they were computed, after IG's takeaway."""
+    methods = result.methods
+    attributions = result.attributions
+    feature_names = None if data.is_image else ["x₁", "x₂"]
+    for m in methods:
+        label = FT.METHOD_NAMES[m]
+        if m == "gradcam":
+            label += f" at block {cam_block} ({'×'.join(map(str, attributions[m, 'residual'].layer_shape))}, upsampled)"
+        st.markdown(f"**{label}**")
+        zmax = max(float(np.abs(attributions[m, k].map).max()) for k in runs)
+        for col, k in zip(columns(2), runs):
+            r = attributions[m, k]
+            title = f"{k}: class {data.class_names[r.target]}"
+            show(figure(P.attribution_figure, r.map, raw if data.is_image else None, FT.raw_max(data),
+                        r.signed, zmax, title, feature_names=feature_names,
+                        cells=r.layer_shape if m == "gradcam" else None,
+                        block=r.block + 1 if m == "gradcam" else None), f"feat_{m}_{k}", col)
+            if m == "ig":
+                rel = abs(r.convergence_delta) / max(abs(r.output_gap), 1e-12)
+                col.metric("IG convergence delta", f"{r.convergence_delta:+.4f}",
+                           f"{pct(rel)} of f(x) − f(x′) = {num(r.output_gap)}", delta_color="off",
+                           delta_arrow="off",
+                           help="Completeness: the attributions sum to f(x) − f(x′) up to this delta. "
+                                "Over 5 %: raise the IG steps.")
+    ig = result.captions()["ig"]
+    how = ("Saliency: |∂f/∂x|. Integrated Gradients: signed (red raises the class score, blue lowers it), "
+           "from a black baseline x′; their sum is the score's change. Grad-CAM: where the chosen block's "
+           "channels that matter for the class are active. Same colour scale for both nets per method.")
+    show_caption(Caption(takeaway_of(ig), f"{how} {details_of(ig)}") if ig else how)
 
 
 with guard("The trained pair", stop=True):
