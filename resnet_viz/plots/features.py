@@ -128,40 +128,18 @@ def attribution_figure(attr_map: np.ndarray, raw_input: np.ndarray | None, vmax_
         where = f" at block {block}" if block is not None else ""
         title = f"{title}<br>{'×'.join(map(str, cells))} cells{where}, upsampled" if title else \
             f"{'×'.join(map(str, cells))} cells{where}, upsampled"
-    peak = float(np.nanmax(np.abs(attr_map))) if attr_map.size else 0.0
-    note = None
-    if not math.isfinite(peak) or peak == 0:
-        note = "all zero"
-    elif peak < DARK_BELOW * zmax:
-        note = f"peak 1/{_ratio(zmax / peak)} of the shared scale:<br>dark, not empty"
+    note = _dark_note(attr_map, zmax)
     if raw_input is None or np.asarray(raw_input).ndim != 3:
-        names = list(feature_names or [f"x{i + 1}" for i in range(attr_map.shape[-1])])
-        fig = go.Figure(go.Bar(x=names, y=attr_map.reshape(-1), marker_color="#555",
-                               hovertemplate="%{x}: %{y:.4f}<extra></extra>"))
-        fig.update_yaxes(range=[-zmax * 1.05 if signed else 0, zmax * 1.05], title="attribution")
-        style(fig, title, height)
-        if note:
-            _note(fig, note)
-        return fig
+        return _attribution_bars(attr_map, signed, zmax, title, feature_names, height, note)
     fig = go.Figure()
     fig.add_trace(go.Heatmap(z=attr_map, zmin=-zmax if signed else 0, zmax=zmax,
                              colorscale=DIVERGING if signed else ATTRIBUTION_SCALE, zmid=0 if signed else None,
                              colorbar=dict(thickness=12),
                              hovertemplate="row %{y}, col %{x}: %{z:.4f}<extra></extra>"))
     if outline:
-        # The input's strokes as an outline at half the raw range, so the map stays readable.
-        gray = np.asarray(raw_input, dtype=np.float32).mean(axis=0)
-        fig.add_trace(go.Contour(z=gray, contours=dict(coloring="none", start=vmax_input / 2, end=vmax_input / 2,
-                                                       size=1), line=dict(color="#000" if signed else "#7fffd4",
-                                                                        width=2, smoothing=0.6),
-                                 showscale=False, hoverinfo="skip", name="input outline"))
+        _add_outline(fig, raw_input, vmax_input, signed)
     if cells and len(cells) == 2:
-        h, w = attr_map.shape[-2:]
-        edge = dict(type="line", xref="x", yref="y", line=dict(color="#9ecae1", width=1, dash="dot"))
-        for k in range(1, cells[0]):  # the cells' edges across the image only (pixel centres at integers)
-            fig.add_shape(**edge, x0=-0.5, x1=w - 0.5, y0=k * h / cells[0] - 0.5, y1=k * h / cells[0] - 0.5)
-        for k in range(1, cells[1]):
-            fig.add_shape(**edge, y0=-0.5, y1=h - 0.5, x0=k * w / cells[1] - 0.5, x1=k * w / cells[1] - 0.5)
+        _add_cell_edges(fig, attr_map.shape[-2:], cells)
     _image_axes(fig)
     style(fig, title, height + (34 if note else 0))  # the note's room: the map keeps the other net's size
     top = 10 if not title else 40 + 22 * title.count("<br>")
@@ -169,6 +147,50 @@ def attribution_figure(attr_map: np.ndarray, raw_input: np.ndarray | None, vmax_
     if note:
         _note(fig, note)
     return fig
+
+
+def _dark_note(attr_map: np.ndarray, zmax: float) -> str | None:
+    """What to say under a map that looks empty on the shared scale: "all zero", or how many times its own peak
+    is below `zmax` when under DARK_BELOW of it (dark, not empty); None otherwise."""
+    peak = float(np.nanmax(np.abs(attr_map))) if attr_map.size else 0.0
+    if not math.isfinite(peak) or peak == 0:
+        return "all zero"
+    if peak < DARK_BELOW * zmax:
+        return f"peak 1/{_ratio(zmax / peak)} of the shared scale:<br>dark, not empty"
+    return None
+
+
+def _attribution_bars(attr_map: np.ndarray, signed: bool, zmax: float, title: str | None, feature_names,
+                      height: int, note: str | None) -> go.Figure:
+    """A vector input's attributions: a bar per input feature on the shared scale (signed: [-zmax, zmax])."""
+    names = list(feature_names or [f"x{i + 1}" for i in range(attr_map.shape[-1])])
+    fig = go.Figure(go.Bar(x=names, y=attr_map.reshape(-1), marker_color="#555",
+                           hovertemplate="%{x}: %{y:.4f}<extra></extra>"))
+    fig.update_yaxes(range=[-zmax * 1.05 if signed else 0, zmax * 1.05], title="attribution")
+    style(fig, title, height)
+    if note:
+        _note(fig, note)
+    return fig
+
+
+def _add_outline(fig: go.Figure, raw_input: np.ndarray, vmax_input: float, signed: bool) -> None:
+    """The input's strokes as an outline at half the raw range, so the map stays readable."""
+    gray = np.asarray(raw_input, dtype=np.float32).mean(axis=0)
+    fig.add_trace(go.Contour(z=gray, contours=dict(coloring="none", start=vmax_input / 2, end=vmax_input / 2,
+                                                   size=1), line=dict(color="#000" if signed else "#7fffd4",
+                                                                    width=2, smoothing=0.6),
+                             showscale=False, hoverinfo="skip", name="input outline"))
+
+
+def _add_cell_edges(fig: go.Figure, shape: tuple[int, int], cells: tuple[int, ...]) -> None:
+    """Grad-CAM's cells drawn on the upsampled map (Selvaraju et al. 2017: one value per cell of the block's
+    output): their edges across the image only, pixel centres at integers."""
+    h, w = shape
+    edge = dict(type="line", xref="x", yref="y", line=dict(color="#9ecae1", width=1, dash="dot"))
+    for k in range(1, cells[0]):
+        fig.add_shape(**edge, x0=-0.5, x1=w - 0.5, y0=k * h / cells[0] - 0.5, y1=k * h / cells[0] - 0.5)
+    for k in range(1, cells[1]):
+        fig.add_shape(**edge, y0=-0.5, y1=h - 0.5, x0=k * w / cells[1] - 0.5, x1=k * w / cells[1] - 0.5)
 
 
 DARK_BELOW = 0.2  # a map whose peak is under this part of the shared scale is named dark, with the ratio
