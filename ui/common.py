@@ -474,12 +474,32 @@ def cached_compute(namespace: str, key, compute, progress_text: str | None = Non
     # Waiting for another session's computation: its progress, twice a second (a draw, which also ends this wait
     # if this session goes away). Without `progress_text`, as in the server's warm-up, nothing is drawn.
     waiting_bar: list = []
+    try:
+        return space.get_or_compute(key, _computing(compute, progress_text, waiting_bar),
+                                    on_wait=_shown_waiting(waiting_bar) if progress_text else None)
+    finally:
+        for b in waiting_bar:
+            b.empty()
+
+
+def _shown_waiting(waiting_bar: list):
+    """`on_wait(fraction, message)` of `cached_compute` while another session computes the key: that session's
+    progress in a bar of this page, drawn on the first call and kept in `waiting_bar`."""
 
     def shown_waiting(fraction: float, message: str) -> None:
         if not waiting_bar:
             waiting_bar.append(st.progress(0.0, text="Being computed for another session …"))
         waiting_bar[0].progress(min(max(fraction, 0.0), 1.0), text="Being computed for another session"
                                 + (f": {message}" if message else " …"))
+
+    return shown_waiting
+
+
+def _computing(compute, progress_text: str | None, waiting_bar: list):
+    """`run(report)` of `cached_compute`, when this session computes the key: the waiting bar removed (another
+    session stopped: this one takes over), a progress bar titled `progress_text` (redrawn every half per cent, its
+    place in line shown while it waits for a slot of the server's job queue), then `compute(progress)` in a slot,
+    every progress also reported to the sessions waiting for it."""
 
     def run(report):
         for b in waiting_bar:  # another session stopped: this one takes over
@@ -506,11 +526,7 @@ def cached_compute(namespace: str, key, compute, progress_text: str | None = Non
             if bar is not None:
                 bar.empty()
 
-    try:
-        return space.get_or_compute(key, run, on_wait=shown_waiting if progress_text else None)
-    finally:
-        for b in waiting_bar:
-            b.empty()
+    return run
 
 
 def apply_preset(preset) -> None:
