@@ -114,7 +114,6 @@ def test_the_warm_up_waits_while_a_page_runs_and_not_for_ever():
     """The warm-up yields to pages students are waiting for (issue 35): before each default view it waits until no
     page script runs (lab.py wraps every run in `page_run`), at most `limit_s`."""
     import threading
-    import time
 
     from ui import warmup
 
