@@ -105,7 +105,6 @@ class Pair:
         return {"plain": self.plain, "residual": self.residual}
 
     def __repr__(self) -> str:
-
         n, t = self.net, self.train
         net = f"{n.arch.upper()}-{n.layer_count}, {n.depth} blocks of width {n.width}"
         if n.shortcut_scale != 1:
@@ -334,7 +333,6 @@ class ViewResult:
         return "\n".join(parts)
 
     def __repr__(self) -> str:
-
         lines = [f"<{name_of(self.view)}: {self.view.title} ({self.view.paper})"]
         for name, caption in self.captions.items():
             if caption:
@@ -433,7 +431,6 @@ def _features_input(inputs, index, x) -> None:
 
 
 def _compute(view: View, where: str, pair, kwargs: dict) -> ViewResult:
-
     extra = {k: kwargs.pop(k) for k in ("index", "x") if view.slug == "features" and k in kwargs}
     settings = _settings(view, where, kwargs)
     if view.inputs != "none":

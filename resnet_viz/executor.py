@@ -123,7 +123,6 @@ class InProcess(Executor):
         return out
 
     def describe(self) -> str:
-
         return f"Heavy work runs in this server process ({active().max_jobs} jobs at once)."
 
 
@@ -138,7 +137,6 @@ def _run_state(run) -> dict:
 
 
 def _run_from_state(state: dict):
-
     net = NetConfig.from_dict(state["net"])
     model = build_model(net)
     model.load_state_dict(state["state"], strict=True)
@@ -315,7 +313,6 @@ class DaskExecutor(Executor):
     # -- work ------------------------------------------------------------------------------------------------
 
     def train(self, net, cfg, *, progress=None, time_limit_s=None, data=None, threads=None):
-
         client = self.client()
         if client is None:
             return self.fallback.train(net, cfg, progress=progress, time_limit_s=time_limit_s, data=data,

@@ -109,7 +109,6 @@ class View:
         """The view's result for `settings` (validated here) and `inputs`: its study function."""
         inputs = inputs or Inputs()
         if inputs.data is None and inputs.train is not None and self.inputs != "none":
-
             t = inputs.train
             inputs.data = load_dataset(t.dataset, t.data_root, t.data_limit)
         # The nets the study trains start side by side now, where its trainer can (a run store's: on two cores

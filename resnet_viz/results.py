@@ -176,7 +176,6 @@ def decode(tree, arrays: dict[str, torch.Tensor], resolve: Callable | None):
         t = arrays[str(tree["name"])]
         return t.numpy() if kind == "array" else t
     if kind == "run":
-
         net, cfg = NetConfig.from_dict(tree["net"]), TrainConfig.from_dict(tree["train"])
         run = resolve(net, cfg) if resolve is not None else None
         if run is None or run.net != net or run.train != cfg:

@@ -12,7 +12,6 @@ from ..store import RunStore, StoreWriteError, default_folder
 
 
 def _run(args: argparse.Namespace) -> int:
-
     presets = [get_preset(s.strip()) for s in args.presets.split(",")] if args.presets else list(PRESETS)
     folder = args.store or default_folder()
     if folder is None:

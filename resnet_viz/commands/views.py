@@ -52,14 +52,12 @@ def _run(view: View, args: argparse.Namespace) -> int:
         view.cli_input[1](args, inputs)
     result = study(view, settings, inputs)  # kept (this machine's results, or shipped), or computed now and kept
     if args.html:
-
         write_report(args.html, view.title, "", view.sections(result, inputs))
     write_json(result.to_dict(), args.json)
     return 0
 
 
 def _register(sub, view: View) -> None:
-
     p = sub.add_parser(view.command, help=view.command_help,
                        description=f"The {view.title} view of the app ({view.paper}), without a UI: its settings "
                                    "are the page's, with the same defaults, and the JSON holds every number and caption "

@@ -263,7 +263,6 @@ def landscape_sections(view, runs: dict[str, Run]) -> list[Section]:
 
 
 def _surface_sections(view, runs: dict[str, Run]) -> list[Section]:
-
     s = view.settings
     zr = shared_zrange(view.surfaces.values(), s.mode, s.clip)
     net, cfg = runs["residual"].net, runs["residual"].train

@@ -281,7 +281,6 @@ def degradation(summary: dict, runs=None) -> go.Figure:
 
 
 def _acc(run: Run) -> str:
-
     return pct(run.history.test_accuracy)
 
 

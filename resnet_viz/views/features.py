@@ -699,7 +699,6 @@ def input_from_args(args, inputs) -> None:
 
     data = inputs.data
     if data is None:
-
         t = inputs.train
         data = inputs.data = load_dataset(t.dataset, t.data_root, t.data_limit)
     if args.image:
@@ -771,7 +770,6 @@ def feature_view(settings: FeatureSettings, inputs) -> FeatureView:
     result = feature_study(inputs.runs, inputs.extra["x"], settings, data=inputs.data, progress=inputs.progress)
     result.input = inputs.extra.get("input")
     if inputs.extra.get("png"):
-
         net = "residual" if "residual" in inputs.runs else next(iter(inputs.runs))
         a = result.attributions["ig", net]
         attribution_image(a.map, a.signed).save(inputs.extra["png"], format="PNG")

@@ -587,7 +587,6 @@ def identity_study(base: NetConfig, train_cfg: TrainConfig, settings: IdentitySe
                              sum(p.numel() for p in build_model(run.net.replace(skip=False), "meta").parameters()))
     curves = None
     if settings.random_nets:
-
         curves = scale_sweep(settings.sweep_depths, settings.scales(base), width=settings.sweep_width,
                              seeds=settings.sweep_seeds, points=settings.sweep_points,
                              progress=steps.part(sweep_cost, "random 1-D nets"))
