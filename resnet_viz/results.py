@@ -28,6 +28,7 @@ import shutil
 import tempfile
 import threading
 import time
+import weakref
 from typing import Callable
 
 import numpy as np
@@ -79,13 +80,20 @@ def shared_settings(settings):
 
 def weights_digest(run) -> str:
     """SHA-256 of a trained run's weights (every parameter and buffer of its model, by name, with dtype and shape):
-    the identity of a trained net, whatever machine or store it came from."""
-    h = hashlib.sha256()
-    for name, t in run.model.state_dict().items():
-        t = t.detach().cpu().contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.hexdigest()
+    the identity of a trained net, whatever machine or store it came from. Kept per model (a trained run is never
+    changed), so a page's reruns do not hash the same weights again."""
+    digest = _digests.get(run.model)
+    if digest is None:
+        h = hashlib.sha256()
+        for name, t in run.model.state_dict().items():
+            t = t.detach().cpu().contiguous()
+            h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        digest = _digests[run.model] = h.hexdigest()
+    return digest
+
+
+_digests: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> `weights_digest`
 
 
 def array_key(x) -> str:
