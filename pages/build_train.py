@@ -43,7 +43,7 @@ with guard("The two nets"):
         h = run.history
         with col:
             st.markdown(f"**{label.capitalize()} net** · trained on `{h.device}` in {h.seconds:.1f} s")
-            m1, m2, m3 = st.columns(3)
+            m1, m2, m3 = st.columns([1.4, 1.2, 0.8])  # the loss has the most digits (presenter mode: large type)
             m1.metric("final train loss", num(h.train_loss),
                       help=f"{MISSING}: it diverged, so it has no final loss" if h.diverged else None)
             m2.metric("test accuracy", pct(h.test_accuracy))
