@@ -111,6 +111,23 @@ def shipped_results() -> list[tuple[str, object, object]]:
     return out + [(f"preset {p.slug}", p.view_record, p.settings) for p in PRESETS if p.view_record.stored]
 
 
+def shipped_inputs(purpose: str, view, progress=None) -> Inputs:
+    """The `Inputs` a shipped result is computed from (`shipped_results`' purpose: "default <view>" on the default
+    pair, "preset <slug>" on the preset's pair): the pair's configs, its data and the default trainer, and for a
+    view of a trained pair its two runs (the shipped ones)."""
+    slug = purpose.split(" ", 1)[1]
+    net, cfg = (preset_pair(next(p for p in PRESETS if p.slug == slug)) if purpose.startswith("preset")
+                else default_pair_configs()[1])
+    inputs = Inputs(progress=progress)
+    if view.inputs != "none":
+        inputs.net, inputs.train = net, cfg
+        inputs.data = load_dataset(cfg.dataset, cfg.data_root, cfg.data_limit)
+        inputs.trainer = default_trainer(inputs.data)
+    if view.inputs == "pair":
+        inputs.runs = {label: inputs.trainer(n, cfg) for label, n in (("plain", net.twin()), ("residual", net))}
+    return inputs
+
+
 def make_shipped_results(folder: str = RESULTS_DIR, progress=None) -> dict:
     """Compute every result of `shipped_results()` from the shipped runs (the lab's thread policy: one PyTorch
     thread) and write them to `folder` (emptied first) under their keys (`results.result_key`), with a manifest
@@ -126,16 +143,7 @@ def make_shipped_results(folder: str = RESULTS_DIR, progress=None) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             store = ResultStore(tmp, None, max_entries=len(wanted) + 1)
             for purpose, view, settings in wanted:
-                slug = purpose.split(" ", 1)[1]
-                net, cfg = (preset_pair(next(p for p in PRESETS if p.slug == slug)) if purpose.startswith("preset")
-                            else default_pair_configs()[1])
-                inputs = Inputs(progress=steps.part(1, purpose))
-                if view.inputs != "none":
-                    inputs.net, inputs.train = net, cfg
-                    inputs.data = load_dataset(cfg.dataset, cfg.data_root, cfg.data_limit)
-                    inputs.trainer = default_trainer(inputs.data)
-                if view.inputs == "pair":
-                    inputs.runs = {label: inputs.trainer(n, cfg) for label, n in (("plain", net.twin()), ("residual", net))}
+                inputs = shipped_inputs(purpose, view, progress=steps.part(1, purpose))
                 key = result_key(view, settings, net=inputs.net, train=inputs.train, runs=inputs.runs)
                 study(view, settings, inputs, store=store, resolve=shipped_resolver(), key=key)
                 if store.has(key):

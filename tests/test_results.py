@@ -224,20 +224,10 @@ def test_a_shipped_result_is_what_a_fresh_computation_gives(purpose, v, settings
     """The shipped result is found under the key of the shipped pair (or the preset's), and equals the study
     computed now, number for number (its JSON, captions included): a change in a study that forgets to raise the
     view's `result_version` fails here (regenerate with `python -m resnet_viz.shipping --results-only`)."""
-    from resnet_viz.assets import RESULTS_DIR, default_pair_configs, default_trainer
-    from resnet_viz.data import load_dataset
-    from resnet_viz.presets import PRESETS, preset_pair
+    from resnet_viz.assets import RESULTS_DIR
+    from resnet_viz.shipping import shipped_inputs
 
-    slug = purpose.split(" ", 1)[1]
-    net, cfg = (preset_pair(next(p for p in PRESETS if p.slug == slug)) if purpose.startswith("preset")
-                else default_pair_configs()[1])
-    inputs = Inputs()
-    if v.inputs != "none":
-        inputs.net, inputs.train = net, cfg
-        inputs.data = load_dataset(cfg.dataset, cfg.data_root, cfg.data_limit)
-        inputs.trainer = default_trainer(inputs.data)
-    if v.inputs == "pair":
-        inputs.runs = {label: inputs.trainer(n, cfg) for label, n in (("plain", net.twin()), ("residual", net))}
+    inputs = shipped_inputs(purpose, v)
     key = R.result_key(v, settings, net=inputs.net, train=inputs.train, runs=inputs.runs)
     shipped = R.ResultStore(None, RESULTS_DIR).get(key, R.shipped_resolver())
     assert shipped is not None, f"{purpose}: no shipped result under its key; run python -m resnet_viz.shipping --results-only"
